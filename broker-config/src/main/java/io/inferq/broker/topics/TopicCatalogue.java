@@ -1,0 +1,80 @@
+package io.inferq.broker.topics;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Every topic inferq uses, with its partitions and retention. This class is the Kafka contract's
+ * single source of names; nothing else spells a topic name.
+ *
+ * <ul>
+ *   <li>{@value #REQUESTS} / {@value #REQUESTS_BATCH}: accepted jobs, interactive and batch lanes (7 days).</li>
+ *   <li>{@value #REQUESTS_DLQ}: request records that could not be parsed or validated (30 days).</li>
+ *   <li>{@code inferq.pool.<pool-id>}: batches for one chip pool (1 day).</li>
+ *   <li>{@value #RESULTS}: one terminal result per job (7 days).</li>
+ *   <li>{@value #JOB_EVENTS}: job state snapshots keyed by job id, <b>compacted</b> so the latest state
+ *       of every job is kept.</li>
+ *   <li>{@value #WEBHOOK_DELIVERIES}: pending webhook deliveries and their retry state (compacted), and
+ *       {@value #WEBHOOK_DLQ} for exhausted ones.</li>
+ * </ul>
+ */
+public final class TopicCatalogue {
+    public static final String REQUESTS = "inferq.requests";
+    public static final String REQUESTS_BATCH = "inferq.requests.batch";
+    public static final String REQUESTS_DLQ = "inferq.requests.dlq";
+    public static final String RESULTS = "inferq.results";
+    public static final String JOB_EVENTS = "inferq.job-events";
+    public static final String WEBHOOK_DELIVERIES = "inferq.webhook-deliveries";
+    public static final String WEBHOOK_DLQ = "inferq.webhook-deliveries.dlq";
+    public static final String POOL_PREFIX = "inferq.pool.";
+
+    private static final Pattern POOL_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+    private static final long DAY_MS = 24L * 3600 * 1000;
+
+    private TopicCatalogue() {
+    }
+
+    /** @return the batch topic of a pool */
+    public static String poolTopic(String poolId) {
+        requireValidPoolId(poolId);
+        return POOL_PREFIX + poolId;
+    }
+
+    /** @throws IllegalArgumentException when the pool id cannot be part of a topic name */
+    public static void requireValidPoolId(String poolId) {
+        if (poolId == null || !POOL_ID.matcher(poolId).matches()) {
+            throw new IllegalArgumentException("pool id '" + poolId
+                    + "' must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        }
+    }
+
+    /**
+     * @param partitions partitions of the request, result and event topics
+     * @param poolIds    the pools whose batch topics to declare
+     * @return the full catalogue
+     */
+    public static List<TopicSpec> topics(int partitions, Collection<String> poolIds) {
+        List<TopicSpec> specs = new ArrayList<>();
+        specs.add(new TopicSpec(REQUESTS, partitions, retention(7 * DAY_MS)));
+        specs.add(new TopicSpec(REQUESTS_BATCH, partitions, retention(7 * DAY_MS)));
+        specs.add(new TopicSpec(REQUESTS_DLQ, 1, retention(30 * DAY_MS)));
+        specs.add(new TopicSpec(RESULTS, partitions, retention(7 * DAY_MS)));
+        specs.add(new TopicSpec(JOB_EVENTS, partitions, Map.of(
+                "cleanup.policy", "compact",
+                "min.compaction.lag.ms", String.valueOf(DAY_MS),
+                "segment.ms", String.valueOf(DAY_MS))));
+        specs.add(new TopicSpec(WEBHOOK_DELIVERIES, partitions, Map.of("cleanup.policy", "compact")));
+        specs.add(new TopicSpec(WEBHOOK_DLQ, 1, retention(30 * DAY_MS)));
+        for (String pool : poolIds) {
+            specs.add(new TopicSpec(poolTopic(pool), partitions, retention(DAY_MS)));
+        }
+        return List.copyOf(specs);
+    }
+
+    private static Map<String, String> retention(long ms) {
+        return Map.of("cleanup.policy", "delete", "retention.ms", String.valueOf(ms));
+    }
+}

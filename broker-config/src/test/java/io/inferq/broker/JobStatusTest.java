@@ -1,0 +1,47 @@
+package io.inferq.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.inferq.broker.job.IllegalJobTransitionException;
+import io.inferq.broker.job.JobStatus;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import org.junit.jupiter.api.Test;
+
+class JobStatusTest {
+
+    @Property
+    void terminalStatesAreAbsorbing(@ForAll JobStatus from, @ForAll JobStatus to) {
+        if (from.isTerminal()) {
+            assertThat(from.canMoveTo(to)).isFalse();
+        }
+    }
+
+    @Property
+    void everyNonTerminalStateCanReachATerminalOne(@ForAll JobStatus from) {
+        if (!from.isTerminal()) {
+            assertThat(JobStatus.values()).anyMatch(to -> to.isTerminal() && from.canMoveTo(to));
+        }
+    }
+
+    @Test
+    void theHappyPathIsLegalAndASecondOutcomeIsNot() {
+        JobStatus s = JobStatus.QUEUED.moveTo("j", JobStatus.DISPATCHED)
+                .moveTo("j", JobStatus.RUNNING).moveTo("j", JobStatus.SUCCEEDED);
+        assertThat(s).isEqualTo(JobStatus.SUCCEEDED);
+        assertThatThrownBy(() -> JobStatus.SUCCEEDED.moveTo("j", JobStatus.CANCELLED))
+                .isInstanceOf(IllegalJobTransitionException.class)
+                .hasMessage("job j cannot move from succeeded to cancelled");
+        assertThat(JobStatus.RUNNING.canMoveTo(JobStatus.EXPIRED)).as("a started job never expires").isFalse();
+    }
+
+    @Test
+    void apiNamesRoundTrip() {
+        for (JobStatus s : JobStatus.values()) {
+            assertThat(JobStatus.fromApiName(s.apiName())).isEqualTo(s);
+            assertThat(JobStatus.fromWire(s.toWire())).isEqualTo(s);
+        }
+        assertThat(JobStatus.fromApiName("done")).isNull();
+    }
+}

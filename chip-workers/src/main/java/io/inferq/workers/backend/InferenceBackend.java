@@ -1,0 +1,27 @@
+package io.inferq.workers.backend;
+
+import java.util.List;
+
+/**
+ * Runs one batch of sequences on one instance of a pool (a set of chips holding one model).
+ *
+ * <p><b>Threading.</b> {@link #run} blocks until the batch is finished and is called on a worker slot
+ * thread, never on an event loop. An implementation may be called from several slot threads at
+ * once (one per instance) and must be thread-safe.
+ *
+ * <p><b>Failure.</b> A sequence that fails carries an {@link InferenceError}; retriable errors are
+ * retried by the caller (on another instance or pool, with a limit), fatal ones fail the job with the
+ * engine's message. {@link #run} itself throws only for bugs or interruption.
+ */
+public interface InferenceBackend extends AutoCloseable {
+
+    /** @return outcomes in the same order as {@code batch.sequences()} */
+    List<SequenceOutcome> run(BatchWork batch) throws InterruptedException;
+
+    /** @return a short description for logs and {@code /v1/models}, e.g. "simulated roofline" */
+    String describe();
+
+    @Override
+    default void close() {
+    }
+}
