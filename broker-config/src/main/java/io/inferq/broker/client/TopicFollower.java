@@ -1,0 +1,127 @@
+package io.inferq.broker.client;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads every partition of one topic without a consumer group and without committing, from the
+ * beginning (to rebuild a derived view) or from the end (to follow changes), and hands each record
+ * to a sink on its own thread.
+ *
+ * <p>Used where every process needs every record (job view, dispatcher credits), so a group would be
+ * wrong. The sink runs on the follower thread; a sink exception is logged and the record skipped.
+ * {@link #isCaughtUp()} turns true once the end offsets seen at start are reached.
+ */
+public final class TopicFollower implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
+
+    /** Where to start reading. */
+    public enum Start { BEGINNING, END }
+
+    private final String name;
+    private final KafkaClientSettings kafka;
+    private final String topic;
+    private final Start start;
+    private final Consumer<ConsumerRecord<String, byte[]>> sink;
+    private final AtomicBoolean running = new AtomicBoolean();
+    private volatile boolean caughtUp;
+    private volatile KafkaConsumer<String, byte[]> consumer;
+    private Thread thread;
+
+    public TopicFollower(String name, KafkaClientSettings kafka, String topic, Start start,
+            Consumer<ConsumerRecord<String, byte[]>> sink) {
+        this.name = name;
+        this.kafka = kafka;
+        this.topic = topic;
+        this.start = start;
+        this.sink = sink;
+    }
+
+    public void start() {
+        running.set(true);
+        thread = new Thread(this::run, name);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    public boolean isCaughtUp() {
+        return caughtUp;
+    }
+
+    private void run() {
+        Properties p = kafka.consumer(name, null);
+        boolean first = true;
+        while (running.get()) {
+            try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+                consumer = c;
+                List<TopicPartition> parts = new ArrayList<>();
+                for (PartitionInfo pi : c.partitionsFor(topic, Duration.ofSeconds(30))) {
+                    parts.add(new TopicPartition(pi.topic(), pi.partition()));
+                }
+                c.assign(parts);
+                if (start == Start.BEGINNING || !first) {
+                    c.seekToBeginning(parts); // after a failure, re-read: sinks are idempotent
+                } else {
+                    c.seekToEnd(parts);
+                }
+                first = false;
+                Map<TopicPartition, Long> end = c.endOffsets(parts);
+                while (running.get()) {
+                    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                        try {
+                            sink.accept(r);
+                        } catch (RuntimeException e) {
+                            LOG.error("{}: record {}-{}@{} skipped: {}", name, r.topic(), r.partition(), r.offset(), e.toString());
+                        }
+                    }
+                    if (!caughtUp && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
+                        caughtUp = true;
+                        LOG.info("{}: caught up with {}", name, topic);
+                    }
+                }
+            } catch (WakeupException e) {
+                // closing
+            } catch (RuntimeException e) {
+                LOG.error("{}: failed; restarting in 1 s", name, e);
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            } finally {
+                consumer = null;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        running.set(false);
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        if (thread != null) {
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+package io.inferq.broker.job;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** {@link TerminalClaims} in one JVM's memory: for tests and single-process tools. Thread-safe, unbounded. */
+public final class InMemoryTerminalClaims implements TerminalClaims {
+    private final Map<String, Claim> claims = new ConcurrentHashMap<>();
+
+    @Override
+    public Claim claim(String jobId, JobStatus terminal, String owner) {
+        if (!terminal.isTerminal()) {
+            throw new IllegalArgumentException(terminal.apiName() + " is not a terminal status");
+        }
+        Claim mine = new Claim(terminal, owner);
+        Claim prev = claims.putIfAbsent(jobId, mine);
+        return prev == null ? mine : prev;
+    }
+
+    @Override
+    public Claim claimed(String jobId) {
+        return claims.get(jobId);
+    }
+}

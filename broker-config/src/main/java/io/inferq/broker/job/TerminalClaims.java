@@ -1,0 +1,36 @@
+package io.inferq.broker.job;
+
+/**
+ * The arbiter of "exactly one terminal state": before anyone publishes a terminal event or result
+ * for a job, it claims the terminal status here; the first claim wins and every later claim learns
+ * the winner. A claim by the same owner with the same status succeeds again, so a worker that re-runs
+ * a batch after a crash (its transaction aborted) can still publish the outcome it had claimed,
+ * while a second copy of the job in another batch cannot.
+ *
+ * <p>Implementations are thread-safe and may block (a Hazelcast call): never call them from an event
+ * loop. The production implementation lives in a Hazelcast map (see the server module); if that map
+ * is lost, a job that ran twice around the loss could publish two outcomes — the status view still
+ * keeps the first one it sees.
+ */
+public interface TerminalClaims {
+
+    /** The winning claim of a job. */
+    record Claim(JobStatus status, String owner) {
+    }
+
+    /**
+     * @param terminal a terminal status
+     * @param owner    who claims: a dispatch batch id, or {@code "api"} for a cancel through the API
+     * @return the winning claim (this one if it won)
+     */
+    Claim claim(String jobId, JobStatus terminal, String owner);
+
+    /** @return the winning claim of a job, or {@code null} if none yet */
+    Claim claimed(String jobId);
+
+    /** @return whether this claim won, or repeats the winner exactly */
+    default boolean tryClaim(String jobId, JobStatus terminal, String owner) {
+        Claim c = claim(jobId, terminal, owner);
+        return c.status() == terminal && c.owner().equals(owner);
+    }
+}

@@ -1,0 +1,40 @@
+package io.inferq.workers.runtime;
+
+import io.inferq.broker.topics.TopicCatalogue;
+
+/**
+ * How one process runs one pool.
+ *
+ * @param poolId          pool id (names the topic {@code inferq.pool.<id>})
+ * @param chip            chip kind, reported on results
+ * @param processId       stable id of this process; part of each slot's transactional id, so a
+ *                        restarted process fences its previous incarnation's transactions
+ * @param slots           concurrent batches (one per pool instance this process drives), at least 1
+ * @param maxAttempts     how often a job is handed back after retriable failures before it fails
+ * @param leaseMs         how long a batch may run before Kafka considers its slot dead and gives the
+ *                        batch to another slot ({@code max.poll.interval.ms})
+ * @param sessionTimeoutMs how fast a crashed process's batches are handed to another ({@code session.timeout.ms})
+ */
+public record PoolWorkerSettings(String poolId, String chip, String processId, int slots, int maxAttempts,
+        long leaseMs, long sessionTimeoutMs) {
+    public PoolWorkerSettings {
+        TopicCatalogue.requireValidPoolId(poolId);
+        if (slots < 1) {
+            throw new IllegalArgumentException("pool " + poolId + ": slots must be at least 1, was " + slots);
+        }
+        if (maxAttempts < 1) {
+            throw new IllegalArgumentException("pool " + poolId + ": max attempts must be at least 1, was " + maxAttempts);
+        }
+        if (leaseMs < 10_000) {
+            throw new IllegalArgumentException("pool " + poolId + ": lease must be at least 10000 ms, was " + leaseMs);
+        }
+        if (sessionTimeoutMs < 6_000 || sessionTimeoutMs > leaseMs) {
+            throw new IllegalArgumentException("pool " + poolId + ": session timeout must be between 6000 ms and the lease, was "
+                    + sessionTimeoutMs);
+        }
+    }
+
+    public static PoolWorkerSettings defaults(String poolId, String chip, String processId, int slots) {
+        return new PoolWorkerSettings(poolId, chip, processId, slots, 3, 300_000, 10_000);
+    }
+}

@@ -1,0 +1,30 @@
+package io.inferq.workers.runtime;
+
+import io.inferq.workers.backend.SequenceWork;
+
+/**
+ * How a worker uses the KV cache around prefill: before a batch runs it asks how many leading prompt
+ * tokens are already cached; after it ran, it stores the new full blocks.
+ *
+ * <p>Called on the slot thread (may block on Hazelcast). Failures must be swallowed by the
+ * implementation and reported as a miss: losing the cache costs hits, never a job.
+ */
+public interface PrefixCacheHook {
+    /** No cache: nothing is ever cached. */
+    PrefixCacheHook NONE = new PrefixCacheHook() {
+        @Override
+        public int cachedPrefixTokens(String poolId, String tenant, SequenceWork work) {
+            return 0;
+        }
+
+        @Override
+        public void stored(String poolId, String tenant, SequenceWork work) {
+        }
+    };
+
+    /** @return leading prompt tokens available from the cache for this sequence on this pool */
+    int cachedPrefixTokens(String poolId, String tenant, SequenceWork work);
+
+    /** Records that the sequence's full prompt blocks were computed and are now cached. */
+    void stored(String poolId, String tenant, SequenceWork work);
+}

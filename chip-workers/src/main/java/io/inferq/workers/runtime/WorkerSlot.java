@@ -1,0 +1,332 @@
+package io.inferq.workers.runtime;
+
+import io.inferq.broker.avro.ChatMessage;
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.broker.avro.PoolBatch;
+import io.inferq.broker.client.KafkaClientSettings;
+import io.inferq.broker.job.JobLane;
+import io.inferq.broker.job.JobSnapshots;
+import io.inferq.broker.job.JobStatus;
+import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.serde.AvroSerde;
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.workers.backend.BatchWork;
+import io.inferq.workers.backend.InferenceBackend;
+import io.inferq.workers.backend.InferenceError;
+import io.inferq.workers.backend.SequenceOutcome;
+import io.inferq.workers.backend.SequenceWork;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One slot of a pool: a thread that polls one batch at a time, runs it on the backend and publishes
+ * its results, events and consumed offset in one Kafka transaction (read-process-write exactly-once).
+ * All Kafka clients are confined to the slot thread.
+ */
+final class WorkerSlot {
+    private static final Logger LOG = LoggerFactory.getLogger(WorkerSlot.class);
+    static final String CORRELATION_HEADER = "inferq-correlation-id";
+
+    private final PoolWorkerSettings settings;
+    private final int index;
+    private final KafkaClientSettings kafka;
+    private final InferenceBackend backend;
+    private final TerminalClaims claims;
+    private final PrefixCacheHook prefixCache;
+    private final Clock clock;
+    private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
+    private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
+    private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
+    private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
+    private final AtomicBoolean running = new AtomicBoolean();
+    private final Counter succeeded;
+    private final Counter failed;
+    private final Counter handedBack;
+    private final Counter skipped;
+    private final Timer batchTimer;
+    private volatile boolean ready;
+    private volatile KafkaConsumer<String, byte[]> consumer;
+    private Thread thread;
+
+    WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
+            TerminalClaims claims, PrefixCacheHook prefixCache, Clock clock, MeterRegistry registry) {
+        this.settings = settings;
+        this.index = index;
+        this.kafka = kafka;
+        this.backend = backend;
+        this.claims = claims;
+        this.prefixCache = prefixCache;
+        this.clock = clock;
+        String pool = settings.poolId();
+        this.succeeded = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "succeeded");
+        this.failed = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "failed");
+        this.handedBack = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "handed_back");
+        this.skipped = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "skipped_terminal");
+        this.batchTimer = registry.timer("inferq.worker.batch.duration", "pool", pool);
+    }
+
+    void start() {
+        running.set(true);
+        thread = new Thread(this::run, "worker-" + settings.poolId() + "-" + index);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    boolean isReady() {
+        return ready;
+    }
+
+    void requestStop() {
+        running.set(false);
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+    }
+
+    void awaitStop() {
+        try {
+            thread.join(30_000);
+            if (thread.isAlive()) {
+                thread.interrupt(); // past the grace period: hand the batch back uncommitted
+                thread.join(10_000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run() {
+        String clientId = "worker-" + settings.poolId() + "-" + settings.processId() + "-" + index;
+        Properties cp = kafka.consumer(clientId, "inferq.pool." + settings.poolId() + ".workers");
+        cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+        cp.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, String.valueOf(settings.leaseMs()));
+        cp.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, String.valueOf(settings.sessionTimeoutMs()));
+        cp.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, String.valueOf(settings.sessionTimeoutMs() / 3));
+        String txId = "inferq-worker-" + settings.poolId() + "-" + settings.processId() + "-" + index;
+        while (running.get()) {
+            try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(cp, new StringDeserializer(), new ByteArrayDeserializer());
+                    KafkaProducer<String, byte[]> tx = new KafkaProducer<>(kafka.transactionalProducer(clientId, txId),
+                            new StringSerializer(), new ByteArraySerializer());
+                    KafkaProducer<String, byte[]> events = new KafkaProducer<>(kafka.producer(clientId + "-events"),
+                            new StringSerializer(), new ByteArraySerializer())) {
+                consumer = c;
+                tx.initTransactions();
+                c.subscribe(List.of(TopicCatalogue.poolTopic(settings.poolId())));
+                while (running.get()) {
+                    var records = c.poll(Duration.ofMillis(200));
+                    ready = true;
+                    for (ConsumerRecord<String, byte[]> record : records) {
+                        handle(record, c, tx, events);
+                    }
+                }
+            } catch (WakeupException e) {
+                // stop requested
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                LOG.warn("slot {} of pool {} interrupted: batch handed back uncommitted", index, settings.poolId());
+                return;
+            } catch (ProducerFencedException e) {
+                LOG.error("slot {} of pool {} fenced by a newer incarnation; stopping", index, settings.poolId());
+                return;
+            } catch (RuntimeException e) {
+                ready = false;
+                LOG.error("slot {} of pool {} failed; restarting its clients in 1 s", index, settings.poolId(), e);
+                sleepQuietly(1000);
+            } finally {
+                consumer = null;
+            }
+        }
+        ready = false;
+    }
+
+    private void handle(ConsumerRecord<String, byte[]> record, KafkaConsumer<String, byte[]> c,
+            KafkaProducer<String, byte[]> tx, KafkaProducer<String, byte[]> events) throws InterruptedException {
+        TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+        PoolBatch batch;
+        try {
+            batch = batchSerde.decode(record.value());
+        } catch (AvroSerde.AvroDecodeException e) {
+            LOG.error("pool {}: undecodable batch at {}-{}@{} skipped: {}", settings.poolId(), record.topic(),
+                    record.partition(), record.offset(), e.getMessage());
+            commitOffsetOnly(tx, c, tp, record.offset());
+            return;
+        }
+        long start = System.nanoTime();
+        try {
+            runBatch(batch, tx, events, c, tp, record.offset());
+        } catch (KafkaException e) {
+            if (e instanceof ProducerFencedException) {
+                throw e;
+            }
+            LOG.warn("pool {}: batch {} not committed ({}); it will run again", settings.poolId(), batch.getBatchId(), e.toString());
+            abortQuietly(tx);
+            c.seek(tp, record.offset());
+        }
+        batchTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    }
+
+    private void runBatch(PoolBatch batch, KafkaProducer<String, byte[]> tx, KafkaProducer<String, byte[]> events,
+            KafkaConsumer<String, byte[]> c, TopicPartition tp, long offset) throws InterruptedException {
+        String owner = batch.getBatchId();
+        long now = clock.millis();
+        List<JobRequest> live = new ArrayList<>();
+        List<JobEvent> terminal = new ArrayList<>();
+        for (JobRequest job : batch.getJobs()) {
+            TerminalClaims.Claim claim = claims.claimed(job.getJobId());
+            if (claim != null && !claim.owner().equals(owner)) {
+                skipped.increment(); // cancelled, expired or finished elsewhere: never runs again
+                continue;
+            }
+            Long deadline = job.getDeadlineAtMs();
+            if (deadline != null && deadline <= now) {
+                if (claims.tryClaim(job.getJobId(), JobStatus.EXPIRED, owner)) {
+                    terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.EXPIRED, now), batch),
+                            "invalid_request_error", "deadline_exceeded", "the job's deadline passed before it could start"));
+                }
+                continue;
+            }
+            live.add(job);
+        }
+        List<SequenceWork> work = new ArrayList<>(live.size());
+        for (JobRequest job : live) {
+            SequenceWork plain = toWork(job, 0);
+            int cached = prefixCache.cachedPrefixTokens(settings.poolId(), job.getTenant(), plain);
+            work.add(cached == 0 ? plain : toWork(job, Math.min(cached, plain.promptTokens())));
+            JobEvent runningEvent = onPool(JobSnapshots.fromRequest(job, JobStatus.RUNNING, clock.millis()), batch);
+            events.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(runningEvent)));
+        }
+        List<SequenceOutcome> outcomes = work.isEmpty() ? List.of()
+                : backend.run(new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
+        List<JobRequest> handBack = new ArrayList<>();
+        for (int i = 0; i < outcomes.size(); i++) {
+            JobRequest job = live.get(i);
+            SequenceOutcome outcome = outcomes.get(i);
+            long at = clock.millis();
+            if (outcome instanceof SequenceOutcome.Completed done) {
+                prefixCache.stored(settings.poolId(), job.getTenant(), work.get(i));
+                if (claims.tryClaim(job.getJobId(), JobStatus.SUCCEEDED, owner)) {
+                    JobEvent e = onPool(JobSnapshots.fromRequest(job, JobStatus.SUCCEEDED, done.finishedAtMs()), batch);
+                    Map<String, Long> times = new java.util.HashMap<>(e.getStateTimes());
+                    times.put(JobStatus.RUNNING.apiName(), now);
+                    times.put("first_token", done.firstTokenAtMs());
+                    e.setStateTimes(times);
+                    e.setOutput(done.text());
+                    e.setFinishReason(done.finishReason());
+                    e.setUsage(JobSnapshots.usage(done.promptTokens(), done.completionTokens(), done.cachedTokens()));
+                    terminal.add(e);
+                    succeeded.increment();
+                }
+            } else if (outcome instanceof SequenceOutcome.Failed f) {
+                InferenceError err = f.error();
+                if (err.retriable() && job.getAttempt() + 1 < settings.maxAttempts()) {
+                    handBack.add(JobRequest.newBuilder(job).setAttempt(job.getAttempt() + 1).build());
+                    handedBack.increment();
+                } else if (claims.tryClaim(job.getJobId(), JobStatus.FAILED, owner)) {
+                    String msg = err.retriable() ? err.message() + " (gave up after " + (job.getAttempt() + 1) + " attempts)" : err.message();
+                    terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.FAILED, at), batch),
+                            err.type(), err.code(), msg));
+                    failed.increment();
+                }
+            }
+        }
+        tx.beginTransaction();
+        for (JobEvent e : terminal) {
+            tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, e.getJobId(), eventSerde.encode(e)));
+            String resultTopic = e.getSource().equals("kafka") && replyTopicOf(batch, e.getJobId()) != null
+                    ? replyTopicOf(batch, e.getJobId()) : TopicCatalogue.RESULTS;
+            ProducerRecord<String, byte[]> rr = new ProducerRecord<>(resultTopic, e.getJobId(),
+                    resultSerde.encode(JobSnapshots.result(e)));
+            if (e.getCorrelationId() != null) {
+                rr.headers().add(CORRELATION_HEADER, e.getCorrelationId().getBytes(StandardCharsets.UTF_8));
+            }
+            tx.send(rr);
+        }
+        for (JobRequest job : handBack) {
+            String topic = job.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
+            tx.send(new ProducerRecord<>(topic, job.getJobId(), requestSerde.encode(job)));
+            JobEvent back = onPool(JobSnapshots.fromRequest(job, JobStatus.QUEUED, clock.millis()), batch);
+            tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(back)));
+        }
+        tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
+        tx.commitTransaction();
+    }
+
+    private static String replyTopicOf(PoolBatch batch, String jobId) {
+        for (JobRequest j : batch.getJobs()) {
+            if (j.getJobId().equals(jobId)) {
+                return j.getReplyTopic();
+            }
+        }
+        return null;
+    }
+
+    private JobEvent onPool(JobEvent e, PoolBatch batch) {
+        e.setPoolId(settings.poolId());
+        e.setChip(settings.chip());
+        e.setDispatchId(batch.getBatchId());
+        Map<String, Long> times = new java.util.HashMap<>(e.getStateTimes());
+        times.putIfAbsent(JobStatus.DISPATCHED.apiName(), batch.getCreatedAtMs());
+        e.setStateTimes(times);
+        return e;
+    }
+
+    private static SequenceWork toWork(JobRequest job, int cachedTokens) {
+        List<SequenceWork.Message> messages = new ArrayList<>(job.getMessages().size());
+        for (ChatMessage m : job.getMessages()) {
+            messages.add(new SequenceWork.Message(m.getRole(), m.getContent()));
+        }
+        int prompt = Math.max(job.getPromptTokens(), 1);
+        return new SequenceWork(job.getJobId(), job.getModel(), messages, prompt, Math.max(1, job.getMaxTokens()),
+                job.getTemperature(), Math.min(cachedTokens, prompt));
+    }
+
+    private void commitOffsetOnly(KafkaProducer<String, byte[]> tx, KafkaConsumer<String, byte[]> c, TopicPartition tp, long offset) {
+        tx.beginTransaction();
+        tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
+        tx.commitTransaction();
+    }
+
+    private static void abortQuietly(KafkaProducer<String, byte[]> tx) {
+        try {
+            tx.abortTransaction();
+        } catch (RuntimeException e) {
+            LOG.debug("abort failed: {}", e.toString());
+        }
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

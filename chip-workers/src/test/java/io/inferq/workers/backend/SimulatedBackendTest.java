@@ -1,0 +1,136 @@
+package io.inferq.workers.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.inferq.workers.chips.ChipCatalogue;
+import io.inferq.workers.chips.ChipFigure;
+import io.inferq.workers.chips.ChipProfile;
+import io.inferq.workers.chips.ModelCatalogue;
+import io.inferq.workers.chips.ModelProfile;
+import io.inferq.workers.chips.RooflineAssumptions;
+import io.inferq.workers.chips.RooflineModel;
+import io.inferq.workers.chips.WeightPrecision;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SimulatedBackendTest {
+    static final long T0 = 1_700_000_000_000L;
+    // 1e14 FLOP/s prefill and 1e12 B/s decode, 20 GB weights, 1000 B/token KV, 160e6 tokens of KV
+    static final ChipProfile CHIP = new ChipProfile("round", "Round Chip", "Test", "test",
+            ChipFigure.published(100), ChipFigure.published(1.0), ChipFigure.published(100), null, null,
+            "", "", true, "");
+    static final ModelProfile MODEL = new ModelProfile("dense-10b", "Dense 10B", 10_000_000_000L,
+            10_000_000_000L, 10, 1000, WeightPrecision.BF16, 100_000, "GQA");
+    static final RooflineModel ROOFLINE = new RooflineModel(CHIP, 2, MODEL, WeightPrecision.BF16,
+            new RooflineAssumptions(0.5, 0.5, 0.9, 10e9));
+
+    final ManualBackendClock clock = new ManualBackendClock(T0);
+
+    static SequenceWork sequence(String jobId, int prompt, int cached, int maxTokens) {
+        return new SequenceWork(jobId, "dense-10b", List.of(new SequenceWork.Message("user", "hi")), prompt,
+                maxTokens, null, cached);
+    }
+
+    @Test
+    void takesTheRooflineDurationOnTheInjectedClock() throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock);
+        List<SequenceOutcome> outcomes = backend.run(new BatchWork("b1", "p", 0, List.of(
+                sequence("long", 200, 100, 3), sequence("short", 100, 0, 1))));
+
+        // prefill of 200 uncached tokens: 0.04 s; then 2 decode steps of ~0.02 s each (see RooflineModelTest)
+        assertThat(outcomes).hasSize(2);
+        var longJob = (SequenceOutcome.Completed) outcomes.get(0);
+        var shortJob = (SequenceOutcome.Completed) outcomes.get(1);
+        assertThat(shortJob.jobId()).isEqualTo("short");
+        assertThat(shortJob.firstTokenAtMs()).isEqualTo(T0 + 40);
+        assertThat(shortJob.finishedAtMs()).isEqualTo(T0 + 40);
+        assertThat(longJob.firstTokenAtMs()).isEqualTo(T0 + 40);
+        assertThat(longJob.finishedAtMs()).isEqualTo(T0 + 80);
+        assertThat(clock.nanoTime()).isBetween(80_000_000L, 80_001_000L);
+
+        assertThat(longJob.completionTokens()).isEqualTo(3);
+        assertThat(longJob.promptTokens()).isEqualTo(200);
+        assertThat(longJob.cachedTokens()).isEqualTo(100);
+        assertThat(longJob.finishReason()).isEqualTo("length");
+        assertThat(longJob.text()).startsWith("[simulated dense-10b on 2 × Round Chip");
+    }
+
+    @Test
+    void timeScaleDividesTheSleep() throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 40.0, clock);
+        backend.run(new BatchWork("b1", "p", 0, List.of(sequence("a", 200, 100, 3), sequence("b", 100, 0, 1))));
+        // 0.080000403 s / 40 = 2,000,010 ns
+        assertThat(clock.nanoTime()).isEqualTo(2_000_010L);
+    }
+
+    @Test
+    void outputIsDeterministic() throws InterruptedException {
+        BatchWork batch = new BatchWork("b1", "p", 1, List.of(sequence("a", 500, 0, 7)));
+        var first = new SimulatedBackend(ROOFLINE, 1.0, new ManualBackendClock(T0)).run(batch);
+        var second = new SimulatedBackend(ROOFLINE, 1.0, new ManualBackendClock(T0)).run(batch);
+        assertThat(first).isEqualTo(second);
+    }
+
+    @Test
+    void refusesAnotherModelAndOverlongRequestsWithoutDelayingTheRest() throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock);
+        SequenceWork otherModel = new SequenceWork("x", "gpt-4", List.of(), 10, 10, null, 0);
+        List<SequenceOutcome> outcomes = backend.run(new BatchWork("b", "p", 0, List.of(
+                otherModel, sequence("too-long", 99_990, 0, 11), sequence("ok", 100, 0, 1))));
+
+        var modelError = (SequenceOutcome.Failed) outcomes.get(0);
+        assertThat(modelError.error()).isInstanceOf(InferenceError.Fatal.class);
+        assertThat(modelError.error().code()).isEqualTo("model_not_found");
+        var lengthError = (SequenceOutcome.Failed) outcomes.get(1);
+        assertThat(lengthError.error().code()).isEqualTo("context_length_exceeded");
+        assertThat(lengthError.error().message()).contains("maximum context length is 100000 tokens")
+                .contains("you requested 100001 tokens");
+        var ok = (SequenceOutcome.Completed) outcomes.get(2);
+        // only the valid sequence was prefilled: 100 tokens x 2e10 / 1e14 = 0.02 s
+        assertThat(ok.finishedAtMs()).isEqualTo(T0 + 20);
+    }
+
+    @Test
+    void batchBeyondKvCapacityRunsInWaves() throws InterruptedException {
+        // 1 × 64 GB chip, 0.5 usable = 32 GB; 30 GB weights -> 2 GB of KV = 2,000,000 tokens at 1000 B/token
+        ModelProfile big = new ModelProfile("big", "Big", 15_000_000_000L, 15_000_000_000L, 10, 1000,
+                WeightPrecision.BF16, 2_000_000, "");
+        ChipProfile chip = new ChipProfile("c", "C", "T", "t", ChipFigure.published(64), ChipFigure.published(1),
+                ChipFigure.published(100), null, null, "", "", true, "");
+        RooflineModel roofline = new RooflineModel(chip, 1, big, WeightPrecision.BF16,
+                new RooflineAssumptions(0.5, 0.5, 0.5, 10e9));
+        assertThat(roofline.kvCapacityTokens()).isEqualTo(2_000_000L);
+        SimulatedBackend backend = new SimulatedBackend(roofline, 1.0, clock);
+        SequenceWork a = new SequenceWork("a", "big", List.of(), 1_200_000, 1, null, 0);
+        SequenceWork b = new SequenceWork("b", "big", List.of(), 1_200_000, 1, null, 0);
+        List<SequenceOutcome> outcomes = backend.run(new BatchWork("b", "p", 0, List.of(a, b)));
+        var first = (SequenceOutcome.Completed) outcomes.get(0);
+        var second = (SequenceOutcome.Completed) outcomes.get(1);
+        // each wave prefills 1.2e6 tokens x 3e10 FLOPs / 5e13 FLOP/s = 720 s; the second starts after the first
+        assertThat(first.finishedAtMs()).isEqualTo(T0 + 720_000);
+        assertThat(second.firstTokenAtMs()).isEqualTo(T0 + 1_440_000);
+    }
+
+    @Test
+    void builtInFleetDescribesItselfAndItsUnpublishedFigures() {
+        RooflineModel r1 = RooflineModel.of(ChipCatalogue.builtIn().get("ascend-910b"), 32,
+                ModelCatalogue.builtIn().get("deepseek-r1"));
+        String description = new SimulatedBackend(r1, 60, clock).describe();
+        assertThat(description).startsWith("simulated roofline: 32 × Huawei Ascend 910B, deepseek-r1 in BF16")
+                .contains("bandwidth 1.6 TB/s (unconfirmed");
+    }
+
+    @Test
+    void interruptionPropagates() {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock);
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(() -> backend.run(new BatchWork("b", "p", 0, List.of(sequence("a", 10, 0, 2)))))
+                .isInstanceOf(InterruptedException.class);
+    }
+
+    @Test
+    void rejectsABadTimeScale() {
+        assertThatThrownBy(() -> new SimulatedBackend(ROOFLINE, 0, clock)).hasMessageContaining("timeScale");
+    }
+}

@@ -1,0 +1,80 @@
+package io.inferq.dispatcher;
+
+import io.inferq.broker.job.JobLane;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.Map;
+
+/** Micrometer meters of the scheduler. With no registry the meters are no-ops. */
+final class DispatchMetrics {
+
+    private final MeterRegistry registry;
+    private final Map<JobLane, Timer> waitByLane = new EnumMap<>(JobLane.class);
+    private final Map<JobLane, Counter> expiredByLane = new EnumMap<>(JobLane.class);
+    private final Map<String, DistributionSummary> batchSize = new HashMap<>();
+    private final Map<String, DistributionSummary> paddingWaste = new HashMap<>();
+    private final Map<String, Counter> rejections = new HashMap<>();
+    private final Counter cancelled;
+
+    DispatchMetrics(MeterRegistry registryOrNull, DispatchScheduler scheduler) {
+        this.registry = registryOrNull == null ? new CompositeMeterRegistry() : registryOrNull;
+        for (JobLane lane : JobLane.values()) {
+            Gauge.builder("inferq.dispatcher.queue.depth", scheduler, s -> s.queuedJobs(lane))
+                    .tag("lane", lane.apiName()).description("jobs waiting in the central queue").register(registry);
+            waitByLane.put(lane, Timer.builder("inferq.dispatcher.queue.wait").tag("lane", lane.apiName())
+                    .description("time from enqueue to dispatch").register(registry));
+            expiredByLane.put(lane, Counter.builder("inferq.dispatcher.expired").tag("lane", lane.apiName())
+                    .description("queued jobs expired (deadline passed or predicted to be missed)")
+                    .register(registry));
+        }
+        cancelled = Counter.builder("inferq.dispatcher.cancelled").description("queued jobs cancelled")
+                .register(registry);
+    }
+
+    void registerPool(String poolId, DispatchScheduler scheduler) {
+        Gauge.builder("inferq.dispatcher.pool.inflight.batches", scheduler, s -> s.inFlightBatches(poolId))
+                .tag("pool", poolId).register(registry);
+        Gauge.builder("inferq.dispatcher.pool.credits.free", scheduler, s -> s.freeBatchCredits(poolId))
+                .tag("pool", poolId).register(registry);
+        Gauge.builder("inferq.dispatcher.pool.utilisation", scheduler, s -> s.creditUtilisation(poolId))
+                .tag("pool", poolId).description("share of batch credits in use").register(registry);
+        batchSize.put(poolId, DistributionSummary.builder("inferq.dispatcher.batch.size").tag("pool", poolId)
+                .baseUnit("jobs").register(registry));
+        paddingWaste.put(poolId, DistributionSummary.builder("inferq.dispatcher.batch.padding.waste")
+                .tag("pool", poolId).description("share of padded prompt positions that are padding, 0..1")
+                .register(registry));
+    }
+
+    void dispatched(BatchPlan plan, long nowMs) {
+        int longest = 0;
+        long sum = 0;
+        for (QueuedJob j : plan.jobs()) {
+            longest = Math.max(longest, j.promptTokens());
+            sum += j.promptTokens();
+            waitByLane.get(j.lane()).record(Duration.ofMillis(Math.max(0, nowMs - j.enqueuedAtMs())));
+        }
+        batchSize.get(plan.poolId()).record(plan.jobs().size());
+        long padded = (long) longest * plan.jobs().size();
+        paddingWaste.get(plan.poolId()).record(padded == 0 ? 0 : (double) (padded - sum) / padded);
+    }
+
+    void rejected(String code, JobLane lane) {
+        rejections.computeIfAbsent(code + "/" + lane, k -> Counter.builder("inferq.dispatcher.rejections")
+                .tag("code", code).tag("lane", lane.apiName()).register(registry)).increment();
+    }
+
+    void expired(JobLane lane) {
+        expiredByLane.get(lane).increment();
+    }
+
+    void cancelled() {
+        cancelled.increment();
+    }
+}

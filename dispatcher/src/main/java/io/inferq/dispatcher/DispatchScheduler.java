@@ -1,0 +1,629 @@
+package io.inferq.dispatcher;
+
+import io.inferq.broker.job.JobLane;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.Collections;
+
+/**
+ * The dispatcher's central queue and its decisions: admission, two lanes, length buckets, batch forming
+ * within per-pool limits and credits, and pool selection through a {@link RoutingPolicy}. Pure logic: no I/O,
+ * no clock (time comes in as {@code nowMs}), no threads, so it can be replayed in virtual time.
+ *
+ * <h2>Threading</h2>
+ * Not thread-safe. Confine every call to one thread or one Vert.x context; the policy and the
+ * {@link PrefixLocator} are called on that thread and must not block.
+ *
+ * <h2>Lanes and anti-starvation</h2>
+ * Queued jobs are grouped by (lane, model, length bucket). When credits are free, ready groups are served in
+ * this order: first every <em>interactive</em> group and every <em>promoted</em> batch group, oldest head job
+ * first; then the remaining batch groups, oldest head first. A batch-lane group is promoted once its oldest
+ * job has waited {@link DispatchConfig#batchPromotionAfterMs()}: from then on it competes with interactive work
+ * by enqueue time, so a sustained interactive burst delays batch work by at most that long plus the
+ * interactive work that arrived before it — the batch lane never starves. Interactive groups that are not
+ * ready yet (still filling) do not reserve credits.
+ *
+ * <h2>Batch forming</h2>
+ * A group is <em>ready</em> when it holds enough to fill a batch for the smallest pool of its model (its
+ * prompt tokens reach that pool's {@code maxBatchTokens} or its job count reaches {@code maxConcurrentSequences})
+ * or when its oldest job has waited the lane's max wait. A batch for a pool takes the group's jobs in queue
+ * order (skipping jobs that would overflow, looking at most two batches' worth of sequences ahead) within the
+ * pool's {@code maxBatchTokens} and {@code maxConcurrentSequences}; it is sent only if the pool has a free
+ * batch credit. One credit = one batch in flight; a pool has {@code instances × maxInFlightBatchesPerInstance}
+ * (the runtime may lower that with {@link #setBatchCredits}, e.g. on engine back-pressure). Credits return on
+ * {@link #batchFinished}.
+ *
+ * <h2>Bounds</h2>
+ * At most {@link DispatchConfig#maxQueuedJobs()} jobs are queued. {@link #admit} rejects with
+ * {@link Admission#CODE_QUEUE_FULL} and {@link #enqueue} throws at the bound; the runtime is expected to pause
+ * intake (Kafka {@code pause()}) while {@link #remainingCapacity()} is below its poll size, so the excess waits
+ * in Kafka, where priority still applies once it is read.
+ *
+ * <h2>Predicted wait</h2>
+ * A job's predicted wait is the work queued ahead of it for its model (prompt + max output tokens of queued
+ * interactive jobs, plus queued batch jobs enqueued earlier for a batch job) divided by the model's fleet
+ * throughput, estimated per pool from its {@link ServiceTimeModel} for a full batch of the workload's mean
+ * prompt and output length (exponential moving means over enqueued jobs, seeded with the first one; before any job, {@link DispatchConfig#referenceOutputTokens()} and 1024 prompt tokens). It ignores work already in flight, so it is
+ * optimistic; a job is only rejected or expired when even this estimate misses its deadline.
+ */
+public final class DispatchScheduler {
+
+    private static final double EWMA_ALPHA = 0.01;
+
+    private record GroupKey(JobLane lane, String model, int bucket) {
+    }
+
+    private static final Comparator<GroupKey> GROUP_ORDER = Comparator.comparing(GroupKey::lane)
+            .thenComparing(GroupKey::model).thenComparingInt(GroupKey::bucket);
+
+    /** Jobs of one (lane, model, bucket), in enqueue order. */
+    private static final class BucketQueue {
+        final GroupKey key;
+        final LinkedHashMap<String, QueuedJob> jobs = new LinkedHashMap<>();
+        long promptTokens;
+
+        BucketQueue(GroupKey key) {
+            this.key = key;
+        }
+
+        QueuedJob head() {
+            return jobs.values().iterator().next();
+        }
+    }
+
+    private static final class ModelState {
+        final String model;
+        final List<PoolLedger> pools = new ArrayList<>();
+        int minBatchTokens = Integer.MAX_VALUE;
+        int minSequences = Integer.MAX_VALUE;
+        int maxBatchTokens;
+        final long[] queuedWork = new long[JobLane.values().length];
+        double meanPrompt = 1024;
+        double meanOutput;
+        long seenJobs;
+
+        ModelState(String model) {
+            this.model = model;
+        }
+    }
+
+    private final DispatchConfig config;
+    private final RoutingPolicy policy;
+    private final PrefixLocator prefixes;
+    private final Map<String, PoolLedger> pools = new LinkedHashMap<>();
+    private final Map<String, ModelState> models = new TreeMap<>();
+    private final TreeMap<GroupKey, BucketQueue> groups = new TreeMap<>(GROUP_ORDER);
+    /** Every queued job, in enqueue order. */
+    private final LinkedHashMap<String, BucketQueue> groupOfJob = new LinkedHashMap<>();
+    private final Map<String, Long> tenantTokens = new HashMap<>();
+    private final int[] queuedByLane = new int[JobLane.values().length];
+    private int queuedWithDeadline;
+    private long batchSequence;
+    private final DispatchMetrics metrics;
+
+    /** Without metrics. */
+    public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
+                             PrefixLocator prefixes) {
+        this(config, pools, policy, prefixes, null);
+    }
+
+    /**
+     * @param config   limits
+     * @param pools    the fleet; pool ids must be unique; at least one pool
+     * @param policy   pool selection
+     * @param prefixes cached-prefix lookup, {@link PrefixLocator#NONE} for none
+     * @param registry meter registry, or {@code null} for no metrics
+     */
+    public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
+                             PrefixLocator prefixes, MeterRegistry registry) {
+        this.config = Objects.requireNonNull(config, "config must not be null");
+        this.policy = Objects.requireNonNull(policy, "policy must not be null");
+        this.prefixes = Objects.requireNonNull(prefixes, "prefixes must not be null (use PrefixLocator.NONE)");
+        Objects.requireNonNull(pools, "pools must not be null");
+        if (pools.isEmpty()) {
+            throw new IllegalArgumentException("pools must name at least one pool");
+        }
+        this.metrics = new DispatchMetrics(registry, this);
+        for (PoolProfile p : pools) {
+            PoolLedger ledger = new PoolLedger(p, config.maxInFlightBatchesPerInstance());
+            if (this.pools.putIfAbsent(p.poolId(), ledger) != null) {
+                throw new IllegalArgumentException("pools: duplicate poolId " + p.poolId());
+            }
+            ModelState m = models.computeIfAbsent(p.model(), ModelState::new);
+            m.pools.add(ledger);
+            m.minBatchTokens = Math.min(m.minBatchTokens, p.maxBatchTokens());
+            m.minSequences = Math.min(m.minSequences, p.maxConcurrentSequences());
+            m.maxBatchTokens = Math.max(m.maxBatchTokens, p.maxBatchTokens());
+            m.meanOutput = config.referenceOutputTokens();
+            metrics.registerPool(p.poolId(), this);
+        }
+    }
+
+    // ------------------------------------------------------------------ admission and queue
+
+    /**
+     * Decides whether {@code job} may be enqueued now; does not enqueue it. Checks, in order: the queue bound,
+     * that a pool serves the model and fits the prompt, the tenant's queued-token quota, and that the predicted
+     * wait ends before the job's deadline.
+     */
+    public Admission admit(QueuedJob job, long nowMs) {
+        Admission a = check(job, nowMs);
+        if (a instanceof Admission.Rejected r) {
+            metrics.rejected(r.code(), job.lane());
+        }
+        return a;
+    }
+
+    private Admission check(QueuedJob job, long nowMs) {
+        if (queuedJobs() >= config.maxQueuedJobs()) {
+            return new Admission.Rejected(Admission.CODE_QUEUE_FULL,
+                    "the dispatcher queue holds maxQueuedJobs=" + config.maxQueuedJobs() + " jobs",
+                    Math.max(1, config.batchMaxWaitMs()));
+        }
+        ModelState m = models.get(job.model());
+        if (m == null) {
+            return new Admission.Rejected(Admission.CODE_MODEL_NOT_SERVED,
+                    "no pool serves model " + job.model(), 0);
+        }
+        if (job.promptTokens() > m.maxBatchTokens) {
+            return new Admission.Rejected(Admission.CODE_PROMPT_TOO_LONG, "prompt of " + job.promptTokens()
+                    + " tokens exceeds the largest maxBatchTokens (" + m.maxBatchTokens + ") of the pools serving "
+                    + job.model(), 0);
+        }
+        long quota = config.quotaOf(job.tenant());
+        long used = tenantTokens.getOrDefault(job.tenant(), 0L);
+        if (used + job.quotaTokens() > quota) {
+            long excess = used + job.quotaTokens() - quota;
+            return new Admission.Rejected(Admission.CODE_TENANT_QUOTA, "tenant " + job.tenant() + " has " + used
+                    + " queued tokens; this job's " + job.quotaTokens() + " would exceed its quota of " + quota
+                    + " (tenantQueuedTokens)", Math.max(1, drainMs(m, excess)));
+        }
+        if (job.deadlineAtMs() != null) {
+            long ahead = m.queuedWork[JobLane.INTERACTIVE.ordinal()]
+                    + (job.lane() == JobLane.BATCH ? m.queuedWork[JobLane.BATCH.ordinal()] : 0);
+            long predictedStart = nowMs + drainMs(m, ahead);
+            if (predictedStart > job.deadlineAtMs()) {
+                return new Admission.Rejected(Admission.CODE_DEADLINE, "predicted wait of "
+                        + (predictedStart - nowMs) + " ms ends after the deadline in "
+                        + (job.deadlineAtMs() - nowMs) + " ms", Math.max(1, predictedStart - job.deadlineAtMs()));
+            }
+        }
+        return Admission.ACCEPTED;
+    }
+
+    /**
+     * Adds an admitted job to the queue. Idempotent: a job id already queued is ignored (Kafka may redeliver).
+     *
+     * @return false if the job was already queued
+     * @throws IllegalStateException    if {@code maxQueuedJobs} jobs are queued (the runtime must pause first)
+     * @throws IllegalArgumentException if no pool can ever run the job (call {@link #admit} first)
+     */
+    public boolean enqueue(QueuedJob job) {
+        Objects.requireNonNull(job, "job must not be null");
+        if (groupOfJob.containsKey(job.jobId())) {
+            return false;
+        }
+        if (queuedJobs() >= config.maxQueuedJobs()) {
+            throw new IllegalStateException("maxQueuedJobs=" + config.maxQueuedJobs()
+                    + " reached; pause intake while remainingCapacity() is low");
+        }
+        ModelState m = models.get(job.model());
+        if (m == null || job.promptTokens() > m.maxBatchTokens) {
+            throw new IllegalArgumentException("job " + job.jobId() + " cannot run on any pool (model " + job.model()
+                    + ", " + job.promptTokens() + " prompt tokens); admit() rejects such jobs");
+        }
+        GroupKey key = new GroupKey(job.lane(), job.model(), config.lengthBuckets().bucketOf(job.promptTokens()));
+        BucketQueue g = groups.computeIfAbsent(key, BucketQueue::new);
+        g.jobs.put(job.jobId(), job);
+        g.promptTokens += job.promptTokens();
+        groupOfJob.put(job.jobId(), g);
+        tenantTokens.merge(job.tenant(), job.quotaTokens(), Long::sum);
+        m.queuedWork[job.lane().ordinal()] += job.quotaTokens();
+        if (m.seenJobs++ == 0) {
+            m.meanPrompt = job.promptTokens();
+            m.meanOutput = job.maxTokens();
+        } else {
+            m.meanPrompt += EWMA_ALPHA * (job.promptTokens() - m.meanPrompt);
+            m.meanOutput += EWMA_ALPHA * (job.maxTokens() - m.meanOutput);
+        }
+        queuedByLane[job.lane().ordinal()]++;
+        if (job.deadlineAtMs() != null) {
+            queuedWithDeadline++;
+        }
+        return true;
+    }
+
+    /**
+     * Removes a queued job: it will never be part of a batch.
+     *
+     * @return true if it was queued; false if unknown or already dispatched (cancel those at the pool)
+     */
+    public boolean cancel(String jobId) {
+        QueuedJob removed = remove(jobId);
+        if (removed != null) {
+            metrics.cancelled();
+        }
+        return removed != null;
+    }
+
+    private QueuedJob remove(String jobId) {
+        BucketQueue g = groupOfJob.remove(jobId);
+        if (g == null) {
+            return null;
+        }
+        QueuedJob job = g.jobs.remove(jobId);
+        unaccount(g, job);
+        return job;
+    }
+
+    private void unaccount(BucketQueue g, QueuedJob job) {
+        g.promptTokens -= job.promptTokens();
+        if (g.jobs.isEmpty()) {
+            groups.remove(g.key);
+        }
+        tenantTokens.computeIfPresent(job.tenant(), (t, v) -> v - job.quotaTokens() <= 0 ? null : v - job.quotaTokens());
+        models.get(job.model()).queuedWork[job.lane().ordinal()] -= job.quotaTokens();
+        queuedByLane[job.lane().ordinal()]--;
+        if (job.deadlineAtMs() != null) {
+            queuedWithDeadline--;
+        }
+    }
+
+    /**
+     * Removes and returns the queued jobs that should end as {@code expired}: those whose deadline has passed
+     * and, if {@link DispatchConfig#expireOnPredictedMiss()}, those whose predicted dispatch time is after their
+     * deadline. Cost: O(queued jobs) per call when any queued job has a deadline, else O(1).
+     */
+    public List<QueuedJob> expireDue(long nowMs) {
+        if (queuedWithDeadline == 0) {
+            return List.of();
+        }
+        List<QueuedJob> expired = new ArrayList<>();
+        Map<String, Long> aheadByModel = new HashMap<>();
+        // the order admission assumes: interactive before batch, each in enqueue order (groupOfJob's order)
+        for (JobLane lane : List.of(JobLane.INTERACTIVE, JobLane.BATCH)) {
+            for (Map.Entry<String, BucketQueue> e : groupOfJob.entrySet()) {
+                if (e.getValue().key.lane() != lane) {
+                    continue;
+                }
+                QueuedJob j = e.getValue().jobs.get(e.getKey());
+                ModelState m = models.get(j.model());
+                long ahead = aheadByModel.getOrDefault(j.model(), 0L);
+                Long deadline = j.deadlineAtMs();
+                boolean due = deadline != null && (deadline <= nowMs
+                        || (config.expireOnPredictedMiss() && nowMs + drainMs(m, ahead) > deadline));
+                if (due) {
+                    expired.add(j);
+                } else {
+                    aheadByModel.put(j.model(), ahead + j.quotaTokens());
+                }
+            }
+        }
+        for (QueuedJob j : expired) {
+            remove(j.jobId());
+            metrics.expired(j.lane());
+        }
+        return expired;
+    }
+
+    // ------------------------------------------------------------------ batch forming and routing
+
+    /**
+     * Forms the batches to send now and takes their credits. Every batch is within its pool's
+     * {@code maxBatchTokens} and {@code maxConcurrentSequences}, holds jobs of one lane, model and length bucket,
+     * and never exceeds the pool's free credits. Returned jobs have left the queue.
+     */
+    public List<BatchPlan> formBatches(long nowMs) {
+        List<BatchPlan> plans = new ArrayList<>();
+        Set<BucketQueue> held = Collections.newSetFromMap(new IdentityHashMap<>());
+        Map<String, Map<String, Integer>> prefixMemo = new HashMap<>();
+        while (true) {
+            BucketQueue g = nextReadyGroup(nowMs, held);
+            if (g == null) {
+                return plans;
+            }
+            ModelState m = models.get(g.key.model());
+            QueuedJob head = g.head();
+            List<PoolLedger> candidates = new ArrayList<>();
+            boolean anyCredit = false;
+            int cmpTokens = Integer.MAX_VALUE;
+            int cmpSeqs = Integer.MAX_VALUE;
+            for (PoolLedger p : m.pools) {
+                if (p.profile.maxBatchTokens() >= head.promptTokens()) {
+                    candidates.add(p);
+                    anyCredit |= p.freeCredits() > 0;
+                    cmpTokens = Math.min(cmpTokens, p.profile.maxBatchTokens());
+                    cmpSeqs = Math.min(cmpSeqs, p.profile.maxConcurrentSequences());
+                }
+            }
+            if (!anyCredit) {
+                held.add(g);
+                continue;
+            }
+            List<QueuedJob> comparison = fit(g, cmpTokens, cmpSeqs);
+            List<RouteOption> options = new ArrayList<>(candidates.size());
+            for (PoolLedger p : candidates) {
+                List<QueuedJob> jobs = p.freeCredits() > 0
+                        ? fit(g, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
+                long cached = cachedTokens(comparison, p.profile.poolId(), prefixMemo);
+                options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(), p.inFlightBatches(),
+                        p.inFlightSequences(), p.aheadSeconds(nowMs),
+                        serviceSeconds(p.profile, comparison, cached), cached));
+            }
+            Optional<RouteOption> choice = policy.choose(List.copyOf(options), nowMs);
+            RouteOption chosen = choice.flatMap(c -> options.stream()
+                    .filter(o -> o.poolId().equals(c.poolId())).findFirst()).orElse(null);
+            if (chosen == null || !chosen.hasCredit()) {
+                held.add(g);
+                continue;
+            }
+            plans.add(dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo));
+        }
+    }
+
+    private BucketQueue nextReadyGroup(long nowMs, Set<BucketQueue> held) {
+        BucketQueue best = null;
+        boolean bestUrgent = false;
+        long bestAge = 0;
+        for (BucketQueue g : groups.values()) {
+            if (held.contains(g) || !ready(g, nowMs)) {
+                continue;
+            }
+            long enq = g.head().enqueuedAtMs();
+            boolean urgent = urgent(g, nowMs);
+            if (best == null || (urgent && !bestUrgent) || (urgent == bestUrgent && enq < bestAge)) {
+                best = g;
+                bestUrgent = urgent;
+                bestAge = enq;
+            }
+        }
+        return best;
+    }
+
+    /** Interactive, or batch-lane promoted by age: served before the (unpromoted) batch lane. */
+    private boolean urgent(BucketQueue g, long nowMs) {
+        return g.key.lane() == JobLane.INTERACTIVE
+                || nowMs - g.head().enqueuedAtMs() >= config.batchPromotionAfterMs();
+    }
+
+    private boolean ready(BucketQueue g, long nowMs) {
+        ModelState m = models.get(g.key.model());
+        return nowMs - g.head().enqueuedAtMs() >= maxWait(g.key.lane())
+                || g.promptTokens >= m.minBatchTokens || g.jobs.size() >= m.minSequences;
+    }
+
+    private long maxWait(JobLane lane) {
+        return lane == JobLane.INTERACTIVE ? config.interactiveMaxWaitMs() : config.batchMaxWaitMs();
+    }
+
+    /** Queue-order first fit within the limits; always contains the head if it fits at all. */
+    private static List<QueuedJob> fit(BucketQueue g, int maxTokens, int maxSeqs) {
+        List<QueuedJob> out = new ArrayList<>();
+        long tokens = 0;
+        int scanned = 0;
+        int scanLimit = 2 * maxSeqs;
+        for (QueuedJob j : g.jobs.values()) {
+            if (out.size() >= maxSeqs || scanned++ >= scanLimit || tokens >= maxTokens) {
+                break;
+            }
+            if (tokens + j.promptTokens() <= maxTokens) {
+                out.add(j);
+                tokens += j.promptTokens();
+            }
+        }
+        return out;
+    }
+
+    private long cachedTokens(List<QueuedJob> jobs, String poolId, Map<String, Map<String, Integer>> memo) {
+        if (config.prefixOverlapWeight() == 0.0 && prefixes == PrefixLocator.NONE) {
+            return 0;
+        }
+        long cached = 0;
+        for (QueuedJob j : jobs) {
+            if (j.prefixBlockHashes().isEmpty()) {
+                continue;
+            }
+            Map<String, Integer> byPool = memo.computeIfAbsent(j.jobId(),
+                    k -> prefixes.cachedLeadingBlocksByPool(j.prefixBlockHashes()));
+            int blocks = byPool == null ? 0 : byPool.getOrDefault(poolId, 0);
+            cached += Math.min((long) blocks * config.prefixBlockTokens(), j.promptTokens() - 1L);
+        }
+        return cached;
+    }
+
+    /** Estimated seconds for {@code jobs} as one batch on one instance of {@code pool}. */
+    private double serviceSeconds(PoolProfile pool, List<QueuedJob> jobs, long cachedTokens) {
+        long prompt = 0;
+        int maxOut = 0;
+        for (QueuedJob j : jobs) {
+            prompt += j.promptTokens();
+            maxOut = Math.max(maxOut, j.maxTokens());
+        }
+        long uncached = Math.max(0, prompt - Math.round(config.prefixOverlapWeight() * cachedTokens));
+        return pool.timeModel().prefillSeconds((int) Math.min(Integer.MAX_VALUE, uncached))
+                + pool.timeModel().decodeSeconds(jobs.size(), maxOut, prompt);
+    }
+
+    private BatchPlan dispatch(BucketQueue g, PoolLedger pool, List<QueuedJob> jobs, long nowMs,
+                               Map<String, Map<String, Integer>> memo) {
+        long work = 0;
+        for (QueuedJob j : jobs) {
+            g.jobs.remove(j.jobId());
+            groupOfJob.remove(j.jobId());
+            unaccount(g, j);
+            work += j.quotaTokens();
+        }
+        String batchId = pool.profile.poolId() + "-" + (++batchSequence);
+        double est = serviceSeconds(pool.profile, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
+        pool.add(batchId, jobs.size(), work, est, nowMs);
+        BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
+                config.lengthBuckets().upperTokens(g.key.bucket()), jobs);
+        metrics.dispatched(plan, nowMs);
+        return plan;
+    }
+
+    /**
+     * Returns the batch's credit to its pool. Idempotent: an unknown or already finished batch is ignored.
+     * Call {@link #formBatches} afterwards: freed credits may let held work go.
+     *
+     * @return true if the batch was in flight
+     */
+    public boolean batchFinished(String poolId, String batchId, long nowMs) {
+        PoolLedger p = pools.get(poolId);
+        return p != null && p.finish(batchId, nowMs);
+    }
+
+    /**
+     * Sets a pool's batch credits (clamped to {@code [0, instances × maxInFlightBatchesPerInstance]}), e.g.
+     * fewer while its engine answers 429/503. In-flight batches above the new limit are not recalled.
+     */
+    public void setBatchCredits(String poolId, int credits) {
+        PoolLedger p = pools.get(poolId);
+        if (p == null) {
+            throw new IllegalArgumentException("unknown poolId " + poolId);
+        }
+        p.setBatchCredits(credits);
+    }
+
+    /**
+     * The next time {@link #formBatches} or {@link #expireDue} has something to do without any other event:
+     * the earliest max-wait expiry, batch-lane promotion or deadline among queued jobs that lies after
+     * {@code nowMs}; {@link Long#MAX_VALUE} if none. Work waiting for credits is woken by {@link #batchFinished},
+     * not by this timer.
+     */
+    public long nextDecisionAtMs(long nowMs) {
+        long next = Long.MAX_VALUE;
+        for (BucketQueue g : groups.values()) {
+            long enq = g.head().enqueuedAtMs();
+            next = earliestAfter(next, enq + maxWait(g.key.lane()), nowMs);
+            if (g.key.lane() == JobLane.BATCH) {
+                next = earliestAfter(next, enq + config.batchPromotionAfterMs(), nowMs);
+            }
+        }
+        if (queuedWithDeadline > 0) {
+            for (BucketQueue g : groups.values()) {
+                for (QueuedJob j : g.jobs.values()) {
+                    if (j.deadlineAtMs() != null) {
+                        next = earliestAfter(next, j.deadlineAtMs(), nowMs);
+                    }
+                }
+            }
+        }
+        return next;
+    }
+
+    private static long earliestAfter(long current, long candidate, long nowMs) {
+        return candidate > nowMs && candidate < current ? candidate : current;
+    }
+
+    // ------------------------------------------------------------------ gauges
+
+    /** Jobs queued in both lanes. */
+    public int queuedJobs() {
+        return queuedByLane[0] + queuedByLane[1];
+    }
+
+    public int queuedJobs(JobLane lane) {
+        return queuedByLane[lane.ordinal()];
+    }
+
+    /** How many more jobs may be enqueued before {@code maxQueuedJobs}. */
+    public int remainingCapacity() {
+        return config.maxQueuedJobs() - queuedJobs();
+    }
+
+    /** Whether {@code jobId} is waiting in the queue. */
+    public boolean isQueued(String jobId) {
+        return groupOfJob.containsKey(jobId);
+    }
+
+    /** Queued tokens (prompt + max output) charged to {@code tenant}. */
+    public long queuedTokens(String tenant) {
+        return tenantTokens.getOrDefault(tenant, 0L);
+    }
+
+    public int inFlightBatches(String poolId) {
+        return ledger(poolId).inFlightBatches();
+    }
+
+    public int freeBatchCredits(String poolId) {
+        return ledger(poolId).freeCredits();
+    }
+
+    /** Whether any pool serving {@code model} has a free credit (if none, the runtime may pause intake). */
+    public boolean hasFreeCredits(String model) {
+        ModelState m = models.get(model);
+        if (m == null) {
+            return false;
+        }
+        for (PoolLedger p : m.pools) {
+            if (p.freeCredits() > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Share of the pool's batch credits in use, 0..1. */
+    public double creditUtilisation(String poolId) {
+        PoolLedger p = ledger(poolId);
+        return p.maxBatchCredits == 0 ? 0 : (double) p.inFlightBatches() / p.maxBatchCredits;
+    }
+
+    /** The pools, in configuration order. */
+    public List<PoolProfile> pools() {
+        List<PoolProfile> out = new ArrayList<>();
+        for (PoolLedger p : pools.values()) {
+            out.add(p.profile);
+        }
+        return out;
+    }
+
+    public DispatchConfig config() {
+        return config;
+    }
+
+    public RoutingPolicy policy() {
+        return policy;
+    }
+
+    private PoolLedger ledger(String poolId) {
+        PoolLedger p = pools.get(poolId);
+        if (p == null) {
+            throw new IllegalArgumentException("unknown poolId " + poolId);
+        }
+        return p;
+    }
+
+    /** Milliseconds for the fleet of model {@code m} to work through {@code workTokens}. */
+    private long drainMs(ModelState m, long workTokens) {
+        if (workTokens <= 0) {
+            return 0;
+        }
+        double rate = 0;
+        for (PoolLedger p : m.pools) {
+            rate += workTokensPerSecond(p.profile, m);
+        }
+        return rate <= 0 ? Long.MAX_VALUE / 4 : (long) Math.ceil(workTokens / rate * 1000.0);
+    }
+
+    private static double workTokensPerSecond(PoolProfile p, ModelState m) {
+        int prompt = (int) Math.max(1, Math.round(m.meanPrompt));
+        int output = (int) Math.max(1, Math.round(m.meanOutput));
+        int seqs = Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / prompt));
+        long batchPrompt = Math.min((long) seqs * prompt, Integer.MAX_VALUE);
+        double seconds = p.timeModel().prefillSeconds((int) batchPrompt)
+                + p.timeModel().decodeSeconds(seqs, output, batchPrompt);
+        return seconds <= 0 ? Double.MAX_VALUE / 1e6 : p.instances() * (seqs * (double) (prompt + output)) / seconds;
+    }
+}

@@ -1,0 +1,132 @@
+package io.inferq.dispatcher;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * The scheduler's book of one pool: batch credits and what is in flight. The per-instance queues are the
+ * scheduler's <em>model</em> of the pool (each instance runs its batches one after another, in dispatch order,
+ * and a batch goes to the instance with the least estimated backlog); they only feed estimates, never limits.
+ * Not thread-safe: owned by the scheduler's thread.
+ */
+final class PoolLedger {
+
+    record InFlight(String batchId, int instance, int sequences, long workTokens, double estimatedSeconds) {
+    }
+
+    private static final class InstanceQueue {
+        final ArrayDeque<InFlight> batches = new ArrayDeque<>();
+        long headStartedMs;
+    }
+
+    final PoolProfile profile;
+    final int maxBatchCredits;
+    private int batchCredits;
+    private final Map<String, InFlight> inFlight = new HashMap<>();
+    private final InstanceQueue[] instances;
+    private int inFlightSequences;
+    private long inFlightWorkTokens;
+
+    PoolLedger(PoolProfile profile, int maxInFlightBatchesPerInstance) {
+        this.profile = profile;
+        this.maxBatchCredits = Math.multiplyExact(profile.instances(), maxInFlightBatchesPerInstance);
+        this.batchCredits = maxBatchCredits;
+        this.instances = new InstanceQueue[profile.instances()];
+        for (int i = 0; i < instances.length; i++) {
+            instances[i] = new InstanceQueue();
+        }
+    }
+
+    int freeCredits() {
+        return Math.max(0, batchCredits - inFlight.size());
+    }
+
+    int totalCredits() {
+        return batchCredits;
+    }
+
+    void setBatchCredits(int credits) {
+        this.batchCredits = Math.max(0, Math.min(credits, maxBatchCredits));
+    }
+
+    int inFlightBatches() {
+        return inFlight.size();
+    }
+
+    int inFlightSequences() {
+        return inFlightSequences;
+    }
+
+    long inFlightWorkTokens() {
+        return inFlightWorkTokens;
+    }
+
+    /** Estimated seconds until a batch sent now would start: the least-backlogged instance's backlog. */
+    double aheadSeconds(long nowMs) {
+        double best = Double.MAX_VALUE;
+        for (InstanceQueue q : instances) {
+            best = Math.min(best, backlogSeconds(q, nowMs));
+        }
+        return best;
+    }
+
+    private static double backlogSeconds(InstanceQueue q, long nowMs) {
+        double sum = 0;
+        boolean head = true;
+        for (InFlight b : q.batches) {
+            if (head) {
+                double elapsed = Math.max(0, nowMs - q.headStartedMs) / 1000.0;
+                sum += Math.max(0, b.estimatedSeconds() - elapsed);
+                head = false;
+            } else {
+                sum += b.estimatedSeconds();
+            }
+        }
+        return sum;
+    }
+
+    void add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
+        int chosen = 0;
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < instances.length; i++) {
+            double backlog = backlogSeconds(instances[i], nowMs);
+            if (backlog < best) {
+                best = backlog;
+                chosen = i;
+            }
+        }
+        InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds);
+        InstanceQueue q = instances[chosen];
+        if (q.batches.isEmpty()) {
+            q.headStartedMs = nowMs;
+        }
+        q.batches.addLast(f);
+        inFlight.put(batchId, f);
+        inFlightSequences += sequences;
+        inFlightWorkTokens += workTokens;
+    }
+
+    /** @return false if the batch is unknown (already finished, or never sent here) */
+    boolean finish(String batchId, long nowMs) {
+        InFlight f = inFlight.remove(batchId);
+        if (f == null) {
+            return false;
+        }
+        inFlightSequences -= f.sequences();
+        inFlightWorkTokens -= f.workTokens();
+        InstanceQueue q = instances[f.instance()];
+        boolean wasHead = !q.batches.isEmpty() && q.batches.peekFirst().batchId().equals(batchId);
+        for (Iterator<InFlight> it = q.batches.iterator(); it.hasNext(); ) {
+            if (it.next().batchId().equals(batchId)) {
+                it.remove();
+                break;
+            }
+        }
+        if (wasHead) {
+            q.headStartedMs = nowMs;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,341 @@
+package io.inferq.dispatcher.runtime;
+
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.broker.avro.PoolBatch;
+import io.inferq.broker.client.KafkaClientSettings;
+import io.inferq.broker.client.KafkaPollLoop;
+import io.inferq.broker.client.TopicFollower;
+import io.inferq.broker.job.JobLane;
+import io.inferq.broker.job.JobSnapshots;
+import io.inferq.broker.job.JobStatus;
+import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.serde.AvroSerde;
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.dispatcher.BatchPlan;
+import io.inferq.dispatcher.DispatchScheduler;
+import io.inferq.dispatcher.QueuedJob;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dispatcher's Kafka runtime around a {@link DispatchScheduler}: reads both request lanes, queues
+ * each job, sends the scheduler's batches to pool topics, and follows {@code inferq.job-events} to
+ * return credits and drop cancelled jobs.
+ *
+ * <p><b>Threading.</b> Deploy as a <em>worker</em> verticle: the scheduler and every map here are
+ * confined to its context (one thread at a time); prompt analysis (tokenising) may take milliseconds,
+ * which is why this is not an event-loop verticle. Kafka poll threads and producer callbacks hand
+ * their results over with {@code runOnContext}.
+ *
+ * <p><b>Offsets.</b> A request record is done — and its offset committable — only after the batch
+ * carrying it (or its expiry, or its dead-letter copy) is acknowledged by Kafka. Records are finished
+ * out of order; {@link KafkaPollLoop} commits only below the lowest unfinished one. After a crash,
+ * records not yet done are read again and may be dispatched twice; {@link TerminalClaims} keeps the
+ * outcome single.
+ *
+ * <p><b>Bounded.</b> Each lane's poll loop holds at most {@code maxQueuedJobs / 2} undone records, so
+ * the scheduler never exceeds its bound and excess work waits in Kafka.
+ */
+public final class DispatcherVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(DispatcherVerticle.class);
+    static final String DLQ_ERROR_CLASS = "inferq.dlq.error.class";
+
+    private final DispatchScheduler scheduler;
+    private final KafkaClientSettings kafka;
+    private final Producer<String, byte[]> producer;
+    private final TerminalClaims claims;
+    private final PromptAnalyzer analyzer;
+    private final Clock clock;
+    private final Function<ConsumerRecord<String, byte[]>, RequestDecoding.Result> decoder;
+    private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
+    private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
+    private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
+    private final Map<String, Pending> pending = new HashMap<>();
+    private final Map<String, InFlightBatch> inFlight = new HashMap<>();
+    private final Counter dlqCounter;
+    private final Counter expiredCounter;
+    private final Counter dispatchedCounter;
+    private KafkaPollLoop interactiveLoop;
+    private KafkaPollLoop batchLoop;
+    private TopicFollower events;
+    private long timerId = -1;
+
+    private record Pending(JobRequest request, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop) {
+    }
+
+    private static final class InFlightBatch {
+        final String poolId;
+        int remaining;
+
+        InFlightBatch(String poolId, int remaining) {
+            this.poolId = poolId;
+            this.remaining = remaining;
+        }
+    }
+
+    /**
+     * @param decoder turns a request record into a request, or a reason to dead-letter it
+     */
+    public DispatcherVerticle(DispatchScheduler scheduler, KafkaClientSettings kafka, Producer<String, byte[]> producer,
+            TerminalClaims claims, PromptAnalyzer analyzer, Function<ConsumerRecord<String, byte[]>, RequestDecoding.Result> decoder,
+            Clock clock, MeterRegistry registry) {
+        this.scheduler = scheduler;
+        this.kafka = kafka;
+        this.producer = producer;
+        this.claims = claims;
+        this.analyzer = analyzer;
+        this.decoder = decoder;
+        this.clock = clock;
+        this.dlqCounter = registry.counter("inferq.dispatcher.dead_lettered");
+        this.expiredCounter = registry.counter("inferq.dispatcher.expired");
+        this.dispatchedCounter = registry.counter("inferq.dispatcher.batches_sent");
+    }
+
+    @Override
+    public Future<?> start() {
+        Context ctx = context;
+        int perLane = Math.max(2, scheduler.config().maxQueuedJobs() / 2);
+        interactiveLoop = new KafkaPollLoop("dispatcher-interactive", kafka.consumer("dispatcher-interactive", "inferq-dispatcher"),
+                List.of(TopicCatalogue.REQUESTS), perLane, records -> ctx.runOnContext(v -> intake(records, interactiveLoop)));
+        batchLoop = new KafkaPollLoop("dispatcher-batch", kafka.consumer("dispatcher-batch", "inferq-dispatcher-batch"),
+                List.of(TopicCatalogue.REQUESTS_BATCH), perLane, records -> ctx.runOnContext(v -> intake(records, batchLoop)));
+        events = new TopicFollower("dispatcher-job-events", kafka, TopicCatalogue.JOB_EVENTS, TopicFollower.Start.END,
+                r -> ctx.runOnContext(v -> onJobEvent(r)));
+        events.start();
+        interactiveLoop.start();
+        batchLoop.start();
+        timerId = vertx.setPeriodic(20, id -> decide());
+        return Future.succeededFuture();
+    }
+
+    /** @return whether both intake consumers joined their groups */
+    public boolean isReady() {
+        return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady();
+    }
+
+    private void intake(List<ConsumerRecord<String, byte[]>> records, KafkaPollLoop loop) {
+        long now = clock.millis();
+        for (ConsumerRecord<String, byte[]> record : records) {
+            RequestDecoding.Result decoded;
+            try {
+                decoded = decoder.apply(record);
+            } catch (RuntimeException e) {
+                decoded = RequestDecoding.Result.reject(e.getClass().getName(), String.valueOf(e.getMessage()));
+            }
+            if (decoded.request() == null) {
+                deadLetter(record, loop, decoded.errorClass(), decoded.errorMessage());
+                continue;
+            }
+            JobRequest req = decoded.request();
+            if (pending.containsKey(req.getJobId())) {
+                loop.done(record); // a redelivered copy of a job already queued here
+                continue;
+            }
+            if (decoded.acceptedEvent() != null) {
+                // a job that entered through Kafka: its 'queued' event is written by the dispatcher
+                producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, req.getJobId(), eventSerde.encode(decoded.acceptedEvent())));
+            }
+            PromptAnalyzer.PromptShape shape = analyzer.analyze(req);
+            QueuedJob job = new QueuedJob(req.getJobId(), req.getTenant(), req.getModel(), JobLane.fromWire(req.getLane()),
+                    shape.promptTokens(), Math.max(1, req.getMaxTokens()), now, req.getDeadlineAtMs(), shape.blockHashes());
+            if (shape.promptTokens() != req.getPromptTokens()) {
+                req = JobRequest.newBuilder(req).setPromptTokens(shape.promptTokens()).build();
+            }
+            try {
+                scheduler.enqueue(job);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                finishUnrunnable(req, record, loop, e.getMessage());
+                continue;
+            }
+            pending.put(req.getJobId(), new Pending(req, record, loop));
+        }
+        decide();
+    }
+
+    private void decide() {
+        long now = clock.millis();
+        for (QueuedJob expired : scheduler.expireDue(now)) {
+            Pending p = pending.remove(expired.jobId());
+            if (p != null) {
+                expire(p, now);
+            }
+        }
+        for (BatchPlan plan : scheduler.formBatches(now)) {
+            send(plan, now);
+        }
+    }
+
+    private void send(BatchPlan plan, long now) {
+        List<JobRequest> jobs = new ArrayList<>(plan.jobs().size());
+        List<Pending> carried = new ArrayList<>(plan.jobs().size());
+        for (QueuedJob j : plan.jobs()) {
+            Pending p = pending.remove(j.jobId());
+            if (p != null) {
+                jobs.add(p.request());
+                carried.add(p);
+            }
+        }
+        if (jobs.isEmpty()) {
+            scheduler.batchFinished(plan.poolId(), plan.batchId(), now);
+            return;
+        }
+        PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs);
+        inFlight.put(plan.batchId(), new InFlightBatch(plan.poolId(), jobs.size()));
+        Context ctx = context;
+        producer.send(new ProducerRecord<>(TopicCatalogue.poolTopic(plan.poolId()), plan.batchId(), batchSerde.encode(batch)),
+                (md, ex) -> ctx.runOnContext(v -> {
+                    if (ex != null) {
+                        // not durable: put the jobs back so they are dispatched again
+                        LOG.warn("batch {} to pool {} not written ({}); requeueing its jobs", plan.batchId(), plan.poolId(), ex.toString());
+                        inFlight.remove(plan.batchId());
+                        scheduler.batchFinished(plan.poolId(), plan.batchId(), clock.millis());
+                        for (int i = 0; i < carried.size(); i++) {
+                            Pending p = carried.get(i);
+                            QueuedJob q = plan.jobs().get(i);
+                            if (scheduler.enqueue(q)) {
+                                pending.put(q.jobId(), p);
+                            }
+                        }
+                        return;
+                    }
+                    dispatchedCounter.increment();
+                    for (Pending p : carried) {
+                        JobEvent dispatched = JobSnapshots.fromRequest(p.request(), JobStatus.DISPATCHED, now);
+                        dispatched.setPoolId(plan.poolId());
+                        dispatched.setDispatchId(plan.batchId());
+                        producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, p.request().getJobId(), eventSerde.encode(dispatched)));
+                        p.loop().done(p.record());
+                    }
+                }));
+    }
+
+    private void onJobEvent(ConsumerRecord<String, byte[]> record) {
+        if (record.value() == null) {
+            return;
+        }
+        JobEvent e = eventSerde.decode(record.value());
+        JobStatus s = JobStatus.fromWire(e.getStatus());
+        if (s == JobStatus.CANCELLED && e.getDispatchId() == null) {
+            Pending p = pending.remove(e.getJobId());
+            if (p != null && scheduler.cancel(e.getJobId())) {
+                p.loop().done(p.record()); // the cancel event is durable: the request needs no more work
+            } else if (p != null) {
+                pending.put(e.getJobId(), p);
+            }
+            return;
+        }
+        boolean leftPool = s.isTerminal() || (s == JobStatus.QUEUED && e.getDispatchId() != null);
+        if (leftPool && e.getDispatchId() != null) {
+            InFlightBatch b = inFlight.get(e.getDispatchId());
+            if (b != null && --b.remaining <= 0) {
+                inFlight.remove(e.getDispatchId());
+                scheduler.batchFinished(b.poolId, e.getDispatchId(), clock.millis());
+                decide();
+            }
+        }
+    }
+
+    private void expire(Pending p, long now) {
+        JobRequest req = p.request();
+        Context ctx = context;
+        vertx.executeBlocking(() -> claims.tryClaim(req.getJobId(), JobStatus.EXPIRED, "dispatcher"), false)
+                .onComplete(ar -> ctx.runOnContext(v -> {
+                    if (ar.failed() || !ar.result()) {
+                        p.loop().done(p.record()); // already terminal elsewhere (cancelled): nothing to run
+                        return;
+                    }
+                    expiredCounter.increment();
+                    JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.EXPIRED, now),
+                            "invalid_request_error", "deadline_exceeded",
+                            "the job could not start before its deadline; predicted wait exceeded it");
+                    publishTerminal(ev, () -> p.loop().done(p.record()));
+                }));
+    }
+
+    private void finishUnrunnable(JobRequest req, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, String why) {
+        Context ctx = context;
+        long now = clock.millis();
+        vertx.executeBlocking(() -> claims.tryClaim(req.getJobId(), JobStatus.FAILED, "dispatcher"), false)
+                .onComplete(ar -> ctx.runOnContext(v -> {
+                    if (ar.failed() || !ar.result()) {
+                        loop.done(record);
+                        return;
+                    }
+                    JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.FAILED, now),
+                            "invalid_request_error", "not_runnable", why);
+                    publishTerminal(ev, () -> loop.done(record));
+                }));
+    }
+
+    private void publishTerminal(JobEvent ev, Runnable whenDurable) {
+        Context ctx = context;
+        int[] acks = {0};
+        org.apache.kafka.clients.producer.Callback cb = (md, ex) -> ctx.runOnContext(v -> {
+            if (ex != null) {
+                LOG.error("terminal event for {} not written: {}; the request will be read again after a restart",
+                        ev.getJobId(), ex.toString());
+            } else if (++acks[0] == 2) {
+                whenDurable.run();
+            }
+        });
+        producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), cb);
+        String topic = ev.getReplyTopic() != null ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
+        ProducerRecord<String, byte[]> rr = new ProducerRecord<>(topic, ev.getJobId(), resultSerde.encode(JobSnapshots.result(ev)));
+        if (ev.getCorrelationId() != null) {
+            rr.headers().add("inferq-correlation-id", ev.getCorrelationId().getBytes(StandardCharsets.UTF_8));
+        }
+        producer.send(rr, cb);
+    }
+
+    private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, String errorClass, String message) {
+        ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(TopicCatalogue.REQUESTS_DLQ, null, record.key(), record.value());
+        record.headers().forEach(h -> dlq.headers().add(h));
+        dlq.headers().add("inferq.dlq.original.topic", record.topic().getBytes(StandardCharsets.UTF_8));
+        dlq.headers().add("inferq.dlq.original.partition", String.valueOf(record.partition()).getBytes(StandardCharsets.UTF_8));
+        dlq.headers().add("inferq.dlq.original.offset", String.valueOf(record.offset()).getBytes(StandardCharsets.UTF_8));
+        dlq.headers().add(DLQ_ERROR_CLASS, errorClass.getBytes(StandardCharsets.UTF_8));
+        dlq.headers().add("inferq.dlq.error.message", message.getBytes(StandardCharsets.UTF_8));
+        Context ctx = context;
+        producer.send(dlq, (md, ex) -> ctx.runOnContext(v -> {
+            if (ex == null) {
+                dlqCounter.increment();
+                loop.done(record);
+            } else {
+                LOG.error("record {}-{}@{} could not be dead-lettered: {}; it will be read again after a restart",
+                        record.topic(), record.partition(), record.offset(), ex.toString());
+            }
+        }));
+    }
+
+    @Override
+    public Future<?> stop() {
+        if (timerId >= 0) {
+            vertx.cancelTimer(timerId);
+        }
+        // stop reading; records not yet dispatched stay uncommitted and are read again after a restart
+        if (interactiveLoop != null) {
+            interactiveLoop.close();
+            batchLoop.close();
+        }
+        if (events != null) {
+            events.close();
+        }
+        return Future.succeededFuture();
+    }
+}

@@ -1,0 +1,54 @@
+package io.inferq.dispatcher.runtime;
+
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.broker.serde.AvroSerde;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * Decodes records of the request topics. The default decoder accepts inferq's own Avro requests
+ * (written by the HTTP ingress); the Kafka contract's decoder (JSON or Avro from any producer,
+ * with tenant headers) replaces it in the server wiring.
+ */
+public final class RequestDecoding {
+    private RequestDecoding() {
+    }
+
+    /**
+     * A decoded request, or why it goes to the dead-letter topic.
+     *
+     * @param request       the request, or null when rejected
+     * @param acceptedEvent a {@code queued} event the dispatcher must write (for requests that did not
+     *                      come through the HTTP ingress), or null
+     * @param errorClass    Java-style class name of the failure, for the DLQ header
+     * @param errorMessage  what was wrong
+     */
+    public record Result(JobRequest request, JobEvent acceptedEvent, String errorClass, String errorMessage) {
+        public static Result ok(JobRequest request) {
+            return new Result(request, null, null, null);
+        }
+
+        public static Result accepted(JobRequest request, JobEvent queued) {
+            return new Result(request, queued, null, null);
+        }
+
+        public static Result reject(String errorClass, String message) {
+            return new Result(null, null, errorClass, message);
+        }
+    }
+
+    /** Avro single-object {@link JobRequest}s only. Thread-safe. */
+    public static java.util.function.Function<ConsumerRecord<String, byte[]>, Result> avroOnly() {
+        AvroSerde<JobRequest> serde = new AvroSerde<>(JobRequest.class);
+        return record -> {
+            if (record.value() == null) {
+                return Result.reject("io.inferq.InvalidRequest", "empty record value");
+            }
+            try {
+                return Result.ok(serde.decode(record.value()));
+            } catch (AvroSerde.AvroDecodeException e) {
+                return Result.reject(AvroSerde.AvroDecodeException.class.getName(), e.getMessage());
+            }
+        };
+    }
+}

@@ -1,0 +1,384 @@
+package io.inferq.loadtests.policy;
+
+import io.inferq.broker.job.JobLane;
+import io.inferq.dispatcher.Admission;
+import io.inferq.dispatcher.BatchPlan;
+import io.inferq.dispatcher.DispatchConfig;
+import io.inferq.dispatcher.DispatchScheduler;
+import io.inferq.dispatcher.PoolProfile;
+import io.inferq.dispatcher.PrefixLocator;
+import io.inferq.dispatcher.QueuedJob;
+import io.inferq.dispatcher.RoutingPolicies;
+import io.inferq.workers.chips.BatchEstimate;
+import io.inferq.workers.chips.ChipCatalogue;
+import io.inferq.workers.chips.ModelCatalogue;
+import io.inferq.workers.chips.ModelProfile;
+import io.inferq.workers.chips.RooflineModel;
+import io.inferq.workers.chips.SequenceShape;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.TreeSet;
+
+/**
+ * Deterministic virtual-time, discrete-event replay of a trace through the <em>real</em>
+ * {@link DispatchScheduler} and routing policies, against a simulated fleet timed by chip-workers'
+ * {@link RooflineModel}. No Kafka, no threads, no wall clock: an hour of traffic runs in about a second.
+ *
+ * <h2>The simulated fleet</h2>
+ * Each pool instance runs the batches it is given one after another (a batch goes to the instance that frees
+ * up first); a batch takes {@link RooflineModel#estimateBatch} of its sequences. A job's TTFT is batch start +
+ * prefill − arrival, its end-to-end latency batch start + its own finish − arrival, its TPOT (finish −
+ * prefill) ÷ (output − 1). Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
+ * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
+ * then insert all their blocks. Output lengths are the trace's and are given to the scheduler as
+ * {@code maxTokens} (an oracle every policy shares).
+ *
+ * <h2>Load</h2>
+ * The fleet's capacity in jobs/s is derived from the roofline: per pool, instances × n ÷ (time of a batch of
+ * n sequences of the trace's mean prompt and output, n limited by the pool's batch token budget and sequence
+ * cap), summed. A load factor L compresses (or stretches) the trace's arrival times so its mean arrival rate
+ * becomes L × capacity; request order, sizes and prefix structure are unchanged.
+ *
+ * <h2>Goodput</h2>
+ * Jobs that finished with TTFT ≤ SLO and TPOT ≤ SLO, per second of (scaled) trace span. Every job carries the
+ * deadline arrival + TTFT SLO, so admission rejects, and {@code expireDue} expires, work predicted to miss it.
+ */
+public final class PolicySimulator {
+
+    /** A pool of the simulated fleet. */
+    public record SimPool(String id, String chipId, int chipsPerInstance, int instances, int maxBatchTokens,
+                          int maxSequences) {
+    }
+
+    /** Everything a run depends on. */
+    public record Settings(String model, List<SimPool> pools, double ttftSloSeconds, double tpotSloSeconds,
+                           int prefixCacheBlocksPerPool, int prefixBlockTokens, DispatchConfig dispatch, long seed) {
+
+        public static Settings defaults() {
+            List<SimPool> pools = List.of(
+                    new SimPool("h800", "h800", 1, 2, 131_072, 32),
+                    new SimPool("mi300x", "mi300x", 1, 1, 131_072, 32),
+                    new SimPool("ascend-910b", "ascend-910b", 1, 2, 131_072, 32),
+                    new SimPool("mtt-s4000", "mtt-s4000", 1, 2, 131_072, 32));
+            DispatchConfig cfg = DispatchConfig.defaults().withMaxQueuedJobs(200_000)
+                    .withTenantQuotas(Long.MAX_VALUE / 4, Map.of());
+            return new Settings("deepseek-v2-lite", pools, 5.0, 0.1, 20_000, 512, cfg, 42L);
+        }
+    }
+
+    /**
+     * One run's numbers. Latencies in seconds over completed jobs; goodput per second of trace span;
+     * utilisation = busy instance-seconds ÷ (instances × simulated time until the last batch ends).
+     */
+    public record Result(String policy, boolean prefixAware, int jobs, int completed, int good, double goodput,
+                         double p50Ttft, double p99Ttft, double p50E2e, double p99E2e, int rejected, int expired,
+                         Map<String, Double> utilisation, double prefixHitRatio) {
+    }
+
+    private record Fleet(List<PoolProfile> profiles, Map<String, RooflineModel> rooflines) {
+    }
+
+    private final Settings settings;
+    private final Fleet fleet;
+
+    public PolicySimulator(Settings settings) {
+        this.settings = settings;
+        ChipCatalogue chips = ChipCatalogue.builtIn();
+        ModelProfile model = ModelCatalogue.builtIn().get(settings.model());
+        List<PoolProfile> profiles = new ArrayList<>();
+        Map<String, RooflineModel> rooflines = new LinkedHashMap<>();
+        for (SimPool p : settings.pools()) {
+            RooflineModel r = RooflineModel.of(chips.get(p.chipId()), p.chipsPerInstance(), model);
+            long kv = r.kvCapacityTokens();
+            if (kv < 1) {
+                throw new IllegalArgumentException("pool " + p.id() + ": " + r.describe() + " cannot hold the weights");
+            }
+            int budget = (int) Math.min(p.maxBatchTokens(), kv / 2); // leave half the KV for decode growth
+            profiles.add(new PoolProfile(p.id(), p.chipId(), settings.model(), p.instances(), budget,
+                    p.maxSequences(), new RooflineServiceTime(r)));
+            rooflines.put(p.id(), r);
+        }
+        this.fleet = new Fleet(List.copyOf(profiles), rooflines);
+    }
+
+    /** Fleet capacity in jobs/s for the trace's mean request (see class doc). */
+    public double capacityJobsPerSecond(List<TraceRequest> trace) {
+        double meanIn = trace.stream().mapToInt(TraceRequest::inputTokens).average().orElse(1);
+        double meanOut = trace.stream().mapToInt(TraceRequest::outputTokens).average().orElse(1);
+        double cap = 0;
+        for (PoolProfile p : fleet.profiles()) {
+            int n = (int) Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / meanIn));
+            List<SequenceShape> shapes = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                shapes.add(new SequenceShape((int) Math.round(meanIn), 0, (int) Math.max(1, Math.round(meanOut))));
+            }
+            cap += p.instances() * n / fleet.rooflines().get(p.poolId()).estimateBatch(shapes).totalSeconds();
+        }
+        return cap;
+    }
+
+    /** The trace with arrivals scaled so the mean rate is {@code load} × capacity. */
+    public List<TraceRequest> scaleToLoad(List<TraceRequest> trace, double load) {
+        double span = Math.max(1, trace.get(trace.size() - 1).arrivalMs()) / 1000.0;
+        double rate = trace.size() / span;
+        double factor = load * capacityJobsPerSecond(trace) / rate; // >1: compress time
+        List<TraceRequest> out = new ArrayList<>(trace.size());
+        for (TraceRequest t : trace) {
+            out.add(new TraceRequest(Math.round(t.arrivalMs() / factor), t.inputTokens(), t.outputTokens(),
+                    t.blockHashes()));
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ one run
+
+    private static final int ARRIVAL = 0;
+    private static final int BATCH_DONE = 1;
+    private static final int TIMER = 2;
+
+    private record Event(long atMs, long seq, int kind, int index, String poolId, String batchId) {
+    }
+
+    private static final class PoolState {
+        final PoolProfile profile;
+        final RooflineModel roofline;
+        final long[] freeAtMs;
+        final LinkedHashMap<Long, Boolean> cache;
+        final int cacheBlocks;
+        double busySeconds;
+
+        PoolState(PoolProfile profile, RooflineModel roofline, int cacheBlocks) {
+            this.profile = profile;
+            this.roofline = roofline;
+            this.freeAtMs = new long[profile.instances()];
+            this.cacheBlocks = cacheBlocks;
+            this.cache = new LinkedHashMap<>(16, 0.75f, true);
+        }
+
+        int leadingCached(List<Long> hashes) {
+            int n = 0;
+            for (Long h : hashes) {
+                if (!cache.containsKey(h)) {
+                    break;
+                }
+                n++;
+            }
+            return n;
+        }
+
+        void insert(List<Long> hashes) {
+            for (Long h : hashes) {
+                cache.put(h, Boolean.TRUE);
+            }
+            while (cache.size() > cacheBlocks) {
+                cache.remove(cache.keySet().iterator().next());
+            }
+        }
+    }
+
+    /** Replays {@code trace} (already scaled) with the named policy. Deterministic for the settings' seed. */
+    public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware) {
+        Map<String, PoolState> pools = new LinkedHashMap<>();
+        for (PoolProfile p : fleet.profiles()) {
+            pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
+                    settings.prefixCacheBlocksPerPool()));
+        }
+        PrefixLocator locator = prefixAware ? hashes -> {
+            Map<String, Integer> m = new HashMap<>();
+            pools.forEach((id, ps) -> {
+                int n = ps.leadingCached(hashes);
+                if (n > 0) {
+                    m.put(id, n);
+                }
+            });
+            return m;
+        } : PrefixLocator.NONE;
+        DispatchConfig cfg = settings.dispatch().withPrefix(settings.prefixBlockTokens(), prefixAware ? 1.0 : 0.0);
+        DispatchScheduler scheduler = new DispatchScheduler(cfg, fleet.profiles(),
+                RoutingPolicies.byName(policyName, settings.seed()), locator);
+
+        PriorityQueue<Event> events = new PriorityQueue<>((a, b) -> a.atMs() != b.atMs()
+                ? Long.compare(a.atMs(), b.atMs()) : Long.compare(a.seq(), b.seq()));
+        long[] seq = {0};
+        for (int i = 0; i < trace.size(); i++) {
+            events.add(new Event(trace.get(i).arrivalMs(), seq[0]++, ARRIVAL, i, null, null));
+        }
+        TreeSet<Long> timers = new TreeSet<>();
+        double[] ttft = new double[trace.size()];
+        double[] e2e = new double[trace.size()];
+        boolean[] done = new boolean[trace.size()];
+        int good = 0;
+        int rejected = 0;
+        int expired = 0;
+        long cachedTokens = 0;
+        long promptTokens = 0;
+        long ttftSloMs = Math.round(settings.ttftSloSeconds() * 1000);
+
+        while (!events.isEmpty()) {
+            Event e = events.poll();
+            long now = e.atMs();
+            if (e.kind() == ARRIVAL) {
+                TraceRequest t = trace.get(e.index());
+                QueuedJob job = new QueuedJob(Integer.toString(e.index()), "default", settings.model(),
+                        JobLane.INTERACTIVE, t.inputTokens(), t.outputTokens(), now, now + ttftSloMs,
+                        t.blockHashes());
+                if (scheduler.admit(job, now) instanceof Admission.Accepted) {
+                    scheduler.enqueue(job);
+                } else {
+                    rejected++;
+                }
+            } else if (e.kind() == BATCH_DONE) {
+                scheduler.batchFinished(e.poolId(), e.batchId(), now);
+            } else {
+                timers.remove(now);
+            }
+            expired += scheduler.expireDue(now).size();
+            for (BatchPlan plan : scheduler.formBatches(now)) {
+                PoolState ps = pools.get(plan.poolId());
+                int inst = 0;
+                for (int i = 1; i < ps.freeAtMs.length; i++) {
+                    if (ps.freeAtMs[i] < ps.freeAtMs[inst]) {
+                        inst = i;
+                    }
+                }
+                long start = Math.max(now, ps.freeAtMs[inst]);
+                List<SequenceShape> shapes = new ArrayList<>();
+                for (QueuedJob j : plan.jobs()) {
+                    int cached = (int) Math.min((long) ps.leadingCached(j.prefixBlockHashes())
+                            * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    ps.insert(j.prefixBlockHashes());
+                    cachedTokens += cached;
+                    promptTokens += j.promptTokens();
+                    shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
+                }
+                BatchEstimate est = ps.roofline.estimateBatch(shapes);
+                long end = start + (long) Math.ceil(est.totalSeconds() * 1000);
+                ps.freeAtMs[inst] = end;
+                ps.busySeconds += est.totalSeconds();
+                for (int k = 0; k < plan.jobs().size(); k++) {
+                    QueuedJob j = plan.jobs().get(k);
+                    int idx = Integer.parseInt(j.jobId());
+                    double startS = start / 1000.0;
+                    double arrivalS = trace.get(idx).arrivalMs() / 1000.0;
+                    ttft[idx] = startS + est.prefillSeconds() - arrivalS;
+                    double finish = est.finishSeconds().get(k);
+                    e2e[idx] = startS + finish - arrivalS;
+                    double tpot = j.maxTokens() > 1 ? (finish - est.prefillSeconds()) / (j.maxTokens() - 1) : 0;
+                    done[idx] = true;
+                    if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
+                        good++;
+                    }
+                }
+                events.add(new Event(end, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
+            }
+            long next = scheduler.nextDecisionAtMs(now);
+            if (next != Long.MAX_VALUE && timers.add(next)) {
+                events.add(new Event(next, seq[0]++, TIMER, -1, null, null));
+            }
+        }
+        if (scheduler.queuedJobs() != 0) {
+            throw new IllegalStateException("simulation ended with " + scheduler.queuedJobs() + " jobs queued");
+        }
+        double span = Math.max(1, trace.get(trace.size() - 1).arrivalMs()) / 1000.0;
+        long lastEnd = 0;
+        for (PoolState ps : pools.values()) {
+            for (long f : ps.freeAtMs) {
+                lastEnd = Math.max(lastEnd, f);
+            }
+        }
+        double simulated = Math.max(span, lastEnd / 1000.0);
+        int completed = 0;
+        for (boolean d : done) {
+            completed += d ? 1 : 0;
+        }
+        double[] t = new double[completed];
+        double[] l = new double[completed];
+        for (int i = 0, k = 0; i < done.length; i++) {
+            if (done[i]) {
+                t[k] = ttft[i];
+                l[k++] = e2e[i];
+            }
+        }
+        Arrays.sort(t);
+        Arrays.sort(l);
+        Map<String, Double> util = new LinkedHashMap<>();
+        pools.forEach((id, ps) -> util.put(id, ps.busySeconds / (ps.freeAtMs.length * simulated)));
+        return new Result(policyName, prefixAware, trace.size(), completed, good, good / span,
+                pct(t, 0.5), pct(t, 0.99), pct(l, 0.5), pct(l, 0.99), rejected, expired, util,
+                promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens);
+    }
+
+    private static double pct(double[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        return sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    }
+
+    // ------------------------------------------------------------------ report
+
+    static final List<String> POLICIES = List.of("ect", "round-robin", "least-loaded", "random");
+
+    /** Usage: {@code PolicySimulator [traceDir] [ttftSloSeconds] [tpotSloSeconds] [prefixCacheBlocksPerPool]}. */
+    public static void main(String[] args) {
+        Path dir = Path.of(args.length > 0 ? args[0] : "/work/shared/traces");
+        Settings base = Settings.defaults();
+        Settings s = new Settings(base.model(), base.pools(),
+                args.length > 1 ? Double.parseDouble(args[1]) : base.ttftSloSeconds(),
+                args.length > 2 ? Double.parseDouble(args[2]) : base.tpotSloSeconds(),
+                args.length > 3 ? Integer.parseInt(args[3]) : base.prefixCacheBlocksPerPool(), base.prefixBlockTokens(), base.dispatch(), base.seed());
+        PolicySimulator sim = new PolicySimulator(s);
+        long wall = System.nanoTime();
+        System.out.println(report(sim, "conversation (Mooncake)", TraceReader.read(dir.resolve("conversation_trace.jsonl")), true));
+        System.out.println(report(sim, "Azure conv", TraceReader.read(dir.resolve("AzureLLMInferenceTrace_conv.csv")), false));
+        System.out.printf(Locale.ROOT, "simulated fleet: %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; prefix cache %d "
+                        + "blocks/pool; wall time %.1f s%n",
+                sim.fleet.profiles().stream().map(p -> p.instances() + "×[" + sim.fleet.rooflines().get(p.poolId())
+                        .describe() + "]").toList(),
+                s.ttftSloSeconds(), s.tpotSloSeconds() * 1000, s.prefixCacheBlocksPerPool(),
+                (System.nanoTime() - wall) / 1e9);
+    }
+
+    static String report(PolicySimulator sim, String name, List<TraceRequest> trace, boolean prefixRows) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%n== %s: %d requests, fleet capacity %.2f jobs/s ==%n", name,
+                trace.size(), sim.capacityJobsPerSecond(trace)));
+        sb.append(String.format(Locale.ROOT, "%-5s %-17s %9s %7s %7s %8s %8s %6s %6s %6s  %s%n", "load", "policy",
+                "goodput/s", "p50TTFT", "p99TTFT", "p50E2E", "p99E2E", "rej", "exp", "hit%", "utilisation per pool"));
+        for (double load : new double[] {0.5, 1.0, 2.0}) {
+            List<TraceRequest> scaled = sim.scaleToLoad(trace, load);
+            Map<String, Result> byPolicy = new LinkedHashMap<>();
+            for (String p : POLICIES) {
+                Result r = sim.run(scaled, p, true);
+                byPolicy.put(p, r);
+                sb.append(row(load, p, r));
+            }
+            Result off = null;
+            if (prefixRows) {
+                off = sim.run(scaled, "ect", false);
+                sb.append(row(load, "ect prefix-off", off));
+            }
+            double ect = byPolicy.get("ect").goodput();
+            sb.append(String.format(Locale.ROOT, "      ratios: ect÷round-robin %.2f, ect÷least-loaded %.2f, ect÷random %.2f%s%n",
+                    ect / byPolicy.get("round-robin").goodput(), ect / byPolicy.get("least-loaded").goodput(),
+                    ect / byPolicy.get("random").goodput(),
+                    off == null ? "" : String.format(Locale.ROOT, ", prefix on÷off %.2f", ect / off.goodput())));
+        }
+        return sb.toString();
+    }
+
+    private static String row(double load, String label, Result r) {
+        StringBuilder util = new StringBuilder();
+        r.utilisation().forEach((k, v) -> util.append(String.format(Locale.ROOT, "%s=%.0f%% ", k, v * 100)));
+        return String.format(Locale.ROOT, "%-5s %-17s %9.3f %7.2f %7.2f %8.1f %8.1f %6d %6d %6.1f  %s%n",
+                load + "x", label, r.goodput(), r.p50Ttft(), r.p99Ttft(), r.p50E2e(), r.p99E2e(), r.rejected(),
+                r.expired(), r.prefixHitRatio() * 100, util.toString().trim());
+    }
+}

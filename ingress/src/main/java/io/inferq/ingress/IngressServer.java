@@ -1,0 +1,102 @@
+package io.inferq.ingress;
+
+import io.inferq.ingress.api.ApiError;
+import io.inferq.ingress.api.HttpErrors;
+import io.inferq.ingress.api.ServedModel;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The HTTP front door: mounts the API routes, {@code /health}, {@code /ready}, {@code /metrics} and
+ * {@code GET /v1/models}, and turns every failure into an OpenAI-style JSON error (no input produces
+ * a 5xx: unknown routes are 404, wrong methods 405, oversized bodies 413).
+ *
+ * <p>One verticle; all handlers run on its event loop and never block.
+ *
+ * @see io.inferq.ingress.api.JobsApi
+ */
+public final class IngressServer extends VerticleBase {
+    private final String host;
+    private final int port;
+    private final long maxBodyBytes;
+    private final List<Consumer<Router>> apis;
+    private final List<ServedModel> models;
+    private final Supplier<Map<String, Boolean>> readiness;
+    private final Supplier<String> metricsScrape;
+    private HttpServer server;
+
+    /**
+     * @param maxBodyBytes  the largest body any tenant may send (per-tenant limits are checked after)
+     * @param apis          route mounters (jobs, webhooks, batches, ...)
+     * @param readiness     component name → ready; {@code /ready} is 200 only when all are true
+     * @param metricsScrape Prometheus text exposition
+     */
+    public IngressServer(String host, int port, long maxBodyBytes, List<Consumer<Router>> apis, List<ServedModel> models,
+            Supplier<Map<String, Boolean>> readiness, Supplier<String> metricsScrape) {
+        this.host = host;
+        this.port = port;
+        this.maxBodyBytes = maxBodyBytes;
+        this.apis = List.copyOf(apis);
+        this.models = List.copyOf(models);
+        this.readiness = readiness;
+        this.metricsScrape = metricsScrape;
+    }
+
+    @Override
+    public Future<?> start() {
+        Router router = Router.router(vertx);
+        router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
+        router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
+        router.get("/ready").handler(ctx -> {
+            Map<String, Boolean> parts = readiness.get();
+            boolean ready = parts.values().stream().allMatch(Boolean::booleanValue);
+            JsonObject body = new JsonObject().put("status", ready ? "ready" : "not_ready");
+            JsonObject comps = new JsonObject();
+            parts.forEach(comps::put);
+            ctx.response().setStatusCode(ready ? 200 : 503).putHeader("Content-Type", "application/json")
+                    .end(body.put("components", comps).encode());
+        });
+        router.get("/metrics").handler(ctx -> ctx.response()
+                .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metricsScrape.get()));
+        router.get("/v1/models").handler(ctx -> {
+            JsonArray data = new JsonArray();
+            for (ServedModel m : models) {
+                data.add(new JsonObject().put("id", m.id()).put("object", "model").put("created", 0)
+                        .put("owned_by", m.ownedBy()).put("context_length", m.contextTokens())
+                        .put("max_output_tokens", m.maxOutputTokens()).put("pools", new JsonArray(m.pools())));
+            }
+            ctx.json(new JsonObject().put("object", "list").put("data", data));
+        });
+        apis.forEach(a -> a.accept(router));
+        router.errorHandler(404, ctx -> HttpErrors.send(ctx, ApiError.notFound("no route for " + ctx.request().method()
+                + " " + ctx.request().path())));
+        router.errorHandler(405, ctx -> HttpErrors.send(ctx, new ApiError(405, "invalid_request_error", "method_not_allowed",
+                ctx.request().method() + " is not allowed on " + ctx.request().path(), null, 0)));
+        router.errorHandler(413, ctx -> HttpErrors.send(ctx, new ApiError(413, "invalid_request_error", "request_too_large",
+                "the request body is larger than " + maxBodyBytes + " bytes", null, 0)));
+        router.errorHandler(400, ctx -> HttpErrors.send(ctx, ApiError.invalid("bad_request",
+                ctx.failure() == null ? "malformed request" : ctx.failure().getMessage(), null)));
+        router.errorHandler(500, ctx -> HttpErrors.send(ctx, new ApiError(500, "server_error", "internal_error",
+                "internal error: " + (ctx.failure() == null ? "unknown" : ctx.failure().getClass().getSimpleName()), null, 0)));
+        return vertx.createHttpServer().requestHandler(router).listen(port, host).onSuccess(s -> server = s);
+    }
+
+    /** @return the bound port (useful when 0 was configured) */
+    public int actualPort() {
+        return server == null ? -1 : server.actualPort();
+    }
+
+    @Override
+    public Future<?> stop() {
+        return server == null ? Future.succeededFuture() : server.close();
+    }
+}

@@ -1,0 +1,20 @@
+package io.inferq.ingress.api;
+
+import io.vertx.ext.web.RoutingContext;
+
+/** Writes {@link ApiError}s as OpenAI-style JSON responses. */
+public final class HttpErrors {
+    private HttpErrors() {
+    }
+
+    public static void send(RoutingContext ctx, ApiError error) {
+        if (ctx.response().ended()) {
+            return;
+        }
+        var resp = ctx.response().setStatusCode(error.status()).putHeader("Content-Type", "application/json");
+        if (error.retryAfterMs() > 0) {
+            resp.putHeader("Retry-After", String.valueOf(Math.max(1, (error.retryAfterMs() + 999) / 1000)));
+        }
+        resp.end(error.toJson().encode());
+    }
+}

@@ -1,0 +1,344 @@
+package io.inferq.ingress.api;
+
+import io.inferq.broker.job.JobLane;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Validates a {@code POST /v1/jobs} body (an OpenAI chat-completions request plus inferq's fields)
+ * into a {@link JobSubmission}, or names exactly what is wrong as an {@link ApiError}.
+ * Stateless and thread-safe; pure CPU work, safe on an event loop.
+ */
+public final class JobSubmissionParser {
+    public static final int MAX_MESSAGES = 2048;
+    public static final int MAX_METADATA_PAIRS = 16;
+    public static final int MAX_METADATA_KEY = 64;
+    public static final int MAX_METADATA_VALUE = 512;
+    public static final Duration MAX_DEADLINE = Duration.ofDays(7);
+    static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+    static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "running", "completed");
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
+
+    private final Map<String, ServedModel> models;
+
+    public JobSubmissionParser(List<ServedModel> served) {
+        Map<String, ServedModel> m = new LinkedHashMap<>();
+        served.forEach(s -> m.put(s.id(), s));
+        this.models = Map.copyOf(m);
+    }
+
+    /** Outcome of parsing: exactly one of the two is set. */
+    public record Parsed(JobSubmission submission, ApiError error) {
+        static Parsed ok(JobSubmission s) {
+            return new Parsed(s, null);
+        }
+
+        static Parsed fail(ApiError e) {
+            return new Parsed(null, e);
+        }
+    }
+
+    /**
+     * @param body        the raw body
+     * @param cancelAfter the {@code Cancel-After} header or null
+     * @param nowMs       the current time
+     */
+    public Parsed parse(String body, String cancelAfter, long nowMs) {
+        JsonObject json;
+        try {
+            Object v = io.vertx.core.json.Json.decodeValue(body);
+            if (!(v instanceof JsonObject o)) {
+                return Parsed.fail(ApiError.invalid("invalid_json", "the request body must be a JSON object", null));
+            }
+            json = o;
+        } catch (RuntimeException e) {
+            return Parsed.fail(ApiError.invalid("invalid_json", "the request body is not valid JSON: " + firstLine(e.getMessage()), null));
+        }
+        return parse(json, cancelAfter, nowMs, body);
+    }
+
+    Parsed parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
+        Object modelValue = json.getValue("model");
+        if (!(modelValue instanceof String model) || model.isBlank()) {
+            return Parsed.fail(ApiError.invalid("missing_model", "'model' is required and must be a string", "model"));
+        }
+        ServedModel served = models.get(model);
+        if (served == null) {
+            return Parsed.fail(new ApiError(404, "invalid_request_error", "model_not_found",
+                    "the model '" + model + "' does not exist or is not served here; served models: " + models.keySet(), "model", 0));
+        }
+        if (Boolean.TRUE.equals(json.getValue("stream"))) {
+            return Parsed.fail(ApiError.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream"));
+        }
+        Object n = json.getValue("n");
+        if (n != null && !(n instanceof Number num && num.doubleValue() == 1)) {
+            return Parsed.fail(ApiError.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n"));
+        }
+        Object msgs = json.getValue("messages");
+        if (!(msgs instanceof JsonArray arr)) {
+            return Parsed.fail(ApiError.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages"));
+        }
+        if (arr.isEmpty()) {
+            return Parsed.fail(ApiError.invalid("invalid_messages", "'messages' must contain at least one message", "messages"));
+        }
+        if (arr.size() > MAX_MESSAGES) {
+            return Parsed.fail(ApiError.invalid("invalid_messages", "'messages' has " + arr.size() + " entries; at most "
+                    + MAX_MESSAGES + " are accepted", "messages"));
+        }
+        List<JobSubmission.Message> messages = new ArrayList<>(arr.size());
+        long chars = 0;
+        for (int i = 0; i < arr.size(); i++) {
+            String param = "messages[" + i + "]";
+            if (!(arr.getValue(i) instanceof JsonObject m)) {
+                return Parsed.fail(ApiError.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param));
+            }
+            Object role = m.getValue("role");
+            if (!(role instanceof String r) || !ROLES.contains(r)) {
+                return Parsed.fail(ApiError.invalid("invalid_role", param + ".role must be one of " + new java.util.TreeSet<>(ROLES)
+                        + ", was " + (role == null ? "missing" : "'" + role + "'"), param + ".role"));
+            }
+            String content = content(m.getValue("content"));
+            if (content == null) {
+                return Parsed.fail(ApiError.invalid("invalid_content", param + ".content must be a string or an array of text parts",
+                        param + ".content"));
+            }
+            chars += content.length();
+            messages.add(new JobSubmission.Message(r, content));
+        }
+        int promptTokens = (int) Math.min(Integer.MAX_VALUE, (chars + 3) / 4 + 4L * messages.size());
+
+        Object mt = json.getValue("max_tokens", json.getValue("max_completion_tokens"));
+        int maxTokens = Math.min(1024, served.maxOutputTokens());
+        if (mt != null) {
+            if (!(mt instanceof Number num) || num.doubleValue() != Math.floor(num.doubleValue())) {
+                return Parsed.fail(ApiError.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens"));
+            }
+            long v = num.longValue();
+            if (v < 1 || v > served.maxOutputTokens()) {
+                return Parsed.fail(ApiError.invalid("invalid_max_tokens", "'max_tokens' must be between 1 and "
+                        + served.maxOutputTokens() + " for " + model + ", was " + v, "max_tokens"));
+            }
+            maxTokens = (int) v;
+        }
+        if ((long) promptTokens + maxTokens > served.contextTokens()) {
+            return Parsed.fail(ApiError.invalid("context_length_exceeded", "the prompt (about " + promptTokens
+                    + " tokens) plus max_tokens (" + maxTokens + ") exceeds " + model + "'s context of "
+                    + served.contextTokens() + " tokens", "messages"));
+        }
+        Object t = json.getValue("temperature");
+        Double temperature = null;
+        if (t != null) {
+            if (!(t instanceof Number num) || num.doubleValue() < 0 || num.doubleValue() > 2) {
+                return Parsed.fail(ApiError.invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature"));
+            }
+            temperature = num.doubleValue();
+        }
+        JobLane lane = JobLane.INTERACTIVE;
+        Object pr = json.getValue("priority");
+        if (pr != null) {
+            if ("interactive".equals(pr)) {
+                lane = JobLane.INTERACTIVE;
+            } else if ("batch".equals(pr)) {
+                lane = JobLane.BATCH;
+            } else {
+                return Parsed.fail(ApiError.invalid("invalid_priority", "'priority' must be 'interactive' or 'batch'", "priority"));
+            }
+        }
+        String webhook = null;
+        Object wh = json.getValue("webhook");
+        if (wh != null) {
+            if (!(wh instanceof String w)) {
+                return Parsed.fail(ApiError.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook"));
+            }
+            String problem = webhookProblem(w);
+            if (problem != null) {
+                return Parsed.fail(ApiError.invalid("invalid_webhook", problem, "webhook"));
+            }
+            webhook = w;
+        }
+        Set<String> events = new LinkedHashSet<>();
+        Object filter = json.getValue("webhook_events_filter");
+        if (filter != null) {
+            if (!(filter instanceof JsonArray fa)) {
+                return Parsed.fail(ApiError.invalid("invalid_webhook_events_filter",
+                        "'webhook_events_filter' must be an array of 'queued', 'running', 'completed'", "webhook_events_filter"));
+            }
+            for (Object ev : fa) {
+                if (!(ev instanceof String s) || !WEBHOOK_EVENTS.contains(s)) {
+                    return Parsed.fail(ApiError.invalid("invalid_webhook_events_filter", "'webhook_events_filter' may contain only "
+                            + "'queued', 'running', 'completed', found " + ev, "webhook_events_filter"));
+                }
+                events.add(s);
+            }
+        }
+        events.add("completed");
+        Map<String, String> metadata = new LinkedHashMap<>();
+        Object md = json.getValue("metadata");
+        if (md != null) {
+            if (!(md instanceof JsonObject mo)) {
+                return Parsed.fail(ApiError.invalid("invalid_metadata", "'metadata' must be an object of string values", "metadata"));
+            }
+            if (mo.size() > MAX_METADATA_PAIRS) {
+                return Parsed.fail(ApiError.invalid("invalid_metadata", "'metadata' has " + mo.size() + " pairs; at most "
+                        + MAX_METADATA_PAIRS + " are allowed", "metadata"));
+            }
+            for (String k : mo.fieldNames()) {
+                Object v = mo.getValue(k);
+                if (k.length() > MAX_METADATA_KEY || !(v instanceof String sv) || sv.length() > MAX_METADATA_VALUE) {
+                    return Parsed.fail(ApiError.invalid("invalid_metadata", "metadata keys must be at most " + MAX_METADATA_KEY
+                            + " characters and values strings of at most " + MAX_METADATA_VALUE + " characters (key '"
+                            + abbreviate(k) + "')", "metadata." + abbreviate(k)));
+                }
+                metadata.put(k, sv);
+            }
+        }
+        Long deadline = null;
+        Object dl = json.getValue("deadline");
+        if (dl != null && cancelAfter != null) {
+            return Parsed.fail(ApiError.invalid("invalid_deadline", "give either the Cancel-After header or 'deadline', not both", "deadline"));
+        }
+        if (dl != null) {
+            Long at = parseDeadline(dl);
+            if (at == null) {
+                return Parsed.fail(ApiError.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds",
+                        "deadline"));
+            }
+            deadline = at;
+        } else if (cancelAfter != null) {
+            Long d = parseDuration(cancelAfter.trim());
+            if (d == null || d <= 0) {
+                return Parsed.fail(ApiError.invalid("invalid_deadline", "the Cancel-After header must be a positive duration such as "
+                        + "'90s', '5m', '2h' or 'PT30S', was '" + abbreviate(cancelAfter) + "'", "Cancel-After"));
+            }
+            deadline = nowMs + d;
+        }
+        if (deadline != null) {
+            if (deadline <= nowMs) {
+                return Parsed.fail(ApiError.invalid("invalid_deadline", "the deadline is in the past", "deadline"));
+            }
+            if (deadline - nowMs > MAX_DEADLINE.toMillis()) {
+                return Parsed.fail(ApiError.invalid("invalid_deadline", "the deadline is more than " + MAX_DEADLINE.toDays()
+                        + " days away", "deadline"));
+            }
+        }
+        return Parsed.ok(new JobSubmission(model, List.copyOf(messages), maxTokens, temperature, lane, webhook,
+                Set.copyOf(events), Map.copyOf(metadata), deadline, promptTokens, sha256(rawBody)));
+    }
+
+    private static String content(Object c) {
+        if (c instanceof String s) {
+            return s;
+        }
+        if (c instanceof JsonArray parts) {
+            StringBuilder sb = new StringBuilder();
+            for (Object p : parts) {
+                if (!(p instanceof JsonObject po) || !"text".equals(po.getValue("type")) || !(po.getValue("text") instanceof String text)) {
+                    return null;
+                }
+                sb.append(text);
+            }
+            return sb.toString();
+        }
+        return null;
+    }
+
+    /** @return null when the URL is acceptable as a webhook target syntactically, else why not */
+    static String webhookProblem(String url) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            return "'webhook' is not a valid URL: " + e.getReason();
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https")) {
+            return "'webhook' must use http or https";
+        }
+        if (uri.getHost() == null || uri.getHost().isBlank()) {
+            return "'webhook' must name a host";
+        }
+        if (uri.getUserInfo() != null) {
+            return "'webhook' must not carry credentials in the URL";
+        }
+        if (url.length() > 2048) {
+            return "'webhook' is longer than 2048 characters";
+        }
+        return null;
+    }
+
+    static Long parseDuration(String s) {
+        Matcher m = DURATION.matcher(s);
+        if (m.matches()) {
+            long v = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> v;
+                case "s" -> v * 1000;
+                case "m" -> v * 60_000;
+                case "h" -> v * 3_600_000;
+                default -> v * 86_400_000;
+            };
+        }
+        try {
+            return Duration.parse(s).toMillis();
+        } catch (DateTimeParseException | ArithmeticException e) {
+            return null;
+        }
+    }
+
+    private static Long parseDeadline(Object dl) {
+        if (dl instanceof Number n) {
+            double v = n.doubleValue();
+            return v > 0 && v < 1e11 ? (long) (v * 1000) : null;
+        }
+        if (dl instanceof String s) {
+            try {
+                return Instant.parse(s).toEpochMilli();
+            } catch (DateTimeParseException e) {
+                try {
+                    return java.time.OffsetDateTime.parse(s).toInstant().toEpochMilli();
+                } catch (DateTimeParseException e2) {
+                    return null;
+                }
+            }
+        }
+        return null;
+    }
+
+    static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "…";
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

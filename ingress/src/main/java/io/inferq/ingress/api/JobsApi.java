@@ -1,0 +1,377 @@
+package io.inferq.ingress.api;
+
+import io.inferq.broker.avro.ChatMessage;
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.broker.job.JobLane;
+import io.inferq.broker.job.JobSnapshots;
+import io.inferq.broker.job.JobStatus;
+import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.serde.AvroSerde;
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.ingress.tenants.SubmitRateLimiter;
+import io.inferq.ingress.tenants.Tenant;
+import io.inferq.ingress.tenants.TenantDirectory;
+import io.inferq.ingress.view.JobView;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The async job API: {@code POST /v1/jobs}, {@code GET /v1/jobs/{id}}, {@code GET /v1/jobs},
+ * {@code POST /v1/jobs/{id}/cancel}.
+ *
+ * <p><b>Durability.</b> A submit answers {@code 202} only after the request record and its
+ * {@code queued} event are acknowledged by every in-sync replica ({@code acks=all}); a failed write
+ * answers {@code 503} with {@code Retry-After} and nothing is queued.
+ *
+ * <p><b>Threading.</b> Handlers run on the event loop; every Hazelcast call goes through
+ * {@code executeBlocking}; Kafka callbacks hop back to the request's context.
+ */
+public final class JobsApi {
+    private static final Logger LOG = LoggerFactory.getLogger(JobsApi.class);
+    public static final int MAX_LIST_LIMIT = 100;
+
+    private final Vertx vertx;
+    private final TenantDirectory tenants;
+    private final SubmitRateLimiter rateLimiter;
+    private final JobSubmissionParser parser;
+    private final JobView view;
+    private final TerminalClaims claims;
+    private final Producer<String, byte[]> producer;
+    private final Clock clock;
+    private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
+    private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
+    private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
+    private final MeterRegistry registry;
+
+    public JobsApi(Vertx vertx, TenantDirectory tenants, SubmitRateLimiter rateLimiter, JobSubmissionParser parser,
+            JobView view, TerminalClaims claims, Producer<String, byte[]> producer, Clock clock, MeterRegistry registry) {
+        this.vertx = vertx;
+        this.tenants = tenants;
+        this.rateLimiter = rateLimiter;
+        this.parser = parser;
+        this.view = view;
+        this.claims = claims;
+        this.producer = producer;
+        this.clock = clock;
+        this.registry = registry;
+    }
+
+    public void mount(Router router) {
+        router.post("/v1/jobs").handler(this::submit);
+        router.get("/v1/jobs").handler(this::list);
+        router.get("/v1/jobs/:id").handler(this::get);
+        router.post("/v1/jobs/:id/cancel").handler(this::cancel);
+    }
+
+    /** @return the caller's tenant, or null after answering 401 */
+    Tenant authenticate(RoutingContext ctx) {
+        var t = tenants.authenticate(ctx.request().getHeader("Authorization"));
+        if (t.isEmpty()) {
+            HttpErrors.send(ctx, ApiError.unauthorized(ctx.request().getHeader("Authorization") == null
+                    ? "missing API key: send 'Authorization: Bearer <key>'" : "invalid API key"));
+            return null;
+        }
+        return t.get();
+    }
+
+    private void submit(RoutingContext ctx) {
+        Tenant tenant = authenticate(ctx);
+        if (tenant == null) {
+            return;
+        }
+        long wait = rateLimiter.tryAcquire(tenant);
+        if (wait > 0) {
+            reject(ctx, ApiError.tooMany("rate_limit_exceeded", "tenant '" + tenant.id() + "' is over its limit of "
+                    + tenant.requestsPerSecond() + " requests per second", wait));
+            return;
+        }
+        var body = ctx.body().buffer();
+        if (body == null || body.length() == 0) {
+            reject(ctx, ApiError.invalid("invalid_json", "the request body is empty; send a chat-completions JSON object", null));
+            return;
+        }
+        if (body.length() > tenant.maxRequestBytes()) {
+            reject(ctx, new ApiError(413, "invalid_request_error", "request_too_large", "the request body has " + body.length()
+                    + " bytes; tenant '" + tenant.id() + "' may send at most " + tenant.maxRequestBytes(), null, 0));
+            return;
+        }
+        long now = clock.millis();
+        var parsed = parser.parse(body.toString(StandardCharsets.UTF_8), ctx.request().getHeader("Cancel-After"), now);
+        if (parsed.error() != null) {
+            reject(ctx, parsed.error());
+            return;
+        }
+        JobSubmission sub = parsed.submission();
+        String idemKey = ctx.request().getHeader("Idempotency-Key");
+        if (idemKey != null && (idemKey.isBlank() || idemKey.length() > 255)) {
+            reject(ctx, ApiError.invalid("invalid_idempotency_key", "Idempotency-Key must be 1-255 characters", "Idempotency-Key"));
+            return;
+        }
+        String jobId = "job_" + UUID.randomUUID().toString().replace("-", "");
+        Context context = vertx.getOrCreateContext();
+        vertx.executeBlocking(() -> admit(tenant, idemKey, jobId, sub), false).onComplete(ar -> {
+            if (ar.failed()) {
+                LOG.error("admission failed for tenant {}", tenant.id(), ar.cause());
+                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
+                return;
+            }
+            Admitted a = ar.result();
+            if (a.error != null) {
+                reject(ctx, a.error);
+                return;
+            }
+            if (a.existing != null) {
+                JsonObject job = a.existing.job != null ? JobJson.toJson(a.existing.job, Integer.MAX_VALUE)
+                        : new JsonObject().put("id", a.existing.jobId).put("object", "job").put("status", "queued");
+                ctx.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(job.encode());
+                return;
+            }
+            JobRequest request = toRequest(jobId, tenant, sub, idemKey, now);
+            JobEvent queued = JobSnapshots.fromRequest(request, JobStatus.QUEUED, now);
+            enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
+                if (w.succeeded()) {
+                    registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
+                    ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json")
+                            .putHeader("Location", "/v1/jobs/" + jobId)
+                            .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
+                } else {
+                    LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
+                    if (idemKey != null) {
+                        vertx.executeBlocking(() -> {
+                            view.release(tenant.id(), idemKey, jobId);
+                            return null;
+                        }, false);
+                    }
+                    reject(ctx, ApiError.unavailable("queue_unavailable", "the job could not be queued durably ("
+                            + w.cause().getClass().getSimpleName() + "); nothing was accepted, try again", 1000));
+                }
+            }));
+        });
+    }
+
+    private record Existing(String jobId, JobEvent job) {
+    }
+
+    private record Admitted(ApiError error, Existing existing) {
+    }
+
+    private Admitted admit(Tenant tenant, String idemKey, String jobId, JobSubmission sub) {
+        long active = view.activeJobs(tenant.id());
+        if (idemKey != null) {
+            JobView.IdempotencyRecord prev = view.reserve(tenant.id(), idemKey, jobId, sub.requestHash());
+            if (prev != null) {
+                if (!prev.requestHash().equals(sub.requestHash())) {
+                    return new Admitted(ApiError.conflict("idempotency_key_reused", "Idempotency-Key '" + idemKey
+                            + "' was already used with a different request body (job " + prev.jobId() + ")"), null);
+                }
+                return new Admitted(null, new Existing(prev.jobId(), view.get(prev.jobId())));
+            }
+        }
+        if (active >= tenant.maxQueuedJobs()) {
+            if (idemKey != null) {
+                view.release(tenant.id(), idemKey, jobId);
+            }
+            return new Admitted(ApiError.tooMany("queue_limit_exceeded", "tenant '" + tenant.id() + "' has " + active
+                    + " jobs not yet finished; the limit is " + tenant.maxQueuedJobs(), 5000), null);
+        }
+        return new Admitted(null, null);
+    }
+
+    private Future<Void> enqueue(JobRequest request, JobEvent queued) {
+        String topic = request.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
+        Promise<Void> requestWritten = Promise.promise();
+        Promise<Void> eventWritten = Promise.promise();
+        try {
+            producer.send(new ProducerRecord<>(topic, request.getJobId(), requestSerde.encode(request)), (md, ex) -> {
+                if (ex == null) {
+                    requestWritten.tryComplete();
+                } else {
+                    requestWritten.tryFail(ex);
+                }
+            });
+            producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued)), (md, ex) -> {
+                if (ex == null) {
+                    eventWritten.tryComplete();
+                } else {
+                    eventWritten.tryFail(ex);
+                }
+            });
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return Future.all(requestWritten.future(), eventWritten.future()).mapEmpty();
+    }
+
+    private JobRequest toRequest(String jobId, Tenant tenant, JobSubmission sub, String idemKey, long now) {
+        List<ChatMessage> msgs = new ArrayList<>(sub.messages().size());
+        sub.messages().forEach(m -> msgs.add(new ChatMessage(m.role(), m.content())));
+        return JobRequest.newBuilder()
+                .setJobId(jobId).setTenant(tenant.id()).setModel(sub.model()).setMessages(msgs)
+                .setMaxTokens(sub.maxTokens()).setTemperature(sub.temperature()).setLane(sub.lane().toWire())
+                .setPromptTokens(sub.promptTokens()).setSubmittedAtMs(now).setDeadlineAtMs(sub.deadlineAtMs())
+                .setMetadata(new java.util.HashMap<>(sub.metadata())).setWebhookUrl(sub.webhookUrl())
+                .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(sub.webhookEvents())))
+                .setIdempotencyKey(idemKey).setRequestHash(sub.requestHash()).setSource("http")
+                .build();
+    }
+
+    private void get(RoutingContext ctx) {
+        Tenant tenant = authenticate(ctx);
+        if (tenant == null) {
+            return;
+        }
+        String id = ctx.pathParam("id");
+        vertx.executeBlocking(() -> view.get(id), false).onComplete(ar -> {
+            if (ar.failed()) {
+                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
+            } else if (ar.result() == null || !ar.result().getTenant().equals(tenant.id())) {
+                reject(ctx, ApiError.notFound("no job '" + id + "'"));
+            } else {
+                ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toJson(ar.result(), Integer.MAX_VALUE).encode());
+            }
+        });
+    }
+
+    private void list(RoutingContext ctx) {
+        Tenant tenant = authenticate(ctx);
+        if (tenant == null) {
+            return;
+        }
+        String statusParam = ctx.request().getParam("status");
+        JobStatus status = null;
+        if (statusParam != null) {
+            status = JobStatus.fromApiName(statusParam);
+            if (status == null) {
+                reject(ctx, ApiError.invalid("invalid_status", "'status' must be one of queued, dispatched, running, succeeded, "
+                        + "failed, cancelled, expired", "status"));
+                return;
+            }
+        }
+        int limit = 20;
+        String limitParam = ctx.request().getParam("limit");
+        if (limitParam != null) {
+            try {
+                limit = Integer.parseInt(limitParam);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > MAX_LIST_LIMIT) {
+                reject(ctx, ApiError.invalid("invalid_limit", "'limit' must be an integer between 1 and " + MAX_LIST_LIMIT, "limit"));
+                return;
+            }
+        }
+        String after = ctx.request().getParam("after");
+        JobStatus s = status;
+        int l = limit;
+        vertx.executeBlocking(() -> view.list(tenant.id(), s, l, after), false).onComplete(ar -> {
+            if (ar.failed()) {
+                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
+                return;
+            }
+            JsonArray data = new JsonArray();
+            ar.result().jobs().forEach(j -> data.add(JobJson.toJson(j, Integer.MAX_VALUE)));
+            JsonObject page = new JsonObject().put("object", "list").put("data", data)
+                    .put("first_id", data.isEmpty() ? null : data.getJsonObject(0).getString("id"))
+                    .put("last_id", data.isEmpty() ? null : data.getJsonObject(data.size() - 1).getString("id"))
+                    .put("has_more", ar.result().hasMore());
+            ctx.response().putHeader("Content-Type", "application/json").end(page.encode());
+        });
+    }
+
+    private record CancelOutcome(ApiError error, JobEvent cancelled) {
+    }
+
+    private void cancel(RoutingContext ctx) {
+        Tenant tenant = authenticate(ctx);
+        if (tenant == null) {
+            return;
+        }
+        String id = ctx.pathParam("id");
+        Context context = vertx.getOrCreateContext();
+        vertx.executeBlocking(() -> {
+            JobEvent job = view.get(id);
+            if (job == null || !job.getTenant().equals(tenant.id())) {
+                return new CancelOutcome(ApiError.notFound("no job '" + id + "'"), null);
+            }
+            JobStatus current = JobStatus.fromWire(job.getStatus());
+            if (current.isTerminal()) {
+                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + current.apiName()), null);
+            }
+            TerminalClaims.Claim claim = claims.claim(id, JobStatus.CANCELLED, "api");
+            if (claim.status() != JobStatus.CANCELLED) {
+                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + claim.status().apiName()), null);
+            }
+            JobEvent cancelled = JobSnapshots.withError(JobSnapshots.advance(job, JobStatus.CANCELLED, clock.millis()),
+                    "invalid_request_error", "cancelled", "the job was cancelled through the API");
+            return new CancelOutcome(null, cancelled);
+        }, false).onComplete(ar -> {
+            if (ar.failed()) {
+                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
+                return;
+            }
+            if (ar.result().error() != null) {
+                reject(ctx, ar.result().error());
+                return;
+            }
+            JobEvent cancelled = ar.result().cancelled();
+            publishTerminal(cancelled).onComplete(w -> context.runOnContext(v -> {
+                if (w.failed()) {
+                    // the claim stands, so the job never runs; the event is retried by the next cancel call
+                    reject(ctx, ApiError.unavailable("queue_unavailable", "the cancellation is recorded but its event could not be "
+                            + "written yet; call cancel again", 1000));
+                } else {
+                    ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toJson(cancelled, Integer.MAX_VALUE).encode());
+                }
+            }));
+        });
+    }
+
+    private Future<Void> publishTerminal(JobEvent terminal) {
+        Promise<Void> a = Promise.promise();
+        Promise<Void> b = Promise.promise();
+        try {
+            producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal)),
+                    (md, ex) -> complete(a, ex));
+            String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
+            ProducerRecord<String, byte[]> rec = new ProducerRecord<>(topic, terminal.getJobId(),
+                    resultSerde.encode(JobSnapshots.result(terminal)));
+            if (terminal.getCorrelationId() != null) {
+                rec.headers().add("inferq-correlation-id", terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
+            }
+            producer.send(rec, (md, ex) -> complete(b, ex));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return Future.all(a.future(), b.future()).mapEmpty();
+    }
+
+    private static void complete(Promise<Void> p, Exception ex) {
+        if (ex == null) {
+            p.tryComplete();
+        } else {
+            p.tryFail(ex);
+        }
+    }
+
+    private void reject(RoutingContext ctx, ApiError error) {
+        registry.counter("inferq.ingress.rejections", "code", error.code()).increment();
+        HttpErrors.send(ctx, error);
+    }
+}

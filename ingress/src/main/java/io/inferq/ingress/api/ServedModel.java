@@ -1,0 +1,18 @@
+package io.inferq.ingress.api;
+
+import java.util.List;
+
+/**
+ * A model the fleet serves, as {@code GET /v1/models} lists it and validation checks it.
+ *
+ * @param id             model name clients ask for ({@code deepseek-r1})
+ * @param ownedBy        publisher, e.g. {@code deepseek-ai}
+ * @param contextTokens  longest prompt + output the model accepts
+ * @param maxOutputTokens largest {@code max_tokens} accepted
+ * @param pools          pools that serve it, e.g. {@code h800-r1 (NVIDIA H800, simulated)}
+ */
+public record ServedModel(String id, String ownedBy, int contextTokens, int maxOutputTokens, List<String> pools) {
+    public ServedModel {
+        pools = List.copyOf(pools);
+    }
+}

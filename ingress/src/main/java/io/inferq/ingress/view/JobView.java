@@ -1,0 +1,54 @@
+package io.inferq.ingress.view;
+
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.job.JobStatus;
+import java.util.List;
+
+/**
+ * The queryable state of every job, materialised from {@code inferq.job-events}. A derived view:
+ * it can always be rebuilt by replaying the compacted topic.
+ *
+ * <p>Every method may block on the network (Hazelcast): call from a worker thread
+ * ({@code executeBlocking}), never from an event loop. Implementations are thread-safe.
+ */
+public interface JobView {
+
+    /** @return the latest snapshot of a job, or null when unknown */
+    JobEvent get(String jobId);
+
+    /**
+     * Applies an event if the job's state machine allows it (first terminal state wins; the same
+     * status again only merges timestamps).
+     *
+     * @return whether the view changed
+     */
+    boolean apply(JobEvent event);
+
+    /**
+     * @param status null for any status
+     * @param after  a job id cursor from a previous page, or null for the newest
+     * @return up to {@code limit} jobs of the tenant, newest first, plus whether more exist
+     */
+    Page list(String tenant, JobStatus status, int limit, String after);
+
+    /** @return jobs of a tenant not yet terminal */
+    long activeJobs(String tenant);
+
+    /**
+     * Reserves an idempotency key for a new job.
+     *
+     * @return null when reserved for {@code jobId}; otherwise the earlier reservation
+     */
+    IdempotencyRecord reserve(String tenant, String key, String jobId, String requestHash);
+
+    /** Drops a reservation whose job could not be queued. */
+    void release(String tenant, String key, String jobId);
+
+    /** An earlier use of an idempotency key. */
+    record IdempotencyRecord(String jobId, String requestHash) {
+    }
+
+    /** One page of a list. */
+    record Page(List<JobEvent> jobs, boolean hasMore) {
+    }
+}

@@ -1,0 +1,17 @@
+/**
+ * Distributed KV cache for transformer prefixes (MLA first): tokens, chained block hashes, the prefix
+ * index that routing reads, and the two-tier (Caffeine + Hazelcast) block store that workers read
+ * before prefill.
+ *
+ * <p>Sub-packages, by feature:
+ * <ul>
+ *   <li>{@code tokens} — prompt tokenisation and the chat template;</li>
+ *   <li>{@code hashing} — seeds and the chained XXH3 block hashes (the Dynamo/Mooncake scheme);</li>
+ *   <li>{@code index} — block hash → holders (worker, pool), for prefix-aware routing;</li>
+ *   <li>{@code store} — the byte-level block store (local Caffeine tier in front of a Hazelcast map);</li>
+ *   <li>{@code trace} — synthesising token sequences that reproduce a trace's prefix sharing.</li>
+ * </ul>
+ *
+ * <p>Nothing in this module is allowed to make a job fail: every cache failure is a miss.
+ */
+package io.inferq.kvcache;

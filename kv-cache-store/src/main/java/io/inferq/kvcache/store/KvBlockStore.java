@@ -1,0 +1,489 @@
+package io.inferq.kvcache.store;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import com.github.benmanes.caffeine.cache.Ticker;
+import com.hazelcast.config.EvictionConfig;
+import com.hazelcast.config.EvictionPolicy;
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.config.MaxSizePolicy;
+import com.hazelcast.map.IMap;
+import io.inferq.kvcache.KvFormat;
+import io.inferq.kvcache.index.BlockHolder;
+import io.inferq.kvcache.index.PrefixIndex;
+import io.inferq.kvcache.index.PrefixMatch;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Two-tier store of KV blocks, keyed by ({@link KvFormat#fingerprint()}, chained block hash):
+ * <ol>
+ *   <li>a <b>local tier</b> per worker — a Caffeine cache bounded by payload bytes
+ *       ({@code maximumWeight}); what it holds is reported to the {@link PrefixIndex} (store, promotion
+ *       and eviction), so routing knows which worker has which prefix;</li>
+ *   <li>an optional <b>shared tier</b> — a Hazelcast {@link IMap} of payload chunks (no value larger than
+ *       the chunk size, so none becomes a G1 humongous object), bounded by entry count with LRU
+ *       eviction ({@link #sharedMapConfig}).</li>
+ * </ol>
+ * Writes go to both tiers (write-through). Reads take the local tier first, then fetch the rest of the
+ * run from the shared tier, verify each block's checksum, and promote it into the local tier.
+ *
+ * <p><b>Threading:</b> thread-safe. Methods that touch the shared tier or the Hazelcast prefix index
+ * block on the network: call them from a worker thread, never from an event loop. The local tier's
+ * removal listener (eviction → prefix index) runs on the injected executor.
+ *
+ * <p><b>Failures:</b> the store never fails a job. Any exception from the shared tier (member lost,
+ * instance shut down, timeout) is logged, counted ({@code inferq.kv.shared.errors}) and treated as a
+ * miss; a block whose chunks are incomplete or whose checksum does not match is a miss
+ * ({@code inferq.kv.integrity.failures}) and is never served.
+ *
+ * <p><b>Metrics</b> (tags {@code tier=local|shared|miss} where applicable): {@code inferq.kv.blocks} and
+ * {@code inferq.kv.tokens} per lookup of {@link #readPrefix}, {@code inferq.kv.bytes.served},
+ * {@code inferq.kv.evictions} (local tier), {@code inferq.kv.prefill.tokens.saved},
+ * {@code inferq.kv.local.bytes} (gauge). Shared-tier evictions are Hazelcast's and not counted here.
+ */
+public final class KvBlockStore {
+
+    /** Default maximum bytes of one Hazelcast value: a quarter of the smallest G1 region (1 MiB). */
+    public static final int DEFAULT_CHUNK_BYTES = 256 * 1024;
+    /** Upper bound on the chunk size: stays well under half of the smallest G1 region. */
+    public static final int MAX_CHUNK_BYTES = 384 * 1024;
+    static final int MIN_CHUNK_BYTES = 64;
+    /** Lookups probe the shared tier in batches this big. */
+    private static final int SHARED_BATCH = 64;
+
+    private static final Logger LOG = LoggerFactory.getLogger(KvBlockStore.class);
+
+    private final BlockHolder holder;
+    private final PrefixIndex index;
+    private final Cache<BlockKey, byte[]> local;
+    private final SharedChunkTier shared;      // null: local-only
+
+    private final Counter localBlocks;
+    private final Counter sharedBlocks;
+    private final Counter missBlocks;
+    private final Counter localTokens;
+    private final Counter sharedTokens;
+    private final Counter missTokens;
+    private final Counter localBytes;
+    private final Counter sharedBytes;
+    private final Counter evictions;
+    private final Counter prefillSaved;
+    private final Counter sharedErrors;
+    private final Counter integrityFailures;
+
+    private KvBlockStore(Builder b) {
+        this.holder = b.holder;
+        this.index = b.index;
+        this.shared = b.sharedMap == null ? null : new SharedChunkTier(b.sharedMap, b.chunkBytes);
+        MeterRegistry r = b.registry;
+        String w = holder.workerId();
+        this.localBlocks = counter(r, "inferq.kv.blocks", "local", w);
+        this.sharedBlocks = counter(r, "inferq.kv.blocks", "shared", w);
+        this.missBlocks = counter(r, "inferq.kv.blocks", "miss", w);
+        this.localTokens = counter(r, "inferq.kv.tokens", "local", w);
+        this.sharedTokens = counter(r, "inferq.kv.tokens", "shared", w);
+        this.missTokens = counter(r, "inferq.kv.tokens", "miss", w);
+        this.localBytes = counter(r, "inferq.kv.bytes.served", "local", w);
+        this.sharedBytes = counter(r, "inferq.kv.bytes.served", "shared", w);
+        this.evictions = counter(r, "inferq.kv.evictions", "local", w);
+        this.prefillSaved = Counter.builder("inferq.kv.prefill.tokens.saved").tag("worker", w).register(r);
+        this.sharedErrors = Counter.builder("inferq.kv.shared.errors").tag("worker", w).register(r);
+        this.integrityFailures = Counter.builder("inferq.kv.integrity.failures").tag("worker", w).register(r);
+        this.local = Caffeine.newBuilder()
+                .maximumWeight(b.localMaxBytes)
+                .<BlockKey, byte[]>weigher((k, v) -> v.length)
+                .ticker(b.ticker)
+                .executor(b.executor)
+                .removalListener((BlockKey k, byte[] v, RemovalCause cause) -> onLocalRemoval(k, cause))
+                .build();
+        Gauge.builder("inferq.kv.local.bytes", local, c -> c.policy().eviction()
+                        .map(e -> (double) e.weightedSize().orElse(0L)).orElse(0.0))
+                .tag("worker", w)
+                .register(r);
+    }
+
+    private static Counter counter(MeterRegistry r, String name, String tier, String worker) {
+        return Counter.builder(name).tag("tier", tier).tag("worker", worker).register(r);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Configuration for the shared tier's map: at most {@code maxChunksPerMember} chunks per member
+     * ({@link MaxSizePolicy#PER_NODE}, enforced per partition as {@code max × members / partitions}, so
+     * approximate), LRU eviction, <b>no backups</b> (a cache: losing a member costs hits, and a backup
+     * would halve the capacity). Multiply by the chunk size for the memory bound.
+     */
+    public static MapConfig sharedMapConfig(String mapName, int maxChunksPerMember) {
+        if (maxChunksPerMember <= 0) {
+            throw new IllegalArgumentException("maxChunksPerMember must be positive, was " + maxChunksPerMember);
+        }
+        return new MapConfig(mapName)
+                .setBackupCount(0)
+                .setEvictionConfig(new EvictionConfig()
+                        .setMaxSizePolicy(MaxSizePolicy.PER_NODE)
+                        .setSize(maxChunksPerMember)
+                        .setEvictionPolicy(EvictionPolicy.LRU));
+    }
+
+    /**
+     * The leading run of {@code blockHashes} the store has (local tier, then shared), without reading any
+     * payload and without metrics. A probe for estimates: the answer can be stale by the time
+     * {@link #readPrefix} runs. Blocking if a shared tier is configured.
+     */
+    public CachedPrefix longestCachedPrefix(KvFormat format, List<Long> blockHashes) {
+        long fp = format.fingerprint();
+        int localRun = 0;
+        int sharedRun = 0;
+        for (int from = 0; from < blockHashes.size(); from += SHARED_BATCH) {
+            List<BlockKey> keys = keys(fp, blockHashes, from, Math.min(blockHashes.size(), from + SHARED_BATCH));
+            List<BlockKey> notLocal = new ArrayList<>();
+            for (BlockKey k : keys) {
+                if (!local.asMap().containsKey(k)) {
+                    notLocal.add(k);
+                }
+            }
+            Set<BlockKey> inShared = notLocal.isEmpty() ? Set.of() : sharedPresent(notLocal);
+            for (BlockKey k : keys) {
+                if (local.asMap().containsKey(k)) {
+                    localRun++;
+                } else if (inShared.contains(k)) {
+                    sharedRun++;
+                } else {
+                    return new CachedPrefix(localRun, sharedRun);
+                }
+            }
+        }
+        return new CachedPrefix(localRun, sharedRun);
+    }
+
+    /**
+     * Reads the payloads of the longest leading run of {@code blockHashes}: local tier first, the rest
+     * from the shared tier (verified, then promoted into the local tier and reported to the index).
+     * Records the hit/miss metrics of this lookup, assuming the caller prefills only the blocks after the
+     * run. Blocking if a shared tier is configured.
+     */
+    public PrefixRead readPrefix(KvFormat format, List<Long> blockHashes) {
+        long fp = format.fingerprint();
+        List<byte[]> payloads = new ArrayList<>();
+        int fromLocal = 0;
+        int fromShared = 0;
+        long bytesLocal = 0;
+        long bytesShared = 0;
+        Map<BlockKey, byte[]> promoted = new LinkedHashMap<>();
+        scan:
+        for (int from = 0; from < blockHashes.size(); from += SHARED_BATCH) {
+            List<BlockKey> keys = keys(fp, blockHashes, from, Math.min(blockHashes.size(), from + SHARED_BATCH));
+            byte[][] found = new byte[keys.size()][];
+            boolean allLocal = true;
+            for (int i = 0; i < keys.size(); i++) {
+                found[i] = local.getIfPresent(keys.get(i));
+                allLocal &= found[i] != null;
+            }
+            Map<BlockKey, byte[]> fetched = allLocal ? Map.of() : sharedRead(leadingRun(keys, found));
+            for (int i = 0; i < keys.size(); i++) {
+                if (found[i] != null) {
+                    payloads.add(found[i]);
+                    fromLocal++;
+                    bytesLocal += found[i].length;
+                } else {
+                    byte[] p = fetched.get(keys.get(i));
+                    if (p == null) {
+                        break scan;
+                    }
+                    promoted.put(keys.get(i), p);
+                    payloads.add(p);
+                    fromShared++;
+                    bytesShared += p.length;
+                }
+            }
+        }
+        if (!promoted.isEmpty()) {
+            // index first, then the local tier (see storeAll)
+            List<Long> promotedHashes = new ArrayList<>(promoted.size());
+            promoted.keySet().forEach(k -> promotedHashes.add(k.blockHash()));
+            index.recordStored(holder, promotedHashes);
+            local.putAll(promoted);
+        }
+        int tokensPerBlock = format.blockSize();
+        int misses = blockHashes.size() - payloads.size();
+        localBlocks.increment(fromLocal);
+        sharedBlocks.increment(fromShared);
+        missBlocks.increment(misses);
+        localTokens.increment((double) fromLocal * tokensPerBlock);
+        sharedTokens.increment((double) fromShared * tokensPerBlock);
+        missTokens.increment((double) misses * tokensPerBlock);
+        localBytes.increment(bytesLocal);
+        sharedBytes.increment(bytesShared);
+        prefillSaved.increment((double) payloads.size() * tokensPerBlock);
+        return new PrefixRead(payloads, fromLocal, fromShared, bytesShared);
+    }
+
+    /** Reads one block (local, then shared); empty on a miss. No hit/miss metrics. Blocking. */
+    public Optional<byte[]> read(KvFormat format, long blockHash) {
+        BlockKey key = new BlockKey(format.fingerprint(), blockHash);
+        byte[] p = local.getIfPresent(key);
+        if (p != null) {
+            return Optional.of(p);
+        }
+        p = sharedRead(List.of(key)).get(key);
+        if (p != null) {
+            index.recordStored(holder, List.of(blockHash));
+            local.put(key, p);
+        }
+        return Optional.ofNullable(p);
+    }
+
+    /** Stores one block; see {@link #storeAll}. */
+    public void store(KvFormat format, long blockHash, byte[] payload) {
+        storeAll(format, List.of(blockHash), List.of(payload));
+    }
+
+    /**
+     * Stores blocks in the local tier and (if configured) the shared tier, and reports them to the index.
+     * The store keeps the arrays: callers must not modify them afterwards. A shared-tier failure is
+     * logged and counted; the local copy is kept. Blocking if a shared tier is configured.
+     *
+     * @throws IllegalArgumentException if the lists differ in size or a payload is null
+     */
+    public void storeAll(KvFormat format, List<Long> blockHashes, List<byte[]> payloads) {
+        if (blockHashes.size() != payloads.size()) {
+            throw new IllegalArgumentException("blockHashes and payloads must have the same size, were "
+                    + blockHashes.size() + " and " + payloads.size());
+        }
+        if (blockHashes.isEmpty()) {
+            return;
+        }
+        long fp = format.fingerprint();
+        Map<BlockKey, byte[]> blocks = new LinkedHashMap<>();
+        for (int i = 0; i < blockHashes.size(); i++) {
+            byte[] p = payloads.get(i);
+            if (p == null) {
+                throw new IllegalArgumentException("payload " + i + " must not be null");
+            }
+            blocks.put(new BlockKey(fp, blockHashes.get(i)), p);
+        }
+        if (shared != null) {
+            try {
+                shared.putAll(blocks);
+            } catch (RuntimeException e) {
+                sharedFailure("store", e);
+            }
+        }
+        // index first: an admission that evicts a new block at once then reaches the index after it
+        index.recordStored(holder, blockHashes);
+        local.putAll(blocks);
+    }
+
+    /** Approximate bytes held by the local tier (pending maintenance may lag). */
+    public long localBytes() {
+        return local.policy().eviction().map(e -> e.weightedSize().orElse(0L)).orElse(0L);
+    }
+
+    /** Runs pending local-tier maintenance (evictions and their listeners). For tests and shutdown. */
+    public void cleanUp() {
+        local.cleanUp();
+    }
+
+    /** The worker this store belongs to. */
+    public BlockHolder holder() {
+        return holder;
+    }
+
+    private static List<BlockKey> keys(long fp, List<Long> hashes, int from, int to) {
+        List<BlockKey> keys = new ArrayList<>(to - from);
+        for (int i = from; i < to; i++) {
+            keys.add(new BlockKey(fp, hashes.get(i)));
+        }
+        return keys;
+    }
+
+    /** Non-local keys of the batch up to the first block the shared tier does not have (probe first). */
+    private List<BlockKey> leadingRun(List<BlockKey> keys, byte[][] localFound) {
+        List<BlockKey> notLocal = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            if (localFound[i] == null) {
+                notLocal.add(keys.get(i));
+            }
+        }
+        Set<BlockKey> present = sharedPresent(notLocal);
+        List<BlockKey> run = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            if (localFound[i] == null) {
+                if (!present.contains(keys.get(i))) {
+                    break;
+                }
+                run.add(keys.get(i));
+            }
+        }
+        return run;
+    }
+
+    private Set<BlockKey> sharedPresent(List<BlockKey> keys) {
+        if (shared == null || keys.isEmpty()) {
+            return Set.of();
+        }
+        try {
+            return shared.present(keys);
+        } catch (RuntimeException e) {
+            sharedFailure("lookup", e);
+            return Set.of();
+        }
+    }
+
+    private Map<BlockKey, byte[]> sharedRead(List<BlockKey> keys) {
+        if (shared == null || keys.isEmpty()) {
+            return Map.of();
+        }
+        try {
+            List<BlockKey> corrupt = new ArrayList<>();
+            Map<BlockKey, byte[]> out = shared.getAll(keys, corrupt);
+            if (!corrupt.isEmpty()) {
+                integrityFailures.increment(corrupt.size());
+                LOG.warn("{} shared KV blocks failed their checksum and were not served", corrupt.size());
+            }
+            return out;
+        } catch (RuntimeException e) {
+            sharedFailure("read", e);
+            return Map.of();
+        }
+    }
+
+    private void sharedFailure(String what, RuntimeException e) {
+        sharedErrors.increment();
+        LOG.warn("shared KV tier {} failed, treating as a miss: {}", what, e.toString());
+    }
+
+    private void onLocalRemoval(BlockKey key, RemovalCause cause) {
+        if (cause.wasEvicted()) {
+            evictions.increment();
+            index.recordEvicted(holder, List.of(key.blockHash()));
+        } else if (cause == RemovalCause.EXPLICIT) {
+            index.recordEvicted(holder, List.of(key.blockHash()));
+        }
+    }
+
+    /** Builder; every setter validates its argument. Not thread-safe. */
+    public static final class Builder {
+        private BlockHolder holder;
+        private long localMaxBytes = -1;
+        private int chunkBytes = DEFAULT_CHUNK_BYTES;
+        private IMap<String, byte[]> sharedMap;
+        private PrefixIndex index = NoPrefixIndex.INSTANCE;
+        private MeterRegistry registry;
+        private Ticker ticker = Ticker.systemTicker();
+        private Executor executor = Runnable::run;
+
+        private Builder() {
+        }
+
+        /** The worker (and pool) this store belongs to. Required. */
+        public Builder holder(BlockHolder holder) {
+            this.holder = Objects.requireNonNull(holder, "holder must not be null");
+            return this;
+        }
+
+        /** Byte bound of the local tier (sum of payload lengths). Required, must not be negative. */
+        public Builder localMaxBytes(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("localMaxBytes must not be negative, was " + bytes);
+            }
+            this.localMaxBytes = bytes;
+            return this;
+        }
+
+        /** Maximum bytes of one shared-tier value; default {@value #DEFAULT_CHUNK_BYTES}. */
+        public Builder chunkBytes(int bytes) {
+            if (bytes < MIN_CHUNK_BYTES || bytes > MAX_CHUNK_BYTES) {
+                throw new IllegalArgumentException("chunkBytes must be in [" + MIN_CHUNK_BYTES + ", "
+                        + MAX_CHUNK_BYTES + "] (well under half a G1 region), was " + bytes);
+            }
+            this.chunkBytes = bytes;
+            return this;
+        }
+
+        /**
+         * The shared tier's map, configured with {@link #sharedMapConfig} on every member. Optional:
+         * without it the store is local-only.
+         */
+        public Builder sharedMap(IMap<String, byte[]> map) {
+            this.sharedMap = Objects.requireNonNull(map, "sharedMap must not be null");
+            return this;
+        }
+
+        /** The index told about local-tier contents. Optional (default: none). */
+        public Builder prefixIndex(PrefixIndex index) {
+            this.index = Objects.requireNonNull(index, "prefixIndex must not be null");
+            return this;
+        }
+
+        /** Where metrics go. Required. */
+        public Builder meterRegistry(MeterRegistry registry) {
+            this.registry = Objects.requireNonNull(registry, "meterRegistry must not be null");
+            return this;
+        }
+
+        /** The local tier's time source (a fake one in tests). Default: system ticker. */
+        public Builder ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker must not be null");
+            return this;
+        }
+
+        /**
+         * Runs the local tier's maintenance and removal listener (which updates the prefix index, blocking
+         * if it is Hazelcast's). Default: the calling thread. Never Caffeine's default common pool.
+         */
+        public Builder executor(Executor executor) {
+            this.executor = Objects.requireNonNull(executor, "executor must not be null");
+            return this;
+        }
+
+        /** @throws IllegalStateException if a required setting is missing */
+        public KvBlockStore build() {
+            if (holder == null) {
+                throw new IllegalStateException("holder is required");
+            }
+            if (localMaxBytes < 0) {
+                throw new IllegalStateException("localMaxBytes is required");
+            }
+            if (registry == null) {
+                throw new IllegalStateException("meterRegistry is required");
+            }
+            return new KvBlockStore(this);
+        }
+    }
+
+    /** The default index: remembers nothing. */
+    private enum NoPrefixIndex implements PrefixIndex {
+        INSTANCE;
+
+        @Override
+        public void recordStored(BlockHolder holder, Collection<Long> blockHashes) {
+        }
+
+        @Override
+        public void recordEvicted(BlockHolder holder, Collection<Long> blockHashes) {
+        }
+
+        @Override
+        public Map<String, PrefixMatch> longestPrefixByWorker(List<Long> blockHashes) {
+            return Map.of();
+        }
+    }
+}

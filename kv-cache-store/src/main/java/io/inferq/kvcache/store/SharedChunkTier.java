@@ -1,0 +1,169 @@
+package io.inferq.kvcache.store;
+
+import com.hazelcast.core.ReadOnly;
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.IMap;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import net.openhft.hashing.LongHashFunction;
+
+/**
+ * The shared tier: block payloads split into chunks of at most {@code chunkBytes} value bytes in a
+ * Hazelcast map keyed by {@link BlockKey#chunkKey}. Chunk 0 starts with a 16-byte header
+ * {@code [int payloadLength][int chunkCount][long checksum]}; the checksum is
+ * {@code XXH3_64(payload, seed = blockHash ^ formatFingerprint)}, so bytes filed under the wrong key also
+ * fail the check. Hazelcast evicts chunks independently, so a block with a missing chunk is a miss.
+ *
+ * <p>Thread-safe; every method blocks on Hazelcast and throws its runtime exceptions (the caller turns
+ * them into misses).
+ */
+final class SharedChunkTier {
+
+    static final int HEADER_BYTES = 16;
+
+    private final IMap<String, byte[]> map;
+    private final int chunkBytes;
+
+    SharedChunkTier(IMap<String, byte[]> map, int chunkBytes) {
+        this.map = map;
+        this.chunkBytes = chunkBytes;
+    }
+
+    static long checksum(BlockKey key, byte[] payload) {
+        return LongHashFunction.xx3(key.blockHash() ^ key.formatFingerprint()).hashBytes(payload);
+    }
+
+    int chunkCount(int payloadLength) {
+        int firstData = chunkBytes - HEADER_BYTES;
+        if (payloadLength <= firstData) {
+            return 1;
+        }
+        return 1 + (payloadLength - firstData + chunkBytes - 1) / chunkBytes;
+    }
+
+    /** Chunks of one block, in order; chunk 0 carries the header. */
+    List<byte[]> split(BlockKey key, byte[] payload) {
+        int chunks = chunkCount(payload.length);
+        List<byte[]> out = new ArrayList<>(chunks);
+        int firstData = Math.min(payload.length, chunkBytes - HEADER_BYTES);
+        ByteBuffer first = ByteBuffer.allocate(HEADER_BYTES + firstData);
+        first.putInt(payload.length).putInt(chunks).putLong(checksum(key, payload)).put(payload, 0, firstData);
+        out.add(first.array());
+        for (int off = firstData; off < payload.length; off += chunkBytes) {
+            int len = Math.min(chunkBytes, payload.length - off);
+            byte[] c = new byte[len];
+            System.arraycopy(payload, off, c, 0, len);
+            out.add(c);
+        }
+        return out;
+    }
+
+    void putAll(Map<BlockKey, byte[]> blocks) {
+        Map<String, byte[]> chunks = new HashMap<>();
+        for (Map.Entry<BlockKey, byte[]> e : blocks.entrySet()) {
+            List<byte[]> parts = split(e.getKey(), e.getValue());
+            for (int i = 0; i < parts.size(); i++) {
+                chunks.put(e.getKey().chunkKey(i), parts.get(i));
+            }
+        }
+        map.setAll(chunks);
+    }
+
+    /** Which of {@code keys} have chunk 0 in the map (no payload is copied). */
+    Set<BlockKey> present(List<BlockKey> keys) {
+        Map<String, BlockKey> byChunk0 = new HashMap<>();
+        for (BlockKey k : keys) {
+            byChunk0.put(k.chunkKey(0), k);
+        }
+        Map<String, Boolean> found = map.executeOnKeys(new HashSet<>(byChunk0.keySet()), new ChunkPresent());
+        Set<BlockKey> out = new HashSet<>();
+        for (Map.Entry<String, Boolean> e : found.entrySet()) {
+            if (Boolean.TRUE.equals(e.getValue())) {
+                out.add(byChunk0.get(e.getKey()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Reads whole blocks (two round trips at most: all chunk 0s, then all further chunks).
+     *
+     * @return key → payload for every block that was complete and passed its checksum; a block that
+     *         failed its checksum is reported in {@code corrupt}
+     */
+    Map<BlockKey, byte[]> getAll(List<BlockKey> keys, List<BlockKey> corrupt) {
+        Map<String, BlockKey> byChunk0 = new LinkedHashMap<>();
+        for (BlockKey k : keys) {
+            byChunk0.put(k.chunkKey(0), k);
+        }
+        Map<String, byte[]> firsts = map.getAll(new HashSet<>(byChunk0.keySet()));
+        Map<BlockKey, ByteBuffer> headers = new HashMap<>();
+        Set<String> rest = new HashSet<>();
+        for (Map.Entry<String, BlockKey> e : byChunk0.entrySet()) {
+            byte[] first = firsts.get(e.getKey());
+            if (first == null || first.length < HEADER_BYTES) {
+                continue;
+            }
+            ByteBuffer h = ByteBuffer.wrap(first);
+            headers.put(e.getValue(), h);
+            int chunks = h.getInt(4);
+            for (int i = 1; i < chunks; i++) {
+                rest.add(e.getValue().chunkKey(i));
+            }
+        }
+        Map<String, byte[]> others = rest.isEmpty() ? Map.of() : map.getAll(rest);
+        Map<BlockKey, byte[]> out = new HashMap<>();
+        for (Map.Entry<BlockKey, ByteBuffer> e : headers.entrySet()) {
+            byte[] payload = assemble(e.getKey(), e.getValue(), others);
+            if (payload == null) {
+                continue;
+            }
+            if (checksum(e.getKey(), payload) == e.getValue().getLong(8)) {
+                out.put(e.getKey(), payload);
+            } else {
+                corrupt.add(e.getKey());
+            }
+        }
+        return out;
+    }
+
+    private byte[] assemble(BlockKey key, ByteBuffer header, Map<String, byte[]> others) {
+        int length = header.getInt(0);
+        int chunks = header.getInt(4);
+        if (length < 0 || chunks < 1 || chunks - 1 > length) {
+            return null;
+        }
+        byte[] payload = new byte[length];
+        int firstData = header.capacity() - HEADER_BYTES;
+        System.arraycopy(header.array(), HEADER_BYTES, payload, 0, Math.min(firstData, length));
+        int off = firstData;
+        for (int i = 1; i < chunks; i++) {
+            byte[] c = others.get(key.chunkKey(i));
+            if (c == null || off + c.length > length) {
+                return null;        // evicted or inconsistent chunk: the block is a miss
+            }
+            System.arraycopy(c, 0, payload, off, c.length);
+            off += c.length;
+        }
+        return off == length ? payload : null;
+    }
+
+    /** Read-only presence probe: answers TRUE on the owner without copying the chunk. */
+    static final class ChunkPresent implements EntryProcessor<String, byte[], Boolean>, ReadOnly {
+        @Override
+        public Boolean process(Map.Entry<String, byte[]> entry) {
+            return entry.getValue() != null ? Boolean.TRUE : null;
+        }
+
+        @Override
+        public EntryProcessor<String, byte[], Boolean> getBackupProcessor() {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,214 @@
+package io.inferq.loadtests.kvcache;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import io.inferq.kvcache.KvFormat;
+import io.inferq.kvcache.KvGeometry;
+import io.inferq.kvcache.hashing.BlockHasher;
+import io.inferq.kvcache.hashing.HashSeed;
+import io.inferq.kvcache.index.BlockHolder;
+import io.inferq.kvcache.index.InMemoryPrefixIndex;
+import io.inferq.kvcache.index.PrefixIndex;
+import io.inferq.kvcache.store.KvBlockStore;
+import io.inferq.kvcache.store.PrefixRead;
+import io.inferq.kvcache.store.SimulatedKvPayloads;
+import io.inferq.kvcache.trace.MooncakeTrace;
+import io.inferq.kvcache.trace.TracePrefixSynthesizer;
+import io.inferq.kvcache.trace.TraceRequest;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.IntUnaryOperator;
+
+/**
+ * Prefix-cache hit ratio on the Mooncake conversation trace: infinite-cache bound vs. a global shared
+ * two-tier cache (8 local Caffeine tiers + one shared Hazelcast map) vs. 8 private local-only caches of the
+ * same total size.
+ *
+ * <p>Method. Every trace block id becomes 512 deterministic tokens ({@link TracePrefixSynthesizer}); each
+ * prompt (cut to its {@code input_length}) goes through the real {@link BlockHasher} with 64-token blocks (8
+ * per full trace block; a partial last trace block contributes only its full 64-token blocks). Requests are
+ * replayed in trace order, one at a time; a request is served by worker {@code i mod 8} (round robin:
+ * prefix-unaware, load-balanced). The worker reads the longest cached prefix ({@link KvBlockStore#readPrefix},
+ * checksums verified, payloads also compared with the deterministic generator) and stores the rest.
+ * Hit ratio = cached leading blocks / all full blocks, in 64-token blocks.
+ *
+ * <p>Capacity. Total = 25% of the trace's distinct 512-token blocks, i.e. {@code 0.25 × distinct × 8}
+ * 64-token blocks, spread over 8 workers. Shared configuration: {@code localFraction} of it (default 10%)
+ * as the 8 local tiers, the rest as the shared map (one real Hazelcast member holds what 8 members would;
+ * PER_NODE bound, LRU). Private configuration: 8 local-only tiers of {@code total / 8} each. Payloads are
+ * scaled to 1 byte per token (capacity is counted in blocks, so the scale does not change hit ratios).
+ *
+ * <p>Usage: {@code PrefixCacheExperiment <conversation_trace.jsonl> [localFraction]}.
+ */
+public final class PrefixCacheExperiment {
+
+    private static final int WORKERS = 8;
+    private static final int BLOCK = 64;
+    private static final KvGeometry SCALED = new KvGeometry("scaled-1B-per-token", 1, 1, 1);
+    private static final KvFormat FORMAT = new KvFormat("sim", "scaled", "flat", BLOCK, "deepseek-v3");
+
+    private PrefixCacheExperiment() {
+    }
+
+    public static void main(String[] args) {
+        if (args.length < 1) {
+            System.err.println("usage: PrefixCacheExperiment <conversation_trace.jsonl> [localFraction]");
+            System.exit(2);
+        }
+        double localFraction = args.length > 1 ? Double.parseDouble(args[1]) : 0.10;
+        long t0 = System.nanoTime();
+        List<TraceRequest> trace = MooncakeTrace.read(Path.of(args[0]));
+        TracePrefixSynthesizer synth = TracePrefixSynthesizer.mooncake();
+        BlockHasher hasher = new BlockHasher(HashSeed.derive("deepseek-v3", "synthetic:mooncake-512", ""), BLOCK);
+
+        List<List<Long>> prompts = new ArrayList<>(trace.size());
+        Set<Long> traceIds = new HashSet<>();
+        Set<Long> seenIds = new HashSet<>();
+        long traceBlocks = 0;
+        long traceHits = 0;
+        for (TraceRequest r : trace) {
+            prompts.add(hasher.blockHashes(synth.promptTokens(r)));
+            int k = 0;
+            while (k < r.hashIds().size() && seenIds.contains(r.hashIds().get(k))) {
+                k++;
+            }
+            traceHits += k;
+            traceBlocks += r.hashIds().size();
+            seenIds.addAll(r.hashIds());
+            traceIds.addAll(r.hashIds());
+        }
+        Set<Long> seen = new HashSet<>();
+        long blocks = 0;
+        long boundHits = 0;
+        for (List<Long> p : prompts) {
+            int k = 0;
+            while (k < p.size() && seen.contains(p.get(k))) {
+                k++;
+            }
+            boundHits += k;
+            blocks += p.size();
+            seen.addAll(p);
+        }
+        long capacity = Math.round(0.25 * traceIds.size() * (TracePrefixSynthesizer.MOONCAKE_BLOCK_TOKENS / BLOCK));
+        long localPerWorker = Math.round(capacity * localFraction / WORKERS);
+        long sharedBlocks = capacity - localPerWorker * WORKERS;
+        long blockBytes = SCALED.bytesPerBlock(BLOCK);
+
+        System.out.printf(Locale.ROOT, "trace: %d requests, %d distinct 512-token blocks, %d distinct 64-token blocks, %d 64-token block lookups (hashed in %.1f s)%n",
+                trace.size(), traceIds.size(), seen.size(), blocks, (System.nanoTime() - t0) / 1e9);
+        System.out.printf(Locale.ROOT, "infinite-cache bound: %.2f%% of 512-token trace blocks, %.2f%% of 64-token blocks%n",
+                100.0 * traceHits / traceBlocks, 100.0 * boundHits / blocks);
+        System.out.printf(Locale.ROOT, "capacity: %d 64-token blocks total (25%% of distinct trace blocks x 8) over %d workers%n", capacity, WORKERS);
+
+        IntUnaryOperator roundRobin = i -> i % WORKERS;
+
+        // 1. global shared two-tier cache, real Hazelcast member
+        HazelcastInstance hz = Hazelcast.newHazelcastInstance(loopbackConfig());
+        Result shared;
+        try {
+            String mapName = "kv-experiment";
+            hz.getConfig().addMapConfig(KvBlockStore.sharedMapConfig(mapName, Math.toIntExact(sharedBlocks)));
+            IMap<String, byte[]> map = hz.getMap(mapName);
+            PrefixIndex index = new InMemoryPrefixIndex(Math.toIntExact(capacity));
+            List<KvBlockStore> stores = new ArrayList<>();
+            for (int w = 0; w < WORKERS; w++) {
+                stores.add(KvBlockStore.builder().holder(new BlockHolder("w" + w, "pool"))
+                        .localMaxBytes(localPerWorker * blockBytes).sharedMap(map).prefixIndex(index)
+                        .meterRegistry(new SimpleMeterRegistry()).build());
+            }
+            shared = replay(prompts, stores, roundRobin, blockBytes);
+            System.out.printf(Locale.ROOT, "shared two-tier (8 local tiers of %d blocks + shared Hazelcast map of %d blocks; round robin): hit ratio %.2f%% (local %.2f%%, shared %.2f%%), integrity mismatches %d, %.1f s; map size %d%n",
+                    localPerWorker, sharedBlocks, 100.0 * shared.hits() / blocks, 100.0 * shared.local / blocks,
+                    100.0 * shared.shared / blocks, shared.corrupt, shared.seconds, map.size());
+        } finally {
+            hz.shutdown();
+        }
+
+        // 2. private local-only caches of the same total size
+        Result priv = replay(prompts, privateStores(capacity / WORKERS), roundRobin, blockBytes);
+        System.out.printf(Locale.ROOT, "8 private local-only caches of %d blocks (round robin): hit ratio %.2f%%, %.1f s%n",
+                capacity / WORKERS, 100.0 * priv.hits() / blocks, priv.seconds);
+        // 2b. for reference: the same private caches with sticky routing on the first 1,024 tokens
+        IntUnaryOperator sticky = i -> {
+            List<Long> p = prompts.get(i);
+            return p.isEmpty() ? i % WORKERS : Math.floorMod(Long.hashCode(p.get(Math.min(p.size(), 16) - 1)), WORKERS);
+        };
+        Result privSticky = replay(prompts, privateStores(capacity / WORKERS), sticky, blockBytes);
+        System.out.printf(Locale.ROOT, "8 private local-only caches (sticky on hash of block min(n,16)-1, reference only): hit ratio %.2f%%%n",
+                100.0 * privSticky.hits() / blocks);
+
+        System.out.printf(Locale.ROOT, "shared / bound = %.3f   private(rr) / bound = %.3f   (target shared / bound >= 0.95)%n",
+                (double) shared.hits() / boundHits, (double) priv.hits() / boundHits);
+    }
+
+    private static List<KvBlockStore> privateStores(long blocksPerWorker) {
+        List<KvBlockStore> stores = new ArrayList<>();
+        for (int w = 0; w < WORKERS; w++) {
+            stores.add(KvBlockStore.builder().holder(new BlockHolder("p" + w, "pool"))
+                    .localMaxBytes(blocksPerWorker * SCALED.bytesPerBlock(BLOCK))
+                    .meterRegistry(new SimpleMeterRegistry()).build());
+        }
+        return stores;
+    }
+
+    private static final class Result {
+        long local;
+        long shared;
+        long corrupt;
+        double seconds;
+
+        long hits() {
+            return local + shared;
+        }
+    }
+
+    private static Result replay(List<List<Long>> prompts, List<KvBlockStore> stores, IntUnaryOperator route, long blockBytes) {
+        long start = System.nanoTime();
+        Result res = new Result();
+        int size = Math.toIntExact(blockBytes);
+        for (int i = 0; i < prompts.size(); i++) {
+            List<Long> hashes = prompts.get(i);
+            KvBlockStore store = stores.get(route.applyAsInt(i));
+            PrefixRead read = store.readPrefix(FORMAT, hashes);
+            res.local += read.localBlocks();
+            res.shared += read.sharedBlocks();
+            for (int b = 0; b < read.blocks(); b++) {
+                if (!SimulatedKvPayloads.matches(FORMAT, hashes.get(b), read.payloads().get(b))) {
+                    res.corrupt++;
+                }
+            }
+            List<Long> missing = hashes.subList(read.blocks(), hashes.size());
+            List<byte[]> payloads = new ArrayList<>(missing.size());
+            for (Long h : missing) {
+                payloads.add(SimulatedKvPayloads.generate(FORMAT, h, size));
+            }
+            store.storeAll(FORMAT, missing, payloads);
+        }
+        res.seconds = (System.nanoTime() - start) / 1e9;
+        return res;
+    }
+
+    private static Config loopbackConfig() {
+        Config c = new Config();
+        c.setClusterName("inferq-kv-experiment-" + UUID.randomUUID());
+        c.setProperty("hazelcast.phone.home.enabled", "false");
+        c.setProperty("hazelcast.wait.seconds.before.join", "0");
+        c.setProperty("hazelcast.max.wait.seconds.before.join", "0");
+        c.getNetworkConfig().setPort(5701).setPortAutoIncrement(true);
+        c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
+        JoinConfig join = c.getNetworkConfig().getJoin();
+        join.getMulticastConfig().setEnabled(false);
+        join.getAutoDetectionConfig().setEnabled(false);
+        join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
+        return c;
+    }
+}

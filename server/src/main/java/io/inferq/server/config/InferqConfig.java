@@ -1,0 +1,155 @@
+package io.inferq.server.config;
+
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The whole configuration of one inferq process, typed and validated: every constructor checks its
+ * settings and names the offending one in its message ({@code http.port must be 1-65535, was 0}).
+ * Loaded by {@link ConfigLoader} from {@code inferq-defaults.yaml}, an optional file and
+ * {@code INFERQ_*} environment variables. Immutable.
+ */
+public record InferqConfig(Path dataDir, String processId, List<Role> roles, Http http, Kafka kafka, Hazelcast hazelcast,
+        Dispatcher dispatcher, Workers workers, KvCache kvCache, Webhooks webhooks, List<TenantSetting> tenants,
+        List<PoolSetting> pools) {
+
+    /** What a process runs. */
+    public enum Role { INGRESS, DISPATCHER, WORKERS }
+
+    public InferqConfig {
+        require(dataDir != null, "data-dir must be set");
+        require(roles != null && !roles.isEmpty(), "roles must list at least one of ingress, dispatcher, workers");
+        require(new HashSet<>(roles).size() == roles.size(), "roles must not repeat a role");
+        roles = List.copyOf(roles);
+        tenants = tenants == null ? List.of() : List.copyOf(tenants);
+        pools = pools == null ? List.of() : List.copyOf(pools);
+        require(!pools.isEmpty() || !roles.contains(Role.WORKERS) && !roles.contains(Role.DISPATCHER),
+                "pools must list at least one pool when the dispatcher or workers role runs");
+        Set<String> ids = new HashSet<>();
+        for (PoolSetting p : pools) {
+            require(ids.add(p.id()), "pools: id '" + p.id() + "' is configured twice");
+        }
+    }
+
+    public boolean runs(Role role) {
+        return roles.contains(role);
+    }
+
+    static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new ConfigException(message);
+        }
+    }
+
+    static void requirePort(int port, String name) {
+        require(port >= 1 && port <= 65535, name + " must be 1-65535, was " + port);
+    }
+
+    /** HTTP listener. */
+    public record Http(String host, int port, int maxBodyBytes) {
+        public Http {
+            require(host != null && !host.isBlank(), "http.host must be set");
+            requirePort(port, "http.port");
+            require(maxBodyBytes >= 1024, "http.max-body-bytes must be at least 1024, was " + maxBodyBytes);
+        }
+    }
+
+    /** Kafka: embedded broker or external cluster. */
+    public record Kafka(boolean embedded, int port, int controllerPort, String bootstrapServers, int partitions,
+            int replicationFactor, Map<String, String> client) {
+        public Kafka {
+            if (embedded) {
+                requirePort(port, "kafka.port");
+                requirePort(controllerPort, "kafka.controller-port");
+                require(port != controllerPort, "kafka.port and kafka.controller-port must differ");
+            } else {
+                require(bootstrapServers != null && !bootstrapServers.isBlank(),
+                        "kafka.bootstrap-servers must be set when kafka.embedded is false");
+            }
+            require(partitions >= 1 && partitions <= 1000, "kafka.partitions must be 1-1000, was " + partitions);
+            require(replicationFactor >= 1 && replicationFactor <= 5, "kafka.replication-factor must be 1-5, was " + replicationFactor);
+            require(!embedded || replicationFactor == 1, "kafka.replication-factor must be 1 with the embedded broker");
+            client = client == null ? Map.of() : Map.copyOf(client);
+        }
+    }
+
+    /** Hazelcast: embedded member or client of an external cluster. */
+    public record Hazelcast(boolean embedded, int port, String clusterName, List<String> members) {
+        public Hazelcast {
+            requirePort(port, "hazelcast.port");
+            require(clusterName != null && !clusterName.isBlank(), "hazelcast.cluster-name must be set");
+            require(members != null && !members.isEmpty(), "hazelcast.members must list at least one address");
+            members = List.copyOf(members);
+        }
+    }
+
+    /** Dispatcher scheduling limits (see the dispatcher module's DispatchConfig). */
+    public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
+            long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
+            double prefixOverlapWeight) {
+        public Dispatcher {
+            require(Set.of("estimated-completion", "round-robin", "least-loaded", "random").contains(policy),
+                    "dispatcher.policy must be one of estimated-completion, round-robin, least-loaded, random; was '" + policy + "'");
+            require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
+            bucketEdges = List.copyOf(bucketEdges);
+            require(maxQueuedJobs >= 2, "dispatcher.max-queued-jobs must be at least 2, was " + maxQueuedJobs);
+        }
+    }
+
+    /** Worker slots. */
+    public record Workers(int maxAttempts, long leaseMs, long sessionTimeoutMs) {
+        public Workers {
+            require(maxAttempts >= 1, "workers.max-attempts must be at least 1, was " + maxAttempts);
+            require(leaseMs >= 10_000, "workers.lease-ms must be at least 10000, was " + leaseMs);
+            require(sessionTimeoutMs >= 6000 && sessionTimeoutMs <= leaseMs,
+                    "workers.session-timeout-ms must be between 6000 and workers.lease-ms, was " + sessionTimeoutMs);
+        }
+    }
+
+    /** KV cache tiers. */
+    public record KvCache(boolean enabled, int blockTokens, long localTierBytes, long sharedTierBytes, double networkGbps) {
+        public KvCache {
+            require(blockTokens >= 1 && blockTokens <= 4096, "kv-cache.block-tokens must be 1-4096, was " + blockTokens);
+            require(localTierBytes >= 0, "kv-cache.local-tier-bytes must not be negative");
+            require(sharedTierBytes >= 0, "kv-cache.shared-tier-bytes must not be negative");
+            require(networkGbps > 0, "kv-cache.network-gbps must be positive");
+        }
+    }
+
+    /** Webhook delivery. */
+    public record Webhooks(long timeoutMs, int inlineOutputLimit, List<String> allowPrivateTargets) {
+        public Webhooks {
+            require(timeoutMs >= 100 && timeoutMs <= 120_000, "webhooks.timeout-ms must be 100-120000, was " + timeoutMs);
+            require(inlineOutputLimit >= 0, "webhooks.inline-output-limit must not be negative");
+            allowPrivateTargets = allowPrivateTargets == null ? List.of() : List.copyOf(allowPrivateTargets);
+        }
+    }
+
+    /** A tenant. */
+    public record TenantSetting(String id, List<String> apiKeys, Integer maxQueuedJobs, Integer maxRequestBytes,
+            Double requestsPerSecond, List<String> webhookSecrets, String cacheSalt, Long queuedTokens) {
+        public TenantSetting {
+            require(id != null && !id.isBlank(), "tenants[].id must be set");
+            apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
+            webhookSecrets = webhookSecrets == null ? List.of() : List.copyOf(webhookSecrets);
+        }
+    }
+
+    /** A chip pool. */
+    public record PoolSetting(String id, String chip, int chipsPerInstance, int instances, String model, String backend,
+            int maxBatchTokens, int maxConcurrentSequences, double timeScale, List<String> baseUrls, String engineModel,
+            Long requestTimeoutMs) {
+        public PoolSetting {
+            require(id != null && id.matches("[a-z0-9][a-z0-9-]{0,62}"),
+                    "pools[].id '" + id + "' must be 1-63 characters of a-z, 0-9 and '-'");
+            require("simulated".equals(backend) || "openai-http".equals(backend),
+                    "pools[" + id + "].backend must be 'simulated' or 'openai-http', was '" + backend + "'");
+            require(!"openai-http".equals(backend) || baseUrls != null && !baseUrls.isEmpty(),
+                    "pools[" + id + "].base-urls must list one URL per instance for the openai-http backend");
+            baseUrls = baseUrls == null ? List.of() : List.copyOf(baseUrls);
+        }
+    }
+}
