@@ -17,7 +17,9 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,11 +37,19 @@ import org.slf4j.LoggerFactory;
  *       ({@code maximumWeight}); what it holds is reported to the {@link PrefixIndex} (store, promotion
  *       and eviction), so routing knows which worker has which prefix;</li>
  *   <li>an optional <b>shared tier</b> — a Hazelcast {@link IMap} of payload chunks (no value larger than
- *       the chunk size, so none becomes a G1 humongous object), bounded by entry count with LRU
- *       eviction ({@link #sharedMapConfig}).</li>
+ *       the chunk size, so none becomes a G1 humongous object), bounded per member by an exact LRU over
+ *       whole blocks that the members keep themselves ({@link SharedKvTier#install}; or, for a map set up
+ *       with {@link #sharedMapConfig} only, Hazelcast's sampled per-partition LRU over single chunks).</li>
  * </ol>
  * Writes go to both tiers (write-through). Reads take the local tier first, then fetch the rest of the
  * run from the shared tier, verify each block's checksum, and promote it into the local tier.
+ *
+ * <p><b>Shared recency:</b> a block a worker serves from its local tier is still in use fleet-wide, so the
+ * store reports local-tier hits to the shared tier as "touches" that refresh the block's place in the
+ * member's LRU order. Touches are batched ({@link Builder#touchBatching}): queued (bounded; beyond the
+ * bound they are dropped and counted in {@code inferq.kv.shared.touches.dropped}) and sent as one
+ * asynchronous {@code submitToKeys} when the batch is full or the oldest is older than the maximum delay
+ * (checked on every store call: no timer thread), with at most one batch in flight.
  *
  * <p><b>Threading:</b> thread-safe. Methods that touch the shared tier or the Hazelcast prefix index
  * block on the network: call them from a worker thread, never from an event loop. The local tier's
@@ -64,6 +74,12 @@ public final class KvBlockStore {
     static final int MIN_CHUNK_BYTES = 64;
     /** Lookups probe the shared tier in batches this big. */
     private static final int SHARED_BATCH = 64;
+    /** Default number of local-tier hits sent to the shared tier in one touch batch. */
+    public static final int DEFAULT_TOUCH_BATCH = 256;
+    /** Default longest time a local-tier hit waits before its touch is sent. */
+    public static final Duration DEFAULT_TOUCH_MAX_DELAY = Duration.ofSeconds(1);
+    /** Pending touches are bounded at this many batches; more are dropped (a touch is a hint). */
+    static final int MAX_PENDING_TOUCH_BATCHES = 8;
 
     private static final Logger LOG = LoggerFactory.getLogger(KvBlockStore.class);
 
@@ -84,6 +100,15 @@ public final class KvBlockStore {
     private final Counter prefillSaved;
     private final Counter sharedErrors;
     private final Counter integrityFailures;
+    private final Counter touchesDropped;
+
+    private final Ticker ticker;
+    private final int touchBatch;
+    private final long touchMaxDelayNanos;
+    private final Object touchLock = new Object();
+    private final LinkedHashSet<BlockKey> pendingTouches = new LinkedHashSet<>();   // guarded by touchLock
+    private long oldestPendingTouch;                                                // guarded by touchLock
+    private boolean touchInFlight;                                                  // guarded by touchLock
 
     private KvBlockStore(Builder b) {
         this.holder = b.holder;
@@ -103,6 +128,10 @@ public final class KvBlockStore {
         this.prefillSaved = Counter.builder("inferq.kv.prefill.tokens.saved").tag("worker", w).register(r);
         this.sharedErrors = Counter.builder("inferq.kv.shared.errors").tag("worker", w).register(r);
         this.integrityFailures = Counter.builder("inferq.kv.integrity.failures").tag("worker", w).register(r);
+        this.touchesDropped = Counter.builder("inferq.kv.shared.touches.dropped").tag("worker", w).register(r);
+        this.ticker = b.ticker;
+        this.touchBatch = b.touchBatch;
+        this.touchMaxDelayNanos = b.touchMaxDelay.toNanos();
         this.local = Caffeine.newBuilder()
                 .maximumWeight(b.localMaxBytes)
                 .<BlockKey, byte[]>weigher((k, v) -> v.length)
@@ -125,7 +154,8 @@ public final class KvBlockStore {
     }
 
     /**
-     * Configuration for the shared tier's map: at most {@code maxChunksPerMember} chunks per member
+     * Configuration for a shared tier bounded by Hazelcast alone (prefer {@link SharedKvTier#install},
+     * which keeps an exact LRU over whole blocks per member and counts local-tier hits): at most {@code maxChunksPerMember} chunks per member
      * ({@link MaxSizePolicy#PER_NODE}, enforced per partition as {@code max × members / partitions}, so
      * approximate), LRU eviction, <b>no backups</b> (a cache: losing a member costs hits, and a backup
      * would halve the capacity). Multiply by the chunk size for the memory bound.
@@ -187,6 +217,7 @@ public final class KvBlockStore {
         long bytesLocal = 0;
         long bytesShared = 0;
         Map<BlockKey, byte[]> promoted = new LinkedHashMap<>();
+        List<BlockKey> localHits = new ArrayList<>();
         scan:
         for (int from = 0; from < blockHashes.size(); from += SHARED_BATCH) {
             List<BlockKey> keys = keys(fp, blockHashes, from, Math.min(blockHashes.size(), from + SHARED_BATCH));
@@ -202,6 +233,7 @@ public final class KvBlockStore {
                     payloads.add(found[i]);
                     fromLocal++;
                     bytesLocal += found[i].length;
+                    localHits.add(keys.get(i));
                 } else {
                     byte[] p = fetched.get(keys.get(i));
                     if (p == null) {
@@ -232,6 +264,7 @@ public final class KvBlockStore {
         localBytes.increment(bytesLocal);
         sharedBytes.increment(bytesShared);
         prefillSaved.increment((double) payloads.size() * tokensPerBlock);
+        touch(localHits);
         return new PrefixRead(payloads, fromLocal, fromShared, bytesShared);
     }
 
@@ -240,6 +273,7 @@ public final class KvBlockStore {
         BlockKey key = new BlockKey(format.fingerprint(), blockHash);
         byte[] p = local.getIfPresent(key);
         if (p != null) {
+            touch(List.of(key));
             return Optional.of(p);
         }
         p = sharedRead(List.of(key)).get(key);
@@ -285,10 +319,99 @@ public final class KvBlockStore {
             } catch (RuntimeException e) {
                 sharedFailure("store", e);
             }
+            touch(List.of());
         }
         // index first: an admission that evicts a new block at once then reaches the index after it
         index.recordStored(holder, blockHashes);
         local.putAll(blocks);
+    }
+
+    /**
+     * Sends the queued local-tier touches now and waits for them (at most until {@code timeout}); for
+     * tests, experiments and shutdown. Failures are counted as shared-tier errors. Blocking.
+     */
+    public void flushTouches(Duration timeout) {
+        if (shared == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<BlockKey> batch;
+            synchronized (touchLock) {
+                while (touchInFlight && System.nanoTime() < deadline) {
+                    try {
+                        touchLock.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+                if (touchInFlight || pendingTouches.isEmpty()) {
+                    return;
+                }
+                batch = takeTouchBatch();
+            }
+            sendTouches(batch);
+        }
+    }
+
+    /** Queues local-tier hits as touches of the shared copy; sends a batch if one is due. */
+    private void touch(List<BlockKey> keys) {
+        if (shared == null) {
+            return;
+        }
+        List<BlockKey> batch;
+        synchronized (touchLock) {
+            long now = ticker.read();
+            for (BlockKey k : keys) {
+                if (pendingTouches.size() >= MAX_PENDING_TOUCH_BATCHES * touchBatch) {
+                    touchesDropped.increment();
+                } else {
+                    if (pendingTouches.isEmpty()) {
+                        oldestPendingTouch = now;
+                    }
+                    pendingTouches.remove(k);          // re-inserted last: the most recent order
+                    pendingTouches.add(k);
+                }
+            }
+            boolean due = pendingTouches.size() >= touchBatch
+                    || (!pendingTouches.isEmpty() && now - oldestPendingTouch >= touchMaxDelayNanos);
+            if (!due || touchInFlight) {
+                return;
+            }
+            batch = takeTouchBatch();
+        }
+        sendTouches(batch);
+    }
+
+    /** Caller holds touchLock. */
+    private List<BlockKey> takeTouchBatch() {
+        List<BlockKey> batch = new ArrayList<>(pendingTouches);
+        pendingTouches.clear();
+        touchInFlight = true;
+        return batch;
+    }
+
+    private void sendTouches(List<BlockKey> batch) {
+        try {
+            shared.touchAsync(batch).whenComplete((r, e) -> {
+                if (e != null) {
+                    sharedErrors.increment();
+                    LOG.debug("shared KV tier touch of {} blocks failed: {}", batch.size(), e.toString());
+                }
+                touchDone();
+            });
+        } catch (RuntimeException e) {
+            touchDone();
+            sharedFailure("touch", e);
+        }
+    }
+
+    private void touchDone() {
+        synchronized (touchLock) {
+            touchInFlight = false;
+            touchLock.notifyAll();
+        }
     }
 
     /** Approximate bytes held by the local tier (pending maintenance may lag). */
@@ -389,6 +512,8 @@ public final class KvBlockStore {
         private MeterRegistry registry;
         private Ticker ticker = Ticker.systemTicker();
         private Executor executor = Runnable::run;
+        private int touchBatch = DEFAULT_TOUCH_BATCH;
+        private Duration touchMaxDelay = DEFAULT_TOUCH_MAX_DELAY;
 
         private Builder() {
         }
@@ -439,7 +564,26 @@ public final class KvBlockStore {
             return this;
         }
 
-        /** The local tier's time source (a fake one in tests). Default: system ticker. */
+        /**
+         * How local-tier hits refresh the shared tier's recency: sent in batches of up to {@code batch}
+         * blocks, each hit waiting at most {@code maxDelay} (measured with {@link #ticker}; checked when the
+         * store is next used). Defaults {@value #DEFAULT_TOUCH_BATCH} and 1 s. {@code batch = 1} sends every
+         * hit at once (still asynchronously).
+         */
+        public Builder touchBatching(int batch, Duration maxDelay) {
+            if (batch <= 0) {
+                throw new IllegalArgumentException("touch batch must be positive, was " + batch);
+            }
+            Objects.requireNonNull(maxDelay, "maxDelay must not be null");
+            if (maxDelay.isNegative()) {
+                throw new IllegalArgumentException("maxDelay must not be negative, was " + maxDelay);
+            }
+            this.touchBatch = batch;
+            this.touchMaxDelay = maxDelay;
+            return this;
+        }
+
+        /** The time source of the local tier and of touch batching (a fake one in tests). Default: system ticker. */
         public Builder ticker(Ticker ticker) {
             this.ticker = Objects.requireNonNull(ticker, "ticker must not be null");
             return this;

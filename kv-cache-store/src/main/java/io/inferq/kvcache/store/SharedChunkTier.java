@@ -5,12 +5,14 @@ import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletionStage;
 import net.openhft.hashing.LongHashFunction;
 
 /**
@@ -18,7 +20,11 @@ import net.openhft.hashing.LongHashFunction;
  * Hazelcast map keyed by {@link BlockKey#chunkKey}. Chunk 0 starts with a 16-byte header
  * {@code [int payloadLength][int chunkCount][long checksum]}; the checksum is
  * {@code XXH3_64(payload, seed = blockHash ^ formatFingerprint)}, so bytes filed under the wrong key also
- * fail the check. Hazelcast evicts chunks independently, so a block with a missing chunk is a miss.
+ * fail the check. A block with a missing chunk is a miss.
+ *
+ * <p>Recency: stores and reads go through entry processors on chunk 0 that refresh the owning member's
+ * exact LRU order ({@link SharedKvTier}), which evicts whole blocks; {@link #touchAsync} refreshes blocks a
+ * worker served from its local tier. On a map without {@link SharedKvTier#install} they are plain reads.
  *
  * <p>Thread-safe; every method blocks on Hazelcast and throws its runtime exceptions (the caller turns
  * them into misses).
@@ -64,15 +70,28 @@ final class SharedChunkTier {
         return out;
     }
 
+    /** Writes all chunks (one batched call), then enters the blocks into the recency order (another). */
     void putAll(Map<BlockKey, byte[]> blocks) {
         Map<String, byte[]> chunks = new HashMap<>();
+        Set<String> heads = new HashSet<>();
         for (Map.Entry<BlockKey, byte[]> e : blocks.entrySet()) {
             List<byte[]> parts = split(e.getKey(), e.getValue());
             for (int i = 0; i < parts.size(); i++) {
                 chunks.put(e.getKey().chunkKey(i), parts.get(i));
             }
+            heads.add(e.getKey().chunkKey(0));
         }
         map.setAll(chunks);
+        map.executeOnKeys(heads, new SharedKvTier.TouchBlock(map.getName()));
+    }
+
+    /** Refreshes the recency of blocks served from a local tier; asynchronous (one batched call). */
+    CompletionStage<Map<String, Boolean>> touchAsync(Collection<BlockKey> keys) {
+        Set<String> heads = new HashSet<>();
+        for (BlockKey k : keys) {
+            heads.add(k.chunkKey(0));
+        }
+        return map.submitToKeys(heads, new SharedKvTier.TouchBlock(map.getName()));
     }
 
     /** Which of {@code keys} have chunk 0 in the map (no payload is copied). */
@@ -102,7 +121,8 @@ final class SharedChunkTier {
         for (BlockKey k : keys) {
             byChunk0.put(k.chunkKey(0), k);
         }
-        Map<String, byte[]> firsts = map.getAll(new HashSet<>(byChunk0.keySet()));
+        Map<String, byte[]> firsts = map.executeOnKeys(new HashSet<>(byChunk0.keySet()),
+                new SharedKvTier.ReadHead(map.getName()));
         Map<BlockKey, ByteBuffer> headers = new HashMap<>();
         Set<String> rest = new HashSet<>();
         for (Map.Entry<String, BlockKey> e : byChunk0.entrySet()) {

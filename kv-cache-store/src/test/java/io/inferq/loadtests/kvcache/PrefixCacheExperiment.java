@@ -14,6 +14,7 @@ import io.inferq.kvcache.index.InMemoryPrefixIndex;
 import io.inferq.kvcache.index.PrefixIndex;
 import io.inferq.kvcache.store.KvBlockStore;
 import io.inferq.kvcache.store.PrefixRead;
+import io.inferq.kvcache.store.SharedKvTier;
 import io.inferq.kvcache.store.SimulatedKvPayloads;
 import io.inferq.kvcache.trace.MooncakeTrace;
 import io.inferq.kvcache.trace.TracePrefixSynthesizer;
@@ -44,10 +45,13 @@ import java.util.function.IntUnaryOperator;
  * <p>Capacity. Total = 25% of the trace's distinct 512-token blocks, i.e. {@code 0.25 × distinct × 8}
  * 64-token blocks, spread over 8 workers. Shared configuration: {@code localFraction} of it (default 10%)
  * as the 8 local tiers, the rest as the shared map (one real Hazelcast member holds what 8 members would;
- * PER_NODE bound, LRU). Private configuration: 8 local-only tiers of {@code total / 8} each. Payloads are
+ * bounded by the shared tier's own exact LRU over whole blocks, {@link SharedKvTier}; mode {@code hazelcast}
+ * or {@code both} also replays the previous design, Hazelcast's sampled per-partition LRU via
+ * {@link KvBlockStore#sharedMapConfig}). Private configuration: 8 local-only tiers of {@code total / 8} each. Payloads are
  * scaled to 1 byte per token (capacity is counted in blocks, so the scale does not change hit ratios).
  *
- * <p>Usage: {@code PrefixCacheExperiment <conversation_trace.jsonl> [localFraction]}.
+ * <p>Usage: {@code PrefixCacheExperiment <conversation_trace.jsonl> [localFraction] [recency|hazelcast|both]}
+ * (default {@code 0.10 recency}).
  */
 public final class PrefixCacheExperiment {
 
@@ -61,10 +65,14 @@ public final class PrefixCacheExperiment {
 
     public static void main(String[] args) {
         if (args.length < 1) {
-            System.err.println("usage: PrefixCacheExperiment <conversation_trace.jsonl> [localFraction]");
+            System.err.println("usage: PrefixCacheExperiment <conversation_trace.jsonl> [localFraction] [recency|hazelcast|both]");
             System.exit(2);
         }
         double localFraction = args.length > 1 ? Double.parseDouble(args[1]) : 0.10;
+        String mode = args.length > 2 ? args[2] : "recency";
+        if (!List.of("recency", "hazelcast", "both").contains(mode)) {
+            throw new IllegalArgumentException("mode must be recency, hazelcast or both, was " + mode);
+        }
         long t0 = System.nanoTime();
         List<TraceRequest> trace = MooncakeTrace.read(Path.of(args[0]));
         TracePrefixSynthesizer synth = TracePrefixSynthesizer.mooncake();
@@ -111,24 +119,31 @@ public final class PrefixCacheExperiment {
 
         IntUnaryOperator roundRobin = i -> i % WORKERS;
 
-        // 1. global shared two-tier cache, real Hazelcast member
+        // 1. global shared two-tier cache, real Hazelcast member: the shared tier's own exact LRU per member
+        //    (SharedKvTier), and optionally Hazelcast's sampled per-partition LRU (the previous design)
+        Result shared = null;
+        Result hazelcastOnly = null;
         HazelcastInstance hz = Hazelcast.newHazelcastInstance(loopbackConfig());
-        Result shared;
         try {
-            String mapName = "kv-experiment";
-            hz.getConfig().addMapConfig(KvBlockStore.sharedMapConfig(mapName, Math.toIntExact(sharedBlocks)));
-            IMap<String, byte[]> map = hz.getMap(mapName);
-            PrefixIndex index = new InMemoryPrefixIndex(Math.toIntExact(capacity));
-            List<KvBlockStore> stores = new ArrayList<>();
-            for (int w = 0; w < WORKERS; w++) {
-                stores.add(KvBlockStore.builder().holder(new BlockHolder("w" + w, "pool"))
-                        .localMaxBytes(localPerWorker * blockBytes).sharedMap(map).prefixIndex(index)
-                        .meterRegistry(new SimpleMeterRegistry()).build());
+            if (!mode.equals("hazelcast")) {
+                SimpleMeterRegistry reg = new SimpleMeterRegistry();
+                IMap<String, byte[]> map = SharedKvTier.install(hz, "kv-experiment-recency", Math.toIntExact(sharedBlocks), reg);
+                shared = replayShared(prompts, map, index(capacity), localPerWorker, blockBytes, roundRobin);
+                System.out.printf(Locale.ROOT, "shared two-tier, shared-tier LRU (8 local tiers of %d blocks + shared map of %d blocks; round robin): hit ratio %.2f%% (local %.2f%%, shared %.2f%%), integrity mismatches %d, %.1f s; map size %d, shared evictions %.0f blocks%n",
+                        localPerWorker, sharedBlocks, 100.0 * shared.hits() / blocks, 100.0 * shared.local / blocks,
+                        100.0 * shared.shared / blocks, shared.corrupt, shared.seconds, map.size(),
+                        reg.get("inferq.kv.evictions").functionCounter().count());
             }
-            shared = replay(prompts, stores, roundRobin, blockBytes);
-            System.out.printf(Locale.ROOT, "shared two-tier (8 local tiers of %d blocks + shared Hazelcast map of %d blocks; round robin): hit ratio %.2f%% (local %.2f%%, shared %.2f%%), integrity mismatches %d, %.1f s; map size %d%n",
-                    localPerWorker, sharedBlocks, 100.0 * shared.hits() / blocks, 100.0 * shared.local / blocks,
-                    100.0 * shared.shared / blocks, shared.corrupt, shared.seconds, map.size());
+            if (!mode.equals("recency")) {
+                String mapName = "kv-experiment-hazelcast";
+                hz.getConfig().addMapConfig(KvBlockStore.sharedMapConfig(mapName, Math.toIntExact(sharedBlocks)));
+                IMap<String, byte[]> map = hz.getMap(mapName);
+                hazelcastOnly = replayShared(prompts, map, index(capacity), localPerWorker, blockBytes, roundRobin);
+                System.out.printf(Locale.ROOT, "shared two-tier, Hazelcast sampled LRU only (same sizes; round robin): hit ratio %.2f%% (local %.2f%%, shared %.2f%%), integrity mismatches %d, %.1f s; map size %d%n",
+                        100.0 * hazelcastOnly.hits() / blocks, 100.0 * hazelcastOnly.local / blocks,
+                        100.0 * hazelcastOnly.shared / blocks, hazelcastOnly.corrupt, hazelcastOnly.seconds, map.size());
+                map.destroy();
+            }
         } finally {
             hz.shutdown();
         }
@@ -146,8 +161,29 @@ public final class PrefixCacheExperiment {
         System.out.printf(Locale.ROOT, "8 private local-only caches (sticky on hash of block min(n,16)-1, reference only): hit ratio %.2f%%%n",
                 100.0 * privSticky.hits() / blocks);
 
-        System.out.printf(Locale.ROOT, "shared / bound = %.3f   private(rr) / bound = %.3f   (target shared / bound >= 0.95)%n",
-                (double) shared.hits() / boundHits, (double) priv.hits() / boundHits);
+        if (shared != null) {
+            System.out.printf(Locale.ROOT, "shared / bound = %.3f   private(rr) / bound = %.3f   (target shared / bound >= 0.95)%n",
+                    (double) shared.hits() / boundHits, (double) priv.hits() / boundHits);
+        }
+        if (hazelcastOnly != null) {
+            System.out.printf(Locale.ROOT, "shared (Hazelcast sampled LRU only) / bound = %.3f%n", (double) hazelcastOnly.hits() / boundHits);
+        }
+        System.out.printf(Locale.ROOT, "total %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static PrefixIndex index(long capacity) {
+        return new InMemoryPrefixIndex(Math.toIntExact(capacity));
+    }
+
+    private static Result replayShared(List<List<Long>> prompts, IMap<String, byte[]> map, PrefixIndex index,
+                                       long localPerWorker, long blockBytes, IntUnaryOperator route) {
+        List<KvBlockStore> stores = new ArrayList<>();
+        for (int w = 0; w < WORKERS; w++) {
+            stores.add(KvBlockStore.builder().holder(new BlockHolder("w" + w, "pool"))
+                    .localMaxBytes(localPerWorker * blockBytes).sharedMap(map).prefixIndex(index)
+                    .meterRegistry(new SimpleMeterRegistry()).build());
+        }
+        return replay(prompts, stores, route, blockBytes);
     }
 
     private static List<KvBlockStore> privateStores(long blocksPerWorker) {

@@ -1,5 +1,7 @@
 package io.inferq.loadtests.policy;
 
+import io.inferq.server.wiring.RooflineServiceTime;
+
 import io.inferq.broker.job.JobLane;
 import io.inferq.dispatcher.Admission;
 import io.inferq.dispatcher.BatchPlan;

@@ -1,12 +1,12 @@
-package io.inferq.loadtests.policy;
+package io.inferq.server.wiring;
 
 import io.inferq.dispatcher.ServiceTimeModel;
 import io.inferq.workers.chips.RooflineModel;
 
 /**
- * ADAPTER FOR THE LEAD: chip-workers' {@link RooflineModel} as the dispatcher's {@link ServiceTimeModel}.
- * The dispatcher may not import chip-workers, so production wiring belongs in {@code server}; this copy
- * serves the simulator. Decode: a roofline step costs {@code a + b × context}, and the batch's context
+ * Chip-workers' {@link RooflineModel} as the dispatcher's {@link ServiceTimeModel}.
+ * The dispatcher may not import chip-workers, so the adapter lives in {@code server}.
+ * Decode: a roofline step costs {@code a + b × context}, and the batch's context
  * grows by one token per sequence per step, so {@code out − 1} steps cost
  * {@code (out−1)(a + b·ctx) + b·n·(out−1)·out/2} (all sequences assumed to run all steps: an upper bound).
  */

@@ -1,0 +1,148 @@
+package io.inferq.server;
+
+import io.inferq.server.config.ConfigException;
+import io.inferq.server.config.ConfigLoader;
+import io.inferq.server.config.InferqConfig;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code inferq} command line: {@code serve} runs a process, {@code topics} lists a cluster's topics. */
+@Command(name = "inferq", mixinStandardHelpOptions = true, version = "inferq 0.1.0",
+        description = "Event-driven job queue for LLM inference on a heterogeneous accelerator fleet.",
+        subcommands = {InferqCommand.Serve.class, InferqCommand.Topics.class, CommandLine.HelpCommand.class})
+public final class InferqCommand implements Runnable {
+
+    public static void main(String[] args) {
+        // Avro refuses to decode generated classes of untrusted packages; trust ours before any Avro class loads
+        System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES",
+                "io.inferq.broker.avro"));
+        System.setProperty("hazelcast.logging.type", System.getProperty("hazelcast.logging.type", "slf4j"));
+        int rc = new CommandLine(new InferqCommand()).execute(args);
+        if (rc != 0) {
+            System.exit(rc);
+        }
+    }
+
+    @Override
+    public void run() {
+        CommandLine.usage(this, System.out);
+    }
+
+    /** Runs the configured roles until SIGTERM/SIGINT, then shuts down gracefully. */
+    @Command(name = "serve", description = "Run inferq (by default every role, with an embedded Kafka broker and Hazelcast member).")
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--config", description = "YAML configuration file (default: built-in defaults; also INFERQ_CONFIG)")
+        Path configFile;
+        @Option(names = "--data-dir", description = "data directory (Kafka log of the embedded broker)")
+        String dataDir;
+        @Option(names = "--roles", split = ",", description = "roles to run: ingress, dispatcher, workers")
+        String[] roles;
+        @Option(names = "--http-port", description = "HTTP port")
+        Integer httpPort;
+        @Option(names = "--http-host", description = "HTTP listen address (default 127.0.0.1)")
+        String httpHost;
+        @Option(names = "--kafka-bootstrap-servers", description = "use this external Kafka cluster instead of the embedded broker")
+        String bootstrapServers;
+        @Option(names = "--hazelcast-members", split = ",", description = "connect to this external Hazelcast cluster as a client")
+        String[] hazelcastMembers;
+        @Option(names = "--process-id", description = "stable id of this process (transactional ids)")
+        String processId;
+
+        @Override
+        public Integer call() {
+            Map<String, String> env = new HashMap<>(System.getenv());
+            if (dataDir != null) {
+                env.put("INFERQ_DATA_DIR", dataDir);
+            }
+            if (roles != null) {
+                env.put("INFERQ_ROLES", String.join(",", roles));
+            }
+            if (httpPort != null) {
+                env.put("INFERQ_HTTP_PORT", String.valueOf(httpPort));
+            }
+            if (httpHost != null) {
+                env.put("INFERQ_HTTP_HOST", httpHost);
+            }
+            if (bootstrapServers != null) {
+                env.put("INFERQ_KAFKA_EMBEDDED", "false");
+                env.put("INFERQ_KAFKA_BOOTSTRAP_SERVERS", bootstrapServers);
+            }
+            if (hazelcastMembers != null) {
+                env.put("INFERQ_HAZELCAST_EMBEDDED", "false");
+                env.put("INFERQ_HAZELCAST_MEMBERS", String.join(",", hazelcastMembers));
+            }
+            if (processId != null) {
+                env.put("INFERQ_PROCESS_ID", processId);
+            }
+            Path file = configFile != null ? configFile : env.get("INFERQ_CONFIG") == null ? null : Path.of(env.get("INFERQ_CONFIG"));
+            long t0 = System.nanoTime();
+            InferqConfig config;
+            InferqServer server;
+            try {
+                config = ConfigLoader.load(file, env);
+                server = InferqServer.start(config);
+            } catch (ConfigException e) {
+                System.err.println("inferq: configuration error: " + e.getMessage());
+                return 2;
+            } catch (RuntimeException e) {
+                System.err.println("inferq: could not start: " + e.getMessage());
+                return 1;
+            }
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                stopped.countDown();
+            }, "inferq-shutdown"));
+            while (!server.isReady() && stopped.getCount() > 0) {
+                sleep(100);
+            }
+            System.out.printf("inferq ready in %d ms: http://%s:%d (Kafka %s)%n",
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), config.http().host(), server.httpPort(),
+                    server.kafkaBootstrapServers());
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return 0;
+        }
+
+        private static void sleep(long ms) {
+            try {
+                Thread.sleep(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Lists the topics of a Kafka cluster with a plain Kafka admin client. */
+    @Command(name = "topics", description = "List the topics of a Kafka cluster (e.g. the embedded broker) with a real Kafka client.")
+    static final class Topics implements Callable<Integer> {
+        @Option(names = "--bootstrap-servers", defaultValue = "127.0.0.1:9092", description = "default: ${DEFAULT-VALUE}")
+        String bootstrapServers;
+
+        @Override
+        public Integer call() throws Exception {
+            Properties p = new Properties();
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+            try (Admin admin = Admin.create(p)) {
+                var names = admin.listTopics().names().get(15, TimeUnit.SECONDS);
+                var described = admin.describeTopics(names).allTopicNames().get(15, TimeUnit.SECONDS);
+                new java.util.TreeSet<>(names).forEach(n -> System.out.printf("%-40s partitions=%d%n", n,
+                        described.get(n).partitions().size()));
+            }
+            return 0;
+        }
+    }
+}

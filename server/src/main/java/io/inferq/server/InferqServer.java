@@ -1,0 +1,449 @@
+package io.inferq.server;
+
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.core.HazelcastInstance;
+import io.inferq.broker.client.KafkaClientSettings;
+import io.inferq.broker.embedded.EmbeddedKafkaBroker;
+import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.topics.TopicBootstrap;
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.dispatcher.DispatchConfig;
+import io.inferq.dispatcher.DispatchScheduler;
+import io.inferq.dispatcher.LengthBuckets;
+import io.inferq.dispatcher.PoolProfile;
+import io.inferq.dispatcher.PrefixLocator;
+import io.inferq.dispatcher.RoutingPolicies;
+import io.inferq.dispatcher.runtime.DispatcherVerticle;
+import io.inferq.dispatcher.runtime.PromptAnalyzer;
+import io.inferq.dispatcher.runtime.RequestDecoding;
+import io.inferq.ingress.IngressServer;
+import io.inferq.ingress.api.JobSubmissionParser;
+import io.inferq.ingress.api.JobsApi;
+import io.inferq.ingress.api.ServedModel;
+import io.inferq.ingress.tenants.SubmitRateLimiter;
+import io.inferq.ingress.tenants.Tenant;
+import io.inferq.ingress.tenants.TenantDirectory;
+import io.inferq.ingress.view.HazelcastJobView;
+import io.inferq.ingress.view.JobEventsMaterializer;
+import io.inferq.server.config.ConfigException;
+import io.inferq.server.config.InferqConfig;
+import io.inferq.server.wiring.HazelcastLauncher;
+import io.inferq.server.wiring.HazelcastTerminalClaims;
+import io.inferq.server.wiring.PrometheusMetrics;
+import io.inferq.server.wiring.RooflineServiceTime;
+import io.inferq.workers.backend.BackendClock;
+import io.inferq.workers.chips.ChipCatalogue;
+import io.inferq.workers.chips.ModelCatalogue;
+import io.inferq.workers.chips.ModelProfile;
+import io.inferq.workers.pool.BackendSpec;
+import io.inferq.workers.backend.OpenAiHttpSettings;
+import io.inferq.workers.pool.PoolLimits;
+import io.inferq.workers.pool.PoolPlan;
+import io.inferq.workers.pool.PoolSpec;
+import io.inferq.workers.runtime.PoolWorker;
+import io.inferq.workers.runtime.PoolWorkerSettings;
+import io.inferq.workers.runtime.PrefixCacheHook;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.ThreadingModel;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One inferq process: starts what its configuration asks for — an embedded KRaft broker and
+ * Hazelcast member (or clients of external clusters), then the ingress, dispatcher and worker roles —
+ * and stops them in the reverse order.
+ *
+ * <p>{@link #start} blocks until every part is started (not necessarily ready: see {@link #readiness()}).
+ * {@link #close} is the graceful shutdown: stop taking HTTP work, stop dispatching, let workers
+ * finish (or hand back) their batches, flush producers, then stop Hazelcast and the broker.
+ */
+public final class InferqServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(InferqServer.class);
+
+    private final InferqConfig config;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private EmbeddedKafkaBroker broker;
+    private HazelcastInstance hazelcast;
+    private Vertx vertx;
+    private PrometheusMeterRegistry registry;
+    private KafkaProducer<String, byte[]> producer;
+    private KafkaClientSettings kafka;
+    private final List<PoolWorker> workers = new ArrayList<>();
+    private DispatcherVerticle dispatcher;
+    private String dispatcherDeployment;
+    private JobEventsMaterializer materializer;
+    private IngressServer ingress;
+    private String ingressDeployment;
+    private volatile boolean brokerReachable;
+    private Admin admin;
+    private long healthTimer = -1;
+
+    private InferqServer(InferqConfig config) {
+        this.config = config;
+    }
+
+    /** Starts a process with this configuration; on failure everything started is stopped again. */
+    public static InferqServer start(InferqConfig config) {
+        InferqServer s = new InferqServer(config);
+        try {
+            s.startAll();
+            return s;
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private void startAll() {
+        long t0 = System.nanoTime();
+        String processId = config.processId() != null ? config.processId() : defaultProcessId();
+        List<PoolPlan> plans = resolvePools();
+        registry = PrometheusMetrics.create();
+
+        // Kafka
+        String bootstrap;
+        if (config.kafka().embedded()) {
+            broker = new EmbeddedKafkaBroker(config.dataDir().resolve("kafka"), config.http().host().equals("0.0.0.0")
+                    ? "127.0.0.1" : loopbackOr(config.http().host()), config.kafka().port(), config.kafka().controllerPort());
+            broker.start(60_000);
+            bootstrap = broker.bootstrapServers();
+        } else {
+            bootstrap = config.kafka().bootstrapServers();
+        }
+        kafka = new KafkaClientSettings(bootstrap, config.kafka().client());
+        Properties ap = new Properties();
+        ap.putAll(config.kafka().client());
+        ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        admin = Admin.create(ap);
+        List<String> poolIds = plans.stream().map(p -> p.spec().id()).toList();
+        var outcome = new TopicBootstrap(admin, (short) config.kafka().replicationFactor(), 30_000)
+                .ensure(TopicCatalogue.topics(config.kafka().partitions(), poolIds));
+        outcome.warnings().forEach(w -> LOG.warn("topic bootstrap: {}", w));
+        LOG.info("Kafka at {}: {} topics created, {} already present", bootstrap, outcome.created().size(), outcome.existing().size());
+        brokerReachable = true;
+
+        // Hazelcast
+        List<MapConfig> maps = new ArrayList<>();
+        maps.add(HazelcastTerminalClaims.mapConfig());
+        maps.add(new MapConfig(HazelcastJobView.JOBS_MAP).setBackupCount(1));
+        maps.add(new MapConfig(HazelcastJobView.IDEMPOTENCY_MAP).setBackupCount(1).setTimeToLiveSeconds(7 * 24 * 3600));
+        hazelcast = HazelcastLauncher.start(config.hazelcast(), loopbackOr(config.http().host()), maps);
+        TerminalClaims claims = new HazelcastTerminalClaims(hazelcast);
+
+        vertx = Vertx.vertx();
+        Properties pp = kafka.producer("inferq-" + processId);
+        pp.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "2000");
+        producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
+        Clock clock = Clock.systemUTC();
+
+        if (config.runs(InferqConfig.Role.WORKERS)) {
+            for (PoolPlan plan : plans) {
+                PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), processId,
+                        plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
+                        config.workers().sessionTimeoutMs());
+                PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, BackendClock.system()), claims,
+                        prefixCacheHook(plan), clock, registry);
+                w.start();
+                workers.add(w);
+            }
+        }
+        if (config.runs(InferqConfig.Role.DISPATCHER)) {
+            DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), poolProfiles(plans),
+                    RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator(), registry);
+            dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer(), RequestDecoding.avroOnly(),
+                    clock, registry);
+            dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
+                    "dispatcher");
+        }
+        if (config.runs(InferqConfig.Role.INGRESS)) {
+            startIngress(plans, claims, clock);
+        }
+        healthTimer = vertx.setPeriodic(2000, id -> vertx.executeBlocking(() -> {
+            try {
+                admin.describeCluster().nodes().get(2, TimeUnit.SECONDS);
+                brokerReachable = true;
+            } catch (Exception e) {
+                brokerReachable = false;
+            }
+            return null;
+        }, false));
+        LOG.info("inferq started in {} ms (roles {}, process {})", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+                config.roles(), processId);
+    }
+
+    private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock) {
+        HazelcastJobView view = new HazelcastJobView(hazelcast);
+        materializer = new JobEventsMaterializer(kafka, view);
+        materializer.start();
+        List<Tenant> tenants = new ArrayList<>();
+        for (InferqConfig.TenantSetting t : config.tenants()) {
+            tenants.add(new Tenant(t.id(), t.apiKeys(), t.maxQueuedJobs() == null ? 100_000 : t.maxQueuedJobs(),
+                    t.maxRequestBytes() == null ? config.http().maxBodyBytes() : t.maxRequestBytes(),
+                    t.requestsPerSecond() == null ? 1000 : t.requestsPerSecond(), t.webhookSecrets(), t.cacheSalt()));
+        }
+        Tenant open = Tenant.openDefault(openWebhookSecret());
+        TenantDirectory directory = new TenantDirectory(tenants, open);
+        if (!directory.authenticationRequired()) {
+            LOG.warn("no tenant is configured: open access, every request runs as tenant 'default' without an API key"
+                    + " (configure 'tenants' to require API keys)");
+        }
+        List<ServedModel> served = servedModels(plans);
+        JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
+                view, claims, producer, clock, registry);
+        List<Consumer<Router>> apis = List.of(jobs::mount);
+        ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,
+                this::readiness, registry::scrape);
+        try {
+            ingressDeployment = await(vertx.deployVerticle(ingress), "ingress");
+        } catch (ConfigException e) {
+            if (e.getCause() instanceof BindException || String.valueOf(e.getMessage()).contains("Address already in use")) {
+                throw new ConfigException("http.port: port " + config.http().port() + " on " + config.http().host()
+                        + " is already in use; stop the other process or choose another port", e);
+            }
+            throw e;
+        }
+        LOG.info("HTTP API on http://{}:{}", config.http().host(), ingress.actualPort());
+    }
+
+    private String openWebhookSecret() {
+        byte[] key = new byte[24];
+        new SecureRandom().nextBytes(key);
+        return "whsec_" + Base64.getEncoder().encodeToString(key);
+    }
+
+    private List<PoolPlan> resolvePools() {
+        ChipCatalogue chips = ChipCatalogue.builtIn();
+        ModelCatalogue models = ModelCatalogue.builtIn();
+        List<PoolPlan> plans = new ArrayList<>();
+        for (InferqConfig.PoolSetting p : config.pools()) {
+            BackendSpec backend = "simulated".equals(p.backend()) ? new BackendSpec.Simulated()
+                    : httpBackend(p);
+            PoolSpec spec = new PoolSpec(p.id(), p.chip(), p.chipsPerInstance(), p.instances(), p.model(), backend,
+                    new PoolLimits(p.maxBatchTokens(), p.maxConcurrentSequences()), p.timeScale(), 0.9, null, 0);
+            try {
+                plans.add(PoolPlan.resolve(spec, chips, models));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("pools[" + p.id() + "]: " + e.getMessage(), e);
+            }
+        }
+        return plans;
+    }
+
+    private static BackendSpec httpBackend(InferqConfig.PoolSetting p) {
+        List<java.net.URI> urls = new ArrayList<>();
+        for (String u : p.baseUrls()) {
+            try {
+                urls.add(new java.net.URI(u));
+            } catch (java.net.URISyntaxException e) {
+                throw new ConfigException("pools[" + p.id() + "].base-urls: '" + u + "' is not a URL: " + e.getReason(), e);
+            }
+        }
+        OpenAiHttpSettings s = OpenAiHttpSettings.of(urls, p.engineModel() == null ? p.model() : p.engineModel());
+        if (p.requestTimeoutMs() != null) {
+            s = s.withTimeouts(s.connectTimeout(), java.time.Duration.ofMillis(p.requestTimeoutMs()), s.idleTimeout());
+        }
+        return new BackendSpec.OpenAiHttp(s);
+    }
+
+    private List<PoolProfile> poolProfiles(List<PoolPlan> plans) {
+        List<PoolProfile> out = new ArrayList<>();
+        for (PoolPlan p : plans) {
+            out.add(new PoolProfile(p.spec().id(), p.chip().id(), p.spec().model(), p.spec().instances(),
+                    p.spec().limits().maxBatchTokens(), p.spec().limits().maxConcurrentSequences(),
+                    new ScaledServiceTime(new RooflineServiceTime(p.roofline()), p.spec().timeScale())));
+        }
+        return out;
+    }
+
+    private DispatchConfig dispatchConfig() {
+        InferqConfig.Dispatcher d = config.dispatcher();
+        Map<String, Long> quotas = new LinkedHashMap<>();
+        config.tenants().forEach(t -> {
+            if (t.queuedTokens() != null) {
+                quotas.put(t.id(), t.queuedTokens());
+            }
+        });
+        int[] edges = d.bucketEdges().stream().mapToInt(Integer::intValue).toArray();
+        return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
+                d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
+                config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256);
+    }
+
+    private static String policyName(String configured) {
+        return "estimated-completion".equals(configured) ? "ect" : configured;
+    }
+
+    private List<ServedModel> servedModels(List<PoolPlan> plans) {
+        Map<String, List<String>> pools = new LinkedHashMap<>();
+        Map<String, ModelProfile> profiles = new LinkedHashMap<>();
+        for (PoolPlan p : plans) {
+            pools.computeIfAbsent(p.spec().model(), k -> new ArrayList<>())
+                    .add(p.spec().id() + " (" + p.spec().instances() + " × " + p.spec().chipsPerInstance() + " " + p.chip().name()
+                            + ", " + p.spec().backend().kind() + ")");
+            profiles.put(p.spec().model(), p.model());
+        }
+        List<ServedModel> out = new ArrayList<>();
+        pools.forEach((model, list) -> {
+            ModelProfile mp = profiles.get(model);
+            int ctx = mp.maxContextTokens();
+            out.add(new ServedModel(model, "deepseek-ai", ctx, Math.min(32_768, ctx / 2), list));
+        });
+        return out;
+    }
+
+    private PrefixCacheHook prefixCacheHook(PoolPlan plan) {
+        return PrefixCacheHook.NONE;
+    }
+
+    private PrefixLocator prefixLocator() {
+        return PrefixLocator.NONE;
+    }
+
+    private PromptAnalyzer promptAnalyzer() {
+        return PromptAnalyzer.ESTIMATE_ONLY;
+    }
+
+    /** @return component → ready; the process is ready when all are */
+    public Map<String, Boolean> readiness() {
+        Map<String, Boolean> r = new LinkedHashMap<>();
+        r.put("kafka", brokerReachable);
+        r.put("hazelcast", hazelcast != null && hazelcast.getLifecycleService().isRunning());
+        if (materializer != null) {
+            r.put("job-view", materializer.isCaughtUp());
+        }
+        if (dispatcher != null) {
+            r.put("dispatcher", dispatcher.isReady());
+        }
+        for (PoolWorker w : workers) {
+            r.put("pool:" + w.poolId(), w.isReady());
+        }
+        return r;
+    }
+
+    public boolean isReady() {
+        return readiness().values().stream().allMatch(Boolean::booleanValue);
+    }
+
+    public int httpPort() {
+        return ingress == null ? -1 : ingress.actualPort();
+    }
+
+    public String kafkaBootstrapServers() {
+        return kafka.bootstrapServers();
+    }
+
+    public HazelcastInstance hazelcast() {
+        return hazelcast;
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    private static String defaultProcessId() {
+        try {
+            return InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9-]", "-") + "-" + ProcessHandle.current().pid();
+        } catch (java.net.UnknownHostException e) {
+            return "inferq-" + ProcessHandle.current().pid();
+        }
+    }
+
+    private static String loopbackOr(String host) {
+        return "localhost".equals(host) ? "127.0.0.1" : host;
+    }
+
+    private static <T> T await(io.vertx.core.Future<T> f, String what) {
+        try {
+            return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConfigException("interrupted while starting " + what, e);
+        } catch (Exception e) {
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            throw new ConfigException(what + " failed to start: " + c.getMessage(), c);
+        }
+    }
+
+    /** Graceful shutdown; safe to call more than once and after a failed start. */
+    @Override
+    public synchronized void close() {
+        long t0 = System.nanoTime();
+        if (vertx != null && healthTimer >= 0) {
+            vertx.cancelTimer(healthTimer);
+        }
+        if (ingressDeployment != null) {
+            quietly(() -> await(vertx.undeploy(ingressDeployment), "ingress stop"));
+            ingressDeployment = null;
+        }
+        if (dispatcherDeployment != null) {
+            quietly(() -> await(vertx.undeploy(dispatcherDeployment), "dispatcher stop"));
+            dispatcherDeployment = null;
+        }
+        workers.forEach(w -> quietly(w::close));
+        workers.clear();
+        if (materializer != null) {
+            quietly(materializer::close);
+            materializer = null;
+        }
+        toClose.forEach(c -> quietly(c::close));
+        toClose.clear();
+        if (producer != null) {
+            KafkaProducer<String, byte[]> p = producer;
+            quietly(() -> p.close(java.time.Duration.ofSeconds(10)));
+            producer = null;
+        }
+        if (admin != null) {
+            Admin a = admin;
+            quietly(() -> a.close(java.time.Duration.ofSeconds(5)));
+            admin = null;
+        }
+        if (vertx != null) {
+            Vertx v = vertx;
+            quietly(() -> await(v.close(), "vert.x stop"));
+            vertx = null;
+        }
+        if (hazelcast != null) {
+            HazelcastInstance h = hazelcast;
+            quietly(() -> h.shutdown());
+            hazelcast = null;
+        }
+        if (broker != null) {
+            quietly(broker::close);
+            broker = null;
+        }
+        LOG.info("inferq stopped in {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    private static void quietly(Step step) {
+        try {
+            step.run();
+        } catch (Exception e) {
+            LOG.warn("shutdown step failed: {}", e.toString());
+        }
+    }
+}
