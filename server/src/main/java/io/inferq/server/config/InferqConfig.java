@@ -45,7 +45,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     }
 
     static void requirePort(int port, String name) {
-        require(port >= 1 && port <= 65535, name + " must be 1-65535, was " + port);
+        require(port >= 0 && port <= 65535, name + " must be 0-65535 (0 picks a free port), was " + port);
     }
 
     /** HTTP listener. */
@@ -64,7 +64,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             if (embedded) {
                 requirePort(port, "kafka.port");
                 requirePort(controllerPort, "kafka.controller-port");
-                require(port != controllerPort, "kafka.port and kafka.controller-port must differ");
+                require(port == 0 || port != controllerPort, "kafka.port and kafka.controller-port must differ");
             } else {
                 require(bootstrapServers != null && !bootstrapServers.isBlank(),
                         "kafka.bootstrap-servers must be set when kafka.embedded is false");
@@ -79,7 +79,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /** Hazelcast: embedded member or client of an external cluster. */
     public record Hazelcast(boolean embedded, int port, String clusterName, List<String> members) {
         public Hazelcast {
-            requirePort(port, "hazelcast.port");
+            require(port >= 1 && port <= 65535, "hazelcast.port must be 1-65535, was " + port);
             require(clusterName != null && !clusterName.isBlank(), "hazelcast.cluster-name must be set");
             require(members != null && !members.isEmpty(), "hazelcast.members must list at least one address");
             members = List.copyOf(members);

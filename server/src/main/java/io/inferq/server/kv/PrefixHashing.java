@@ -1,0 +1,114 @@
+package io.inferq.server.kv;
+
+import io.inferq.kvcache.hashing.BlockHasher;
+import io.inferq.kvcache.hashing.HashSeed;
+import io.inferq.kvcache.tokens.ChatMessage;
+import io.inferq.kvcache.tokens.PromptTokenizer;
+import io.inferq.workers.backend.SequenceWork;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * The one place that turns a conversation into tokens and chained block hashes, shared by the dispatcher
+ * ({@link KvPromptAnalyzer}, {@link IndexPrefixLocator}) and the workers ({@link KvPrefixCacheHook}), so the
+ * routing hash and the store key always agree: same chat template and tokenizer, same block size, same seed
+ * {@code HashSeed.derive(model as the client named it, tokenizer name, tenant cache salt)}.
+ *
+ * <p>Tenant salt: {@code saltOfTenant} gives a tenant's secret cache salt; a tenant without one
+ * ({@code null}) is salted with {@code "tenant:" + tenantId}, so tenants never share (or can time) each
+ * other's prefixes unless a deployment gives them the same salt on purpose.
+ *
+ * <p>Immutable and thread-safe. Tokenising is CPU-bound (linear in the prompt): not for an event loop with
+ * very long prompts.
+ */
+public final class PrefixHashing {
+
+    /** Layout part of every {@link io.inferq.kvcache.KvFormat} made here. */
+    public static final String LAYOUT = "flashmla-paged";
+
+    private final PromptTokenizer tokenizer;
+    private final int blockSize;
+    private final Function<String, String> saltOfTenant;
+
+    /**
+     * @param tokenizer    the tokenizer (its name is part of the seed)
+     * @param blockSize    tokens per block, positive
+     * @param saltOfTenant tenant id → cache salt, or null for "none configured"; must be thread-safe
+     */
+    public PrefixHashing(PromptTokenizer tokenizer, int blockSize, Function<String, String> saltOfTenant) {
+        this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer must not be null");
+        if (blockSize <= 0) {
+            throw new IllegalArgumentException("blockSize must be positive, was " + blockSize);
+        }
+        this.blockSize = blockSize;
+        this.saltOfTenant = Objects.requireNonNull(saltOfTenant, "saltOfTenant must not be null");
+    }
+
+    /** o200k_base, {@link BlockHasher#DEFAULT_BLOCK_SIZE}-token blocks. */
+    public static PrefixHashing defaults(Function<String, String> saltOfTenant) {
+        return new PrefixHashing(PromptTokenizer.o200kBase(), BlockHasher.DEFAULT_BLOCK_SIZE, saltOfTenant);
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public PromptTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Tokens and chained hashes of one prompt's full blocks. */
+    public record Prompt(int[] tokens, List<Long> blockHashes) {
+        public Prompt {
+            Objects.requireNonNull(tokens, "tokens must not be null");
+            blockHashes = List.copyOf(blockHashes);
+        }
+
+        public int tokenCount() {
+            return tokens.length;
+        }
+    }
+
+    /** The tenant's cache salt (see the class comment). */
+    public String saltOf(String tenant) {
+        Objects.requireNonNull(tenant, "tenant must not be null");
+        String salt = saltOfTenant.apply(tenant);
+        return salt != null ? salt : "tenant:" + tenant;
+    }
+
+    /** The hash seed of ({@code model}, this tokenizer, {@code tenant}'s salt). */
+    public HashSeed seed(String model, String tenant) {
+        return HashSeed.derive(model, tokenizer.name(), saltOf(tenant));
+    }
+
+    /** Renders {@code messages} through the chat template, tokenises, and hashes the full blocks. */
+    public Prompt analyze(String model, String tenant, List<ChatMessage> messages) {
+        int[] tokens = tokenizer.encodeChat(messages);
+        return new Prompt(tokens, new BlockHasher(seed(model, tenant), blockSize).blockHashes(tokens));
+    }
+
+    /** Avro chat messages (dispatcher side) as template messages. */
+    public static List<ChatMessage> fromAvro(List<io.inferq.broker.avro.ChatMessage> messages) {
+        List<ChatMessage> out = new ArrayList<>(messages.size());
+        for (io.inferq.broker.avro.ChatMessage m : messages) {
+            out.add(message(m.getRole(), m.getContent()));
+        }
+        return out;
+    }
+
+    /** Worker-side messages as template messages. */
+    public static List<ChatMessage> fromWork(List<SequenceWork.Message> messages) {
+        List<ChatMessage> out = new ArrayList<>(messages.size());
+        for (SequenceWork.Message m : messages) {
+            out.add(message(m.role(), m.content()));
+        }
+        return out;
+    }
+
+    private static ChatMessage message(String role, String content) {
+        return new ChatMessage(role == null ? "" : role.toLowerCase(Locale.ROOT), content == null ? "" : content);
+    }
+}

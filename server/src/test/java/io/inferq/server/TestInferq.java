@@ -1,0 +1,125 @@
+package io.inferq.server;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferq.server.config.ConfigLoader;
+import io.inferq.server.config.InferqConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * One real inferq process per test JVM — embedded KRaft broker, embedded Hazelcast member, every role —
+ * shared by the integration tests (each start costs seconds). Simulated pools run 200× faster than real
+ * time so a job finishes in milliseconds. Tests that need another configuration start their own with
+ * {@link #start(Consumer)} and close it.
+ */
+public final class TestInferq {
+    private static InferqServer shared;
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private TestInferq() {
+    }
+
+    public static synchronized InferqServer shared() {
+        if (shared == null) {
+            shared = start(tree -> { });
+            Runtime.getRuntime().addShutdownHook(new Thread(shared::close, "test-inferq-stop"));
+        }
+        return shared;
+    }
+
+    /** Starts a fresh process on a new data directory; {@code customize} edits the config tree. */
+    public static InferqServer start(Consumer<ObjectNode> customize) {
+        return startOn(tempDir(), customize);
+    }
+
+    /** Starts a process on {@code dataDir} (reuse it to test restarts). */
+    public static InferqServer startOn(Path dataDir, Consumer<ObjectNode> customize) {
+        ObjectNode tree = ConfigLoader.defaults();
+        tree.put("data-dir", dataDir.toString());
+        ((ObjectNode) tree.get("http")).put("port", 0);
+        ObjectNode kafka = (ObjectNode) tree.get("kafka");
+        kafka.put("port", 0).put("controller-port", 0).put("partitions", 2);
+        ObjectNode hz = (ObjectNode) tree.get("hazelcast");
+        hz.put("port", freePort()).put("cluster-name", "inferq-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        tree.withArray("pools").forEach(p -> ((ObjectNode) p).put("time-scale", 200.0));
+        customize.accept(tree);
+        InferqConfig config = ConfigLoader.bind(tree);
+        InferqServer server = InferqServer.start(config);
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!server.isReady()) {
+            if (System.nanoTime() > deadline) {
+                server.close();
+                throw new IllegalStateException("inferq not ready after 60 s: " + server.readiness());
+            }
+            pause(50);
+        }
+        return server;
+    }
+
+    public static Path tempDir() {
+        try {
+            return Files.createTempDirectory("inferq-test");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A plain HTTP call: {@code method} {@code path} with an optional JSON body and extra header pairs. */
+    public static HttpResponse<String> http(InferqServer server, String method, String path, String body, String... headers) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + path))
+                .timeout(Duration.ofSeconds(30))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
+        for (int i = 0; i + 1 < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        try {
+            return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Polls until {@code condition} holds or the timeout passes (integration tests wait on real Kafka). */
+    public static void await(Duration timeout, java.util.function.BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+            }
+            pause(25);
+        }
+    }
+
+    private static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
