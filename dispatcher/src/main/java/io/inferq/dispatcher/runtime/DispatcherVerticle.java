@@ -54,7 +54,30 @@ import org.slf4j.LoggerFactory;
  */
 public final class DispatcherVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(DispatcherVerticle.class);
-    static final String DLQ_ERROR_CLASS = "inferq.dlq.error.class";
+
+    // Dead-letter headers: Kafka Connect's convention (DeadLetterQueueReporter), values UTF-8 strings
+    public static final String CONNECT_TOPIC = "__connect.errors.topic";
+    public static final String CONNECT_PARTITION = "__connect.errors.partition";
+    public static final String CONNECT_OFFSET = "__connect.errors.offset";
+    public static final String CONNECT_CONNECTOR_NAME = "__connect.errors.connector.name";
+    public static final String CONNECT_STAGE = "__connect.errors.stage";
+    public static final String CONNECT_EXECUTING_CLASS = "__connect.errors.class.name";
+    public static final String CONNECT_EXCEPTION_CLASS = "__connect.errors.exception.class.name";
+    public static final String CONNECT_EXCEPTION_MESSAGE = "__connect.errors.exception.message";
+    // ... and Spring Kafka's (DeadLetterPublishingRecoverer): partition int, offset and timestamp long, big-endian
+    public static final String SPRING_ORIGINAL_TOPIC = "kafka_dlt-original-topic";
+    public static final String SPRING_ORIGINAL_PARTITION = "kafka_dlt-original-partition";
+    public static final String SPRING_ORIGINAL_OFFSET = "kafka_dlt-original-offset";
+    public static final String SPRING_ORIGINAL_TIMESTAMP = "kafka_dlt-original-timestamp";
+    public static final String SPRING_ORIGINAL_TIMESTAMP_TYPE = "kafka_dlt-original-timestamp-type";
+    public static final String SPRING_ORIGINAL_CONSUMER_GROUP = "kafka_dlt-original-consumer-group";
+    public static final String SPRING_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn";
+    public static final String SPRING_EXCEPTION_MESSAGE = "kafka_dlt-exception-message";
+    /** inferq's own: the OpenAI-style error code ({@code invalid_max_tokens}), when the decoder gives one. */
+    public static final String DLQ_ERROR_CODE = "inferq-error-code";
+    private static final String DLQ_SOURCE_NAME = "inferq-dispatcher";
+    /** Credentials and inferq's origin mark never reach the dead-letter topic. */
+    private static final java.util.Set<String> DLQ_DROPPED_HEADERS = java.util.Set.of("inferq-api-key", "inferq-origin-signature");
 
     private final DispatchScheduler scheduler;
     private final KafkaClientSettings kafka;
@@ -139,7 +162,7 @@ public final class DispatcherVerticle extends VerticleBase {
                 decoded = RequestDecoding.Result.reject(e.getClass().getName(), String.valueOf(e.getMessage()));
             }
             if (decoded.request() == null) {
-                deadLetter(record, loop, decoded.errorClass(), decoded.errorMessage());
+                deadLetter(record, loop, decoded);
                 continue;
             }
             JobRequest req = decoded.request();
@@ -303,14 +326,44 @@ public final class DispatcherVerticle extends VerticleBase {
         producer.send(rr, cb);
     }
 
-    private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, String errorClass, String message) {
+    /**
+     * Copies a refused record to {@value TopicCatalogue#REQUESTS_DLQ} — same key, value and headers
+     * (except {@code inferq-api-key} and the origin signature, which are never copied) — plus the error
+     * headers of both common conventions, so Kafka Connect and Spring Kafka tooling read them unchanged:
+     * Connect's {@code __connect.errors.*} (UTF-8 strings) and Spring's {@code kafka_dlt-*} (topic and
+     * texts UTF-8; partition a 4-byte and offset/timestamp 8-byte big-endian integers, as Spring writes
+     * them), and {@value #DLQ_ERROR_CODE}. The record is done (its offset committable) only once the
+     * copy is acknowledged; a failed copy leaves it undone, so it is read again after a restart.
+     */
+    private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, RequestDecoding.Result why) {
+        String errorClass = why.errorClass() == null ? "io.inferq.UnknownError" : why.errorClass();
+        String message = why.errorMessage() == null ? "" : why.errorMessage();
         ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(TopicCatalogue.REQUESTS_DLQ, null, record.key(), record.value());
-        record.headers().forEach(h -> dlq.headers().add(h));
-        dlq.headers().add("inferq.dlq.original.topic", record.topic().getBytes(StandardCharsets.UTF_8));
-        dlq.headers().add("inferq.dlq.original.partition", String.valueOf(record.partition()).getBytes(StandardCharsets.UTF_8));
-        dlq.headers().add("inferq.dlq.original.offset", String.valueOf(record.offset()).getBytes(StandardCharsets.UTF_8));
-        dlq.headers().add(DLQ_ERROR_CLASS, errorClass.getBytes(StandardCharsets.UTF_8));
-        dlq.headers().add("inferq.dlq.error.message", message.getBytes(StandardCharsets.UTF_8));
+        record.headers().forEach(h -> {
+            if (!DLQ_DROPPED_HEADERS.contains(h.key().toLowerCase(java.util.Locale.ROOT))) {
+                dlq.headers().add(h);
+            }
+        });
+        var h = dlq.headers();
+        h.add(CONNECT_TOPIC, utf8(record.topic()));
+        h.add(CONNECT_PARTITION, utf8(String.valueOf(record.partition())));
+        h.add(CONNECT_OFFSET, utf8(String.valueOf(record.offset())));
+        h.add(CONNECT_CONNECTOR_NAME, utf8(DLQ_SOURCE_NAME));
+        h.add(CONNECT_STAGE, utf8("VALUE_CONVERTER"));
+        h.add(CONNECT_EXECUTING_CLASS, utf8(decoder.getClass().getName()));
+        h.add(CONNECT_EXCEPTION_CLASS, utf8(errorClass));
+        h.add(CONNECT_EXCEPTION_MESSAGE, utf8(message));
+        h.add(SPRING_ORIGINAL_TOPIC, utf8(record.topic()));
+        h.add(SPRING_ORIGINAL_PARTITION, java.nio.ByteBuffer.allocate(Integer.BYTES).putInt(record.partition()).array());
+        h.add(SPRING_ORIGINAL_OFFSET, java.nio.ByteBuffer.allocate(Long.BYTES).putLong(record.offset()).array());
+        h.add(SPRING_ORIGINAL_TIMESTAMP, java.nio.ByteBuffer.allocate(Long.BYTES).putLong(record.timestamp()).array());
+        h.add(SPRING_ORIGINAL_TIMESTAMP_TYPE, utf8(record.timestampType().toString()));
+        h.add(SPRING_ORIGINAL_CONSUMER_GROUP, utf8(loop == batchLoop ? "inferq-dispatcher-batch" : "inferq-dispatcher"));
+        h.add(SPRING_EXCEPTION_FQCN, utf8(errorClass));
+        h.add(SPRING_EXCEPTION_MESSAGE, utf8(message));
+        if (why.errorCode() != null) {
+            h.add(DLQ_ERROR_CODE, utf8(why.errorCode()));
+        }
         Context ctx = context;
         producer.send(dlq, (md, ex) -> ctx.runOnContext(v -> {
             if (ex == null) {
@@ -321,6 +374,10 @@ public final class DispatcherVerticle extends VerticleBase {
                         record.topic(), record.partition(), record.offset(), ex.toString());
             }
         }));
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

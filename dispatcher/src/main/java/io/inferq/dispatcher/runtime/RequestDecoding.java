@@ -6,9 +6,10 @@ import io.inferq.broker.serde.AvroSerde;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
- * Decodes records of the request topics. The default decoder accepts inferq's own Avro requests
- * (written by the HTTP ingress); the Kafka contract's decoder (JSON or Avro from any producer,
- * with tenant headers) replaces it in the server wiring.
+ * Decodes records of the request topics. {@link #avroOnly()} accepts inferq's own Avro requests
+ * (written by the HTTP ingress) and is meant for tests; the server wires the Kafka contract's decoder
+ * ({@link io.inferq.dispatcher.runtime.contract.KafkaRequestContract}: JSON or Avro from any producer,
+ * with tenant headers).
  */
 public final class RequestDecoding {
     private RequestDecoding() {
@@ -20,20 +21,25 @@ public final class RequestDecoding {
      * @param request       the request, or null when rejected
      * @param acceptedEvent a {@code queued} event the dispatcher must write (for requests that did not
      *                      come through the HTTP ingress), or null
-     * @param errorClass    Java-style class name of the failure, for the DLQ header
+     * @param errorClass    Java class name of the failure, for the DLQ header
+     * @param errorCode     OpenAI-style error code ({@code invalid_max_tokens}), for the DLQ header; may be null
      * @param errorMessage  what was wrong
      */
-    public record Result(JobRequest request, JobEvent acceptedEvent, String errorClass, String errorMessage) {
+    public record Result(JobRequest request, JobEvent acceptedEvent, String errorClass, String errorCode, String errorMessage) {
         public static Result ok(JobRequest request) {
-            return new Result(request, null, null, null);
+            return new Result(request, null, null, null, null);
         }
 
         public static Result accepted(JobRequest request, JobEvent queued) {
-            return new Result(request, queued, null, null);
+            return new Result(request, queued, null, null, null);
         }
 
         public static Result reject(String errorClass, String message) {
-            return new Result(null, null, errorClass, message);
+            return new Result(null, null, errorClass, null, message);
+        }
+
+        public static Result reject(String errorClass, String errorCode, String message) {
+            return new Result(null, null, errorClass, errorCode, message);
         }
     }
 

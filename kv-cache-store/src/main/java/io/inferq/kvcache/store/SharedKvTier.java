@@ -15,7 +15,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
@@ -49,6 +48,11 @@ public final class SharedKvTier {
 
     /** Hazelcast's own bound, as a multiple of the recency budget. */
     public static final int BACKSTOP_FACTOR = 2;
+    /**
+     * ... and at least this many chunks per partition above the budget: Hazelcast enforces its bound per
+     * partition ({@code size × members / partitions}), so a small budget would otherwise let it evict at random.
+     */
+    public static final int BACKSTOP_MIN_PER_PARTITION = 32;
     private static final String CONTEXT_PREFIX = "inferq.kv.shared-tier-recency:";
 
     private SharedKvTier() {
@@ -56,13 +60,19 @@ public final class SharedKvTier {
 
     /**
      * Map configuration for a recency-managed shared tier: no backups, and Hazelcast LRU at
-     * {@code BACKSTOP_FACTOR × maxChunksPerMember} (a ceiling, not the working bound).
+     * {@code max(BACKSTOP_FACTOR × maxChunksPerMember, maxChunksPerMember + BACKSTOP_MIN_PER_PARTITION ×
+     * partitionCount)} per member (a ceiling, not the working bound).
      */
-    public static MapConfig mapConfig(String mapName, int maxChunksPerMember) {
+    public static MapConfig mapConfig(String mapName, int maxChunksPerMember, int partitionCount) {
         if (maxChunksPerMember <= 0) {
             throw new IllegalArgumentException("maxChunksPerMember must be positive, was " + maxChunksPerMember);
         }
-        int backstop = (int) Math.min(Integer.MAX_VALUE, (long) BACKSTOP_FACTOR * maxChunksPerMember);
+        if (partitionCount <= 0) {
+            throw new IllegalArgumentException("partitionCount must be positive, was " + partitionCount);
+        }
+        long size = Math.max((long) BACKSTOP_FACTOR * maxChunksPerMember,
+                maxChunksPerMember + (long) BACKSTOP_MIN_PER_PARTITION * partitionCount);
+        int backstop = (int) Math.min(Integer.MAX_VALUE, size);
         return new MapConfig(mapName)
                 .setBackupCount(0)
                 .setEvictionConfig(new EvictionConfig()
@@ -72,7 +82,7 @@ public final class SharedKvTier {
     }
 
     /**
-     * Sets up the shared tier on {@code member}: adds {@link #mapConfig} to its dynamic configuration,
+     * Sets up the shared tier on {@code member}: adds {@link #mapConfig} (with the member's partition count) to its dynamic configuration,
      * starts the member's recency order (at most {@code maxChunksPerMember} chunks of blocks whose chunk 0
      * the member owns) and its eviction thread, and registers metrics
      * ({@code inferq.kv.evictions{tier=shared}} in blocks, {@code inferq.kv.shared.chunks} gauge, tagged
@@ -85,7 +95,7 @@ public final class SharedKvTier {
                                                MeterRegistry registry) {
         Objects.requireNonNull(member, "member must not be null");
         Objects.requireNonNull(registry, "registry must not be null");
-        MapConfig config = mapConfig(mapName, maxChunksPerMember);
+        MapConfig config = mapConfig(mapName, maxChunksPerMember, member.getPartitionService().getPartitions().size());
         String key = CONTEXT_PREFIX + mapName;
         Object existing = member.getUserContext().get(key);
         if (existing instanceof SharedTierRecency r) {
@@ -212,8 +222,4 @@ public final class SharedKvTier {
         }
     }
 
-    /** Used by tests to list the chunk keys of a block. */
-    static List<String> chunkKeys(BlockKey key, int chunks) {
-        return java.util.stream.IntStream.range(0, chunks).mapToObj(key::chunkKey).toList();
-    }
 }

@@ -1,0 +1,184 @@
+package io.inferq.dispatcher.runtime.contract;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeType;
+import io.inferq.broker.avro.ChatMessage;
+import io.inferq.broker.job.JobLane;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads an OpenAI chat-completions JSON body (plus inferq's {@code priority}, {@code metadata},
+ * {@code deadline}, {@code webhook}, {@code webhook_events_filter}) into a {@link Draft}, checking the
+ * HTTP API's rules in the HTTP API's order. Thread-safe (the mapper is only read).
+ */
+final class JsonChatRequest {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private JsonChatRequest() {
+    }
+
+    static Draft read(byte[] body, Map<String, ServedModelLimits> models) throws RequestContractException {
+        JsonNode json;
+        try {
+            json = MAPPER.readTree(body);
+        } catch (JacksonException e) {
+            throw new RequestContractException.Undecodable("invalid_json", "the record value is not valid JSON: " + firstLine(e.getOriginalMessage()));
+        } catch (java.io.IOException e) {
+            throw new RequestContractException.Undecodable("invalid_json", "the record value is not readable JSON: " + e.getMessage());
+        }
+        if (json == null || !json.isObject()) {
+            throw new RequestContractException.Undecodable("invalid_json", "the record value must be a JSON object");
+        }
+        JsonNode modelNode = json.get("model");
+        ServedModelLimits served = RequestRules.model(modelNode != null && modelNode.isTextual() ? modelNode.asText() : null, models);
+        if (json.path("stream").isBoolean() && json.path("stream").asBoolean()) {
+            throw RequestRules.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream");
+        }
+        JsonNode n = json.get("n");
+        if (n != null && !n.isNull() && !(n.isNumber() && n.asDouble() == 1)) {
+            throw RequestRules.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n");
+        }
+        JsonNode msgs = json.get("messages");
+        if (msgs == null || !msgs.isArray()) {
+            throw RequestRules.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages");
+        }
+        RequestRules.messageCount(msgs.size());
+        List<ChatMessage> messages = new ArrayList<>(msgs.size());
+        long chars = 0;
+        for (int i = 0; i < msgs.size(); i++) {
+            JsonNode m = msgs.get(i);
+            String param = "messages[" + i + "]";
+            if (!m.isObject()) {
+                throw RequestRules.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param);
+            }
+            JsonNode role = m.get("role");
+            RequestRules.role(i, role == null || role.isNull() ? null : role.isTextual() ? role.asText() : role.toString());
+            String content = content(m.get("content"));
+            if (content == null) {
+                throw RequestRules.invalid("invalid_content", param + ".content must be a string or an array of text parts", param + ".content");
+            }
+            chars += content.length();
+            messages.add(new ChatMessage(role.asText(), content));
+        }
+        int promptTokens = RequestRules.estimatePromptTokens(chars, messages.size());
+        JsonNode mt = json.has("max_tokens") && !json.get("max_tokens").isNull() ? json.get("max_tokens") : json.get("max_completion_tokens");
+        Long requested = null;
+        if (mt != null && !mt.isNull()) {
+            if (!mt.isNumber() || mt.asDouble() != Math.floor(mt.asDouble())) {
+                throw RequestRules.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens");
+            }
+            requested = mt.asLong();
+        }
+        int maxTokens = RequestRules.maxTokens(requested, served);
+        RequestRules.context(promptTokens, maxTokens, served);
+        JsonNode t = json.get("temperature");
+        Double temperature = null;
+        if (t != null && !t.isNull()) {
+            if (!t.isNumber()) {
+                throw RequestRules.invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature");
+            }
+            temperature = t.asDouble();
+            RequestRules.temperature(temperature);
+        }
+        JobLane lane = null;
+        JsonNode pr = json.get("priority");
+        if (pr != null && !pr.isNull()) {
+            if ("interactive".equals(pr.asText(null)) && pr.isTextual()) {
+                lane = JobLane.INTERACTIVE;
+            } else if ("batch".equals(pr.asText(null)) && pr.isTextual()) {
+                lane = JobLane.BATCH;
+            } else {
+                throw RequestRules.invalid("invalid_priority", "'priority' must be 'interactive' or 'batch'", "priority");
+            }
+        }
+        String webhook = null;
+        JsonNode wh = json.get("webhook");
+        if (wh != null && !wh.isNull()) {
+            if (!wh.isTextual()) {
+                throw RequestRules.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook");
+            }
+            webhook = wh.asText();
+            RequestRules.webhook(webhook);
+        }
+        Set<String> events = new LinkedHashSet<>();
+        JsonNode filter = json.get("webhook_events_filter");
+        if (filter != null && !filter.isNull()) {
+            if (!filter.isArray()) {
+                throw RequestRules.invalid("invalid_webhook_events_filter",
+                        "'webhook_events_filter' must be an array of 'queued', 'running', 'completed'", "webhook_events_filter");
+            }
+            for (JsonNode ev : filter) {
+                RequestRules.webhookEvent(ev.isTextual() ? ev.asText() : ev.toString());
+                events.add(ev.asText());
+            }
+        }
+        events.add("completed");
+        Map<String, String> metadata = new LinkedHashMap<>();
+        JsonNode md = json.get("metadata");
+        if (md != null && !md.isNull()) {
+            if (!md.isObject()) {
+                throw RequestRules.invalid("invalid_metadata", "'metadata' must be an object of string values", "metadata");
+            }
+            RequestRules.metadataSize(md.size());
+            for (Map.Entry<String, JsonNode> e : md.properties()) {
+                RequestRules.metadataPair(e.getKey(), e.getValue().isTextual() ? e.getValue().asText() : e.getValue());
+                metadata.put(e.getKey(), e.getValue().asText());
+            }
+        }
+        Long deadline = null;
+        JsonNode dl = json.get("deadline");
+        if (dl != null && !dl.isNull()) {
+            Object v = dl.isNumber() ? (Object) dl.numberValue() : dl.isTextual() ? dl.asText() : null;
+            deadline = RequestRules.parseBodyDeadline(v);
+            if (deadline == null) {
+                throw RequestRules.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds", "deadline");
+            }
+        }
+        return new Draft(served.id(), messages, maxTokens, promptTokens, temperature, lane, webhook, List.copyOf(events), metadata, deadline);
+    }
+
+    private static String content(JsonNode c) {
+        if (c == null) {
+            return null;
+        }
+        if (c.getNodeType() == JsonNodeType.STRING) {
+            return c.asText();
+        }
+        if (c.isArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode p : c) {
+                if (!p.isObject() || !"text".equals(p.path("type").asText(null)) || !p.path("text").isTextual()) {
+                    return null;
+                }
+                sb.append(p.get("text").asText());
+            }
+            return sb.toString();
+        }
+        return null;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /**
+     * A request body that passed every body rule; headers are applied afterwards.
+     *
+     * @param lane     from {@code priority}, or null to take the topic's lane
+     * @param deadline from the body's {@code deadline}, or null
+     */
+    record Draft(String model, List<ChatMessage> messages, int maxTokens, int promptTokens, Double temperature, JobLane lane,
+            String webhook, List<String> webhookEvents, Map<String, String> metadata, Long deadline) {
+    }
+}

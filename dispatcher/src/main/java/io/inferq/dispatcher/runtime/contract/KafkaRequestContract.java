@@ -1,0 +1,269 @@
+package io.inferq.dispatcher.runtime.contract;
+
+import io.inferq.broker.avro.ChatMessage;
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.broker.job.JobLane;
+import io.inferq.broker.job.JobSnapshots;
+import io.inferq.broker.job.JobStatus;
+import io.inferq.broker.origin.TrustedOrigin;
+import io.inferq.broker.serde.AvroSerde;
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.dispatcher.runtime.RequestDecoding;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import org.apache.avro.Schema;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.header.Header;
+
+/**
+ * The Kafka request contract: turns any record of {@code inferq.requests} / {@code inferq.requests.batch}
+ * into a job, or into the reason it goes to the dead-letter topic.
+ *
+ * <p><b>Who wrote the record.</b> Records signed with {@link TrustedOrigin} (the HTTP ingress, a worker
+ * handing a job back) are inferq's own: decoded as Avro and taken as they are — they were validated
+ * and their {@code queued} event written already. A record claiming an inferq origin with a wrong
+ * signature is refused. Every other record is an external producer's:
+ * <ol>
+ *   <li>authenticated by {@code inferq-tenant} + {@code inferq-api-key} ({@link TenantCheck});</li>
+ *   <li>decoded as JSON ({@code content-type: application/json}: an OpenAI chat-completions body) or
+ *       Avro single-object {@code JobRequest} (no content type, or {@code avro/binary});</li>
+ *   <li>checked with the HTTP API's rules and error codes;</li>
+ *   <li>given a job id: {@code inferq-job-id} header, else the Avro {@code job_id}, else one derived
+ *       from the record's topic, partition, offset and timestamp — so a redelivery after a crash is the
+ *       same job, never a second one;</li>
+ *   <li>returned with a {@code queued} event for the dispatcher to write, {@code source = "kafka"}.</li>
+ * </ol>
+ *
+ * <p>Deterministic: the outcome depends only on the record (its bytes, headers, position and
+ * timestamp) and the configuration, never on the time it is read — a redelivered record yields the
+ * same job or the same rejection. Thread-safe and non-blocking.
+ */
+public final class KafkaRequestContract implements Function<ConsumerRecord<String, byte[]>, RequestDecoding.Result> {
+    private final Map<String, ServedModelLimits> models;
+    private final TenantCheck tenants;
+    private final TrustedOrigin origin;
+    private final AvroSerde<JobRequest> avro;
+    private final Clock clock;
+
+    /**
+     * @param models              the models the fleet serves, with their limits
+     * @param tenants             authenticates external producers
+     * @param origin              recognises inferq's own records
+     * @param olderRequestSchemas earlier published versions of {@code JobRequest.avsc} producers may still write
+     * @param clock               only for records without a timestamp
+     */
+    public KafkaRequestContract(Collection<ServedModelLimits> models, TenantCheck tenants, TrustedOrigin origin,
+            List<Schema> olderRequestSchemas, Clock clock) {
+        Map<String, ServedModelLimits> m = new LinkedHashMap<>();
+        for (ServedModelLimits s : models) {
+            if (m.put(s.id(), s) != null) {
+                throw new IllegalArgumentException("model " + s.id() + " is listed twice");
+            }
+        }
+        this.models = Map.copyOf(m);
+        this.tenants = Objects.requireNonNull(tenants, "tenant check must not be null");
+        this.origin = Objects.requireNonNull(origin, "origin check must not be null");
+        this.avro = new AvroSerde<>(JobRequest.class, olderRequestSchemas);
+        this.clock = Objects.requireNonNull(clock, "clock must not be null");
+    }
+
+    /**
+     * The contract as the server wires it: tenants from the configuration (none: open mode), the
+     * origin key derived from them.
+     *
+     * @param apiKeysByTenant configured tenant id → API keys
+     */
+    public static KafkaRequestContract forTenants(Collection<ServedModelLimits> models,
+            Map<String, ? extends Collection<String>> apiKeysByTenant, Clock clock) {
+        return new KafkaRequestContract(models, TenantCheck.of(apiKeysByTenant), TrustedOrigin.forTenants(apiKeysByTenant), List.of(), clock);
+    }
+
+    @Override
+    public RequestDecoding.Result apply(ConsumerRecord<String, byte[]> record) {
+        try {
+            return decode(record);
+        } catch (RequestContractException e) {
+            return RequestDecoding.Result.reject(e.getClass().getName(), e.code(), e.getMessage());
+        }
+    }
+
+    /** @throws RequestContractException when the record goes to the dead-letter topic */
+    public RequestDecoding.Result decode(ConsumerRecord<String, byte[]> record) throws RequestContractException {
+        byte[] value = record.value();
+        if (value == null || value.length == 0) {
+            throw new RequestContractException.Undecodable("empty_record", "the record has no value");
+        }
+        switch (origin.verify(record.headers(), value)) {
+            case INGRESS, WORKER:
+                return RequestDecoding.Result.ok(decodeAvro(value));
+            case FORGED:
+                throw new RequestContractException.Unauthenticated("invalid_origin", "the record claims to come from inferq ("
+                        + TrustedOrigin.ORIGIN_HEADER + ") but its " + TrustedOrigin.SIGNATURE_HEADER + " is missing or wrong");
+            default:
+                return external(record, value);
+        }
+    }
+
+    private RequestDecoding.Result external(ConsumerRecord<String, byte[]> record, byte[] value) throws RequestContractException {
+        String tenantHeader = header(record, ContractHeaders.TENANT);
+        String tenant = tenants.authenticate(tenantHeader, header(record, ContractHeaders.API_KEY)).orElseThrow(() ->
+                new RequestContractException.Unauthenticated("invalid_api_key", tenantHeader == null
+                        ? "the record names no tenant: set the " + ContractHeaders.TENANT + " and " + ContractHeaders.API_KEY + " headers"
+                        : "unknown tenant '" + RequestRules.abbreviate(tenantHeader) + "' or wrong " + ContractHeaders.API_KEY));
+        long producedAt = record.timestamp() > 0 ? record.timestamp() : clock.millis();
+        JobLane topicLane = TopicCatalogue.REQUESTS_BATCH.equals(record.topic()) ? JobLane.BATCH : JobLane.INTERACTIVE;
+        String contentType = contentType(record);
+        JobRequest.Builder b;
+        Long bodyDeadline;
+        String givenJobId;
+        if (ContractHeaders.JSON.equals(contentType)) {
+            JsonChatRequest.Draft d = JsonChatRequest.read(value, models);
+            b = JobRequest.newBuilder().setModel(d.model()).setMessages(d.messages()).setMaxTokens(d.maxTokens())
+                    .setPromptTokens(d.promptTokens()).setTemperature(d.temperature())
+                    .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhook())
+                    .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(d.webhookEvents())))
+                    .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant);
+            bodyDeadline = d.deadline();
+            givenJobId = null;
+        } else if (contentType == null || ContractHeaders.AVRO.equals(contentType)) {
+            JobRequest r = decodeAvro(value);
+            if (!r.getTenant().isEmpty() && !r.getTenant().equals(tenant)) {
+                throw new RequestContractException.Unauthenticated("tenant_mismatch", "the record's tenant field '"
+                        + RequestRules.abbreviate(r.getTenant()) + "' is not the authenticated tenant '" + tenant + "'");
+            }
+            b = validateAvro(r, topicLane).setTenant(tenant);
+            bodyDeadline = r.getDeadlineAtMs();
+            givenJobId = r.getJobId().isEmpty() ? null : r.getJobId();
+        } else {
+            throw new RequestContractException.Undecodable("unsupported_content_type", "content-type '" + RequestRules.abbreviate(contentType)
+                    + "' is not supported; use " + ContractHeaders.JSON + " or " + ContractHeaders.AVRO + " (or no content-type for Avro)");
+        }
+
+        String deadlineHeader = header(record, ContractHeaders.DEADLINE);
+        Long deadline = bodyDeadline;
+        if (deadlineHeader != null) {
+            if (bodyDeadline != null) {
+                throw RequestRules.invalid("invalid_deadline", "give either the " + ContractHeaders.DEADLINE + " header or a deadline in the body, not both",
+                        "deadline");
+            }
+            deadline = RequestRules.deadlineHeader(deadlineHeader, producedAt);
+        }
+        RequestRules.deadline(deadline, producedAt);
+
+        String correlationId = header(record, ContractHeaders.CORRELATION_ID);
+        if (correlationId == null) {
+            correlationId = b.getCorrelationId();
+        }
+        RequestRules.correlationId(correlationId);
+        String replyTopic = header(record, ContractHeaders.REPLY_TOPIC);
+        if (replyTopic == null) {
+            replyTopic = b.getReplyTopic();
+        }
+        RequestRules.replyTopic(replyTopic);
+        String jobIdHeader = header(record, ContractHeaders.JOB_ID);
+        String jobId = jobIdHeader != null ? jobIdHeader : givenJobId;
+        if (jobId != null) {
+            RequestRules.jobId(jobId);
+        } else {
+            jobId = derivedJobId(record);
+        }
+
+        JobRequest request = b.setJobId(jobId).setDeadlineAtMs(deadline).setCorrelationId(correlationId).setReplyTopic(replyTopic)
+                .setSubmittedAtMs(producedAt).setSource("kafka").setRequestHash(sha256(value)).setAttempt(0)
+                .setIdempotencyKey(null).setBatchId(null)
+                .build();
+        return RequestDecoding.Result.accepted(request, JobSnapshots.fromRequest(request, JobStatus.QUEUED, producedAt));
+    }
+
+    /** An external Avro request checked with the same rules as a JSON one. */
+    private JobRequest.Builder validateAvro(JobRequest r, JobLane topicLane) throws RequestContractException.Invalid {
+        ServedModelLimits served = RequestRules.model(r.getModel(), models);
+        RequestRules.messageCount(r.getMessages().size());
+        long chars = 0;
+        for (int i = 0; i < r.getMessages().size(); i++) {
+            ChatMessage m = r.getMessages().get(i);
+            RequestRules.role(i, m.getRole());
+            chars += m.getContent().length();
+        }
+        int promptTokens = RequestRules.estimatePromptTokens(chars, r.getMessages().size());
+        int maxTokens = RequestRules.maxTokens((long) r.getMaxTokens(), served);
+        RequestRules.context(promptTokens, maxTokens, served);
+        RequestRules.temperature(r.getTemperature());
+        RequestRules.webhook(r.getWebhookUrl());
+        List<String> events = new ArrayList<>();
+        for (String ev : r.getWebhookEvents()) {
+            RequestRules.webhookEvent(ev);
+            events.add(ev);
+        }
+        if (!events.contains("completed")) {
+            events.add("completed");
+        }
+        events.sort(null);
+        RequestRules.metadataSize(r.getMetadata().size());
+        for (Map.Entry<String, String> e : r.getMetadata().entrySet()) {
+            RequestRules.metadataPair(e.getKey(), e.getValue());
+        }
+        JobLane lane = topicLane == JobLane.BATCH ? JobLane.BATCH : JobLane.fromWire(r.getLane());
+        return JobRequest.newBuilder(r).setPromptTokens(promptTokens).setMaxTokens(maxTokens).setLane(lane.toWire())
+                .setWebhookEvents(events).setMetadata(new HashMap<>(r.getMetadata()));
+    }
+
+    private JobRequest decodeAvro(byte[] value) throws RequestContractException.Undecodable {
+        try {
+            return avro.decode(value);
+        } catch (AvroSerde.AvroDecodeException e) {
+            throw new RequestContractException.Undecodable("invalid_avro", e.getMessage()
+                    + " (send Avro single-object encoding of JobRequest.avsc, or JSON with content-type: application/json)");
+        }
+    }
+
+    /**
+     * A job id that is the same every time this record is read: a hash of its topic, partition, offset
+     * and timestamp ({@code job_k} + 31 hex digits, as long as the ingress's ids). The timestamp keeps
+     * ids apart if a topic is deleted and re-created and offsets start again.
+     */
+    static String derivedJobId(ConsumerRecord<?, ?> record) {
+        String position = record.topic() + "/" + record.partition() + "/" + record.offset() + "/" + record.timestamp();
+        return "job_k" + sha256(position.getBytes(StandardCharsets.UTF_8)).substring(0, 31);
+    }
+
+    private static String contentType(ConsumerRecord<String, byte[]> record) {
+        String ct = header(record, ContractHeaders.CONTENT_TYPE);
+        if (ct == null) {
+            return null;
+        }
+        int semi = ct.indexOf(';');
+        return (semi < 0 ? ct : ct.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
+    }
+
+    /** The last value of a header, case-insensitively (HTTP habits carry over: {@code Content-Type}). */
+    private static String header(ConsumerRecord<String, byte[]> record, String name) {
+        String found = null;
+        for (Header h : record.headers()) {
+            if (h.key().equalsIgnoreCase(name) && h.value() != null) {
+                found = new String(h.value(), StandardCharsets.UTF_8);
+            }
+        }
+        return found;
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+}

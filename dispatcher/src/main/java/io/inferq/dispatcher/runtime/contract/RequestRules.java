@@ -1,0 +1,260 @@
+package io.inferq.dispatcher.runtime.contract;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The validation rules a Kafka request shares with {@code POST /v1/jobs}: the same limits and the same
+ * error codes, written again here because the dispatcher must not depend on the ingress module (a test
+ * in the server module checks that both accept and refuse the same bodies). Stateless and thread-safe.
+ */
+final class RequestRules {
+    static final int MAX_MESSAGES = 2048;
+    static final int MAX_METADATA_PAIRS = 16;
+    static final int MAX_METADATA_KEY = 64;
+    static final int MAX_METADATA_VALUE = 512;
+    static final Duration MAX_DEADLINE = Duration.ofDays(7);
+    static final int MAX_CORRELATION_ID = 256;
+    static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+    static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "running", "completed");
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
+    private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+    private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,249}");
+
+    private RequestRules() {
+    }
+
+    static RequestContractException.Invalid invalid(String code, String message, String param) {
+        return new RequestContractException.Invalid(code, message, param);
+    }
+
+    static ServedModelLimits model(String model, Map<String, ServedModelLimits> models) throws RequestContractException.Invalid {
+        if (model == null || model.isBlank()) {
+            throw invalid("missing_model", "'model' is required and must be a string", "model");
+        }
+        ServedModelLimits served = models.get(model);
+        if (served == null) {
+            throw invalid("model_not_found", "the model '" + abbreviate(model) + "' does not exist or is not served here; served models: "
+                    + models.keySet(), "model");
+        }
+        return served;
+    }
+
+    static void messageCount(int n) throws RequestContractException.Invalid {
+        if (n == 0) {
+            throw invalid("invalid_messages", "'messages' must contain at least one message", "messages");
+        }
+        if (n > MAX_MESSAGES) {
+            throw invalid("invalid_messages", "'messages' has " + n + " entries; at most " + MAX_MESSAGES + " are accepted", "messages");
+        }
+    }
+
+    static void role(int i, Object role) throws RequestContractException.Invalid {
+        if (!(role instanceof String r) || !ROLES.contains(r)) {
+            String param = "messages[" + i + "].role";
+            throw invalid("invalid_role", param + " must be one of " + new java.util.TreeSet<>(ROLES)
+                    + ", was " + (role == null ? "missing" : "'" + role + "'"), param);
+        }
+    }
+
+    /** The HTTP API's estimate: a token per 4 characters plus 4 per message. */
+    static int estimatePromptTokens(long chars, int messages) {
+        return (int) Math.min(Integer.MAX_VALUE, (chars + 3) / 4 + 4L * messages);
+    }
+
+    /** @param requested null: the default ({@code min(1024, max output)}) */
+    static int maxTokens(Long requested, ServedModelLimits served) throws RequestContractException.Invalid {
+        if (requested == null) {
+            return Math.min(1024, served.maxOutputTokens());
+        }
+        if (requested < 1 || requested > served.maxOutputTokens()) {
+            throw invalid("invalid_max_tokens", "'max_tokens' must be between 1 and " + served.maxOutputTokens() + " for "
+                    + served.id() + ", was " + requested, "max_tokens");
+        }
+        return requested.intValue();
+    }
+
+    static void context(int promptTokens, int maxTokens, ServedModelLimits served) throws RequestContractException.Invalid {
+        if ((long) promptTokens + maxTokens > served.contextTokens()) {
+            throw invalid("context_length_exceeded", "the prompt (about " + promptTokens + " tokens) plus max_tokens (" + maxTokens
+                    + ") exceeds " + served.id() + "'s context of " + served.contextTokens() + " tokens", "messages");
+        }
+    }
+
+    static void temperature(Double t) throws RequestContractException.Invalid {
+        if (t != null && (t.isNaN() || t < 0 || t > 2)) {
+            throw invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature");
+        }
+    }
+
+    static void webhook(String url) throws RequestContractException.Invalid {
+        if (url == null) {
+            return;
+        }
+        String problem = webhookProblem(url);
+        if (problem != null) {
+            throw invalid("invalid_webhook", problem, "webhook");
+        }
+    }
+
+    static void webhookEvent(Object ev) throws RequestContractException.Invalid {
+        if (!(ev instanceof String s) || !WEBHOOK_EVENTS.contains(s)) {
+            throw invalid("invalid_webhook_events_filter", "'webhook_events_filter' may contain only 'queued', 'running', 'completed', found "
+                    + ev, "webhook_events_filter");
+        }
+    }
+
+    static void metadataSize(int pairs) throws RequestContractException.Invalid {
+        if (pairs > MAX_METADATA_PAIRS) {
+            throw invalid("invalid_metadata", "'metadata' has " + pairs + " pairs; at most " + MAX_METADATA_PAIRS + " are allowed", "metadata");
+        }
+    }
+
+    static void metadataPair(String k, Object v) throws RequestContractException.Invalid {
+        if (k.length() > MAX_METADATA_KEY || !(v instanceof String sv) || sv.length() > MAX_METADATA_VALUE) {
+            throw invalid("invalid_metadata", "metadata keys must be at most " + MAX_METADATA_KEY + " characters and values strings of at most "
+                    + MAX_METADATA_VALUE + " characters (key '" + abbreviate(k) + "')", "metadata." + abbreviate(k));
+        }
+    }
+
+    /**
+     * Checks a deadline against the time the record was produced (not the time it is read: a record
+     * that waited in Kafka past its deadline is a valid job that expires, not a bad record).
+     */
+    static void deadline(Long deadlineAtMs, long producedAtMs) throws RequestContractException.Invalid {
+        if (deadlineAtMs == null) {
+            return;
+        }
+        if (deadlineAtMs <= producedAtMs) {
+            throw invalid("invalid_deadline", "the deadline is before the record was produced", "deadline");
+        }
+        if (deadlineAtMs - producedAtMs > MAX_DEADLINE.toMillis()) {
+            throw invalid("invalid_deadline", "the deadline is more than " + MAX_DEADLINE.toDays() + " days away", "deadline");
+        }
+    }
+
+    /** The {@code inferq-deadline} header: RFC 3339, or a positive duration from the record timestamp. */
+    static long deadlineHeader(String value, long producedAtMs) throws RequestContractException.Invalid {
+        String v = value.trim();
+        Long at = parseTimestamp(v);
+        if (at != null) {
+            return at;
+        }
+        Long d = parseDuration(v);
+        if (d == null || d <= 0) {
+            throw invalid("invalid_deadline", "the " + ContractHeaders.DEADLINE + " header must be an RFC 3339 timestamp or a positive duration"
+                    + " such as '90s', '5m', '2h' or 'PT30S', was '" + abbreviate(value) + "'", ContractHeaders.DEADLINE);
+        }
+        return producedAtMs + d;
+    }
+
+    /** The body's {@code deadline}: RFC 3339 or epoch seconds, as in the HTTP API. */
+    static Long parseBodyDeadline(Object dl) {
+        if (dl instanceof Number n) {
+            double v = n.doubleValue();
+            return v > 0 && v < 1e11 ? (long) (v * 1000) : null;
+        }
+        return dl instanceof String s ? parseTimestamp(s) : null;
+    }
+
+    static void correlationId(String id) throws RequestContractException.Invalid {
+        if (id != null && (id.isEmpty() || id.length() > MAX_CORRELATION_ID)) {
+            throw invalid("invalid_correlation_id", "the correlation id must be 1-" + MAX_CORRELATION_ID + " characters", ContractHeaders.CORRELATION_ID);
+        }
+    }
+
+    /**
+     * A reply topic must be a legal topic name and must not be one of inferq's own topics (a reply to
+     * {@code inferq.requests} would feed results back in as requests); {@code inferq.results} is allowed.
+     */
+    static void replyTopic(String topic) throws RequestContractException.Invalid {
+        if (topic == null) {
+            return;
+        }
+        if (!TOPIC.matcher(topic).matches() || topic.equals(".") || topic.equals("..")) {
+            throw invalid("invalid_reply_topic", "the reply topic '" + abbreviate(topic) + "' is not a legal Kafka topic name",
+                    ContractHeaders.REPLY_TOPIC);
+        }
+        if (topic.startsWith("inferq.") && !topic.equals("inferq.results")) {
+            throw invalid("invalid_reply_topic", "the reply topic must not be one of inferq's own topics (inferq.*), except inferq.results",
+                    ContractHeaders.REPLY_TOPIC);
+        }
+    }
+
+    static void jobId(String id) throws RequestContractException.Invalid {
+        if (!JOB_ID.matcher(id).matches()) {
+            throw invalid("invalid_job_id", "a producer-chosen job id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' "
+                    + "starting with a letter or digit, was '" + abbreviate(id) + "'", "job_id");
+        }
+        if (id.startsWith("job_")) {
+            throw invalid("invalid_job_id", "job ids starting with 'job_' are reserved for ids inferq assigns", "job_id");
+        }
+    }
+
+    static String webhookProblem(String url) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            return "'webhook' is not a valid URL: " + e.getReason();
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https")) {
+            return "'webhook' must use http or https";
+        }
+        if (uri.getHost() == null || uri.getHost().isBlank()) {
+            return "'webhook' must name a host";
+        }
+        if (uri.getUserInfo() != null) {
+            return "'webhook' must not carry credentials in the URL";
+        }
+        if (url.length() > 2048) {
+            return "'webhook' is longer than 2048 characters";
+        }
+        return null;
+    }
+
+    static Long parseDuration(String s) {
+        Matcher m = DURATION.matcher(s);
+        if (m.matches()) {
+            long v = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> v;
+                case "s" -> v * 1000;
+                case "m" -> v * 60_000;
+                case "h" -> v * 3_600_000;
+                default -> v * 86_400_000;
+            };
+        }
+        try {
+            return Duration.parse(s).toMillis();
+        } catch (DateTimeParseException | ArithmeticException e) {
+            return null;
+        }
+    }
+
+    private static Long parseTimestamp(String s) {
+        try {
+            return Instant.parse(s).toEpochMilli();
+        } catch (DateTimeParseException e) {
+            try {
+                return OffsetDateTime.parse(s).toInstant().toEpochMilli();
+            } catch (DateTimeParseException e2) {
+                return null;
+            }
+        }
+    }
+
+    static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "…";
+    }
+}

@@ -1,0 +1,624 @@
+package io.inferq.ingress.webhooks;
+
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.client.KafkaClientSettings;
+import io.inferq.ingress.api.JobJson;
+import io.inferq.ingress.tenants.Tenant;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.function.DoubleSupplier;
+import java.util.function.Function;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delivers job webhooks (Standard Webhooks 1.0) durably: every delivery's state lives in the compacted topic
+ * {@code inferq.webhook-deliveries} (JSON, keyed by the {@code webhook-id}), so pending retries survive a
+ * restart, and exhausted ones go to {@code inferq.webhook-deliveries.dlq} and stay listable and replayable.
+ *
+ * <h2>Life of a delivery</h2>
+ * <ol>
+ *   <li>{@link #onJobChanged} sees a snapshot that calls for an event ({@link WebhookEventType#select}) and
+ *       writes a {@code PENDING} record (version 1, {@code acks=all}) unless one with that id is known.</li>
+ *   <li>The process that owns the record's partition (consumer group {@code groupId}) sends it when due:
+ *       2xx → {@code DELIVERED} (a small marker without payload, deleted after {@code creationHorizon});
+ *       another status, a redirect, a timeout, a DNS or connection error → {@code PENDING} again with the next
+ *       time from {@link RetrySchedule} (Retry-After honoured); schedule exhausted → {@code FAILED} + DLQ record;
+ *       {@code 410 Gone} → the endpoint (tenant + URL) is disabled, durably, and this and later deliveries to it
+ *       fail at once; a forbidden target (SSRF check after DNS) fails at once.</li>
+ *   <li>{@code POST /v1/webhooks/deliveries/{id}/replay} ({@link WebhookApi}) puts a {@code FAILED} delivery back
+ *       to {@code PENDING} with attempts reset and the same id, and re-enables its endpoint.</li>
+ * </ol>
+ *
+ * <h2>Several processes</h2>
+ * Every process reads the whole delivery topic (to know which ids exist, and to answer the API); only the
+ * owner of a partition sends its deliveries. Every process may create a delivery (each sees every job event);
+ * duplicates of the version-1 record are harmless because readers keep the highest version, and an owner that
+ * sees an older version land after the current one rewrites the current one so compaction keeps it. Delivery
+ * is at-least-once: after a crash, or when a partition moves in the middle of an attempt, an attempt can be
+ * repeated, always with the same {@code webhook-id} (receivers dedupe on it).
+ *
+ * <h2>Restart and history</h2>
+ * The job view is rebuilt from the beginning of {@code inferq.job-events} at every start, so old snapshots are
+ * offered again: a delivered delivery is therefore kept as a marker rather than deleted, and snapshots whose
+ * state is older than {@code creationHorizon} create nothing.
+ *
+ * <h2>Threading and bounds</h2>
+ * All state changes happen on one Vert.x context; Kafka reads run on two own threads (state reader, group
+ * membership) and hand off with {@code runOnContext}; producer sends run on worker threads in order; DNS runs on
+ * worker threads. {@link #onJobChanged} may be called from any thread; it blocks only when {@code maxPending}
+ * creations are already waiting (back-pressure on the materializer, at most 30 s, then the event is dropped
+ * with an error). At most {@code maxConcurrent} attempts are in flight. When {@code maxPending} pending and
+ * failed deliveries are in memory the state reader pauses: further deliveries stay in Kafka and are read once
+ * deliveries settle. {@link #start} and {@link #isReady} are non-blocking; {@link #close} blocks (Kafka
+ * shutdown), never call it on an event loop.
+ */
+public final class WebhookDispatcher implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WebhookDispatcher.class);
+    private static final long SWEEP_EVERY_MS = 60_000;
+
+    private final Vertx vertx;
+    private final Context context;
+    private final KafkaClientSettings kafka;
+    private final WebhookSettings settings;
+    private final Function<String, Optional<Tenant>> tenantById;
+    private final Clock clock;
+    private final RetrySchedule schedule;
+    private final WebhookSender sender;
+    private final Semaphore creationPermits;
+
+    /** Latest known state per delivery id. Written only on {@link #context}; read from any thread (API). */
+    private final Map<String, Tracked> deliveries = new ConcurrentHashMap<>();
+    /** Disabled endpoints by key. Written only on the context. */
+    private final Map<String, DeliveryLogCodec.DisabledEndpoint> disabled = new ConcurrentHashMap<>();
+    // confined to the context
+    private final Set<String> inFlight = new HashSet<>();
+    private final Set<String> creating = new HashSet<>();
+    private final List<Delivery> awaitingCatchUp = new ArrayList<>();
+    private Set<Integer> owned = Set.of();
+    private boolean readerPaused;
+    private long lastSweepMs;
+    private final AtomicInteger live = new AtomicInteger();
+
+    private final Promise<Void> started = Promise.promise();
+    private volatile boolean caughtUp;
+    private volatile boolean assignedOnce;
+    private volatile boolean closed;
+    private volatile Consumer<Delivery> settledListener = d -> { };
+
+    private KafkaProducer<String, byte[]> producer;
+    private DeliveryLogReader reader;
+    private PartitionOwnership ownership;
+    private long timerId = -1;
+
+    private final Counter attempted;
+    private final Counter succeeded;
+    private final Counter deadLettered;
+    private final Counter dropped;
+    private final MeterRegistry registry;
+
+    /**
+     * @param vertx      the Vert.x instance; a context of it is taken here for all delivery state
+     * @param kafka      Kafka client settings
+     * @param settings   webhook settings
+     * @param tenantById the tenant directory: secrets are looked up at each attempt so rotation applies at once
+     * @param clock      the schedule's clock (a fake one in tests)
+     * @param registry   where the {@code inferq.webhooks.*} meters go
+     */
+    public WebhookDispatcher(Vertx vertx, KafkaClientSettings kafka, WebhookSettings settings,
+            Function<String, Optional<Tenant>> tenantById, Clock clock, MeterRegistry registry) {
+        this(vertx, kafka, settings, tenantById, clock, registry, () -> ThreadLocalRandom.current().nextDouble());
+    }
+
+    WebhookDispatcher(Vertx vertx, KafkaClientSettings kafka, WebhookSettings settings,
+            Function<String, Optional<Tenant>> tenantById, Clock clock, MeterRegistry registry, DoubleSupplier random) {
+        this.vertx = java.util.Objects.requireNonNull(vertx, "vertx");
+        this.kafka = java.util.Objects.requireNonNull(kafka, "kafka settings");
+        this.settings = java.util.Objects.requireNonNull(settings, "webhook settings");
+        this.tenantById = java.util.Objects.requireNonNull(tenantById, "tenant directory");
+        this.clock = java.util.Objects.requireNonNull(clock, "clock");
+        this.registry = java.util.Objects.requireNonNull(registry, "meter registry");
+        this.context = vertx.getOrCreateContext();
+        this.schedule = new RetrySchedule(settings.jitter(), random);
+        this.sender = new WebhookSender(vertx, context, WebhookTargetPolicy.of(settings), settings, clock);
+        this.creationPermits = new Semaphore(settings.maxPending());
+        this.attempted = Counter.builder("inferq.webhooks.attempts").description("webhook HTTP attempts made").register(registry);
+        this.succeeded = Counter.builder("inferq.webhooks.deliveries.succeeded").description("deliveries answered 2xx").register(registry);
+        this.deadLettered = Counter.builder("inferq.webhooks.deliveries.dead_lettered")
+                .description("deliveries that failed for good and went to the dead-letter topic").register(registry);
+        this.dropped = Counter.builder("inferq.webhooks.creations.dropped")
+                .description("deliveries not created because creation was saturated for 30 s").register(registry);
+        registry.gauge("inferq.webhooks.deliveries.live", live);
+    }
+
+    /**
+     * Starts reading the delivery topic and joining the deliverers' group.
+     *
+     * @return completes once the existing deliveries have been read and this process has had its first
+     * partition assignment (possibly empty)
+     */
+    public Future<Void> start() {
+        producer = new KafkaProducer<>(kafka.producer("webhook-deliveries"), new StringSerializer(), new ByteArraySerializer());
+        reader = new DeliveryLogReader(kafka, settings.deliveriesTopic(),
+                batch -> context.runOnContext(v -> applyBatch(batch)), () -> context.runOnContext(v -> onCaughtUp()));
+        ownership = new PartitionOwnership(kafka, settings.deliveriesTopic(), settings.groupId(),
+                set -> context.runOnContext(v -> onOwnership(set)));
+        reader.start();
+        ownership.start();
+        context.runOnContext(v -> timerId = vertx.setPeriodic(settings.tick().toMillis(), id -> tick()));
+        return started.future();
+    }
+
+    /** @return true once existing deliveries are read and the group assignment arrived, until {@link #close} */
+    public boolean isReady() {
+        return caughtUp && assignedOnce && !closed;
+    }
+
+    /**
+     * Reacts to a job's changed snapshot (a {@code JobEventsMaterializer} listener): creates the delivery the
+     * snapshot calls for, if any and not already known. Any thread; returns quickly unless creation is saturated
+     * (see class doc).
+     */
+    public void onJobChanged(JobEvent e) {
+        if (closed) {
+            return;
+        }
+        Optional<WebhookEventType> type = WebhookEventType.select(e);
+        if (type.isEmpty()) {
+            return;
+        }
+        long now = clock.millis();
+        if (now - e.getAtMs() > settings.creationHorizon().toMillis()) {
+            return; // history replayed by the job view at start, not news
+        }
+        String jobId = String.valueOf(e.getJobId());
+        String id = type.get().deliveryId(jobId);
+        if (deliveries.containsKey(id)) {
+            return;
+        }
+        String payload = new JsonObject().put("type", type.get().wireName)
+                .put("timestamp", Instant.ofEpochMilli(e.getAtMs()).toString())
+                .put("data", JobJson.toJson(e, settings.inlineOutputLimit())).encode();
+        Delivery d = new Delivery(id, 1, Delivery.State.PENDING, String.valueOf(e.getTenant()), jobId,
+                type.get().wireName, String.valueOf(e.getWebhookUrl()), payload, e.getAtMs(), 0, now, null, 0, now);
+        try {
+            if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
+                dropped.increment();
+                LOG.error("webhook {} for job {} dropped: {} creations already waiting for 30 s", id, jobId, settings.maxPending());
+                return;
+            }
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        context.runOnContext(v -> create(d));
+    }
+
+    // ---- on the context ------------------------------------------------------------------------------------
+
+    private void create(Delivery d) {
+        if (closed) {
+            creationPermits.release();
+            return;
+        }
+        if (!caughtUp) {
+            awaitingCatchUp.add(d); // keeps its permit: bounded by maxPending
+            return;
+        }
+        if (deliveries.containsKey(d.id()) || !creating.add(d.id())) {
+            creationPermits.release();
+            return;
+        }
+        produce(settings.deliveriesTopic(), d.id(), DeliveryLogCodec.encode(d)).onComplete(ar -> {
+            creating.remove(d.id());
+            creationPermits.release();
+            if (ar.failed()) {
+                LOG.error("webhook {} for job {} could not be written to {}: {}", d.id(), d.jobId(),
+                        settings.deliveriesTopic(), ar.cause().toString());
+                return;
+            }
+            if (!deliveries.containsKey(d.id()) && !readerPaused) {
+                put(new Tracked(d, ar.result().partition(), ar.result().offset()));
+                pump();
+            } // else: the reader will find it in Kafka
+        });
+    }
+
+    private void onCaughtUp() {
+        caughtUp = true;
+        List<Delivery> waiting = new ArrayList<>(awaitingCatchUp);
+        awaitingCatchUp.clear();
+        waiting.forEach(this::create);
+        maybeStarted();
+        pump();
+    }
+
+    private void onOwnership(Set<Integer> partitions) {
+        owned = partitions;
+        assignedOnce = true;
+        LOG.info("webhook deliveries: this process now sends for partitions {} of {}", partitions, settings.deliveriesTopic());
+        maybeStarted();
+        pump();
+    }
+
+    private void maybeStarted() {
+        if (caughtUp && assignedOnce) {
+            started.tryComplete();
+        }
+    }
+
+    private void applyBatch(List<ConsumerRecord<String, byte[]>> batch) {
+        for (ConsumerRecord<String, byte[]> r : batch) {
+            try {
+                apply(r);
+            } catch (RuntimeException ex) {
+                LOG.error("undecodable webhook delivery record {}-{}@{} skipped: {}", r.topic(), r.partition(), r.offset(), ex.toString());
+            }
+        }
+        if (!readerPaused && live.get() >= settings.maxPending()) {
+            readerPaused = true;
+            reader.pause();
+            LOG.warn("webhook deliveries: {} in memory, the limit; reading more waits until some settle", live.get());
+        }
+        pump();
+    }
+
+    private void apply(ConsumerRecord<String, byte[]> r) {
+        String key = r.key();
+        if (key == null) {
+            return;
+        }
+        if (key.startsWith("ep_")) {
+            if (r.value() == null) {
+                disabled.remove(key);
+            } else if (DeliveryLogCodec.decode(r.value()) instanceof DeliveryLogCodec.DisabledEndpoint ep) {
+                disabled.put(key, ep);
+            }
+            return;
+        }
+        Tracked cur = deliveries.get(key);
+        if (r.value() == null) {
+            // written by a retention sweep; ignore when a newer state was written after it
+            if (cur != null && cur.d().state() != Delivery.State.PENDING && cur.offset() >= 0 && r.offset() > cur.offset()) {
+                remove(key);
+            }
+            return;
+        }
+        if (!(DeliveryLogCodec.decode(r.value()) instanceof Delivery d)) {
+            return;
+        }
+        if (cur == null || d.version() > cur.d().version()) {
+            put(new Tracked(d, r.partition(), r.offset()));
+        } else if (d.version() == cur.d().version()) {
+            if (cur.offset() < 0) {
+                put(new Tracked(cur.d(), r.partition(), r.offset()));
+            }
+        } else if (cur.offset() >= 0 && r.offset() > cur.offset() && owned.contains(r.partition())
+                && !inFlight.contains(key)) {
+            // an older version landed after the current one: rewrite the current one so compaction keeps it
+            LOG.info("webhook {}: stale version {} after {}; rewriting the current state", key, d.version(), cur.d().version());
+            write(cur.d().rewrittenAs(cur.d().version() + 1), cur.partition());
+        }
+    }
+
+    private void tick() {
+        context.runOnContext(v -> {
+            long now = clock.millis();
+            if (now - lastSweepMs >= SWEEP_EVERY_MS) {
+                lastSweepMs = now;
+                sweep(now);
+            }
+            pump();
+        });
+    }
+
+    /** Starts every owned, due, pending delivery that fits under the concurrency limit. Any thread. */
+    void pump() {
+        if (Vertx.currentContext() != context) {
+            context.runOnContext(v -> pumpOnContext());
+        } else {
+            pumpOnContext();
+        }
+    }
+
+    /** For tests driving a fake clock: pumps on the context. @return how many attempts were started */
+    Future<Integer> pumpNow() {
+        Promise<Integer> p = Promise.promise();
+        context.runOnContext(v -> p.complete(pumpOnContext()));
+        return p.future();
+    }
+
+    private int pumpOnContext() {
+        if (closed || !(caughtUp || readerPaused)) {
+            return 0;
+        }
+        int slots = settings.maxConcurrent() - inFlight.size();
+        if (slots <= 0) {
+            return 0;
+        }
+        long now = clock.millis();
+        List<Tracked> due = deliveries.values().stream()
+                .filter(t -> t.d().state() == Delivery.State.PENDING && t.d().nextAttemptAtMs() <= now
+                        && owned.contains(t.partition()) && !inFlight.contains(t.d().id()))
+                .sorted(Comparator.comparingLong(t -> t.d().nextAttemptAtMs()))
+                .limit(slots).toList();
+        due.forEach(this::attempt);
+        return due.size();
+    }
+
+    private void attempt(Tracked t) {
+        Delivery d = t.d();
+        inFlight.add(d.id());
+        DeliveryLogCodec.DisabledEndpoint ep = disabled.get(DeliveryLogCodec.endpointKey(d.tenant(), d.url()));
+        if (ep != null) {
+            settle(t, new AttemptOutcome.Refused("endpoint disabled since " + Instant.ofEpochMilli(ep.disabledAtMs())
+                    + " (" + ep.reason() + "); replaying a delivery to it re-enables it"), 0);
+            return;
+        }
+        Optional<Tenant> tenant = tenantById.apply(d.tenant());
+        if (tenant.isEmpty()) {
+            settle(t, new AttemptOutcome.Refused("tenant " + d.tenant() + " no longer exists"), 0);
+            return;
+        }
+        if (tenant.get().webhookSecrets().isEmpty()) {
+            settle(t, new AttemptOutcome.Refused("tenant " + d.tenant() + " has no webhook secret to sign with"), 0);
+            return;
+        }
+        attempted.increment();
+        long startNs = System.nanoTime();
+        sender.send(d, tenant.get().webhookSecrets()).onComplete(ar -> settle(t, ar.succeeded() ? ar.result()
+                : new AttemptOutcome.Retryable("internal error: " + ar.cause(), 0, 0, "internal"), System.nanoTime() - startNs));
+    }
+
+    private void settle(Tracked t, AttemptOutcome outcome, long latencyNs) {
+        Delivery d = t.d();
+        inFlight.remove(d.id());
+        Tracked cur = deliveries.get(d.id());
+        if (cur != null && cur.d().version() > d.version()) {
+            d = cur.d(); // rewritten meanwhile (a repair): build on the latest version
+        }
+        long now = clock.millis();
+        Delivery next;
+        if (outcome instanceof AttemptOutcome.Delivered ok) {
+            succeeded.increment();
+            timer("delivered").record(latencyNs, TimeUnit.NANOSECONDS);
+            next = d.delivered(now, ok.status());
+            write(next, t.partition());
+        } else if (outcome instanceof AttemptOutcome.Retryable fail) {
+            failedCounter(fail.kind()).increment();
+            timer("failed").record(latencyNs, TimeUnit.NANOSECONDS);
+            long delay = schedule.nextDelayMs(d.attempts() + 1, fail.retryAfterMs());
+            if (delay < 0) {
+                next = d.failed(now, fail.reason() + "; gave up after " + (d.attempts() + 1) + " attempts", fail.status(), true);
+                deadLetter(next, t.partition());
+            } else {
+                next = d.retryAt(now, now + delay, fail.reason(), fail.status());
+                write(next, t.partition());
+            }
+        } else if (outcome instanceof AttemptOutcome.Gone gone) {
+            failedCounter("gone").increment();
+            timer("failed").record(latencyNs, TimeUnit.NANOSECONDS);
+            var ep = new DeliveryLogCodec.DisabledEndpoint(d.tenant(), d.url(), now, gone.reason());
+            disabled.put(ep.key(), ep);
+            produce(settings.deliveriesTopic(), ep.key(), DeliveryLogCodec.encode(ep));
+            next = d.failed(now, gone.reason() + "; endpoint disabled, no further deliveries to it", 410, true);
+            deadLetter(next, t.partition());
+        } else {
+            AttemptOutcome.Refused refused = (AttemptOutcome.Refused) outcome;
+            failedCounter("refused").increment();
+            next = d.failed(now, refused.reason(), 0, false);
+            deadLetter(next, t.partition());
+        }
+        settledListener.accept(next);
+        if (readerPaused && live.get() < settings.maxPending() * 9L / 10) {
+            readerPaused = false;
+            reader.resume();
+        }
+        pump();
+    }
+
+    private void deadLetter(Delivery failed, int partition) {
+        deadLettered.increment();
+        LOG.warn("webhook {} for job {} to {} dead-lettered: {}", failed.id(), failed.jobId(), failed.url(), failed.lastError());
+        produce(settings.dlqTopic(), failed.id(), DeliveryLogCodec.encodeDeadLetter(failed, failed.updatedAtMs()));
+        write(failed, partition);
+    }
+
+    /** Makes {@code d} the current state at once and writes it to Kafka; the offset is filled in on the ack. */
+    private void write(Delivery d, int partition) {
+        put(new Tracked(d, partition, -1));
+        produce(settings.deliveriesTopic(), d.id(), DeliveryLogCodec.encode(d)).onComplete(ar -> {
+            if (ar.failed()) {
+                LOG.error("webhook {} state v{} not written to Kafka (delivery may repeat after a restart): {}",
+                        d.id(), d.version(), ar.cause().toString());
+                return;
+            }
+            Tracked cur = deliveries.get(d.id());
+            if (cur != null && cur.d().version() == d.version() && cur.offset() < 0) {
+                put(new Tracked(d, ar.result().partition(), ar.result().offset()));
+            }
+        });
+    }
+
+    /** Tombstones owned delivered markers past the creation horizon and failed ones past their retention. */
+    private void sweep(long now) {
+        long deliveredBefore = now - settings.creationHorizon().toMillis();
+        long failedBefore = now - settings.failedRetention().toMillis();
+        for (Tracked t : deliveries.values()) {
+            Delivery d = t.d();
+            boolean expired = d.state() == Delivery.State.DELIVERED && d.updatedAtMs() < deliveredBefore
+                    || d.state() == Delivery.State.FAILED && d.updatedAtMs() < failedBefore;
+            if (expired && owned.contains(t.partition()) && t.offset() >= 0) {
+                produce(settings.deliveriesTopic(), d.id(), null); // removed when the reader sees the tombstone
+            }
+        }
+    }
+
+    private void put(Tracked t) {
+        Tracked old = deliveries.put(t.d().id(), t);
+        live.addAndGet((t.d().isLive() ? 1 : 0) - (old != null && old.d().isLive() ? 1 : 0));
+    }
+
+    private void remove(String id) {
+        Tracked old = deliveries.remove(id);
+        if (old != null && old.d().isLive()) {
+            live.decrementAndGet();
+        }
+    }
+
+    /** Sends on a worker thread, in call order; the result comes back on the context. */
+    private Future<RecordMetadata> produce(String topic, String key, byte[] value) {
+        Promise<RecordMetadata> p = Promise.promise();
+        KafkaProducer<String, byte[]> prod = producer;
+        context.executeBlocking(() -> {
+            prod.send(new ProducerRecord<>(topic, key, value), (md, ex) -> context.runOnContext(v -> {
+                if (ex == null) {
+                    p.tryComplete(md);
+                } else {
+                    p.tryFail(ex);
+                }
+            }));
+            return null;
+        }, true).onFailure(p::tryFail);
+        return p.future();
+    }
+
+    private Counter failedCounter(String kind) {
+        return Counter.builder("inferq.webhooks.attempts.failed").tag("reason", kind)
+                .description("webhook attempts that did not deliver").register(registry);
+    }
+
+    private Timer timer(String outcome) {
+        return Timer.builder("inferq.webhooks.attempt.latency").tag("outcome", outcome)
+                .description("time from sending a webhook attempt to its outcome").register(registry);
+    }
+
+    // ---- API support (WebhookApi) ----------------------------------------------------------------------------
+
+    /** @return the tenant's deliveries in the given states, newest first. Any thread (a consistent-per-entry view). */
+    List<Delivery> list(String tenant, Set<Delivery.State> states) {
+        return deliveries.values().stream().map(Tracked::d)
+                .filter(d -> d.tenant().equals(tenant) && states.contains(d.state()))
+                .sorted(Comparator.comparingLong(Delivery::createdAtMs).reversed().thenComparing(Delivery::id))
+                .toList();
+    }
+
+    /** What a replay request came to. */
+    sealed interface ReplayResult {
+        record Replayed(Delivery delivery) implements ReplayResult {
+        }
+
+        record NotFound() implements ReplayResult {
+        }
+
+        record NotFailed(Delivery delivery) implements ReplayResult {
+        }
+
+        record Unavailable(String reason) implements ReplayResult {
+        }
+    }
+
+    /**
+     * Queues a failed delivery again: attempts reset, same {@code webhook-id} and payload, endpoint re-enabled.
+     * Any thread; the future completes on the dispatcher's context once the new state is in Kafka.
+     */
+    Future<ReplayResult> replay(String tenant, String id) {
+        Promise<ReplayResult> p = Promise.promise();
+        context.runOnContext(v -> {
+            if (!isReady()) {
+                p.complete(new ReplayResult.Unavailable("webhook deliveries are starting"));
+                return;
+            }
+            Tracked t = deliveries.get(id);
+            if (t == null || !t.d().tenant().equals(tenant)) {
+                p.complete(new ReplayResult.NotFound());
+                return;
+            }
+            if (t.d().state() != Delivery.State.FAILED || t.d().payload() == null) {
+                p.complete(new ReplayResult.NotFailed(t.d()));
+                return;
+            }
+            Delivery again = t.d().replayed(clock.millis());
+            String epKey = DeliveryLogCodec.endpointKey(again.tenant(), again.url());
+            if (disabled.remove(epKey) != null) {
+                produce(settings.deliveriesTopic(), epKey, null);
+            }
+            put(new Tracked(again, t.partition(), -1));
+            produce(settings.deliveriesTopic(), again.id(), DeliveryLogCodec.encode(again)).onComplete(ar -> {
+                if (ar.failed()) {
+                    p.complete(new ReplayResult.Unavailable("could not write the replay to Kafka: " + ar.cause().getMessage()));
+                    return;
+                }
+                Tracked cur = deliveries.get(again.id());
+                if (cur != null && cur.d().version() == again.version() && cur.offset() < 0) {
+                    put(new Tracked(again, ar.result().partition(), ar.result().offset()));
+                }
+                p.complete(new ReplayResult.Replayed(again));
+                pump();
+            });
+        });
+        return p.future();
+    }
+
+    /** For tests: called on the context with each new state after an attempt settles. */
+    void onSettled(Consumer<Delivery> listener) {
+        settledListener = listener;
+    }
+
+    /** For tests and the API: the current state of a delivery, or null. Any thread. */
+    Delivery get(String id) {
+        Tracked t = deliveries.get(id);
+        return t == null ? null : t.d();
+    }
+
+    /** Stops sending and reading, leaves the group (partitions move at once) and flushes. Blocking. */
+    @Override
+    public void close() {
+        closed = true;
+        if (timerId >= 0) {
+            vertx.cancelTimer(timerId);
+        }
+        if (ownership != null) {
+            ownership.close();
+        }
+        if (reader != null) {
+            reader.close();
+        }
+        if (producer != null) {
+            producer.close(Duration.ofSeconds(10));
+        }
+        sender.close();
+    }
+
+    /** A delivery with where its latest record lives ({@code offset} -1 until the write is acknowledged). */
+    private record Tracked(Delivery d, int partition, long offset) {
+    }
+}

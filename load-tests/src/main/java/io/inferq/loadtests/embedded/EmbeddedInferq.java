@@ -1,0 +1,160 @@
+package io.inferq.loadtests.embedded;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferq.loadtests.policy.PolicySimulator;
+import io.inferq.server.InferqServer;
+import io.inferq.server.config.ConfigLoader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Starts an in-process inferq (embedded KRaft broker + Hazelcast member) on free ports, on the embedded
+ * defaults with the load test's edits: the simulated pools' time-scale, the routing policy, optionally the
+ * policy simulator's fleet (so the real pipeline and {@link PolicySimulator} run the same pools), a bench
+ * tenant without queue limits, and the roles. Blocks until the server is ready (60 s at most).
+ */
+public final class EmbeddedInferq {
+
+    /** The fleet to run. */
+    public enum Fleet {
+        /** inferq's embedded default: mixed chips and models. */
+        DEFAULTS,
+        /** {@link PolicySimulator.Settings#defaults()}: one model, the simulator's pools. */
+        SIMULATOR
+    }
+
+    /** Everything a launch may change; {@code null} fields keep the embedded default. */
+    public record Options(double timeScale, String policy, Fleet fleet, List<String> roles, String benchApiKey,
+                          Path dataDir, Integer httpPort, Integer kafkaPort, Integer hazelcastPort, String clusterName,
+                          Integer maxQueuedJobs, Consumer<ObjectNode> extra) {
+
+        public static Options defaults() {
+            return new Options(1.0, null, Fleet.DEFAULTS, null, null, null, null, null, null, null, null, t -> { });
+        }
+
+        public Options timeScale(double s) {
+            return new Options(s, policy, fleet, roles, benchApiKey, dataDir, httpPort, kafkaPort, hazelcastPort,
+                    clusterName, maxQueuedJobs, extra);
+        }
+
+        public Options policy(String p) {
+            return new Options(timeScale, p, fleet, roles, benchApiKey, dataDir, httpPort, kafkaPort, hazelcastPort,
+                    clusterName, maxQueuedJobs, extra);
+        }
+
+        public Options fleet(Fleet f) {
+            return new Options(timeScale, policy, f, roles, benchApiKey, dataDir, httpPort, kafkaPort, hazelcastPort,
+                    clusterName, maxQueuedJobs, extra);
+        }
+
+        public Options roles(List<String> r) {
+            return new Options(timeScale, policy, fleet, r, benchApiKey, dataDir, httpPort, kafkaPort, hazelcastPort,
+                    clusterName, maxQueuedJobs, extra);
+        }
+
+        /** A tenant {@code bench} with this API key, no rate limit and {@code maxQueued} active jobs. */
+        public Options benchTenant(String apiKey, int maxQueued) {
+            return new Options(timeScale, policy, fleet, roles, apiKey, dataDir, httpPort, kafkaPort, hazelcastPort,
+                    clusterName, maxQueued, extra);
+        }
+
+        public Options ports(Path dir, int http, int kafka, int hazelcast, String cluster) {
+            return new Options(timeScale, policy, fleet, roles, benchApiKey, dir, http, kafka, hazelcast, cluster,
+                    maxQueuedJobs, extra);
+        }
+
+        public Options extra(Consumer<ObjectNode> e) {
+            return new Options(timeScale, policy, fleet, roles, benchApiKey, dataDir, httpPort, kafkaPort, hazelcastPort,
+                    clusterName, maxQueuedJobs, e);
+        }
+    }
+
+    private EmbeddedInferq() {
+    }
+
+    /** The config tree these options produce (also what {@code serve} binds). */
+    public static ObjectNode config(Options o) {
+        ObjectNode tree = ConfigLoader.defaults();
+        tree.put("data-dir", (o.dataDir() != null ? o.dataDir() : tempDir()).toString());
+        ((ObjectNode) tree.get("http")).put("port", o.httpPort() != null ? o.httpPort() : 0);
+        ObjectNode kafka = (ObjectNode) tree.get("kafka");
+        kafka.put("port", o.kafkaPort() != null ? o.kafkaPort() : 0).put("controller-port", 0).put("partitions", 3);
+        ObjectNode hz = (ObjectNode) tree.get("hazelcast");
+        hz.put("port", o.hazelcastPort() != null ? o.hazelcastPort() : freePort())
+                .put("cluster-name", o.clusterName() != null ? o.clusterName()
+                        : "inferq-load-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        if (o.fleet() == Fleet.SIMULATOR) {
+            ArrayNode pools = tree.putArray("pools");
+            PolicySimulator.Settings s = PolicySimulator.Settings.defaults();
+            for (PolicySimulator.SimPool p : s.pools()) {
+                pools.addObject().put("id", p.id() + "-sim").put("chip", p.chipId())
+                        .put("chips-per-instance", p.chipsPerInstance()).put("instances", p.instances())
+                        .put("model", s.model()).put("backend", "simulated").put("max-batch-tokens", p.maxBatchTokens())
+                        .put("max-concurrent-sequences", p.maxSequences());
+            }
+        }
+        tree.withArray("pools").forEach(p -> ((ObjectNode) p).put("time-scale", o.timeScale()));
+        if (o.policy() != null) {
+            ((ObjectNode) tree.get("dispatcher")).put("policy", o.policy());
+        }
+        if (o.roles() != null) {
+            ArrayNode roles = tree.putArray("roles");
+            o.roles().forEach(roles::add);
+        }
+        if (o.benchApiKey() != null) {
+            ObjectNode t = tree.putArray("tenants").addObject();
+            t.put("id", "bench").put("max-queued-jobs", o.maxQueuedJobs() == null ? 2_000_000 : o.maxQueuedJobs())
+                    .put("requests-per-second", 1_000_000.0);
+            t.putArray("api-keys").add(o.benchApiKey());
+        }
+        o.extra().accept(tree);
+        return tree;
+    }
+
+    /** Starts and waits until ready. */
+    public static InferqServer start(Options o) {
+        InferqServer server = InferqServer.start(ConfigLoader.bind(config(o)));
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!server.isReady()) {
+            if (System.nanoTime() > deadline) {
+                server.close();
+                throw new IllegalStateException("inferq not ready after 60 s: " + server.readiness());
+            }
+            sleep(50);
+        }
+        return server;
+    }
+
+    public static Path tempDir() {
+        try {
+            return Files.createTempDirectory("inferq-load");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

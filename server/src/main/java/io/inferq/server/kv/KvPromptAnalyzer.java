@@ -1,0 +1,61 @@
+package io.inferq.server.kv;
+
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.dispatcher.runtime.PromptAnalyzer;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dispatcher's {@link PromptAnalyzer} on kv-cache-store: renders the request's chat messages through the
+ * chat template, tokenises them (the real prompt length, replacing the intake's estimate) and hashes the full
+ * blocks with the tenant-salted seed — all through the same {@link PrefixHashing} as the workers, so the
+ * hashes match what workers store. The hashes are then handed to {@code onHashes} (typically
+ * {@link IndexPrefixLocator#prefetch}), so the index lookup runs while the job waits to be batched.
+ *
+ * <p>CPU-bound, no network calls. Thread-safe. A request that cannot be tokenised (e.g. an unusual role
+ * name) falls back to {@link PromptAnalyzer#ESTIMATE_ONLY}: prefix-blind routing, never a rejected job.
+ */
+public final class KvPromptAnalyzer implements PromptAnalyzer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(KvPromptAnalyzer.class);
+
+    private final PrefixHashing hashing;
+    private final Consumer<List<Long>> onHashes;
+
+    /**
+     * @param hashing  shared tokenisation and hashing
+     * @param onHashes told each prompt's block hashes (non-blocking, e.g. {@code locator::prefetch})
+     */
+    public KvPromptAnalyzer(PrefixHashing hashing, Consumer<List<Long>> onHashes) {
+        this.hashing = Objects.requireNonNull(hashing, "hashing must not be null");
+        this.onHashes = Objects.requireNonNull(onHashes, "onHashes must not be null");
+    }
+
+    /** Without prefetching. */
+    public KvPromptAnalyzer(PrefixHashing hashing) {
+        this(hashing, hashes -> { });
+    }
+
+    @Override
+    public PromptShape analyze(JobRequest request) {
+        PrefixHashing.Prompt prompt;
+        try {
+            prompt = hashing.analyze(request.getModel(), request.getTenant(), PrefixHashing.fromAvro(request.getMessages()));
+        } catch (RuntimeException e) {
+            LOG.warn("job {}: prompt could not be tokenised, routing on the intake estimate: {}",
+                    request.getJobId(), e.toString());
+            return ESTIMATE_ONLY.analyze(request);
+        }
+        if (!prompt.blockHashes().isEmpty()) {
+            try {
+                onHashes.accept(prompt.blockHashes());
+            } catch (RuntimeException e) {
+                LOG.debug("prefix prefetch failed: {}", e.toString());
+            }
+        }
+        return new PromptShape(Math.max(1, prompt.tokenCount()), prompt.blockHashes());
+    }
+}

@@ -1,0 +1,99 @@
+package io.inferq.server.architecture;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchRule;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Holds the module dependency table of DESIGN.md on the production classes of every module
+ * (the server's test class path holds them all):
+ *
+ * <pre>
+ * broker-config   → Kafka, Avro
+ * kv-cache-store  → Hazelcast, Caffeine
+ * chip-workers    → broker-config, kv-cache-store
+ * dispatcher      → broker-config, kv-cache-store
+ * ingress         → broker-config
+ * server          → all
+ * </pre>
+ * and: dispatcher and ingress never import each other.
+ */
+class ModuleDependencyRulesTest {
+    private static final String BROKER = "io.inferq.broker..";
+    private static final String KV = "io.inferq.kvcache..";
+    private static final String WORKERS = "io.inferq.workers..";
+    private static final String DISPATCHER = "io.inferq.dispatcher..";
+    private static final String INGRESS = "io.inferq.ingress..";
+    private static final String SERVER = "io.inferq.server..";
+    private static final String LOAD_TESTS = "io.inferq.loadtests..";
+
+    private static JavaClasses classes;
+
+    @BeforeAll
+    static void importClasses() {
+        com.tngtech.archunit.ArchConfiguration.get().setResolveMissingDependenciesFromClassPath(false);
+        classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages("io.inferq");
+    }
+
+    @Test
+    void everyModuleWasImported() {
+        // guards against rules passing vacuously on an empty import
+        for (String type : new String[] {"io.inferq.broker.topics.TopicCatalogue", "io.inferq.kvcache.hashing.BlockHasher",
+                "io.inferq.workers.runtime.PoolWorker", "io.inferq.dispatcher.DispatchScheduler", "io.inferq.ingress.api.JobsApi",
+                "io.inferq.server.InferqServer"}) {
+            org.assertj.core.api.Assertions.assertThat(classes.contain(type)).as(type).isTrue();
+        }
+    }
+
+    @Test
+    void brokerConfigDependsOnNoOtherModule() {
+        check(noClasses().that().resideInAPackage(BROKER).should().dependOnClassesThat()
+                .resideInAnyPackage(KV, WORKERS, DISPATCHER, INGRESS, SERVER, LOAD_TESTS));
+    }
+
+    @Test
+    void kvCacheStoreDependsOnNoOtherModule() {
+        check(noClasses().that().resideInAPackage(KV).should().dependOnClassesThat()
+                .resideInAnyPackage(BROKER, WORKERS, DISPATCHER, INGRESS, SERVER, LOAD_TESTS));
+    }
+
+    @Test
+    void chipWorkersUseOnlyBrokerConfigAndKvCacheStore() {
+        check(noClasses().that().resideInAPackage(WORKERS).should().dependOnClassesThat()
+                .resideInAnyPackage(DISPATCHER, INGRESS, SERVER, LOAD_TESTS));
+    }
+
+    @Test
+    void dispatcherUsesOnlyBrokerConfigAndKvCacheStore() {
+        check(noClasses().that().resideInAPackage(DISPATCHER).should().dependOnClassesThat()
+                .resideInAnyPackage(WORKERS, INGRESS, SERVER, LOAD_TESTS));
+    }
+
+    @Test
+    void ingressUsesOnlyBrokerConfig() {
+        check(noClasses().that().resideInAPackage(INGRESS).should().dependOnClassesThat()
+                .resideInAnyPackage(KV, WORKERS, DISPATCHER, SERVER, LOAD_TESTS));
+    }
+
+    @Test
+    void nothingButLoadTestsDependsOnLoadTests() {
+        check(noClasses().that().resideOutsideOfPackage(LOAD_TESTS).should().dependOnClassesThat()
+                .resideInAPackage(LOAD_TESTS));
+    }
+
+    @Test
+    void vertxStaysOutOfTheContractAndCacheModules() {
+        check(noClasses().that().resideInAnyPackage(BROKER, KV).should().dependOnClassesThat()
+                .resideInAPackage("io.vertx.."));
+    }
+
+    private static void check(ArchRule rule) {
+        rule.check(classes);
+    }
+}

@@ -1,0 +1,91 @@
+package io.inferq.server.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+    @Test
+    void defaultsDescribeTheEmbeddedMixedFleet() {
+        InferqConfig c = ConfigLoader.load(null, Map.of());
+        assertThat(c.http().host()).isEqualTo("127.0.0.1");
+        assertThat(c.http().port()).isEqualTo(8080);
+        assertThat(c.kafka().embedded()).isTrue();
+        assertThat(c.kafka().port()).isEqualTo(9092);
+        assertThat(c.hazelcast().port()).isEqualTo(5701);
+        assertThat(c.dataDir()).isEqualTo(Path.of("./data"));
+        assertThat(c.roles()).containsExactly(InferqConfig.Role.INGRESS, InferqConfig.Role.DISPATCHER, InferqConfig.Role.WORKERS);
+        assertThat(c.tenants()).isEmpty();
+        assertThat(c.pools()).extracting(InferqConfig.PoolSetting::model)
+                .contains("deepseek-r1", "deepseek-v3", "deepseek-v2-lite");
+        assertThat(c.pools()).extracting(InferqConfig.PoolSetting::chip).doesNotHaveDuplicates().hasSizeGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void fileThenEnvironmentOverrideTheDefaults(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("inferq.yaml");
+        Files.writeString(file, """
+                http:
+                  port: 9000
+                kafka:
+                  embedded: false
+                  bootstrap-servers: kafka-1:9092
+                tenants:
+                  - id: acme
+                    api-keys: [k1]
+                """);
+        InferqConfig c = ConfigLoader.load(file, Map.of("INFERQ_HTTP_PORT", "9100", "INFERQ_ROLES", "ingress,dispatcher",
+                "INFERQ_DISPATCHER_MAX_QUEUED_JOBS", "500", "PATH", "/usr/bin"));
+        assertThat(c.http().port()).isEqualTo(9100);
+        assertThat(c.http().host()).isEqualTo("127.0.0.1");
+        assertThat(c.kafka().bootstrapServers()).isEqualTo("kafka-1:9092");
+        assertThat(c.roles()).containsExactly(InferqConfig.Role.INGRESS, InferqConfig.Role.DISPATCHER);
+        assertThat(c.dispatcher().maxQueuedJobs()).isEqualTo(500);
+        assertThat(c.tenants()).singleElement().extracting(InferqConfig.TenantSetting::id).isEqualTo("acme");
+    }
+
+    @Test
+    void badSettingsAreNamed(@TempDir Path dir) throws Exception {
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_HTTP_PORT", "70000")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("http.port must be 0-65535");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_HTTP_PORTT", "1")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("INFERQ_HTTP_PORTT names no setting");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_KAFKA_EMBEDDED", "false")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("kafka.bootstrap-servers must be set when kafka.embedded is false");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_HTTP_PORT", "eighty")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("http.port");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_DISPATCHER_POLICY", "fastest")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("dispatcher.policy must be one of");
+
+        Path unknown = dir.resolve("unknown.yaml");
+        Files.writeString(unknown, "http:\n  prot: 1\n");
+        assertThatThrownBy(() -> ConfigLoader.load(unknown, Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("unknown setting 'http.prot'");
+
+        Path pools = dir.resolve("pools.yaml");
+        Files.writeString(pools, """
+                pools:
+                  - id: tiny
+                    chip: ascend-910b
+                    chips-per-instance: 1
+                    instances: 1
+                    model: deepseek-r1
+                    backend: simulated
+                    max-batch-tokens: 1024
+                    max-concurrent-sequences: 4
+                    time-scale: 1
+                """);
+        InferqConfig tiny = ConfigLoader.load(pools, Map.of());
+        assertThat(tiny.pools()).singleElement().extracting(InferqConfig.PoolSetting::id).isEqualTo("tiny");
+
+        assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("does not exist");
+    }
+}
