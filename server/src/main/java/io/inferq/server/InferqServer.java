@@ -15,7 +15,9 @@ import io.inferq.dispatcher.PrefixLocator;
 import io.inferq.dispatcher.RoutingPolicies;
 import io.inferq.dispatcher.runtime.DispatcherVerticle;
 import io.inferq.dispatcher.runtime.PromptAnalyzer;
-import io.inferq.dispatcher.runtime.RequestDecoding;
+import io.inferq.dispatcher.runtime.contract.KafkaRequestContract;
+import io.inferq.dispatcher.runtime.contract.ReplyTopicCheck;
+import io.inferq.dispatcher.runtime.contract.ServedModelLimits;
 import io.inferq.ingress.IngressServer;
 import io.inferq.ingress.api.JobSubmissionParser;
 import io.inferq.ingress.api.JobsApi;
@@ -25,6 +27,10 @@ import io.inferq.ingress.tenants.Tenant;
 import io.inferq.ingress.tenants.TenantDirectory;
 import io.inferq.ingress.view.HazelcastJobView;
 import io.inferq.ingress.view.JobEventsMaterializer;
+import io.inferq.ingress.webhooks.WebhookApi;
+import io.inferq.ingress.webhooks.WebhookDispatcher;
+import io.inferq.ingress.webhooks.WebhookSettings;
+import io.inferq.ingress.webhooks.WebhookTargetPolicy;
 import io.inferq.server.config.ConfigException;
 import io.inferq.server.config.InferqConfig;
 import io.inferq.server.wiring.HazelcastLauncher;
@@ -93,6 +99,7 @@ public final class InferqServer implements AutoCloseable {
     private DispatcherVerticle dispatcher;
     private String dispatcherDeployment;
     private JobEventsMaterializer materializer;
+    private WebhookDispatcher webhooks;
     private IngressServer ingress;
     private String ingressDeployment;
     private volatile boolean brokerReachable;
@@ -171,7 +178,10 @@ public final class InferqServer implements AutoCloseable {
         if (config.runs(InferqConfig.Role.DISPATCHER)) {
             DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), poolProfiles(plans),
                     RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator(), registry);
-            dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer(), RequestDecoding.avroOnly(),
+            dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer(), KafkaRequestContract.forTenants(
+                    servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
+                    config.tenants().stream().collect(java.util.stream.Collectors.toMap(InferqConfig.TenantSetting::id, InferqConfig.TenantSetting::apiKeys)),
+                    ReplyTopicCheck.viaAdmin(admin, System::nanoTime), clock),
                     clock, registry);
             dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                     "dispatcher");
@@ -195,7 +205,6 @@ public final class InferqServer implements AutoCloseable {
     private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock) {
         HazelcastJobView view = new HazelcastJobView(hazelcast);
         materializer = new JobEventsMaterializer(kafka, view);
-        materializer.start();
         List<Tenant> tenants = new ArrayList<>();
         for (InferqConfig.TenantSetting t : config.tenants()) {
             tenants.add(new Tenant(t.id(), t.apiKeys(), t.maxQueuedJobs() == null ? 100_000 : t.maxQueuedJobs(),
@@ -206,12 +215,27 @@ public final class InferqServer implements AutoCloseable {
         TenantDirectory directory = new TenantDirectory(tenants, open);
         if (!directory.authenticationRequired()) {
             LOG.warn("no tenant is configured: open access, every request runs as tenant 'default' without an API key"
-                    + " (configure 'tenants' to require API keys)");
+                    + " (configure 'tenants' to require API keys); webhooks are signed with the secret in {}",
+                    config.dataDir().resolve("default-webhook-secret"));
         }
         List<ServedModel> served = servedModels(plans);
+        InferqConfig.Webhooks wh = config.webhooks();
+        WebhookSettings webhookSettings = WebhookSettings.defaults()
+                .withTimeout(java.time.Duration.ofMillis(wh.timeoutMs()))
+                .withTargets(false, wh.allowPrivateTargets());
+        webhookSettings = new WebhookSettings(webhookSettings.timeout(), wh.inlineOutputLimit(), webhookSettings.allowPrivateTargets(),
+                webhookSettings.allowlist(), webhookSettings.maxConcurrent(), webhookSettings.maxPending(),
+                webhookSettings.creationHorizon(), webhookSettings.failedRetention(), webhookSettings.jitter(), webhookSettings.tick(),
+                webhookSettings.deliveriesTopic(), webhookSettings.dlqTopic(), webhookSettings.groupId());
+        webhooks = new WebhookDispatcher(vertx, kafka, webhookSettings, directory::byId, clock, registry);
+        await(webhooks.start(), "webhook delivery");
+        materializer.onChange(webhooks::onJobChanged);
+        materializer.start();
+        WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
-                view, claims, producer, clock, registry);
-        List<Consumer<Router>> apis = List.of(jobs::mount);
+                view, claims, producer, clock, registry, targets::check);
+        WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
+        List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
         ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,
                 this::readiness, registry::scrape);
         try {
@@ -226,10 +250,25 @@ public final class InferqServer implements AutoCloseable {
         LOG.info("HTTP API on http://{}:{}", config.http().host(), ingress.actualPort());
     }
 
+    /**
+     * The open tenant's webhook signing secret: made once and kept in {@code <data-dir>/default-webhook-secret}
+     * so receivers can keep verifying across restarts; announced at start.
+     */
     private String openWebhookSecret() {
-        byte[] key = new byte[24];
-        new SecureRandom().nextBytes(key);
-        return "whsec_" + Base64.getEncoder().encodeToString(key);
+        java.nio.file.Path file = config.dataDir().resolve("default-webhook-secret");
+        try {
+            if (java.nio.file.Files.exists(file)) {
+                return java.nio.file.Files.readString(file).trim();
+            }
+            byte[] key = new byte[24];
+            new SecureRandom().nextBytes(key);
+            String secret = "whsec_" + Base64.getEncoder().encodeToString(key);
+            java.nio.file.Files.createDirectories(config.dataDir());
+            java.nio.file.Files.writeString(file, secret);
+            return secret;
+        } catch (java.io.IOException e) {
+            throw new ConfigException("data-dir: cannot read or write " + file + ": " + e.getMessage(), e);
+        }
     }
 
     private List<PoolPlan> resolvePools() {
@@ -332,6 +371,9 @@ public final class InferqServer implements AutoCloseable {
         if (materializer != null) {
             r.put("job-view", materializer.isCaughtUp());
         }
+        if (webhooks != null) {
+            r.put("webhooks", webhooks.isReady());
+        }
         if (dispatcher != null) {
             r.put("dispatcher", dispatcher.isReady());
         }
@@ -405,6 +447,10 @@ public final class InferqServer implements AutoCloseable {
         if (materializer != null) {
             quietly(materializer::close);
             materializer = null;
+        }
+        if (webhooks != null) {
+            quietly(webhooks::close);
+            webhooks = null;
         }
         toClose.forEach(c -> quietly(c::close));
         toClose.clear();

@@ -59,9 +59,16 @@ public final class JobsApi {
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
     private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final MeterRegistry registry;
+    private final java.util.function.UnaryOperator<String> webhookTargetCheck;
 
+    /**
+     * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
+     *                           must not block (no DNS): it runs on the event loop
+     */
     public JobsApi(Vertx vertx, TenantDirectory tenants, SubmitRateLimiter rateLimiter, JobSubmissionParser parser,
-            JobView view, TerminalClaims claims, Producer<String, byte[]> producer, Clock clock, MeterRegistry registry) {
+            JobView view, TerminalClaims claims, Producer<String, byte[]> producer, Clock clock, MeterRegistry registry,
+            java.util.function.UnaryOperator<String> webhookTargetCheck) {
+        this.webhookTargetCheck = webhookTargetCheck;
         this.vertx = vertx;
         this.tenants = tenants;
         this.rateLimiter = rateLimiter;
@@ -81,7 +88,7 @@ public final class JobsApi {
     }
 
     /** @return the caller's tenant, or null after answering 401 */
-    Tenant authenticate(RoutingContext ctx) {
+    public Tenant authenticate(RoutingContext ctx) {
         var t = tenants.authenticate(ctx.request().getHeader("Authorization"));
         if (t.isEmpty()) {
             HttpErrors.send(ctx, ApiError.unauthorized(ctx.request().getHeader("Authorization") == null
@@ -119,6 +126,13 @@ public final class JobsApi {
             return;
         }
         JobSubmission sub = parsed.submission();
+        if (sub.webhookUrl() != null) {
+            String refused = webhookTargetCheck.apply(sub.webhookUrl());
+            if (refused != null) {
+                reject(ctx, ApiError.invalid("invalid_webhook", refused, "webhook"));
+                return;
+            }
+        }
         String idemKey = ctx.request().getHeader("Idempotency-Key");
         if (idemKey != null && (idemKey.isBlank() || idemKey.length() > 255)) {
             reject(ctx, ApiError.invalid("invalid_idempotency_key", "Idempotency-Key must be 1-255 characters", "Idempotency-Key"));

@@ -1,6 +1,5 @@
 package io.inferq.ingress.webhooks;
 
-import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -188,10 +187,6 @@ final class AddressRules {
             return (b[full] & mask) == (network[full] & mask);
         }
 
-        boolean isV4() {
-            return network.length == 4;
-        }
-
         @Override
         public boolean equals(Object o) {
             return o instanceof Cidr c && c.prefix == prefix && java.util.Arrays.equals(c.network, network);
@@ -210,9 +205,5 @@ final class AddressRules {
                 return "?/" + prefix;
             }
         }
-    }
-
-    static boolean isV4(InetAddress a) {
-        return a instanceof Inet4Address;
     }
 }

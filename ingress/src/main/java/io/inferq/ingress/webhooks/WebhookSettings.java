@@ -93,6 +93,11 @@ public record WebhookSettings(Duration timeout, int inlineOutputLimit, boolean a
                 creationHorizon, failedRetention, jitter, tick, deliveriesTopic, dlqTopic, groupId);
     }
 
+    public WebhookSettings withTick(Duration t) {
+        return new WebhookSettings(timeout, inlineOutputLimit, allowPrivateTargets, allowlist, maxConcurrent, maxPending,
+                creationHorizon, failedRetention, jitter, t, deliveriesTopic, dlqTopic, groupId);
+    }
+
     public WebhookSettings withTopics(String deliveries, String dlq, String group) {
         return new WebhookSettings(timeout, inlineOutputLimit, allowPrivateTargets, allowlist, maxConcurrent, maxPending,
                 creationHorizon, failedRetention, jitter, tick, deliveries, dlq, group);

@@ -10,6 +10,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.DoubleRange;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Scale;
 import org.junit.jupiter.api.Test;
 
 class RetryScheduleTest {
@@ -26,7 +27,7 @@ class RetryScheduleTest {
     }
 
     @Property
-    void jitterStaysWithinItsBound(@ForAll @IntRange(min = 1, max = 7) int made, @ForAll @DoubleRange(min = 0, max = 0.999999) double r) {
+    void jitterStaysWithinItsBound(@ForAll @IntRange(min = 1, max = 7) int made, @ForAll @DoubleRange(min = 0, max = 0.999999) @Scale(6) double r) {
         long base = RetrySchedule.DELAYS.get(made).toMillis();
         long d = new RetrySchedule(0.1, () -> r).nextDelayMs(made, 0);
         assertThat(d).isBetween(Math.round(base * 0.9) - 1, Math.round(base * 1.1) + 1);

@@ -63,7 +63,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Metrics</b> (tags {@code tier=local|shared|miss} where applicable): {@code inferq.kv.blocks} and
  * {@code inferq.kv.tokens} per lookup of {@link #readPrefix}, {@code inferq.kv.bytes.served},
  * {@code inferq.kv.evictions} (local tier), {@code inferq.kv.prefill.tokens.saved},
- * {@code inferq.kv.local.bytes} (gauge). Shared-tier evictions are Hazelcast's and not counted here.
+ * {@code inferq.kv.local.bytes} (gauge), {@code inferq.kv.shared.touches.dropped}. Shared-tier evictions are
+ * counted by the members ({@link SharedKvTier}: {@code inferq.kv.evictions{tier=shared}}).
  */
 public final class KvBlockStore {
 

@@ -1,5 +1,6 @@
 package io.inferq.kvcache.store;
 
+import com.hazelcast.cluster.Member;
 import com.hazelcast.config.EvictionConfig;
 import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.MapConfig;
@@ -89,12 +90,17 @@ public final class SharedKvTier {
      * {@code member}). Idempotent per (member, map name). Blocking (cluster-wide config change).
      *
      * @return the map workers pass to {@link KvBlockStore.Builder#sharedMap}
-     * @throws IllegalStateException if the map was already installed on this member with another budget
+     * @throws IllegalStateException    if the map was already installed on this member with another budget
+     * @throws IllegalArgumentException if {@code member} is a client
      */
     public static IMap<String, byte[]> install(HazelcastInstance member, String mapName, int maxChunksPerMember,
                                                MeterRegistry registry) {
         Objects.requireNonNull(member, "member must not be null");
         Objects.requireNonNull(registry, "registry must not be null");
+        if (!(member.getLocalEndpoint() instanceof Member)) {
+            throw new IllegalArgumentException("install runs on a Hazelcast member, not a client: the recency order "
+                    + "lives on the members that own the data (install it member-side; clients just use the map)");
+        }
         MapConfig config = mapConfig(mapName, maxChunksPerMember, member.getPartitionService().getPartitions().size());
         String key = CONTEXT_PREFIX + mapName;
         Object existing = member.getUserContext().get(key);

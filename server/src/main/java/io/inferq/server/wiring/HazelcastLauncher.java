@@ -48,7 +48,10 @@ public final class HazelcastLauncher {
         JoinConfig join = net.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
-        join.getTcpIpConfig().setEnabled(true).setMembers(cfg.members());
+        // a member without a port would make Hazelcast probe 5701-5703, i.e. other clusters on this host: slow joins
+        join.getTcpIpConfig().setEnabled(true).setMembers(cfg.members().stream()
+                .map(m -> m.contains(":") ? m : m + ":" + cfg.port()).toList());
+        c.setProperty("hazelcast.wait.seconds.before.join", "0");
         maps.forEach(c::addMapConfig);
         return Hazelcast.newHazelcastInstance(c);
     }

@@ -54,6 +54,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
     private final Map<String, ServedModelLimits> models;
     private final TenantCheck tenants;
     private final TrustedOrigin origin;
+    private final ReplyTopicCheck replyTopics;
     private final AvroSerde<JobRequest> avro;
     private final Clock clock;
 
@@ -61,11 +62,12 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
      * @param models              the models the fleet serves, with their limits
      * @param tenants             authenticates external producers
      * @param origin              recognises inferq's own records
+     * @param replyTopics         whether a requested reply topic exists
      * @param olderRequestSchemas earlier published versions of {@code JobRequest.avsc} producers may still write
      * @param clock               only for records without a timestamp
      */
     public KafkaRequestContract(Collection<ServedModelLimits> models, TenantCheck tenants, TrustedOrigin origin,
-            List<Schema> olderRequestSchemas, Clock clock) {
+            ReplyTopicCheck replyTopics, List<Schema> olderRequestSchemas, Clock clock) {
         Map<String, ServedModelLimits> m = new LinkedHashMap<>();
         for (ServedModelLimits s : models) {
             if (m.put(s.id(), s) != null) {
@@ -75,6 +77,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         this.models = Map.copyOf(m);
         this.tenants = Objects.requireNonNull(tenants, "tenant check must not be null");
         this.origin = Objects.requireNonNull(origin, "origin check must not be null");
+        this.replyTopics = Objects.requireNonNull(replyTopics, "reply topic check must not be null");
         this.avro = new AvroSerde<>(JobRequest.class, olderRequestSchemas);
         this.clock = Objects.requireNonNull(clock, "clock must not be null");
     }
@@ -86,8 +89,15 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
      * @param apiKeysByTenant configured tenant id → API keys
      */
     public static KafkaRequestContract forTenants(Collection<ServedModelLimits> models,
+            Map<String, ? extends Collection<String>> apiKeysByTenant, ReplyTopicCheck replyTopics, Clock clock) {
+        return new KafkaRequestContract(models, TenantCheck.of(apiKeysByTenant), TrustedOrigin.forTenants(apiKeysByTenant), replyTopics,
+                List.of(), clock);
+    }
+
+    /** {@link #forTenants(Collection, Map, ReplyTopicCheck, Clock)} without checking that reply topics exist. */
+    public static KafkaRequestContract forTenants(Collection<ServedModelLimits> models,
             Map<String, ? extends Collection<String>> apiKeysByTenant, Clock clock) {
-        return new KafkaRequestContract(models, TenantCheck.of(apiKeysByTenant), TrustedOrigin.forTenants(apiKeysByTenant), List.of(), clock);
+        return forTenants(models, apiKeysByTenant, ReplyTopicCheck.ANY, clock);
     }
 
     @Override
@@ -172,6 +182,10 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
             replyTopic = b.getReplyTopic();
         }
         RequestRules.replyTopic(replyTopic);
+        if (replyTopic != null && !replyTopic.equals(TopicCatalogue.RESULTS) && !replyTopics.exists(replyTopic)) {
+            throw RequestRules.invalid("reply_topic_not_found", "the reply topic '" + replyTopic + "' does not exist; create it before"
+                    + " producing requests that name it", ContractHeaders.REPLY_TOPIC);
+        }
         String jobIdHeader = header(record, ContractHeaders.JOB_ID);
         String jobId = jobIdHeader != null ? jobIdHeader : givenJobId;
         if (jobId != null) {
@@ -182,7 +196,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
 
         JobRequest request = b.setJobId(jobId).setDeadlineAtMs(deadline).setCorrelationId(correlationId).setReplyTopic(replyTopic)
                 .setSubmittedAtMs(producedAt).setSource("kafka").setRequestHash(sha256(value)).setAttempt(0)
-                .setIdempotencyKey(null).setBatchId(null)
+                .setBatchId(null) // only inferq's batch API attaches jobs to a batch
                 .build();
         return RequestDecoding.Result.accepted(request, JobSnapshots.fromRequest(request, JobStatus.QUEUED, producedAt));
     }
@@ -236,7 +250,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
      */
     static String derivedJobId(ConsumerRecord<?, ?> record) {
         String position = record.topic() + "/" + record.partition() + "/" + record.offset() + "/" + record.timestamp();
-        return "job_k" + sha256(position.getBytes(StandardCharsets.UTF_8)).substring(0, 31);
+        return RequestRules.DERIVED_JOB_ID_PREFIX + sha256(position.getBytes(StandardCharsets.UTF_8)).substring(0, 31);
     }
 
     private static String contentType(ConsumerRecord<String, byte[]> record) {

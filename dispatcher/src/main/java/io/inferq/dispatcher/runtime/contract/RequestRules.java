@@ -24,6 +24,7 @@ final class RequestRules {
     static final int MAX_METADATA_VALUE = 512;
     static final Duration MAX_DEADLINE = Duration.ofDays(7);
     static final int MAX_CORRELATION_ID = 256;
+    static final String DERIVED_JOB_ID_PREFIX = "job_k";
     static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
     static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "running", "completed");
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
@@ -195,8 +196,10 @@ final class RequestRules {
             throw invalid("invalid_job_id", "a producer-chosen job id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' "
                     + "starting with a letter or digit, was '" + abbreviate(id) + "'", "job_id");
         }
-        if (id.startsWith("job_")) {
-            throw invalid("invalid_job_id", "job ids starting with 'job_' are reserved for ids inferq assigns", "job_id");
+        if (id.startsWith(DERIVED_JOB_ID_PREFIX)) {
+            // derived ids are predictable from a record's position: a producer must not be able to take one first
+            throw invalid("invalid_job_id", "job ids starting with '" + DERIVED_JOB_ID_PREFIX + "' are reserved for ids inferq derives",
+                    "job_id");
         }
     }
 

@@ -53,7 +53,7 @@ import org.junit.jupiter.api.Test;
  * Against the real embedded Kafka broker and a real HTTP receiver on 127.0.0.1; the retry schedule runs on a
  * fake clock (advanced by the test, then {@code pumpNow}), so no test waits for a retry delay.
  */
-class WebhookDispatcherIT {
+class WebhookDeliveryIntegrationTest {
     static final String SECRET_A = "whsec_" + Base64.getEncoder().encodeToString("tenant-a-current-key".getBytes(StandardCharsets.UTF_8));
     static final String SECRET_A_OLD = "whsec_" + Base64.getEncoder().encodeToString("tenant-a-old-key".getBytes(StandardCharsets.UTF_8));
     static final Tenant A = new Tenant("acme", List.of("key-a"), 100, 1 << 20, 100, List.of(SECRET_A, SECRET_A_OLD), null);
@@ -107,6 +107,7 @@ class WebhookDispatcherIT {
 
     WebhookSettings settings(List<String> allowlist) {
         return WebhookSettings.defaults().withTargets(false, allowlist).withTimeout(Duration.ofMillis(500))
+                .withTick(Duration.ofHours(1)) // only the test's pumpNow starts attempts after the clock moves
                 .withTopics(deliveriesTopic, dlqTopic, group);
     }
 
@@ -134,10 +135,13 @@ class WebhookDispatcherIT {
         return d;
     }
 
-    /** Moves the fake clock to the delivery's next attempt and starts it. */
+    /**
+     * Moves the fake clock to the delivery's next attempt and pumps (any other pump on the dispatcher's context,
+     * e.g. after it reads its own write back, may start the attempt first: the caller waits for the settlement).
+     */
     void advanceTo(WebhookDispatcher w, Delivery pending) throws Exception {
         clock.set(Instant.ofEpochMilli(pending.nextAttemptAtMs()));
-        assertThat(w.pumpNow().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS)).isEqualTo(1);
+        w.pumpNow().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
     }
 
     @Test
@@ -270,7 +274,7 @@ class WebhookDispatcherIT {
         var second = start(); // replays the compacted topic, joins the group alone
         assertThat(second.get(a.id()).attempts()).isEqualTo(1);
         clock.advance(Duration.ofSeconds(5));
-        assertThat(second.pumpNow().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS)).isEqualTo(2);
+        second.pumpNow().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
         assertThat(List.of(nextSettled().state(), nextSettled().state())).containsOnly(Delivery.State.DELIVERED);
         List<Received> got = receiver.drain();
         assertThat(got).extracting(r -> r.status).containsExactly(500, 500, 200, 200);

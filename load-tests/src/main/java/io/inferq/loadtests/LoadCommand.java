@@ -1,0 +1,190 @@
+package io.inferq.loadtests;
+
+import io.inferq.loadtests.bench.BurstBenchmark;
+import io.inferq.loadtests.bench.MemoryBenchmark;
+import io.inferq.loadtests.bench.PipelineOverheadBenchmark;
+import io.inferq.loadtests.bench.PolicyBenchmark;
+import io.inferq.loadtests.embedded.EmbeddedInferq;
+import io.inferq.loadtests.policy.TraceReader;
+import io.inferq.loadtests.policy.TraceRequest;
+import io.inferq.loadtests.replay.HttpTarget;
+import io.inferq.loadtests.replay.KafkaTarget;
+import io.inferq.loadtests.replay.PollTracker;
+import io.inferq.loadtests.replay.ReplayPlan;
+import io.inferq.loadtests.replay.Replayer;
+import io.inferq.loadtests.replay.ResultFollower;
+import io.inferq.loadtests.replay.Target;
+import io.inferq.loadtests.replay.Tracker;
+import io.inferq.loadtests.report.ReplayReport;
+import io.inferq.server.InferqServer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code java -jar inferq-load.jar <command> [--flag value ...]}: trace replay, the benchmarks, and {@code serve}
+ * (an inferq process configured for load tests, used as a child process by the memory benchmark).
+ */
+public final class LoadCommand {
+    static final String USAGE = """
+            usage: java -jar load-tests/target/inferq-load.jar <command> [--flag value ...]
+              replay          replay a trace (Mooncake .jsonl or Azure .csv) against inferq; JSON summary + HTML report
+              bench-overhead  raw Kafka vs the full inferq pipeline with an instant backend
+              bench-policies  routing policies on both traces: policy simulator + the real pipeline
+              bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
+              bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
+              serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
+            see docs-load-tests.md for every flag""";
+
+    private LoadCommand() {
+    }
+
+    public static void main(String[] args) {
+        // Avro refuses to decode generated classes of untrusted packages; must be set before Avro loads
+        System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES",
+                System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "io.inferq.broker.avro"));
+        System.setProperty("hazelcast.logging.type", System.getProperty("hazelcast.logging.type", "slf4j"));
+        System.setProperty("hazelcast.phone.home.enabled", "false");
+        int rc;
+        try {
+            rc = run(Arrays.asList(args), System.out);
+        } catch (IllegalArgumentException e) {
+            System.err.println("error: " + e.getMessage());
+            System.err.println(USAGE);
+            rc = 2;
+        }
+        System.exit(rc);
+    }
+
+    /** Runs a command; returns the exit code. */
+    public static int run(List<String> args, PrintStream out) {
+        if (args.isEmpty() || args.get(0).equals("--help") || args.get(0).equals("help")) {
+            out.println(USAGE);
+            return args.isEmpty() ? 2 : 0;
+        }
+        Flags f = Flags.parse(args.subList(1, args.size()));
+        return switch (args.get(0)) {
+            case "replay" -> replay(f, out);
+            case "serve" -> serve(f, out);
+            case "bench-overhead" -> PipelineOverheadBenchmark.run(f, out);
+            case "bench-policies" -> PolicyBenchmark.run(f, out);
+            case "bench-burst" -> BurstBenchmark.run(f, out);
+            case "bench-memory" -> MemoryBenchmark.run(f, out);
+            default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
+        };
+    }
+
+    /** A fresh output directory {@code target/load-reports/<name>-<time>} unless {@code --out} names one. */
+    public static Path outDir(Flags f, String name) {
+        return Path.of(f.string("out", "target/load-reports/" + name + "-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))));
+    }
+
+    static int replay(Flags f, PrintStream out) {
+        Path trace = Path.of(f.string("trace", "/work/shared/traces/conversation_trace.jsonl"));
+        String url = f.string("url", null);
+        String bootstrap = f.string("bootstrap", null);
+        String via = f.string("via", "http");
+        String apiKey = f.string("api-key", null);
+        String tenant = f.string("tenant", "default");
+        double speedup = f.positive("speedup", 10);
+        double timeScale = f.positive("time-scale", speedup);
+        double load = f.positive("load", 1.0);
+        long fromMs = (long) (f.doubleValue("from-s", 0) * 1000);
+        long windowMs = f.has("window-s") ? (long) (f.positive("window-s", 1) * 1000) : Long.MAX_VALUE;
+        int maxRequests = f.intValue("max-requests", 1000);
+        String model = f.string("model", "deepseek-r1");
+        String policy = f.string("policy", null);
+        EmbeddedInferq.Fleet fleet = EmbeddedInferq.Fleet.valueOf(f.string("fleet", "defaults").toUpperCase(Locale.ROOT));
+        Replayer.Settings s = new Replayer.Settings(speedup, model, f.intValue("max-in-flight", 256),
+                f.positive("max-duration-s", 180), f.positive("drain-timeout-s", 120), f.positive("progress-s", 5),
+                f.longValue("sample-ms", 500));
+        long seed = f.longValue("seed", 42);
+        Path dir = outDir(f, "replay");
+        f.rejectUnknown();
+        if (!via.equals("http") && !via.equals("kafka")) {
+            throw new IllegalArgumentException("--via must be http or kafka, was '" + via + "'");
+        }
+        List<TraceRequest> requests = TraceReader.read(trace);
+        ReplayPlan plan = ReplayPlan.of(requests, fromMs, windowMs, load, maxRequests, seed);
+        out.printf(Locale.ROOT, "trace %s: %d requests; plan: %d requests over %.1f trace s (load %.2f), speedup %.1f → %.1f wall s%n",
+                trace.getFileName(), requests.size(), plan.items().size(), plan.spanMs() / 1000.0, load, speedup,
+                plan.spanMs() / 1000.0 / speedup);
+        InferqServer server = null;
+        try {
+            if (url == null) {
+                out.printf(Locale.ROOT, "starting in-process inferq (fleet %s, simulated pools at time-scale %.1f, policy %s)...%n",
+                        fleet, timeScale, policy == null ? "default" : policy);
+                server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(timeScale).policy(policy).fleet(fleet));
+                url = "http://127.0.0.1:" + server.httpPort();
+                bootstrap = server.kafkaBootstrapServers();
+            }
+            if (via.equals("kafka") && bootstrap == null) {
+                throw new IllegalArgumentException("--via kafka against --url needs --bootstrap <kafka servers>");
+            }
+            Replayer.Result r;
+            try (Tracker tracker = bootstrap != null ? new ResultFollower(bootstrap) : new PollTracker(url, apiKey);
+                 Target target = via.equals("kafka") ? new KafkaTarget(bootstrap, tenant)
+                         : new HttpTarget(url, apiKey)) {
+                r = Replayer.run(plan, s, target, tracker, url, out);
+            }
+            Map<String, Object> ctx = new LinkedHashMap<>();
+            ctx.put("command", "replay");
+            ctx.put("trace", trace.toString());
+            ctx.put("target", via + " " + url);
+            ctx.put("model", model);
+            ctx.put("speedup", speedup);
+            ctx.put("pool_time_scale", server != null ? timeScale : null);
+            ctx.put("load", load);
+            ctx.put("policy", policy == null ? "server default" : policy);
+            Map<String, Object> summary = ReplayReport.summary(r, ctx);
+            Path html = ReplayReport.write(dir, "inferq replay — " + trace.getFileName(), r, summary);
+            out.println("summary: " + summary);
+            out.println("report: " + html.toAbsolutePath());
+            return 0;
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+        }
+    }
+
+    static int serve(Flags f, PrintStream out) {
+        EmbeddedInferq.Options o = EmbeddedInferq.Options.defaults()
+                .timeScale(f.positive("time-scale", 1.0))
+                .policy(f.string("policy", null))
+                .fleet(EmbeddedInferq.Fleet.valueOf(f.string("fleet", "defaults").toUpperCase(Locale.ROOT)));
+        if (f.has("roles")) {
+            o = o.roles(List.of(f.string("roles", "").split(",")));
+        }
+        if (f.has("bench-key")) {
+            o = o.benchTenant(f.string("bench-key", null), f.intValue("max-queued-jobs", 2_000_000));
+        }
+        if (f.has("data-dir")) {
+            o = o.ports(Path.of(f.string("data-dir", null)), f.intValue("http-port", 0), f.intValue("kafka-port", 0),
+                    f.intValue("hazelcast-port", EmbeddedInferq.freePort()), f.string("cluster-name", "inferq-load"));
+        }
+        f.rejectUnknown();
+        InferqServer server = EmbeddedInferq.start(o);
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stop.countDown();
+        }, "inferq-load-stop"));
+        out.printf(Locale.ROOT, "READY http=http://127.0.0.1:%d kafka=%s%n", server.httpPort(), server.kafkaBootstrapServers());
+        out.flush();
+        try {
+            stop.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+}

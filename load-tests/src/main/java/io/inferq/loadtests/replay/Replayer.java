@@ -1,0 +1,161 @@
+package io.inferq.loadtests.replay;
+
+import io.inferq.loadtests.report.MetricsSampler;
+import io.inferq.workers.chips.ModelCatalogue;
+import io.inferq.workers.chips.ModelProfile;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Sends a {@link ReplayPlan} to a {@link Target} on time (trace time ÷ {@code speedup}), follows the accepted
+ * jobs to their end with a {@link Tracker}, samples the server, prints progress, and stops by itself: when
+ * every accepted job has finished, or at {@code maxWallSeconds} of sending, or {@code drainTimeoutSeconds}
+ * after the last send.
+ *
+ * <p>Prompts are rebuilt with {@link PromptText}; a prompt (and output) that would not fit the model's context
+ * is shortened to fit and counted as {@code clamped}. Sending runs on the caller's thread; at most
+ * {@code maxInFlightSubmits} submits are outstanding at once (if the target is slower, sends fall behind the
+ * schedule and {@link Result#maxLagMs} says by how much).
+ */
+public final class Replayer {
+
+    /** How to run. */
+    public record Settings(double speedup, String model, int maxInFlightSubmits, double maxWallSeconds,
+                           double drainTimeoutSeconds, double progressEverySeconds, long sampleMs) {
+        public Settings {
+            if (!(speedup > 0)) {
+                throw new IllegalArgumentException("speedup must be positive, was " + speedup);
+            }
+            if (maxInFlightSubmits < 1) {
+                throw new IllegalArgumentException("maxInFlightSubmits must be at least 1, was " + maxInFlightSubmits);
+            }
+        }
+
+        public static Settings of(double speedup, String model) {
+            return new Settings(speedup, model, 256, 300, 120, 5, 500);
+        }
+
+        public Settings withLimits(double maxWall, double drain) {
+            return new Settings(speedup, model, maxInFlightSubmits, maxWall, drain, progressEverySeconds, sampleMs);
+        }
+
+        public Settings withProgress(double every) {
+            return new Settings(speedup, model, maxInFlightSubmits, maxWallSeconds, drainTimeoutSeconds, every, sampleMs);
+        }
+    }
+
+    /** What a run produced. */
+    public record Result(List<JobOutcome> outcomes, double wallSeconds, double sendSeconds, long maxLagMs, int clamped,
+                         int notSent, List<MetricsSampler.Sample> samples, double speedup, String model, String targetKind) {
+    }
+
+    private Replayer() {
+    }
+
+    /**
+     * @param metricsUrl server base URL for {@code /metrics} sampling, or null
+     */
+    public static Result run(ReplayPlan plan, Settings s, Target target, Tracker tracker, String metricsUrl, PrintStream out) {
+        ModelProfile model = ModelCatalogue.builtIn().get(s.model());
+        int ctx = model.maxContextTokens();
+        int maxOut = Math.min(32_768, ctx / 2);
+        List<JobOutcome> outcomes = new ArrayList<>(plan.items().size());
+        AtomicLong sent = new AtomicLong();
+        AtomicLong accepted = new AtomicLong();
+        AtomicLong rejected = new AtomicLong();
+        Semaphore inFlight = new Semaphore(s.maxInFlightSubmits());
+        int clamped = 0;
+        long maxLag = 0;
+        long t0 = System.nanoTime();
+        MetricsSampler sampler = new MetricsSampler(metricsUrl, s.sampleMs(),
+                () -> new MetricsSampler.ClientCounts(sent.get(), accepted.get(), rejected.get(), tracker.finished()));
+        long nextProgress = t0 + (long) (s.progressEverySeconds() * 1e9);
+        long wallLimit = t0 + (long) (s.maxWallSeconds() * 1e9);
+        int notSent = 0;
+        try {
+            for (ReplayPlan.Item it : plan.items()) {
+                long due = t0 + (long) (it.atMs() / s.speedup() * 1e6);
+                long now;
+                while ((now = System.nanoTime()) < due) {
+                    TimeUnit.NANOSECONDS.sleep(Math.min(due - now, 200_000_000L));
+                    nextProgress = progress(out, s, t0, nextProgress, plan, sent, accepted, rejected, tracker, sampler);
+                }
+                if (now > wallLimit) {
+                    notSent = plan.items().size() - outcomes.size();
+                    out.printf(Locale.ROOT, "max duration %.0f s reached: %d requests not sent%n", s.maxWallSeconds(), notSent);
+                    break;
+                }
+                maxLag = Math.max(maxLag, (now - due) / 1_000_000);
+                int outTok = Math.max(1, Math.min(it.request().outputTokens(), maxOut));
+                int inTok = Math.max(1, Math.min(it.request().inputTokens(), (int) ((ctx - outTok - 64) / 1.25)));
+                if (inTok != it.request().inputTokens() || outTok != it.request().outputTokens()) {
+                    clamped++;
+                }
+                String prompt = PromptText.build(inTok, it.request().blockHashes(), it.copy(), it.seq() + 1_000_003L * it.copy());
+                JobOutcome o = new JobOutcome(it, inTok, outTok);
+                outcomes.add(o);
+                inFlight.acquire();
+                o.sentNanos = System.nanoTime();
+                sent.incrementAndGet();
+                target.submit(s.model(), prompt, outTok).whenComplete((a, ex) -> {
+                    try {
+                        Target.Answer ans = a != null ? a : new Target.Answer(0, null, "client_error");
+                        o.jobId = ans.jobId();
+                        o.rejectCode = ans.errorCode();
+                        o.submitStatus = ans.status();
+                        if (o.accepted() && o.jobId != null) {
+                            accepted.incrementAndGet();
+                            tracker.expect(o);
+                        } else {
+                            rejected.incrementAndGet();
+                        }
+                    } finally {
+                        inFlight.release();
+                    }
+                });
+                nextProgress = progress(out, s, t0, nextProgress, plan, sent, accepted, rejected, tracker, sampler);
+            }
+            double sendSeconds = (System.nanoTime() - t0) / 1e9;
+            inFlight.acquire(s.maxInFlightSubmits()); // every submit answered
+            inFlight.release(s.maxInFlightSubmits());
+            long drainUntil = System.nanoTime() + (long) (s.drainTimeoutSeconds() * 1e9);
+            while (tracker.finished() < accepted.get() && System.nanoTime() < drainUntil) {
+                Thread.sleep(50);
+                nextProgress = progress(out, s, t0, nextProgress, plan, sent, accepted, rejected, tracker, sampler);
+            }
+            if (tracker.finished() < accepted.get()) {
+                out.printf(Locale.ROOT, "drain timeout %.0f s: %d accepted jobs not finished%n", s.drainTimeoutSeconds(),
+                        accepted.get() - tracker.finished());
+            }
+            double wall = (System.nanoTime() - t0) / 1e9;
+            sampler.close();
+            progress(out, s, t0, 0, plan, sent, accepted, rejected, tracker, sampler);
+            return new Result(outcomes, wall, sendSeconds, maxLag, clamped, notSent, sampler.samples(), s.speedup(), s.model(),
+                    target.kind());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            sampler.close();
+            throw new IllegalStateException("replay interrupted", e);
+        }
+    }
+
+    private static long progress(PrintStream out, Settings s, long t0, long nextProgress, ReplayPlan plan, AtomicLong sent,
+            AtomicLong accepted, AtomicLong rejected, Tracker tracker, MetricsSampler sampler) {
+        long now = System.nanoTime();
+        if (now < nextProgress) {
+            return nextProgress;
+        }
+        List<MetricsSampler.Sample> samples = sampler.samples();
+        double queue = samples.isEmpty() ? Double.NaN : samples.get(samples.size() - 1).queueDepth();
+        long fin = tracker.finished();
+        out.printf(Locale.ROOT, "[%6.1fs] sent %d/%d  accepted %d  rejected %d  finished %d  in flight %d  queue %s%n",
+                (now - t0) / 1e9, sent.get(), plan.items().size(), accepted.get(), rejected.get(), fin, accepted.get() - fin,
+                Double.isNaN(queue) ? "-" : String.format(Locale.ROOT, "%.0f", queue));
+        return now + (long) (s.progressEverySeconds() * 1e9);
+    }
+}

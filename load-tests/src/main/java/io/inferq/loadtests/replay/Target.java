@@ -1,0 +1,22 @@
+package io.inferq.loadtests.replay;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where a replay submits jobs. {@link #submit} must not block for long: it returns a future completed when
+ * the system accepted (or refused) the job, on some I/O thread. Implementations are thread-safe.
+ */
+public interface Target extends AutoCloseable {
+
+    /** The system's answer to a submit: HTTP status (202 = accepted; 0 = transport failure), job id, error code. */
+    record Answer(int status, String jobId, String errorCode) {
+    }
+
+    CompletableFuture<Answer> submit(String model, String prompt, int maxTokens);
+
+    /** "http" or "kafka". */
+    String kind();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,51 @@
+package io.inferq.loadtests;
+
+import static io.inferq.loadtests.ReplaySmokeTest.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each benchmark at a tiny size: it runs to the end, prints its ratios and writes its report. Not timing. */
+class BenchmarkSmokeTest {
+
+    @Test
+    void overhead(@TempDir Path dir) throws Exception {
+        String out = run("bench-overhead", "--records", "200", "--latency-seconds", "1", "--out", dir.toString());
+        assertThat(out).contains("RATIO throughput", "RATIO latency p50", "RATIO latency p99");
+        JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        assertThat(s.get("accepted_not_finished").asLong()).isZero();
+        assertThat(Files.readString(dir.resolve("report.html"))).contains("class=\"chart cdf-latency\"");
+    }
+
+    @Test
+    void policies(@TempDir Path dir) {
+        String out = run("bench-policies", "--loads", "1", "--pipeline-requests", "6", "--policies", "estimated-completion,round-robin",
+                "--time-scale", "100", "--out", dir.toString());
+        assertThat(out).contains("RATIO simulator conversation 1.0x", "RATIO pipeline azure-conv");
+        assertThat(dir.resolve("report.html")).exists();
+    }
+
+    @Test
+    void burst(@TempDir Path dir) throws Exception {
+        String out = run("bench-burst", "--max-requests", "40", "--time-scale", "200", "--out", dir.toString());
+        assertThat(out).contains("RATIO busy errors");
+        JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        assertThat(s.get("inferq_accepted_not_succeeded").asLong()).isZero();
+        assertThat(s.get("inferq_accepted").asLong() + s.get("inferq_busy_429_503").asLong()).isLessThanOrEqualTo(40);
+    }
+
+    @Test
+    void memory(@TempDir Path dir) throws Exception {
+        String out = run("bench-memory", "--jobs", "300", "--server-xmx", "1g", "--drain-timeout-s", "120", "--out", dir.toString());
+        JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        assertThat(s.get("jobs_accepted").asLong()).as(out).isEqualTo(300);
+        assertThat(s.get("drained").asLong()).as(out).isGreaterThanOrEqualTo(300);
+        assertThat(s.get("heap_live_after_full_gc_mb").asDouble()).isPositive();
+        assertThat(Files.readString(dir.resolve("report.html"))).contains("class=\"chart heap\"", "class=\"chart health\"");
+    }
+}
