@@ -328,13 +328,15 @@ public final class KvBlockStore {
     }
 
     /**
-     * Sends the queued local-tier touches now and waits for them (at most until {@code timeout}); for
-     * tests, experiments and shutdown. Failures are counted as shared-tier errors. Blocking.
+     * Sends the queued local-tier touches now and waits for them and for the recency registration of the last
+     * store (at most until {@code timeout}); for tests, experiments and shutdown. Failures are counted as
+     * shared-tier errors. Blocking.
      */
     public void flushTouches(Duration timeout) {
         if (shared == null) {
             return;
         }
+        shared.awaitRegistration();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             List<BlockKey> batch;

@@ -12,8 +12,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import net.openhft.hashing.LongHashFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The shared tier: block payloads split into chunks of at most {@code chunkBytes} value bytes in a
@@ -33,8 +39,13 @@ final class SharedChunkTier {
 
     static final int HEADER_BYTES = 16;
 
+    private static final Logger LOG = LoggerFactory.getLogger(SharedChunkTier.class);
+    private static final long REGISTRATION_WAIT_SECONDS = 30;
+
     private final IMap<String, byte[]> map;
     private final int chunkBytes;
+    private final Object registrationLock = new Object();
+    private volatile CompletableFuture<?> lastRegistration;   // written under registrationLock; see putAll
 
     SharedChunkTier(IMap<String, byte[]> map, int chunkBytes) {
         this.map = map;
@@ -70,7 +81,12 @@ final class SharedChunkTier {
         return out;
     }
 
-    /** Writes all chunks (one batched call), then enters the blocks into the recency order (another). */
+    /**
+     * Writes all chunks (one batched call), then enters the blocks into the recency order with another batched
+     * call that is not waited for: the next {@code putAll} waits for it first, so at most one registration is
+     * outstanding and registrations stay in order. A failed registration leaves the blocks to the map's
+     * Hazelcast backstop bound.
+     */
     void putAll(Map<BlockKey, byte[]> blocks) {
         Map<String, byte[]> chunks = new HashMap<>();
         Set<String> heads = new HashSet<>();
@@ -82,7 +98,25 @@ final class SharedChunkTier {
             heads.add(e.getKey().chunkKey(0));
         }
         map.setAll(chunks);
-        map.executeOnKeys(heads, new SharedKvTier.TouchBlock(map.getName()));
+        synchronized (registrationLock) {
+            awaitRegistration();
+            lastRegistration = map.submitToKeys(heads, new SharedKvTier.TouchBlock(map.getName())).toCompletableFuture();
+        }
+    }
+
+    /** Waits (bounded) for the previous registration; its failure is only a lost recency hint. */
+    void awaitRegistration() {
+        CompletableFuture<?> previous = lastRegistration;
+        if (previous == null) {
+            return;
+        }
+        try {
+            previous.get(REGISTRATION_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.debug("shared KV tier recency registration failed: {}", e.toString());
+        }
     }
 
     /** Refreshes the recency of blocks served from a local tier; asynchronous (one batched call). */

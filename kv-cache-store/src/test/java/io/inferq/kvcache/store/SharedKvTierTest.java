@@ -34,8 +34,10 @@ class SharedKvTierTest {
                 .sharedMap(map).touchBatching(100, Duration.ofSeconds(1)).build();
     }
 
+    /** Stores and waits until the shared tier's order has the blocks (registration is asynchronous). */
     static void put(KvBlockStore s, List<Long> hashes) {
         s.storeAll(F, hashes, KvBlockStoreTest.payloads(F, hashes, 64));
+        s.flushTouches(Duration.ofSeconds(10));
     }
 
     boolean inShared(IMap<String, byte[]> map, long hash) {
@@ -100,9 +102,11 @@ class SharedKvTierTest {
                 .meterRegistry(registry).ticker(ticker).sharedMap(map).chunkBytes(1024).build();
         List<Long> first = KvBlockStoreTest.hashes(1, 2);
         w.storeAll(F, first, KvBlockStoreTest.payloads(F, first, 4000));       // 4 chunks each: 8
+        w.flushTouches(Duration.ofSeconds(10));
         w.readPrefix(F, first.subList(1, 2));                                   // block 1 read: block 0 is eldest
         List<Long> next = KvBlockStoreTest.hashes(50, 1);
         w.storeAll(F, next, KvBlockStoreTest.payloads(F, next, 4000));          // 12 > 10: one whole block goes
+        w.flushTouches(Duration.ofSeconds(10));
         awaitEvictions();
         assertThat(map.size()).isEqualTo(8);
         assertThat(map.keySet()).noneMatch(k -> k.contains(":" + Long.toHexString(first.get(0)) + ":"));

@@ -45,9 +45,11 @@ public final class BurstBenchmark {
     public static int run(Flags f, PrintStream out) {
         Path trace = Path.of(f.string("trace", "/work/shared/traces/AzureLLMInferenceTrace_conv.csv"));
         double peak = f.positive("peak", 3);
-        double timeScale = f.positive("time-scale", 20);
-        int maxRequests = f.intValue("max-requests", 400);
-        double before = f.doubleValue("before-s", 20);
+        // < 1 (slow motion): at 3x the fleet's capacity the burst is ~400 requests per trace second, more than one
+        // client and the ingress on a 2-core machine send; 0.2 makes it ~80 per wall second
+        double timeScale = f.positive("time-scale", 0.2);
+        int maxRequests = f.intValue("max-requests", 4500);
+        double before = f.doubleValue("before-s", 2);
         Path dir = LoadCommand.outDir(f, "bench-burst");
         f.rejectUnknown();
         PolicySimulator.Settings settings = PolicySimulator.Settings.defaults();

@@ -53,7 +53,8 @@ public final class PolicyBenchmark {
         double[] loads = Arrays.stream(f.string("loads", "0.5,1,2").split(",")).mapToDouble(Double::parseDouble).toArray();
         double pipelineLoad = f.positive("pipeline-load", 2);
         int pipelineRequests = f.intValue("pipeline-requests", 120);
-        double timeScale = f.positive("time-scale", 20);
+        // < 1 (slow motion): at 2x capacity the traces arrive faster than one client + ingress on 2 cores can send at higher scales
+        double timeScale = f.positive("time-scale", 0.25);
         boolean pipeline = !f.bool("no-pipeline");
         List<String> policies = List.of(f.string("policies", String.join(",", POLICIES)).split(","));
         Path dir = LoadCommand.outDir(f, "bench-policies");
