@@ -38,7 +38,7 @@ class TopicBootstrapTest {
 
             var cfg = admin.describeConfigs(List.of(new ConfigResource(ConfigResource.Type.TOPIC, TopicCatalogue.JOB_EVENTS)))
                     .all().get().values().iterator().next();
-            assertThat(cfg.get("cleanup.policy").value()).isEqualTo("compact");
+            assertThat(cfg.get("cleanup.policy").value()).isEqualTo("compact,delete");
             assertThat(admin.describeTopics(List.of(TopicCatalogue.REQUESTS)).allTopicNames().get()
                     .get(TopicCatalogue.REQUESTS).partitions()).hasSize(3);
         }

@@ -203,7 +203,7 @@ public final class InferqServer implements AutoCloseable {
     }
 
     private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock) {
-        HazelcastJobView view = new HazelcastJobView(hazelcast);
+        HazelcastJobView view = new HazelcastJobView(hazelcast, java.time.Duration.ofHours(24));
         materializer = new JobEventsMaterializer(kafka, view);
         List<Tenant> tenants = new ArrayList<>();
         for (InferqConfig.TenantSetting t : config.tenants()) {

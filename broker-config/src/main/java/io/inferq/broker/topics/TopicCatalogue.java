@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  *   <li>{@code inferq.pool.<pool-id>}: batches for one chip pool (1 day).</li>
  *   <li>{@value #RESULTS}: one terminal result per job (7 days).</li>
  *   <li>{@value #JOB_EVENTS}: job state snapshots keyed by job id, <b>compacted</b> so the latest state
- *       of every job is kept.</li>
+ *       of every job is kept (for 7 days, like the requests).</li>
  *   <li>{@value #WEBHOOK_DELIVERIES}: pending webhook deliveries and their retry state (compacted), and
  *       {@value #WEBHOOK_DLQ} for exhausted ones.</li>
  * </ul>
@@ -62,8 +62,11 @@ public final class TopicCatalogue {
         specs.add(new TopicSpec(REQUESTS_BATCH, partitions, retention(7 * DAY_MS)));
         specs.add(new TopicSpec(REQUESTS_DLQ, 1, retention(30 * DAY_MS)));
         specs.add(new TopicSpec(RESULTS, partitions, retention(7 * DAY_MS)));
+        // compacted (the latest state of every job) and deleted after the request topics' retention:
+        // a job older than that can no longer run, so its state need not outlive it
         specs.add(new TopicSpec(JOB_EVENTS, partitions, Map.of(
-                "cleanup.policy", "compact",
+                "cleanup.policy", "compact,delete",
+                "retention.ms", String.valueOf(7 * DAY_MS),
                 "min.compaction.lag.ms", String.valueOf(DAY_MS),
                 "segment.ms", String.valueOf(DAY_MS))));
         specs.add(new TopicSpec(WEBHOOK_DELIVERIES, partitions, Map.of("cleanup.policy", "compact")));

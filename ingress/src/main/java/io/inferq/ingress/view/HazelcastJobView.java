@@ -32,9 +32,15 @@ public final class HazelcastJobView implements JobView {
     private final IMap<String, JobViewEntry> jobs;
     private final IMap<String, String> idempotency;
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
+    private final java.time.Duration terminalRetention;
 
-    public HazelcastJobView(HazelcastInstance hz) {
+    /**
+     * @param terminalRetention how long a finished job stays queryable; unfinished jobs stay until they
+     *                          finish (the view is bounded by live jobs plus this window's finished ones)
+     */
+    public HazelcastJobView(HazelcastInstance hz, java.time.Duration terminalRetention) {
         this.hz = hz;
+        this.terminalRetention = terminalRetention;
         this.jobs = hz.getMap(JOBS_MAP);
         this.idempotency = hz.getMap(IDEMPOTENCY_MAP);
         jobs.addIndex(IndexType.HASH, "tenant");
@@ -58,6 +64,8 @@ public final class HazelcastJobView implements JobView {
                 if (jobs.putIfAbsent(id, fresh) == null) {
                     if (!next.isTerminal()) {
                         counter(event.getTenant()).incrementAndGet();
+                    } else {
+                        jobs.setTtl(id, terminalRetention.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
                     }
                     indexIdempotency(event);
                     return true;
@@ -80,6 +88,7 @@ public final class HazelcastJobView implements JobView {
             if (jobs.replace(id, current, entry(merged))) {
                 if (!from.isTerminal() && next.isTerminal()) {
                     counter(event.getTenant()).decrementAndGet();
+                    jobs.setTtl(id, terminalRetention.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
                 }
                 return true;
             }
