@@ -4,7 +4,9 @@ import com.hazelcast.config.MapConfig;
 import com.hazelcast.core.HazelcastInstance;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.embedded.EmbeddedKafkaBroker;
+import io.inferq.broker.job.JobStatus;
 import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.topics.TopicBootstrap;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.dispatcher.DispatchConfig;
@@ -163,14 +165,20 @@ public final class InferqServer implements AutoCloseable {
         pp.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "2000");
         producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
         Clock clock = Clock.systemUTC();
+        TrustedOrigin origin = TrustedOrigin.forTenants(apiKeysByTenant());
 
+        // the ingress first: its job-view replay also rebuilds the terminal-state claims (lost with an
+        // embedded Hazelcast member) before any worker or dispatcher could act on a stale job
+        if (config.runs(InferqConfig.Role.INGRESS)) {
+            startIngress(plans, claims, clock, origin);
+        }
         if (config.runs(InferqConfig.Role.WORKERS)) {
             for (PoolPlan plan : plans) {
                 PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), processId,
                         plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
                         config.workers().sessionTimeoutMs());
                 PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, BackendClock.system()), claims,
-                        prefixCacheHook(plan), clock, registry);
+                        prefixCacheHook(plan), origin, clock, registry);
                 w.start();
                 workers.add(w);
             }
@@ -186,9 +194,6 @@ public final class InferqServer implements AutoCloseable {
             dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                     "dispatcher");
         }
-        if (config.runs(InferqConfig.Role.INGRESS)) {
-            startIngress(plans, claims, clock);
-        }
         healthTimer = vertx.setPeriodic(2000, id -> vertx.executeBlocking(() -> {
             try {
                 admin.describeCluster().nodes().get(2, TimeUnit.SECONDS);
@@ -202,7 +207,13 @@ public final class InferqServer implements AutoCloseable {
                 config.roles(), processId);
     }
 
-    private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock) {
+    private Map<String, List<String>> apiKeysByTenant() {
+        Map<String, List<String>> keys = new LinkedHashMap<>();
+        config.tenants().forEach(t -> keys.put(t.id(), t.apiKeys()));
+        return keys;
+    }
+
+    private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock, TrustedOrigin origin) {
         HazelcastJobView view = new HazelcastJobView(hazelcast, java.time.Duration.ofHours(24));
         materializer = new JobEventsMaterializer(kafka, view);
         List<Tenant> tenants = new ArrayList<>();
@@ -230,10 +241,18 @@ public final class InferqServer implements AutoCloseable {
         webhooks = new WebhookDispatcher(vertx, kafka, webhookSettings, directory::byId, clock, registry);
         await(webhooks.start(), "webhook delivery");
         materializer.onChange(webhooks::onJobChanged);
+        materializer.onChange(e -> {
+            JobStatus status = JobStatus.fromWire(e.getStatus());
+            if (status.isTerminal()) {
+                // re-claim what Kafka says is final (no-op when the claim exists): keeps "one terminal
+                // state" across a restart that lost the Hazelcast map
+                claims.claim(e.getJobId(), status, e.getDispatchId() != null ? e.getDispatchId() : "replay");
+            }
+        });
         materializer.start();
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
-                view, claims, producer, clock, registry, targets::check);
+                view, claims, producer, clock, registry, targets::check, origin);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
         ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,
@@ -248,6 +267,15 @@ public final class InferqServer implements AutoCloseable {
             throw e;
         }
         LOG.info("HTTP API on http://{}:{}", config.http().host(), ingress.actualPort());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!materializer.isCaughtUp() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ConfigException("interrupted while replaying " + TopicCatalogue.JOB_EVENTS, e);
+            }
+        }
     }
 
     /**

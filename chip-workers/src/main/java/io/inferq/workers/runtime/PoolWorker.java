@@ -2,6 +2,7 @@ package io.inferq.workers.runtime;
 
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.workers.backend.InferenceBackend;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
@@ -31,10 +32,10 @@ public final class PoolWorker implements AutoCloseable {
     private final List<WorkerSlot> slots = new ArrayList<>();
 
     public PoolWorker(PoolWorkerSettings settings, KafkaClientSettings kafka, InferenceBackend backend,
-            TerminalClaims claims, PrefixCacheHook prefixCache, Clock clock, MeterRegistry registry) {
+            TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry) {
         this.settings = settings;
         for (int i = 0; i < settings.slots(); i++) {
-            slots.add(new WorkerSlot(settings, i, kafka, backend, claims, prefixCache, clock, registry));
+            slots.add(new WorkerSlot(settings, i, kafka, backend, claims, prefixCache, origin, clock, registry));
         }
     }
 

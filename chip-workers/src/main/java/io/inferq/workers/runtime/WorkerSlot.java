@@ -9,6 +9,7 @@ import io.inferq.broker.job.JobLane;
 import io.inferq.broker.job.JobSnapshots;
 import io.inferq.broker.job.JobStatus;
 import io.inferq.broker.job.TerminalClaims;
+import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.workers.backend.BatchWork;
@@ -60,7 +61,9 @@ final class WorkerSlot {
     private final InferenceBackend backend;
     private final TerminalClaims claims;
     private final PrefixCacheHook prefixCache;
+    private final TrustedOrigin origin;
     private final Clock clock;
+    private final java.util.Set<String> knownReplyTopics = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
     private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
@@ -76,7 +79,8 @@ final class WorkerSlot {
     private Thread thread;
 
     WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
-            TerminalClaims claims, PrefixCacheHook prefixCache, Clock clock, MeterRegistry registry) {
+            TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry) {
+        this.origin = origin;
         this.settings = settings;
         this.index = index;
         this.kafka = kafka;
@@ -133,7 +137,7 @@ final class WorkerSlot {
         String txId = "inferq-worker-" + settings.poolId() + "-" + settings.processId() + "-" + index;
         while (running.get()) {
             try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(cp, new StringDeserializer(), new ByteArrayDeserializer());
-                    KafkaProducer<String, byte[]> tx = new KafkaProducer<>(kafka.transactionalProducer(clientId, txId),
+                    KafkaProducer<String, byte[]> tx = new KafkaProducer<>(txProps(clientId, txId),
                             new StringSerializer(), new ByteArraySerializer());
                     KafkaProducer<String, byte[]> events = new KafkaProducer<>(kafka.producer(clientId + "-events"),
                             new StringSerializer(), new ByteArraySerializer())) {
@@ -167,6 +171,12 @@ final class WorkerSlot {
         ready = false;
     }
 
+    private Properties txProps(String clientId, String txId) {
+        Properties p = kafka.transactionalProducer(clientId, txId);
+        p.put(org.apache.kafka.clients.producer.ProducerConfig.MAX_BLOCK_MS_CONFIG, "5000"); // a missing reply topic fails fast
+        return p;
+    }
+
     private void handle(ConsumerRecord<String, byte[]> record, KafkaConsumer<String, byte[]> c,
             KafkaProducer<String, byte[]> tx, KafkaProducer<String, byte[]> events) throws InterruptedException {
         TopicPartition tp = new TopicPartition(record.topic(), record.partition());
@@ -183,10 +193,12 @@ final class WorkerSlot {
         try {
             runBatch(batch, tx, events, c, tp, record.offset());
         } catch (KafkaException e) {
-            if (e instanceof ProducerFencedException) {
+            LOG.warn("pool {}: batch {} not committed ({}); it will run again", settings.poolId(), batch.getBatchId(), e.toString());
+            if (!(e instanceof org.apache.kafka.common.errors.RetriableException)) {
+                // fenced, invalid transaction state, ...: this producer is unusable; the slot's loop
+                // closes every client (leaving the group, so the batch moves on) and starts afresh
                 throw e;
             }
-            LOG.warn("pool {}: batch {} not committed ({}); it will run again", settings.poolId(), batch.getBatchId(), e.toString());
             abortQuietly(tx);
             c.seek(tp, record.offset());
         }
@@ -260,8 +272,7 @@ final class WorkerSlot {
         tx.beginTransaction();
         for (JobEvent e : terminal) {
             tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, e.getJobId(), eventSerde.encode(e)));
-            String resultTopic = e.getSource().equals("kafka") && replyTopicOf(batch, e.getJobId()) != null
-                    ? replyTopicOf(batch, e.getJobId()) : TopicCatalogue.RESULTS;
+            String resultTopic = resultTopic(tx, e.getSource().equals("kafka") ? replyTopicOf(batch, e.getJobId()) : null);
             ProducerRecord<String, byte[]> rr = new ProducerRecord<>(resultTopic, e.getJobId(),
                     resultSerde.encode(JobSnapshots.result(e)));
             if (e.getCorrelationId() != null) {
@@ -271,12 +282,38 @@ final class WorkerSlot {
         }
         for (JobRequest job : handBack) {
             String topic = job.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
-            tx.send(new ProducerRecord<>(topic, job.getJobId(), requestSerde.encode(job)));
+            byte[] value = requestSerde.encode(job);
+            ProducerRecord<String, byte[]> handedBackRecord = new ProducerRecord<>(topic, job.getJobId(), value);
+            origin.mark(handedBackRecord.headers(), TrustedOrigin.WORKER, value);
+            tx.send(handedBackRecord);
             JobEvent back = onPool(JobSnapshots.fromRequest(job, JobStatus.QUEUED, clock.millis()), batch);
             tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(back)));
         }
         tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
         tx.commitTransaction();
+    }
+
+    /**
+     * The reply topic if it exists, else {@code inferq.results}: a reply topic deleted after intake must not
+     * break the batch's transaction (and stall the pool). Existence is cached per slot.
+     */
+    private String resultTopic(KafkaProducer<String, byte[]> tx, String replyTopic) {
+        if (replyTopic == null || replyTopic.isBlank()) {
+            return TopicCatalogue.RESULTS;
+        }
+        if (knownReplyTopics.contains(replyTopic)) {
+            return replyTopic;
+        }
+        try {
+            if (!tx.partitionsFor(replyTopic).isEmpty()) {
+                knownReplyTopics.add(replyTopic);
+                return replyTopic;
+            }
+        } catch (KafkaException e) {
+            LOG.warn("pool {}: reply topic {} is not available ({}); result goes to {}", settings.poolId(), replyTopic,
+                    e.toString(), TopicCatalogue.RESULTS);
+        }
+        return TopicCatalogue.RESULTS;
     }
 
     private static String replyTopicOf(PoolBatch batch, String jobId) {

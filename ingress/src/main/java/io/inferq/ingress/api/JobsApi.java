@@ -60,6 +60,7 @@ public final class JobsApi {
     private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final MeterRegistry registry;
     private final java.util.function.UnaryOperator<String> webhookTargetCheck;
+    private final io.inferq.broker.origin.TrustedOrigin origin;
 
     /**
      * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
@@ -67,8 +68,9 @@ public final class JobsApi {
      */
     public JobsApi(Vertx vertx, TenantDirectory tenants, SubmitRateLimiter rateLimiter, JobSubmissionParser parser,
             JobView view, TerminalClaims claims, Producer<String, byte[]> producer, Clock clock, MeterRegistry registry,
-            java.util.function.UnaryOperator<String> webhookTargetCheck) {
+            java.util.function.UnaryOperator<String> webhookTargetCheck, io.inferq.broker.origin.TrustedOrigin origin) {
         this.webhookTargetCheck = webhookTargetCheck;
+        this.origin = origin;
         this.vertx = vertx;
         this.tenants = tenants;
         this.rateLimiter = rateLimiter;
@@ -213,7 +215,11 @@ public final class JobsApi {
         Promise<Void> requestWritten = Promise.promise();
         Promise<Void> eventWritten = Promise.promise();
         try {
-            producer.send(new ProducerRecord<>(topic, request.getJobId(), requestSerde.encode(request)), (md, ex) -> {
+            byte[] value = requestSerde.encode(request);
+            ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, request.getJobId(), value);
+            // signed, so the dispatcher knows this job is already accepted (and has its queued event)
+            origin.mark(record.headers(), io.inferq.broker.origin.TrustedOrigin.INGRESS, value);
+            producer.send(record, (md, ex) -> {
                 if (ex == null) {
                     requestWritten.tryComplete();
                 } else {

@@ -31,9 +31,6 @@ class ExactlyOnceResultsTest {
     private static final String REPLY = "it.eos.replies";
 
     @Test
-    @org.junit.jupiter.api.Disabled("exposes a WorkerSlot bug: once its transactional producer is fenced (InvalidTxnStateException under"
-            + " transactions v2) the slot aborts, seeks and retries with the same failed producer forever, keeping its partitions;"
-            + " 42 of 48 jobs finished, 6 stalled. Enable once WorkerSlot recreates (or stops) its clients on a fatal producer error.")
     void aReplacedWorkerProcessNeverYieldsASecondCommittedResult() throws Exception {
         int hzPort = TestInferq.freePort();
         String cluster = "inferq-eos-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
