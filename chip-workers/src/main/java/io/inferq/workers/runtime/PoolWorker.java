@@ -34,8 +34,13 @@ public final class PoolWorker implements AutoCloseable {
     public PoolWorker(PoolWorkerSettings settings, KafkaClientSettings kafka, InferenceBackend backend,
             TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry) {
         this.settings = settings;
+        java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
+        registry.gauge("inferq.worker.busy_slots", java.util.List.of(io.micrometer.core.instrument.Tag.of("pool", settings.poolId())),
+                busy);
+        registry.gauge("inferq.worker.slots", java.util.List.of(io.micrometer.core.instrument.Tag.of("pool", settings.poolId())),
+                settings.slots());
         for (int i = 0; i < settings.slots(); i++) {
-            slots.add(new WorkerSlot(settings, i, kafka, backend, claims, prefixCache, origin, clock, registry));
+            slots.add(new WorkerSlot(settings, i, kafka, backend, claims, prefixCache, origin, clock, registry, busy));
         }
     }
 

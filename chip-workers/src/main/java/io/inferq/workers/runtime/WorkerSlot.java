@@ -74,12 +74,17 @@ final class WorkerSlot {
     private final Counter handedBack;
     private final Counter skipped;
     private final Timer batchTimer;
+    private final Counter promptTokens;
+    private final Counter completionTokens;
+    private final Counter cachedTokens;
+    private final java.util.concurrent.atomic.AtomicInteger busySlots;
     private volatile boolean ready;
     private volatile KafkaConsumer<String, byte[]> consumer;
     private Thread thread;
 
     WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
-            TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry) {
+            TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry,
+            java.util.concurrent.atomic.AtomicInteger busy) {
         this.origin = origin;
         this.settings = settings;
         this.index = index;
@@ -94,6 +99,10 @@ final class WorkerSlot {
         this.handedBack = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "handed_back");
         this.skipped = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "skipped_terminal");
         this.batchTimer = registry.timer("inferq.worker.batch.duration", "pool", pool);
+        this.promptTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "prompt");
+        this.completionTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "completion");
+        this.cachedTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "cached");
+        this.busySlots = busy;
     }
 
     void start() {
@@ -190,6 +199,7 @@ final class WorkerSlot {
             return;
         }
         long start = System.nanoTime();
+        busySlots.incrementAndGet();
         try {
             runBatch(batch, tx, events, c, tp, record.offset());
         } catch (KafkaException e) {
@@ -201,6 +211,8 @@ final class WorkerSlot {
             }
             abortQuietly(tx);
             c.seek(tp, record.offset());
+        } finally {
+            busySlots.decrementAndGet();
         }
         batchTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
@@ -255,6 +267,9 @@ final class WorkerSlot {
                     e.setUsage(JobSnapshots.usage(done.promptTokens(), done.completionTokens(), done.cachedTokens()));
                     terminal.add(e);
                     succeeded.increment();
+                    promptTokens.increment(done.promptTokens());
+                    completionTokens.increment(done.completionTokens());
+                    cachedTokens.increment(done.cachedTokens());
                 }
             } else if (outcome instanceof SequenceOutcome.Failed f) {
                 InferenceError err = f.error();

@@ -76,7 +76,7 @@ public final class KvBlockStore {
     /** Lookups probe the shared tier in batches this big. */
     private static final int SHARED_BATCH = 64;
     /** Default number of local-tier hits sent to the shared tier in one touch batch. */
-    public static final int DEFAULT_TOUCH_BATCH = 256;
+    public static final int DEFAULT_TOUCH_BATCH = 64;
     /** Default longest time a local-tier hit waits before its touch is sent. */
     public static final Duration DEFAULT_TOUCH_MAX_DELAY = Duration.ofSeconds(1);
     /** Pending touches are bounded at this many batches; more are dropped (a touch is a hint). */

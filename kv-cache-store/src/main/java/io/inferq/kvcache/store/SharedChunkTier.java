@@ -1,7 +1,5 @@
 package io.inferq.kvcache.store;
 
-import com.hazelcast.core.ReadOnly;
-import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -28,9 +26,10 @@ import org.slf4j.LoggerFactory;
  * {@code XXH3_64(payload, seed = blockHash ^ formatFingerprint)}, so bytes filed under the wrong key also
  * fail the check. A block with a missing chunk is a miss.
  *
- * <p>Recency: stores and reads go through entry processors on chunk 0 that refresh the owning member's
- * exact LRU order ({@link SharedKvTier}), which evicts whole blocks; {@link #touchAsync} refreshes blocks a
- * worker served from its local tier. On a map without {@link SharedKvTier#install} they are plain reads.
+ * <p>Recency: stores and lookups ({@link #present}) go through an entry processor on chunk 0 that refreshes the
+ * owning member's exact LRU order ({@link SharedKvTier}), which evicts whole blocks; {@link #touchAsync}
+ * refreshes blocks a worker served from its local tier. On a map without {@link SharedKvTier#install} the
+ * processor only answers presence.
  *
  * <p>Thread-safe; every method blocks on Hazelcast and throws its runtime exceptions (the caller turns
  * them into misses).
@@ -41,6 +40,8 @@ final class SharedChunkTier {
 
     private static final Logger LOG = LoggerFactory.getLogger(SharedChunkTier.class);
     private static final long REGISTRATION_WAIT_SECONDS = 30;
+    /** Keys per entry-processor call (see {@link #submitInSlices}). */
+    static final int KEYS_PER_CALL = 64;
 
     private final IMap<String, byte[]> map;
     private final int chunkBytes;
@@ -100,7 +101,7 @@ final class SharedChunkTier {
         map.setAll(chunks);
         synchronized (registrationLock) {
             awaitRegistration();
-            lastRegistration = map.submitToKeys(heads, new SharedKvTier.TouchBlock(map.getName())).toCompletableFuture();
+            lastRegistration = submitInSlices(heads);
         }
     }
 
@@ -119,22 +120,47 @@ final class SharedChunkTier {
         }
     }
 
-    /** Refreshes the recency of blocks served from a local tier; asynchronous (one batched call). */
-    CompletionStage<Map<String, Boolean>> touchAsync(Collection<BlockKey> keys) {
+    /** Refreshes the recency of blocks served from a local tier; asynchronous. */
+    CompletionStage<?> touchAsync(Collection<BlockKey> keys) {
         Set<String> heads = new HashSet<>();
         for (BlockKey k : keys) {
             heads.add(k.chunkKey(0));
         }
-        return map.submitToKeys(heads, new SharedKvTier.TouchBlock(map.getName()));
+        return submitInSlices(heads);
     }
 
-    /** Which of {@code keys} have chunk 0 in the map (no payload is copied). */
+    /**
+     * {@code submitToKeys} in slices of {@value #KEYS_PER_CALL} keys: Hazelcast runs one operation per partition
+     * that holds a key and each of them looks at every key of the call, so one call costs keys × partitions.
+     */
+    private CompletableFuture<?> submitInSlices(Set<String> heads) {
+        List<CompletableFuture<?>> calls = new ArrayList<>();
+        Set<String> slice = new HashSet<>();
+        for (String h : heads) {
+            slice.add(h);
+            if (slice.size() == KEYS_PER_CALL) {
+                calls.add(map.submitToKeys(slice, new SharedKvTier.TouchBlock(map.getName())).toCompletableFuture());
+                slice = new HashSet<>();
+            }
+        }
+        if (!slice.isEmpty()) {
+            calls.add(map.submitToKeys(slice, new SharedKvTier.TouchBlock(map.getName())).toCompletableFuture());
+        }
+        return CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new));
+    }
+
+    /**
+     * Which of {@code keys} have chunk 0 in the map (no payload is copied). A lookup is a use: each block
+     * found is also marked most recently used in its member's order (so the following read needs no
+     * entry processor of its own).
+     */
     Set<BlockKey> present(List<BlockKey> keys) {
         Map<String, BlockKey> byChunk0 = new HashMap<>();
         for (BlockKey k : keys) {
             byChunk0.put(k.chunkKey(0), k);
         }
-        Map<String, Boolean> found = map.executeOnKeys(new HashSet<>(byChunk0.keySet()), new ChunkPresent());
+        Map<String, Boolean> found = map.executeOnKeys(new HashSet<>(byChunk0.keySet()),
+                new SharedKvTier.TouchBlock(map.getName()));
         Set<BlockKey> out = new HashSet<>();
         for (Map.Entry<String, Boolean> e : found.entrySet()) {
             if (Boolean.TRUE.equals(e.getValue())) {
@@ -155,8 +181,7 @@ final class SharedChunkTier {
         for (BlockKey k : keys) {
             byChunk0.put(k.chunkKey(0), k);
         }
-        Map<String, byte[]> firsts = map.executeOnKeys(new HashSet<>(byChunk0.keySet()),
-                new SharedKvTier.ReadHead(map.getName()));
+        Map<String, byte[]> firsts = map.getAll(new HashSet<>(byChunk0.keySet()));
         Map<BlockKey, ByteBuffer> headers = new HashMap<>();
         Set<String> rest = new HashSet<>();
         for (Map.Entry<String, BlockKey> e : byChunk0.entrySet()) {
@@ -206,18 +231,5 @@ final class SharedChunkTier {
             off += c.length;
         }
         return off == length ? payload : null;
-    }
-
-    /** Read-only presence probe: answers TRUE on the owner without copying the chunk. */
-    static final class ChunkPresent implements EntryProcessor<String, byte[], Boolean>, ReadOnly {
-        @Override
-        public Boolean process(Map.Entry<String, byte[]> entry) {
-            return entry.getValue() != null ? Boolean.TRUE : null;
-        }
-
-        @Override
-        public EntryProcessor<String, byte[], Boolean> getBackupProcessor() {
-            return null;
-        }
     }
 }

@@ -15,9 +15,10 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
-import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -120,7 +121,7 @@ public final class SharedKvTier {
             return t;
         });
         SharedTierRecency recency = new SharedTierRecency(maxChunksPerMember, evictor,
-                chunkKeys -> map.executeOnKeys(new HashSet<>(chunkKeys), new DeleteChunk()));
+                chunkKeys -> deleteAll(map, chunkKeys));
         if (member.getUserContext().putIfAbsent(key, recency) != null) {
             evictor.shutdown();
             return install(member, mapName, maxChunksPerMember, registry);
@@ -204,28 +205,16 @@ public final class SharedKvTier {
         }
     }
 
-    /** Reads chunk 0 of a block and marks the block most recently used. */
-    static final class ReadHead extends RecencyProcessor<byte[]> implements ReadOnly {
-        ReadHead(String mapName) {
-            super(mapName);
+    /**
+     * Deletes chunks with one single-key operation each, all in flight at once, and waits for them (an
+     * {@code executeOnKeys} over many keys would cost keys × partitions).
+     */
+    private static void deleteAll(IMap<String, byte[]> map, List<String> chunkKeys) {
+        CompletableFuture<?>[] calls = new CompletableFuture<?>[chunkKeys.size()];
+        for (int i = 0; i < calls.length; i++) {
+            calls[i] = map.deleteAsync(chunkKeys.get(i)).toCompletableFuture();
         }
-
-        @Override
-        public byte[] process(Map.Entry<String, byte[]> entry) {
-            touch(entry);
-            return entry.getValue();
-        }
-    }
-
-    /** Deletes a chunk (eviction). */
-    static final class DeleteChunk implements EntryProcessor<String, byte[], Void> {
-        @Override
-        public Void process(Map.Entry<String, byte[]> entry) {
-            if (entry.getValue() != null) {
-                entry.setValue(null);
-            }
-            return null;
-        }
+        CompletableFuture.allOf(calls).join();
     }
 
 }
