@@ -41,6 +41,25 @@ class EndToEndTest {
     }
 
     @Test
+    void chatCompletionsWaitsForTheQueuedJobAndAnswersInOpenAiShape() {
+        InferqServer server = TestInferq.shared();
+        var r = TestInferq.http(server, "POST", "/v1/chat/completions",
+                "{\"model\":\"deepseek-v3\",\"messages\":[{\"role\":\"user\",\"content\":\"2+2?\"}],\"max_tokens\":12}");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonObject completion = new JsonObject(r.body());
+        assertThat(completion.getString("object")).isEqualTo("chat.completion");
+        assertThat(completion.getString("model")).isEqualTo("deepseek-v3");
+        assertThat(completion.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"))
+                .startsWith("[simulated deepseek-v3");
+        assertThat(completion.getJsonObject("usage").getInteger("completion_tokens")).isEqualTo(12);
+        // the same job is visible through the job API
+        var job = new JsonObject(TestInferq.http(server, "GET", "/v1/jobs/" + completion.getString("id"), null).body());
+        assertThat(job.getString("status")).isEqualTo("succeeded");
+        var bad = TestInferq.http(server, "POST", "/v1/chat/completions", "{\"model\":\"deepseek-v3\",\"messages\":[]}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+    }
+
+    @Test
     void operationsEndpointsAnswer() {
         InferqServer server = TestInferq.shared();
         assertThat(TestInferq.http(server, "GET", "/health", null).statusCode()).isEqualTo(200);

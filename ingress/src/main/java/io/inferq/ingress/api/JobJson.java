@@ -72,6 +72,23 @@ public final class JobJson {
         return job;
     }
 
+    /** A succeeded job as an OpenAI {@code chat.completion} object (the job id is its id). */
+    public static JsonObject toChatCompletion(JobEvent e) {
+        JsonObject c = new JsonObject()
+                .put("id", e.getJobId())
+                .put("object", "chat.completion")
+                .put("created", e.getStateTimes().getOrDefault("queued", e.getAtMs()) / 1000)
+                .put("model", e.getModel())
+                .put("choices", new JsonArray().add(new JsonObject()
+                        .put("index", 0)
+                        .put("message", new JsonObject().put("role", "assistant").put("content", e.getOutput()))
+                        .put("finish_reason", e.getFinishReason())));
+        if (e.getUsage() != null) {
+            c.put("usage", usage(e));
+        }
+        return c.put("system_fingerprint", e.getPoolId());
+    }
+
     static JsonObject usage(JobEvent e) {
         var u = e.getUsage();
         return new JsonObject()

@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The async job API: {@code POST /v1/jobs}, {@code GET /v1/jobs/{id}}, {@code GET /v1/jobs},
- * {@code POST /v1/jobs/{id}/cancel}.
+ * {@code POST /v1/jobs/{id}/cancel}; and the synchronous convenience {@code POST /v1/chat/completions},
+ * which queues the same job and waits for it (up to {@link JobWaiters#WAIT_TIMEOUT_MS}).
  *
  * <p><b>Durability.</b> A submit answers {@code 202} only after the request record and its
  * {@code queued} event are acknowledged by every in-sync replica ({@code acks=all}); a failed write
@@ -61,6 +62,7 @@ public final class JobsApi {
     private final MeterRegistry registry;
     private final java.util.function.UnaryOperator<String> webhookTargetCheck;
     private final io.inferq.broker.origin.TrustedOrigin origin;
+    private final JobWaiters waiters = new JobWaiters(JobWaiters.MAX_WAITERS);
 
     /**
      * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
@@ -83,7 +85,8 @@ public final class JobsApi {
     }
 
     public void mount(Router router) {
-        router.post("/v1/jobs").handler(this::submit);
+        router.post("/v1/jobs").handler(ctx -> submit(ctx, false));
+        router.post("/v1/chat/completions").handler(ctx -> submit(ctx, true));
         router.get("/v1/jobs").handler(this::list);
         router.get("/v1/jobs/:id").handler(this::get);
         router.post("/v1/jobs/:id/cancel").handler(this::cancel);
@@ -100,7 +103,15 @@ public final class JobsApi {
         return t.get();
     }
 
-    private void submit(RoutingContext ctx) {
+    /**
+     * Feeds synchronous {@code /v1/chat/completions} callers: call with every changed job snapshot
+     * (any thread; the materializer's listener).
+     */
+    public void onJobChanged(JobEvent job) {
+        waiters.complete(job);
+    }
+
+    private void submit(RoutingContext ctx, boolean waitForResult) {
         Tenant tenant = authenticate(ctx);
         if (tenant == null) {
             return;
@@ -161,13 +172,27 @@ public final class JobsApi {
             }
             JobRequest request = toRequest(jobId, tenant, sub, idemKey, now);
             JobEvent queued = JobSnapshots.fromRequest(request, JobStatus.QUEUED, now);
+            Future<JobEvent> outcome = null;
+            if (waitForResult) {
+                outcome = waiters.register(jobId, context);
+                if (outcome == null) {
+                    reject(ctx, ApiError.unavailable("too_many_waiting", "too many synchronous requests are waiting; use "
+                            + "POST /v1/jobs and poll, or retry", 1000));
+                    return;
+                }
+            }
+            Future<JobEvent> finished = outcome;
             enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
-                if (w.succeeded()) {
+                if (w.succeeded() && finished != null) {
+                    registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
+                    answerWhenFinished(ctx, queued, finished);
+                } else if (w.succeeded()) {
                     registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
                     ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json")
                             .putHeader("Location", "/v1/jobs/" + jobId)
                             .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
                 } else {
+                    waiters.cancel(jobId);
                     LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
                     if (idemKey != null) {
                         vertx.executeBlocking(() -> {
@@ -179,6 +204,36 @@ public final class JobsApi {
                             + w.cause().getClass().getSimpleName() + "); nothing was accepted, try again", 1000));
                 }
             }));
+        });
+    }
+
+    /**
+     * Answers a synchronous request: the chat completion when the job succeeded, an error naming the
+     * outcome otherwise, or — past {@link JobWaiters#WAIT_TIMEOUT_MS} — {@code 202} with the job, to poll.
+     */
+    private void answerWhenFinished(RoutingContext ctx, JobEvent queued, Future<JobEvent> finished) {
+        String jobId = queued.getJobId();
+        long timer = vertx.setTimer(JobWaiters.WAIT_TIMEOUT_MS, t -> {
+            if (waiters.cancel(jobId) && !ctx.response().ended()) {
+                ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json").putHeader("Location", "/v1/jobs/" + jobId)
+                        .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
+            }
+        });
+        finished.onSuccess(job -> {
+            vertx.cancelTimer(timer);
+            JobStatus status = JobStatus.fromWire(job.getStatus());
+            if (status == JobStatus.SUCCEEDED) {
+                ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toChatCompletion(job).encode());
+                return;
+            }
+            String message = job.getError() == null ? "the job ended " + status.apiName() : job.getError().getMessage();
+            String code = job.getError() == null ? status.apiName() : job.getError().getCode();
+            ApiError err = switch (status) {
+                case EXPIRED -> new ApiError(408, "invalid_request_error", code, message, null, 0);
+                case CANCELLED -> ApiError.conflict(code, message);
+                default -> new ApiError(502, "server_error", code, message, null, 0);
+            };
+            HttpErrors.send(ctx, err);
         });
     }
 

@@ -15,7 +15,10 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -206,15 +209,28 @@ public final class SharedKvTier {
     }
 
     /**
-     * Deletes chunks with one single-key operation each, all in flight at once, and waits for them (an
-     * {@code executeOnKeys} over many keys would cost keys × partitions).
+     * Deletes chunks: entry-processor calls of {@value SharedChunkTier#KEYS_PER_CALL} keys each (a call's cost
+     * grows with keys × partitions), all in flight at once, then waits for them.
      */
     private static void deleteAll(IMap<String, byte[]> map, List<String> chunkKeys) {
-        CompletableFuture<?>[] calls = new CompletableFuture<?>[chunkKeys.size()];
-        for (int i = 0; i < calls.length; i++) {
-            calls[i] = map.deleteAsync(chunkKeys.get(i)).toCompletableFuture();
+        List<CompletableFuture<?>> calls = new ArrayList<>();
+        for (int from = 0; from < chunkKeys.size(); from += SharedChunkTier.KEYS_PER_CALL) {
+            Set<String> slice = new HashSet<>(chunkKeys.subList(from,
+                    Math.min(chunkKeys.size(), from + SharedChunkTier.KEYS_PER_CALL)));
+            calls.add(map.submitToKeys(slice, new DeleteChunk()).toCompletableFuture());
         }
-        CompletableFuture.allOf(calls).join();
+        CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).join();
+    }
+
+    /** Deletes a chunk (eviction). */
+    static final class DeleteChunk implements EntryProcessor<String, byte[], Void> {
+        @Override
+        public Void process(Map.Entry<String, byte[]> entry) {
+            if (entry.getValue() != null) {
+                entry.setValue(null);
+            }
+            return null;
+        }
     }
 
 }

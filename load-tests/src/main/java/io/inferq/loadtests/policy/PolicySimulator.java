@@ -13,13 +13,17 @@ import io.inferq.dispatcher.QueuedJob;
 import io.inferq.dispatcher.RoutingPolicies;
 import io.inferq.workers.chips.BatchEstimate;
 import io.inferq.workers.chips.ChipCatalogue;
+import io.inferq.workers.chips.ChipProfile;
 import io.inferq.workers.chips.ModelCatalogue;
 import io.inferq.workers.chips.ModelProfile;
+import io.inferq.workers.chips.RooflineAssumptions;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.SequenceShape;
+import io.inferq.workers.chips.WeightPrecision;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,24 +58,91 @@ import java.util.TreeSet;
  */
 public final class PolicySimulator {
 
-    /** A pool of the simulated fleet. */
+    /**
+     * A pool of the simulated fleet.
+     *
+     * @param precision weights' precision; {@code null} = the model's checkpoint precision as served on the chip
+     *                  ({@link WeightPrecision#servedOn})
+     */
     public record SimPool(String id, String chipId, int chipsPerInstance, int instances, int maxBatchTokens,
-                          int maxSequences) {
+                          int maxSequences, WeightPrecision precision) {
+
+        /** A pool at the default precision. */
+        public SimPool(String id, String chipId, int chipsPerInstance, int instances, int maxBatchTokens,
+                       int maxSequences) {
+            this(id, chipId, chipsPerInstance, instances, maxBatchTokens, maxSequences, null);
+        }
     }
 
-    /** Everything a run depends on. */
-    public record Settings(String model, List<SimPool> pools, double ttftSloSeconds, double tpotSloSeconds,
-                           int prefixCacheBlocksPerPool, int prefixBlockTokens, DispatchConfig dispatch, long seed) {
+    /** {@link Settings#prefixCacheBlocksPerPool()} value: size each pool's prefix cache from its free KV memory. */
+    public static final int KV_SIZED_CACHE = -1;
 
+    /** Everything a run depends on. {@code prefixCacheBlocksPerPool} may be {@link #KV_SIZED_CACHE}. */
+    public record Settings(String fleet, String model, List<SimPool> pools, double ttftSloSeconds,
+                           double tpotSloSeconds, int prefixCacheBlocksPerPool, int prefixBlockTokens,
+                           DispatchConfig dispatch, long seed) {
+
+        /** The fleets {@link #forFleet} knows. */
+        public static final List<String> FLEETS = List.of("defaults", "r1-mixed");
+
+        /**
+         * The default fleet (the other benchmarks and the embedded {@code simulator} fleet use it):
+         * deepseek-v2-lite on one chip per instance, a fixed 20,000-block prefix cache per pool.
+         */
         public static Settings defaults() {
             List<SimPool> pools = List.of(
                     new SimPool("h800", "h800", 1, 2, 131_072, 32),
                     new SimPool("mi300x", "mi300x", 1, 1, 131_072, 32),
                     new SimPool("ascend-910b", "ascend-910b", 1, 2, 131_072, 32),
                     new SimPool("mtt-s4000", "mtt-s4000", 1, 2, 131_072, 32));
-            DispatchConfig cfg = DispatchConfig.defaults().withMaxQueuedJobs(200_000)
-                    .withTenantQuotas(Long.MAX_VALUE / 4, Map.of());
-            return new Settings("deepseek-v2-lite", pools, 5.0, 0.1, 20_000, 512, cfg, 42L);
+            return new Settings("defaults", "deepseek-v2-lite", pools, 5.0, 0.1, 20_000, 512, dispatchDefaults(), 42L);
+        }
+
+        /**
+         * DeepSeek-R1 (671B total, 37B active) on a mixed fleet sized so that each instance holds the weights:
+         * four 8×H20 instances (FP8), one 16×H800 (FP8), one 8×MI300X (FP8) and two 32×Ascend 910B (no FP8, so
+         * BF16 weights). Every pool is <em>one</em> instance, so a pool's prefix cache is exactly one engine's
+         * HBM prefix cache (local-only, as vLLM automatic prefix caching or SGLang's radix cache). Each cache is
+         * sized from the KV memory left after the weights ({@link RooflineModel#kvCapacityTokens}) less one
+         * batch budget (see {@link PolicySimulator#prefixCacheBlocks}). Per-batch prompt budgets keep a full
+         * batch's prefill near 2.5 s on the slow-prefill chips (H20: 32k tokens, 910B: 64k) so that the
+         * 5 s TTFT SLO is reachable; the fast chips take 128k.
+         */
+        public static Settings r1Mixed() {
+            List<SimPool> pools = new ArrayList<>();
+            for (int i = 1; i <= 4; i++) {
+                pools.add(new SimPool("h20-" + i, "h20", 8, 1, 32_768, 16, WeightPrecision.FP8));
+            }
+            pools.add(new SimPool("h800-1", "h800", 16, 1, 131_072, 64, WeightPrecision.FP8));
+            pools.add(new SimPool("mi300x-1", "mi300x", 8, 1, 131_072, 64, WeightPrecision.FP8));
+            for (int i = 1; i <= 2; i++) {
+                pools.add(new SimPool("ascend-910b-" + i, "ascend-910b", 32, 1, 65_536, 32, WeightPrecision.BF16));
+            }
+            return new Settings("r1-mixed", "deepseek-r1", List.copyOf(pools), 5.0, 0.1, KV_SIZED_CACHE, 512,
+                    dispatchDefaults(), 42L);
+        }
+
+        /** {@link #defaults()} or {@link #r1Mixed()} by name. */
+        public static Settings forFleet(String fleet) {
+            return switch (fleet) {
+                case "defaults" -> defaults();
+                case "r1-mixed" -> r1Mixed();
+                default -> throw new IllegalArgumentException("--fleet must be one of " + FLEETS + "; was " + fleet);
+            };
+        }
+
+        private static DispatchConfig dispatchDefaults() {
+            return DispatchConfig.defaults().withMaxQueuedJobs(200_000).withTenantQuotas(Long.MAX_VALUE / 4, Map.of());
+        }
+
+        public Settings withSlo(double ttftSeconds, double tpotSeconds) {
+            return new Settings(fleet, model, pools, ttftSeconds, tpotSeconds, prefixCacheBlocksPerPool,
+                    prefixBlockTokens, dispatch, seed);
+        }
+
+        public Settings withPrefixCacheBlocksPerPool(int blocks) {
+            return new Settings(fleet, model, pools, ttftSloSeconds, tpotSloSeconds, blocks, prefixBlockTokens,
+                    dispatch, seed);
         }
     }
 
@@ -81,10 +152,11 @@ public final class PolicySimulator {
      */
     public record Result(String policy, boolean prefixAware, int jobs, int completed, int good, double goodput,
                          double p50Ttft, double p99Ttft, double p50E2e, double p99E2e, int rejected, int expired,
-                         Map<String, Double> utilisation, double prefixHitRatio) {
+                         Map<String, Double> utilisation, double prefixHitRatio, double bestPoolHitRatio) {
     }
 
-    private record Fleet(List<PoolProfile> profiles, Map<String, RooflineModel> rooflines) {
+    private record Fleet(List<PoolProfile> profiles, Map<String, RooflineModel> rooflines,
+                         Map<String, Integer> cacheBlocks) {
     }
 
     private final Settings settings;
@@ -96,8 +168,12 @@ public final class PolicySimulator {
         ModelProfile model = ModelCatalogue.builtIn().get(settings.model());
         List<PoolProfile> profiles = new ArrayList<>();
         Map<String, RooflineModel> rooflines = new LinkedHashMap<>();
+        Map<String, Integer> cacheBlocks = new LinkedHashMap<>();
         for (SimPool p : settings.pools()) {
-            RooflineModel r = RooflineModel.of(chips.get(p.chipId()), p.chipsPerInstance(), model);
+            ChipProfile chip = chips.get(p.chipId());
+            RooflineModel r = new RooflineModel(chip, p.chipsPerInstance(), model,
+                    p.precision() != null ? p.precision() : WeightPrecision.servedOn(model, chip),
+                    RooflineAssumptions.defaults());
             long kv = r.kvCapacityTokens();
             if (kv < 1) {
                 throw new IllegalArgumentException("pool " + p.id() + ": " + r.describe() + " cannot hold the weights");
@@ -106,8 +182,43 @@ public final class PolicySimulator {
             profiles.add(new PoolProfile(p.id(), p.chipId(), settings.model(), p.instances(), budget,
                     p.maxSequences(), new RooflineServiceTime(r)));
             rooflines.put(p.id(), r);
+            cacheBlocks.put(p.id(), settings.prefixCacheBlocksPerPool() == KV_SIZED_CACHE
+                    ? prefixCacheBlocks(r, p.instances(), budget, settings.prefixBlockTokens())
+                    : settings.prefixCacheBlocksPerPool());
         }
-        this.fleet = new Fleet(List.copyOf(profiles), rooflines);
+        this.fleet = new Fleet(List.copyOf(profiles), rooflines, cacheBlocks);
+    }
+
+    /**
+     * A pool's prefix-cache capacity in trace blocks when sized from memory: per instance, the KV tokens left
+     * after the weights ({@link RooflineModel#kvCapacityTokens}) less one batch budget (held back for the prompt
+     * of the batch queued behind the running one and for every sequence's output), in blocks of
+     * {@code blockTokens}; times the instances (the pool's cache is one LRU over all of them, so use
+     * single-instance pools for exact per-engine semantics). The running batch's prompt blocks are themselves
+     * entries of the LRU, as in a radix/automatic prefix cache.
+     */
+    static int prefixCacheBlocks(RooflineModel r, int instances, int batchBudget, int blockTokens) {
+        long perInstance = Math.max(0, r.kvCapacityTokens() - batchBudget) / blockTokens;
+        return (int) Math.min(Integer.MAX_VALUE, perInstance * instances);
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Prefix-cache capacity of each pool, in trace blocks. */
+    public Map<String, Integer> prefixCacheBlocksByPool() {
+        return Collections.unmodifiableMap(fleet.cacheBlocks());
+    }
+
+    /** The dispatcher's view of each pool (its per-batch budget is capped at half the KV capacity). */
+    public List<PoolProfile> poolProfiles() {
+        return fleet.profiles();
+    }
+
+    /** The roofline model of one instance of {@code poolId}. */
+    public RooflineModel roofline(String poolId) {
+        return fleet.rooflines().get(poolId);
     }
 
     /** Fleet capacity in jobs/s for the trace's mean request (see class doc). */
@@ -190,7 +301,7 @@ public final class PolicySimulator {
         Map<String, PoolState> pools = new LinkedHashMap<>();
         for (PoolProfile p : fleet.profiles()) {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
-                    settings.prefixCacheBlocksPerPool()));
+                    fleet.cacheBlocks().get(p.poolId())));
         }
         PrefixLocator locator = prefixAware ? hashes -> {
             Map<String, Integer> m = new HashMap<>();
@@ -220,6 +331,7 @@ public final class PolicySimulator {
         int rejected = 0;
         int expired = 0;
         long cachedTokens = 0;
+        long bestCachedTokens = 0;
         long promptTokens = 0;
         long ttftSloMs = Math.round(settings.ttftSloSeconds() * 1000);
 
@@ -253,10 +365,16 @@ public final class PolicySimulator {
                 long start = Math.max(now, ps.freeAtMs[inst]);
                 List<SequenceShape> shapes = new ArrayList<>();
                 for (QueuedJob j : plan.jobs()) {
-                    int cached = (int) Math.min((long) ps.leadingCached(j.prefixBlockHashes())
-                            * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    int here = ps.leadingCached(j.prefixBlockHashes());
+                    int best = here;
+                    for (PoolState other : pools.values()) {
+                        best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                    }
+                    // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
+                    int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
                     ps.insert(j.prefixBlockHashes());
                     cachedTokens += cached;
+                    bestCachedTokens += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
                     promptTokens += j.promptTokens();
                     shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
                 }
@@ -314,7 +432,8 @@ public final class PolicySimulator {
         pools.forEach((id, ps) -> util.put(id, ps.busySeconds / (ps.freeAtMs.length * simulated)));
         return new Result(policyName, prefixAware, trace.size(), completed, good, good / span,
                 pct(t, 0.5), pct(t, 0.99), pct(l, 0.5), pct(l, 0.99), rejected, expired, util,
-                promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens);
+                promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens,
+                promptTokens == 0 ? 0 : (double) bestCachedTokens / promptTokens);
     }
 
     private static double pct(double[] sorted, double q) {
@@ -328,24 +447,87 @@ public final class PolicySimulator {
 
     static final List<String> POLICIES = List.of("ect", "round-robin", "least-loaded", "random");
 
-    /** Usage: {@code PolicySimulator [traceDir] [ttftSloSeconds] [tpotSloSeconds] [prefixCacheBlocksPerPool]}. */
+    /**
+     * Usage: {@code PolicySimulator [--fleet defaults|r1-mixed] [traceDir] [ttftSloSeconds] [tpotSloSeconds]
+     * [prefixCacheBlocksPerPool]}. The default fleet prints every policy on both traces (plus ect with prefix-blind
+     * routing on the conversation trace); {@code r1-mixed} prints prefix-aware vs prefix-blind ect on the
+     * conversation trace (the Azure trace has no prefix information). A cache size overrides the fleet's
+     * (r1-mixed: sized from KV memory).
+     */
     public static void main(String[] args) {
-        Path dir = Path.of(args.length > 0 ? args[0] : "/work/shared/traces");
-        Settings base = Settings.defaults();
-        Settings s = new Settings(base.model(), base.pools(),
-                args.length > 1 ? Double.parseDouble(args[1]) : base.ttftSloSeconds(),
-                args.length > 2 ? Double.parseDouble(args[2]) : base.tpotSloSeconds(),
-                args.length > 3 ? Integer.parseInt(args[3]) : base.prefixCacheBlocksPerPool(), base.prefixBlockTokens(), base.dispatch(), base.seed());
+        List<String> positional = new ArrayList<>();
+        String fleetName = "defaults";
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--fleet") && i + 1 < args.length) {
+                fleetName = args[++i];
+            } else if (args[i].startsWith("--fleet=")) {
+                fleetName = args[i].substring("--fleet=".length());
+            } else {
+                positional.add(args[i]);
+            }
+        }
+        Path dir = Path.of(positional.size() > 0 ? positional.get(0) : "/work/shared/traces");
+        Settings s = Settings.forFleet(fleetName);
+        s = s.withSlo(positional.size() > 1 ? Double.parseDouble(positional.get(1)) : s.ttftSloSeconds(),
+                positional.size() > 2 ? Double.parseDouble(positional.get(2)) : s.tpotSloSeconds());
+        if (positional.size() > 3) {
+            s = s.withPrefixCacheBlocksPerPool(Integer.parseInt(positional.get(3)));
+        }
         PolicySimulator sim = new PolicySimulator(s);
         long wall = System.nanoTime();
-        System.out.println(report(sim, "conversation (Mooncake)", TraceReader.read(dir.resolve("conversation_trace.jsonl")), true));
-        System.out.println(report(sim, "Azure conv", TraceReader.read(dir.resolve("AzureLLMInferenceTrace_conv.csv")), false));
-        System.out.printf(Locale.ROOT, "simulated fleet: %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; prefix cache %d "
-                        + "blocks/pool; wall time %.1f s%n",
+        List<TraceRequest> conversation = TraceReader.read(dir.resolve("conversation_trace.jsonl"));
+        if (fleetName.equals("defaults")) {
+            System.out.println(report(sim, "conversation (Mooncake)", conversation, true));
+            System.out.println(report(sim, "Azure conv", TraceReader.read(dir.resolve("AzureLLMInferenceTrace_conv.csv")), false));
+        } else {
+            System.out.println(describeFleet(sim));
+            System.out.println(prefixReport(sim, "conversation (Mooncake)", conversation, new double[] {0.5, 1.0, 2.0}));
+        }
+        System.out.printf(Locale.ROOT, "simulated fleet %s: %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; prefix cache %s "
+                        + "blocks/pool; wall time %.1f s%n", s.fleet(),
                 sim.fleet.profiles().stream().map(p -> p.instances() + "×[" + sim.fleet.rooflines().get(p.poolId())
                         .describe() + "]").toList(),
-                s.ttftSloSeconds(), s.tpotSloSeconds() * 1000, s.prefixCacheBlocksPerPool(),
+                s.ttftSloSeconds(), s.tpotSloSeconds() * 1000,
+                s.prefixCacheBlocksPerPool() == KV_SIZED_CACHE ? "KV-sized" : Integer.toString(s.prefixCacheBlocksPerPool()),
                 (System.nanoTime() - wall) / 1e9);
+    }
+
+    /** One line per pool: chips, precision, KV capacity, prefix-cache blocks, batch budget, prefill speed. */
+    static String describeFleet(PolicySimulator sim) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "fleet %s serving %s (%d-token trace blocks):%n",
+                sim.settings.fleet(), sim.settings.model(), sim.settings.prefixBlockTokens()));
+        for (PoolProfile p : sim.fleet.profiles()) {
+            RooflineModel r = sim.fleet.rooflines().get(p.poolId());
+            sb.append(String.format(Locale.ROOT, "  %-14s %d × [%s]: weights %.0f GB, KV %,d tokens/instance, prefix "
+                            + "cache %,d blocks, batch ≤ %,d tokens × %d seqs, prefill %,.0f tokens/s, decode step %.2f ms%n",
+                    p.poolId(), p.instances(), r.describe(), r.weightBytes() / 1e9, r.kvCapacityTokens(),
+                    sim.fleet.cacheBlocks().get(p.poolId()), p.maxBatchTokens(), p.maxConcurrentSequences(),
+                    1 / r.prefillSeconds(1), r.decodeStepSeconds(0) * 1000));
+        }
+        return sb.toString();
+    }
+
+    /**
+     * ect with prefix-aware routing vs the same fleet, caches and policy with prefix-blind routing, at each load.
+     * Both runs read and fill the same per-pool caches and discount cached prefill alike; only routing differs.
+     */
+    static String prefixReport(PolicySimulator sim, String name, List<TraceRequest> trace, double[] loads) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "== %s: %d requests, fleet capacity %.2f jobs/s, policy ect ==%n", name,
+                trace.size(), sim.capacityJobsPerSecond(trace)));
+        sb.append(String.format(Locale.ROOT, "%-5s %-11s %9s %7s %7s %8s %8s %6s %6s %6s %6s  %s%n", "load", "routing",
+                "goodput/s", "p50TTFT", "p99TTFT", "p50E2E", "p99E2E", "rej", "exp", "hit%", "best%", "utilisation per pool"));
+        for (double load : loads) {
+            List<TraceRequest> scaled = sim.scaleToLoad(trace, load);
+            Result on = sim.run(scaled, "ect", true);
+            Result off = sim.run(scaled, "ect", false);
+            sb.append(row(load, "prefix-on", on, 11, true));
+            sb.append(row(load, "prefix-off", off, 11, true));
+            sb.append(String.format(Locale.ROOT, "      on÷off: goodput %.2f, p50 TTFT %.2f, p99 TTFT %.2f, hit %.2f%n",
+                    on.goodput() / off.goodput(), on.p50Ttft() / off.p50Ttft(), on.p99Ttft() / off.p99Ttft(),
+                    on.prefixHitRatio() / off.prefixHitRatio()));
+        }
+        return sb.toString();
     }
 
     static String report(PolicySimulator sim, String name, List<TraceRequest> trace, boolean prefixRows) {
@@ -377,10 +559,15 @@ public final class PolicySimulator {
     }
 
     private static String row(double load, String label, Result r) {
+        return row(load, label, r, 17, false);
+    }
+
+    private static String row(double load, String label, Result r, int labelWidth, boolean bestColumn) {
         StringBuilder util = new StringBuilder();
         r.utilisation().forEach((k, v) -> util.append(String.format(Locale.ROOT, "%s=%.0f%% ", k, v * 100)));
-        return String.format(Locale.ROOT, "%-5s %-17s %9.3f %7.2f %7.2f %8.1f %8.1f %6d %6d %6.1f  %s%n",
+        String best = bestColumn ? String.format(Locale.ROOT, " %6.1f", r.bestPoolHitRatio() * 100) : "";
+        return String.format(Locale.ROOT, "%-5s %-" + labelWidth + "s %9.3f %7.2f %7.2f %8.1f %8.1f %6d %6d %6.1f%s  %s%n",
                 load + "x", label, r.goodput(), r.p50Ttft(), r.p99Ttft(), r.p50E2e(), r.p99E2e(), r.rejected(),
-                r.expired(), r.prefixHitRatio() * 100, util.toString().trim());
+                r.expired(), r.prefixHitRatio() * 100, best, util.toString().trim());
     }
 }
