@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,6 +60,10 @@ import java.util.Collections;
 public final class DispatchScheduler {
 
     private static final double EWMA_ALPHA = 0.01;
+    /** Prefix-affinity look-ahead: this many times the largest candidate pool's sequence cap. */
+    static final int AFFINITY_LOOKAHEAD_FACTOR = 4;
+    /** Prefix-affinity fairness: a job passed over this many times is taken in queue order, before affinity. */
+    static final int MAX_AFFINITY_SKIPS = 3;
 
     private record GroupKey(JobLane lane, String model, int bucket) {
     }
@@ -70,6 +75,8 @@ public final class DispatchScheduler {
     private static final class BucketQueue {
         final GroupKey key;
         final LinkedHashMap<String, QueuedJob> jobs = new LinkedHashMap<>();
+        /** Prefix-affinity batch forming only: how often each queued job was passed over. */
+        final Map<String, Integer> skips = new HashMap<>();
         long promptTokens;
 
         BucketQueue(GroupKey key) {
@@ -268,6 +275,7 @@ public final class DispatchScheduler {
 
     private void unaccount(BucketQueue g, QueuedJob job) {
         g.promptTokens -= job.promptTokens();
+        g.skips.remove(job.jobId());
         if (g.jobs.isEmpty()) {
             groups.remove(g.key);
         }
@@ -327,6 +335,7 @@ public final class DispatchScheduler {
         List<BatchPlan> plans = new ArrayList<>();
         Set<BucketQueue> held = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Map<String, Integer>> prefixMemo = new HashMap<>();
+        boolean affinity = affinity();
         while (true) {
             BucketQueue g = nextReadyGroup(nowMs, held);
             if (g == null) {
@@ -350,15 +359,20 @@ public final class DispatchScheduler {
                 held.add(g);
                 continue;
             }
-            List<QueuedJob> comparison = fit(g, cmpTokens, cmpSeqs);
-            List<RouteOption> options = new ArrayList<>(candidates.size());
-            for (PoolLedger p : candidates) {
-                List<QueuedJob> jobs = p.freeCredits() > 0
-                        ? fit(g, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
-                long cached = cachedTokens(comparison, p.profile.poolId(), prefixMemo);
-                options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(), p.inFlightBatches(),
-                        p.inFlightSequences(), p.aheadSeconds(nowMs),
-                        serviceSeconds(p.profile, comparison, cached), cached));
+            List<RouteOption> options;
+            if (affinity) {
+                options = affinityOptions(g, candidates, cmpTokens, cmpSeqs, nowMs, prefixMemo);
+            } else {
+                List<QueuedJob> comparison = fit(g, cmpTokens, cmpSeqs);
+                options = new ArrayList<>(candidates.size());
+                for (PoolLedger p : candidates) {
+                    List<QueuedJob> jobs = p.freeCredits() > 0
+                            ? fit(g, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
+                    long cached = cachedTokens(comparison, p.profile.poolId(), prefixMemo);
+                    options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(),
+                            p.inFlightBatches(), p.inFlightSequences(), p.aheadSeconds(nowMs),
+                            serviceSeconds(p.profile, comparison, cached), cached));
+                }
             }
             Optional<RouteOption> choice = policy.choose(List.copyOf(options), nowMs);
             RouteOption chosen = choice.flatMap(c -> options.stream()
@@ -367,8 +381,159 @@ public final class DispatchScheduler {
                 held.add(g);
                 continue;
             }
+            if (affinity) {
+                recordSkips(g, chosen.jobs());
+            }
             plans.add(dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo));
         }
+    }
+
+    /** Whether batches are formed per pool by prefix affinity (weight &gt; 0 and a real locator). */
+    private boolean affinity() {
+        return config.prefixOverlapWeight() > 0.0 && prefixes != PrefixLocator.NONE;
+    }
+
+    /**
+     * The route options of one decision with prefix-affinity batch forming. The look-ahead window is the
+     * group's first {@value #AFFINITY_LOOKAHEAD_FACTOR} × (largest candidate sequence cap) jobs in queue order.
+     * For each candidate pool the window is ranked: the head first, then jobs passed over
+     * {@value #MAX_AFFINITY_SKIPS} times already (queue order), then the rest by the prompt tokens this pool
+     * caches minus the most any other candidate caches (so a job is left to the pool holding its prefix), then
+     * by tokens cached here, then queue order. The pool's batch and its comparison batch (the decision's
+     * smallest limits, so pools are compared on equally sized batches) are first fits over that ranking.
+     */
+    private List<RouteOption> affinityOptions(BucketQueue g, List<PoolLedger> candidates, int cmpTokens,
+                                              int cmpSeqs, long nowMs, Map<String, Map<String, Integer>> memo) {
+        int maxSeqs = 1;
+        for (PoolLedger p : candidates) {
+            maxSeqs = Math.max(maxSeqs, p.profile.maxConcurrentSequences());
+        }
+        long limit = (long) AFFINITY_LOOKAHEAD_FACTOR * maxSeqs;
+        List<QueuedJob> window = new ArrayList<>((int) Math.min(limit, g.jobs.size()));
+        for (QueuedJob j : g.jobs.values()) {
+            if (window.size() >= limit) {
+                break;
+            }
+            window.add(j);
+        }
+        int n = window.size();
+        int c = candidates.size();
+        long[][] cached = new long[c][n];
+        for (int i = 0; i < n; i++) {
+            QueuedJob j = window.get(i);
+            if (j.prefixBlockHashes().isEmpty()) {
+                continue;
+            }
+            Map<String, Integer> byPool = lookup(j, memo);
+            if (byPool == null || byPool.isEmpty()) {
+                continue;
+            }
+            for (int k = 0; k < c; k++) {
+                int blocks = byPool.getOrDefault(candidates.get(k).profile.poolId(), 0);
+                cached[k][i] = Math.min((long) blocks * config.prefixBlockTokens(), j.promptTokens() - 1L);
+            }
+        }
+        boolean[] mandatory = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            mandatory[i] = i == 0 || g.skips.getOrDefault(window.get(i).jobId(), 0) >= MAX_AFFINITY_SKIPS;
+        }
+        List<RouteOption> options = new ArrayList<>(c);
+        for (int k = 0; k < c; k++) {
+            PoolLedger p = candidates.get(k);
+            long[] here = cached[k];
+            long[] score = new long[n];
+            for (int i = 0; i < n; i++) {
+                long other = 0;
+                for (int q = 0; q < c; q++) {
+                    if (q != k) {
+                        other = Math.max(other, cached[q][i]);
+                    }
+                }
+                score[i] = here[i] - other;
+            }
+            List<Integer> order = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                order.add(i);
+            }
+            order.sort((a, b) -> {
+                if (mandatory[a] != mandatory[b]) {
+                    return mandatory[a] ? -1 : 1;
+                }
+                if (mandatory[a]) {
+                    return Integer.compare(a, b);
+                }
+                if (score[a] != score[b]) {
+                    return Long.compare(score[b], score[a]);
+                }
+                if (here[a] != here[b]) {
+                    return Long.compare(here[b], here[a]);
+                }
+                return Integer.compare(a, b);
+            });
+            List<QueuedJob> comparison = new ArrayList<>();
+            long cachedCmp = 0;
+            for (int i : take(window, order, cmpTokens, cmpSeqs)) {
+                comparison.add(window.get(i));
+                cachedCmp += here[i];
+            }
+            List<QueuedJob> jobs = new ArrayList<>();
+            if (p.freeCredits() > 0) {
+                for (int i : take(window, order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences())) {
+                    jobs.add(window.get(i));
+                }
+            }
+            options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(), p.inFlightBatches(),
+                    p.inFlightSequences(), p.aheadSeconds(nowMs), serviceSeconds(p.profile, comparison, cachedCmp),
+                    cachedCmp));
+        }
+        return options;
+    }
+
+    /**
+     * First fit over {@code order} (indices into {@code window}) within the limits; the indices taken, in queue
+     * order. The first index of {@code order} (the head) is always taken if it fits at all.
+     */
+    private static List<Integer> take(List<QueuedJob> window, List<Integer> order, int maxTokens, int maxSeqs) {
+        List<Integer> out = new ArrayList<>();
+        long tokens = 0;
+        for (int i : order) {
+            if (out.size() >= maxSeqs || tokens >= maxTokens) {
+                break;
+            }
+            int prompt = window.get(i).promptTokens();
+            if (tokens + prompt <= maxTokens) {
+                out.add(i);
+                tokens += prompt;
+            }
+        }
+        Collections.sort(out);
+        return out;
+    }
+
+    /**
+     * Counts, for every job of {@code g} that {@code taken} passes over (queued before a taken job but not
+     * taken), one skip. A job skipped {@value #MAX_AFFINITY_SKIPS} times goes ahead of all affinity choices.
+     */
+    private static void recordSkips(BucketQueue g, List<QueuedJob> taken) {
+        Set<String> ids = new HashSet<>();
+        for (QueuedJob j : taken) {
+            ids.add(j.jobId());
+        }
+        int remaining = ids.size();
+        for (QueuedJob j : g.jobs.values()) {
+            if (remaining == 0) {
+                break;
+            }
+            if (ids.contains(j.jobId())) {
+                remaining--;
+            } else {
+                g.skips.merge(j.jobId(), 1, Integer::sum);
+            }
+        }
+    }
+
+    private Map<String, Integer> lookup(QueuedJob j, Map<String, Map<String, Integer>> memo) {
+        return memo.computeIfAbsent(j.jobId(), k -> prefixes.cachedLeadingBlocksByPool(j.prefixBlockHashes()));
     }
 
     private BucketQueue nextReadyGroup(long nowMs, Set<BucketQueue> held) {
@@ -433,8 +598,7 @@ public final class DispatchScheduler {
             if (j.prefixBlockHashes().isEmpty()) {
                 continue;
             }
-            Map<String, Integer> byPool = memo.computeIfAbsent(j.jobId(),
-                    k -> prefixes.cachedLeadingBlocksByPool(j.prefixBlockHashes()));
+            Map<String, Integer> byPool = lookup(j, memo);
             int blocks = byPool == null ? 0 : byPool.getOrDefault(poolId, 0);
             cached += Math.min((long) blocks * config.prefixBlockTokens(), j.promptTokens() - 1L);
         }

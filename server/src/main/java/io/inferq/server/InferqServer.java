@@ -39,10 +39,23 @@ import io.inferq.server.wiring.HazelcastLauncher;
 import io.inferq.server.wiring.HazelcastTerminalClaims;
 import io.inferq.server.wiring.PrometheusMetrics;
 import io.inferq.server.wiring.RooflineServiceTime;
+import io.inferq.server.kv.IndexPrefixLocator;
+import io.inferq.server.kv.KvPrefixCacheHook;
+import io.inferq.server.kv.KvPromptAnalyzer;
+import io.inferq.server.kv.PoolKvCache;
+import io.inferq.server.kv.PrefixHashing;
+import io.inferq.kvcache.index.BlockHolder;
+import io.inferq.kvcache.index.HazelcastPrefixIndex;
+import io.inferq.kvcache.index.PrefixIndex;
+import io.inferq.kvcache.store.KvBlockStore;
+import io.inferq.kvcache.store.SharedKvTier;
+import io.inferq.kvcache.tokens.PromptTokenizer;
+import com.hazelcast.map.IMap;
 import io.inferq.workers.backend.BackendClock;
 import io.inferq.workers.chips.ChipCatalogue;
 import io.inferq.workers.chips.ModelCatalogue;
 import io.inferq.workers.chips.ModelProfile;
+import io.inferq.workers.chips.RooflineAssumptions;
 import io.inferq.workers.pool.BackendSpec;
 import io.inferq.workers.backend.OpenAiHttpSettings;
 import io.inferq.workers.pool.PoolLimits;
@@ -107,6 +120,15 @@ public final class InferqServer implements AutoCloseable {
     private volatile boolean brokerReachable;
     private Admin admin;
     private long healthTimer = -1;
+    private PrefixHashing hashing;
+    private PrefixIndex prefixIndex;
+    private PrefixCacheHook cacheHook = PrefixCacheHook.NONE;
+    private PrefixLocator prefixLocator = PrefixLocator.NONE;
+    private PromptAnalyzer promptAnalyzer = PromptAnalyzer.ESTIMATE_ONLY;
+    static final String KV_INDEX_MAP = "inferq.kv.prefix-index";
+    static final String KV_BLOCKS_MAP = "inferq.kv.blocks";
+    static final int KV_INDEX_ENTRIES_PER_MEMBER = 2_000_000;
+    static final int KV_CHUNK_BYTES = 256 * 1024;
 
     private InferqServer(InferqConfig config) {
         this.config = config;
@@ -166,6 +188,7 @@ public final class InferqServer implements AutoCloseable {
         producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
         Clock clock = Clock.systemUTC();
         TrustedOrigin origin = TrustedOrigin.forTenants(apiKeysByTenant());
+        startKvCache(plans, processId);
 
         // the ingress first: its job-view replay also rebuilds the terminal-state claims (lost with an
         // embedded Hazelcast member) before any worker or dispatcher could act on a stale job
@@ -178,15 +201,15 @@ public final class InferqServer implements AutoCloseable {
                         plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
                         config.workers().sessionTimeoutMs());
                 PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, BackendClock.system()), claims,
-                        prefixCacheHook(plan), origin, clock, registry);
+                        cacheHook, origin, clock, registry);
                 w.start();
                 workers.add(w);
             }
         }
         if (config.runs(InferqConfig.Role.DISPATCHER)) {
             DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), poolProfiles(plans),
-                    RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator(), registry);
-            dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer(), KafkaRequestContract.forTenants(
+                    RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator, registry);
+            dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer, KafkaRequestContract.forTenants(
                     servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
                     config.tenants().stream().collect(java.util.stream.Collectors.toMap(InferqConfig.TenantSetting::id, InferqConfig.TenantSetting::apiKeys)),
                     ReplyTopicCheck.viaAdmin(admin, System::nanoTime), clock),
@@ -310,7 +333,9 @@ public final class InferqServer implements AutoCloseable {
             PoolSpec spec = new PoolSpec(p.id(), p.chip(), p.chipsPerInstance(), p.instances(), p.model(), backend,
                     new PoolLimits(p.maxBatchTokens(), p.maxConcurrentSequences()), p.timeScale(), 0.9, null, 0);
             try {
-                plans.add(PoolPlan.resolve(spec, chips, models));
+                plans.add(PoolPlan.resolve(spec, chips, models, new RooflineAssumptions(RooflineAssumptions.DEFAULT_MFU,
+                        RooflineAssumptions.DEFAULT_MBU, RooflineAssumptions.DEFAULT_MEMORY_UTILISATION,
+                        config.kvCache().networkGbps() * 1e9 / 8)));
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("pools[" + p.id() + "]: " + e.getMessage(), e);
             }
@@ -380,16 +405,52 @@ public final class InferqServer implements AutoCloseable {
         return out;
     }
 
-    private PrefixCacheHook prefixCacheHook(PoolPlan plan) {
-        return PrefixCacheHook.NONE;
-    }
-
-    private PrefixLocator prefixLocator() {
-        return PrefixLocator.NONE;
-    }
-
-    private PromptAnalyzer promptAnalyzer() {
-        return PromptAnalyzer.ESTIMATE_ONLY;
+    /**
+     * Sets up the KV cache (when {@code kv-cache.enabled}): one tokenizer/hashing for every role, the prefix
+     * index and the shared block tier on Hazelcast, and one two-tier block store per pool this process runs.
+     */
+    private void startKvCache(List<PoolPlan> plans, String processId) {
+        InferqConfig.KvCache kv = config.kvCache();
+        if (!kv.enabled()) {
+            return;
+        }
+        Map<String, String> salts = new LinkedHashMap<>();
+        config.tenants().forEach(t -> {
+            if (t.cacheSalt() != null) {
+                salts.put(t.id(), t.cacheSalt());
+            }
+        });
+        hashing = new PrefixHashing(PromptTokenizer.o200kBase(), kv.blockTokens(), tenant -> salts.get(tenant));
+        prefixIndex = HazelcastPrefixIndex.create(hazelcast, KV_INDEX_MAP, KV_INDEX_ENTRIES_PER_MEMBER);
+        if (config.runs(InferqConfig.Role.WORKERS)) {
+            int chunks = (int) Math.max(64, Math.min(Integer.MAX_VALUE, kv.sharedTierBytes() / KV_CHUNK_BYTES));
+            IMap<String, byte[]> shared = config.hazelcast().embedded()
+                    ? SharedKvTier.install(hazelcast, KV_BLOCKS_MAP, chunks, registry)
+                    : hazelcast.getMap(KV_BLOCKS_MAP); // external cluster: install the tier member-side (README)
+            Map<String, PoolKvCache> pools = new LinkedHashMap<>();
+            long localPerPool = kv.localTierBytes() / Math.max(1, plans.size());
+            for (PoolPlan plan : plans) {
+                KvBlockStore store = KvBlockStore.builder()
+                        .holder(new BlockHolder(processId + "/" + plan.spec().id(), plan.spec().id()))
+                        .localMaxBytes(localPerPool).chunkBytes(KV_CHUNK_BYTES)
+                        .sharedMap(shared).prefixIndex(prefixIndex).meterRegistry(registry).build();
+                pools.put(plan.spec().id(), PoolKvCache.forPool(plan, store, hashing,
+                        plan.spec().backend() instanceof BackendSpec.Simulated ? kv.simulatedPayloadScaleDown() : 1));
+            }
+            cacheHook = new KvPrefixCacheHook(hashing, pools, registry);
+        }
+        if (config.runs(InferqConfig.Role.DISPATCHER)) {
+            java.util.concurrent.ThreadPoolExecutor lookups = new java.util.concurrent.ThreadPoolExecutor(1, 2, 30, TimeUnit.SECONDS,
+                    new java.util.concurrent.ArrayBlockingQueue<>(4096), r -> {
+                        Thread t = new Thread(r, "kv-prefix-lookup");
+                        t.setDaemon(true);
+                        return t;
+                    }, new java.util.concurrent.ThreadPoolExecutor.DiscardPolicy()); // a dropped lookup = no routing hint
+            toClose.add(lookups::shutdownNow);
+            IndexPrefixLocator locator = new IndexPrefixLocator(prefixIndex, lookups, registry);
+            prefixLocator = locator;
+            promptAnalyzer = new KvPromptAnalyzer(hashing, locator::prefetch);
+        }
     }
 
     /** @return component → ready; the process is ready when all are */

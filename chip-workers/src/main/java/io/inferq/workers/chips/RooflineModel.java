@@ -159,20 +159,24 @@ public final class RooflineModel {
     }
 
     /**
-     * The timeline of one batch: prefill of all uncached prompt tokens, then batched decode steps until
-     * every sequence has its output. Runs in O(n log n + longest output).
+     * The timeline of one batch: fetching the cached prefix blocks' KV at the network bandwidth, prefill
+     * of all uncached prompt tokens, then batched decode steps until every sequence has its output.
+     * Cached KV is charged as if fetched from the shared tier even when the worker's local tier held it:
+     * a conservative simplification. Runs in O(n log n + longest output).
      */
     public BatchEstimate estimateBatch(List<SequenceShape> sequences) {
         if (sequences.isEmpty()) {
             throw new IllegalArgumentException("a batch needs at least one sequence");
         }
         long uncached = 0;
+        long cached = 0;
         long promptSum = 0;
         for (SequenceShape s : sequences) {
             uncached += s.uncachedTokens();
+            cached += s.promptTokens() - s.uncachedTokens();
             promptSum += s.promptTokens();
         }
-        double prefill = prefillSeconds(uncached);
+        double prefill = prefillSeconds(uncached) + (cached == 0 ? 0 : kvTransferSecondsForTokens(cached));
 
         Integer[] byOutput = new Integer[sequences.size()];
         Arrays.setAll(byOutput, i -> i);

@@ -52,6 +52,18 @@ import java.util.TreeSet;
  * cap), summed. A load factor L compresses (or stretches) the trace's arrival times so its mean arrival rate
  * becomes L × capacity; request order, sizes and prefix structure are unchanged.
  *
+ * <h2>Prefix caches and prefix-aware routing</h2>
+ * A batch's jobs are timed with {@link SequenceShape#cachedTokens()} = the leading blocks the chosen pool's cache
+ * holds (× block tokens, at most prompt − 1), so the roofline prefills only the rest. The caches are local (one
+ * engine's HBM prefix cache, as vLLM automatic prefix caching or SGLang's radix cache): a hit is read in place,
+ * so no KV transfer is charged, and a prefix cached on another pool saves nothing. With
+ * {@link #KV_SIZED_CACHE} each pool's LRU is sized from the KV memory the roofline leaves after the weights
+ * ({@link #prefixCacheBlocks}). {@code run(trace, policy, true)} gives the scheduler a {@link PrefixLocator} over
+ * these caches and {@code prefixOverlapWeight} 1; {@code false} gives it {@link PrefixLocator#NONE} and weight 0
+ * — same fleet, same caches, same discount, only routing differs. {@link Result#bestPoolHitRatio()} is the hit
+ * ratio had every job gone to the pool that held most of its prefix at dispatch: how much of the available
+ * reuse routing captured.
+ *
  * <h2>Goodput</h2>
  * Jobs that finished with TTFT ≤ SLO and TPOT ≤ SLO, per second of (scaled) trace span. Every job carries the
  * deadline arrival + TTFT SLO, so admission rejects, and {@code expireDue} expires, work predicted to miss it.
@@ -83,7 +95,7 @@ public final class PolicySimulator {
                            DispatchConfig dispatch, long seed) {
 
         /** The fleets {@link #forFleet} knows. */
-        public static final List<String> FLEETS = List.of("defaults", "r1-mixed");
+        public static final List<String> FLEETS = List.of("defaults", "r1-mixed", "r1-h20");
 
         /**
          * The default fleet (the other benchmarks and the embedded {@code simulator} fleet use it):
@@ -122,11 +134,28 @@ public final class PolicySimulator {
                     dispatchDefaults(), 42L);
         }
 
-        /** {@link #defaults()} or {@link #r1Mixed()} by name. */
+        /**
+         * DeepSeek-R1 on eight identical two-node 16×H20 (FP8) instances: a homogeneous, prefill-weak fleet
+         * (25,600 prompt tokens/s per instance) with ~10M KV tokens per instance. Identical pools make the
+         * estimated completion times of all pools close, so cached prefixes rather than chip speed decide routing:
+         * the fleet on which prefix-aware routing matters most. One instance per pool, caches sized from KV as
+         * in {@link #r1Mixed()}.
+         */
+        public static Settings r1H20() {
+            List<SimPool> pools = new ArrayList<>();
+            for (int i = 1; i <= 8; i++) {
+                pools.add(new SimPool("h20x16-" + i, "h20", 16, 1, 65_536, 32, WeightPrecision.FP8));
+            }
+            return new Settings("r1-h20", "deepseek-r1", List.copyOf(pools), 5.0, 0.1, KV_SIZED_CACHE, 512,
+                    dispatchDefaults(), 42L);
+        }
+
+        /** {@link #defaults()}, {@link #r1Mixed()} or {@link #r1H20()} by name. */
         public static Settings forFleet(String fleet) {
             return switch (fleet) {
                 case "defaults" -> defaults();
                 case "r1-mixed" -> r1Mixed();
+                case "r1-h20" -> r1H20();
                 default -> throw new IllegalArgumentException("--fleet must be one of " + FLEETS + "; was " + fleet);
             };
         }
@@ -148,7 +177,9 @@ public final class PolicySimulator {
 
     /**
      * One run's numbers. Latencies in seconds over completed jobs; goodput per second of trace span;
-     * utilisation = busy instance-seconds ÷ (instances × simulated time until the last batch ends).
+     * utilisation = busy instance-seconds ÷ (instances × simulated time until the last batch ends);
+     * prefixHitRatio = cached ÷ all prompt tokens of dispatched jobs where they ran; bestPoolHitRatio = the same
+     * had each job run on the pool caching most of its prefix at that moment.
      */
     public record Result(String policy, boolean prefixAware, int jobs, int completed, int good, double goodput,
                          double p50Ttft, double p99Ttft, double p50E2e, double p99E2e, int rejected, int expired,

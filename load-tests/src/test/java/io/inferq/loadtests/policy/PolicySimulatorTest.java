@@ -1,12 +1,18 @@
 package io.inferq.loadtests.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.offset;
+
+import io.inferq.dispatcher.PoolProfile;
+import io.inferq.workers.chips.RooflineModel;
+import io.inferq.workers.chips.WeightPrecision;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,5 +72,103 @@ class PolicySimulatorTest {
                 + "2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n");
         assertThat(TraceReader.read(csv)).containsExactly(new TraceRequest(0, 374, 44, List.of()),
                 new TraceRequest(4315, 396, 109, List.of()));
+    }
+
+    /** Multi-turn sessions: each turn resends the session's whole history (its blocks) and adds new blocks. */
+    private static List<TraceRequest> sessions(int sessionCount, int turns, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<List<Long>> history = new ArrayList<>();
+        for (int s = 0; s < sessionCount; s++) {
+            history.add(new ArrayList<>(List.of(0L))); // block 0: a system prompt every request shares
+        }
+        List<TraceRequest> out = new ArrayList<>();
+        long next = 1;
+        long t = 0;
+        for (int turn = 0; turn < turns; turn++) {
+            for (int k = 0; k < sessionCount; k++) {
+                int s = r.nextInt(sessionCount);
+                List<Long> h = history.get(s);
+                for (int b = r.nextInt(4, 12); b > 0; b--) {
+                    h.add(next++);
+                }
+                t += r.nextInt(0, 300);
+                out.add(new TraceRequest(t, h.size() * 512 - r.nextInt(0, 400), r.nextInt(50, 400), h));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void r1FleetsHoldTheWeightsAndSizeTheirCachesFromTheKvLeft() {
+        for (PolicySimulator.Settings s : List.of(PolicySimulator.Settings.r1Mixed(), PolicySimulator.Settings.r1H20())) {
+            PolicySimulator sim = new PolicySimulator(s);
+            assertThat(s.model()).isEqualTo("deepseek-r1");
+            assertThat(s.prefixCacheBlocksPerPool()).isEqualTo(PolicySimulator.KV_SIZED_CACHE);
+            Map<String, Integer> caches = sim.prefixCacheBlocksByPool();
+            for (PoolProfile p : sim.poolProfiles()) {
+                RooflineModel r = sim.roofline(p.poolId());
+                assertThat(r.kvBudgetBytes()).as(p.poolId() + " weights fit").isPositive();
+                assertThat(p.instances()).as("one engine per pool: its cache is that engine's").isEqualTo(1);
+                long expected = (r.kvCapacityTokens() - p.maxBatchTokens()) / s.prefixBlockTokens();
+                assertThat(caches.get(p.poolId())).as(p.poolId()).isEqualTo((int) expected).isPositive();
+                WeightPrecision want = r.chip().hasFp8() ? WeightPrecision.FP8 : WeightPrecision.BF16;
+                assertThat(r.precision()).as(p.poolId()).isEqualTo(want);
+            }
+        }
+        // 8 × H20 FP8: 768 GB × 0.9 − 671 GB leaves ~20 GB, about 287k MLA tokens at 70,272 B
+        PolicySimulator mixed = new PolicySimulator(PolicySimulator.Settings.r1Mixed());
+        assertThat(mixed.roofline("h20-1").kvCapacityTokens()).isBetween(280_000L, 295_000L);
+        assertThat(PolicySimulator.Settings.forFleet("defaults")).isEqualTo(PolicySimulator.Settings.defaults());
+    }
+
+    @Test
+    void cachedPrefillIsDiscountedOnlyWhereThePrefixIs() {
+        PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
+        PolicySimulator.Settings one = new PolicySimulator.Settings("one", base.model(), base.pools().subList(0, 1),
+                base.ttftSloSeconds(), base.tpotSloSeconds(), PolicySimulator.KV_SIZED_CACHE, 512, base.dispatch(), 42L);
+        List<Long> shared = new ArrayList<>();
+        List<Long> other = new ArrayList<>();
+        for (long b = 0; b < 40; b++) {
+            shared.add(b);
+            other.add(b < 10 ? 1_000 + b : b);
+        }
+        // a 10-block prompt, then (60 s later, alone) a 40-block prompt whose first 10 blocks are the same or not
+        List<TraceRequest> hit = List.of(new TraceRequest(0, 5_120, 20, shared.subList(0, 10)),
+                new TraceRequest(60_000, 20_480, 20, shared));
+        List<TraceRequest> miss = List.of(hit.get(0), new TraceRequest(60_000, 20_480, 20, other));
+        PolicySimulator sim = new PolicySimulator(one);
+        PolicySimulator.Result withHit = sim.run(hit, "ect", true);
+        PolicySimulator.Result withMiss = sim.run(miss, "ect", true);
+        assertThat(withHit.prefixHitRatio()).isCloseTo(5_120.0 / (5_120 + 20_480), offset(1e-9));
+        assertThat(withMiss.prefixHitRatio()).isZero();
+        // the 40-block prompt dominates p99 TTFT: it prefills 30 blocks instead of 40
+        RooflineModel r = sim.roofline(one.pools().get(0).id());
+        assertThat(withMiss.p99Ttft() - withHit.p99Ttft()).isCloseTo(r.prefillSeconds(5_120),
+                offset(0.002));
+        // with no cache at all, nothing is discounted
+        PolicySimulator none = new PolicySimulator(one.withPrefixCacheBlocksPerPool(0));
+        assertThat(none.run(hit, "ect", true).prefixHitRatio()).isZero();
+    }
+
+    @Test
+    void prefixAwareRoutingKeepsSessionsWhereTheirPrefixIsAndOnlyRoutingDiffers() {
+        PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
+        PolicySimulator.Settings four = new PolicySimulator.Settings("four", base.model(), base.pools().subList(0, 4),
+                base.ttftSloSeconds(), base.tpotSloSeconds(), PolicySimulator.KV_SIZED_CACHE, 512, base.dispatch(), 7L);
+        PolicySimulator sim = new PolicySimulator(four);
+        List<TraceRequest> trace = sim.scaleToLoad(sessions(40, 6, 3), 0.5);
+        PolicySimulator.Result on = sim.run(trace, "ect", true);
+        PolicySimulator.Result off = sim.run(trace, "ect", false);
+        assertThat(sim.run(trace, "ect", true)).isEqualTo(on);
+        assertThat(sim.run(trace, "ect", false)).isEqualTo(off);
+        assertThat(on.completed() + on.rejected() + on.expired()).isEqualTo(trace.size());
+        assertThat(off.completed() + off.rejected() + off.expired()).isEqualTo(trace.size());
+        // prefix-blind routing still hits (the caches are the same), just less often
+        assertThat(off.prefixHitRatio()).isPositive();
+        assertThat(on.prefixHitRatio()).isGreaterThan(off.prefixHitRatio() + 0.1);
+        assertThat(on.prefixHitRatio()).isLessThanOrEqualTo(on.bestPoolHitRatio());
+        assertThat(off.prefixHitRatio()).isLessThanOrEqualTo(off.bestPoolHitRatio());
+        String report = PolicySimulator.prefixReport(sim, "sessions", sessions(40, 6, 3), new double[] {0.5});
+        assertThat(report).contains("prefix-on", "prefix-off", "on÷off: goodput");
     }
 }

@@ -110,8 +110,11 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     }
 
     /** KV cache tiers. */
-    public record KvCache(boolean enabled, int blockTokens, long localTierBytes, long sharedTierBytes, double networkGbps) {
+    public record KvCache(boolean enabled, int blockTokens, long localTierBytes, long sharedTierBytes, double networkGbps,
+            int simulatedPayloadScaleDown) {
         public KvCache {
+            require(simulatedPayloadScaleDown >= 1, "kv-cache.simulated-payload-scale-down must be at least 1, was "
+                    + simulatedPayloadScaleDown);
             require(blockTokens >= 1 && blockTokens <= 4096, "kv-cache.block-tokens must be 1-4096, was " + blockTokens);
             require(localTierBytes >= 0, "kv-cache.local-tier-bytes must not be negative");
             require(sharedTierBytes >= 0, "kv-cache.shared-tier-bytes must not be negative");

@@ -51,7 +51,14 @@ import java.util.function.IntUnaryOperator;
  * scaled to 1 byte per token (capacity is counted in blocks, so the scale does not change hit ratios).
  *
  * <p>Usage: {@code PrefixCacheExperiment <conversation_trace.jsonl> [localFraction] [recency|hazelcast|both]}
- * (default {@code 0.10 recency}).
+ * (default {@code 0.10 recency}). Run from the reactor root:
+ * <pre>
+ * mvn -B -o -pl load-tests -am install -DskipTests -q
+ * mvn -B -o -q -pl load-tests dependency:build-classpath -Dmdep.outputFile=/tmp/ltcp.txt
+ * cd load-tests &amp;&amp; java -Xmx3g -Dhazelcast.logging.type=slf4j --add-opens java.base/java.lang=ALL-UNNAMED \
+ *   -cp target/classes:$(cat /tmp/ltcp.txt) io.inferq.loadtests.kvcache.PrefixCacheExperiment \
+ *   ../../shared/traces/conversation_trace.jsonl 0.10 both
+ * </pre>
  */
 public final class PrefixCacheExperiment {
 
