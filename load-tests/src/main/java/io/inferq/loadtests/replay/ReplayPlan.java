@@ -10,8 +10,8 @@ import java.util.SplittableRandom;
  * What a replay sends and when, in trace time: a window of the trace, its load scaled by overlaying
  * shifted copies, limited in count. Immutable.
  *
- * <p><b>Load.</b> {@code load} = L overlays ⌊L⌋ whole copies plus a fraction L−⌊L⌋ of the requests of one more
- * (sampled with a seeded PRNG); copy k is shifted by k × span ÷ ⌈L⌉ and wrapped around the window, so the
+ * <p><b>Load.</b> {@code load} = L overlays ⌊L⌋ whole copies plus exactly round((L−⌊L⌋) × n) of the n requests
+ * of one more (chosen by a seeded shuffle); copy k is shifted by k × span ÷ ⌈L⌉ and wrapped around the window, so the
  * mean rate becomes L × the trace's while its burst structure, sizes and (per copy) prefix sharing stay. Each
  * copy salts its block ids so copies do not hit each other's prefixes. L &lt; 1 keeps a sampled fraction.
  *
@@ -57,10 +57,23 @@ public record ReplayPlan(List<Item> items, long spanMs) {
         for (int c = 0; c < copies; c++) {
             double keep = Math.min(1.0, load - c);
             long shift = c * span / copies;
-            for (int[] w : window) {
-                if (keep < 1.0 && rnd.nextDouble() >= keep) {
+            // a partial copy keeps exactly round(keep × n) requests, chosen by a seeded shuffle
+            java.util.Set<Integer> kept = null;
+            if (keep < 1.0) {
+                List<Integer> order = new ArrayList<>();
+                for (int i = 0; i < window.size(); i++) {
+                    order.add(i);
+                }
+                for (int i = order.size() - 1; i > 0; i--) {
+                    java.util.Collections.swap(order, i, rnd.nextInt(i + 1));
+                }
+                kept = new java.util.HashSet<>(order.subList(0, (int) Math.round(keep * order.size())));
+            }
+            for (int wi = 0; wi < window.size(); wi++) {
+                if (kept != null && !kept.contains(wi)) {
                     continue;
                 }
+                int[] w = window.get(wi);
                 TraceRequest r = trace.get(w[0]);
                 long at = (r.arrivalMs() - fromMs + shift) % span;
                 items.add(new Item(0, at, c, w[0], r));
