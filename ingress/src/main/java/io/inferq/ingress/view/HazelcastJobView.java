@@ -43,8 +43,9 @@ public final class HazelcastJobView implements JobView {
         this.terminalRetention = terminalRetention;
         this.jobs = hz.getMap(JOBS_MAP);
         this.idempotency = hz.getMap(IDEMPOTENCY_MAP);
+        // one hash index (tenant) for listing; no sorted index: every index entry costs heap per job,
+        // and a page is sorted in memory from the tenant's entries anyway
         jobs.addIndex(IndexType.HASH, "tenant");
-        jobs.addIndex(IndexType.SORTED, "createdAtMs");
     }
 
     @Override
