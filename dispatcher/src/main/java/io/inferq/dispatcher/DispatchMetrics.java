@@ -21,6 +21,7 @@ final class DispatchMetrics {
     private final Map<String, DistributionSummary> batchSize = new HashMap<>();
     private final Map<String, DistributionSummary> paddingWaste = new HashMap<>();
     private final Map<String, Counter> rejections = new HashMap<>();
+    private final Map<String, Counter> affinityBatches = new HashMap<>();
     private final Counter cancelled;
 
     DispatchMetrics(MeterRegistry registryOrNull, DispatchScheduler scheduler) {
@@ -47,6 +48,9 @@ final class DispatchMetrics {
                 .tag("pool", poolId).description("share of batch credits in use").register(registry);
         batchSize.put(poolId, DistributionSummary.builder("inferq.dispatcher.batch.size").tag("pool", poolId)
                 .baseUnit("jobs").register(registry));
+        affinityBatches.put(poolId, Counter.builder("inferq.dispatcher.batch.prefix.affinity").tag("pool", poolId)
+                .description("batches that took a job ahead of an older one of its group for the prefix this pool caches")
+                .register(registry));
         paddingWaste.put(poolId, DistributionSummary.builder("inferq.dispatcher.batch.padding.waste")
                 .tag("pool", poolId).description("share of padded prompt positions that are padding, 0..1")
                 .register(registry));
@@ -63,6 +67,10 @@ final class DispatchMetrics {
         batchSize.get(plan.poolId()).record(plan.jobs().size());
         long padded = (long) longest * plan.jobs().size();
         paddingWaste.get(plan.poolId()).record(padded == 0 ? 0 : (double) (padded - sum) / padded);
+    }
+
+    void formedByAffinity(String poolId) {
+        affinityBatches.get(poolId).increment();
     }
 
     void rejected(String code, JobLane lane) {

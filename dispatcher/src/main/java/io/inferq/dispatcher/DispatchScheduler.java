@@ -44,6 +44,23 @@ import java.util.Collections;
  * (the runtime may lower that with {@link #setBatchCredits}, e.g. on engine back-pressure). Credits return on
  * {@link #batchFinished}.
  *
+ * <h2>Prefix-affinity batch forming</h2>
+ * With {@link DispatchConfig#prefixOverlapWeight()} &gt; 0 and a {@link PrefixLocator} other than
+ * {@link PrefixLocator#NONE}, each candidate pool forms <em>its own</em> batch from the group (as the KV-aware
+ * routers of Dynamo and SGLang do): within a look-ahead window of the group's first
+ * {@value #AFFINITY_LOOKAHEAD_FACTOR} × (largest candidate sequence cap) jobs, the head job always goes first,
+ * then jobs already passed over {@value #MAX_AFFINITY_SKIPS} times (queue order), then the jobs whose leading
+ * blocks this pool caches more than any other candidate does, then by tokens cached here, then queue order; the
+ * batch is the first fit of that ranking within the pool's limits. Pools are compared on the jobs each would take
+ * (a batch of the decision's smallest limits, ranked for that pool), so the cached prefix lowers exactly the
+ * prefill the pool would save; queued work still raises its completion time, so a hot prefix spills over to
+ * other pools once its pool's backlog costs more than the prefill saved. Fairness: the oldest job of a group is
+ * in every batch formed from it, as in queue order; a job behind it is passed over by at most
+ * {@value #MAX_AFFINITY_SKIPS} batches of its group before it goes in queue order ahead of any affinity choice.
+ * When no candidate caches anything of the window, or with weight 0 or {@link PrefixLocator#NONE}, batches are
+ * formed in queue order exactly as above. Cost per decision: one (memoised) locator call per window job and a
+ * sort of the window per candidate pool.
+ *
  * <h2>Bounds</h2>
  * At most {@link DispatchConfig#maxQueuedJobs()} jobs are queued. {@link #admit} rejects with
  * {@link Admission#CODE_QUEUE_FULL} and {@link #enqueue} throws at the bound; the runtime is expected to pause
@@ -359,12 +376,12 @@ public final class DispatchScheduler {
                 held.add(g);
                 continue;
             }
-            List<RouteOption> options;
-            if (affinity) {
-                options = affinityOptions(g, candidates, cmpTokens, cmpSeqs, nowMs, prefixMemo);
-            } else {
+            List<RouteOption> byPrefix = affinity
+                    ? affinityOptions(g, candidates, cmpTokens, cmpSeqs, nowMs, prefixMemo) : null;
+            boolean byAffinity = byPrefix != null;
+            List<RouteOption> options = byAffinity ? byPrefix : new ArrayList<>(candidates.size());
+            if (!byAffinity) {
                 List<QueuedJob> comparison = fit(g, cmpTokens, cmpSeqs);
-                options = new ArrayList<>(candidates.size());
                 for (PoolLedger p : candidates) {
                     List<QueuedJob> jobs = p.freeCredits() > 0
                             ? fit(g, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
@@ -381,8 +398,8 @@ public final class DispatchScheduler {
                 held.add(g);
                 continue;
             }
-            if (affinity) {
-                recordSkips(g, chosen.jobs());
+            if (byAffinity && recordSkips(g, chosen.jobs())) {
+                metrics.formedByAffinity(chosen.poolId());
             }
             plans.add(dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo));
         }
@@ -401,6 +418,9 @@ public final class DispatchScheduler {
      * caches minus the most any other candidate caches (so a job is left to the pool holding its prefix), then
      * by tokens cached here, then queue order. The pool's batch and its comparison batch (the decision's
      * smallest limits, so pools are compared on equally sized batches) are first fits over that ranking.
+     *
+     * @return null if no candidate caches any prompt token of the window: queue order then decides, as without
+     *         prefix-aware routing
      */
     private List<RouteOption> affinityOptions(BucketQueue g, List<PoolLedger> candidates, int cmpTokens,
                                               int cmpSeqs, long nowMs, Map<String, Map<String, Integer>> memo) {
@@ -432,6 +452,15 @@ public final class DispatchScheduler {
                 int blocks = byPool.getOrDefault(candidates.get(k).profile.poolId(), 0);
                 cached[k][i] = Math.min((long) blocks * config.prefixBlockTokens(), j.promptTokens() - 1L);
             }
+        }
+        boolean anyCached = false;
+        for (int k = 0; k < c && !anyCached; k++) {
+            for (int i = 0; i < n && !anyCached; i++) {
+                anyCached = cached[k][i] > 0;
+            }
+        }
+        if (!anyCached) {
+            return null;
         }
         boolean[] mandatory = new boolean[n];
         for (int i = 0; i < n; i++) {
@@ -490,14 +519,17 @@ public final class DispatchScheduler {
     }
 
     /**
-     * First fit over {@code order} (indices into {@code window}) within the limits; the indices taken, in queue
-     * order. The first index of {@code order} (the head) is always taken if it fits at all.
+     * First fit over {@code order} (indices into {@code window}) within the limits, looking at most two batches'
+     * worth of sequences into the ranking (as {@link #fit}); the indices taken, in queue order. The first index of
+     * {@code order} (the head) is always taken if it fits at all.
      */
     private static List<Integer> take(List<QueuedJob> window, List<Integer> order, int maxTokens, int maxSeqs) {
         List<Integer> out = new ArrayList<>();
         long tokens = 0;
+        int scanned = 0;
+        int scanLimit = 2 * maxSeqs;
         for (int i : order) {
-            if (out.size() >= maxSeqs || tokens >= maxTokens) {
+            if (out.size() >= maxSeqs || scanned++ >= scanLimit || tokens >= maxTokens) {
                 break;
             }
             int prompt = window.get(i).promptTokens();
@@ -513,13 +545,16 @@ public final class DispatchScheduler {
     /**
      * Counts, for every job of {@code g} that {@code taken} passes over (queued before a taken job but not
      * taken), one skip. A job skipped {@value #MAX_AFFINITY_SKIPS} times goes ahead of all affinity choices.
+     *
+     * @return whether any job was passed over
      */
-    private static void recordSkips(BucketQueue g, List<QueuedJob> taken) {
+    private static boolean recordSkips(BucketQueue g, List<QueuedJob> taken) {
         Set<String> ids = new HashSet<>();
         for (QueuedJob j : taken) {
             ids.add(j.jobId());
         }
         int remaining = ids.size();
+        boolean passed = false;
         for (QueuedJob j : g.jobs.values()) {
             if (remaining == 0) {
                 break;
@@ -528,8 +563,10 @@ public final class DispatchScheduler {
                 remaining--;
             } else {
                 g.skips.merge(j.jobId(), 1, Integer::sum);
+                passed = true;
             }
         }
+        return passed;
     }
 
     private Map<String, Integer> lookup(QueuedJob j, Map<String, Map<String, Integer>> memo) {

@@ -10,15 +10,19 @@ import java.util.Objects;
  *
  * @param pool                 the pool
  * @param jobs                 the jobs that would go if this pool is chosen now: the bucket's queue in order,
- *                             within the pool's per-batch limits; empty when the pool has no free credit
+ *                             within the pool's per-batch limits (with prefix-affinity batch forming: the head
+ *                             job, then the jobs whose prefixes this pool caches, see {@link DispatchScheduler});
+ *                             empty when the pool has no free credit
  * @param freeBatchCredits     batches the pool can still accept now
  * @param totalBatchCredits    batches the pool accepts when idle
  * @param inFlightBatches      batches sent and not yet finished
  * @param inFlightSequences    sequences sent and not yet finished
  * @param aheadSeconds         estimated time until a batch sent now would start (work queued on the pool's
  *                             least-backlogged instance)
- * @param serviceSeconds       estimated service time of the <em>comparison batch</em> (the same jobs for
- *                             every option of one decision) on this pool, net of cached prefix tokens
+ * @param serviceSeconds       estimated service time of the <em>comparison batch</em> on this pool, net of
+ *                             cached prefix tokens: a batch within the smallest limits among the options, the
+ *                             same jobs for every option in queue order, or, with prefix-affinity batch forming,
+ *                             the jobs this pool would take first
  * @param cachedPromptTokens   prompt tokens of the comparison batch that the pool holds in its KV cache,
  *                             as reported by the {@link PrefixLocator} (before weighting)
  */

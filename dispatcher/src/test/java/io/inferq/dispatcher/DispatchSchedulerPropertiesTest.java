@@ -6,6 +6,7 @@ import io.inferq.broker.job.JobLane;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -57,6 +58,7 @@ class DispatchSchedulerPropertiesTest {
                 hashes -> Map.of("a", hashes.size()));
 
         Set<String> queued = new HashSet<>();
+        Map<String, QueuedJob> inQueueOrder = new LinkedHashMap<>();
         Set<String> dispatched = new HashSet<>();
         Set<String> cancelled = new HashSet<>();
         List<BatchPlan> inFlight = new ArrayList<>();
@@ -74,6 +76,7 @@ class DispatchSchedulerPropertiesTest {
                         assertThat(s.enqueue(j)).isTrue();
                         assertThat(s.enqueue(j)).as("idempotent").isFalse();
                         queued.add(j.jobId());
+                        inQueueOrder.put(j.jobId(), j);
                     }
                 }
                 case 1 -> {
@@ -93,6 +96,14 @@ class DispatchSchedulerPropertiesTest {
                         }
                         assertThat(bucketSet).hasSize(1);
                         assertThat(lanes).hasSize(1);
+                        // fairness: the oldest queued job of the batch's (lane, model, bucket) is always in it
+                        QueuedJob first = b.jobs().get(0);
+                        QueuedJob oldest = inQueueOrder.values().stream()
+                                .filter(j -> j.lane() == first.lane() && j.model().equals(first.model())
+                                        && buckets.bucketOf(j.promptTokens()) == buckets.bucketOf(first.promptTokens()))
+                                .findFirst().orElseThrow();
+                        assertThat(b.jobs()).as("head job of its group").contains(oldest);
+                        b.jobs().forEach(j -> inQueueOrder.remove(j.jobId()));
                         inFlight.add(b);
                     }
                 }
@@ -102,6 +113,7 @@ class DispatchSchedulerPropertiesTest {
                         assertThat(s.cancel(id)).isTrue();
                         assertThat(s.cancel(id)).isFalse();
                         queued.remove(id);
+                        inQueueOrder.remove(id);
                         cancelled.add(id);
                     }
                 }
