@@ -5,6 +5,7 @@ import static io.inferq.broker.job.JobLane.INTERACTIVE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.inferq.broker.job.JobLane;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -46,8 +47,9 @@ class PrefixAffinityTest {
 
     @Test
     void eachPoolTakesTheJobsWhosePrefixItHolds() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
         DispatchScheduler s = new DispatchScheduler(CFG, twins(2), RoutingPolicies.estimatedCompletion(),
-                ONE_ON_A_TWO_ON_B);
+                ONE_ON_A_TWO_ON_B, registry);
         s.enqueue(job("x1", 150, 0, 1L));
         s.enqueue(job("y1", 150, 1, 2L));
         s.enqueue(job("x2", 150, 2, 1L));
@@ -56,6 +58,11 @@ class PrefixAffinityTest {
         assertThat(byPool.get("a")).containsExactly("x1", "x2");
         assertThat(byPool.get("b")).containsExactly("y1", "y2");
         assertThat(s.queuedJobs()).isZero();
+        // a's batch passed y1 over for x2; b's batch (y1, y2) was the queue order of what was left
+        assertThat(registry.get("inferq.dispatcher.batch.prefix.affinity").tag("pool", "a").counter().count())
+                .isEqualTo(1.0);
+        assertThat(registry.get("inferq.dispatcher.batch.prefix.affinity").tag("pool", "b").counter().count())
+                .isZero();
     }
 
     @Test

@@ -88,7 +88,7 @@ public final class LoadCommand {
     }
 
     static int replay(Flags f, PrintStream out) {
-        Path trace = Path.of(f.string("trace", "/work/shared/traces/conversation_trace.jsonl"));
+        Path trace = Path.of(f.string("trace", TraceFiles.defaultFile(TraceFiles.CONVERSATION)));
         String url = f.string("url", null);
         String bootstrap = f.string("bootstrap", null);
         String via = f.string("via", "http");

@@ -43,7 +43,7 @@ public final class BurstBenchmark {
     }
 
     public static int run(Flags f, PrintStream out) {
-        Path trace = Path.of(f.string("trace", "/work/shared/traces/AzureLLMInferenceTrace_conv.csv"));
+        Path trace = Path.of(f.string("trace", io.inferq.loadtests.TraceFiles.defaultFile(io.inferq.loadtests.TraceFiles.AZURE)));
         double peak = f.positive("peak", 3);
         // < 1 (slow motion): at 3x the fleet's capacity the burst is ~400 requests per trace second, more than one
         // client and the ingress on a 2-core machine send; 0.2 makes it ~80 per wall second

@@ -49,7 +49,7 @@ public final class PolicyBenchmark {
     }
 
     public static int run(Flags f, PrintStream out) {
-        Path traces = Path.of(f.string("traces", "/work/shared/traces"));
+        Path traces = Path.of(f.string("traces", io.inferq.loadtests.TraceFiles.defaultDir().toString()));
         double[] loads = Arrays.stream(f.string("loads", "0.5,1,2").split(",")).mapToDouble(Double::parseDouble).toArray();
         double pipelineLoad = f.positive("pipeline-load", 2);
         int pipelineRequests = f.intValue("pipeline-requests", 120);

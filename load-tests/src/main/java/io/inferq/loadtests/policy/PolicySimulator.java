@@ -497,7 +497,7 @@ public final class PolicySimulator {
                 positional.add(args[i]);
             }
         }
-        Path dir = Path.of(positional.size() > 0 ? positional.get(0) : "/work/shared/traces");
+        Path dir = (positional.size() > 0 ? Path.of(positional.get(0)) : io.inferq.loadtests.TraceFiles.defaultDir());
         Settings s = Settings.forFleet(fleetName);
         s = s.withSlo(positional.size() > 1 ? Double.parseDouble(positional.get(1)) : s.ttftSloSeconds(),
                 positional.size() > 2 ? Double.parseDouble(positional.get(2)) : s.tpotSloSeconds());
