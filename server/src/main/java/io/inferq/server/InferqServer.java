@@ -437,7 +437,14 @@ public final class InferqServer implements AutoCloseable {
                 pools.put(plan.spec().id(), PoolKvCache.forPool(plan, store, hashing,
                         plan.spec().backend() instanceof BackendSpec.Simulated ? kv.simulatedPayloadScaleDown() : 1));
             }
-            cacheHook = new KvPrefixCacheHook(hashing, pools, registry);
+            java.util.concurrent.ThreadPoolExecutor writer = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
+                    new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+                        Thread t = new Thread(r, "kv-block-writer");
+                        t.setDaemon(true);
+                        return t;
+                    }, new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
+            toClose.add(writer::shutdownNow);
+            cacheHook = new KvPrefixCacheHook(hashing, pools, registry, writer);
         }
         if (config.runs(InferqConfig.Role.DISPATCHER)) {
             java.util.concurrent.ThreadPoolExecutor lookups = new java.util.concurrent.ThreadPoolExecutor(1, 2, 30, TimeUnit.SECONDS,

@@ -44,13 +44,29 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
     private final Map<String, PoolKvCache> pools;
     private final Cache<String, PrefixHashing.Prompt> recent;
     private final Counter errors;
+    private final Counter skippedStores;
+    private final java.util.concurrent.Executor storeExecutor;
 
     /**
+     * Stores on the calling (slot) thread.
+     *
      * @param hashing  the shared tokenisation and hashing (same instance settings as the dispatcher's)
      * @param pools    poolId → that pool's cache in this process; pools absent here never hit
      * @param registry where {@code inferq.kv.hook.errors} goes
      */
     public KvPrefixCacheHook(PrefixHashing hashing, Map<String, PoolKvCache> pools, MeterRegistry registry) {
+        this(hashing, pools, registry, Runnable::run);
+    }
+
+    /**
+     * @param storeExecutor runs the writes of new blocks off the batch's critical path (the result does not
+     *                      wait for the cache); should be bounded: a rejected store is skipped and counted
+     *                      in {@code inferq.kv.hook.stores.skipped}
+     */
+    public KvPrefixCacheHook(PrefixHashing hashing, Map<String, PoolKvCache> pools, MeterRegistry registry,
+            java.util.concurrent.Executor storeExecutor) {
+        this.storeExecutor = Objects.requireNonNull(storeExecutor, "storeExecutor must not be null");
+        this.skippedStores = Counter.builder("inferq.kv.hook.stores.skipped").register(registry);
         this.hashing = Objects.requireNonNull(hashing, "hashing must not be null");
         this.pools = Map.copyOf(pools);
         for (PoolKvCache p : this.pools.values()) {
@@ -98,12 +114,20 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
             if (from == hashes.size()) {
                 return;
             }
-            List<Long> fresh = hashes.subList(from, hashes.size());
-            List<byte[]> payloads = new ArrayList<>(fresh.size());
-            for (Long h : fresh) {
-                payloads.add(SimulatedKvPayloads.generate(pool.format(), h, pool.payloadBytesPerBlock()));
-            }
-            pool.store().storeAll(pool.format(), fresh, payloads);
+            List<Long> fresh = List.copyOf(hashes.subList(from, hashes.size()));
+            storeExecutor.execute(() -> {
+                try {
+                    List<byte[]> payloads = new ArrayList<>(fresh.size());
+                    for (Long h : fresh) {
+                        payloads.add(SimulatedKvPayloads.generate(pool.format(), h, pool.payloadBytesPerBlock()));
+                    }
+                    pool.store().storeAll(pool.format(), fresh, payloads);
+                } catch (RuntimeException e) {
+                    failed("store", work, e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            skippedStores.increment(); // the cache is best effort: a busy writer costs future hits, never the job
         } catch (RuntimeException e) {
             failed("store", work, e);
         }
