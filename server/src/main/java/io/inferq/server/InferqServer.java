@@ -484,6 +484,30 @@ public final class InferqServer implements AutoCloseable {
         return readiness().values().stream().allMatch(Boolean::booleanValue);
     }
 
+    /**
+     * Blocks until {@link #isReady()} or the timeout; on timeout closes this process.
+     *
+     * @return this, ready
+     * @throws IllegalStateException naming the components that are not ready
+     */
+    public InferqServer awaitReady(java.time.Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!isReady()) {
+            if (System.nanoTime() > deadline) {
+                Map<String, Boolean> r = readiness();
+                close();
+                throw new IllegalStateException("inferq not ready after " + timeout.toSeconds() + " s: " + r);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for readiness", e);
+            }
+        }
+        return this;
+    }
+
     public int httpPort() {
         return ingress == null ? -1 : ingress.actualPort();
     }

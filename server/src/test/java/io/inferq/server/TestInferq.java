@@ -54,16 +54,7 @@ public final class TestInferq {
         tree.withArray("pools").forEach(p -> ((ObjectNode) p).put("time-scale", 200.0));
         customize.accept(tree);
         InferqConfig config = ConfigLoader.bind(tree);
-        InferqServer server = InferqServer.start(config);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!server.isReady()) {
-            if (System.nanoTime() > deadline) {
-                server.close();
-                throw new IllegalStateException("inferq not ready after 60 s: " + server.readiness());
-            }
-            pause(50);
-        }
-        return server;
+        return InferqServer.start(config).awaitReady(Duration.ofSeconds(60));
     }
 
     public static Path tempDir() {

@@ -121,16 +121,7 @@ public final class EmbeddedInferq {
 
     /** Starts and waits until ready. */
     public static InferqServer start(Options o) {
-        InferqServer server = InferqServer.start(ConfigLoader.bind(config(o)));
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!server.isReady()) {
-            if (System.nanoTime() > deadline) {
-                server.close();
-                throw new IllegalStateException("inferq not ready after 60 s: " + server.readiness());
-            }
-            sleep(50);
-        }
-        return server;
+        return InferqServer.start(ConfigLoader.bind(config(o))).awaitReady(Duration.ofSeconds(60));
     }
 
     public static Path tempDir() {
@@ -147,14 +138,6 @@ public final class EmbeddedInferq {
             return s.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }
