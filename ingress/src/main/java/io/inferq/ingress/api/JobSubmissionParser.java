@@ -1,26 +1,20 @@
 package io.inferq.ingress.api;
 
+import io.inferq.broker.job.ChatRequestRules;
 import io.inferq.broker.job.JobLane;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Validates a {@code POST /v1/jobs} body (an OpenAI chat-completions request plus inferq's fields)
@@ -28,14 +22,13 @@ import java.util.regex.Pattern;
  * Stateless and thread-safe; pure CPU work, safe on an event loop.
  */
 public final class JobSubmissionParser {
-    public static final int MAX_MESSAGES = 2048;
-    public static final int MAX_METADATA_PAIRS = 16;
-    public static final int MAX_METADATA_KEY = 64;
-    public static final int MAX_METADATA_VALUE = 512;
-    public static final Duration MAX_DEADLINE = Duration.ofDays(7);
-    static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
-    static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "running", "completed");
-    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
+    public static final int MAX_MESSAGES = ChatRequestRules.MAX_MESSAGES;
+    public static final int MAX_METADATA_PAIRS = ChatRequestRules.MAX_METADATA_PAIRS;
+    public static final int MAX_METADATA_KEY = ChatRequestRules.MAX_METADATA_KEY;
+    public static final int MAX_METADATA_VALUE = ChatRequestRules.MAX_METADATA_VALUE;
+    public static final Duration MAX_DEADLINE = ChatRequestRules.MAX_DEADLINE;
+    static final Set<String> ROLES = ChatRequestRules.ROLES;
+    static final Set<String> WEBHOOK_EVENTS = ChatRequestRules.WEBHOOK_EVENTS;
 
     private final Map<String, ServedModel> models;
 
@@ -168,7 +161,7 @@ public final class JobSubmissionParser {
             if (!(wh instanceof String w)) {
                 return Parsed.fail(ApiError.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook"));
             }
-            String problem = webhookProblem(w);
+            String problem = ChatRequestRules.webhookProblem(w);
             if (problem != null) {
                 return Parsed.fail(ApiError.invalid("invalid_webhook", problem, "webhook"));
             }
@@ -205,7 +198,7 @@ public final class JobSubmissionParser {
                 if (k.length() > MAX_METADATA_KEY || !(v instanceof String sv) || sv.length() > MAX_METADATA_VALUE) {
                     return Parsed.fail(ApiError.invalid("invalid_metadata", "metadata keys must be at most " + MAX_METADATA_KEY
                             + " characters and values strings of at most " + MAX_METADATA_VALUE + " characters (key '"
-                            + abbreviate(k) + "')", "metadata." + abbreviate(k)));
+                            + ChatRequestRules.abbreviate(k) + "')", "metadata." + ChatRequestRules.abbreviate(k)));
                 }
                 metadata.put(k, sv);
             }
@@ -216,17 +209,17 @@ public final class JobSubmissionParser {
             return Parsed.fail(ApiError.invalid("invalid_deadline", "give either the Cancel-After header or 'deadline', not both", "deadline"));
         }
         if (dl != null) {
-            Long at = parseDeadline(dl);
+            Long at = ChatRequestRules.parseDeadline(dl);
             if (at == null) {
                 return Parsed.fail(ApiError.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds",
                         "deadline"));
             }
             deadline = at;
         } else if (cancelAfter != null) {
-            Long d = parseDuration(cancelAfter.trim());
+            Long d = ChatRequestRules.parseDuration(cancelAfter.trim());
             if (d == null || d <= 0) {
                 return Parsed.fail(ApiError.invalid("invalid_deadline", "the Cancel-After header must be a positive duration such as "
-                        + "'90s', '5m', '2h' or 'PT30S', was '" + abbreviate(cancelAfter) + "'", "Cancel-After"));
+                        + "'90s', '5m', '2h' or 'PT30S', was '" + ChatRequestRules.abbreviate(cancelAfter) + "'", "Cancel-After"));
             }
             deadline = nowMs + d;
         }
@@ -260,78 +253,12 @@ public final class JobSubmissionParser {
         return null;
     }
 
-    /** @return null when the URL is acceptable as a webhook target syntactically, else why not */
-    static String webhookProblem(String url) {
-        URI uri;
-        try {
-            uri = new URI(url);
-        } catch (URISyntaxException e) {
-            return "'webhook' is not a valid URL: " + e.getReason();
-        }
-        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (!scheme.equals("http") && !scheme.equals("https")) {
-            return "'webhook' must use http or https";
-        }
-        if (uri.getHost() == null || uri.getHost().isBlank()) {
-            return "'webhook' must name a host";
-        }
-        if (uri.getUserInfo() != null) {
-            return "'webhook' must not carry credentials in the URL";
-        }
-        if (url.length() > 2048) {
-            return "'webhook' is longer than 2048 characters";
-        }
-        return null;
-    }
-
-    static Long parseDuration(String s) {
-        Matcher m = DURATION.matcher(s);
-        if (m.matches()) {
-            long v = Long.parseLong(m.group(1));
-            return switch (m.group(2)) {
-                case "ms" -> v;
-                case "s" -> v * 1000;
-                case "m" -> v * 60_000;
-                case "h" -> v * 3_600_000;
-                default -> v * 86_400_000;
-            };
-        }
-        try {
-            return Duration.parse(s).toMillis();
-        } catch (DateTimeParseException | ArithmeticException e) {
-            return null;
-        }
-    }
-
-    private static Long parseDeadline(Object dl) {
-        if (dl instanceof Number n) {
-            double v = n.doubleValue();
-            return v > 0 && v < 1e11 ? (long) (v * 1000) : null;
-        }
-        if (dl instanceof String s) {
-            try {
-                return Instant.parse(s).toEpochMilli();
-            } catch (DateTimeParseException e) {
-                try {
-                    return java.time.OffsetDateTime.parse(s).toInstant().toEpochMilli();
-                } catch (DateTimeParseException e2) {
-                    return null;
-                }
-            }
-        }
-        return null;
-    }
-
     static String sha256(String s) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is part of every JDK", e);
         }
-    }
-
-    private static String abbreviate(String s) {
-        return s.length() <= 40 ? s : s.substring(0, 40) + "…";
     }
 
     private static String firstLine(String s) {

@@ -1,5 +1,6 @@
 package io.inferq.ingress.webhooks;
 
+import io.inferq.broker.SharedKafkaBroker;
 import static io.inferq.ingress.webhooks.WebhookEventTypeTest.event;
 import static org.assertj.core.api.Assertions.assertThat;
 

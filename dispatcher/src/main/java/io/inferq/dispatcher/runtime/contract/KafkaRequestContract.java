@@ -1,5 +1,6 @@
 package io.inferq.dispatcher.runtime.contract;
 
+import io.inferq.broker.job.ChatRequestRules;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.broker.job.JobLane;
@@ -131,7 +132,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         String tenant = tenants.authenticate(tenantHeader, header(record, ContractHeaders.API_KEY)).orElseThrow(() ->
                 new RequestContractException.Unauthenticated("invalid_api_key", tenantHeader == null
                         ? "the record names no tenant: set the " + ContractHeaders.TENANT + " and " + ContractHeaders.API_KEY + " headers"
-                        : "unknown tenant '" + RequestRules.abbreviate(tenantHeader) + "' or wrong " + ContractHeaders.API_KEY));
+                        : "unknown tenant '" + ChatRequestRules.abbreviate(tenantHeader) + "' or wrong " + ContractHeaders.API_KEY));
         long producedAt = record.timestamp() > 0 ? record.timestamp() : clock.millis();
         JobLane topicLane = TopicCatalogue.REQUESTS_BATCH.equals(record.topic()) ? JobLane.BATCH : JobLane.INTERACTIVE;
         String contentType = contentType(record);
@@ -151,13 +152,13 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
             JobRequest r = decodeAvro(value);
             if (!r.getTenant().isEmpty() && !r.getTenant().equals(tenant)) {
                 throw new RequestContractException.Unauthenticated("tenant_mismatch", "the record's tenant field '"
-                        + RequestRules.abbreviate(r.getTenant()) + "' is not the authenticated tenant '" + tenant + "'");
+                        + ChatRequestRules.abbreviate(r.getTenant()) + "' is not the authenticated tenant '" + tenant + "'");
             }
             b = validateAvro(r, topicLane).setTenant(tenant);
             bodyDeadline = r.getDeadlineAtMs();
             givenJobId = r.getJobId().isEmpty() ? null : r.getJobId();
         } else {
-            throw new RequestContractException.Undecodable("unsupported_content_type", "content-type '" + RequestRules.abbreviate(contentType)
+            throw new RequestContractException.Undecodable("unsupported_content_type", "content-type '" + ChatRequestRules.abbreviate(contentType)
                     + "' is not supported; use " + ContractHeaders.JSON + " or " + ContractHeaders.AVRO + " (or no content-type for Avro)");
         }
 

@@ -1,15 +1,9 @@
 package io.inferq.dispatcher.runtime.contract;
 
-import java.net.URI;
-import java.net.URISyntaxException;
+import io.inferq.broker.job.ChatRequestRules;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -18,16 +12,15 @@ import java.util.regex.Pattern;
  * in the server module checks that both accept and refuse the same bodies). Stateless and thread-safe.
  */
 final class RequestRules {
-    static final int MAX_MESSAGES = 2048;
-    static final int MAX_METADATA_PAIRS = 16;
-    static final int MAX_METADATA_KEY = 64;
-    static final int MAX_METADATA_VALUE = 512;
-    static final Duration MAX_DEADLINE = Duration.ofDays(7);
+    static final int MAX_MESSAGES = ChatRequestRules.MAX_MESSAGES;
+    static final int MAX_METADATA_PAIRS = ChatRequestRules.MAX_METADATA_PAIRS;
+    static final int MAX_METADATA_KEY = ChatRequestRules.MAX_METADATA_KEY;
+    static final int MAX_METADATA_VALUE = ChatRequestRules.MAX_METADATA_VALUE;
+    static final Duration MAX_DEADLINE = ChatRequestRules.MAX_DEADLINE;
     static final int MAX_CORRELATION_ID = 256;
     static final String DERIVED_JOB_ID_PREFIX = "job_k";
-    static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
-    static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "running", "completed");
-    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
+    static final Set<String> ROLES = ChatRequestRules.ROLES;
+    static final Set<String> WEBHOOK_EVENTS = ChatRequestRules.WEBHOOK_EVENTS;
     private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
     private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,249}");
 
@@ -44,7 +37,7 @@ final class RequestRules {
         }
         ServedModelLimits served = models.get(model);
         if (served == null) {
-            throw invalid("model_not_found", "the model '" + abbreviate(model) + "' does not exist or is not served here; served models: "
+            throw invalid("model_not_found", "the model '" + ChatRequestRules.abbreviate(model) + "' does not exist or is not served here; served models: "
                     + models.keySet(), "model");
         }
         return served;
@@ -101,7 +94,7 @@ final class RequestRules {
         if (url == null) {
             return;
         }
-        String problem = webhookProblem(url);
+        String problem = ChatRequestRules.webhookProblem(url);
         if (problem != null) {
             throw invalid("invalid_webhook", problem, "webhook");
         }
@@ -123,7 +116,7 @@ final class RequestRules {
     static void metadataPair(String k, Object v) throws RequestContractException.Invalid {
         if (k.length() > MAX_METADATA_KEY || !(v instanceof String sv) || sv.length() > MAX_METADATA_VALUE) {
             throw invalid("invalid_metadata", "metadata keys must be at most " + MAX_METADATA_KEY + " characters and values strings of at most "
-                    + MAX_METADATA_VALUE + " characters (key '" + abbreviate(k) + "')", "metadata." + abbreviate(k));
+                    + MAX_METADATA_VALUE + " characters (key '" + ChatRequestRules.abbreviate(k) + "')", "metadata." + ChatRequestRules.abbreviate(k));
         }
     }
 
@@ -146,14 +139,14 @@ final class RequestRules {
     /** The {@code inferq-deadline} header: RFC 3339, or a positive duration from the record timestamp. */
     static long deadlineHeader(String value, long producedAtMs) throws RequestContractException.Invalid {
         String v = value.trim();
-        Long at = parseTimestamp(v);
+        Long at = ChatRequestRules.parseTimestamp(v);
         if (at != null) {
             return at;
         }
-        Long d = parseDuration(v);
+        Long d = ChatRequestRules.parseDuration(v);
         if (d == null || d <= 0) {
             throw invalid("invalid_deadline", "the " + ContractHeaders.DEADLINE + " header must be an RFC 3339 timestamp or a positive duration"
-                    + " such as '90s', '5m', '2h' or 'PT30S', was '" + abbreviate(value) + "'", ContractHeaders.DEADLINE);
+                    + " such as '90s', '5m', '2h' or 'PT30S', was '" + ChatRequestRules.abbreviate(value) + "'", ContractHeaders.DEADLINE);
         }
         return producedAtMs + d;
     }
@@ -164,7 +157,7 @@ final class RequestRules {
             double v = n.doubleValue();
             return v > 0 && v < 1e11 ? (long) (v * 1000) : null;
         }
-        return dl instanceof String s ? parseTimestamp(s) : null;
+        return ChatRequestRules.parseDeadline(dl);
     }
 
     static void correlationId(String id) throws RequestContractException.Invalid {
@@ -182,7 +175,7 @@ final class RequestRules {
             return;
         }
         if (!TOPIC.matcher(topic).matches() || topic.equals(".") || topic.equals("..")) {
-            throw invalid("invalid_reply_topic", "the reply topic '" + abbreviate(topic) + "' is not a legal Kafka topic name",
+            throw invalid("invalid_reply_topic", "the reply topic '" + ChatRequestRules.abbreviate(topic) + "' is not a legal Kafka topic name",
                     ContractHeaders.REPLY_TOPIC);
         }
         if (topic.startsWith("inferq.") && !topic.equals("inferq.results")) {
@@ -194,7 +187,7 @@ final class RequestRules {
     static void jobId(String id) throws RequestContractException.Invalid {
         if (!JOB_ID.matcher(id).matches()) {
             throw invalid("invalid_job_id", "a producer-chosen job id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' "
-                    + "starting with a letter or digit, was '" + abbreviate(id) + "'", "job_id");
+                    + "starting with a letter or digit, was '" + ChatRequestRules.abbreviate(id) + "'", "job_id");
         }
         if (id.startsWith(DERIVED_JOB_ID_PREFIX)) {
             // derived ids are predictable from a record's position: a producer must not be able to take one first
@@ -203,61 +196,4 @@ final class RequestRules {
         }
     }
 
-    static String webhookProblem(String url) {
-        URI uri;
-        try {
-            uri = new URI(url);
-        } catch (URISyntaxException e) {
-            return "'webhook' is not a valid URL: " + e.getReason();
-        }
-        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (!scheme.equals("http") && !scheme.equals("https")) {
-            return "'webhook' must use http or https";
-        }
-        if (uri.getHost() == null || uri.getHost().isBlank()) {
-            return "'webhook' must name a host";
-        }
-        if (uri.getUserInfo() != null) {
-            return "'webhook' must not carry credentials in the URL";
-        }
-        if (url.length() > 2048) {
-            return "'webhook' is longer than 2048 characters";
-        }
-        return null;
-    }
-
-    static Long parseDuration(String s) {
-        Matcher m = DURATION.matcher(s);
-        if (m.matches()) {
-            long v = Long.parseLong(m.group(1));
-            return switch (m.group(2)) {
-                case "ms" -> v;
-                case "s" -> v * 1000;
-                case "m" -> v * 60_000;
-                case "h" -> v * 3_600_000;
-                default -> v * 86_400_000;
-            };
-        }
-        try {
-            return Duration.parse(s).toMillis();
-        } catch (DateTimeParseException | ArithmeticException e) {
-            return null;
-        }
-    }
-
-    private static Long parseTimestamp(String s) {
-        try {
-            return Instant.parse(s).toEpochMilli();
-        } catch (DateTimeParseException e) {
-            try {
-                return OffsetDateTime.parse(s).toInstant().toEpochMilli();
-            } catch (DateTimeParseException e2) {
-                return null;
-            }
-        }
-    }
-
-    static String abbreviate(String s) {
-        return s.length() <= 40 ? s : s.substring(0, 40) + "…";
-    }
 }
