@@ -28,6 +28,10 @@ import java.util.Objects;
  *                                   already past it)
  * @param referenceOutputTokens      output length assumed when estimating a pool's throughput for
  *                                   predicted-wait calculations
+ * @param dispatchToIdleInstances    work conservation: an interactive bucket is sent at once, without waiting
+ *                                   for its max wait or a full batch, while a pool that can run it has an idle
+ *                                   instance (nothing in flight there); the max wait then only applies while
+ *                                   every instance is busy, when waiting builds bigger batches at no cost
  */
 public record DispatchConfig(LengthBuckets lengthBuckets,
                              long interactiveMaxWaitMs,
@@ -40,7 +44,8 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
                              int prefixBlockTokens,
                              double prefixOverlapWeight,
                              boolean expireOnPredictedMiss,
-                             int referenceOutputTokens) {
+                             int referenceOutputTokens,
+                             boolean dispatchToIdleInstances) {
 
     public DispatchConfig {
         Objects.requireNonNull(lengthBuckets, "lengthBuckets must not be null");
@@ -82,11 +87,12 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
     /**
      * Defaults: {@link LengthBuckets#defaults()}, 25 ms interactive / 250 ms batch max wait, batch-lane
      * promotion after 30 s, 10,000 queued jobs, 4M queued tokens per tenant, 2 in-flight batches per
-     * instance, 64-token prefix blocks, prefix weight 1, predicted-miss expiry on, 256 reference output tokens.
+     * instance, 64-token prefix blocks, prefix weight 1, predicted-miss expiry on, 256 reference output tokens,
+     * idle instances served at once.
      */
     public static DispatchConfig defaults() {
         return new DispatchConfig(LengthBuckets.defaults(), 25, 250, 30_000, 10_000, 4_000_000L, Map.of(),
-                2, 64, 1.0, true, 256);
+                2, 64, 1.0, true, 256, true);
     }
 
     /** Queued-token quota of {@code tenant}. */
@@ -97,49 +103,55 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
     public DispatchConfig withLengthBuckets(LengthBuckets v) {
         return new DispatchConfig(v, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs, maxQueuedJobs,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withMaxWaits(long interactiveMs, long batchMs) {
         return new DispatchConfig(lengthBuckets, interactiveMs, batchMs, batchPromotionAfterMs, maxQueuedJobs,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withBatchPromotionAfterMs(long v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, v, maxQueuedJobs,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withMaxQueuedJobs(int v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs, v,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withTenantQuotas(long defaultTokens, Map<String, Long> overrides) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTokens, overrides, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withMaxInFlightBatchesPerInstance(int v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, v, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withPrefix(int blockTokens, double overlapWeight) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
-                blockTokens, overlapWeight, expireOnPredictedMiss, referenceOutputTokens);
+                blockTokens, overlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
     }
 
     public DispatchConfig withExpireOnPredictedMiss(boolean v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
-                prefixBlockTokens, prefixOverlapWeight, v, referenceOutputTokens);
+                prefixBlockTokens, prefixOverlapWeight, v, referenceOutputTokens, dispatchToIdleInstances);
+    }
+
+    public DispatchConfig withDispatchToIdleInstances(boolean v) {
+        return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
+                maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
+                prefixBlockTokens, prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, v);
     }
 
     private static void requireNonNegative(String setting, long value) {

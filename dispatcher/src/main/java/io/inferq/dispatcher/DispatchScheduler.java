@@ -601,7 +601,18 @@ public final class DispatchScheduler {
     private boolean ready(BucketQueue g, long nowMs) {
         ModelState m = models.get(g.key.model());
         return nowMs - g.head().enqueuedAtMs() >= maxWait(g.key.lane())
-                || g.promptTokens >= m.minBatchTokens || g.jobs.size() >= m.minSequences;
+                || g.promptTokens >= m.minBatchTokens || g.jobs.size() >= m.minSequences
+                || (config.dispatchToIdleInstances() && g.key.lane() == JobLane.INTERACTIVE && idlePoolFits(m, g.head()));
+    }
+
+    /** Whether a pool of the model that fits {@code head} has a free credit and an idle instance. */
+    private static boolean idlePoolFits(ModelState m, QueuedJob head) {
+        for (PoolLedger p : m.pools) {
+            if (p.profile.maxBatchTokens() >= head.promptTokens() && p.freeCredits() > 0 && p.hasIdleInstance()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private long maxWait(JobLane lane) {

@@ -55,6 +55,16 @@ final class PoolLedger {
         return inFlight.size();
     }
 
+    /** Whether some instance has no batch in flight (per the scheduler's model of the pool). */
+    boolean hasIdleInstance() {
+        for (InstanceQueue q : instances) {
+            if (q.batches.isEmpty()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     int inFlightSequences() {
         return inFlightSequences;
     }

@@ -53,18 +53,40 @@ class LanesAndBatchingTest {
 
     @Test
     void waitsForMaxWaitUnlessTheBatchIsFull() {
-        DispatchScheduler s = oneSlot(Fixtures.config()); // interactive max wait 10 ms, pool 1000 tokens / 4 seqs
+        // interactive max wait 10 ms, pool 1000 tokens / 4 seqs; without work conservation
+        DispatchScheduler s = oneSlot(Fixtures.config().withDispatchToIdleInstances(false));
         s.enqueue(job("a", INTERACTIVE, 50, 0));
         assertThat(s.formBatches(5)).isEmpty();
         assertThat(s.nextDecisionAtMs(5)).isEqualTo(10);
         assertThat(ids(s.formBatches(10))).containsExactly("a");
 
-        DispatchScheduler full = oneSlot(Fixtures.config());
+        DispatchScheduler full = oneSlot(Fixtures.config().withDispatchToIdleInstances(false));
         for (int i = 0; i < 4; i++) {
             full.enqueue(job("f" + i, INTERACTIVE, 50, 0));
         }
         assertThat(ids(full.formBatches(1))).as("sequence cap reached: send at once")
                 .containsExactly("f0", "f1", "f2", "f3");
+    }
+
+    @Test
+    void anIdleInstanceGetsInteractiveWorkAtOnceAndABusyOneLetsTheBatchFill() {
+        // one instance, 2 batch credits, interactive max wait 10 ms
+        DispatchScheduler s = oneSlot(Fixtures.config().withMaxInFlightBatchesPerInstance(2));
+        s.enqueue(job("a", INTERACTIVE, 50, 0));
+        List<BatchPlan> first = s.formBatches(0);
+        assertThat(ids(first)).as("idle instance: no wait").containsExactly("a");
+
+        s.enqueue(job("b", INTERACTIVE, 50, 1));
+        s.enqueue(job("c", INTERACTIVE, 50, 2));
+        assertThat(s.formBatches(5)).as("instance busy: the batch may fill until the max wait").isEmpty();
+        assertThat(s.nextDecisionAtMs(5)).isEqualTo(11);
+        s.batchFinished("p", first.get(0).batchId(), 6);
+        assertThat(ids(s.formBatches(6))).as("idle again: the waiting jobs go together").containsExactly("b", "c");
+
+        DispatchScheduler batchLane = oneSlot(Fixtures.config());
+        batchLane.enqueue(job("x", BATCH, 50, 0));
+        assertThat(batchLane.formBatches(0)).as("the batch lane keeps its max wait").isEmpty();
+        assertThat(ids(batchLane.formBatches(100))).containsExactly("x");
     }
 
     @Test

@@ -47,11 +47,7 @@ public final class LoadCommand {
     }
 
     public static void main(String[] args) {
-        // Avro refuses to decode generated classes of untrusted packages; must be set before Avro loads
-        System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES",
-                System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES", "io.inferq.broker.avro"));
-        System.setProperty("hazelcast.logging.type", System.getProperty("hazelcast.logging.type", "slf4j"));
-        System.setProperty("hazelcast.phone.home.enabled", "false");
+        io.inferq.server.JvmDefaults.install();
         int rc;
         try {
             rc = run(Arrays.asList(args), System.out);

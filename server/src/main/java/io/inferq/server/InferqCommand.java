@@ -23,10 +23,7 @@ import picocli.CommandLine.Option;
 public final class InferqCommand implements Runnable {
 
     public static void main(String[] args) {
-        // Avro refuses to decode generated classes of untrusted packages; trust ours before any Avro class loads
-        System.setProperty("org.apache.avro.SERIALIZABLE_PACKAGES", System.getProperty("org.apache.avro.SERIALIZABLE_PACKAGES",
-                "io.inferq.broker.avro"));
-        System.setProperty("hazelcast.logging.type", System.getProperty("hazelcast.logging.type", "slf4j"));
+        JvmDefaults.install();
         int rc = new CommandLine(new InferqCommand()).execute(args);
         if (rc != 0) {
             System.exit(rc);

@@ -380,7 +380,7 @@ public final class InferqServer implements AutoCloseable {
         int[] edges = d.bucketEdges().stream().mapToInt(Integer::intValue).toArray();
         return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
-                config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256);
+                config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256, d.dispatchToIdleInstances());
     }
 
     private static String policyName(String configured) {

@@ -65,7 +65,7 @@ public final class PipelineOverheadBenchmark {
             }
             // 2. the pipeline: saturation (all submitted at once, bounded in flight), then latency at half of it
             Replayer.Settings s = new Replayer.Settings(1.0, model, inFlight, 600, 120, 5, 500);
-            pipeline(url, server, s, burstPlan(Math.min(records, 500), promptTokens), out); // warm-up
+            pipeline(url, server, s, burstPlan(Math.min(records, 2000), promptTokens), out); // warm-up (JIT)
             Replayer.Result sat = pipeline(url, server, s, burstPlan(records, promptTokens), out);
             double jobRate = finished(sat) / span(sat);
             out.printf(Locale.ROOT, "pipeline: %d jobs: %.0f jobs/s%n", records, jobRate);

@@ -89,7 +89,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /** Dispatcher scheduling limits (see the dispatcher module's DispatchConfig). */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
-            double prefixOverlapWeight) {
+            double prefixOverlapWeight, boolean dispatchToIdleInstances) {
         public Dispatcher {
             require(Set.of("estimated-completion", "round-robin", "least-loaded", "random").contains(policy),
                     "dispatcher.policy must be one of estimated-completion, round-robin, least-loaded, random; was '" + policy + "'");
