@@ -41,12 +41,21 @@ import org.slf4j.LoggerFactory;
  * {@code queued} event are acknowledged by every in-sync replica ({@code acks=all}); a failed write
  * answers {@code 503} with {@code Retry-After} and nothing is queued.
  *
+ * <p><b>Queued-jobs limit.</b> A submit without {@code Idempotency-Key} checks the tenant's limit against an
+ * {@link io.inferq.ingress.tenants.ActiveJobEstimate} (the shared count at most
+ * {@value #ACTIVE_COUNT_REFRESH_MS} ms old plus this process's accepts since), so it makes no blocking call;
+ * a submit with a key, or when the estimate is stale, reads the shared state first.
+ *
  * <p><b>Threading.</b> Handlers run on the event loop; every Hazelcast call goes through
  * {@code executeBlocking}; Kafka callbacks hop back to the request's context.
  */
 public final class JobsApi {
     private static final Logger LOG = LoggerFactory.getLogger(JobsApi.class);
     public static final int MAX_LIST_LIMIT = 100;
+    /** How old the shared active-job count used by a submit may be before it is read again (off the request path). */
+    public static final long ACTIVE_COUNT_REFRESH_MS = 100;
+    /** Past this age (the store unreachable), a submit reads the count itself, and fails with 503 if it cannot. */
+    public static final long ACTIVE_COUNT_MAX_AGE_MS = 2000;
 
     private final Vertx vertx;
     private final TenantDirectory tenants;
@@ -63,6 +72,7 @@ public final class JobsApi {
     private final java.util.function.UnaryOperator<String> webhookTargetCheck;
     private final io.inferq.broker.origin.TrustedOrigin origin;
     private final JobWaiters waiters = new JobWaiters(JobWaiters.MAX_WAITERS);
+    private final io.inferq.ingress.tenants.ActiveJobEstimate activeJobs;
 
     /**
      * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
@@ -82,6 +92,8 @@ public final class JobsApi {
         this.producer = producer;
         this.clock = clock;
         this.registry = registry;
+        this.activeJobs = new io.inferq.ingress.tenants.ActiveJobEstimate(clock::millis, ACTIVE_COUNT_REFRESH_MS,
+                ACTIVE_COUNT_MAX_AGE_MS);
     }
 
     public void mount(Router router) {
@@ -153,6 +165,17 @@ public final class JobsApi {
         }
         String jobId = "job_" + UUID.randomUUID().toString().replace("-", "");
         Context context = vertx.getOrCreateContext();
+        refreshActiveCount(tenant);
+        long estimate = idemKey == null ? activeJobs.estimate(tenant.id()) : -1;
+        if (estimate >= 0) {
+            // the common case: no blocking read on the request's path (see ActiveJobEstimate for the precision)
+            if (estimate >= tenant.maxQueuedJobs()) {
+                reject(ctx, queueLimit(tenant, estimate));
+            } else {
+                queue(ctx, tenant, sub, idemKey, jobId, now, waitForResult, context);
+            }
+            return;
+        }
         vertx.executeBlocking(() -> admit(tenant, idemKey, jobId, sub), false).onComplete(ar -> {
             if (ar.failed()) {
                 LOG.error("admission failed for tenant {}", tenant.id(), ar.cause());
@@ -170,41 +193,70 @@ public final class JobsApi {
                 ctx.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(job.encode());
                 return;
             }
-            JobRequest request = toRequest(jobId, tenant, sub, idemKey, now);
-            JobEvent queued = JobSnapshots.fromRequest(request, JobStatus.QUEUED, now);
-            Future<JobEvent> outcome = null;
-            if (waitForResult) {
-                outcome = waiters.register(jobId, context);
-                if (outcome == null) {
-                    reject(ctx, ApiError.unavailable("too_many_waiting", "too many synchronous requests are waiting; use "
-                            + "POST /v1/jobs and poll, or retry", 1000));
-                    return;
-                }
+            queue(ctx, tenant, sub, idemKey, jobId, now, waitForResult, context);
+        });
+    }
+
+    /** Reads the tenant's shared active-job count off the event loop when the estimate asks for it. */
+    private void refreshActiveCount(Tenant tenant) {
+        if (!activeJobs.claimRefresh(tenant.id())) {
+            return;
+        }
+        long readAt = clock.millis();
+        vertx.executeBlocking(() -> view.activeJobs(tenant.id()), false).onComplete(ar -> {
+            if (ar.succeeded()) {
+                activeJobs.refreshed(tenant.id(), ar.result(), readAt);
+            } else {
+                activeJobs.refreshFailed(tenant.id());
+                LOG.warn("active-job count of tenant {} not read: {}", tenant.id(), ar.cause().toString());
             }
-            Future<JobEvent> finished = outcome;
-            enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
-                if (w.succeeded() && finished != null) {
-                    registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
+        });
+    }
+
+    private static ApiError queueLimit(Tenant tenant, long active) {
+        return ApiError.tooMany("queue_limit_exceeded", "tenant '" + tenant.id() + "' has " + active
+                + " jobs not yet finished; the limit is " + tenant.maxQueuedJobs(), 5000);
+    }
+
+    /** Writes the admitted job durably and answers: 202 (or, synchronous, the result); 503 if not durable. */
+    private void queue(RoutingContext ctx, Tenant tenant, JobSubmission sub, String idemKey, String jobId, long now,
+            boolean waitForResult, Context context) {
+        JobRequest request = toRequest(jobId, tenant, sub, idemKey, now);
+        JobEvent queued = JobSnapshots.fromRequest(request, JobStatus.QUEUED, now);
+        Future<JobEvent> outcome = null;
+        if (waitForResult) {
+            outcome = waiters.register(jobId, context);
+            if (outcome == null) {
+                reject(ctx, ApiError.unavailable("too_many_waiting", "too many synchronous requests are waiting; use "
+                        + "POST /v1/jobs and poll, or retry", 1000));
+                return;
+            }
+        }
+        Future<JobEvent> finished = outcome;
+        enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
+            if (w.succeeded()) {
+                activeJobs.accepted(tenant.id());
+                registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
+                if (finished != null) {
                     answerWhenFinished(ctx, queued, finished);
-                } else if (w.succeeded()) {
-                    registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
+                } else {
                     ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json")
                             .putHeader("Location", "/v1/jobs/" + jobId)
                             .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
-                } else {
-                    waiters.cancel(jobId);
-                    LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
-                    if (idemKey != null) {
-                        vertx.executeBlocking(() -> {
-                            view.release(tenant.id(), idemKey, jobId);
-                            return null;
-                        }, false);
-                    }
-                    reject(ctx, ApiError.unavailable("queue_unavailable", "the job could not be queued durably ("
-                            + w.cause().getClass().getSimpleName() + "); nothing was accepted, try again", 1000));
                 }
-            }));
-        });
+            } else {
+                waiters.cancel(jobId);
+                LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
+                if (idemKey != null) {
+                    vertx.executeBlocking(() -> {
+                        view.release(tenant.id(), idemKey, jobId);
+                        return null;
+                    }, false);
+                }
+                reject(ctx, ApiError.unavailable("queue_unavailable", "the job could not be queued durably ("
+                        + w.cause().getClass().getSimpleName() + "); nothing was accepted, try again", 1000));
+            }
+        }));
     }
 
     /**
@@ -244,7 +296,9 @@ public final class JobsApi {
     }
 
     private Admitted admit(Tenant tenant, String idemKey, String jobId, JobSubmission sub) {
+        long readAt = clock.millis();
         long active = view.activeJobs(tenant.id());
+        activeJobs.refreshed(tenant.id(), active, readAt);
         if (idemKey != null) {
             JobView.IdempotencyRecord prev = view.reserve(tenant.id(), idemKey, jobId, sub.requestHash());
             if (prev != null) {
@@ -259,8 +313,7 @@ public final class JobsApi {
             if (idemKey != null) {
                 view.release(tenant.id(), idemKey, jobId);
             }
-            return new Admitted(ApiError.tooMany("queue_limit_exceeded", "tenant '" + tenant.id() + "' has " + active
-                    + " jobs not yet finished; the limit is " + tenant.maxQueuedJobs(), 5000), null);
+            return new Admitted(queueLimit(tenant, active), null);
         }
         return new Admitted(null, null);
     }
