@@ -50,6 +50,8 @@ public final class BurstBenchmark {
         double timeScale = f.positive("time-scale", 0.2);
         int maxRequests = f.intValue("max-requests", 4500);
         double before = f.doubleValue("before-s", 2);
+        double maxWall = f.positive("max-duration-s", 600);
+        double drain = f.positive("drain-timeout-s", 900);
         Path dir = LoadCommand.outDir(f, "bench-burst");
         f.rejectUnknown();
         PolicySimulator.Settings settings = PolicySimulator.Settings.defaults();
@@ -75,7 +77,7 @@ public final class BurstBenchmark {
                 ModelCatalogue.builtIn().get(settings.model()));
         double meanCost = all.stream().mapToDouble(t -> cost(ref, t.inputTokens(), t.outputTokens())).average().orElse(1);
         double perSlotSeconds = slots / capacity;
-        Replayer.Settings s = new Replayer.Settings(timeScale, settings.model(), 512, 300, 180, 10, 500);
+        Replayer.Settings s = new Replayer.Settings(timeScale, settings.model(), 512, maxWall, drain, 10, 500);
         Replayer.Result base;
         try (QueuelessProvider provider = new QueuelessProvider(slots, timeScale,
                 (in, o) -> perSlotSeconds * cost(ref, in, o) / meanCost)) {

@@ -54,11 +54,15 @@ public final class PipelineOverheadBenchmark {
             String url = "http://127.0.0.1:" + server.httpPort();
             // 1. raw Kafka: saturation, then latency at half of it
             double rawRate;
+            double rawCpuMs;
             double[] rawLat;
             try (RawKafkaProbe raw = new RawKafkaProbe(server.kafkaBootstrapServers(), 3, recordBytes)) {
                 raw.saturate(Math.min(records, 2000)); // warm-up
+                long cpu0 = processCpuNanos();
                 rawRate = raw.saturate(records);
-                out.printf(Locale.ROOT, "raw Kafka: %d records of %d bytes: %.0f records/s%n", records, recordBytes, rawRate);
+                rawCpuMs = (processCpuNanos() - cpu0) / 1e6 / records;
+                out.printf(Locale.ROOT, "raw Kafka: %d records of %d bytes: %.0f records/s, %.3f CPU ms per record%n", records,
+                        recordBytes, rawRate, rawCpuMs);
                 rawLat = raw.latencies(rawRate / 2, latencySeconds);
                 out.printf(Locale.ROOT, "raw Kafka at %.0f records/s: p50 %.2f ms, p99 %.2f ms%n", rawRate / 2,
                         Stats.pct(rawLat, 0.5) * 1000, Stats.pct(rawLat, 0.99) * 1000);
@@ -66,9 +70,17 @@ public final class PipelineOverheadBenchmark {
             // 2. the pipeline: saturation (all submitted at once, bounded in flight), then latency at half of it
             Replayer.Settings s = new Replayer.Settings(1.0, model, inFlight, 600, 120, 5, 500);
             pipeline(url, server, s, burstPlan(Math.min(records, 2000), promptTokens), out); // warm-up (JIT)
+            Map<String, Long> requests0 = brokerRequestCounts();
+            var threads0 = ThreadCpuBreakdown.snapshot();
+            long cpu0 = processCpuNanos();
             Replayer.Result sat = pipeline(url, server, s, burstPlan(records, promptTokens), out);
+            double jobCpuMs = (processCpuNanos() - cpu0) / 1e6 / Math.max(1, finished(sat));
             double jobRate = finished(sat) / span(sat);
-            out.printf(Locale.ROOT, "pipeline: %d jobs: %.0f jobs/s%n", records, jobRate);
+            out.printf(Locale.ROOT, "pipeline: %d jobs: %.0f jobs/s, %.3f CPU ms per job%n", records, jobRate, jobCpuMs);
+            Map<String, Double> requestsPerJob = perJob(requests0, brokerRequestCounts(), finished(sat));
+            out.printf(Locale.ROOT, "broker requests per job: %s%n", requestsPerJob);
+            Map<String, Double> cpuByComponent = ThreadCpuBreakdown.between(threads0, ThreadCpuBreakdown.snapshot(), finished(sat));
+            out.printf(Locale.ROOT, "CPU ms per job by component: %s%n", cpuByComponent);
             Replayer.Result paced = pipeline(url, server, s, pacedPlan(jobRate / 2, latencySeconds, promptTokens), out);
             double[] jobLat = paced.outcomes().stream().filter(JobOutcome::finished).mapToDouble(JobOutcome::e2eSeconds).toArray();
             out.printf(Locale.ROOT, "pipeline at %.0f jobs/s: p50 %.2f ms, p99 %.2f ms%n", jobRate / 2,
@@ -81,6 +93,8 @@ public final class PipelineOverheadBenchmark {
             out.printf(Locale.ROOT, "RATIO throughput  jobs/s ÷ raw records/s = %.3f   (target ≥ 0.15; a job is ~5 Kafka records)%n", thrRatio);
             out.printf(Locale.ROOT, "RATIO latency p50 pipeline ÷ raw hop      = %.2f   (target ≤ 5)%n", p50Ratio);
             out.printf(Locale.ROOT, "RATIO latency p99 pipeline ÷ raw hop      = %.2f   (target ≤ 5)%n", p99Ratio);
+            out.printf(Locale.ROOT, "RATIO CPU per job ÷ CPU per raw record    = %.1f   (whole process: broker, Hazelcast, inferq and the load "
+                    + "generator; less noisy than rates on a shared machine)%n", jobCpuMs / rawCpuMs);
             long lost = sat.outcomes().stream().filter(o -> o.accepted() && !o.finished()).count()
                     + paced.outcomes().stream().filter(o -> o.accepted() && !o.finished()).count();
             Map<String, Object> m = new LinkedHashMap<>();
@@ -95,6 +109,11 @@ public final class PipelineOverheadBenchmark {
             m.put("pipeline_p50_ms", ReplayReport.round(Stats.pct(jobLat, 0.5) * 1000));
             m.put("pipeline_p99_ms", ReplayReport.round(Stats.pct(jobLat, 0.99) * 1000));
             m.put("accepted_not_finished", lost);
+            m.put("broker_requests_per_job", requestsPerJob);
+            m.put("cpu_ms_per_job_by_component", cpuByComponent);
+            m.put("raw_cpu_ms_per_record", ReplayReport.round(rawCpuMs));
+            m.put("pipeline_cpu_ms_per_job", ReplayReport.round(jobCpuMs));
+            m.put("ratio_cpu_per_job", ReplayReport.round(jobCpuMs / rawCpuMs));
             m.put("ratio_throughput", ReplayReport.round(thrRatio));
             m.put("ratio_latency_p50", ReplayReport.round(p50Ratio));
             m.put("ratio_latency_p99", ReplayReport.round(p99Ratio));
@@ -117,6 +136,44 @@ public final class PipelineOverheadBenchmark {
         try (ResultFollower tracker = new ResultFollower(server.kafkaBootstrapServers()); HttpTarget target = new HttpTarget(url, null)) {
             return Replayer.run(plan, s, target, tracker, url, out);
         }
+    }
+
+    /**
+     * Requests the in-process broker has handled, by type ({@code kafka.network:type=RequestMetrics,
+     * name=RequestsPerSec,request=*}, attribute {@code Count}); empty if the broker's metrics are not in this JVM.
+     */
+    static Map<String, Long> brokerRequestCounts() {
+        Map<String, Long> counts = new java.util.TreeMap<>();
+        try {
+            var mbeans = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+            for (var name : mbeans.queryNames(new javax.management.ObjectName(
+                    "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"), null)) {
+                Object count = mbeans.getAttribute(name, "Count");
+                if (count instanceof Number n) {
+                    counts.merge(name.getKeyProperty("request"), n.longValue(), Long::sum);
+                }
+            }
+        } catch (javax.management.JMException e) {
+            return Map.of();
+        }
+        return counts;
+    }
+
+    /** Per-job deltas of request counts, largest first, those of at least 0.05 per job. */
+    static Map<String, Double> perJob(Map<String, Long> before, Map<String, Long> after, long jobs) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        after.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / (double) Math.max(1, jobs)))
+                .filter(e -> e.getValue() >= 0.05)
+                .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+                .forEach(e -> out.put(e.getKey(), ReplayReport.round(e.getValue())));
+        return out;
+    }
+
+    /** CPU time of this whole process (every thread), nanoseconds. */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     static ReplayPlan burstPlan(int n, int promptTokens) {
