@@ -28,6 +28,22 @@ public interface TerminalClaims {
     /** @return the winning claim of a job, or {@code null} if none yet */
     Claim claimed(String jobId);
 
+    /**
+     * The winning claims of several jobs at once (one round trip where the implementation allows).
+     *
+     * @return job id → winning claim, for the jobs that have one
+     */
+    default java.util.Map<String, Claim> claimedAll(java.util.Collection<String> jobIds) {
+        java.util.Map<String, Claim> out = new java.util.HashMap<>();
+        for (String id : jobIds) {
+            Claim c = claimed(id);
+            if (c != null) {
+                out.put(id, c);
+            }
+        }
+        return out;
+    }
+
     /** @return whether this claim won, or repeats the winner exactly */
     default boolean tryClaim(String jobId, JobStatus terminal, String owner) {
         Claim c = claim(jobId, terminal, owner);

@@ -223,8 +223,11 @@ final class WorkerSlot {
         long now = clock.millis();
         List<JobRequest> live = new ArrayList<>();
         List<JobEvent> terminal = new ArrayList<>();
+        List<String> ids = new ArrayList<>(batch.getJobs().size());
+        batch.getJobs().forEach(j -> ids.add(j.getJobId()));
+        Map<String, TerminalClaims.Claim> claimed = claims.claimedAll(ids);
         for (JobRequest job : batch.getJobs()) {
-            TerminalClaims.Claim claim = claims.claimed(job.getJobId());
+            TerminalClaims.Claim claim = claimed.get(job.getJobId());
             if (claim != null && !claim.owner().equals(owner)) {
                 skipped.increment(); // cancelled, expired or finished elsewhere: never runs again
                 continue;

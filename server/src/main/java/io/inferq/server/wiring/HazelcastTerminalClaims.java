@@ -41,6 +41,14 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
         return v == null ? null : parse(v);
     }
 
+    /** One {@code getAll}: a single operation per partition owner instead of one per job. */
+    @Override
+    public java.util.Map<String, Claim> claimedAll(java.util.Collection<String> jobIds) {
+        java.util.Map<String, Claim> out = new java.util.HashMap<>();
+        claims.getAll(new java.util.HashSet<>(jobIds)).forEach((id, v) -> out.put(id, parse(v)));
+        return out;
+    }
+
     private static Claim parse(String v) {
         int bar = v.indexOf('|');
         return new Claim(JobStatus.valueOf(v.substring(0, bar)), v.substring(bar + 1));

@@ -1,0 +1,70 @@
+package io.inferq.server.wiring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import io.inferq.broker.job.JobStatus;
+import io.inferq.broker.job.TerminalClaims.Claim;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Terminal claims on a real Hazelcast member: the first claim wins, its owner may repeat it, reads agree. */
+class HazelcastTerminalClaimsTest {
+    static HazelcastInstance hz;
+
+    @BeforeAll
+    static void start() {
+        Config c = new Config();
+        c.setClusterName("inferq-claims-" + UUID.randomUUID());
+        c.setProperty("hazelcast.phone.home.enabled", "false");
+        c.setProperty("hazelcast.partition.count", "31");
+        c.setProperty("hazelcast.wait.seconds.before.join", "0");
+        c.getNetworkConfig().setPort(5701).setPortAutoIncrement(true);
+        c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
+        JoinConfig join = c.getNetworkConfig().getJoin();
+        join.getMulticastConfig().setEnabled(false);
+        join.getAutoDetectionConfig().setEnabled(false);
+        join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
+        c.addMapConfig(HazelcastTerminalClaims.mapConfig());
+        hz = Hazelcast.newHazelcastInstance(c);
+    }
+
+    @AfterAll
+    static void stop() {
+        hz.shutdown();
+    }
+
+    @Test
+    void theFirstClaimWinsAndEveryReadAgrees() {
+        HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
+        assertThat(claims.claim("j1", JobStatus.CANCELLED, "api")).isEqualTo(new Claim(JobStatus.CANCELLED, "api"));
+        assertThat(claims.claim("j1", JobStatus.SUCCEEDED, "batch-7")).as("a later claim learns the winner")
+                .isEqualTo(new Claim(JobStatus.CANCELLED, "api"));
+        assertThat(claims.tryClaim("j2", JobStatus.SUCCEEDED, "batch-7")).isTrue();
+        assertThat(claims.tryClaim("j2", JobStatus.SUCCEEDED, "batch-7")).as("the owner may repeat its claim").isTrue();
+        assertThat(claims.tryClaim("j2", JobStatus.SUCCEEDED, "batch-9")).as("another copy of the job may not").isFalse();
+
+        assertThat(claims.claimed("j3")).isNull();
+        Map<String, Claim> all = claims.claimedAll(List.of("j1", "j2", "j3"));
+        assertThat(all).containsOnlyKeys("j1", "j2")
+                .containsEntry("j1", new Claim(JobStatus.CANCELLED, "api"))
+                .containsEntry("j2", new Claim(JobStatus.SUCCEEDED, "batch-7"));
+        assertThat(all).isEqualTo(Map.of("j1", claims.claimed("j1"), "j2", claims.claimed("j2")));
+        assertThat(claims.claimedAll(List.of())).isEmpty();
+    }
+
+    @Test
+    void onlyTerminalStatusesCanBeClaimed() {
+        HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
+        assertThatThrownBy(() -> claims.claim("j4", JobStatus.RUNNING, "batch-1"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a terminal status");
+    }
+}
