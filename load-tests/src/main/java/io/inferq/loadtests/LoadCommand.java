@@ -1,5 +1,6 @@
 package io.inferq.loadtests;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.inferq.loadtests.bench.BurstBenchmark;
 import io.inferq.loadtests.bench.MemoryBenchmark;
 import io.inferq.loadtests.bench.PipelineOverheadBenchmark;
@@ -10,6 +11,7 @@ import io.inferq.loadtests.policy.TraceRequest;
 import io.inferq.loadtests.replay.HttpTarget;
 import io.inferq.loadtests.replay.KafkaTarget;
 import io.inferq.loadtests.replay.PollTracker;
+import io.inferq.loadtests.replay.PromptBudget;
 import io.inferq.loadtests.replay.ReplayPlan;
 import io.inferq.loadtests.replay.Replayer;
 import io.inferq.loadtests.replay.ResultFollower;
@@ -17,8 +19,10 @@ import io.inferq.loadtests.replay.Target;
 import io.inferq.loadtests.replay.Tracker;
 import io.inferq.loadtests.report.ReplayReport;
 import io.inferq.server.InferqServer;
+import io.inferq.server.config.ConfigLoader;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
@@ -41,7 +45,7 @@ public final class LoadCommand {
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
-            see docs-load-tests.md for every flag""";
+            every command's flags, with defaults: README.md, section "Load tests: trace replay and benchmarks\"""";
 
     private LoadCommand() {
     }
@@ -55,6 +59,11 @@ public final class LoadCommand {
             System.err.println("error: " + e.getMessage());
             System.err.println(USAGE);
             rc = 2;
+        } catch (RuntimeException | Error e) {
+            // exit even though an embedded broker's non-daemon threads may be running (a parent waiting on our output
+            // would otherwise wait for ever)
+            e.printStackTrace();
+            rc = 1;
         }
         System.exit(rc);
     }
@@ -83,6 +92,17 @@ public final class LoadCommand {
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))));
     }
 
+    /** {@code --fleet defaults|simulator}. */
+    static EmbeddedInferq.Fleet fleet(Flags f) {
+        String v = f.string("fleet", "defaults");
+        for (EmbeddedInferq.Fleet fl : EmbeddedInferq.Fleet.values()) {
+            if (fl.name().equalsIgnoreCase(v)) {
+                return fl;
+            }
+        }
+        throw new IllegalArgumentException("--fleet must be defaults or simulator, was '" + v + "'");
+    }
+
     static int replay(Flags f, PrintStream out) {
         Path trace = Path.of(f.string("trace", TraceFiles.defaultFile(TraceFiles.CONVERSATION)));
         String url = f.string("url", null);
@@ -98,7 +118,9 @@ public final class LoadCommand {
         int maxRequests = f.intValue("max-requests", 1000);
         String model = f.string("model", "deepseek-r1");
         String policy = f.string("policy", null);
-        EmbeddedInferq.Fleet fleet = EmbeddedInferq.Fleet.valueOf(f.string("fleet", "defaults").toUpperCase(Locale.ROOT));
+        EmbeddedInferq.Fleet fleet = fleet(f);
+        PromptBudget.OverBudget overBudget = PromptBudget.OverBudget.parse(f.string("over-budget", "send"));
+        Integer promptBudget = f.has("prompt-budget") ? f.intValue("prompt-budget", 0) : null;
         Replayer.Settings s = new Replayer.Settings(speedup, model, f.intValue("max-in-flight", 256),
                 f.positive("max-duration-s", 180), f.positive("drain-timeout-s", 120), f.positive("progress-s", 5),
                 f.longValue("sample-ms", 500));
@@ -113,12 +135,18 @@ public final class LoadCommand {
         out.printf(Locale.ROOT, "trace %s: %d requests; plan: %d requests over %.1f trace s (load %.2f), speedup %.1f → %.1f wall s%n",
                 trace.getFileName(), requests.size(), plan.items().size(), plan.spanMs() / 1000.0, load, speedup,
                 plan.spanMs() / 1000.0 / speedup);
+        ObjectNode config = url == null
+                ? EmbeddedInferq.config(EmbeddedInferq.Options.defaults().timeScale(timeScale).policy(policy).fleet(fleet)) : null;
+        PromptBudget budget = promptBudget != null ? PromptBudget.fixed(model, promptBudget)
+                : config != null ? PromptBudget.ofPools(model, config.get("pools"), "the in-process fleet '" + fleet.name().toLowerCase(Locale.ROOT) + "'")
+                : PromptBudget.unknown(model, "unknown (server given by --url; pass --prompt-budget <tokens> to check)");
+        budget.explain(budget.check(plan), overBudget).forEach(out::println);
         InferqServer server = null;
         try {
             if (url == null) {
                 out.printf(Locale.ROOT, "starting in-process inferq (fleet %s, simulated pools at time-scale %.1f, policy %s)...%n",
                         fleet, timeScale, policy == null ? "default" : policy);
-                server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(timeScale).policy(policy).fleet(fleet));
+                server = InferqServer.start(ConfigLoader.bind(config)).awaitReady(Duration.ofSeconds(60));
                 url = "http://127.0.0.1:" + server.httpPort();
                 bootstrap = server.kafkaBootstrapServers();
             }
@@ -129,7 +157,7 @@ public final class LoadCommand {
             try (Tracker tracker = bootstrap != null ? new ResultFollower(bootstrap) : new PollTracker(url, apiKey);
                  Target target = via.equals("kafka") ? new KafkaTarget(bootstrap, tenant)
                          : new HttpTarget(url, apiKey)) {
-                r = Replayer.run(plan, s, target, tracker, url, out);
+                r = Replayer.run(plan, s, budget, overBudget, target, tracker, url, out);
             }
             Map<String, Object> ctx = new LinkedHashMap<>();
             ctx.put("command", "replay");
@@ -143,6 +171,7 @@ public final class LoadCommand {
             Map<String, Object> summary = ReplayReport.summary(r, ctx);
             Path html = ReplayReport.write(dir, "inferq replay — " + trace.getFileName(), r, summary);
             out.println("summary: " + summary);
+            out.println(ReplayReport.outcomeLine(summary));
             out.println("report: " + html.toAbsolutePath());
             return 0;
         } finally {
@@ -156,18 +185,29 @@ public final class LoadCommand {
         EmbeddedInferq.Options o = EmbeddedInferq.Options.defaults()
                 .timeScale(f.positive("time-scale", 1.0))
                 .policy(f.string("policy", null))
-                .fleet(EmbeddedInferq.Fleet.valueOf(f.string("fleet", "defaults").toUpperCase(Locale.ROOT)));
-        if (f.has("roles")) {
-            o = o.roles(List.of(f.string("roles", "").split(",")));
-        }
-        if (f.has("bench-key")) {
-            o = o.benchTenant(f.string("bench-key", null), f.intValue("max-queued-jobs", 2_000_000));
-        }
-        if (f.has("data-dir")) {
-            o = o.ports(Path.of(f.string("data-dir", null)), f.intValue("http-port", 0), f.intValue("kafka-port", 0),
-                    f.intValue("hazelcast-port", EmbeddedInferq.freePort()), f.string("cluster-name", "inferq-load"));
-        }
+                .fleet(fleet(f));
+        // every flag is read whatever else is given, so none is reported unknown because another is missing
+        String roles = f.string("roles", null);
+        String benchKey = f.string("bench-key", null);
+        int maxQueuedJobs = f.intValue("max-queued-jobs", 2_000_000);
+        String dataDir = f.string("data-dir", null);
+        int httpPort = f.intValue("http-port", 0);
+        int kafkaPort = f.intValue("kafka-port", 0);
+        Integer hazelcastPort = f.has("hazelcast-port") ? f.intValue("hazelcast-port", 0) : null;
+        String clusterName = f.string("cluster-name", "inferq-load");
         f.rejectUnknown();
+        if (roles != null) {
+            o = o.roles(List.of(roles.split(",")));
+        }
+        if (benchKey != null) {
+            o = o.benchTenant(benchKey, maxQueuedJobs);
+        }
+        if (dataDir != null) {
+            o = o.ports(Path.of(dataDir), httpPort, kafkaPort, hazelcastPort != null ? hazelcastPort : EmbeddedInferq.freePort(),
+                    clusterName);
+        } else if (httpPort != 0 || kafkaPort != 0 || hazelcastPort != null || f.has("cluster-name")) {
+            throw new IllegalArgumentException("--http-port, --kafka-port, --hazelcast-port and --cluster-name need --data-dir");
+        }
         InferqServer server = EmbeddedInferq.start(o);
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

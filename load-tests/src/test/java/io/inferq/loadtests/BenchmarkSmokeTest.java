@@ -23,11 +23,25 @@ class BenchmarkSmokeTest {
     }
 
     @Test
-    void policies(@TempDir Path dir) {
-        String out = run("bench-policies", "--loads", "1", "--pipeline-requests", "6", "--policies", "estimated-completion,round-robin",
-                "--time-scale", "100", "--out", dir.toString());
-        assertThat(out).contains("RATIO simulator conversation 1.0x", "RATIO pipeline azure-conv");
-        assertThat(dir.resolve("report.html")).exists();
+    void policies(@TempDir Path dir) throws Exception {
+        String out = run("bench-policies", "--loads", "1", "--pipeline-load", "1", "--pipeline-requests", "6", "--probe-every-ms", "200",
+                "--policies", "estimated-completion,round-robin", "--time-scale", "100", "--out", dir.toString());
+        assertThat(out).contains("RATIO simulator conversation 1.0x", "RATIO sim-wexp conversation 1.0x", "RATIO sim-slice conversation 1.0x", "RATIO pipeline azure-conv",
+                "VALIDITY pipeline conversation 1.0x estimated-completion", "simulator-whole", "sim-whole-wexp", "simulator-slice");
+        JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        assertThat(s.get("ratios_ect_over_round_robin")).hasSize(2);
+        JsonNode pipelineRows = s.get("rows");
+        int checked = 0;
+        for (JsonNode row : pipelineRows) {
+            if (row.get("engine").asText().equals("pipeline")) {
+                assertThat(row.get("jobs").asInt()).isEqualTo(6);
+                assertThat(row.get("validity").get("valid").isBoolean()).isTrue();
+                assertThat(row.get("validity").get("unfinished").asLong()).isZero();
+                checked++;
+            }
+        }
+        assertThat(checked).isEqualTo(4);
+        assertThat(Files.readString(dir.resolve("report.html"))).contains("Pipeline validity", "pipeline's slice");
     }
 
     @Test

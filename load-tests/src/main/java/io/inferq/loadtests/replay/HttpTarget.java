@@ -17,13 +17,20 @@ public final class HttpTarget implements Target {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final URI jobs;
     private final String apiKey;
+    private final Duration cancelAfter;
     private final ExecutorService executor;
     private final HttpClient http;
 
     /** @param baseUrl e.g. {@code http://127.0.0.1:8080}; @param apiKey bearer key or null (open access) */
     public HttpTarget(String baseUrl, String apiKey) {
+        this(baseUrl, apiKey, null);
+    }
+
+    /** @param cancelAfter sent as {@code Cancel-After} (the job's deadline, counted from its submit), or null for none */
+    public HttpTarget(String baseUrl, String apiKey, Duration cancelAfter) {
         this.jobs = URI.create(baseUrl.replaceAll("/+$", "") + "/v1/jobs");
         this.apiKey = apiKey;
+        this.cancelAfter = cancelAfter;
         this.executor = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "load-http");
             t.setDaemon(true);
@@ -47,18 +54,24 @@ public final class HttpTarget implements Target {
         if (apiKey != null) {
             rb.header("Authorization", "Bearer " + apiKey);
         }
+        if (cancelAfter != null) {
+            rb.header("Cancel-After", Math.max(1, cancelAfter.toMillis()) + "ms");
+        }
         return http.sendAsync(rb.build(), HttpResponse.BodyHandlers.ofString()).handle((resp, ex) -> {
             if (ex != null) {
-                return new Answer(0, null, "transport:" + rootCause(ex).getClass().getSimpleName());
+                Throwable root = rootCause(ex);
+                return new Answer(0, null, "transport:" + root.getClass().getSimpleName(), root.getMessage());
             }
             try {
                 JsonNode n = JSON.readTree(resp.body());
                 if (resp.statusCode() == 202 || resp.statusCode() == 200) {
                     return new Answer(resp.statusCode(), n.path("id").asText(null), null);
                 }
-                return new Answer(resp.statusCode(), null, n.path("error").path("code").asText("http_" + resp.statusCode()));
+                JsonNode err = n.path("error");
+                return new Answer(resp.statusCode(), null, err.path("code").asText("http_" + resp.statusCode()),
+                        err.path("message").asText(null));
             } catch (java.io.IOException | RuntimeException e) {
-                return new Answer(resp.statusCode(), null, "unparseable_answer");
+                return new Answer(resp.statusCode(), null, "unparseable_answer", e.toString());
             }
         });
     }

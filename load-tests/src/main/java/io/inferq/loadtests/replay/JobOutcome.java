@@ -12,16 +12,21 @@ public final class JobOutcome {
     /** HTTP status of the submit (202 accepted), or 202 for an acknowledged Kafka record; 0 = transport error. */
     public volatile int submitStatus;
     public volatile String rejectCode;
+    public volatile String rejectMessage;
     public volatile String jobId;
     /** Terminal status (succeeded, failed, expired, cancelled) or null while not finished. */
     public volatile String status;
     public volatile long submittedAtMs;
+    /** When a worker started the job's batch (server {@code running}), or 0. */
+    public volatile long startedAtMs;
     public volatile long firstTokenAtMs;
     public volatile long finishedAtMs;
     public volatile int cachedTokens;
     public volatile int serverPromptTokens;
     public volatile String pool;
+    /** The terminal state's error code and message (failed, expired, ...), or null. */
     public volatile String errorCode;
+    public volatile String errorMessage;
     public volatile long seenNanos;
 
     public JobOutcome(ReplayPlan.Item item, int promptTokens, int maxTokens) {
@@ -46,6 +51,11 @@ public final class JobOutcome {
     /** Seconds from the client's send to the terminal state being seen by the client. */
     public double e2eSeconds() {
         return seenNanos > 0 ? (seenNanos - sentNanos) / 1e9 : Double.NaN;
+    }
+
+    /** Seconds from the worker's start of the job's batch to the job's end (server timestamps), or NaN. */
+    public double serviceSeconds() {
+        return startedAtMs > 0 && finishedAtMs >= startedAtMs ? (finishedAtMs - startedAtMs) / 1000.0 : Double.NaN;
     }
 
     /** Seconds per output token after the first (server timestamps), or NaN. */

@@ -42,9 +42,9 @@ public final class KafkaTarget implements Target {
         CompletableFuture<Answer> f = new CompletableFuture<>();
         try {
             producer.send(rec, (md, ex) -> f.complete(ex == null ? new Answer(202, id, null)
-                    : new Answer(0, null, "kafka:" + ex.getClass().getSimpleName())));
+                    : new Answer(0, null, "kafka:" + ex.getClass().getSimpleName(), ex.getMessage())));
         } catch (RuntimeException e) {
-            f.complete(new Answer(0, null, "kafka:" + e.getClass().getSimpleName()));
+            f.complete(new Answer(0, null, "kafka:" + e.getClass().getSimpleName(), e.getMessage()));
         }
         return f;
     }

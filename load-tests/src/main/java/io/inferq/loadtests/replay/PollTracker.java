@@ -75,12 +75,16 @@ public final class PollTracker implements Tracker {
             }
             JsonNode ts = j.path("timestamps");
             o.submittedAtMs = millis(ts.path("queued_at"));
+            o.startedAtMs = millis(ts.path("running_at"));
             o.firstTokenAtMs = millis(ts.path("first_token_at"));
             o.finishedAtMs = millis(ts.path(status + "_at"));
             o.pool = j.path("pool").asText(null);
             JsonNode usage = j.path("result").path("usage");
             o.cachedTokens = usage.path("prompt_tokens_details").path("cached_tokens").asInt(0);
             o.serverPromptTokens = usage.path("prompt_tokens").asInt(0);
+            JsonNode error = j.path("error");
+            o.errorCode = error.path("code").asText(null);
+            o.errorMessage = error.path("message").asText(null);
             o.seenNanos = System.nanoTime();
             o.status = status;
             if (open.remove(o)) {

@@ -16,6 +16,11 @@ import java.util.SplittableRandom;
  */
 public final class PromptText {
     public static final int BLOCK_TOKENS = 512;
+    /**
+     * Tokens the chat template adds around one user message: the server (o200k, chat template with the generation
+     * prompt) counts a prompt of n words as n + this many tokens (checked by the smoke tests).
+     */
+    public static final int TEMPLATE_TOKENS = 22;
 
     private static final String[] WORDS = (
             "the and for you not are but can all was one has her his how man new now old see two way who boy did its "

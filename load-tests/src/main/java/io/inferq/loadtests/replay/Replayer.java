@@ -1,8 +1,8 @@
 package io.inferq.loadtests.replay;
 
+import io.inferq.loadtests.policy.TraceRequest;
 import io.inferq.loadtests.report.MetricsSampler;
 import io.inferq.workers.chips.ModelCatalogue;
-import io.inferq.workers.chips.ModelProfile;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,10 +49,26 @@ public final class Replayer {
         }
     }
 
-    /** What a run produced. */
+    /**
+     * What a run produced.
+     *
+     * @param outcomes          one per request sent (skipped requests have none)
+     * @param clamped           requests shortened to fit the model's context
+     * @param notSent           requests of the plan not sent because the wall-time limit was reached
+     * @param budget            the prompt budget the run checked against (unknown: nothing checked)
+     * @param overBudgetAction  what was done with requests above it
+     * @param overBudget        requests of the plan (up to where sending stopped) above the budget
+     * @param skippedOverBudget of them, not sent ({@link PromptBudget.OverBudget#SKIP})
+     * @param clampedToBudget   of them, shortened to the budget ({@link PromptBudget.OverBudget#CLAMP})
+     * @param sendLagP99Ms      how late requests were sent against the schedule, p99 (ms)
+     */
     public record Result(List<JobOutcome> outcomes, double wallSeconds, double sendSeconds, long maxLagMs, int clamped,
-                         int notSent, List<MetricsSampler.Sample> samples, double speedup, String model, String targetKind) {
+                         int notSent, List<MetricsSampler.Sample> samples, double speedup, String model, String targetKind,
+                         PromptBudget budget, PromptBudget.OverBudget overBudgetAction, int overBudget, int skippedOverBudget,
+                         int clampedToBudget, double sendLagP99Ms) {
     }
+
+    private static final ModelCatalogue MODELS = ModelCatalogue.builtIn();
 
     private Replayer() {
     }
@@ -61,9 +77,18 @@ public final class Replayer {
      * @param metricsUrl server base URL for {@code /metrics} sampling, or null
      */
     public static Result run(ReplayPlan plan, Settings s, Target target, Tracker tracker, String metricsUrl, PrintStream out) {
-        ModelProfile model = ModelCatalogue.builtIn().get(s.model());
-        int ctx = model.maxContextTokens();
-        int maxOut = Math.min(32_768, ctx / 2);
+        return run(plan, s, PromptBudget.unknown(s.model(), "not checked"), PromptBudget.OverBudget.SEND, target, tracker, metricsUrl, out);
+    }
+
+    /**
+     * @param budget     prompts above it are handled by {@code overBudget} and counted
+     * @param metricsUrl server base URL for {@code /metrics} sampling, or null
+     */
+    public static Result run(ReplayPlan plan, Settings s, PromptBudget budget, PromptBudget.OverBudget overBudget, Target target,
+            Tracker tracker, String metricsUrl, PrintStream out) {
+        int over = 0;
+        int skipped = 0;
+        int clampedToBudget = 0;
         List<JobOutcome> outcomes = new ArrayList<>(plan.items().size());
         AtomicLong sent = new AtomicLong();
         AtomicLong accepted = new AtomicLong();
@@ -71,6 +96,7 @@ public final class Replayer {
         Semaphore inFlight = new Semaphore(s.maxInFlightSubmits());
         int clamped = 0;
         long maxLag = 0;
+        List<Double> lags = new ArrayList<>(plan.items().size());
         long t0 = System.nanoTime();
         MetricsSampler sampler = new MetricsSampler(metricsUrl, s.sampleMs(),
                 () -> new MetricsSampler.ClientCounts(sent.get(), accepted.get(), rejected.get(), tracker.finished()));
@@ -86,15 +112,27 @@ public final class Replayer {
                     nextProgress = progress(out, s, t0, nextProgress, plan, sent, accepted, rejected, tracker, sampler);
                 }
                 if (now > wallLimit) {
-                    notSent = plan.items().size() - outcomes.size();
+                    notSent = plan.items().size() - outcomes.size() - skipped;
                     out.printf(Locale.ROOT, "max duration %.0f s reached: %d requests not sent%n", s.maxWallSeconds(), notSent);
                     break;
                 }
                 maxLag = Math.max(maxLag, (now - due) / 1_000_000);
-                int outTok = Math.max(1, Math.min(it.request().outputTokens(), maxOut));
-                int inTok = Math.max(1, Math.min(it.request().inputTokens(), (int) ((ctx - outTok - 64) / 1.25)));
+                lags.add((now - due) / 1e6);
+                int outTok = outputTokens(it.request(), s.model());
+                int inTok = promptWords(it.request(), s.model());
                 if (inTok != it.request().inputTokens() || outTok != it.request().outputTokens()) {
                     clamped++;
+                }
+                if (budget.exceededBy(inTok)) {
+                    over++;
+                    if (overBudget == PromptBudget.OverBudget.SKIP) {
+                        skipped++;
+                        continue;
+                    }
+                    if (overBudget == PromptBudget.OverBudget.CLAMP) {
+                        inTok = budget.maxWords();
+                        clampedToBudget++;
+                    }
                 }
                 String prompt = PromptText.build(inTok, it.request().blockHashes(), it.copy(), it.seq() + 1_000_003L * it.copy());
                 JobOutcome o = new JobOutcome(it, inTok, outTok);
@@ -107,6 +145,7 @@ public final class Replayer {
                         Target.Answer ans = a != null ? a : new Target.Answer(0, null, "client_error");
                         o.jobId = ans.jobId();
                         o.rejectCode = ans.errorCode();
+                        o.rejectMessage = ans.errorMessage();
                         o.submitStatus = ans.status();
                         if (o.accepted() && o.jobId != null) {
                             accepted.incrementAndGet();
@@ -136,12 +175,28 @@ public final class Replayer {
             sampler.close();
             progress(out, s, t0, 0, plan, sent, accepted, rejected, tracker, sampler);
             return new Result(outcomes, wall, sendSeconds, maxLag, clamped, notSent, sampler.samples(), s.speedup(), s.model(),
-                    target.kind());
+                    target.kind(), budget, overBudget, over, skipped, clampedToBudget,
+                    io.inferq.loadtests.report.Stats.pct(lags.stream().mapToDouble(Double::doubleValue).toArray(), 0.99));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             sampler.close();
             throw new IllegalStateException("replay interrupted", e);
         }
+    }
+
+    /** Longest output a request may ask for: the trace's, at most half the model's context (and 32,768). */
+    public static int outputTokens(TraceRequest r, String model) {
+        int ctx = MODELS.get(model).maxContextTokens();
+        return Math.max(1, Math.min(r.outputTokens(), Math.min(32_768, ctx / 2)));
+    }
+
+    /**
+     * The prompt's length in words (≈ tokens, see {@link PromptText}): the trace's, shortened so that the ingress'
+     * estimate (a token per 4 characters, ~1.2 per word) plus the output fits the model's context.
+     */
+    public static int promptWords(TraceRequest r, String model) {
+        int ctx = MODELS.get(model).maxContextTokens();
+        return Math.max(1, Math.min(r.inputTokens(), (int) ((ctx - outputTokens(r, model) - 64) / 1.25)));
     }
 
     private static long progress(PrintStream out, Settings s, long t0, long nextProgress, ReplayPlan plan, AtomicLong sent,

@@ -86,10 +86,12 @@ public final class ResultFollower implements Tracker {
 
     private void complete(JobOutcome o, JobResult r, long nanos) {
         o.submittedAtMs = r.getSubmittedAtMs();
+        o.startedAtMs = r.getStartedAtMs() == null ? 0 : r.getStartedAtMs();
         o.firstTokenAtMs = r.getFirstTokenAtMs() == null ? 0 : r.getFirstTokenAtMs();
         o.finishedAtMs = r.getFinishedAtMs();
         o.pool = r.getPoolId();
         o.errorCode = r.getError() == null ? null : r.getError().getCode();
+        o.errorMessage = r.getError() == null ? null : r.getError().getMessage();
         if (r.getUsage() != null) {
             o.cachedTokens = r.getUsage().getCachedTokens();
             o.serverPromptTokens = r.getUsage().getPromptTokens();

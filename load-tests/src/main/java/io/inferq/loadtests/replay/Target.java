@@ -8,8 +8,14 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface Target extends AutoCloseable {
 
-    /** The system's answer to a submit: HTTP status (202 = accepted; 0 = transport failure), job id, error code. */
-    record Answer(int status, String jobId, String errorCode) {
+    /**
+     * The system's answer to a submit: HTTP status (202 = accepted; 0 = transport failure), job id, and for a refusal
+     * its error code and message.
+     */
+    record Answer(int status, String jobId, String errorCode, String errorMessage) {
+        public Answer(int status, String jobId, String errorCode) {
+            this(status, jobId, errorCode, null);
+        }
     }
 
     CompletableFuture<Answer> submit(String model, String prompt, int maxTokens);

@@ -33,37 +33,57 @@ public final class ReplayReport {
         List<JobOutcome> os = r.outcomes();
         long accepted = os.stream().filter(JobOutcome::accepted).count();
         Map<String, Long> rejections = new TreeMap<>();
+        Map<String, Long> rejectionsByCode = new TreeMap<>();
         Map<String, Long> terminal = new TreeMap<>();
         Map<String, Long> failures = new TreeMap<>();
+        Map<String, String> examples = new TreeMap<>();
         long cached = 0;
         long prompt = 0;
         for (JobOutcome o : os) {
-            if (o.submitStatus != 0 && !o.accepted() || o.submitStatus == 0 && o.rejectCode != null) {
-                rejections.merge(o.submitStatus + " " + o.rejectCode, 1L, Long::sum);
+            if (!o.accepted()) {
+                String code = o.rejectCode != null ? o.rejectCode : "no_answer";
+                rejections.merge(o.submitStatus + " " + code, 1L, Long::sum);
+                rejectionsByCode.merge(code, 1L, Long::sum);
+                if (o.rejectMessage != null) {
+                    examples.putIfAbsent(code, o.rejectMessage);
+                }
             }
             if (o.finished()) {
                 terminal.merge(o.status, 1L, Long::sum);
-                if (o.errorCode != null) {
-                    failures.merge(o.errorCode, 1L, Long::sum);
+                if (!"succeeded".equals(o.status)) {
+                    String code = o.errorCode != null ? o.errorCode : "none (" + o.status + ")";
+                    failures.merge(code, 1L, Long::sum);
+                    if (o.errorMessage != null) {
+                        examples.putIfAbsent(code, o.errorMessage);
+                    }
                 }
                 cached += o.cachedTokens;
                 prompt += o.serverPromptTokens > 0 ? o.serverPromptTokens : o.promptTokens;
             }
         }
         long finished = terminal.values().stream().mapToLong(Long::longValue).sum();
-        m.put("requests_planned", os.size() + r.notSent());
+        m.put("requests_planned", os.size() + r.notSent() + r.skippedOverBudget());
         m.put("requests_sent", os.size());
         m.put("accepted", accepted);
         m.put("rejected", os.size() - accepted);
         m.put("rejected_busy_429_503", os.stream().filter(o -> o.submitStatus == 429 || o.submitStatus == 503).count());
         m.put("rejections_by_status_code", rejections);
+        m.put("rejections_by_code", rejectionsByCode);
         m.put("finished_by_status", terminal);
         m.put("failures_by_error_code", failures);
+        m.put("example_message_by_code", examples);
         m.put("accepted_not_finished", accepted - finished);
+        m.put("not_sent_max_duration", r.notSent());
         m.put("clamped_to_context", r.clamped());
+        m.put("prompt_budget", r.budget().describe());
+        m.put("over_budget_requests", r.budget().known() ? r.overBudget() : null);
+        m.put("over_budget_action", r.overBudgetAction().flagValue());
+        m.put("skipped_over_budget", r.skippedOverBudget());
+        m.put("clamped_to_budget", r.clampedToBudget());
         m.put("wall_seconds", round(r.wallSeconds()));
         m.put("send_seconds", round(r.sendSeconds()));
         m.put("max_send_lag_ms", r.maxLagMs());
+        m.put("p99_send_lag_ms", round(r.sendLagP99Ms()));
         m.put("finished_per_second", round(finished / Math.max(1e-9, r.wallSeconds())));
         double[] ttft = os.stream().filter(JobOutcome::finished).mapToDouble(JobOutcome::ttftSeconds).toArray();
         double[] e2e = os.stream().filter(JobOutcome::finished).mapToDouble(JobOutcome::e2eSeconds).toArray();
@@ -85,6 +105,23 @@ public final class ReplayReport {
             m.put("kv_block_hit_ratio_metrics", Double.isNaN(h) || h + mi == 0 ? null : round(h / (h + mi)));
         }
         return m;
+    }
+
+    /** One line for the console: what happened to the requests, with failures and rejections by code. */
+    public static String outcomeLine(Map<String, Object> s) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "outcome: planned %s, sent %s, accepted %s, rejected %s %s; finished %s",
+                s.get("requests_planned"), s.get("requests_sent"), s.get("accepted"), s.get("rejected"), s.get("rejections_by_code"),
+                s.get("finished_by_status")));
+        sb.append(", failures by error code ").append(s.get("failures_by_error_code"));
+        sb.append(", accepted not finished ").append(s.get("accepted_not_finished"));
+        if (s.get("over_budget_requests") != null) {
+            sb.append(String.format(Locale.ROOT, "; prompts over the fleet's budget %s (%s: skipped %s, clamped %s)", s.get("over_budget_requests"),
+                    s.get("over_budget_action"), s.get("skipped_over_budget"), s.get("clamped_to_budget")));
+        }
+        if (s.get("example_message_by_code") instanceof Map<?, ?> ex && !ex.isEmpty()) {
+            ex.forEach((k, v) -> sb.append(String.format(Locale.ROOT, "%n  %s: %s", k, v)));
+        }
+        return sb.toString();
     }
 
     static Map<String, Object> percentiles(double[] v) {
