@@ -30,10 +30,24 @@ public final class HtmlReport {
     /** A two-column key/value table. */
     public HtmlReport keyValues(Map<String, ?> kv) {
         body.append("<table>");
-        kv.forEach((k, v) -> body.append("<tr><th>").append(Svg.esc(k)).append("</th><td>").append(Svg.esc(String.valueOf(v)))
+        kv.forEach((k, v) -> body.append("<tr><th>").append(Svg.esc(k)).append("</th><td>").append(Svg.esc(text(v)))
                 .append("</td></tr>"));
         body.append("</table>\n");
         return this;
+    }
+
+    /** A value as text; arrays element by element (not {@code [D@1e5af6fb}). */
+    static String text(Object v) {
+        if (v instanceof double[] d) {
+            return java.util.Arrays.toString(d);
+        } else if (v instanceof int[] i) {
+            return java.util.Arrays.toString(i);
+        } else if (v instanceof long[] l) {
+            return java.util.Arrays.toString(l);
+        } else if (v instanceof Object[] o) {
+            return java.util.Arrays.deepToString(o);
+        }
+        return String.valueOf(v);
     }
 
     /** A table with a header row. */
