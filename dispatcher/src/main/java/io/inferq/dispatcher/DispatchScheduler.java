@@ -242,9 +242,12 @@ public final class DispatchScheduler {
                     + " reached; pause intake while remainingCapacity() is low");
         }
         ModelState m = models.get(job.model());
-        if (m == null || job.promptTokens() > m.maxBatchTokens) {
-            throw new IllegalArgumentException("job " + job.jobId() + " cannot run on any pool (model " + job.model()
-                    + ", " + job.promptTokens() + " prompt tokens); admit() rejects such jobs");
+        if (m == null) {
+            throw new IllegalArgumentException("no pool serves model " + job.model());
+        }
+        if (job.promptTokens() > m.maxBatchTokens) {
+            throw new IllegalArgumentException("the prompt has " + job.promptTokens() + " tokens; the pools serving "
+                    + job.model() + " take at most " + m.maxBatchTokens + " prompt tokens per batch (max-batch-tokens)");
         }
         GroupKey key = new GroupKey(job.lane(), job.model(), config.lengthBuckets().bucketOf(job.promptTokens()));
         BucketQueue g = groups.computeIfAbsent(key, BucketQueue::new);

@@ -72,6 +72,7 @@ public final class IngressServer extends VerticleBase {
             for (ServedModel m : models) {
                 data.add(new JsonObject().put("id", m.id()).put("object", "model").put("created", 0)
                         .put("owned_by", m.ownedBy()).put("context_length", m.contextTokens())
+                        .put("max_prompt_tokens", m.maxPromptTokens())
                         .put("max_output_tokens", m.maxOutputTokens()).put("pools", new JsonArray(m.pools())));
             }
             ctx.json(new JsonObject().put("object", "list").put("data", data));

@@ -86,7 +86,7 @@ class ReplaySmokeTest {
     }
 
     @Test
-    void promptsAboveEveryPoolsBudgetAreAnnouncedAndFailWithTheirReason(@TempDir Path dir) throws Exception {
+    void promptsAboveEveryPoolsBudgetAreAnnouncedAndRefusedWithTheirReason(@TempDir Path dir) throws Exception {
         // deepseek-v2-lite on the embedded default fleet: metax-c500-lite takes 16,384 prompt tokens, mtt-s4000-lite 8,192
         Path jsonl = dir.resolve("long.jsonl");
         Files.writeString(jsonl, "{\"timestamp\": 0, \"input_length\": 300, \"output_length\": 4, \"hash_ids\": []}\n"
@@ -95,13 +95,14 @@ class ReplaySmokeTest {
         String out = run("replay", "--trace", jsonl.toString(), "--speedup", "4", "--time-scale", "200", "--model", "deepseek-v2-lite",
                 "--out", dir.resolve("r").toString());
         assertThat(out).contains("WARNING: 1 of 3 requests have prompts above the largest pool budget 16384 for model deepseek-v2-lite",
-                "note: 1 requests have prompts above the smallest pool budget (8192 tokens)", "not_runnable=1");
+                "note: 1 requests have prompts above the smallest pool budget (8192 tokens)", "prompt_too_long=1");
         JsonNode s = new ObjectMapper().readTree(dir.resolve("r/summary.json").toFile());
         assertThat(s.get("over_budget_requests").asInt()).isEqualTo(1);
         assertThat(s.get("over_budget_action").asText()).isEqualTo("send");
         assertThat(s.get("prompt_budget").get("max_prompt_tokens").asInt()).isEqualTo(16384);
-        assertThat(s.get("failures_by_error_code").get("not_runnable").asInt()).isEqualTo(1);
-        assertThat(s.get("example_message_by_code").get("not_runnable").asText()).contains("17022");
+        // the ingress refuses it at submit (400 prompt_too_long), so it is never accepted and then failed
+        assertThat(s.get("rejections_by_code").get("prompt_too_long").asInt()).isEqualTo(1);
+        assertThat(s.get("failures_by_error_code").size()).isZero();
         assertThat(s.get("finished_by_status").get("succeeded").asInt()).isEqualTo(2);
     }
 }

@@ -390,7 +390,9 @@ public final class InferqServer implements AutoCloseable {
     private List<ServedModel> servedModels(List<PoolPlan> plans) {
         Map<String, List<String>> pools = new LinkedHashMap<>();
         Map<String, ModelProfile> profiles = new LinkedHashMap<>();
+        Map<String, Integer> promptBudget = new LinkedHashMap<>();
         for (PoolPlan p : plans) {
+            promptBudget.merge(p.spec().model(), p.spec().limits().maxBatchTokens(), Math::max);
             pools.computeIfAbsent(p.spec().model(), k -> new ArrayList<>())
                     .add(p.spec().id() + " (" + p.spec().instances() + " × " + p.spec().chipsPerInstance() + " " + p.chip().name()
                             + ", " + p.spec().backend().kind() + ")");
@@ -400,7 +402,7 @@ public final class InferqServer implements AutoCloseable {
         pools.forEach((model, list) -> {
             ModelProfile mp = profiles.get(model);
             int ctx = mp.maxContextTokens();
-            out.add(new ServedModel(model, "deepseek-ai", ctx, Math.min(32_768, ctx / 2), list));
+            out.add(new ServedModel(model, "deepseek-ai", ctx, Math.min(32_768, ctx / 2), promptBudget.get(model), list));
         });
         return out;
     }

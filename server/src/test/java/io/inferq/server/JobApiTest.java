@@ -95,6 +95,16 @@ class JobApiTest {
         assertRejected(post(OK_BODY, "Authorization", ACME, "Cancel-After", "soon"), 400, "invalid_deadline");
         String big = "{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(3000) + "\"}]}";
         assertRejected(post(big, "Authorization", ACME), 413, "request_too_large");
+        // deepseek-v2-lite's pools take at most 16,384 prompt tokens per batch: about 20,000 is refused at submit
+        String tooLong = "{\"model\":\"deepseek-v2-lite\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "word ".repeat(16_000)
+                + "\"}]}";
+        HttpResponse<String> longPrompt = post(tooLong, "Authorization", GLOBEX);
+        assertRejected(longPrompt, 400, "prompt_too_long");
+        assertThat(error(longPrompt).getString("message")).contains("at most 16384 prompt tokens");
+        var models = new JsonObject(TestInferq.http(server, "GET", "/v1/models", null, "Authorization", GLOBEX).body());
+        assertThat(models.getJsonArray("data").stream().map(JsonObject.class::cast)
+                .filter(m -> m.getString("id").equals("deepseek-v2-lite")).findFirst().orElseThrow()
+                .getInteger("max_prompt_tokens")).isEqualTo(16_384);
         assertRejected(post(OK_BODY), 401, "invalid_api_key");
         assertRejected(post(OK_BODY, "Authorization", "Bearer wrong"), 401, "invalid_api_key");
         assertRejected(TestInferq.http(server, "GET", "/v1/jobs?limit=0", null, "Authorization", ACME), 400, "invalid_limit");

@@ -131,6 +131,11 @@ public final class JobSubmissionParser {
             }
             maxTokens = (int) v;
         }
+        if (promptTokens > served.maxPromptTokens()) {
+            return Parsed.fail(ApiError.invalid("prompt_too_long", "the prompt (about " + promptTokens + " tokens) is longer "
+                    + "than any pool serving " + model + " can take (at most " + served.maxPromptTokens()
+                    + " prompt tokens: the largest max-batch-tokens among its pools)", "messages"));
+        }
         if ((long) promptTokens + maxTokens > served.contextTokens()) {
             return Parsed.fail(ApiError.invalid("context_length_exceeded", "the prompt (about " + promptTokens
                     + " tokens) plus max_tokens (" + maxTokens + ") exceeds " + model + "'s context of "

@@ -9,9 +9,12 @@ import java.util.List;
  * @param ownedBy        publisher, e.g. {@code deepseek-ai}
  * @param contextTokens  longest prompt + output the model accepts
  * @param maxOutputTokens largest {@code max_tokens} accepted
+ * @param maxPromptTokens longest prompt any pool serving it can prefill in one batch (the largest
+ *                       {@code max-batch-tokens} among them); longer prompts are refused at submit
  * @param pools          pools that serve it, e.g. {@code h800-r1 (NVIDIA H800, simulated)}
  */
-public record ServedModel(String id, String ownedBy, int contextTokens, int maxOutputTokens, List<String> pools) {
+public record ServedModel(String id, String ownedBy, int contextTokens, int maxOutputTokens, int maxPromptTokens,
+                          List<String> pools) {
     public ServedModel {
         pools = List.copyOf(pools);
     }
