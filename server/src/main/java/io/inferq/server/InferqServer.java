@@ -177,8 +177,8 @@ public final class InferqServer implements AutoCloseable {
         // Hazelcast
         List<MapConfig> maps = new ArrayList<>();
         maps.add(HazelcastTerminalClaims.mapConfig());
-        maps.add(new MapConfig(HazelcastJobView.JOBS_MAP).setBackupCount(1));
-        maps.add(new MapConfig(HazelcastJobView.IDEMPOTENCY_MAP).setBackupCount(1).setTimeToLiveSeconds(7 * 24 * 3600));
+        maps.add(HazelcastJobView.jobsMapConfig());
+        maps.add(HazelcastJobView.idempotencyMapConfig());
         hazelcast = HazelcastLauncher.start(config.hazelcast(), loopbackOr(config.http().host()), maps);
         TerminalClaims claims = new HazelcastTerminalClaims(hazelcast);
 

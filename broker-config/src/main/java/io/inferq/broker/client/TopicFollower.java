@@ -8,6 +8,7 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
@@ -24,7 +25,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Used where every process needs every record (job view, dispatcher credits), so a group would be
  * wrong. The sink runs on the follower thread; a sink exception is logged and the record skipped.
- * {@link #isCaughtUp()} turns true once the end offsets seen at start are reached.
+ * {@link #batched} hands each poll's records to the sink at once instead (a sink exception then skips the
+ * whole batch: such a sink handles its own per-record failures). {@link #isCaughtUp()} turns true once the
+ * end offsets seen at start are reached.
  */
 public final class TopicFollower implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
@@ -36,7 +39,7 @@ public final class TopicFollower implements AutoCloseable {
     private final KafkaClientSettings kafka;
     private final String topic;
     private final Start start;
-    private final Consumer<ConsumerRecord<String, byte[]>> sink;
+    private final Consumer<List<ConsumerRecord<String, byte[]>>> sink;
     private final AtomicBoolean running = new AtomicBoolean();
     private volatile boolean caughtUp;
     private volatile KafkaConsumer<String, byte[]> consumer;
@@ -44,11 +47,33 @@ public final class TopicFollower implements AutoCloseable {
 
     public TopicFollower(String name, KafkaClientSettings kafka, String topic, Start start,
             Consumer<ConsumerRecord<String, byte[]>> sink) {
+        this(records -> {
+            for (ConsumerRecord<String, byte[]> r : records) {
+                try {
+                    sink.accept(r);
+                } catch (RuntimeException e) {
+                    LOG.error("{}: record {}-{}@{} skipped: {}", name, r.topic(), r.partition(), r.offset(), e.toString());
+                }
+            }
+        }, name, kafka, topic, start);
+    }
+
+    private TopicFollower(Consumer<List<ConsumerRecord<String, byte[]>>> sink, String name, KafkaClientSettings kafka,
+            String topic, Start start) {
         this.name = name;
         this.kafka = kafka;
         this.topic = topic;
         this.start = start;
         this.sink = sink;
+    }
+
+    /**
+     * A follower handing each poll's records (in offset order per partition, at most the consumer's
+     * {@code max.poll.records}) to {@code sink} in one call, so the sink can batch its own work.
+     */
+    public static TopicFollower batched(String name, KafkaClientSettings kafka, String topic, Start start,
+            Consumer<List<ConsumerRecord<String, byte[]>>> sink) {
+        return new TopicFollower(sink, name, kafka, topic, start);
     }
 
     public void start() {
@@ -81,11 +106,14 @@ public final class TopicFollower implements AutoCloseable {
                 first = false;
                 Map<TopicPartition, Long> end = c.endOffsets(parts);
                 while (running.get()) {
-                    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    ConsumerRecords<String, byte[]> polled = c.poll(Duration.ofMillis(200));
+                    if (!polled.isEmpty()) {
+                        List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>(polled.count());
+                        polled.forEach(batch::add);
                         try {
-                            sink.accept(r);
+                            sink.accept(batch);
                         } catch (RuntimeException e) {
-                            LOG.error("{}: record {}-{}@{} skipped: {}", name, r.topic(), r.partition(), r.offset(), e.toString());
+                            LOG.error("{}: batch of {} records skipped: {}", name, batch.size(), e.toString());
                         }
                     }
                     if (!caughtUp && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {

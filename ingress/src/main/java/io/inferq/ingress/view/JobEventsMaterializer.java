@@ -5,6 +5,7 @@ import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.client.TopicFollower;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -17,8 +18,11 @@ import org.slf4j.LoggerFactory;
  * then follows it. It commits no offsets: the view is derived, and a restart rebuilds it (the topic
  * is compacted, so the replay is bounded by the number of live jobs).
  *
- * <p>Runs on its own thread; listeners are called on that thread after each change of the view and
- * must not block for long. {@link #isCaughtUp()} turns true once the end offsets seen at start are reached.
+ * <p>Runs on its own thread and applies each poll's records as one batch ({@link JobView#applyAll}: one read
+ * for the batch, one write per job however many of its events the batch holds). Listeners are called on that
+ * thread, in event order, once for each event that changed the view, with the job's snapshot right after that
+ * change; they must not block for long. {@link #isCaughtUp()} turns true once the end offsets seen at start are
+ * reached.
  */
 public final class JobEventsMaterializer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobEventsMaterializer.class);
@@ -30,8 +34,8 @@ public final class JobEventsMaterializer implements AutoCloseable {
 
     public JobEventsMaterializer(KafkaClientSettings kafka, JobView view) {
         this.view = view;
-        this.follower = new TopicFollower("job-view-materializer", kafka, TopicCatalogue.JOB_EVENTS,
-                TopicFollower.Start.BEGINNING, this::applyRecord);
+        this.follower = TopicFollower.batched("job-view-materializer", kafka, TopicCatalogue.JOB_EVENTS,
+                TopicFollower.Start.BEGINNING, this::applyRecords);
     }
 
     /** Adds a listener for events that changed the view (webhooks, waiting synchronous requests). */
@@ -47,24 +51,42 @@ public final class JobEventsMaterializer implements AutoCloseable {
         return follower.isCaughtUp();
     }
 
-    private void applyRecord(ConsumerRecord<String, byte[]> r) {
-        if (r.value() == null) {
-            return; // tombstone
+    /** Decodes a poll batch and applies it; on a failure, applies its events one by one (applying again is harmless). */
+    void applyRecords(List<ConsumerRecord<String, byte[]>> records) {
+        List<JobEvent> events = new ArrayList<>(records.size());
+        for (ConsumerRecord<String, byte[]> r : records) {
+            if (r.value() == null) {
+                continue; // tombstone
+            }
+            try {
+                events.add(serde.decode(r.value()));
+            } catch (AvroSerde.AvroDecodeException ex) {
+                LOG.error("undecodable job event at {}-{}@{} skipped: {}", r.topic(), r.partition(), r.offset(), ex.getMessage());
+            }
         }
-        JobEvent e;
-        try {
-            e = serde.decode(r.value());
-        } catch (AvroSerde.AvroDecodeException ex) {
-            LOG.error("undecodable job event at {}-{}@{} skipped: {}", r.topic(), r.partition(), r.offset(), ex.getMessage());
+        if (events.isEmpty()) {
             return;
         }
-        if (view.apply(e)) {
-            JobEvent latest = view.get(e.getJobId());
+        List<JobEvent> changed;
+        try {
+            changed = view.applyAll(events);
+        } catch (RuntimeException ex) {
+            LOG.warn("applying a batch of {} job events failed ({}); applying them one by one", events.size(), ex.toString());
+            changed = new ArrayList<>();
+            for (JobEvent e : events) {
+                try {
+                    changed.addAll(view.applyAll(List.of(e)));
+                } catch (RuntimeException ex2) {
+                    LOG.error("job event for {} skipped: {}", e.getJobId(), ex2.toString());
+                }
+            }
+        }
+        for (JobEvent latest : changed) {
             for (Consumer<JobEvent> l : listeners) {
                 try {
-                    l.accept(latest == null ? e : latest);
+                    l.accept(latest);
                 } catch (RuntimeException ex) {
-                    LOG.warn("job event listener failed for {}: {}", e.getJobId(), ex.toString());
+                    LOG.warn("job event listener failed for {}: {}", latest.getJobId(), ex.toString());
                 }
             }
         }

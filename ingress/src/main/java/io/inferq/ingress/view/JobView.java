@@ -22,7 +22,20 @@ public interface JobView {
      *
      * @return whether the view changed
      */
-    boolean apply(JobEvent event);
+    default boolean apply(JobEvent event) {
+        return !applyAll(List.of(event)).isEmpty();
+    }
+
+    /**
+     * Applies events in order, as {@link #apply} would one by one, but with fewer round trips: several events
+     * of one job become one write (a poll batch of the job-events topic typically holds a job's whole life).
+     *
+     * <p>A job whose write fails is skipped (logged), like a failed {@link #apply}; the other jobs still apply.
+     *
+     * @return for each event that changed the view, in event order, the job's snapshot right after that change
+     * @throws RuntimeException when nothing could be applied (the store is unavailable)
+     */
+    List<JobEvent> applyAll(List<JobEvent> events);
 
     /**
      * @param status null for any status

@@ -64,6 +64,7 @@ public final class MemoryBenchmark {
             List<double[]> health = new ArrayList<>(); // t, ms
             AtomicLong accepted = new AtomicLong();
             AtomicLong rejected = new AtomicLong();
+            java.util.concurrent.atomic.AtomicReference<String> lastJobId = new java.util.concurrent.atomic.AtomicReference<>();
             long t0 = System.nanoTime();
             out.printf(Locale.ROOT, "starting inferq child process (roles ingress,dispatcher; -Xmx%s)...%n", xmx);
             Child server = Child.start(dir.resolve("server-1.log"), dir.resolve("gc-1.log"), xmx, "--roles", "ingress,dispatcher",
@@ -71,6 +72,10 @@ public final class MemoryBenchmark {
                     Integer.toString(kafka), "--hazelcast-port", Integer.toString(hz), "--time-scale", "1000000", "--fleet", "simulator");
             String bootstrap = server.kafka;
             HttpClient probe = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            // the baseline: live heap of the idle server after a full GC (a per-job figure needs it, not a first sample)
+            jcmd(server.pid(), "GC.run");
+            Thread.sleep(1000);
+            double idleLiveMb = heapBytes(get(probe, url + "/metrics")) / 1048576.0;
             Thread sampler = new Thread(() -> {
                 while (!Thread.currentThread().isInterrupted()) {
                     double t = (System.nanoTime() - t0) / 1e9;
@@ -106,6 +111,7 @@ public final class MemoryBenchmark {
                     target.submit("deepseek-v2-lite", prompt, 1).whenComplete((a, ex) -> {
                         if (a != null && (a.status() == 202 || a.status() == 200)) {
                             accepted.incrementAndGet();
+                            lastJobId.set(a.jobId());
                         } else {
                             rejected.incrementAndGet();
                         }
@@ -113,8 +119,9 @@ public final class MemoryBenchmark {
                     });
                     if (System.nanoTime() - lastPrint > 5e9) {
                         lastPrint = System.nanoTime();
-                        out.printf(Locale.ROOT, "[%6.1fs] queued %d (rejected %d), server heap %.0f MB, /health %.1f ms%n",
-                                (lastPrint - t0) / 1e9, accepted.get(), rejected.get(), last(heap, 1), last(health, 1));
+                        out.printf(Locale.ROOT, "[%6.1fs] queued %d (%.0f/s; rejected %d), server heap %.0f MB, /health %.1f ms%n",
+                                (lastPrint - t0) / 1e9, accepted.get(), accepted.get() / ((lastPrint - t0) / 1e9), rejected.get(),
+                                last(heap, 1), last(health, 1));
                     }
                 }
                 inFlight.acquire(concurrency);
@@ -123,7 +130,11 @@ public final class MemoryBenchmark {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "queued %d jobs (rejected %d) in %.1f s (%.0f jobs/s)%n", accepted.get(), rejected.get(), loadSeconds,
                     accepted.get() / loadSeconds);
-            Thread.sleep(3000); // let the job view and dispatcher catch up
+            // let the job view catch up (it has the last accepted job) and the dispatcher settle
+            double viewLagSeconds = awaitJob(probe, url, lastJobId.get(), Duration.ofMinutes(5));
+            Thread.sleep(3000);
+            // the list and get calls still answer with every job in the view (no index: a list call scans)
+            double[] listMs = timeList(probe, url, lastJobId.get());
             String gc = jcmd(server.pid(), "GC.run");
             Thread.sleep(1000);
             double liveMb = heapBytes(get(probe, url + "/metrics")) / 1048576.0;
@@ -134,10 +145,12 @@ public final class MemoryBenchmark {
             synchronized (health) {
                 healthMs = health.stream().mapToDouble(x -> x[1]).toArray();
             }
-            out.printf(Locale.ROOT, "server heap: peak used %.0f MB (incl. garbage), live after full GC %.0f MB with %d jobs queued (target < %d MB)%n",
-                    peakMb, liveMb, accepted.get(), targetMb);
+            out.printf(Locale.ROOT, "server heap: peak used %.0f MB (incl. garbage), live after full GC %.0f MB with %d jobs queued (idle: %.0f MB; "
+                    + "target < %d MB)%n", peakMb, liveMb, accepted.get(), idleLiveMb, targetMb);
             out.printf(Locale.ROOT, "GET /health while loading: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d probes)%n",
                     Stats.pct(healthMs, 0.5), Stats.pct(healthMs, 0.99), Stats.pct(healthMs, 1), healthMs.length);
+            out.printf(Locale.ROOT, "with %d jobs queued: job view caught up %.1f s after the last submit; GET /v1/jobs/{id} %.1f ms, "
+                    + "GET /v1/jobs?limit=100 %.0f ms, its next page %.0f ms%n", accepted.get(), viewLagSeconds, listMs[0], listMs[1], listMs[2]);
             out.println("largest classes on the server heap after full GC (jcmd GC.class_histogram):");
             top.forEach(l -> out.println("  " + l.trim()));
             if (gc.isBlank()) {
@@ -171,8 +184,9 @@ public final class MemoryBenchmark {
             drainer.stop();
             out.printf(Locale.ROOT, "drained %d of %d accepted jobs in %.1f s after restart (%.0f jobs/s)%n", drained, accepted.get(),
                     drainSeconds, drained / drainSeconds);
-            out.printf(Locale.ROOT, "RATIO live heap ÷ 512 MB target = %.2f with %d jobs queued; %.1f KB per queued job above the idle heap%n",
-                    liveMb / targetMb, accepted.get(), (liveMb - firstHeap(heap)) * 1024 / Math.max(1, accepted.get()));
+            out.printf(Locale.ROOT, "RATIO live heap ÷ 512 MB target = %.2f with %d jobs queued; %.0f bytes per queued job above the idle "
+                    + "live heap (%.0f MB)%n", liveMb / targetMb, accepted.get(), (liveMb - idleLiveMb) * 1048576 / Math.max(1, accepted.get()),
+                    idleLiveMb);
 
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("command", "bench-memory");
@@ -184,10 +198,16 @@ public final class MemoryBenchmark {
             m.put("heap_peak_used_mb", ReplayReport.round(peakMb));
             m.put("heap_live_after_full_gc_mb", ReplayReport.round(liveMb));
             m.put("heap_idle_first_sample_mb", ReplayReport.round(firstHeap(heap)));
+            m.put("heap_live_idle_mb", ReplayReport.round(idleLiveMb));
+            m.put("bytes_per_queued_job", Math.round((liveMb - idleLiveMb) * 1048576 / Math.max(1, accepted.get())));
             m.put("target_heap_mb", targetMb);
             m.put("health_p50_ms", ReplayReport.round(Stats.pct(healthMs, 0.5)));
             m.put("health_p99_ms", ReplayReport.round(Stats.pct(healthMs, 0.99)));
             m.put("health_max_ms", ReplayReport.round(Stats.pct(healthMs, 1)));
+            m.put("view_caught_up_after_s", ReplayReport.round(viewLagSeconds));
+            m.put("get_job_ms", ReplayReport.round(listMs[0]));
+            m.put("list_jobs_ms", ReplayReport.round(listMs[1]));
+            m.put("list_jobs_next_page_ms", ReplayReport.round(listMs[2]));
             m.put("drained", drained);
             m.put("drain_seconds", ReplayReport.round(drainSeconds));
             m.put("top_classes", top);
@@ -242,6 +262,47 @@ public final class MemoryBenchmark {
             }
         }
         return sum;
+    }
+
+    /** @return seconds until {@code GET /v1/jobs/{id}} found the job (NaN when it did not within {@code timeout}) */
+    private static double awaitJob(HttpClient c, String url, String jobId, Duration timeout) throws IOException, InterruptedException {
+        if (jobId == null) {
+            return Double.NaN;
+        }
+        long t0 = System.nanoTime();
+        while (System.nanoTime() - t0 < timeout.toNanos()) {
+            HttpResponse<Void> r = c.send(HttpRequest.newBuilder(URI.create(url + "/v1/jobs/" + jobId)).header("Authorization", "Bearer " + KEY)
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.discarding());
+            if (r.statusCode() == 200) {
+                return (System.nanoTime() - t0) / 1e9;
+            }
+            Thread.sleep(200);
+        }
+        return Double.NaN;
+    }
+
+    /** @return ms of: a get, the first list page, the page after it */
+    private static double[] timeList(HttpClient c, String url, String jobId) throws IOException, InterruptedException {
+        double[] ms = new double[] {Double.NaN, Double.NaN, Double.NaN};
+        if (jobId == null) {
+            return ms;
+        }
+        long t0 = System.nanoTime();
+        c.send(HttpRequest.newBuilder(URI.create(url + "/v1/jobs/" + jobId)).header("Authorization", "Bearer " + KEY)
+                .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.discarding());
+        ms[0] = (System.nanoTime() - t0) / 1e6;
+        t0 = System.nanoTime();
+        HttpResponse<String> page = c.send(HttpRequest.newBuilder(URI.create(url + "/v1/jobs?limit=100")).header("Authorization", "Bearer " + KEY)
+                .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofString());
+        ms[1] = (System.nanoTime() - t0) / 1e6;
+        java.util.regex.Matcher last = java.util.regex.Pattern.compile("\"last_id\":\"([^\"]+)\"").matcher(page.body());
+        if (page.statusCode() == 200 && last.find()) {
+            t0 = System.nanoTime();
+            c.send(HttpRequest.newBuilder(URI.create(url + "/v1/jobs?limit=100&after=" + last.group(1))).header("Authorization", "Bearer " + KEY)
+                    .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.discarding());
+            ms[2] = (System.nanoTime() - t0) / 1e6;
+        }
+        return ms;
     }
 
     private static String get(HttpClient c, String u) throws IOException, InterruptedException {
