@@ -48,6 +48,8 @@ public final class MemoryBenchmark {
     public static int run(Flags f, PrintStream out) {
         int jobs = f.intValue("jobs", 200_000);
         String xmx = f.string("server-xmx", "2g");
+        // the drain process also holds the finished jobs (with their output) for the view's 24 h retention
+        String drainXmx = f.string("drain-xmx", "2g");
         int concurrency = f.intValue("concurrency", 64);
         double drainTimeout = f.positive("drain-timeout-s", 600);
         long targetMb = f.longValue("target-heap-mb", 512);
@@ -160,7 +162,7 @@ public final class MemoryBenchmark {
             out.println("restarting the server with every role on the same data directory to drain...");
             server.stop();
             double restartAt = (System.nanoTime() - t0) / 1e9;
-            Child drainer = Child.start(dir.resolve("server-2.log"), dir.resolve("gc-2.log"), xmx, "--bench-key", KEY, "--data-dir",
+            Child drainer = Child.start(dir.resolve("server-2.log"), dir.resolve("gc-2.log"), drainXmx, "--bench-key", KEY, "--data-dir",
                     data.toString(), "--http-port", Integer.toString(http), "--kafka-port", Integer.toString(kafka), "--hazelcast-port",
                     Integer.toString(hz), "--time-scale", "1000000", "--fleet", "simulator");
             long drained;
@@ -195,6 +197,7 @@ public final class MemoryBenchmark {
             m.put("jobs_rejected", rejected.get());
             m.put("load_seconds", ReplayReport.round(loadSeconds));
             m.put("server_xmx", xmx);
+            m.put("drain_xmx", drainXmx);
             m.put("heap_peak_used_mb", ReplayReport.round(peakMb));
             m.put("heap_live_after_full_gc_mb", ReplayReport.round(liveMb));
             m.put("heap_idle_first_sample_mb", ReplayReport.round(firstHeap(heap)));
