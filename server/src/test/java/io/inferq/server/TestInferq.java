@@ -113,4 +113,26 @@ public final class TestInferq {
             Thread.currentThread().interrupt();
         }
     }
+
+    /**
+     * A new single-member Hazelcast cluster on loopback (TCP-IP join to 127.0.0.1 only, no multicast or discovery,
+     * a unique cluster name so concurrent builds never join each other); the caller shuts it down.
+     */
+    public static com.hazelcast.core.HazelcastInstance loopbackMember(String namePrefix, com.hazelcast.config.MapConfig... maps) {
+        com.hazelcast.config.Config c = new com.hazelcast.config.Config();
+        c.setClusterName(namePrefix + "-" + java.util.UUID.randomUUID());
+        c.setProperty("hazelcast.phone.home.enabled", "false");
+        c.setProperty("hazelcast.partition.count", "31");
+        c.setProperty("hazelcast.wait.seconds.before.join", "0");
+        c.getNetworkConfig().setPort(5701).setPortAutoIncrement(true);
+        c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
+        com.hazelcast.config.JoinConfig join = c.getNetworkConfig().getJoin();
+        join.getMulticastConfig().setEnabled(false);
+        join.getAutoDetectionConfig().setEnabled(false);
+        join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
+        for (com.hazelcast.config.MapConfig m : maps) {
+            c.addMapConfig(m);
+        }
+        return com.hazelcast.core.Hazelcast.newHazelcastInstance(c);
+    }
 }

@@ -2,9 +2,6 @@ package io.inferq.server.kv;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.hazelcast.config.Config;
-import com.hazelcast.config.JoinConfig;
-import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import io.inferq.kvcache.index.BlockHolder;
@@ -18,7 +15,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -29,18 +25,7 @@ class KvAdaptersHazelcastTest {
 
     @Test
     void aPrefixStoredByOneWorkerIsServedToAnotherAndLocated() throws Exception {
-        Config c = new Config();
-        c.setClusterName("inferq-kv-adapters-" + UUID.randomUUID());
-        c.setProperty("hazelcast.phone.home.enabled", "false");
-        c.setProperty("hazelcast.partition.count", "31");
-        c.setProperty("hazelcast.wait.seconds.before.join", "0");
-        c.getNetworkConfig().setPort(5701).setPortAutoIncrement(true);
-        c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
-        JoinConfig join = c.getNetworkConfig().getJoin();
-        join.getMulticastConfig().setEnabled(false);
-        join.getAutoDetectionConfig().setEnabled(false);
-        join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
-        HazelcastInstance hz = Hazelcast.newHazelcastInstance(c);
+        HazelcastInstance hz = io.inferq.server.TestInferq.loopbackMember("inferq-kv-adapters");
         ExecutorService lookups = Executors.newSingleThreadExecutor();
         try {
             MeterRegistry registry = new SimpleMeterRegistry();

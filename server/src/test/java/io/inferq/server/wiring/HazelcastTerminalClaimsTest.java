@@ -3,15 +3,12 @@ package io.inferq.server.wiring;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.hazelcast.config.Config;
-import com.hazelcast.config.JoinConfig;
-import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import io.inferq.broker.job.JobStatus;
 import io.inferq.broker.job.TerminalClaims.Claim;
+import io.inferq.server.TestInferq;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,19 +19,7 @@ class HazelcastTerminalClaimsTest {
 
     @BeforeAll
     static void start() {
-        Config c = new Config();
-        c.setClusterName("inferq-claims-" + UUID.randomUUID());
-        c.setProperty("hazelcast.phone.home.enabled", "false");
-        c.setProperty("hazelcast.partition.count", "31");
-        c.setProperty("hazelcast.wait.seconds.before.join", "0");
-        c.getNetworkConfig().setPort(5701).setPortAutoIncrement(true);
-        c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
-        JoinConfig join = c.getNetworkConfig().getJoin();
-        join.getMulticastConfig().setEnabled(false);
-        join.getAutoDetectionConfig().setEnabled(false);
-        join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
-        c.addMapConfig(HazelcastTerminalClaims.mapConfig());
-        hz = Hazelcast.newHazelcastInstance(c);
+        hz = TestInferq.loopbackMember("inferq-claims", HazelcastTerminalClaims.mapConfig());
     }
 
     @AfterAll
