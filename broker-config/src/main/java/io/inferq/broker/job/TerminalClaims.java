@@ -44,6 +44,20 @@ public interface TerminalClaims {
         return out;
     }
 
+    /**
+     * Claims several jobs for one owner at once, each with its own terminal status: per job exactly
+     * {@link #claim}, in one round trip where the implementation allows (a worker claims a whole batch's
+     * outcomes together). Jobs are independent: a job already claimed by someone else does not stop the others.
+     *
+     * @param terminals job id → the terminal status this owner claims for it
+     * @return job id → winning claim, for every job of {@code terminals}
+     */
+    default java.util.Map<String, Claim> claimAll(java.util.Map<String, JobStatus> terminals, String owner) {
+        java.util.Map<String, Claim> out = new java.util.HashMap<>();
+        terminals.forEach((id, status) -> out.put(id, claim(id, status, owner)));
+        return out;
+    }
+
     /** @return whether this claim won, or repeats the winner exactly */
     default boolean tryClaim(String jobId, JobStatus terminal, String owner) {
         Claim c = claim(jobId, terminal, owner);

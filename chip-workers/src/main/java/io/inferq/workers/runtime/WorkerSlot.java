@@ -226,6 +226,7 @@ final class WorkerSlot {
         List<String> ids = new ArrayList<>(batch.getJobs().size());
         batch.getJobs().forEach(j -> ids.add(j.getJobId()));
         Map<String, TerminalClaims.Claim> claimed = claims.claimedAll(ids);
+        List<JobRequest> late = new ArrayList<>();
         for (JobRequest job : batch.getJobs()) {
             TerminalClaims.Claim claim = claimed.get(job.getJobId());
             if (claim != null && !claim.owner().equals(owner)) {
@@ -234,13 +235,19 @@ final class WorkerSlot {
             }
             Long deadline = job.getDeadlineAtMs();
             if (deadline != null && deadline <= now) {
-                if (claims.tryClaim(job.getJobId(), JobStatus.EXPIRED, owner)) {
-                    terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.EXPIRED, now), batch),
-                            "invalid_request_error", "deadline_exceeded", "the job's deadline passed before it could start"));
-                }
+                late.add(job);
                 continue;
             }
             live.add(job);
+        }
+        Map<String, JobStatus> lateClaims = new java.util.HashMap<>();
+        late.forEach(job -> lateClaims.put(job.getJobId(), JobStatus.EXPIRED));
+        Map<String, TerminalClaims.Claim> lateWinners = lateClaims.isEmpty() ? Map.of() : claims.claimAll(lateClaims, owner);
+        for (JobRequest job : late) {
+            if (won(lateWinners.get(job.getJobId()), JobStatus.EXPIRED, owner)) {
+                terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.EXPIRED, now), batch),
+                        "invalid_request_error", "deadline_exceeded", "the job's deadline passed before it could start"));
+            }
         }
         List<SequenceWork> work = new ArrayList<>(live.size());
         for (JobRequest job : live) {
@@ -253,13 +260,26 @@ final class WorkerSlot {
         List<SequenceOutcome> outcomes = work.isEmpty() ? List.of()
                 : backend.run(new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
         List<JobRequest> handBack = new ArrayList<>();
+        Map<String, JobStatus> outcomeClaims = new java.util.HashMap<>();
+        for (int i = 0; i < outcomes.size(); i++) {
+            JobRequest job = live.get(i);
+            SequenceOutcome outcome = outcomes.get(i);
+            if (outcome instanceof SequenceOutcome.Completed) {
+                prefixCache.stored(settings.poolId(), job.getTenant(), work.get(i));
+                outcomeClaims.put(job.getJobId(), JobStatus.SUCCEEDED);
+            } else if (outcome instanceof SequenceOutcome.Failed f
+                    && !(f.error().retriable() && job.getAttempt() + 1 < settings.maxAttempts())) {
+                outcomeClaims.put(job.getJobId(), JobStatus.FAILED);
+            }
+        }
+        Map<String, TerminalClaims.Claim> winners = outcomeClaims.isEmpty() ? Map.of() : claims.claimAll(outcomeClaims, owner);
         for (int i = 0; i < outcomes.size(); i++) {
             JobRequest job = live.get(i);
             SequenceOutcome outcome = outcomes.get(i);
             long at = clock.millis();
+            TerminalClaims.Claim winner = winners.get(job.getJobId());
             if (outcome instanceof SequenceOutcome.Completed done) {
-                prefixCache.stored(settings.poolId(), job.getTenant(), work.get(i));
-                if (claims.tryClaim(job.getJobId(), JobStatus.SUCCEEDED, owner)) {
+                if (won(winner, JobStatus.SUCCEEDED, owner)) {
                     JobEvent e = onPool(JobSnapshots.fromRequest(job, JobStatus.SUCCEEDED, done.finishedAtMs()), batch);
                     Map<String, Long> times = new java.util.HashMap<>(e.getStateTimes());
                     times.put(JobStatus.RUNNING.apiName(), now);
@@ -279,7 +299,7 @@ final class WorkerSlot {
                 if (err.retriable() && job.getAttempt() + 1 < settings.maxAttempts()) {
                     handBack.add(JobRequest.newBuilder(job).setAttempt(job.getAttempt() + 1).build());
                     handedBack.increment();
-                } else if (claims.tryClaim(job.getJobId(), JobStatus.FAILED, owner)) {
+                } else if (won(winner, JobStatus.FAILED, owner)) {
                     String msg = err.retriable() ? err.message() + " (gave up after " + (job.getAttempt() + 1) + " attempts)" : err.message();
                     terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.FAILED, at), batch),
                             err.type(), err.code(), msg));
@@ -309,6 +329,11 @@ final class WorkerSlot {
         }
         tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
         tx.commitTransaction();
+    }
+
+    /** Whether {@code winner} is this owner's claim of {@code status} (it won, or repeats its own earlier win). */
+    private static boolean won(TerminalClaims.Claim winner, JobStatus status, String owner) {
+        return winner != null && winner.status() == status && winner.owner().equals(owner);
     }
 
     /**

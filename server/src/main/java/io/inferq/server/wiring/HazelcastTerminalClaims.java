@@ -49,6 +49,49 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
         return out;
     }
 
+    /**
+     * One {@code executeOnKeys}: an entry processor that sets each absent claim and answers the winner, one
+     * operation per partition owner instead of one {@code putIfAbsent} per job. The map's time-to-live applies
+     * to claims set this way as to any other.
+     */
+    @Override
+    public java.util.Map<String, Claim> claimAll(java.util.Map<String, JobStatus> terminals, String owner) {
+        java.util.Map<String, String> values = new java.util.HashMap<>();
+        terminals.forEach((id, status) -> {
+            if (!status.isTerminal()) {
+                throw new IllegalArgumentException(status.apiName() + " is not a terminal status");
+            }
+            values.put(id, status.name() + "|" + owner);
+        });
+        if (values.isEmpty()) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, Claim> out = new java.util.HashMap<>();
+        claims.executeOnKeys(values.keySet(), new ClaimIfAbsent(values)).forEach((id, v) -> out.put(id, parse(v)));
+        return out;
+    }
+
+    /** Sets the entry to its value from {@code values} if it has none; answers the entry's (winning) value. */
+    static final class ClaimIfAbsent implements com.hazelcast.map.EntryProcessor<String, String, String> {
+        private static final long serialVersionUID = 1L;
+        private final java.util.HashMap<String, String> values;
+
+        ClaimIfAbsent(java.util.Map<String, String> values) {
+            this.values = new java.util.HashMap<>(values);
+        }
+
+        @Override
+        public String process(java.util.Map.Entry<String, String> entry) {
+            String current = entry.getValue();
+            if (current != null) {
+                return current;
+            }
+            String mine = values.get(entry.getKey());
+            entry.setValue(mine);
+            return mine;
+        }
+    }
+
     private static Claim parse(String v) {
         int bar = v.indexOf('|');
         return new Claim(JobStatus.valueOf(v.substring(0, bar)), v.substring(bar + 1));

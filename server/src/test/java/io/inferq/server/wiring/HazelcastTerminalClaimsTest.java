@@ -47,6 +47,29 @@ class HazelcastTerminalClaimsTest {
     }
 
     @Test
+    void aBatchClaimSetsTheAbsentClaimsAndAnswersEveryWinner() {
+        HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
+        claims.claim("b-cancelled", JobStatus.CANCELLED, "api");
+        claims.claim("b-mine", JobStatus.SUCCEEDED, "batch-3");
+
+        Map<String, Claim> winners = claims.claimAll(Map.of("b-cancelled", JobStatus.SUCCEEDED, "b-mine", JobStatus.SUCCEEDED,
+                "b-new-ok", JobStatus.SUCCEEDED, "b-new-failed", JobStatus.FAILED), "batch-3");
+
+        assertThat(winners).isEqualTo(Map.of(
+                "b-cancelled", new Claim(JobStatus.CANCELLED, "api"),
+                "b-mine", new Claim(JobStatus.SUCCEEDED, "batch-3"),
+                "b-new-ok", new Claim(JobStatus.SUCCEEDED, "batch-3"),
+                "b-new-failed", new Claim(JobStatus.FAILED, "batch-3")));
+        assertThat(claims.claimed("b-new-failed")).as("stored, not only answered").isEqualTo(new Claim(JobStatus.FAILED, "batch-3"));
+        assertThat(claims.claim("b-new-ok", JobStatus.EXPIRED, "dispatcher")).as("a later single claim learns the batch's winner")
+                .isEqualTo(new Claim(JobStatus.SUCCEEDED, "batch-3"));
+        assertThat(claims.claimAll(Map.of(), "batch-3")).isEmpty();
+        assertThatThrownBy(() -> claims.claimAll(Map.of("b-x", JobStatus.QUEUED), "batch-3"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a terminal status");
+        assertThat(claims.claimed("b-x")).isNull();
+    }
+
+    @Test
     void onlyTerminalStatusesCanBeClaimed() {
         HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
         assertThatThrownBy(() -> claims.claim("j4", JobStatus.RUNNING, "batch-1"))
