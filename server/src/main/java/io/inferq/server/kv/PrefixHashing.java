@@ -21,17 +21,41 @@ import java.util.function.Function;
  * ({@code null}) is salted with {@code "tenant:" + tenantId}, so tenants never share (or can time) each
  * other's prefixes unless a deployment gives them the same salt on purpose.
  *
- * <p>Immutable and thread-safe. Tokenising is CPU-bound (linear in the prompt): not for an event loop with
- * very long prompts.
+ * <p>Thread-safe; its only state is a bounded cache of recent analyses. Tokenising is CPU-bound (linear in
+ * the prompt): not for an event loop with very long prompts.
  */
 public final class PrefixHashing {
 
     /** Layout part of every {@link io.inferq.kvcache.KvFormat} made here. */
     public static final String LAYOUT = "flashmla-paged";
 
+    /**
+     * Bound of the recent-analyses cache, in its weight unit (about bytes: 2 per prompt character, 4 per token):
+     * 32 MB. Entries also expire a minute after they were made; a job whose batch runs later is tokenised again.
+     */
+    public static final long RECENT_MAX_WEIGHT = 32L << 20;
+
     private final PromptTokenizer tokenizer;
     private final int blockSize;
     private final Function<String, String> saltOfTenant;
+
+    private record AnalysisKey(String model, String tenant, List<ChatMessage> messages) {
+        int weight() {
+            long chars = 0;
+            for (ChatMessage m : messages) {
+                chars += m.content().length() + m.role().length();
+            }
+            return (int) Math.min(Integer.MAX_VALUE / 2, 2 * chars + 64);
+        }
+    }
+
+    private final com.github.benmanes.caffeine.cache.Cache<AnalysisKey, Prompt> recent =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+                    .maximumWeight(RECENT_MAX_WEIGHT)
+                    .<AnalysisKey, Prompt>weigher((k, p) -> k.weight() + 4 * p.tokenCount() + 16 * p.blockHashes().size())
+                    .expireAfterWrite(java.time.Duration.ofMinutes(1))
+                    .executor(Runnable::run)
+                    .build();
 
     /**
      * @param tokenizer    the tokenizer (its name is part of the seed)
@@ -84,11 +108,19 @@ public final class PrefixHashing {
         return HashSeed.derive(model, tokenizer.name(), saltOf(tenant));
     }
 
-    /** Renders {@code messages} through the chat template, tokenises, and hashes the full blocks. */
+    /**
+     * Renders {@code messages} through the chat template, tokenises, and hashes the full blocks. The answer of
+     * a recent equal call is reused: in a process that runs both the dispatcher and the workers, a job's prompt
+     * is tokenised once, at intake, not again when its batch runs (see {@link #RECENT_MAX_WEIGHT}). Callers must
+     * not modify the returned tokens.
+     */
     public Prompt analyze(String model, String tenant, List<ChatMessage> messages) {
-        int[] tokens = tokenizer.encodeChat(messages);
-        return new Prompt(tokens, new BlockHasher(seed(model, tenant), blockSize).blockHashes(tokens));
+        return recent.get(new AnalysisKey(model, tenant, List.copyOf(messages)), k -> {
+            int[] tokens = tokenizer.encodeChat(k.messages());
+            return new Prompt(tokens, new BlockHasher(seed(k.model(), k.tenant()), blockSize).blockHashes(tokens));
+        });
     }
+
 
     /** Avro chat messages (dispatcher side) as template messages. */
     public static List<ChatMessage> fromAvro(List<io.inferq.broker.avro.ChatMessage> messages) {
