@@ -38,10 +38,12 @@ public final class PipelineOverheadBenchmark {
 
     public static int run(Flags f, PrintStream out) {
         int records = f.intValue("records", 5000);
+        int warmup = f.intValue("warmup", records);
         double latencySeconds = f.positive("latency-seconds", 10);
         double timeScale = f.positive("time-scale", 1e6);
         int promptTokens = f.intValue("prompt-tokens", 64);
         int inFlight = f.intValue("max-in-flight", 256);
+        double latencyRate = f.doubleValue("latency-rate", 0);
         Path dir = LoadCommand.outDir(f, "bench-overhead");
         f.rejectUnknown();
         String model = "deepseek-v2-lite";
@@ -57,7 +59,7 @@ public final class PipelineOverheadBenchmark {
             double rawCpuMs;
             double[] rawLat;
             try (RawKafkaProbe raw = new RawKafkaProbe(server.kafkaBootstrapServers(), 3, recordBytes)) {
-                raw.saturate(Math.min(records, 2000)); // warm-up
+                raw.saturate(Math.max(1, warmup)); // warm-up
                 long cpu0 = processCpuNanos();
                 rawRate = raw.saturate(records);
                 rawCpuMs = (processCpuNanos() - cpu0) / 1e6 / records;
@@ -69,7 +71,9 @@ public final class PipelineOverheadBenchmark {
             }
             // 2. the pipeline: saturation (all submitted at once, bounded in flight), then latency at half of it
             Replayer.Settings s = new Replayer.Settings(1.0, model, inFlight, 600, 120, 5, 500);
-            pipeline(url, server, s, burstPlan(Math.min(records, 2000), promptTokens), out); // warm-up (JIT)
+            if (warmup > 0) {
+                pipeline(url, server, s, burstPlan(warmup, promptTokens), out); // warm-up: JIT, caches, connections
+            }
             Map<String, Long> requests0 = brokerRequestCounts();
             var threads0 = ThreadCpuBreakdown.snapshot();
             long cpu0 = processCpuNanos();
@@ -81,10 +85,13 @@ public final class PipelineOverheadBenchmark {
             out.printf(Locale.ROOT, "broker requests per job: %s%n", requestsPerJob);
             Map<String, Double> cpuByComponent = ThreadCpuBreakdown.between(threads0, ThreadCpuBreakdown.snapshot(), finished(sat));
             out.printf(Locale.ROOT, "CPU ms per job by component: %s%n", cpuByComponent);
-            Replayer.Result paced = pipeline(url, server, s, pacedPlan(jobRate / 2, latencySeconds, promptTokens), out);
+            double pacedRate = latencyRate > 0 ? latencyRate : jobRate / 2;
+            Replayer.Result paced = pipeline(url, server, s, pacedPlan(pacedRate, latencySeconds, promptTokens), out);
             double[] jobLat = paced.outcomes().stream().filter(JobOutcome::finished).mapToDouble(JobOutcome::e2eSeconds).toArray();
-            out.printf(Locale.ROOT, "pipeline at %.0f jobs/s: p50 %.2f ms, p99 %.2f ms%n", jobRate / 2,
+            out.printf(Locale.ROOT, "pipeline at %.0f jobs/s: p50 %.2f ms, p99 %.2f ms%n", pacedRate,
                     Stats.pct(jobLat, 0.5) * 1000, Stats.pct(jobLat, 0.99) * 1000);
+            Map<String, String> stages = stageLatencies(paced);
+            out.printf(Locale.ROOT, "pipeline latency by stage (p50 / p99 ms): %s%n", stages);
 
             double thrRatio = jobRate / rawRate;
             double p50Ratio = Stats.pct(jobLat, 0.5) / Stats.pct(rawLat, 0.5);
@@ -110,6 +117,7 @@ public final class PipelineOverheadBenchmark {
             m.put("pipeline_p99_ms", ReplayReport.round(Stats.pct(jobLat, 0.99) * 1000));
             m.put("accepted_not_finished", lost);
             m.put("broker_requests_per_job", requestsPerJob);
+            m.put("latency_by_stage_p50_p99_ms", stages);
             m.put("cpu_ms_per_job_by_component", cpuByComponent);
             m.put("raw_cpu_ms_per_record", ReplayReport.round(rawCpuMs));
             m.put("pipeline_cpu_ms_per_job", ReplayReport.round(jobCpuMs));
@@ -191,6 +199,26 @@ public final class PipelineOverheadBenchmark {
             t.add(new TraceRequest(Math.round(i * 1000.0 / rate), promptTokens, 1, List.of()));
         }
         return ReplayPlan.of(t, 0, Long.MAX_VALUE, 1.0, n, 1);
+    }
+
+    /**
+     * Where a job's latency goes, from the client's send time and the server's timestamps (one host, one wall
+     * clock): send → queued (HTTP submit and the request record's produce), queued → running (dispatch and the
+     * worker's fetch), running → finished (the instant backend and the KV cache), finished → seen (the worker's
+     * transaction commit and the result's consumer). p50 and p99 of each, in milliseconds.
+     */
+    static Map<String, String> stageLatencies(Replayer.Result r) {
+        List<JobOutcome> done = r.outcomes().stream().filter(o -> o.finished() && o.startedAtMs > 0 && o.sentAtMs > 0).toList();
+        Map<String, String> out = new LinkedHashMap<>();
+        stage(out, "send→queued", done.stream().mapToDouble(o -> o.submittedAtMs - o.sentAtMs).toArray());
+        stage(out, "queued→running", done.stream().mapToDouble(o -> o.startedAtMs - o.submittedAtMs).toArray());
+        stage(out, "running→finished", done.stream().mapToDouble(o -> o.finishedAtMs - o.startedAtMs).toArray());
+        stage(out, "finished→seen", done.stream().mapToDouble(o -> o.sentAtMs + o.e2eSeconds() * 1000 - o.finishedAtMs).toArray());
+        return out;
+    }
+
+    private static void stage(Map<String, String> out, String name, double[] ms) {
+        out.put(name, String.format(Locale.ROOT, "%.1f / %.1f", Stats.pct(ms, 0.5), Stats.pct(ms, 0.99)));
     }
 
     static long finished(Replayer.Result r) {

@@ -17,7 +17,7 @@ import java.util.function.Consumer;
 
 /**
  * Starts an in-process inferq (embedded KRaft broker + Hazelcast member) on free ports, on the embedded
- * defaults with the load test's edits: the simulated pools' time-scale, the routing policy, optionally the
+ * defaults, then the {@code INFERQ_*} environment variables (as for {@code serve}), then the load test's edits: the simulated pools' time-scale, the routing policy, optionally the
  * policy simulator's fleet (so the real pipeline and {@link PolicySimulator} run the same pools), a bench
  * tenant without queue limits, and the roles. Blocks until the server is ready (60 s at most).
  */
@@ -83,6 +83,7 @@ public final class EmbeddedInferq {
     /** The config tree these options produce (also what {@code serve} binds). */
     public static ObjectNode config(Options o) {
         ObjectNode tree = ConfigLoader.defaults();
+        ConfigLoader.applyEnvironment(tree, System.getenv()); // INFERQ_* as for serve; the load test's edits below win
         tree.put("data-dir", (o.dataDir() != null ? o.dataDir() : tempDir()).toString());
         ((ObjectNode) tree.get("http")).put("port", o.httpPort() != null ? o.httpPort() : 0);
         ObjectNode kafka = (ObjectNode) tree.get("kafka");

@@ -9,6 +9,8 @@ public final class JobOutcome {
     public final int promptTokens;
     public final int maxTokens;
     public volatile long sentNanos;
+    /** Wall-clock time of the send ({@code System.currentTimeMillis()}), to compare with server timestamps. */
+    public volatile long sentAtMs;
     /** HTTP status of the submit (202 accepted), or 202 for an acknowledged Kafka record; 0 = transport error. */
     public volatile int submitStatus;
     public volatile String rejectCode;

@@ -139,6 +139,7 @@ public final class Replayer {
                 outcomes.add(o);
                 inFlight.acquire();
                 o.sentNanos = System.nanoTime();
+                o.sentAtMs = System.currentTimeMillis();
                 sent.incrementAndGet();
                 target.submit(s.model(), prompt, outTok).whenComplete((a, ex) -> {
                     try {

@@ -126,7 +126,13 @@ public final class ConfigLoader {
         }
     }
 
-    private static void applyEnvironment(ObjectNode tree, Map<String, String> env) {
+    /**
+     * Applies the {@code INFERQ_*} variables of {@code env} to {@code tree} (as {@link #load} does after the
+     * file), for tools that build their own tree.
+     *
+     * @throws ConfigException if a variable names no setting
+     */
+    public static void applyEnvironment(ObjectNode tree, Map<String, String> env) {
         Map<String, String> sorted = new TreeMap<>(env);
         for (Map.Entry<String, String> e : sorted.entrySet()) {
             if (!e.getKey().startsWith("INFERQ_") || e.getKey().equals("INFERQ_CONFIG")) {
