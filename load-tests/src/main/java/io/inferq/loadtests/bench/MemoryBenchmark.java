@@ -324,6 +324,9 @@ public final class MemoryBenchmark {
 
     /** A {@code serve} child JVM on this process's classpath. */
     record Child(Process process, String kafka) {
+        /** How long a child may take to print {@code READY} before it is killed. */
+        static final long READY_TIMEOUT_S = 120;
+
         static Child start(Path log, Path gcLog, String xmx, String... serveArgs) throws IOException, InterruptedException {
             List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx" + xmx,
                     "-Xlog:gc:file=" + gcLog, "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.inferq.broker.avro",
@@ -338,14 +341,19 @@ public final class MemoryBenchmark {
             BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String kafka = null;
             java.io.Writer w = Files.newBufferedWriter(log, StandardCharsets.UTF_8);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            // a child that hangs silently would block readLine forever: past the deadline it is killed, which
+            // ends the stream
+            java.util.concurrent.atomic.AtomicBoolean ready = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.CompletableFuture.delayedExecutor(READY_TIMEOUT_S, TimeUnit.SECONDS).execute(() -> {
+                if (!ready.get()) {
+                    p.destroyForcibly();
+                }
+            });
             for (String line = r.readLine(); line != null; line = r.readLine()) {
                 w.write(line + "\n");
                 if (line.startsWith("READY ")) {
                     kafka = line.substring(line.indexOf("kafka=") + 6).trim();
-                    break;
-                }
-                if (System.nanoTime() > deadline) {
+                    ready.set(true);
                     break;
                 }
             }
@@ -353,7 +361,8 @@ public final class MemoryBenchmark {
             if (kafka == null) {
                 p.destroyForcibly();
                 w.close();
-                throw new IllegalStateException("inferq child did not become ready; see " + log);
+                throw new IllegalStateException("inferq child did not print READY within " + READY_TIMEOUT_S
+                        + " s (or exited); see " + log);
             }
             Thread pump = new Thread(() -> {
                 try (w; r) {
