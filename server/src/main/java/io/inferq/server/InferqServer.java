@@ -176,7 +176,7 @@ public final class InferqServer implements AutoCloseable {
 
         // Hazelcast
         List<MapConfig> maps = new ArrayList<>();
-        maps.add(HazelcastTerminalClaims.mapConfig());
+        maps.add(HazelcastTerminalClaims.mapConfig(config.retention().terminalClaims()));
         maps.add(HazelcastJobView.jobsMapConfig());
         maps.add(HazelcastJobView.idempotencyMapConfig());
         hazelcast = HazelcastLauncher.start(config.hazelcast(), loopbackOr(config.http().host()), maps);
@@ -237,7 +237,7 @@ public final class InferqServer implements AutoCloseable {
     }
 
     private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock, TrustedOrigin origin) {
-        HazelcastJobView view = new HazelcastJobView(hazelcast, java.time.Duration.ofHours(24));
+        HazelcastJobView view = new HazelcastJobView(hazelcast, config.retention().finishedJobs());
         materializer = new JobEventsMaterializer(kafka, view);
         List<Tenant> tenants = new ArrayList<>();
         for (InferqConfig.TenantSetting t : config.tenants()) {

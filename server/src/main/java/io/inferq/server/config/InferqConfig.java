@@ -13,14 +13,15 @@ import java.util.Set;
  * {@code INFERQ_*} environment variables. Immutable.
  */
 public record InferqConfig(Path dataDir, String processId, List<Role> roles, Http http, Kafka kafka, Hazelcast hazelcast,
-        Dispatcher dispatcher, Workers workers, KvCache kvCache, Webhooks webhooks, List<TenantSetting> tenants,
-        List<PoolSetting> pools) {
+        Dispatcher dispatcher, Workers workers, KvCache kvCache, Webhooks webhooks, Retention retention,
+        List<TenantSetting> tenants, List<PoolSetting> pools) {
 
     /** What a process runs. */
     public enum Role { INGRESS, DISPATCHER, WORKERS }
 
     public InferqConfig {
         require(dataDir != null, "data-dir must be set");
+        require(retention != null, "retention must be set");
         require(roles != null && !roles.isEmpty(), "roles must list at least one of ingress, dispatcher, workers");
         require(new HashSet<>(roles).size() == roles.size(), "roles must not repeat a role");
         roles = List.copyOf(roles);
@@ -128,6 +129,33 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             require(timeoutMs >= 100 && timeoutMs <= 120_000, "webhooks.timeout-ms must be 100-120000, was " + timeoutMs);
             require(inlineOutputLimit >= 0, "webhooks.inline-output-limit must not be negative");
             allowPrivateTargets = allowPrivateTargets == null ? List.of() : List.copyOf(allowPrivateTargets);
+        }
+    }
+
+    /**
+     * How long finished jobs and terminal-state claims are kept.
+     *
+     * @param finishedJobHours  a finished job stays queryable through the API (and in the job view's memory)
+     *                          this long after it finished: 1-720
+     * @param terminalClaimDays the claim that makes a job's terminal state the only one is kept this long; it
+     *                          must outlive the request topics' 7-day retention (a copy of a job read again
+     *                          from Kafka must never run again): 8-365
+     */
+    public record Retention(int finishedJobHours, int terminalClaimDays) {
+        public Retention {
+            require(finishedJobHours >= 1 && finishedJobHours <= 720,
+                    "retention.finished-job-hours must be 1-720, was " + finishedJobHours);
+            require(terminalClaimDays >= 8 && terminalClaimDays <= 365,
+                    "retention.terminal-claim-days must be 8-365 (longer than the request topics' 7 days), was "
+                            + terminalClaimDays);
+        }
+
+        public java.time.Duration finishedJobs() {
+            return java.time.Duration.ofHours(finishedJobHours);
+        }
+
+        public java.time.Duration terminalClaims() {
+            return java.time.Duration.ofDays(terminalClaimDays);
         }
     }
 

@@ -8,8 +8,9 @@ import io.inferq.broker.job.TerminalClaims;
 
 /**
  * {@link TerminalClaims} in a Hazelcast map shared by every process of the cluster: the claim is an
- * atomic {@code putIfAbsent}. Entries expire after {@link #TTL_SECONDS}, long after any job could
- * still run. Blocking (network): never call from an event loop.
+ * atomic {@code putIfAbsent} (a batch's claims: one entry processor per partition owner). Entries expire after
+ * {@code retention.terminal-claim-days} (default {@link #TTL_SECONDS}), long after any job could still run.
+ * Blocking (network): never call from an event loop.
  */
 public final class HazelcastTerminalClaims implements TerminalClaims {
     public static final String MAP = "inferq.terminal-claims";
@@ -21,9 +22,14 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
         this.claims = hz.getMap(MAP);
     }
 
-    /** The map's configuration: one backup, entries expire after two weeks. */
+    /** The map's configuration: one backup, entries expire after two weeks ({@link #TTL_SECONDS}). */
     public static MapConfig mapConfig() {
-        return new MapConfig(MAP).setBackupCount(1).setTimeToLiveSeconds(TTL_SECONDS);
+        return mapConfig(java.time.Duration.ofSeconds(TTL_SECONDS));
+    }
+
+    /** The map's configuration: one backup, entries expire {@code ttl} after they were set. */
+    public static MapConfig mapConfig(java.time.Duration ttl) {
+        return new MapConfig(MAP).setBackupCount(1).setTimeToLiveSeconds(Math.toIntExact(ttl.toSeconds()));
     }
 
     @Override

@@ -22,6 +22,8 @@ class ConfigLoaderTest {
         assertThat(c.dataDir()).isEqualTo(Path.of("./data"));
         assertThat(c.roles()).containsExactly(InferqConfig.Role.INGRESS, InferqConfig.Role.DISPATCHER, InferqConfig.Role.WORKERS);
         assertThat(c.tenants()).isEmpty();
+        assertThat(c.retention().finishedJobs()).isEqualTo(java.time.Duration.ofHours(24));
+        assertThat(c.retention().terminalClaims()).isEqualTo(java.time.Duration.ofDays(14));
         assertThat(c.pools()).extracting(InferqConfig.PoolSetting::model)
                 .contains("deepseek-r1", "deepseek-v3", "deepseek-v2-lite");
         assertThat(c.pools()).extracting(InferqConfig.PoolSetting::chip).doesNotHaveDuplicates().hasSizeGreaterThanOrEqualTo(3);
@@ -61,6 +63,13 @@ class ConfigLoaderTest {
                 .hasMessageContaining("kafka.bootstrap-servers must be set when kafka.embedded is false");
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_HTTP_PORT", "eighty")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("http.port");
+        assertThat(ConfigLoader.load(null, Map.of("INFERQ_RETENTION_FINISHED_JOB_HOURS", "2")).retention().finishedJobs())
+                .isEqualTo(java.time.Duration.ofHours(2));
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_RETENTION_TERMINAL_CLAIM_DAYS", "3")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("retention.terminal-claim-days must be 8-365 (longer than the request topics' 7 days), was 3");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_RETENTION_FINISHED_JOB_HOURS", "0")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("retention.finished-job-hours must be 1-720, was 0");
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_DISPATCHER_POLICY", "fastest")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("dispatcher.policy must be one of");
 
