@@ -25,6 +25,24 @@ public interface PrefixCacheHook {
     /** @return leading prompt tokens available from the cache for this sequence on this pool */
     int cachedPrefixTokens(String poolId, String tenant, SequenceWork work);
 
+    /**
+     * {@link #cachedPrefixTokens} of a whole batch's sequences at once, so an implementation backed by a
+     * shared cache can look them all up in one round trip.
+     *
+     * @param tenants the tenant of each sequence, in the order of {@code works}
+     * @return the leading prompt tokens available for each sequence, in the order of {@code works}
+     */
+    default int[] cachedPrefixTokens(String poolId, java.util.List<String> tenants, java.util.List<SequenceWork> works) {
+        if (tenants.size() != works.size()) {
+            throw new IllegalArgumentException("one tenant per sequence: " + tenants.size() + " tenants, " + works.size() + " sequences");
+        }
+        int[] out = new int[works.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = cachedPrefixTokens(poolId, tenants.get(i), works.get(i));
+        }
+        return out;
+    }
+
     /** Records that the sequence's full prompt blocks were computed and are now cached. */
     void stored(String poolId, String tenant, SequenceWork work);
 }

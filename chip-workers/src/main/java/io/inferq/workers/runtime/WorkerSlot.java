@@ -249,11 +249,18 @@ final class WorkerSlot {
                         "invalid_request_error", "deadline_exceeded", "the job's deadline passed before it could start"));
             }
         }
-        List<SequenceWork> work = new ArrayList<>(live.size());
+        List<SequenceWork> plain = new ArrayList<>(live.size());
+        List<String> tenants = new ArrayList<>(live.size());
         for (JobRequest job : live) {
-            SequenceWork plain = toWork(job, 0);
-            int cached = prefixCache.cachedPrefixTokens(settings.poolId(), job.getTenant(), plain);
-            work.add(cached == 0 ? plain : toWork(job, Math.min(cached, plain.promptTokens())));
+            plain.add(toWork(job, 0));
+            tenants.add(job.getTenant());
+        }
+        int[] cachedByJob = live.isEmpty() ? new int[0] : prefixCache.cachedPrefixTokens(settings.poolId(), tenants, plain);
+        List<SequenceWork> work = new ArrayList<>(live.size());
+        for (int i = 0; i < live.size(); i++) {
+            JobRequest job = live.get(i);
+            int cached = cachedByJob[i];
+            work.add(cached == 0 ? plain.get(i) : toWork(job, Math.min(cached, plain.get(i).promptTokens())));
             JobEvent runningEvent = onPool(JobSnapshots.fromRequest(job, JobStatus.RUNNING, clock.millis()), batch);
             events.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(runningEvent)));
         }

@@ -211,62 +211,153 @@ public final class KvBlockStore {
      * run. Blocking if a shared tier is configured.
      */
     public PrefixRead readPrefix(KvFormat format, List<Long> blockHashes) {
+        return readPrefixes(format, List.of(blockHashes)).get(0);
+    }
+
+    /**
+     * {@link #readPrefix} of several prompts at once (a worker's batch): the first {@value #SHARED_BATCH}
+     * blocks of every prompt are looked up in the shared tier with one presence check and one read for all
+     * prompts together (blocks that prompts share are fetched once); a prompt whose leading run goes past
+     * that continues on its own. Each answer, its verification, promotion and metrics are exactly those of
+     * {@link #readPrefix} of that prompt alone. Blocking if a shared tier is configured.
+     *
+     * @return one read per prompt, in order
+     */
+    public List<PrefixRead> readPrefixes(KvFormat format, List<List<Long>> prompts) {
         long fp = format.fingerprint();
-        List<byte[]> payloads = new ArrayList<>();
-        int fromLocal = 0;
-        int fromShared = 0;
-        long bytesLocal = 0;
-        long bytesShared = 0;
-        Map<BlockKey, byte[]> promoted = new LinkedHashMap<>();
-        List<BlockKey> localHits = new ArrayList<>();
-        scan:
-        for (int from = 0; from < blockHashes.size(); from += SHARED_BATCH) {
-            List<BlockKey> keys = keys(fp, blockHashes, from, Math.min(blockHashes.size(), from + SHARED_BATCH));
-            byte[][] found = new byte[keys.size()][];
-            boolean allLocal = true;
+        List<PrefixScan> scans = new ArrayList<>(prompts.size());
+        Set<BlockKey> notLocal = new java.util.LinkedHashSet<>();
+        for (List<Long> hashes : prompts) {
+            PrefixScan scan = new PrefixScan(hashes, keys(fp, hashes, 0, Math.min(hashes.size(), SHARED_BATCH)));
+            notLocal.addAll(scan.notLocal());
+            scans.add(scan);
+        }
+        Set<BlockKey> present = sharedPresent(new ArrayList<>(notLocal));
+        Set<BlockKey> runs = new java.util.LinkedHashSet<>();
+        for (PrefixScan scan : scans) {
+            runs.addAll(scan.leadingRun(present));
+        }
+        Map<BlockKey, byte[]> fetched = sharedRead(new ArrayList<>(runs));
+        List<PrefixRead> out = new ArrayList<>(scans.size());
+        for (PrefixScan scan : scans) {
+            boolean whole = scan.take(fetched);
+            for (int from = SHARED_BATCH; whole && from < scan.hashes.size(); from += SHARED_BATCH) {
+                PrefixScan next = scan.next(keys(fp, scan.hashes, from, Math.min(scan.hashes.size(), from + SHARED_BATCH)));
+                List<BlockKey> nextNotLocal = next.notLocal();
+                Map<BlockKey, byte[]> nextFetched = nextNotLocal.isEmpty() ? Map.of()
+                        : sharedRead(next.leadingRun(sharedPresent(nextNotLocal)));
+                whole = scan.take(next, nextFetched);
+            }
+            out.add(finish(format, scan));
+        }
+        return out;
+    }
+
+    /** Promotes what one prompt's scan read from the shared tier, records its metrics and touches. */
+    private PrefixRead finish(KvFormat format, PrefixScan scan) {
+        if (!scan.promoted.isEmpty()) {
+            // index first, then the local tier (see storeAll)
+            List<Long> promotedHashes = new ArrayList<>(scan.promoted.size());
+            scan.promoted.keySet().forEach(k -> promotedHashes.add(k.blockHash()));
+            index.recordStored(holder, promotedHashes);
+            local.putAll(scan.promoted);
+        }
+        int tokensPerBlock = format.blockSize();
+        int misses = scan.hashes.size() - scan.payloads.size();
+        localBlocks.increment(scan.fromLocal);
+        sharedBlocks.increment(scan.fromShared);
+        missBlocks.increment(misses);
+        localTokens.increment((double) scan.fromLocal * tokensPerBlock);
+        sharedTokens.increment((double) scan.fromShared * tokensPerBlock);
+        missTokens.increment((double) misses * tokensPerBlock);
+        localBytes.increment(scan.bytesLocal);
+        sharedBytes.increment(scan.bytesShared);
+        prefillSaved.increment((double) scan.payloads.size() * tokensPerBlock);
+        touch(scan.localHits);
+        return new PrefixRead(scan.payloads, scan.fromLocal, scan.fromShared, scan.bytesShared);
+    }
+
+    /**
+     * One prompt's leading-run read, a chunk of at most {@value #SHARED_BATCH} keys at a time: the chunk's
+     * local-tier hits, then the run of the rest the shared tier holds. Confined to the reading thread.
+     */
+    private final class PrefixScan {
+        final List<Long> hashes;
+        final List<BlockKey> keys;
+        final byte[][] found;
+        final List<byte[]> payloads = new ArrayList<>();
+        final Map<BlockKey, byte[]> promoted = new LinkedHashMap<>();
+        final List<BlockKey> localHits = new ArrayList<>();
+        int fromLocal;
+        int fromShared;
+        long bytesLocal;
+        long bytesShared;
+
+        PrefixScan(List<Long> hashes, List<BlockKey> keys) {
+            this.hashes = hashes;
+            this.keys = keys;
+            this.found = new byte[keys.size()][];
             for (int i = 0; i < keys.size(); i++) {
                 found[i] = local.getIfPresent(keys.get(i));
-                allLocal &= found[i] != null;
             }
-            Map<BlockKey, byte[]> fetched = allLocal ? Map.of() : sharedRead(leadingRun(keys, found));
+        }
+
+        /** The next chunk of the same prompt (its own keys and local hits; results go to this scan). */
+        PrefixScan next(List<BlockKey> chunkKeys) {
+            return new PrefixScan(hashes, chunkKeys);
+        }
+
+        List<BlockKey> notLocal() {
+            List<BlockKey> out = new ArrayList<>();
             for (int i = 0; i < keys.size(); i++) {
-                if (found[i] != null) {
-                    payloads.add(found[i]);
-                    fromLocal++;
-                    bytesLocal += found[i].length;
-                    localHits.add(keys.get(i));
-                } else {
-                    byte[] p = fetched.get(keys.get(i));
-                    if (p == null) {
-                        break scan;
+                if (found[i] == null) {
+                    out.add(keys.get(i));
+                }
+            }
+            return out;
+        }
+
+        /** The chunk's keys to read from the shared tier: not local, up to the first one it does not hold. */
+        List<BlockKey> leadingRun(Set<BlockKey> present) {
+            List<BlockKey> run = new ArrayList<>();
+            for (int i = 0; i < keys.size(); i++) {
+                if (found[i] == null) {
+                    if (!present.contains(keys.get(i))) {
+                        break;
                     }
-                    promoted.put(keys.get(i), p);
+                    run.add(keys.get(i));
+                }
+            }
+            return run;
+        }
+
+        /** Takes this scan's own (first) chunk; @return whether every block of it was served. */
+        boolean take(Map<BlockKey, byte[]> fetched) {
+            return take(this, fetched);
+        }
+
+        /** Takes {@code chunk}'s blocks into this scan up to the first miss; @return whether there was none. */
+        boolean take(PrefixScan chunk, Map<BlockKey, byte[]> fetched) {
+            for (int i = 0; i < chunk.keys.size(); i++) {
+                BlockKey key = chunk.keys.get(i);
+                if (chunk.found[i] != null) {
+                    payloads.add(chunk.found[i]);
+                    fromLocal++;
+                    bytesLocal += chunk.found[i].length;
+                    localHits.add(key);
+                } else {
+                    byte[] p = fetched.get(key);
+                    if (p == null) {
+                        return false;
+                    }
+                    promoted.put(key, p);
                     payloads.add(p);
                     fromShared++;
                     bytesShared += p.length;
                 }
             }
+            return true;
         }
-        if (!promoted.isEmpty()) {
-            // index first, then the local tier (see storeAll)
-            List<Long> promotedHashes = new ArrayList<>(promoted.size());
-            promoted.keySet().forEach(k -> promotedHashes.add(k.blockHash()));
-            index.recordStored(holder, promotedHashes);
-            local.putAll(promoted);
-        }
-        int tokensPerBlock = format.blockSize();
-        int misses = blockHashes.size() - payloads.size();
-        localBlocks.increment(fromLocal);
-        sharedBlocks.increment(fromShared);
-        missBlocks.increment(misses);
-        localTokens.increment((double) fromLocal * tokensPerBlock);
-        sharedTokens.increment((double) fromShared * tokensPerBlock);
-        missTokens.increment((double) misses * tokensPerBlock);
-        localBytes.increment(bytesLocal);
-        sharedBytes.increment(bytesShared);
-        prefillSaved.increment((double) payloads.size() * tokensPerBlock);
-        touch(localHits);
-        return new PrefixRead(payloads, fromLocal, fromShared, bytesShared);
     }
 
     /** Reads one block (local, then shared); empty on a miss. No hit/miss metrics. Blocking. */
@@ -441,26 +532,6 @@ public final class KvBlockStore {
     }
 
     /** Non-local keys of the batch up to the first block the shared tier does not have (probe first). */
-    private List<BlockKey> leadingRun(List<BlockKey> keys, byte[][] localFound) {
-        List<BlockKey> notLocal = new ArrayList<>();
-        for (int i = 0; i < keys.size(); i++) {
-            if (localFound[i] == null) {
-                notLocal.add(keys.get(i));
-            }
-        }
-        Set<BlockKey> present = sharedPresent(notLocal);
-        List<BlockKey> run = new ArrayList<>();
-        for (int i = 0; i < keys.size(); i++) {
-            if (localFound[i] == null) {
-                if (!present.contains(keys.get(i))) {
-                    break;
-                }
-                run.add(keys.get(i));
-            }
-        }
-        return run;
-    }
-
     private Set<BlockKey> sharedPresent(List<BlockKey> keys) {
         if (shared == null || keys.isEmpty()) {
             return Set.of();

@@ -84,6 +84,52 @@ class KvBlockStoreTest {
     }
 
     @Test
+    void aBatchReadAnswersEveryPromptAsItsOwnReadWould() {
+        IMap<String, byte[]> map = newSharedMap(TestHazelcast.member(), 100_000);
+        KvBlockStore writer = base(W1, 1 << 20).sharedMap(map).build();
+        List<Long> shared = hashes(7000, 5);
+        List<Long> longPrompt = hashes(20_000, 70);                       // past one shared lookup of 64 blocks
+        List<Long> localFirst = hashes(9000, 4);
+        writer.storeAll(HOPPER, shared, payloads(HOPPER, shared, 100));
+        writer.storeAll(HOPPER, longPrompt.subList(0, 68), payloads(HOPPER, longPrompt.subList(0, 68), 100));
+        writer.storeAll(HOPPER, localFirst, payloads(HOPPER, localFirst, 100));
+        List<List<Long>> prompts = List.of(
+                shared,                                                                // all shared
+                List.of(7000L, 7001L, 7002L, 8000L, 7004L),                            // shares 3 blocks with the first, then a miss
+                longPrompt,                                                            // 68 of 70 cached, over two lookups
+                List.of(),                                                             // no full block
+                localFirst,                                                            // 2 local (see reader), then 2 shared
+                hashes(30_000, 3));                                                    // nothing cached
+
+        KvBlockStore batchReader = reader(map, "batch", localFirst);
+        List<PrefixRead> batch = batchReader.readPrefixes(HOPPER, prompts);
+
+        assertThat(batch).hasSize(prompts.size());
+        assertThat(batch).extracting(PrefixRead::blocks).containsExactly(5, 3, 68, 0, 4, 0);
+        for (int i = 0; i < prompts.size(); i++) {
+            PrefixRead alone = reader(map, "alone-" + i, localFirst).readPrefix(HOPPER, prompts.get(i));
+            PrefixRead inBatch = batch.get(i);
+            assertThat(inBatch.localBlocks()).as("prompt %d local", i).isEqualTo(alone.localBlocks());
+            assertThat(inBatch.sharedBlocks()).as("prompt %d shared", i).isEqualTo(alone.sharedBlocks());
+            assertThat(inBatch.sharedBytes()).as("prompt %d bytes", i).isEqualTo(alone.sharedBytes());
+            for (int b = 0; b < alone.blocks(); b++) {
+                assertThat(inBatch.payloads().get(b)).isEqualTo(alone.payloads().get(b));
+            }
+        }
+        assertThat(batch.get(4).localBlocks()).isEqualTo(2);
+        // promoted like single reads: read again, every served block is local
+        assertThat(batchReader.readPrefixes(HOPPER, prompts)).extracting(PrefixRead::sharedBlocks).containsOnly(0);
+        assertThat(batchReader.readPrefixes(HOPPER, List.of())).isEmpty();
+    }
+
+    /** A reader with its own holder whose local tier already has (read, so promoted) the first two blocks of {@code localFirst}. */
+    private KvBlockStore reader(IMap<String, byte[]> map, String id, List<Long> localFirst) {
+        KvBlockStore r = base(new BlockHolder(id, "hopper"), 1 << 20).sharedMap(map).build();
+        assertThat(r.readPrefix(HOPPER, localFirst.subList(0, 2)).sharedBlocks()).isEqualTo(2);
+        return r;
+    }
+
+    @Test
     void localTierIsBoundedByBytesAndEvictionsReachTheIndex() {
         KvBlockStore store = base(W1, 1000).build();
         List<Long> hs = hashes(100, 30);

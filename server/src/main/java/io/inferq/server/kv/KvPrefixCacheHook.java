@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
  *       reads the longest cached prefix ({@code KvBlockStore.readPrefix}: local tier, then shared, verified,
  *       promoted, reported to the prefix index) and answers {@code blocks × blockSize}, capped at the real
  *       prompt length and at {@code work.promptTokens()} (which may be the intake's estimate).</li>
+ *   <li>{@link #cachedPrefixTokens(String, List, List)}: the same for a whole batch, with one shared-tier
+ *       lookup for all of its prompts.</li>
  *   <li>{@link #stored}: stores the prompt's full blocks after the ones that were already cached
  *       ({@code work.cachedPrefixTokens()}), with the simulated backend's deterministic bytes
  *       ({@link SimulatedKvPayloads}) of the pool's block size.</li>
@@ -97,6 +99,41 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
         } catch (RuntimeException e) {
             failed("lookup", work, e);
             return 0;
+        }
+    }
+
+    /**
+     * The batch form: every sequence's prompt (tokenised once, as above), then one
+     * {@code KvBlockStore.readPrefixes} for all of them (one shared-tier lookup and one read for the batch
+     * instead of one per sequence). A failure answers a miss for every sequence of the batch.
+     */
+    @Override
+    public int[] cachedPrefixTokens(String poolId, List<String> tenants, List<SequenceWork> works) {
+        if (tenants.size() != works.size()) {
+            throw new IllegalArgumentException("one tenant per sequence: " + tenants.size() + " tenants, " + works.size() + " sequences");
+        }
+        int[] out = new int[works.size()];
+        PoolKvCache pool = pools.get(poolId);
+        if (pool == null || works.isEmpty()) {
+            return out;
+        }
+        try {
+            List<PrefixHashing.Prompt> prompts = new ArrayList<>(works.size());
+            List<List<Long>> hashes = new ArrayList<>(works.size());
+            for (int i = 0; i < works.size(); i++) {
+                PrefixHashing.Prompt prompt = prompt(poolId, tenants.get(i), works.get(i));
+                prompts.add(prompt);
+                hashes.add(prompt.blockHashes());
+            }
+            List<PrefixRead> reads = pool.store().readPrefixes(pool.format(), hashes);
+            for (int i = 0; i < out.length; i++) {
+                long tokens = (long) reads.get(i).blocks() * hashing.blockSize();
+                out[i] = (int) Math.min(tokens, Math.min(prompts.get(i).tokenCount(), works.get(i).promptTokens()));
+            }
+            return out;
+        } catch (RuntimeException e) {
+            failed("lookup", works.get(0), e);
+            return new int[works.size()];
         }
     }
 

@@ -1,6 +1,7 @@
 package io.inferq.server.kv;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobRequest;
@@ -150,6 +151,13 @@ class KvAdaptersTest {
         assertThat(hook.cachedPrefixTokens("nv", "no-salt-tenant", work("d", conv, real, 0))).isZero();
         assertThat(hook.cachedPrefixTokens("asc", "acme", work("e", conv, real, 0))).isZero();
         assertThat(hook.cachedPrefixTokens("unknown-pool", "acme", work("f", conv, real, 0))).isZero();
+        // a batch's lookup answers each sequence as its own lookup does
+        assertThat(hook.cachedPrefixTokens("nv", List.of("acme", "globex", "acme", "no-salt-tenant"),
+                List.of(work("g", conv, real, 0), work("h", conv, real, 0), work("i", conv, 100, 0), work("k", conv, real, 0))))
+                .containsExactly(hook.cachedPrefixTokens("nv", "acme", work("b2", conv, real, 0)), 0, 100, 0);
+        assertThat(hook.cachedPrefixTokens("unknown-pool", List.of("acme"), List.of(work("m", conv, real, 0)))).containsExactly(0);
+        assertThatThrownBy(() -> hook.cachedPrefixTokens("nv", List.of("acme"), List.of()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one tenant per sequence");
         assertThat(nv.format().chipFamily()).isEqualTo("nvidia");
         assertThat(nv.format().dtype()).isEqualTo("bf16");
         assertThat(PoolKvCache.geometry(MODELS.get("deepseek-v3"), WeightPrecision.FP8).bytesPerToken()).isEqualTo(35_136);
