@@ -84,22 +84,7 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
 
     @Override
     public int cachedPrefixTokens(String poolId, String tenant, SequenceWork work) {
-        PoolKvCache pool = pools.get(poolId);
-        if (pool == null) {
-            return 0;
-        }
-        try {
-            PrefixHashing.Prompt prompt = prompt(poolId, tenant, work);
-            if (prompt.blockHashes().isEmpty()) {
-                return 0;
-            }
-            PrefixRead read = pool.store().readPrefix(pool.format(), prompt.blockHashes());
-            long tokens = (long) read.blocks() * hashing.blockSize();
-            return (int) Math.min(tokens, Math.min(prompt.tokenCount(), work.promptTokens()));
-        } catch (RuntimeException e) {
-            failed("lookup", work, e);
-            return 0;
-        }
+        return cachedPrefixTokens(poolId, List.of(tenant), List.of(work))[0];
     }
 
     /**

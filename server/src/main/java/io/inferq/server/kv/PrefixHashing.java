@@ -30,10 +30,12 @@ public final class PrefixHashing {
     public static final String LAYOUT = "flashmla-paged";
 
     /**
-     * Bound of the recent-analyses cache, in its weight unit (about bytes: 2 per prompt character, 4 per token):
-     * 32 MB. Entries also expire a minute after they were made; a job whose batch runs later is tokenised again.
+     * Bound of the recent-analyses cache, in bytes as estimated per entry (2 per prompt character, 4 per token,
+     * 24 per block hash, 256 of objects): 16 MB. Entries also expire 30 s after they were made, so an
+     * ingress+dispatcher process taking thousands of submits a second holds at most that much; a job whose
+     * batch runs later than that is tokenised again by its worker.
      */
-    public static final long RECENT_MAX_WEIGHT = 32L << 20;
+    public static final long RECENT_MAX_WEIGHT = 16L << 20;
 
     private final PromptTokenizer tokenizer;
     private final int blockSize;
@@ -45,15 +47,15 @@ public final class PrefixHashing {
             for (ChatMessage m : messages) {
                 chars += m.content().length() + m.role().length();
             }
-            return (int) Math.min(Integer.MAX_VALUE / 2, 2 * chars + 64);
+            return (int) Math.min(Integer.MAX_VALUE / 2, 2 * chars + 256);
         }
     }
 
     private final com.github.benmanes.caffeine.cache.Cache<AnalysisKey, Prompt> recent =
             com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
                     .maximumWeight(RECENT_MAX_WEIGHT)
-                    .<AnalysisKey, Prompt>weigher((k, p) -> k.weight() + 4 * p.tokenCount() + 16 * p.blockHashes().size())
-                    .expireAfterWrite(java.time.Duration.ofMinutes(1))
+                    .<AnalysisKey, Prompt>weigher((k, p) -> k.weight() + 4 * p.tokenCount() + 24 * p.blockHashes().size())
+                    .expireAfterWrite(java.time.Duration.ofSeconds(30))
                     .executor(Runnable::run)
                     .build();
 
@@ -111,8 +113,8 @@ public final class PrefixHashing {
     /**
      * Renders {@code messages} through the chat template, tokenises, and hashes the full blocks. The answer of
      * a recent equal call is reused: in a process that runs both the dispatcher and the workers, a job's prompt
-     * is tokenised once, at intake, not again when its batch runs (see {@link #RECENT_MAX_WEIGHT}). Callers must
-     * not modify the returned tokens.
+     * is tokenised once, at intake, not again when its batch runs soon after (see {@link #RECENT_MAX_WEIGHT}).
+     * Callers must not modify the returned tokens.
      */
     public Prompt analyze(String model, String tenant, List<ChatMessage> messages) {
         return recent.get(new AnalysisKey(model, tenant, List.copyOf(messages)), k -> {
