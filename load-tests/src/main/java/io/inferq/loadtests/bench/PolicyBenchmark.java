@@ -490,6 +490,9 @@ public final class PolicyBenchmark {
     }
 
     private static String util(Map<String, Double> u) {
+        if (u.isEmpty()) {
+            return "utilisation n/a (no /metrics sample answered within 5 s)";
+        }
         StringBuilder sb = new StringBuilder();
         u.forEach((k, v) -> sb.append(String.format(Locale.ROOT, "%s=%.0f%% ", k, v * 100)));
         return sb.toString().trim();
