@@ -80,10 +80,20 @@ public final class EmbeddedInferq {
     private EmbeddedInferq() {
     }
 
-    /** The config tree these options produce (also what {@code serve} binds). */
+    /** The config tree these options produce with this process's environment (also what {@code serve} binds). */
     public static ObjectNode config(Options o) {
+        return config(o, System.getenv());
+    }
+
+    /**
+     * The config tree: the defaults, then the {@code INFERQ_*} variables of {@code env} (as for {@code serve}),
+     * then these options, which win.
+     *
+     * @throws io.inferq.server.config.ConfigException if a variable names no setting
+     */
+    public static ObjectNode config(Options o, java.util.Map<String, String> env) {
         ObjectNode tree = ConfigLoader.defaults();
-        ConfigLoader.applyEnvironment(tree, System.getenv()); // INFERQ_* as for serve; the load test's edits below win
+        ConfigLoader.applyEnvironment(tree, env);
         tree.put("data-dir", (o.dataDir() != null ? o.dataDir() : tempDir()).toString());
         ((ObjectNode) tree.get("http")).put("port", o.httpPort() != null ? o.httpPort() : 0);
         ObjectNode kafka = (ObjectNode) tree.get("kafka");
