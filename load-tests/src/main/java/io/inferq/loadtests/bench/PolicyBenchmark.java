@@ -130,7 +130,7 @@ public final class PolicyBenchmark {
                     for (String p : policies) {
                         PolicySimulator.Result r = sim.run(scaled, simName(p), true, engine.equals("sim-wexp"));
                         Row row = new Row(engine, e.getKey(), load, p, r.jobs(), r.good(), r.goodput(), r.p50Ttft(), r.p99Ttft(),
-                                r.utilisation(), "rej " + r.rejected() + " exp " + r.expired(), null);
+                                r.utilisation(), simNote(r), null);
                         rows.add(row);
                         print(out, row);
                     }
@@ -153,7 +153,7 @@ public final class PolicyBenchmark {
                         PolicySimulator.Result r = sim.run(sent, simName(p), true, true);
                         double span = Math.max(1, plan.spanMs()) / 1000.0;
                         Row row = new Row("sim-slice", e.getKey(), load, p, r.jobs(), r.good(), r.good() / span, r.p50Ttft(),
-                                r.p99Ttft(), r.utilisation(), "rej " + r.rejected() + " exp " + r.expired(), null);
+                                r.p99Ttft(), r.utilisation(), simNote(r), null);
                         rows.add(row);
                         print(out, row);
                     }
@@ -275,6 +275,13 @@ public final class PolicyBenchmark {
                     Replayer.outputTokens(it.request(), model), it.request().blockHashes()));
         }
         return out;
+    }
+
+    /** Rejected and expired jobs, and the good jobs each pool ran (where the goodput comes from). */
+    static String simNote(PolicySimulator.Result r) {
+        StringBuilder sb = new StringBuilder("rej " + r.rejected() + " exp " + r.expired() + " good by pool");
+        r.goodByPool().forEach((pool, n) -> sb.append(' ').append(pool).append('=').append(n));
+        return sb.toString();
     }
 
     static String simName(String policy) {

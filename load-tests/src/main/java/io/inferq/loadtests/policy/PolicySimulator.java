@@ -182,11 +182,13 @@ public final class PolicySimulator {
      * One run's numbers. Latencies in seconds over completed jobs; goodput per second of trace span;
      * utilisation = busy instance-seconds ÷ (instances × simulated time until the last batch ends);
      * prefixHitRatio = cached ÷ all prompt tokens of dispatched jobs where they ran; bestPoolHitRatio = the same
-     * had each job run on the pool caching most of its prefix at that moment.
+     * had each job run on the pool caching most of its prefix at that moment; goodByPool = the good jobs each pool
+     * ran (where a policy's goodput comes from).
      */
     public record Result(String policy, boolean prefixAware, int jobs, int completed, int good, double goodput,
                          double p50Ttft, double p99Ttft, double p50E2e, double p99E2e, int rejected, int expired,
-                         Map<String, Double> utilisation, double prefixHitRatio, double bestPoolHitRatio) {
+                         Map<String, Double> utilisation, double prefixHitRatio, double bestPoolHitRatio,
+                         Map<String, Integer> goodByPool) {
     }
 
     private record Fleet(List<PoolProfile> profiles, Map<String, RooflineModel> rooflines,
@@ -371,6 +373,8 @@ public final class PolicySimulator {
         double[] e2e = new double[trace.size()];
         boolean[] done = new boolean[trace.size()];
         int good = 0;
+        Map<String, Integer> goodByPool = new LinkedHashMap<>();
+        pools.keySet().forEach(id -> goodByPool.put(id, 0));
         int rejected = 0;
         int expired = 0;
         long cachedTokens = 0;
@@ -449,6 +453,7 @@ public final class PolicySimulator {
                     done[idx] = true;
                     if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
                         good++;
+                        goodByPool.merge(plan.poolId(), 1, Integer::sum);
                     }
                 }
                 events.add(new Event(end, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
@@ -488,7 +493,7 @@ public final class PolicySimulator {
         return new Result(policyName, prefixAware, trace.size(), completed, good, good / span,
                 pct(t, 0.5), pct(t, 0.99), pct(l, 0.5), pct(l, 0.99), rejected, expired, util,
                 promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens,
-                promptTokens == 0 ? 0 : (double) bestCachedTokens / promptTokens);
+                promptTokens == 0 ? 0 : (double) bestCachedTokens / promptTokens, java.util.Collections.unmodifiableMap(goodByPool));
     }
 
     private static double pct(double[] sorted, double q) {

@@ -46,6 +46,9 @@ class PolicySimulatorTest {
             assertThat(a).as(policy + " deterministic").isEqualTo(b);
             assertThat(a.completed() + a.rejected() + a.expired()).as(policy).isEqualTo(400);
             assertThat(a.good()).isLessThanOrEqualTo(a.completed());
+            assertThat(a.goodByPool()).as(policy + ": every pool listed, and the pools' good jobs are all of them")
+                    .containsOnlyKeys(a.utilisation().keySet());
+            assertThat(a.goodByPool().values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(a.good());
             assertThat(a.utilisation().values()).allSatisfy(u -> assertThat(u).isBetween(0.0, 1.0));
         }
     }
