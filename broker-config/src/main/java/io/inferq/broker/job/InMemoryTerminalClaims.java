@@ -9,9 +9,7 @@ public final class InMemoryTerminalClaims implements TerminalClaims {
 
     @Override
     public Claim claim(String jobId, JobStatus terminal, String owner) {
-        if (!terminal.isTerminal()) {
-            throw new IllegalArgumentException(terminal.apiName() + " is not a terminal status");
-        }
+        TerminalClaims.requireTerminal(terminal);
         Claim mine = new Claim(terminal, owner);
         Claim prev = claims.putIfAbsent(jobId, mine);
         return prev == null ? mine : prev;

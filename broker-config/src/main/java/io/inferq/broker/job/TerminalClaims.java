@@ -58,6 +58,17 @@ public interface TerminalClaims {
         return out;
     }
 
+    /**
+     * @return {@code status}
+     * @throws IllegalArgumentException if it is not terminal (only terminal states are claimed)
+     */
+    static JobStatus requireTerminal(JobStatus status) {
+        if (!status.isTerminal()) {
+            throw new IllegalArgumentException(status.apiName() + " is not a terminal status");
+        }
+        return status;
+    }
+
     /** @return whether this claim won, or repeats the winner exactly */
     default boolean tryClaim(String jobId, JobStatus terminal, String owner) {
         Claim c = claim(jobId, terminal, owner);

@@ -34,9 +34,7 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
 
     @Override
     public Claim claim(String jobId, JobStatus terminal, String owner) {
-        if (!terminal.isTerminal()) {
-            throw new IllegalArgumentException(terminal.apiName() + " is not a terminal status");
-        }
+        TerminalClaims.requireTerminal(terminal);
         String prev = claims.putIfAbsent(jobId, terminal.name() + "|" + owner);
         return prev == null ? new Claim(terminal, owner) : parse(prev);
     }
@@ -63,12 +61,7 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
     @Override
     public java.util.Map<String, Claim> claimAll(java.util.Map<String, JobStatus> terminals, String owner) {
         java.util.Map<String, String> values = new java.util.HashMap<>();
-        terminals.forEach((id, status) -> {
-            if (!status.isTerminal()) {
-                throw new IllegalArgumentException(status.apiName() + " is not a terminal status");
-            }
-            values.put(id, status.name() + "|" + owner);
-        });
+        terminals.forEach((id, status) -> values.put(id, TerminalClaims.requireTerminal(status).name() + "|" + owner));
         if (values.isEmpty()) {
             return java.util.Map.of();
         }
