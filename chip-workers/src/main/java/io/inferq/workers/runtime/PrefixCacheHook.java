@@ -33,14 +33,19 @@ public interface PrefixCacheHook {
      * @return the leading prompt tokens available for each sequence, in the order of {@code works}
      */
     default int[] cachedPrefixTokens(String poolId, java.util.List<String> tenants, java.util.List<SequenceWork> works) {
-        if (tenants.size() != works.size()) {
-            throw new IllegalArgumentException("one tenant per sequence: " + tenants.size() + " tenants, " + works.size() + " sequences");
-        }
+        requireOneTenantPerSequence(tenants, works);
         int[] out = new int[works.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = cachedPrefixTokens(poolId, tenants.get(i), works.get(i));
         }
         return out;
+    }
+
+    /** @throws IllegalArgumentException unless {@code tenants} has one entry per sequence of {@code works} */
+    static void requireOneTenantPerSequence(java.util.List<String> tenants, java.util.List<SequenceWork> works) {
+        if (tenants.size() != works.size()) {
+            throw new IllegalArgumentException("one tenant per sequence: " + tenants.size() + " tenants, " + works.size() + " sequences");
+        }
     }
 
     /** Records that the sequence's full prompt blocks were computed and are now cached. */

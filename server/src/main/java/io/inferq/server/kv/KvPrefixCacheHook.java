@@ -94,9 +94,7 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
      */
     @Override
     public int[] cachedPrefixTokens(String poolId, List<String> tenants, List<SequenceWork> works) {
-        if (tenants.size() != works.size()) {
-            throw new IllegalArgumentException("one tenant per sequence: " + tenants.size() + " tenants, " + works.size() + " sequences");
-        }
+        PrefixCacheHook.requireOneTenantPerSequence(tenants, works);
         int[] out = new int[works.size()];
         PoolKvCache pool = pools.get(poolId);
         if (pool == null || works.isEmpty()) {
