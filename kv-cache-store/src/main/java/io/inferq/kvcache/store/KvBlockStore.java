@@ -225,24 +225,26 @@ public final class KvBlockStore {
      */
     public List<PrefixRead> readPrefixes(KvFormat format, List<List<Long>> prompts) {
         long fp = format.fingerprint();
-        List<PrefixScan> scans = new ArrayList<>(prompts.size());
+        List<Chunk> firsts = new ArrayList<>(prompts.size());
         Set<BlockKey> notLocal = new java.util.LinkedHashSet<>();
         for (List<Long> hashes : prompts) {
-            PrefixScan scan = new PrefixScan(hashes, keys(fp, hashes, 0, Math.min(hashes.size(), SHARED_BATCH)));
-            notLocal.addAll(scan.notLocal());
-            scans.add(scan);
+            Chunk first = chunk(fp, hashes, 0);
+            notLocal.addAll(first.notLocal());
+            firsts.add(first);
         }
         Set<BlockKey> present = sharedPresent(new ArrayList<>(notLocal));
         Set<BlockKey> runs = new java.util.LinkedHashSet<>();
-        for (PrefixScan scan : scans) {
-            runs.addAll(scan.leadingRun(present));
+        for (Chunk first : firsts) {
+            runs.addAll(first.leadingRun(present));
         }
         Map<BlockKey, byte[]> fetched = sharedRead(new ArrayList<>(runs));
-        List<PrefixRead> out = new ArrayList<>(scans.size());
-        for (PrefixScan scan : scans) {
-            boolean whole = scan.take(fetched);
-            for (int from = SHARED_BATCH; whole && from < scan.hashes.size(); from += SHARED_BATCH) {
-                PrefixScan next = scan.next(keys(fp, scan.hashes, from, Math.min(scan.hashes.size(), from + SHARED_BATCH)));
+        List<PrefixRead> out = new ArrayList<>(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            List<Long> hashes = prompts.get(i);
+            PrefixScan scan = new PrefixScan(hashes.size());
+            boolean whole = scan.take(firsts.get(i), fetched);
+            for (int from = SHARED_BATCH; whole && from < hashes.size(); from += SHARED_BATCH) {
+                Chunk next = chunk(fp, hashes, from);
                 List<BlockKey> nextNotLocal = next.notLocal();
                 Map<BlockKey, byte[]> nextFetched = nextNotLocal.isEmpty() ? Map.of()
                         : sharedRead(next.leadingRun(sharedPresent(nextNotLocal)));
@@ -251,6 +253,16 @@ public final class KvBlockStore {
             out.add(finish(format, scan));
         }
         return out;
+    }
+
+    /** The keys of {@code hashes} from {@code from}, at most {@value #SHARED_BATCH}, with their local-tier hits. */
+    private Chunk chunk(long fp, List<Long> hashes, int from) {
+        List<BlockKey> keys = keys(fp, hashes, from, Math.min(hashes.size(), from + SHARED_BATCH));
+        byte[][] found = new byte[keys.size()][];
+        for (int i = 0; i < keys.size(); i++) {
+            found[i] = local.getIfPresent(keys.get(i));
+        }
+        return new Chunk(keys, found);
     }
 
     /** Promotes what one prompt's scan read from the shared tier, records its metrics and touches. */
@@ -263,7 +275,7 @@ public final class KvBlockStore {
             local.putAll(scan.promoted);
         }
         int tokensPerBlock = format.blockSize();
-        int misses = scan.hashes.size() - scan.payloads.size();
+        int misses = scan.blocks - scan.payloads.size();
         localBlocks.increment(scan.fromLocal);
         sharedBlocks.increment(scan.fromShared);
         missBlocks.increment(misses);
@@ -277,36 +289,8 @@ public final class KvBlockStore {
         return new PrefixRead(scan.payloads, scan.fromLocal, scan.fromShared, scan.bytesShared);
     }
 
-    /**
-     * One prompt's leading-run read, a chunk of at most {@value #SHARED_BATCH} keys at a time: the chunk's
-     * local-tier hits, then the run of the rest the shared tier holds. Confined to the reading thread.
-     */
-    private final class PrefixScan {
-        final List<Long> hashes;
-        final List<BlockKey> keys;
-        final byte[][] found;
-        final List<byte[]> payloads = new ArrayList<>();
-        final Map<BlockKey, byte[]> promoted = new LinkedHashMap<>();
-        final List<BlockKey> localHits = new ArrayList<>();
-        int fromLocal;
-        int fromShared;
-        long bytesLocal;
-        long bytesShared;
-
-        PrefixScan(List<Long> hashes, List<BlockKey> keys) {
-            this.hashes = hashes;
-            this.keys = keys;
-            this.found = new byte[keys.size()][];
-            for (int i = 0; i < keys.size(); i++) {
-                found[i] = local.getIfPresent(keys.get(i));
-            }
-        }
-
-        /** The next chunk of the same prompt (its own keys and local hits; results go to this scan). */
-        PrefixScan next(List<BlockKey> chunkKeys) {
-            return new PrefixScan(hashes, chunkKeys);
-        }
-
+    /** Up to {@value #SHARED_BATCH} consecutive keys of one prompt and what the local tier had of each (or null). */
+    private record Chunk(List<BlockKey> keys, byte[][] found) {
         List<BlockKey> notLocal() {
             List<BlockKey> out = new ArrayList<>();
             for (int i = 0; i < keys.size(); i++) {
@@ -317,7 +301,7 @@ public final class KvBlockStore {
             return out;
         }
 
-        /** The chunk's keys to read from the shared tier: not local, up to the first one it does not hold. */
+        /** The keys to read from the shared tier: not local, up to the first one it does not hold. */
         List<BlockKey> leadingRun(Set<BlockKey> present) {
             List<BlockKey> run = new ArrayList<>();
             for (int i = 0; i < keys.size(); i++) {
@@ -330,20 +314,32 @@ public final class KvBlockStore {
             }
             return run;
         }
+    }
 
-        /** Takes this scan's own (first) chunk; @return whether every block of it was served. */
-        boolean take(Map<BlockKey, byte[]> fetched) {
-            return take(this, fetched);
+    /** What one prompt's leading-run read has served so far, chunk by chunk. Confined to the reading thread. */
+    private static final class PrefixScan {
+        final int blocks;
+        final List<byte[]> payloads = new ArrayList<>();
+        final Map<BlockKey, byte[]> promoted = new LinkedHashMap<>();
+        final List<BlockKey> localHits = new ArrayList<>();
+        int fromLocal;
+        int fromShared;
+        long bytesLocal;
+        long bytesShared;
+
+        PrefixScan(int blocks) {
+            this.blocks = blocks;
         }
 
-        /** Takes {@code chunk}'s blocks into this scan up to the first miss; @return whether there was none. */
-        boolean take(PrefixScan chunk, Map<BlockKey, byte[]> fetched) {
-            for (int i = 0; i < chunk.keys.size(); i++) {
-                BlockKey key = chunk.keys.get(i);
-                if (chunk.found[i] != null) {
-                    payloads.add(chunk.found[i]);
+        /** Takes {@code chunk}'s blocks up to the first miss; @return whether there was none. */
+        boolean take(Chunk chunk, Map<BlockKey, byte[]> fetched) {
+            for (int i = 0; i < chunk.keys().size(); i++) {
+                BlockKey key = chunk.keys().get(i);
+                byte[] hit = chunk.found()[i];
+                if (hit != null) {
+                    payloads.add(hit);
                     fromLocal++;
-                    bytesLocal += chunk.found[i].length;
+                    bytesLocal += hit.length;
                     localHits.add(key);
                 } else {
                     byte[] p = fetched.get(key);
