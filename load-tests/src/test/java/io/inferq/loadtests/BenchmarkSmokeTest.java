@@ -16,9 +16,14 @@ class BenchmarkSmokeTest {
     @Test
     void overhead(@TempDir Path dir) throws Exception {
         String out = run("bench-overhead", "--records", "200", "--latency-seconds", "1", "--out", dir.toString());
-        assertThat(out).contains("RATIO throughput", "RATIO latency p50", "RATIO latency p99");
+        assertThat(out).contains("RATIO throughput", "RATIO latency p50", "RATIO latency p99", "BOUND throughput from Kafka records alone",
+                // the raw probe writes each record once and reads it once: the broker's counters must say so
+                "Kafka records per raw record: written 1.00, read 1.00");
         JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertThat(s.get("accepted_not_finished").asLong()).isZero();
+        // every job is one request record and at least its queued and terminal events and its result
+        assertThat(s.get("kafka_records_written_per_job").asDouble()).isGreaterThanOrEqualTo(4.0);
+        assertThat(s.get("kafka_records_per_job_by_topic_written_read").get("inferq.requests").asText()).startsWith("1.00 / ");
         assertThat(Files.readString(dir.resolve("report.html"))).contains("class=\"chart cdf-latency\"");
     }
 
@@ -26,7 +31,7 @@ class BenchmarkSmokeTest {
     void policies(@TempDir Path dir) throws Exception {
         String out = run("bench-policies", "--loads", "1", "--pipeline-load", "1", "--pipeline-requests", "6", "--probe-every-ms", "200",
                 "--policies", "estimated-completion,round-robin", "--time-scale", "100", "--out", dir.toString());
-        assertThat(out).contains("RATIO simulator conversation 1.0x", "RATIO sim-wexp conversation 1.0x", "RATIO sim-slice conversation 1.0x", "RATIO pipeline azure-conv",
+        assertThat(out).contains("CAPACITY sim-wexp conversation 1.0x: 2 × round-robin goodput = ", "RATIO simulator conversation 1.0x", "RATIO sim-wexp conversation 1.0x", "RATIO sim-slice conversation 1.0x", "RATIO pipeline azure-conv",
                 "VALIDITY pipeline conversation 1.0x estimated-completion", "simulator-whole", "sim-whole-wexp", "simulator-slice");
         JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertThat(s.get("ratios_ect_over_round_robin")).hasSize(2);

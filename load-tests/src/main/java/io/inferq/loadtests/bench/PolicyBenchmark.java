@@ -135,6 +135,7 @@ public final class PolicyBenchmark {
                         print(out, row);
                     }
                     ratio(out, rows, engine, e.getKey(), load);
+                    capacityCheck(out, rows, engine, e.getKey(), load, sim.capacityJobsPerSecond(e.getValue()));
                 }
             }
         }
@@ -488,6 +489,22 @@ public final class PolicyBenchmark {
             out.printf(Locale.ROOT, "RATIO %s %s %.1fx: goodput default(estimated-completion) ÷ round-robin = %s%s%n", engine, trace, load,
                     rr.goodput() == 0 ? (ect.goodput() == 0 ? "n/a (both 0)" : "inf (round-robin 0)")
                             : String.format(Locale.ROOT, "%.2f", ect.goodput() / rr.goodput()), valid);
+        }
+    }
+
+    /**
+     * Whether the target (the default at least 2× round-robin's goodput) fits in the fleet at all: 2 × round-robin's
+     * goodput and the default's goodput as shares of the fleet's nominal capacity (the roofline estimate that sets
+     * the loads). A share over 100% means no routing policy could reach the target on this fleet without beating
+     * the nominal capacity.
+     */
+    private static void capacityCheck(PrintStream out, List<Row> rows, String engine, String trace, double load, double capacity) {
+        Row ect = find(rows, engine, trace, load, "estimated-completion");
+        Row rr = find(rows, engine, trace, load, "round-robin");
+        if (ect != null && rr != null && capacity > 0) {
+            out.printf(Locale.ROOT, "CAPACITY %s %s %.1fx: 2 × round-robin goodput = %.2f jobs/s = %.0f%% of the fleet's nominal capacity "
+                    + "(%.2f jobs/s); the default reached %.0f%%%n", engine, trace, load, 2 * rr.goodput(), 200 * rr.goodput() / capacity,
+                    capacity, 100 * ect.goodput() / capacity);
         }
     }
 
