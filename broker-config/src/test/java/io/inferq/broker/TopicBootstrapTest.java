@@ -23,6 +23,33 @@ class TopicBootstrapTest {
     }
 
     @Test
+    void aPoolTopicHasAPartitionForEveryInstance() throws Exception {
+        List<TopicSpec> specs = TopicCatalogue.topics(3, java.util.Map.of("big-pool", 5, "small-pool", 2));
+        try (Admin admin = admin()) {
+            new TopicBootstrap(admin, (short) 1, 30_000).ensure(specs);
+            var topics = describedOnceKnown(admin, List.of("inferq.pool.big-pool", "inferq.pool.small-pool"));
+            assertThat(topics.get("inferq.pool.big-pool").partitions()).hasSize(5);
+            assertThat(topics.get("inferq.pool.small-pool").partitions()).as("never fewer than kafka.partitions").hasSize(3);
+        }
+    }
+
+    /** The topics' descriptions, once the broker's metadata knows them (it may lag the creation briefly). */
+    private static java.util.Map<String, org.apache.kafka.clients.admin.TopicDescription> describedOnceKnown(Admin admin, List<String> names)
+            throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return admin.describeTopics(names).allTopicNames().get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L); // poll the metadata, not the clock
+            }
+        }
+    }
+
+    @Test
     void createsTheCatalogueOnceAndIsIdempotent() throws Exception {
         List<TopicSpec> specs = TopicCatalogue.topics(3, List.of("h800-r1", "ascend-910b-v3"));
         try (Admin admin = admin()) {

@@ -13,8 +13,12 @@ import java.util.Objects;
  * @param bucketUpperTokens inclusive upper prompt-length edge of the jobs' bucket
  *                          ({@link Integer#MAX_VALUE} for the last, open bucket)
  * @param jobs              jobs in queue order, never empty
+ * @param instance          the pool instance the scheduler planned the batch for, {@code 0 ≤ instance < instances}
+ *                          (its estimates assume the batch runs there, after that instance's earlier batches); the
+ *                          runtime sends the batch where that instance's worker reads
+ *                          ({@link #partitionOf(int, int, int)})
  */
-public record BatchPlan(String batchId, String poolId, int bucketUpperTokens, List<QueuedJob> jobs) {
+public record BatchPlan(String batchId, String poolId, int bucketUpperTokens, List<QueuedJob> jobs, int instance) {
 
     public BatchPlan {
         Objects.requireNonNull(batchId, "batchId must not be null");
@@ -23,6 +27,29 @@ public record BatchPlan(String batchId, String poolId, int bucketUpperTokens, Li
         if (jobs.isEmpty()) {
             throw new IllegalArgumentException("a batch must hold at least one job");
         }
+        if (instance < 0) {
+            throw new IllegalArgumentException("instance must not be negative, was " + instance);
+        }
+    }
+
+    /**
+     * The partition of a pool topic with {@code partitions} partitions that carries the batches planned for
+     * instance {@code instance} of {@code instances}. The pool's worker slots read the topic in one consumer group
+     * with range assignment; when the pool runs one slot per instance, range gives slot {@code k} (in member
+     * order) the block of partitions starting at {@code k × (partitions ÷ instances) + min(k, partitions mod
+     * instances)}, and this answers the first partition of block {@code instance}: the batches planned for one
+     * instance queue on one slot, and no slot idles while another has two batches waiting (as when batches are
+     * spread by a hash of their id). With fewer partitions than instances, {@code instance mod partitions}.
+     */
+    public static int partitionOf(int instance, int instances, int partitions) {
+        if (instances < 1 || partitions < 1) {
+            throw new IllegalArgumentException("instances and partitions must be positive, were " + instances + " and " + partitions);
+        }
+        int k = Math.floorMod(instance, instances);
+        if (partitions < instances) {
+            return k % partitions;
+        }
+        return k * (partitions / instances) + Math.min(k, partitions % instances);
     }
 
     /** Sum of the jobs' prompt tokens (what the batch charges against token budget and credits). */

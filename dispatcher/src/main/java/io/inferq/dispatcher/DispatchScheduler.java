@@ -680,9 +680,9 @@ public final class DispatchScheduler {
         }
         String batchId = pool.profile.poolId() + "-" + (++batchSequence);
         double est = serviceSeconds(pool.profile, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
-        pool.add(batchId, jobs.size(), work, est, nowMs);
+        int instance = pool.add(batchId, jobs.size(), work, est, nowMs);
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
-                config.lengthBuckets().upperTokens(g.key.bucket()), jobs);
+                config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
         metrics.dispatched(plan, nowMs);
         return plan;
     }

@@ -97,12 +97,18 @@ final class PoolLedger {
         return sum;
     }
 
-    void add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
+    /**
+     * Books a batch on the least-backlogged instance (ties: fewer batches in flight, then the lower index);
+     * returns that instance's index.
+     */
+    int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
         int chosen = 0;
         double best = Double.MAX_VALUE;
         for (int i = 0; i < instances.length; i++) {
             double backlog = backlogSeconds(instances[i], nowMs);
-            if (backlog < best) {
+            // equal backlogs (typically 0: a batch past its estimate is still in flight until reported): the
+            // instance with fewer batches, so an idle instance is not passed over for one still running
+            if (backlog < best || backlog == best && instances[i].batches.size() < instances[chosen].batches.size()) {
                 best = backlog;
                 chosen = i;
             }
@@ -116,6 +122,7 @@ final class PoolLedger {
         inFlight.put(batchId, f);
         inFlightSequences += sequences;
         inFlightWorkTokens += workTokens;
+        return chosen;
     }
 
     /** @return false if the batch is unknown (already finished, or never sent here) */

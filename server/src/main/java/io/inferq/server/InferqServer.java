@@ -167,9 +167,10 @@ public final class InferqServer implements AutoCloseable {
         ap.putAll(config.kafka().client());
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         admin = Admin.create(ap);
-        List<String> poolIds = plans.stream().map(p -> p.spec().id()).toList();
+        Map<String, Integer> instancesByPool = new java.util.LinkedHashMap<>();
+        plans.forEach(p -> instancesByPool.put(p.spec().id(), p.spec().instances()));
         var outcome = new TopicBootstrap(admin, (short) config.kafka().replicationFactor(), 30_000)
-                .ensure(TopicCatalogue.topics(config.kafka().partitions(), poolIds));
+                .ensure(TopicCatalogue.topics(config.kafka().partitions(), instancesByPool));
         outcome.warnings().forEach(w -> LOG.warn("topic bootstrap: {}", w));
         LOG.info("Kafka at {}: {} topics created, {} already present", bootstrap, outcome.created().size(), outcome.existing().size());
         brokerReachable = true;

@@ -57,6 +57,19 @@ public final class TopicCatalogue {
      * @return the full catalogue
      */
     public static List<TopicSpec> topics(int partitions, Collection<String> poolIds) {
+        Map<String, Integer> instances = new java.util.LinkedHashMap<>();
+        poolIds.forEach(p -> instances.put(p, 1));
+        return topics(partitions, instances);
+    }
+
+    /**
+     * As {@link #topics(int, Collection)}, with each pool's batch topic given at least as many partitions as the pool
+     * has instances: the dispatcher writes the batches it plans for each instance to a partition of its own, read by
+     * one slot, so a pool with more instances than partitions would run two instances' batches on one slot.
+     *
+     * @param instancesByPool pool id → instances of the pool
+     */
+    public static List<TopicSpec> topics(int partitions, Map<String, Integer> instancesByPool) {
         List<TopicSpec> specs = new ArrayList<>();
         specs.add(new TopicSpec(REQUESTS, partitions, retention(7 * DAY_MS)));
         specs.add(new TopicSpec(REQUESTS_BATCH, partitions, retention(7 * DAY_MS)));
@@ -71,9 +84,8 @@ public final class TopicCatalogue {
                 "segment.ms", String.valueOf(DAY_MS))));
         specs.add(new TopicSpec(WEBHOOK_DELIVERIES, partitions, Map.of("cleanup.policy", "compact")));
         specs.add(new TopicSpec(WEBHOOK_DLQ, 1, retention(30 * DAY_MS)));
-        for (String pool : poolIds) {
-            specs.add(new TopicSpec(poolTopic(pool), partitions, retention(DAY_MS)));
-        }
+        instancesByPool.forEach((pool, instances) ->
+                specs.add(new TopicSpec(poolTopic(pool), Math.max(partitions, instances), retention(DAY_MS))));
         return List.copyOf(specs);
     }
 

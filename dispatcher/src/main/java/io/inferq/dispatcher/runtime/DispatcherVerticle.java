@@ -91,6 +91,8 @@ public final class DispatcherVerticle extends VerticleBase {
     private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final Map<String, Pending> pending = new HashMap<>();
     private final Map<String, InFlightBatch> inFlight = new HashMap<>();
+    private final Map<String, Integer> partitionCounts = new HashMap<>();
+    private final Map<String, Integer> instancesByPool = new HashMap<>();
     private final Counter dlqCounter;
     private final Counter expiredCounter;
     private final Counter dispatchedCounter;
@@ -121,6 +123,7 @@ public final class DispatcherVerticle extends VerticleBase {
         this.scheduler = scheduler;
         this.kafka = kafka;
         this.producer = producer;
+        scheduler.pools().forEach(p -> instancesByPool.put(p.poolId(), p.instances()));
         this.claims = claims;
         this.analyzer = analyzer;
         this.decoder = decoder;
@@ -221,7 +224,8 @@ public final class DispatcherVerticle extends VerticleBase {
         PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs);
         inFlight.put(plan.batchId(), new InFlightBatch(plan.poolId(), jobs.size()));
         Context ctx = context;
-        producer.send(new ProducerRecord<>(TopicCatalogue.poolTopic(plan.poolId()), plan.batchId(), batchSerde.encode(batch)),
+        String topic = TopicCatalogue.poolTopic(plan.poolId());
+        producer.send(new ProducerRecord<>(topic, partitionFor(plan, topic), plan.batchId(), batchSerde.encode(batch)),
                 (md, ex) -> ctx.runOnContext(v -> {
                     if (ex != null) {
                         // not durable: put the jobs back so they are dispatched again
@@ -246,6 +250,26 @@ public final class DispatcherVerticle extends VerticleBase {
                         p.loop().done(p.record());
                     }
                 }));
+    }
+
+    /**
+     * The pool-topic partition read by the slot of the instance the scheduler planned the batch for
+     * ({@link BatchPlan#partitionOf}); null (the key's hash decides) if the topic's partitions are unknown. The
+     * partition count is read once per topic from the producer's metadata (this runs on a worker thread, so the
+     * first read may wait for it).
+     */
+    private Integer partitionFor(BatchPlan plan, String topic) {
+        Integer partitions = partitionCounts.computeIfAbsent(topic, t -> {
+            try {
+                int n = producer.partitionsFor(t).size();
+                return n > 0 ? n : null;
+            } catch (org.apache.kafka.common.KafkaException e) {
+                LOG.warn("partitions of {} unknown ({}); its batches are spread by key", t, e.toString());
+                return null;
+            }
+        });
+        Integer instances = instancesByPool.get(plan.poolId());
+        return partitions == null || instances == null ? null : BatchPlan.partitionOf(plan.instance(), instances, partitions);
     }
 
     private void onJobEvent(ConsumerRecord<String, byte[]> record) {

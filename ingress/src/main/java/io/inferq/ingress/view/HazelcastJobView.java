@@ -209,7 +209,11 @@ public final class HazelcastJobView implements JobView {
 
     /**
      * One event on a job's snapshot: the state machine decides (first terminal state wins; the same status again
-     * only merges timestamps).
+     * only merges timestamps). A move back to {@code queued} from {@code dispatched} or {@code running} is a
+     * hand-back, and only the batch the job is in can hand it back: the event must carry that batch's dispatch id.
+     * So a replayed first {@code queued} event (a materialiser reading the topic from the start over a live view,
+     * or a Kafka job's intake event written again after a dispatcher restart), or a hand-back from an earlier
+     * batch, does not move a dispatched or running job back.
      *
      * @return the new snapshot, or null when the event changes nothing (stale, duplicate or illegal)
      */
@@ -222,6 +226,9 @@ public final class HazelcastJobView implements JobView {
         if (from == next) {
             JobEvent merged = mergeTimes(prev, event, prev);
             return merged.getStateTimes().equals(prev.getStateTimes()) ? null : merged;
+        }
+        if (next == JobStatus.QUEUED && (event.getDispatchId() == null || !event.getDispatchId().equals(prev.getDispatchId()))) {
+            return null; // not a hand-back by the job's current batch: stale
         }
         if (from.canMoveTo(next)) {
             return mergeTimes(prev, event, event);

@@ -157,6 +157,29 @@ class HazelcastJobViewTest {
     }
 
     @Test
+    void onlyTheJobsCurrentBatchCanHandItBackToQueued() {
+        String t = tenant();
+        String id = jobId();
+        JobEvent q = queued(id, t, 1_000);
+        JobEvent d = dispatched(q, 1_100);
+        JobEvent r = to(d, JobStatus.RUNNING, 1_200);
+        assertThat(view.applyAll(List.of(q, d, r))).hasSize(3);
+
+        assertThat(view.apply(q)).as("the first queued event, replayed").isFalse();
+        assertThat(view.apply(JobEvent.newBuilder(to(r, JobStatus.QUEUED, 1_300)).setDispatchId("d-0").build()))
+                .as("a hand-back by an earlier batch").isFalse();
+        assertThat(statusOf(id)).isEqualTo(JobStatus.RUNNING);
+
+        assertThat(view.apply(to(r, JobStatus.QUEUED, 1_300))).as("a hand-back by the batch the job is in").isTrue();
+        assertThat(statusOf(id)).isEqualTo(JobStatus.QUEUED);
+        assertThat(view.activeJobs(t)).isEqualTo(1);
+        JobEvent again = JobEvent.newBuilder(dispatched(view.get(id), 1_400)).setDispatchId("d-2").build();
+        assertThat(view.applyAll(List.of(again, to(again, JobStatus.SUCCEEDED, 1_500)))).hasSize(2);
+        assertThat(statusOf(id)).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(view.activeJobs(t)).isZero();
+    }
+
+    @Test
     void firstTerminalStateWinsWithinABatchAndAcrossBatches() {
         String t = tenant();
         String a = jobId();

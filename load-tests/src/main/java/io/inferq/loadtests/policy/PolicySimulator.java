@@ -403,12 +403,7 @@ public final class PolicySimulator {
             expired += scheduler.expireDue(now).size();
             for (BatchPlan plan : scheduler.formBatches(now)) {
                 PoolState ps = pools.get(plan.poolId());
-                int inst = 0;
-                for (int i = 1; i < ps.freeAtMs.length; i++) {
-                    if (ps.freeAtMs[i] < ps.freeAtMs[inst]) {
-                        inst = i;
-                    }
-                }
+                int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
                 long start = Math.max(now, ps.freeAtMs[inst]);
                 List<QueuedJob> live = new ArrayList<>(plan.jobs().size());
                 for (QueuedJob j : plan.jobs()) {
