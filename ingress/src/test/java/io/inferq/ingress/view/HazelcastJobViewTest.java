@@ -131,14 +131,22 @@ class HazelcastJobViewTest {
         assertThat(JobSnapshots.advance(view.get(id), JobStatus.CANCELLED, 2_000).getRequestHash()).isEqualTo("cd".repeat(32));
     }
 
+    /** Queued, dispatched (batch d-1) and running events of a new job, applied: all three change the view. */
+    static List<JobEvent> runningJob(String id, String tenant) {
+        JobEvent q = queued(id, tenant, 1_000);
+        JobEvent d = dispatched(q, 1_100);
+        JobEvent r = to(d, JobStatus.RUNNING, 1_200);
+        assertThat(view.applyAll(List.of(q, d, r))).hasSize(3);
+        return List.of(q, d, r);
+    }
+
     @Test
     void staleAndDuplicateEventsChangeNothing() {
         String t = tenant();
         String id = jobId();
-        JobEvent q = queued(id, t, 1_000);
-        JobEvent d = dispatched(q, 1_100);
-        JobEvent r = to(d, JobStatus.RUNNING, 1_200);
-        assertThat(view.applyAll(List.of(q, d, r))).hasSize(3);
+        List<JobEvent> lifecycle = runningJob(id, t);
+        JobEvent d = lifecycle.get(1);
+        JobEvent r = lifecycle.get(2);
         int version = (int) jobs.getEntryView(id).getVersion();
 
         assertThat(view.apply(r)).as("the same event again").isFalse();
@@ -160,10 +168,9 @@ class HazelcastJobViewTest {
     void onlyTheJobsCurrentBatchCanHandItBackToQueued() {
         String t = tenant();
         String id = jobId();
-        JobEvent q = queued(id, t, 1_000);
-        JobEvent d = dispatched(q, 1_100);
-        JobEvent r = to(d, JobStatus.RUNNING, 1_200);
-        assertThat(view.applyAll(List.of(q, d, r))).hasSize(3);
+        List<JobEvent> lifecycle = runningJob(id, t);
+        JobEvent q = lifecycle.get(0);
+        JobEvent r = lifecycle.get(2);
 
         assertThat(view.apply(q)).as("the first queued event, replayed").isFalse();
         assertThat(view.apply(JobEvent.newBuilder(to(r, JobStatus.QUEUED, 1_300)).setDispatchId("d-0").build()))
