@@ -1,6 +1,5 @@
 package io.inferq.broker.client;
 
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -101,7 +100,7 @@ public record KafkaClientSettings(String bootstrapServers, Map<String, String> o
     private Properties withOverrides(Properties defaults, java.util.function.Consumer<Properties> fixed) {
         Properties p = new Properties();
         p.putAll(defaults);
-        p.putAll(new HashMap<>(overrides));
+        p.putAll(overrides);
         p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(CommonClientConfigs.CLIENT_ID_CONFIG, defaults.getProperty(CommonClientConfigs.CLIENT_ID_CONFIG));
         fixed.accept(p);
