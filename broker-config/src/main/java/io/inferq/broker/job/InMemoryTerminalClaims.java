@@ -19,4 +19,10 @@ public final class InMemoryTerminalClaims implements TerminalClaims {
     public Claim claimed(String jobId) {
         return claims.get(jobId);
     }
+
+    @Override
+    public boolean transfer(String jobId, Claim from, String toOwner) {
+        Claim to = new Claim(from.status(), toOwner);
+        return claims.replace(jobId, from, to) || to.equals(claims.get(jobId));
+    }
 }

@@ -29,6 +29,15 @@ public interface TerminalClaims {
     Claim claimed(String jobId);
 
     /**
+     * Hands a job's winning claim to another owner, if it is still exactly {@code from}: how an owner records a
+     * later step of its own (the API marks a cancel whose event and result are written, so that a repeated cancel
+     * writes nothing twice). The status never changes, so the first claim still wins.
+     *
+     * @return whether the claim is now {@code from.status()} owned by {@code toOwner}
+     */
+    boolean transfer(String jobId, Claim from, String toOwner);
+
+    /**
      * The winning claims of several jobs at once (one round trip where the implementation allows).
      *
      * @return job id → winning claim, for the jobs that have one

@@ -46,11 +46,20 @@ import org.slf4j.LoggerFactory;
  * {@value #ACTIVE_COUNT_REFRESH_MS} ms old plus this process's accepts since), so it makes no blocking call;
  * a submit with a key, or when the estimate is stale, reads the shared state first.
  *
+ * <p><b>Cancel.</b> A cancel claims the job's terminal state ({@link TerminalClaims}) before it writes the
+ * {@code cancelled} event and result, then marks the claim written; so a repeated cancel answers {@code 409} even
+ * before the status view has caught up, and writes nothing twice. If the write fails the claim stands (the job
+ * never runs), the call answers {@code 503}, and the next cancel writes the event again.
+ *
  * <p><b>Threading.</b> Handlers run on the event loop; every Hazelcast call goes through
  * {@code executeBlocking}; Kafka callbacks hop back to the request's context.
  */
 public final class JobsApi {
     private static final Logger LOG = LoggerFactory.getLogger(JobsApi.class);
+    /** Owner of a cancel's claim until its event and result are written; then {@link #WRITTEN_CANCEL_OWNER}. */
+    static final String CANCEL_OWNER = "api";
+    static final String WRITTEN_CANCEL_OWNER = "api:written";
+    private static final TerminalClaims.Claim UNWRITTEN_CANCEL = new TerminalClaims.Claim(JobStatus.CANCELLED, CANCEL_OWNER);
     public static final int MAX_LIST_LIMIT = 100;
     /** How old the shared active-job count used by a submit may be before it is read again (off the request path). */
     public static final long ACTIVE_COUNT_REFRESH_MS = 100;
@@ -442,8 +451,9 @@ public final class JobsApi {
             if (current.isTerminal()) {
                 return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + current.apiName()), null);
             }
-            TerminalClaims.Claim claim = claims.claim(id, JobStatus.CANCELLED, "api");
-            if (claim.status() != JobStatus.CANCELLED) {
+            TerminalClaims.Claim claim = claims.claim(id, JobStatus.CANCELLED, CANCEL_OWNER);
+            if (!claim.equals(UNWRITTEN_CANCEL)) {
+                // another outcome won, or an earlier cancel already wrote its event and the view has not caught up
                 return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + claim.status().apiName()), null);
             }
             JobEvent cancelled = JobSnapshots.withError(JobSnapshots.advance(job, JobStatus.CANCELLED, clock.millis()),
@@ -464,9 +474,15 @@ public final class JobsApi {
                     // the claim stands, so the job never runs; the event is retried by the next cancel call
                     reject(ctx, ApiError.unavailable("queue_unavailable", "the cancellation is recorded but its event could not be "
                             + "written yet; call cancel again", 1000));
-                } else {
-                    ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toJson(cancelled, Integer.MAX_VALUE).encode());
+                    return;
                 }
+                vertx.executeBlocking(() -> claims.transfer(id, UNWRITTEN_CANCEL, WRITTEN_CANCEL_OWNER), false).onComplete(t -> {
+                    if (t.failed() || !t.result()) {
+                        // the event is written; only a repeated cancel would now write a second (de-duplicable) result
+                        LOG.warn("cancel of {}: written, but the claim could not be marked written", id, t.cause());
+                    }
+                    ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toJson(cancelled, Integer.MAX_VALUE).encode());
+                });
             }));
         });
     }

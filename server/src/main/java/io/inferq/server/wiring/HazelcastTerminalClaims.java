@@ -45,6 +45,13 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
         return v == null ? null : parse(v);
     }
 
+    /** One {@code replace(key, old, new)}: atomic on the entry's partition owner. */
+    @Override
+    public boolean transfer(String jobId, Claim from, String toOwner) {
+        String to = from.status().name() + "|" + toOwner;
+        return claims.replace(jobId, from.status().name() + "|" + from.owner(), to) || to.equals(claims.get(jobId));
+    }
+
     /** One {@code getAll}: a single operation per partition owner instead of one per job. */
     @Override
     public java.util.Map<String, Claim> claimedAll(java.util.Collection<String> jobIds) {

@@ -47,6 +47,23 @@ class HazelcastTerminalClaimsTest {
     }
 
     @Test
+    void aClaimPassesToAnotherOwnerOnlyFromTheOwnerItNames() {
+        HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
+        Claim unwritten = claims.claim("t1", JobStatus.CANCELLED, "api");
+        assertThat(claims.transfer("t1", new Claim(JobStatus.CANCELLED, "someone-else"), "api:written")).isFalse();
+        assertThat(claims.transfer("t1", new Claim(JobStatus.EXPIRED, "api"), "api:written")).as("the status must match too").isFalse();
+        assertThat(claims.claimed("t1")).isEqualTo(unwritten);
+
+        assertThat(claims.transfer("t1", unwritten, "api:written")).isTrue();
+        assertThat(claims.claimed("t1")).isEqualTo(new Claim(JobStatus.CANCELLED, "api:written"));
+        assertThat(claims.transfer("t1", unwritten, "api:written")).as("repeating a transfer that happened").isTrue();
+        assertThat(claims.claim("t1", JobStatus.CANCELLED, "api")).as("the old owner no longer repeats its claim")
+                .isEqualTo(new Claim(JobStatus.CANCELLED, "api:written"));
+        assertThat(claims.transfer("t-none", unwritten, "api:written")).as("no claim, nothing to hand over").isFalse();
+        assertThat(claims.claimed("t-none")).isNull();
+    }
+
+    @Test
     void aBatchClaimSetsTheAbsentClaimsAndAnswersEveryWinner() {
         HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
         claims.claim("b-cancelled", JobStatus.CANCELLED, "api");
