@@ -17,7 +17,7 @@ class ScaleOutCancelExpiryTest {
     void cancelledAndExpiredJobsNeverRunOnWorkersThatJoinLater() {
         try (InferqServer front = TestInferq.start(tree -> tree.putArray("roles").add("ingress").add("dispatcher"))) {
             String cancelled = submit(front, "{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"cancel me\"}],\"max_tokens\":8}", null);
-            String expiring = submit(front, "{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"too late\"}],\"max_tokens\":8}", "2s");
+            String expiring = submit(front, "{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"too late\"}],\"max_tokens\":8}", "4s");
             awaitStatus(front, cancelled, "dispatched");
             awaitStatus(front, expiring, "dispatched");
 
@@ -26,7 +26,7 @@ class ScaleOutCancelExpiryTest {
             assertThat(new JsonObject(cancel.body()).getString("status")).isEqualTo("cancelled");
             // the second cancel of a terminal job conflicts
             assertThat(TestInferq.http(front, "POST", "/v1/jobs/" + cancelled + "/cancel", null).statusCode()).isEqualTo(409);
-            TestInferq.await(Duration.ofSeconds(5), () -> System.currentTimeMillis() > deadlineOf(front, expiring), "deadline passed");
+            TestInferq.await(Duration.ofSeconds(15), () -> System.currentTimeMillis() > deadlineOf(front, expiring), "deadline passed");
 
             String hzAddress = "127.0.0.1:" + front.hazelcast().getCluster().getLocalMember().getAddress().getPort();
             try (InferqServer workers = TestInferq.start(tree -> {
