@@ -133,6 +133,12 @@ public final class DispatchScheduler {
     private final int[] queuedByLane = new int[JobLane.values().length];
     private int queuedWithDeadline;
     private long batchSequence;
+    /**
+     * Random per scheduler, so batch ids never repeat across restarts or between dispatcher processes: a batch id
+     * is the owner of the terminal claims its worker takes, and a reused id would let a job run twice.
+     */
+    private final String batchTag = Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36 * 36,
+            36L * 36 * 36 * 36 * 36 * 36 * 36), 36);
     private final DispatchMetrics metrics;
 
     /** Without metrics. */
@@ -678,7 +684,7 @@ public final class DispatchScheduler {
             unaccount(g, j);
             work += j.quotaTokens();
         }
-        String batchId = pool.profile.poolId() + "-" + (++batchSequence);
+        String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (++batchSequence);
         double est = serviceSeconds(pool.profile, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
         int instance = pool.add(batchId, jobs.size(), work, est, nowMs);
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),

@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * wrong. The sink runs on the follower thread; a sink exception is logged and the record skipped.
  * {@link #batched} hands each poll's records to the sink at once instead (a sink exception then skips the
  * whole batch: such a sink handles its own per-record failures). {@link #isCaughtUp()} turns true once the
- * end offsets seen at start are reached.
+ * end offsets seen at start are reached. If the consumer fails, a new one is made after 1 s and goes on after the
+ * last record the sink was given (partitions it never read: from their beginning).
  */
 public final class TopicFollower implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
@@ -43,6 +44,8 @@ public final class TopicFollower implements AutoCloseable {
     private final AtomicBoolean running = new AtomicBoolean();
     private volatile boolean caughtUp;
     private volatile KafkaConsumer<String, byte[]> consumer;
+    /** Per partition, the offset after the last record handed to the sink; confined to the follower thread. */
+    private final Map<TopicPartition, Long> resumeAt = new java.util.HashMap<>();
     private Thread thread;
 
     public TopicFollower(String name, KafkaClientSettings kafka, String topic, Start start,
@@ -98,10 +101,21 @@ public final class TopicFollower implements AutoCloseable {
                     parts.add(new TopicPartition(pi.topic(), pi.partition()));
                 }
                 c.assign(parts);
-                if (start == Start.BEGINNING || !first) {
-                    c.seekToBeginning(parts); // after a failure, re-read: sinks are idempotent
-                } else {
+                if (first && start == Start.END) {
                     c.seekToEnd(parts);
+                } else {
+                    // after a failure, go on after the last record handed to the sink; partitions never read from
+                    // their beginning (sinks are idempotent)
+                    List<TopicPartition> unread = new ArrayList<>();
+                    for (TopicPartition tp : parts) {
+                        Long next = resumeAt.get(tp);
+                        if (next != null) {
+                            c.seek(tp, next);
+                        } else {
+                            unread.add(tp);
+                        }
+                    }
+                    c.seekToBeginning(unread);
                 }
                 first = false;
                 Map<TopicPartition, Long> end = c.endOffsets(parts);
@@ -114,6 +128,9 @@ public final class TopicFollower implements AutoCloseable {
                             sink.accept(batch);
                         } catch (RuntimeException e) {
                             LOG.error("{}: batch of {} records skipped: {}", name, batch.size(), e.toString());
+                        }
+                        for (ConsumerRecord<String, byte[]> r : batch) {
+                            resumeAt.put(new TopicPartition(r.topic(), r.partition()), r.offset() + 1);
                         }
                     }
                     if (!caughtUp && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {

@@ -49,8 +49,18 @@ import org.slf4j.LoggerFactory;
  * records not yet done are read again and may be dispatched twice; {@link TerminalClaims} keeps the
  * outcome single.
  *
+ * <p><b>Credits.</b> A sent batch holds its pool credit until every job has left it ({@link InFlightBatches}): its
+ * worker reported the job, or the job reached a terminal state elsewhere, or an audit every
+ * {@value #AUDIT_PERIOD_MS} ms finds the job's terminal claim held by another owner (the worker skips such jobs and
+ * writes nothing for them). Batch ids are unique per scheduler, so a restarted dispatcher's batches never share an
+ * owner with an earlier incarnation's.
+ *
+ * <p><b>Failures.</b> A terminal event, result or dead-letter copy that Kafka does not acknowledge, and a terminal claim
+ * that Hazelcast does not answer, are retried after 0.5 s, doubling to 30 s, with the request record undone meanwhile.
+ *
  * <p><b>Bounded.</b> Each lane's poll loop holds at most {@code maxQueuedJobs / 2} undone records, so
- * the scheduler never exceeds its bound and excess work waits in Kafka.
+ * the scheduler never exceeds its bound and excess work waits in Kafka. Should a rebalance hand back records the
+ * scheduler still holds, the excess waits in a side queue (bounded by the same undone records) instead of failing.
  */
 public final class DispatcherVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(DispatcherVerticle.class);
@@ -90,29 +100,37 @@ public final class DispatcherVerticle extends VerticleBase {
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
     private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final Map<String, Pending> pending = new HashMap<>();
-    private final Map<String, InFlightBatch> inFlight = new HashMap<>();
+    private final InFlightBatches inFlight = new InFlightBatches();
+    /** Records that could not be queued because the scheduler was full (after a rebalance); queued as space frees. */
+    private final java.util.ArrayDeque<Overflow> overflow = new java.util.ArrayDeque<>();
     private final Map<String, Integer> partitionCounts = new HashMap<>();
     private final Map<String, Integer> instancesByPool = new HashMap<>();
     private final Counter dlqCounter;
     private final Counter expiredCounter;
     private final Counter dispatchedCounter;
+    private final Counter releasedByAudit;
+    private final Counter writeRetries;
+    private boolean auditRunning;
     private KafkaPollLoop interactiveLoop;
     private KafkaPollLoop batchLoop;
     private TopicFollower events;
     private long timerId = -1;
+    private long auditTimerId = -1;
 
     private record Pending(JobRequest request, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop) {
     }
 
-    private static final class InFlightBatch {
-        final String poolId;
-        int remaining;
-
-        InFlightBatch(String poolId, int remaining) {
-            this.poolId = poolId;
-            this.remaining = remaining;
-        }
+    private record Overflow(QueuedJob job, Pending pending) {
     }
+
+    /** How often in-flight batches are audited against the terminal claims, and from what age. */
+    static final long AUDIT_PERIOD_MS = 5_000;
+    static final long AUDIT_AFTER_MS = 10_000;
+    /** Jobs audited per pass, at most (one {@code claimedAll} round trip). */
+    static final int AUDIT_LIMIT = 2_048;
+    /** Retry delays of a failed write or claim: from this, doubling, up to {@link #RETRY_MAX_MS}. */
+    static final long RETRY_MIN_MS = 500;
+    static final long RETRY_MAX_MS = 30_000;
 
     /**
      * @param decoder turns a request record into a request, or a reason to dead-letter it
@@ -131,6 +149,8 @@ public final class DispatcherVerticle extends VerticleBase {
         this.dlqCounter = registry.counter("inferq.dispatcher.dead_lettered");
         this.expiredCounter = registry.counter("inferq.dispatcher.expired");
         this.dispatchedCounter = registry.counter("inferq.dispatcher.batches_sent");
+        this.releasedByAudit = registry.counter("inferq.dispatcher.audit_released_jobs");
+        this.writeRetries = registry.counter("inferq.dispatcher.write_retries");
     }
 
     @Override
@@ -147,12 +167,13 @@ public final class DispatcherVerticle extends VerticleBase {
         interactiveLoop.start();
         batchLoop.start();
         timerId = vertx.setPeriodic(20, id -> decide());
+        auditTimerId = vertx.setPeriodic(AUDIT_PERIOD_MS, id -> auditInFlight());
         return Future.succeededFuture();
     }
 
-    /** @return whether both intake consumers joined their groups */
+    /** @return whether both intake consumers joined their groups and the job-events follower reached the topic's end */
     public boolean isReady() {
-        return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady();
+        return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady() && events.isCaughtUp();
     }
 
     private void intake(List<ConsumerRecord<String, byte[]>> records, KafkaPollLoop loop) {
@@ -169,8 +190,15 @@ public final class DispatcherVerticle extends VerticleBase {
                 continue;
             }
             JobRequest req = decoded.request();
-            if (pending.containsKey(req.getJobId())) {
-                loop.done(record); // a redelivered copy of a job already queued here
+            Pending queuedHere = pending.get(req.getJobId());
+            if (queuedHere != null) {
+                if (sameRecord(queuedHere.record(), record)) {
+                    // the same record again (its partition was revoked and came back): the new delivery is the one
+                    // the loop tracks now, and it is done only when the job is
+                    pending.put(req.getJobId(), new Pending(queuedHere.request(), record, loop));
+                } else {
+                    loop.done(record); // another copy of a job already queued here; the first one carries it
+                }
                 continue;
             }
             if (decoded.acceptedEvent() != null) {
@@ -183,15 +211,30 @@ public final class DispatcherVerticle extends VerticleBase {
             if (shape.promptTokens() != req.getPromptTokens()) {
                 req = JobRequest.newBuilder(req).setPromptTokens(shape.promptTokens()).build();
             }
-            try {
-                scheduler.enqueue(job);
-            } catch (IllegalStateException | IllegalArgumentException e) {
-                finishUnrunnable(req, record, loop, e.getMessage());
+            Pending p = new Pending(req, record, loop);
+            if (!overflow.isEmpty() || scheduler.queuedJobs() >= scheduler.config().maxQueuedJobs()) {
+                overflow.add(new Overflow(job, p)); // bounded by the poll loops' undone records
                 continue;
             }
-            pending.put(req.getJobId(), new Pending(req, record, loop));
+            queue(job, p);
         }
         decide();
+    }
+
+    private void queue(QueuedJob job, Pending p) {
+        try {
+            if (scheduler.enqueue(job)) {
+                pending.put(job.jobId(), p);
+            } else {
+                p.loop().done(p.record());
+            }
+        } catch (IllegalArgumentException e) {
+            finishUnrunnable(p.request(), p.record(), p.loop(), e.getMessage());
+        }
+    }
+
+    private static boolean sameRecord(ConsumerRecord<?, ?> a, ConsumerRecord<?, ?> b) {
+        return a.offset() == b.offset() && a.partition() == b.partition() && a.topic().equals(b.topic());
     }
 
     private void decide() {
@@ -204,6 +247,14 @@ public final class DispatcherVerticle extends VerticleBase {
         }
         for (BatchPlan plan : scheduler.formBatches(now)) {
             send(plan, now);
+        }
+        while (!overflow.isEmpty() && scheduler.queuedJobs() < scheduler.config().maxQueuedJobs()) {
+            Overflow o = overflow.poll();
+            if (!pending.containsKey(o.job().jobId())) {
+                queue(o.job(), o.pending());
+            } else {
+                o.pending().loop().done(o.pending().record());
+            }
         }
     }
 
@@ -222,7 +273,9 @@ public final class DispatcherVerticle extends VerticleBase {
             return;
         }
         PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs);
-        inFlight.put(plan.batchId(), new InFlightBatch(plan.poolId(), jobs.size()));
+        List<String> jobIds = new ArrayList<>(jobs.size());
+        jobs.forEach(j -> jobIds.add(j.getJobId()));
+        inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);
         Context ctx = context;
         String topic = TopicCatalogue.poolTopic(plan.poolId());
         producer.send(new ProducerRecord<>(topic, partitionFor(plan, topic), plan.batchId(), batchSerde.encode(batch)),
@@ -230,7 +283,7 @@ public final class DispatcherVerticle extends VerticleBase {
                     if (ex != null) {
                         // not durable: put the jobs back so they are dispatched again
                         LOG.warn("batch {} to pool {} not written ({}); requeueing its jobs", plan.batchId(), plan.poolId(), ex.toString());
-                        inFlight.remove(plan.batchId());
+                        inFlight.forget(plan.batchId());
                         scheduler.batchFinished(plan.poolId(), plan.batchId(), clock.millis());
                         for (int i = 0; i < carried.size(); i++) {
                             Pending p = carried.get(i);
@@ -278,76 +331,174 @@ public final class DispatcherVerticle extends VerticleBase {
         }
         JobEvent e = eventSerde.decode(record.value());
         JobStatus s = JobStatus.fromWire(e.getStatus());
-        if (s == JobStatus.CANCELLED && e.getDispatchId() == null) {
+        if (s.isTerminal()) {
+            // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
+            // still queued here needs no more work, and a batch holding the job will never report it
             Pending p = pending.remove(e.getJobId());
             if (p != null && scheduler.cancel(e.getJobId())) {
-                p.loop().done(p.record()); // the cancel event is durable: the request needs no more work
+                p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
             } else if (p != null) {
                 pending.put(e.getJobId(), p);
             }
+            release(inFlight.terminal(e.getJobId()));
+        } else if (s == JobStatus.QUEUED && e.getDispatchId() != null) {
+            InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
+            release(f == null ? List.of() : List.of(f));
+        }
+    }
+
+    private void release(List<InFlightBatches.Finished> finished) {
+        if (finished.isEmpty()) {
             return;
         }
-        boolean leftPool = s.isTerminal() || (s == JobStatus.QUEUED && e.getDispatchId() != null);
-        if (leftPool && e.getDispatchId() != null) {
-            InFlightBatch b = inFlight.get(e.getDispatchId());
-            if (b != null && --b.remaining <= 0) {
-                inFlight.remove(e.getDispatchId());
-                scheduler.batchFinished(b.poolId, e.getDispatchId(), clock.millis());
-                decide();
-            }
+        long now = clock.millis();
+        for (InFlightBatches.Finished f : finished) {
+            scheduler.batchFinished(f.poolId(), f.batchId(), now);
         }
+        decide();
+    }
+
+    /**
+     * Jobs of batches in flight for {@value #AUDIT_AFTER_MS} ms or more whose terminal claim another owner holds will
+     * never be reported by their batch's worker (it skips them): they leave the batch, so its credit comes back. One
+     * {@code claimedAll} per pass, off the context; a failed pass is tried again at the next period.
+     */
+    private Future<Integer> auditInFlight() {
+        if (auditRunning || inFlight.size() == 0) {
+            return Future.succeededFuture(0);
+        }
+        Map<String, List<String>> due = inFlight.outstandingSince(clock.millis() - AUDIT_AFTER_MS, AUDIT_LIMIT);
+        if (due.isEmpty()) {
+            return Future.succeededFuture(0);
+        }
+        auditRunning = true;
+        Context ctx = context;
+        io.vertx.core.Promise<Integer> released = io.vertx.core.Promise.promise();
+        vertx.executeBlocking(() -> claims.claimedAll(due.keySet()), false).onComplete(ar -> ctx.runOnContext(v -> {
+            auditRunning = false;
+            if (ar.failed()) {
+                LOG.warn("in-flight audit: claims not read ({}); next try in {} ms", ar.cause().toString(), AUDIT_PERIOD_MS);
+                released.complete(0);
+                return;
+            }
+            int n = 0;
+            List<InFlightBatches.Finished> finished = new ArrayList<>();
+            for (Map.Entry<String, TerminalClaims.Claim> c : ar.result().entrySet()) {
+                for (String batchId : due.getOrDefault(c.getKey(), List.of())) {
+                    if (!c.getValue().owner().equals(batchId)) {
+                        n++;
+                        InFlightBatches.Finished f = inFlight.left(c.getKey(), batchId);
+                        if (f != null) {
+                            finished.add(f);
+                        }
+                    }
+                }
+            }
+            releasedByAudit.increment(n);
+            release(finished);
+            released.complete(n);
+        }));
+        return released.future();
+    }
+
+    /** Runs an audit of the in-flight batches now, on this verticle's context (tests); answers the jobs it released. */
+    Future<Integer> auditNow() {
+        io.vertx.core.Promise<Integer> done = io.vertx.core.Promise.promise();
+        context.runOnContext(v -> auditInFlight().onComplete(done));
+        return done.future();
     }
 
     private void expire(Pending p, long now) {
         JobRequest req = p.request();
-        Context ctx = context;
-        vertx.executeBlocking(() -> claims.tryClaim(req.getJobId(), JobStatus.EXPIRED, "dispatcher"), false)
-                .onComplete(ar -> ctx.runOnContext(v -> {
-                    if (ar.failed() || !ar.result()) {
-                        p.loop().done(p.record()); // already terminal elsewhere (cancelled): nothing to run
-                        return;
-                    }
-                    expiredCounter.increment();
-                    JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.EXPIRED, now),
-                            "invalid_request_error", "deadline_exceeded",
-                            "the job could not start before its deadline; predicted wait exceeded it");
-                    publishTerminal(ev, () -> p.loop().done(p.record()));
-                }));
+        claimThen(req.getJobId(), JobStatus.EXPIRED, 0, won -> {
+            if (!won) {
+                p.loop().done(p.record()); // already terminal elsewhere (cancelled): nothing to run
+                return;
+            }
+            expiredCounter.increment();
+            JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.EXPIRED, now),
+                    "invalid_request_error", "deadline_exceeded",
+                    "the job could not start before its deadline; predicted wait exceeded it");
+            publishTerminal(ev, () -> p.loop().done(p.record()));
+        });
     }
 
     private void finishUnrunnable(JobRequest req, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, String why) {
-        Context ctx = context;
         long now = clock.millis();
-        vertx.executeBlocking(() -> claims.tryClaim(req.getJobId(), JobStatus.FAILED, "dispatcher"), false)
+        claimThen(req.getJobId(), JobStatus.FAILED, 0, won -> {
+            if (!won) {
+                loop.done(record);
+                return;
+            }
+            JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.FAILED, now),
+                    "invalid_request_error", "not_runnable", why);
+            publishTerminal(ev, () -> loop.done(record));
+        });
+    }
+
+    /**
+     * Claims {@code terminal} for the dispatcher (off the context), then calls {@code then} on the context with whether
+     * the claim won. A claim store that does not answer is asked again after a growing delay: the record stays undone
+     * meanwhile, so the job is neither lost nor given an outcome twice.
+     */
+    private void claimThen(String jobId, JobStatus terminal, int attempt, java.util.function.Consumer<Boolean> then) {
+        Context ctx = context;
+        vertx.executeBlocking(() -> claims.tryClaim(jobId, terminal, "dispatcher"), false)
                 .onComplete(ar -> ctx.runOnContext(v -> {
-                    if (ar.failed() || !ar.result()) {
-                        loop.done(record);
+                    if (ar.succeeded()) {
+                        then.accept(ar.result());
                         return;
                     }
-                    JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.FAILED, now),
-                            "invalid_request_error", "not_runnable", why);
-                    publishTerminal(ev, () -> loop.done(record));
+                    long delay = retryDelay(attempt);
+                    LOG.warn("{} claim of {} not taken ({}); trying again in {} ms", terminal.apiName(), jobId, ar.cause().toString(), delay);
+                    writeRetries.increment();
+                    vertx.setTimer(delay, t -> claimThen(jobId, terminal, attempt + 1, then));
                 }));
     }
 
+    static long retryDelay(int attempt) {
+        return Math.min(RETRY_MAX_MS, RETRY_MIN_MS << Math.min(attempt, 16));
+    }
+
+    /** Writes a terminal event and its result; {@code whenDurable} runs on the context once both are acknowledged. */
     private void publishTerminal(JobEvent ev, Runnable whenDurable) {
-        Context ctx = context;
         int[] acks = {0};
-        org.apache.kafka.clients.producer.Callback cb = (md, ex) -> ctx.runOnContext(v -> {
-            if (ex != null) {
-                LOG.error("terminal event for {} not written: {}; the request will be read again after a restart",
-                        ev.getJobId(), ex.toString());
-            } else if (++acks[0] == 2) {
+        Runnable oneAcked = () -> {
+            if (++acks[0] == 2) {
                 whenDurable.run();
             }
-        });
-        producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), cb);
+        };
+        sendUntilAcked(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), 0, oneAcked);
         String topic = ev.getReplyTopic() != null ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
         ProducerRecord<String, byte[]> rr = new ProducerRecord<>(topic, ev.getJobId(), resultSerde.encode(JobSnapshots.result(ev)));
         if (ev.getCorrelationId() != null) {
             rr.headers().add("inferq-correlation-id", ev.getCorrelationId().getBytes(StandardCharsets.UTF_8));
         }
-        producer.send(rr, cb);
+        sendUntilAcked(rr, 0, oneAcked);
+    }
+
+    /**
+     * Sends a record and, if Kafka does not acknowledge it (after the producer's own retries, within
+     * {@code delivery.timeout.ms}), sends it again after a growing delay, for as long as this verticle runs: the
+     * record it answers stays undone meanwhile, so its offset is never committed before the write is durable. A
+     * write that failed with a timeout may have landed, so a retry can duplicate it (consumers keep the first per job).
+     * {@code whenAcked} runs on the context.
+     */
+    private void sendUntilAcked(ProducerRecord<String, byte[]> record, int attempt, Runnable whenAcked) {
+        Context ctx = context;
+        producer.send(record, (md, ex) -> ctx.runOnContext(v -> {
+            if (ex == null) {
+                whenAcked.run();
+                return;
+            }
+            if (timerId < 0) {
+                return; // stopped: the undone record is read again after a restart
+            }
+            long delay = retryDelay(attempt);
+            LOG.warn("write to {} (key {}) failed: {}; trying again in {} ms", record.topic(), record.key(), ex.toString(), delay);
+            writeRetries.increment();
+            vertx.setTimer(delay, t -> sendUntilAcked(record, attempt + 1, whenAcked));
+        }));
     }
 
     /**
@@ -357,7 +508,7 @@ public final class DispatcherVerticle extends VerticleBase {
      * Connect's {@code __connect.errors.*} (UTF-8 strings) and Spring's {@code kafka_dlt-*} (topic and
      * texts UTF-8; partition a 4-byte and offset/timestamp 8-byte big-endian integers, as Spring writes
      * them), and {@value #DLQ_ERROR_CODE}. The record is done (its offset committable) only once the
-     * copy is acknowledged; a failed copy leaves it undone, so it is read again after a restart.
+     * copy is acknowledged; a failed copy is written again ({@link #sendUntilAcked}) and the record stays undone meanwhile.
      */
     private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, RequestDecoding.Result why) {
         String errorClass = why.errorClass() == null ? "io.inferq.UnknownError" : why.errorClass();
@@ -388,16 +539,10 @@ public final class DispatcherVerticle extends VerticleBase {
         if (why.errorCode() != null) {
             h.add(DLQ_ERROR_CODE, utf8(why.errorCode()));
         }
-        Context ctx = context;
-        producer.send(dlq, (md, ex) -> ctx.runOnContext(v -> {
-            if (ex == null) {
-                dlqCounter.increment();
-                loop.done(record);
-            } else {
-                LOG.error("record {}-{}@{} could not be dead-lettered: {}; it will be read again after a restart",
-                        record.topic(), record.partition(), record.offset(), ex.toString());
-            }
-        }));
+        sendUntilAcked(dlq, 0, () -> {
+            dlqCounter.increment();
+            loop.done(record);
+        });
     }
 
     private static byte[] utf8(String s) {
@@ -408,6 +553,8 @@ public final class DispatcherVerticle extends VerticleBase {
     public Future<?> stop() {
         if (timerId >= 0) {
             vertx.cancelTimer(timerId);
+            vertx.cancelTimer(auditTimerId);
+            timerId = -1;
         }
         // stop reading; records not yet dispatched stay uncommitted and are read again after a restart
         if (interactiveLoop != null) {

@@ -1,0 +1,146 @@
+package io.inferq.dispatcher.runtime;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The batches the dispatcher has sent whose pool credit is still out, and for each the jobs that have not
+ * left it yet. A batch's credit comes back when its last job leaves:
+ * <ul>
+ *   <li>its worker reports the job (a terminal event or a hand-back, carrying the batch's id);</li>
+ *   <li>the job reaches a terminal state anywhere else (a cancel, an expiry, another copy of the job): its
+ *       worker will skip it and write nothing, so waiting for that batch's report would hold the credit forever;</li>
+ *   <li>an audit finds the job's terminal claim owned by someone other than the batch (the job finished before a
+ *       dispatcher restart and was dispatched again, or its terminal event was missed): the worker skips it too.</li>
+ * </ul>
+ * Each job leaves a batch at most once, so re-reading an event changes nothing.
+ *
+ * <p>Not thread-safe: confined to the dispatcher's context. Bounded by the pools' credits times the batch size.
+ */
+final class InFlightBatches {
+
+    /** A batch whose last job left: its credit goes back to {@code poolId}. */
+    record Finished(String poolId, String batchId) {
+    }
+
+    private static final class Batch {
+        final String poolId;
+        final long sentAtMs;
+        final Set<String> outstanding;
+
+        Batch(String poolId, long sentAtMs, Set<String> outstanding) {
+            this.poolId = poolId;
+            this.sentAtMs = sentAtMs;
+            this.outstanding = outstanding;
+        }
+    }
+
+    private final Map<String, Batch> batches = new LinkedHashMap<>();
+    /** Job id → the in-flight batches holding it (nearly always one; two after a job was dispatched again). */
+    private final Map<String, List<String>> batchesOfJob = new HashMap<>();
+
+    /** Records a batch as sent at {@code nowMs} with these jobs. */
+    void sent(String batchId, String poolId, List<String> jobIds, long nowMs) {
+        batches.put(batchId, new Batch(poolId, nowMs, new LinkedHashSet<>(jobIds)));
+        for (String id : jobIds) {
+            batchesOfJob.computeIfAbsent(id, k -> new ArrayList<>(1)).add(batchId);
+        }
+    }
+
+    /** Forgets a batch that was never written (its jobs go back to the queue); its credit is returned by the caller. */
+    void forget(String batchId) {
+        Batch b = batches.remove(batchId);
+        if (b != null) {
+            b.outstanding.forEach(id -> unlink(id, batchId));
+        }
+    }
+
+    /**
+     * The job left {@code batchId}: its worker reported it (terminal or handed back), or it was found claimed elsewhere.
+     *
+     * @return the batch, if the job was its last one
+     */
+    Finished left(String jobId, String batchId) {
+        return leave(jobId, batchId);
+    }
+
+    /**
+     * The job reached a terminal state: it leaves every batch holding it.
+     *
+     * @return the batches it was the last job of
+     */
+    List<Finished> terminal(String jobId) {
+        List<String> holding = batchesOfJob.get(jobId);
+        if (holding == null) {
+            return List.of();
+        }
+        List<Finished> out = new ArrayList<>(1);
+        for (String batchId : List.copyOf(holding)) {
+            Finished f = leave(jobId, batchId);
+            if (f != null) {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Jobs still outstanding in batches sent at or before {@code sentBeforeMs}, for an audit of their claims.
+     *
+     * @return job id → the batches holding it, at most {@code limit} jobs, oldest batches first
+     */
+    Map<String, List<String>> outstandingSince(long sentBeforeMs, int limit) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Batch> e : batches.entrySet()) {
+            if (e.getValue().sentAtMs > sentBeforeMs) {
+                continue;
+            }
+            for (String jobId : e.getValue().outstanding) {
+                if (out.size() >= limit && !out.containsKey(jobId)) {
+                    return out;
+                }
+                out.computeIfAbsent(jobId, k -> new ArrayList<>(1)).add(e.getKey());
+            }
+        }
+        return out;
+    }
+
+    /** @return batches in flight */
+    int size() {
+        return batches.size();
+    }
+
+    /** @return jobs of {@code batchId} that have not left it, or 0 if the batch is not in flight */
+    int outstanding(String batchId) {
+        Batch b = batches.get(batchId);
+        return b == null ? 0 : b.outstanding.size();
+    }
+
+    private Finished leave(String jobId, String batchId) {
+        Batch b = batches.get(batchId);
+        if (b == null || !b.outstanding.remove(jobId)) {
+            return null;
+        }
+        unlink(jobId, batchId);
+        if (!b.outstanding.isEmpty()) {
+            return null;
+        }
+        batches.remove(batchId);
+        return new Finished(b.poolId, batchId);
+    }
+
+    private void unlink(String jobId, String batchId) {
+        List<String> holding = batchesOfJob.get(jobId);
+        if (holding != null) {
+            holding.remove(batchId);
+            if (holding.isEmpty()) {
+                batchesOfJob.remove(jobId);
+            }
+        }
+    }
+}
