@@ -277,7 +277,7 @@ public final class InferqServer implements AutoCloseable {
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin);
-        materializer.onChange(jobs::onJobChanged);
+        materializer.onEveryEvent(jobs::onJobEvent);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
         ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,

@@ -125,10 +125,12 @@ public final class JobsApi {
     }
 
     /**
-     * Feeds synchronous {@code /v1/chat/completions} callers: call with every changed job snapshot
-     * (any thread; the materializer's listener).
+     * Feeds synchronous {@code /v1/chat/completions} callers: call with every job event this process reads
+     * ({@link io.inferq.ingress.view.JobEventsMaterializer#onEveryEvent}), not only those that changed the view here:
+     * with several ingress processes, another one may have applied the terminal event first. Any thread; the first
+     * terminal event of a job answers its caller.
      */
-    public void onJobChanged(JobEvent job) {
+    public void onJobEvent(JobEvent job) {
         waiters.complete(job);
     }
 

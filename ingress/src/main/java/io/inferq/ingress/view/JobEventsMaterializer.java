@@ -29,6 +29,7 @@ public final class JobEventsMaterializer implements AutoCloseable {
 
     private final JobView view;
     private final List<Consumer<JobEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final List<Consumer<JobEvent>> readers = new CopyOnWriteArrayList<>();
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
     private final TopicFollower follower;
 
@@ -38,9 +39,21 @@ public final class JobEventsMaterializer implements AutoCloseable {
                 TopicFollower.Start.BEGINNING, this::applyRecords);
     }
 
-    /** Adds a listener for events that changed the view (webhooks, waiting synchronous requests). */
+    /**
+     * Adds a listener for events that changed the view (webhooks: one delivery per change cluster-wide). With several
+     * processes sharing the view, only the process whose write changed it calls its listeners for that event.
+     */
     public void onChange(Consumer<JobEvent> listener) {
         listeners.add(listener);
+    }
+
+    /**
+     * Adds a listener for every event this process reads, in topic order, whether or not its own write changed the
+     * view (another process may have applied it first): for what each process must learn itself, such as its waiting
+     * synchronous requests. Called on the materializer thread, before the batch is applied; must not block.
+     */
+    public void onEveryEvent(Consumer<JobEvent> reader) {
+        readers.add(reader);
     }
 
     public void start() {
@@ -66,6 +79,15 @@ public final class JobEventsMaterializer implements AutoCloseable {
         }
         if (events.isEmpty()) {
             return;
+        }
+        for (JobEvent e : events) {
+            for (Consumer<JobEvent> r : readers) {
+                try {
+                    r.accept(e);
+                } catch (RuntimeException ex) {
+                    LOG.warn("job event reader failed for {}: {}", e.getJobId(), ex.toString());
+                }
+            }
         }
         List<JobEvent> changed;
         try {
