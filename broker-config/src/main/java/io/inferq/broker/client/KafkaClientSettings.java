@@ -31,7 +31,10 @@ public record KafkaClientSettings(String bootstrapServers, Map<String, String> o
         return new KafkaClientSettings(bootstrapServers, Map.of());
     }
 
-    /** Idempotent producer, acks=all, a small linger to batch records of a burst. */
+    /**
+     * Idempotent producer, acks=all, a small linger to batch records of a burst, records up to
+     * {@link io.inferq.broker.topics.TopicCatalogue#MAX_RECORD_BYTES}.
+     */
     public Properties producer(String clientId) {
         return withOverrides(producerDefaults(clientId), KafkaClientSettings::enforceProducerSafety);
     }
@@ -86,6 +89,7 @@ public record KafkaClientSettings(String bootstrapServers, Map<String, String> o
         p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000");
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(io.inferq.broker.topics.TopicCatalogue.MAX_RECORD_BYTES));
         return p;
     }
 

@@ -33,6 +33,12 @@ public final class TopicCatalogue {
 
     private static final Pattern POOL_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final long DAY_MS = 24L * 3600 * 1000;
+    /**
+     * Largest record (after compression) the request, dead-letter, result and pool topics accept, and inferq's producers
+     * send ({@code max.message.bytes}, {@code max.request.size}): Kafka's 1 MB default is below a prompt that fits a
+     * 128k-token context in a CJK script (3 bytes a character), and a pool batch carries several prompts.
+     */
+    public static final int MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
     private TopicCatalogue() {
     }
@@ -71,10 +77,10 @@ public final class TopicCatalogue {
      */
     public static List<TopicSpec> topics(int partitions, Map<String, Integer> instancesByPool) {
         List<TopicSpec> specs = new ArrayList<>();
-        specs.add(new TopicSpec(REQUESTS, partitions, retention(7 * DAY_MS)));
-        specs.add(new TopicSpec(REQUESTS_BATCH, partitions, retention(7 * DAY_MS)));
-        specs.add(new TopicSpec(REQUESTS_DLQ, 1, retention(30 * DAY_MS)));
-        specs.add(new TopicSpec(RESULTS, partitions, retention(7 * DAY_MS)));
+        specs.add(new TopicSpec(REQUESTS, partitions, large(retention(7 * DAY_MS))));
+        specs.add(new TopicSpec(REQUESTS_BATCH, partitions, large(retention(7 * DAY_MS))));
+        specs.add(new TopicSpec(REQUESTS_DLQ, 1, large(retention(30 * DAY_MS))));
+        specs.add(new TopicSpec(RESULTS, partitions, large(retention(7 * DAY_MS))));
         // compacted (the latest state of every job) and deleted after the request topics' retention:
         // a job older than that can no longer run, so its state need not outlive it
         specs.add(new TopicSpec(JOB_EVENTS, partitions, Map.of(
@@ -85,8 +91,14 @@ public final class TopicCatalogue {
         specs.add(new TopicSpec(WEBHOOK_DELIVERIES, partitions, Map.of("cleanup.policy", "compact")));
         specs.add(new TopicSpec(WEBHOOK_DLQ, 1, retention(30 * DAY_MS)));
         instancesByPool.forEach((pool, instances) ->
-                specs.add(new TopicSpec(poolTopic(pool), Math.max(partitions, instances), retention(DAY_MS))));
+                specs.add(new TopicSpec(poolTopic(pool), Math.max(partitions, instances), large(retention(DAY_MS)))));
         return List.copyOf(specs);
+    }
+
+    private static Map<String, String> large(Map<String, String> config) {
+        Map<String, String> c = new java.util.HashMap<>(config);
+        c.put("max.message.bytes", String.valueOf(MAX_RECORD_BYTES));
+        return Map.copyOf(c);
     }
 
     private static Map<String, String> retention(long ms) {

@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * {@code POST /v1/jobs/{id}/cancel}; and the synchronous convenience {@code POST /v1/chat/completions},
  * which queues the same job and waits for it (up to {@link JobWaiters#WAIT_TIMEOUT_MS}).
  *
- * <p><b>Durability.</b> A submit answers {@code 202} only after the request record and its
- * {@code queued} event are acknowledged by every in-sync replica ({@code acks=all}); a failed write
- * answers {@code 503} with {@code Retry-After} and nothing is queued.
+ * <p><b>Durability.</b> A submit answers {@code 202} only after the request record, then its {@code queued} event,
+ * were written with {@code acks=all}. If the request record fails, nothing was written: {@code 503} with
+ * {@code Retry-After}, or {@code 413} when the record is larger than the request topic accepts. If only the event
+ * fails, the job is queued all the same (it answers {@code 202}; the view shows it from its next event).
  *
  * <p><b>Queued-jobs limit.</b> A submit without {@code Idempotency-Key} checks the tenant's limit against an
  * {@link io.inferq.ingress.tenants.ActiveJobEstimate} (the shared count at most
@@ -264,6 +265,13 @@ public final class JobsApi {
                         return null;
                     }, false);
                 }
+                if (w.cause() instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+                    // permanent for this request: the request topic's record limit is below it
+                    reject(ctx, new ApiError(413, "invalid_request_error", "request_too_large", "the job's request record is "
+                            + "larger than the request topic accepts (" + w.cause().getMessage() + "); nothing was accepted; "
+                            + "send a shorter prompt", null, 0));
+                    return;
+                }
                 reject(ctx, ApiError.unavailable("queue_unavailable", "the job could not be queued durably ("
                         + w.cause().getClass().getSimpleName() + "); nothing was accepted, try again", 1000));
             }
@@ -329,33 +337,37 @@ public final class JobsApi {
         return new Admitted(null, null);
     }
 
+    /**
+     * Writes the request record, then (once Kafka acknowledged it) the job's {@code queued} event. The request record is
+     * what makes the job run, so its acknowledgement decides the answer: if it fails nothing was written; if only the
+     * event fails, the job is queued all the same and the view learns of it from its next event.
+     */
     private Future<Void> enqueue(JobRequest request, JobEvent queued) {
         String topic = request.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
-        Promise<Void> requestWritten = Promise.promise();
-        Promise<Void> eventWritten = Promise.promise();
+        Promise<Void> written = Promise.promise();
         try {
             byte[] value = requestSerde.encode(request);
             ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, request.getJobId(), value);
             // signed, so the dispatcher knows this job is already accepted (and has its queued event)
             origin.mark(record.headers(), io.inferq.broker.origin.TrustedOrigin.INGRESS, value);
+            ProducerRecord<String, byte[]> event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued));
             producer.send(record, (md, ex) -> {
-                if (ex == null) {
-                    requestWritten.tryComplete();
-                } else {
-                    requestWritten.tryFail(ex);
+                if (ex != null) {
+                    written.tryFail(ex);
+                    return;
                 }
-            });
-            producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued)), (md, ex) -> {
-                if (ex == null) {
-                    eventWritten.tryComplete();
-                } else {
-                    eventWritten.tryFail(ex);
-                }
+                producer.send(event, (md2, ex2) -> {
+                    if (ex2 != null) {
+                        LOG.warn("job {} is queued, but its queued event was not written ({}); the job view shows it from its "
+                                + "next event", queued.getJobId(), ex2.toString());
+                    }
+                    written.tryComplete();
+                });
             });
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return Future.all(requestWritten.future(), eventWritten.future()).mapEmpty();
+        return written.future();
     }
 
     private JobRequest toRequest(String jobId, Tenant tenant, JobSubmission sub, String idemKey, long now) {

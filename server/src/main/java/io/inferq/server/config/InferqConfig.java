@@ -55,7 +55,12 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             require(host != null && !host.isBlank(), "http.host must be set");
             requirePort(port, "http.port");
             require(maxBodyBytes >= 1024, "http.max-body-bytes must be at least 1024, was " + maxBodyBytes);
+            require(maxBodyBytes <= MAX_BODY_BYTES, "http.max-body-bytes must be at most " + MAX_BODY_BYTES
+                    + " (half the largest Kafka record inferq writes, so a job's request record always fits), was " + maxBodyBytes);
         }
+
+        /** Upper bound of {@code http.max-body-bytes}: half of {@link io.inferq.broker.topics.TopicCatalogue#MAX_RECORD_BYTES}. */
+        public static final int MAX_BODY_BYTES = io.inferq.broker.topics.TopicCatalogue.MAX_RECORD_BYTES / 2;
     }
 
     /** Kafka: embedded broker or external cluster. */
