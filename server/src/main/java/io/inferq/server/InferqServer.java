@@ -276,7 +276,7 @@ public final class InferqServer implements AutoCloseable {
         materializer.start();
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
-                view, claims, producer, clock, registry, targets::check, origin);
+                view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
         materializer.onEveryEvent(jobs::onJobEvent);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
@@ -300,6 +300,10 @@ public final class InferqServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new ConfigException("interrupted while replaying " + TopicCatalogue.JOB_EVENTS, e);
             }
+        }
+        if (!materializer.isCaughtUp()) {
+            LOG.warn("the job view has not caught up with {} after 120 s; job calls answer 503 view_loading until it has",
+                    TopicCatalogue.JOB_EVENTS);
         }
     }
 

@@ -83,14 +83,20 @@ public final class JobsApi {
     private final io.inferq.broker.origin.TrustedOrigin origin;
     private final JobWaiters waiters = new JobWaiters(JobWaiters.MAX_WAITERS);
     private final io.inferq.ingress.tenants.ActiveJobEstimate activeJobs;
+    private final java.util.function.BooleanSupplier viewCaughtUp;
 
     /**
      * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
      *                           must not block (no DNS): it runs on the event loop
+     * @param viewCaughtUp       whether this process's job view has replayed {@code inferq.job-events} up to where it was
+     *                           at start; until then every job call answers {@code 503 view_loading} (an idempotency
+     *                           key or a job the view has not reached yet would otherwise look unknown). Must not block.
      */
     public JobsApi(Vertx vertx, TenantDirectory tenants, SubmitRateLimiter rateLimiter, JobSubmissionParser parser,
             JobView view, TerminalClaims claims, Producer<String, byte[]> producer, Clock clock, MeterRegistry registry,
-            java.util.function.UnaryOperator<String> webhookTargetCheck, io.inferq.broker.origin.TrustedOrigin origin) {
+            java.util.function.UnaryOperator<String> webhookTargetCheck, io.inferq.broker.origin.TrustedOrigin origin,
+            java.util.function.BooleanSupplier viewCaughtUp) {
+        this.viewCaughtUp = viewCaughtUp;
         this.webhookTargetCheck = webhookTargetCheck;
         this.origin = origin;
         this.vertx = vertx;
@@ -107,11 +113,23 @@ public final class JobsApi {
     }
 
     public void mount(Router router) {
+        router.route("/v1/jobs").handler(this::whenViewCaughtUp);
+        router.route("/v1/jobs/*").handler(this::whenViewCaughtUp);
+        router.route("/v1/chat/completions").handler(this::whenViewCaughtUp);
         router.post("/v1/jobs").handler(ctx -> submit(ctx, false));
         router.post("/v1/chat/completions").handler(ctx -> submit(ctx, true));
         router.get("/v1/jobs").handler(this::list);
         router.get("/v1/jobs/:id").handler(this::get);
         router.post("/v1/jobs/:id/cancel").handler(this::cancel);
+    }
+
+    private void whenViewCaughtUp(RoutingContext ctx) {
+        if (viewCaughtUp.getAsBoolean()) {
+            ctx.next();
+        } else {
+            reject(ctx, ApiError.unavailable("view_loading", "this process is still rebuilding its job view from "
+                    + TopicCatalogue.JOB_EVENTS + " after a start; try again shortly", 1000));
+        }
     }
 
     /** @return the caller's tenant, or null after answering 401 */
