@@ -129,11 +129,15 @@ public final class HazelcastJobView implements JobView {
         Map<String, JobViewEntry> current = toRead.isEmpty() ? Map.of() : jobs.getAll(toRead);
         JobEvent[] after = new JobEvent[events.size()];
         Map<String, Long> activeDelta = new HashMap<>();
+        List<Indexed> notApplied = new ArrayList<>();
+        RuntimeException firstFailure = null;
         for (Map.Entry<String, List<Indexed>> job : byJob.entrySet()) {
             try {
                 write(job.getKey(), job.getValue(), current.get(job.getKey()), after, activeDelta);
             } catch (RuntimeException e) {
-                LOG.error("job {}: {} event(s) not applied to the view: {}", job.getKey(), job.getValue().size(), e.toString());
+                LOG.warn("job {}: {} event(s) not applied to the view: {}", job.getKey(), job.getValue().size(), e.toString());
+                notApplied.addAll(job.getValue());
+                firstFailure = firstFailure == null ? e : firstFailure;
             }
         }
         activeDelta.forEach((tenant, d) -> {
@@ -150,6 +154,10 @@ public final class HazelcastJobView implements JobView {
             if (e != null) {
                 changed.add(e);
             }
+        }
+        if (firstFailure != null) {
+            notApplied.sort(java.util.Comparator.comparingInt(Indexed::index));
+            throw new NotAllApplied(changed, notApplied.stream().map(Indexed::event).toList(), firstFailure);
         }
         return changed;
     }

@@ -5,6 +5,7 @@ import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.client.TopicFollower;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -32,9 +33,20 @@ public final class JobEventsMaterializer implements AutoCloseable {
     private final List<Consumer<JobEvent>> readers = new CopyOnWriteArrayList<>();
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
     private final TopicFollower follower;
+    private final Duration maxRetry;
+    private volatile boolean closed;
+
+    /** How long one event is retried while the view's store fails, by default. */
+    public static final Duration DEFAULT_MAX_RETRY = Duration.ofMinutes(5);
 
     public JobEventsMaterializer(KafkaClientSettings kafka, JobView view) {
+        this(kafka, view, DEFAULT_MAX_RETRY);
+    }
+
+    /** @param maxRetry how long one event is applied again while the view's store fails, before it is skipped */
+    public JobEventsMaterializer(KafkaClientSettings kafka, JobView view, Duration maxRetry) {
         this.view = view;
+        this.maxRetry = maxRetry;
         this.follower = TopicFollower.batched("job-view-materializer", kafka, TopicCatalogue.JOB_EVENTS,
                 TopicFollower.Start.BEGINNING, this::applyRecords);
     }
@@ -64,7 +76,10 @@ public final class JobEventsMaterializer implements AutoCloseable {
         return follower.isCaughtUp();
     }
 
-    /** Decodes a poll batch and applies it; on a failure, applies its events one by one (applying again is harmless). */
+    /**
+     * Decodes a poll batch and applies it; the events of jobs whose write failed are applied again one by one
+     * ({@link #applyRetrying}; applying again is harmless).
+     */
     void applyRecords(List<ConsumerRecord<String, byte[]>> records) {
         List<JobEvent> events = new ArrayList<>(records.size());
         for (ConsumerRecord<String, byte[]> r : records) {
@@ -89,19 +104,20 @@ public final class JobEventsMaterializer implements AutoCloseable {
                 }
             }
         }
-        List<JobEvent> changed;
+        List<JobEvent> changed = new ArrayList<>();
+        List<JobEvent> retry;
         try {
-            changed = view.applyAll(events);
+            changed.addAll(view.applyAll(events));
+            retry = List.of();
+        } catch (JobView.NotAllApplied ex) {
+            changed.addAll(ex.changed());
+            retry = ex.notApplied();
         } catch (RuntimeException ex) {
             LOG.warn("applying a batch of {} job events failed ({}); applying them one by one", events.size(), ex.toString());
-            changed = new ArrayList<>();
-            for (JobEvent e : events) {
-                try {
-                    changed.addAll(view.applyAll(List.of(e)));
-                } catch (RuntimeException ex2) {
-                    LOG.error("job event for {} skipped: {}", e.getJobId(), ex2.toString());
-                }
-            }
+            retry = events;
+        }
+        for (JobEvent e : retry) {
+            changed.addAll(applyRetrying(e));
         }
         for (JobEvent latest : changed) {
             for (Consumer<JobEvent> l : listeners) {
@@ -114,8 +130,37 @@ public final class JobEventsMaterializer implements AutoCloseable {
         }
     }
 
+    /**
+     * Applies one event, again and again while the store fails (100 ms doubling to 5 s), for at most {@code maxRetry}:
+     * skipping it would leave its job in an earlier state for good. The follower waits meanwhile, so later events of the
+     * job cannot overtake it. Given up (logged as an error) after {@code maxRetry}, or at close.
+     */
+    private List<JobEvent> applyRetrying(JobEvent e) {
+        long giveUpAt = System.nanoTime() + maxRetry.toNanos();
+        long delayMs = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return view.applyAll(List.of(e));
+            } catch (RuntimeException ex) {
+                if (closed || System.nanoTime() >= giveUpAt) {
+                    LOG.error("job event for {} ({}) skipped after {} attempt(s): {}", e.getJobId(), e.getStatus(), attempt, ex.toString());
+                    return List.of();
+                }
+                LOG.warn("job event for {} not applied ({}); trying again in {} ms", e.getJobId(), ex.toString(), delayMs);
+                try {
+                    Thread.sleep(delayMs);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return List.of();
+                }
+                delayMs = Math.min(5_000, delayMs * 2);
+            }
+        }
+    }
+
     @Override
     public void close() {
+        closed = true;
         follower.close();
     }
 }

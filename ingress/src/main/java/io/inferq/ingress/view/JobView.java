@@ -30,12 +30,37 @@ public interface JobView {
      * Applies events in order, as {@link #apply} would one by one, but with fewer round trips: several events
      * of one job become one write (a poll batch of the job-events topic typically holds a job's whole life).
      *
-     * <p>A job whose write fails is skipped (logged), like a failed {@link #apply}; the other jobs still apply.
+     * <p>A job whose write fails does not stop the other jobs: they apply, and {@link NotAllApplied} then names the
+     * events of the jobs that did not (to apply again: applying an event twice changes nothing).
      *
      * @return for each event that changed the view, in event order, the job's snapshot right after that change
+     * @throws NotAllApplied  when some jobs' writes failed and others did not
      * @throws RuntimeException when nothing could be applied (the store is unavailable)
      */
     List<JobEvent> applyAll(List<JobEvent> events);
+
+    /** Some jobs of an {@link #applyAll} were written, others not. */
+    final class NotAllApplied extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final transient List<JobEvent> changed;
+        private final transient List<JobEvent> notApplied;
+
+        public NotAllApplied(List<JobEvent> changed, List<JobEvent> notApplied, RuntimeException firstCause) {
+            super(notApplied.size() + " event(s) not applied: " + firstCause, firstCause);
+            this.changed = List.copyOf(changed);
+            this.notApplied = List.copyOf(notApplied);
+        }
+
+        /** @return what {@link #applyAll} would have answered for the jobs that were written */
+        public List<JobEvent> changed() {
+            return changed;
+        }
+
+        /** @return the events of the jobs whose write failed, in their order */
+        public List<JobEvent> notApplied() {
+            return notApplied;
+        }
+    }
 
     /**
      * @param status null for any status

@@ -35,7 +35,7 @@ class JobEventsMaterializerTest {
     static final AvroSerde<JobEvent> SERDE = new AvroSerde<>(JobEvent.class);
 
     /** Records what it is given; says every event changed the view, or fails batches larger than one. */
-    static final class RecordingView implements JobView {
+    static class RecordingView implements JobView {
         final List<List<JobEvent>> calls = new CopyOnWriteArrayList<>();
         boolean failBatches;
 
@@ -107,10 +107,10 @@ class JobEventsMaterializerTest {
     }
 
     @Test
-    void whenABatchCannotBeAppliedItsEventsAreAppliedOneByOne() {
+    void whenABatchCannotBeAppliedItsEventsAreAppliedOneByOneAndAnEventThatKeepsFailingIsGivenUpAtLast() {
         RecordingView view = new RecordingView();
         view.failBatches = true;
-        JobEventsMaterializer m = new JobEventsMaterializer(KafkaClientSettings.of("127.0.0.1:1"), view);
+        JobEventsMaterializer m = new JobEventsMaterializer(KafkaClientSettings.of("127.0.0.1:1"), view, Duration.ofMillis(250));
         List<String> seen = new ArrayList<>();
         m.onChange(e -> seen.add(e.getJobId()));
         JobEvent qa = HazelcastJobViewTest.queued("job_a", "t", 1);
@@ -119,8 +119,40 @@ class JobEventsMaterializerTest {
 
         m.applyRecords(List.of(record(0, qa), record(1, poison), record(2, qb)));
 
-        assertThat(view.calls).hasSize(4);
+        assertThat(view.calls.get(0)).containsExactly(qa, poison, qb);
+        assertThat(view.calls.stream().filter(c -> c.equals(List.of(poison))).count()).as("tried again before giving up")
+                .isGreaterThanOrEqualTo(2);
         assertThat(seen).containsExactly("job_a", "job_b");
+        m.close();
+    }
+
+    @Test
+    void theJobsAWriteMissedAreAppliedAgainUntilTheStoreAnswers() {
+        AtomicInteger failuresLeft = new AtomicInteger(2);
+        RecordingView view = new RecordingView() {
+            @Override
+            public List<JobEvent> applyAll(List<JobEvent> events) {
+                calls.add(List.copyOf(events));
+                List<JobEvent> missed = events.stream().filter(e -> e.getJobId().equals("job_t")).toList();
+                if (!missed.isEmpty() && failuresLeft.getAndDecrement() > 0) {
+                    // the other jobs are written; job_t's write fails (a member leaving, say)
+                    throw new JobView.NotAllApplied(events.stream().filter(e -> !missed.contains(e)).toList(), missed,
+                            new IllegalStateException("member left"));
+                }
+                return events;
+            }
+        };
+        JobEventsMaterializer m = new JobEventsMaterializer(KafkaClientSettings.of("127.0.0.1:1"), view, Duration.ofMinutes(1));
+        List<String> seen = new ArrayList<>();
+        m.onChange(e -> seen.add(e.getJobId() + ":" + e.getStatus()));
+        JobEvent qa = HazelcastJobViewTest.queued("job_a", "t", 1);
+        JobEvent qt = HazelcastJobViewTest.queued("job_t", "t", 1);
+        JobEvent st = HazelcastJobViewTest.to(qt, JobStatus.SUCCEEDED, 2);
+
+        m.applyRecords(List.of(record(0, qa), record(1, qt), record(2, st)));
+
+        assertThat(seen).containsExactly("job_a:QUEUED", "job_t:QUEUED", "job_t:SUCCEEDED");
+        assertThat(view.calls).hasSize(4); // the batch; job_t's queued fails once more, then applies; then its success
         m.close();
     }
 
