@@ -11,8 +11,9 @@ import io.inferq.broker.topics.TopicCatalogue;
  *                        restarted process fences its previous incarnation's transactions
  * @param slots           concurrent batches (one per pool instance this process drives), at least 1
  * @param maxAttempts     how often a job is handed back after retriable failures before it fails
- * @param leaseMs         how long a batch may run before Kafka considers its slot dead and gives the
- *                        batch to another slot ({@code max.poll.interval.ms})
+ * @param leaseMs         how long a slot may go without polling Kafka, outside its engine call, before Kafka considers
+ *                        it stuck and gives its batch to another slot ({@code max.poll.interval.ms}); the engine call
+ *                        itself keeps the lease (the slot polls, paused, while it runs), however long a generation is
  * @param sessionTimeoutMs how fast a crashed process's batches are handed to another ({@code session.timeout.ms})
  */
 public record PoolWorkerSettings(String poolId, String chip, String processId, int slots, int maxAttempts,

@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One slot of a pool: a thread that polls one batch at a time, runs it on the backend and publishes
  * its results, events and consumed offset in one Kafka transaction (read-process-write exactly-once).
- * All Kafka clients are confined to the slot thread.
+ * All Kafka clients are confined to the slot thread; the engine call runs on a thread of its own while the slot
+ * thread keeps polling with its partitions paused, so a long generation never costs the slot its lease.
  */
 final class WorkerSlot {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerSlot.class);
@@ -81,6 +82,10 @@ final class WorkerSlot {
     private volatile boolean ready;
     private volatile KafkaConsumer<String, byte[]> consumer;
     private Thread thread;
+    /** Runs the engine call of the current batch, while the slot thread keeps polling (paused) to hold its lease. */
+    private java.util.concurrent.ExecutorService engineRunner;
+    /** How often the slot polls Kafka (every partition paused) while its engine call runs. */
+    static final long LEASE_POLL_MS = 1_000;
 
     WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
             TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry,
@@ -106,6 +111,11 @@ final class WorkerSlot {
     }
 
     void start() {
+        engineRunner = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "worker-" + settings.poolId() + "-" + index + "-engine");
+            t.setDaemon(true);
+            return t;
+        });
         running.set(true);
         thread = new Thread(this::run, "worker-" + settings.poolId() + "-" + index);
         thread.setDaemon(true);
@@ -131,6 +141,7 @@ final class WorkerSlot {
                 thread.interrupt(); // past the grace period: hand the batch back uncommitted
                 thread.join(10_000);
             }
+            engineRunner.shutdownNow();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -181,6 +192,47 @@ final class WorkerSlot {
             }
         }
         ready = false;
+    }
+
+    /**
+     * Runs the batch on the engine on {@link #engineRunner} while this thread polls Kafka every {@value #LEASE_POLL_MS}
+     * ms with every assigned partition paused: the group keeps the slot (a long generation is not taken for a dead
+     * slot, which would run the batch a second time elsewhere), and no record is fetched meanwhile. A partition assigned
+     * by a rebalance during the call is paused too; a record polled from it anyway is sought back, so it is read again.
+     * Interrupted (shutdown past its grace period): the engine call is interrupted and the batch handed back.
+     */
+    private List<SequenceOutcome> runKeepingLease(KafkaConsumer<String, byte[]> c, BatchWork work) throws InterruptedException {
+        java.util.concurrent.Future<List<SequenceOutcome>> call = engineRunner.submit(() -> backend.run(work));
+        c.pause(c.assignment());
+        try {
+            while (true) {
+                try {
+                    return call.get(LEASE_POLL_MS, TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    c.pause(c.assignment());
+                    var stray = c.poll(Duration.ZERO);
+                    for (TopicPartition tp : stray.partitions()) {
+                        c.seek(tp, stray.records(tp).get(0).offset());
+                        c.pause(List.of(tp));
+                    }
+                } catch (java.util.concurrent.ExecutionException e) {
+                    Throwable cause = e.getCause();
+                    if (cause instanceof InterruptedException ie) {
+                        throw ie;
+                    }
+                    if (cause instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    if (cause instanceof Error err) {
+                        throw err;
+                    }
+                    throw new IllegalStateException(cause);
+                }
+            }
+        } finally {
+            call.cancel(true);
+            c.resume(c.paused());
+        }
     }
 
     private Properties txProps(String clientId, String txId) {
@@ -268,7 +320,7 @@ final class WorkerSlot {
             events.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(runningEvent)));
         }
         List<SequenceOutcome> outcomes = work.isEmpty() ? List.of()
-                : backend.run(new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
+                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
         List<JobRequest> handBack = new ArrayList<>();
         Map<String, JobStatus> outcomeClaims = new java.util.HashMap<>();
         for (int i = 0; i < outcomes.size(); i++) {

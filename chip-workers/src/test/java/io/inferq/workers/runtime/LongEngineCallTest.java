@@ -1,0 +1,123 @@
+package io.inferq.workers.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.inferq.broker.avro.ChatMessage;
+import io.inferq.broker.avro.JobRequest;
+import io.inferq.broker.avro.JobResult;
+import io.inferq.broker.avro.PoolBatch;
+import io.inferq.broker.client.KafkaClientSettings;
+import io.inferq.broker.embedded.EmbeddedKafkaBroker;
+import io.inferq.broker.job.InMemoryTerminalClaims;
+import io.inferq.broker.origin.TrustedOrigin;
+import io.inferq.broker.serde.AvroSerde;
+import io.inferq.broker.topics.TopicBootstrap;
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.workers.backend.BatchWork;
+import io.inferq.workers.backend.InferenceBackend;
+import io.inferq.workers.backend.SequenceOutcome;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An engine call longer than the slot's lease ({@code max.poll.interval.ms}): the slot keeps polling, paused, while
+ * the engine works, so Kafka never takes it for a dead slot and the batch runs once. Real embedded broker; the engine
+ * is a fake that takes longer than the lease.
+ */
+class LongEngineCallTest {
+    private static final long LEASE_MS = 10_000;
+    private static final long ENGINE_MS = LEASE_MS + 4_000;
+
+    @Test
+    void aGenerationLongerThanTheLeaseRunsOnceAndCommits() throws Exception {
+        try (EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(Files.createTempDirectory("inferq-long-engine"), "127.0.0.1", 0, 0)) {
+            broker.start(60_000);
+            KafkaClientSettings kafka = KafkaClientSettings.of(broker.bootstrapServers());
+            Properties ap = new Properties();
+            ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            try (Admin admin = Admin.create(ap)) {
+                new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(1, Map.of("slow", 1)));
+            }
+            AtomicInteger engineCalls = new AtomicInteger();
+            InferenceBackend slowEngine = new InferenceBackend() {
+                @Override
+                public List<SequenceOutcome> run(BatchWork batch) throws InterruptedException {
+                    engineCalls.incrementAndGet();
+                    Thread.sleep(ENGINE_MS);
+                    long now = System.currentTimeMillis();
+                    List<SequenceOutcome> out = new ArrayList<>();
+                    batch.sequences().forEach(s -> out.add(new SequenceOutcome.Completed(s.jobId(), "done", "stop",
+                            s.promptTokens(), 1, 0, now, now)));
+                    return out;
+                }
+
+                @Override
+                public String describe() {
+                    return "slower than the lease (test)";
+                }
+            };
+            PoolWorker worker = new PoolWorker(new PoolWorkerSettings("slow", "chip", "long-engine-test", 1, 3, LEASE_MS, 6_000),
+                    kafka, slowEngine, new InMemoryTerminalClaims(), PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]),
+                    Clock.systemUTC(), new SimpleMeterRegistry());
+            worker.start();
+            try {
+                long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (!worker.isReady()) {
+                    assertThat(System.nanoTime()).as("the slot to join its group").isLessThan(until);
+                    Thread.sleep(50);
+                }
+                JobRequest job = JobRequest.newBuilder().setJobId("job_long").setTenant("t").setModel("m")
+                        .setMessages(List.of(new ChatMessage("user", "think hard"))).setPromptTokens(3).setMaxTokens(4).build();
+                PoolBatch batch = new PoolBatch("slow-test-1", "slow", 1024, System.currentTimeMillis(), List.of(job));
+                try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("long-engine-test"), new StringSerializer(),
+                        new ByteArraySerializer())) {
+                    p.send(new ProducerRecord<>(TopicCatalogue.poolTopic("slow"), 0, batch.getBatchId(),
+                            new AvroSerde<>(PoolBatch.class).encode(batch))).get(10, TimeUnit.SECONDS);
+                }
+                List<JobResult> results = readResults(kafka, Duration.ofSeconds(90), 1);
+                assertThat(results).extracting(r -> r.getJobId().toString()).containsExactly("job_long");
+                assertThat(engineCalls.get()).as("the batch ran once: its slot kept the lease").isEqualTo(1);
+            } finally {
+                worker.close();
+            }
+        }
+    }
+
+    private static List<JobResult> readResults(KafkaClientSettings kafka, Duration timeout, int expected) {
+        AvroSerde<JobResult> serde = new AvroSerde<>(JobResult.class);
+        List<JobResult> out = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.consumer("long-engine-results", null),
+                new StringDeserializer(), new ByteArrayDeserializer())) {
+            TopicPartition tp = new TopicPartition(TopicCatalogue.RESULTS, 0);
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            long until = System.nanoTime() + timeout.toNanos();
+            while (out.size() < expected && System.nanoTime() < until) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    out.add(serde.decode(r.value()));
+                }
+            }
+        }
+        return out;
+    }
+}
