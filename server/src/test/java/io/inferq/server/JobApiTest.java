@@ -185,5 +185,9 @@ class JobApiTest {
             after = page.getString("last_id");
         }
         assertThat(seen).doesNotHaveDuplicates().containsAll(ids);
+        assertRejected(TestInferq.http(server, "GET", "/v1/jobs?after=job_never_was", null, "Authorization", GLOBEX),
+                400, "invalid_cursor");
+        assertRejected(TestInferq.http(server, "GET", "/v1/jobs?after=" + ids.get(0), null, "Authorization", ACME),
+                400, "invalid_cursor");
     }
 }

@@ -450,6 +450,11 @@ public final class JobsApi {
         JobStatus s = status;
         int l = limit;
         vertx.executeBlocking(() -> view.list(tenant.id(), s, l, after), false).onComplete(ar -> {
+            if (ar.failed() && ar.cause() instanceof JobView.UnknownCursor) {
+                reject(ctx, ApiError.invalid("invalid_cursor", "'after' must be the id of one of your jobs (the last_id of "
+                        + "a previous page); no job '" + after + "' is listed", "after"));
+                return;
+            }
             if (ar.failed()) {
                 reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
                 return;

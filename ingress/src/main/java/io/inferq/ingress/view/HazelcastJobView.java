@@ -322,7 +322,7 @@ public final class HazelcastJobView implements JobView {
         } else {
             JobViewEntry cursor = jobs.get(after);
             if (cursor == null || !cursor.tenant().equals(tenant)) {
-                return new Page(List.of(), false);
+                throw new UnknownCursor(after);
             }
             top = cursor.createdAtMs();
             // strictly after the cursor in list order (newest first, then job id descending); the cursor itself

@@ -66,8 +66,18 @@ public interface JobView {
      * @param status null for any status
      * @param after  a job id cursor from a previous page, or null for the newest
      * @return up to {@code limit} jobs of the tenant, newest first, plus whether more exist
+     * @throws UnknownCursor if {@code after} names no job of the tenant in the view
      */
     Page list(String tenant, JobStatus status, int limit, String after);
+
+    /** A list cursor that names no job of the tenant (never one, another tenant's, or one past its retention). */
+    final class UnknownCursor extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+
+        public UnknownCursor(String after) {
+            super("no job '" + after + "' to list after");
+        }
+    }
 
     /** @return jobs of a tenant not yet terminal */
     long activeJobs(String tenant);

@@ -1,6 +1,7 @@
 package io.inferq.ingress.view;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.hazelcast.core.EntryView;
 import com.hazelcast.core.HazelcastInstance;
@@ -421,8 +422,10 @@ class HazelcastJobViewTest {
         JobView.Page second = view.list(t, JobStatus.DISPATCHED, 10, cursor.getJobId());
         assertThat(second.jobs()).extracting(JobEvent::getJobId).isEqualTo(expectedDispatched.subList(10, 20));
 
-        assertThat(view.list(t, null, 10, jobId()).jobs()).as("unknown cursor").isEmpty();
-        assertThat(view.list(other, null, 10, expected.get(0)).jobs()).as("another tenant's cursor").isEmpty();
+        String unknown = jobId();
+        assertThatThrownBy(() -> view.list(t, null, 10, unknown)).as("unknown cursor").isInstanceOf(JobView.UnknownCursor.class);
+        assertThatThrownBy(() -> view.list(other, null, 10, expected.get(0))).as("another tenant's cursor")
+                .isInstanceOf(JobView.UnknownCursor.class);
         assertThat(view.list(t, JobStatus.FAILED, 10, null)).isEqualTo(new JobView.Page(List.of(), false));
     }
 
