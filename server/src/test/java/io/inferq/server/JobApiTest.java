@@ -141,6 +141,27 @@ class JobApiTest {
     }
 
     @Test
+    void aRepeatedSynchronousRequestIsAnsweredWithTheSameCompletion() throws Exception {
+        String key = "sync-" + System.nanoTime();
+        java.util.function.Supplier<HttpResponse<String>> call = () -> TestInferq.http(server, "POST", "/v1/chat/completions", OK_BODY,
+                "Authorization", GLOBEX, "Idempotency-Key", key);
+        // two callers at once (the second while the first waits), then one after the job finished
+        var first = java.util.concurrent.CompletableFuture.supplyAsync(call);
+        var second = java.util.concurrent.CompletableFuture.supplyAsync(call);
+        List<HttpResponse<String>> answers = new ArrayList<>(List.of(first.get(60, java.util.concurrent.TimeUnit.SECONDS),
+                second.get(60, java.util.concurrent.TimeUnit.SECONDS)));
+        answers.add(call.get());
+        String id = null;
+        for (HttpResponse<String> r : answers) {
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            JsonObject completion = new JsonObject(r.body());
+            assertThat(completion.getString("object")).isEqualTo("chat.completion");
+            id = id == null ? completion.getString("id") : id;
+            assertThat(completion.getString("id")).as("one job for the key").isEqualTo(id);
+        }
+    }
+
+    @Test
     void overTheRateLimitAnswers429WithRetryAfter() {
         List<Integer> codes = new ArrayList<>();
         HttpResponse<String> limited = null;

@@ -217,6 +217,10 @@ public final class JobsApi {
                 reject(ctx, a.error);
                 return;
             }
+            if (a.existing != null && waitForResult) {
+                answerExisting(ctx, a.existing.jobId, a.existing.job, context);
+                return;
+            }
             if (a.existing != null) {
                 JsonObject job = a.existing.job != null ? JobJson.toJson(a.existing.job, Integer.MAX_VALUE)
                         : new JsonObject().put("id", a.existing.jobId).put("object", "job").put("status", "queued");
@@ -253,29 +257,30 @@ public final class JobsApi {
             boolean waitForResult, Context context) {
         JobRequest request = toRequest(jobId, tenant, sub, idemKey, now);
         JobEvent queued = JobSnapshots.fromRequest(request, JobStatus.QUEUED, now);
-        Future<JobEvent> outcome = null;
+        JobWaiters.Waiting finished = null;
         if (waitForResult) {
-            outcome = waiters.register(jobId, context);
-            if (outcome == null) {
-                reject(ctx, ApiError.unavailable("too_many_waiting", "too many synchronous requests are waiting; use "
-                        + "POST /v1/jobs and poll, or retry", 1000));
+            finished = waiters.register(jobId, context);
+            if (finished == null) {
+                rejectTooManyWaiting(ctx);
                 return;
             }
         }
-        Future<JobEvent> finished = outcome;
+        JobWaiters.Waiting waiting = finished;
         enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
             if (w.succeeded()) {
                 activeJobs.accepted(tenant.id());
                 registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
-                if (finished != null) {
-                    answerWhenFinished(ctx, queued, finished);
+                if (waiting != null) {
+                    answerWhenFinished(ctx, queued, waiting);
                 } else {
                     ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json")
                             .putHeader("Location", "/v1/jobs/" + jobId)
                             .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
                 }
             } else {
-                waiters.cancel(jobId);
+                if (waiting != null) {
+                    waiters.cancel(waiting);
+                }
                 LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
                 if (idemKey != null) {
                     vertx.executeBlocking(() -> {
@@ -300,30 +305,64 @@ public final class JobsApi {
      * Answers a synchronous request: the chat completion when the job succeeded, an error naming the
      * outcome otherwise, or — past {@link JobWaiters#WAIT_TIMEOUT_MS} — {@code 202} with the job, to poll.
      */
-    private void answerWhenFinished(RoutingContext ctx, JobEvent queued, Future<JobEvent> finished) {
+    private void answerWhenFinished(RoutingContext ctx, JobEvent queued, JobWaiters.Waiting finished) {
         String jobId = queued.getJobId();
         long timer = vertx.setTimer(JobWaiters.WAIT_TIMEOUT_MS, t -> {
-            if (waiters.cancel(jobId) && !ctx.response().ended()) {
+            if (waiters.cancel(finished) && !ctx.response().ended()) {
                 ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json").putHeader("Location", "/v1/jobs/" + jobId)
                         .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
             }
         });
-        finished.onSuccess(job -> {
+        finished.future().onSuccess(job -> {
             vertx.cancelTimer(timer);
-            JobStatus status = JobStatus.fromWire(job.getStatus());
-            if (status == JobStatus.SUCCEEDED) {
-                ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toChatCompletion(job).encode());
-                return;
-            }
-            String message = job.getError() == null ? "the job ended " + status.apiName() : job.getError().getMessage();
-            String code = job.getError() == null ? status.apiName() : job.getError().getCode();
-            ApiError err = switch (status) {
-                case EXPIRED -> new ApiError(408, "invalid_request_error", code, message, null, 0);
-                case CANCELLED -> ApiError.conflict(code, message);
-                default -> new ApiError(502, "server_error", code, message, null, 0);
-            };
-            HttpErrors.send(ctx, err);
+            answerFinished(ctx, job);
         });
+    }
+
+    private void rejectTooManyWaiting(RoutingContext ctx) {
+        reject(ctx, ApiError.unavailable("too_many_waiting", "too many synchronous requests are waiting; use "
+                + "POST /v1/jobs and poll, or retry", 1000));
+    }
+
+    /**
+     * A synchronous request repeated with its {@code Idempotency-Key}: answered as the first one is, with the job's chat
+     * completion (or its error) once it has finished, waiting for it as the first caller does.
+     */
+    private void answerExisting(RoutingContext ctx, String jobId, JobEvent job, Context context) {
+        if (job != null && JobStatus.fromWire(job.getStatus()).isTerminal()) {
+            answerFinished(ctx, job);
+            return;
+        }
+        JobWaiters.Waiting finished = waiters.register(jobId, context);
+        if (finished == null) {
+            rejectTooManyWaiting(ctx);
+            return;
+        }
+        JobEvent known = job != null ? job : JobEvent.newBuilder().setJobId(jobId).setTenant("").setModel("")
+                .setStatus(JobStatus.QUEUED.toWire()).setAtMs(clock.millis()).setStateTimes(java.util.Map.of()).build();
+        answerWhenFinished(ctx, known, finished);
+        // it may have finished between the read and the registration: read once more
+        vertx.executeBlocking(() -> view.get(jobId), false).onSuccess(latest -> {
+            if (latest != null) {
+                waiters.complete(latest);
+            }
+        });
+    }
+
+    private void answerFinished(RoutingContext ctx, JobEvent job) {
+        JobStatus status = JobStatus.fromWire(job.getStatus());
+        if (status == JobStatus.SUCCEEDED) {
+            ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toChatCompletion(job).encode());
+            return;
+        }
+        String message = job.getError() == null ? "the job ended " + status.apiName() : job.getError().getMessage();
+        String code = job.getError() == null ? status.apiName() : job.getError().getCode();
+        ApiError err = switch (status) {
+            case EXPIRED -> new ApiError(408, "invalid_request_error", code, message, null, 0);
+            case CANCELLED -> ApiError.conflict(code, message);
+            default -> new ApiError(502, "server_error", code, message, null, 0);
+        };
+        HttpErrors.send(ctx, err);
     }
 
     private record Existing(String jobId, JobEvent job) {
