@@ -289,6 +289,16 @@ public final class DispatchScheduler {
         return removed != null;
     }
 
+    /**
+     * Removes a queued job this dispatcher no longer owns (its request partition moved to another dispatcher, which
+     * reads it again): it will not be dispatched here. Not counted as cancelled.
+     *
+     * @return true if it was queued
+     */
+    public boolean withdraw(String jobId) {
+        return remove(jobId) != null;
+    }
+
     private QueuedJob remove(String jobId) {
         BucketQueue g = groupOfJob.remove(jobId);
         if (g == null) {

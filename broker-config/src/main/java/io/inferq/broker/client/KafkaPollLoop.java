@@ -57,6 +57,7 @@ public final class KafkaPollLoop implements AutoCloseable {
     private final Map<TopicPartition, PartitionProgress> progress = new HashMap<>();
     private final ConcurrentLinkedQueue<ConsumerRecord<?, ?>> doneQueue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile java.util.function.Consumer<Collection<TopicPartition>> revokedHook = parts -> { };
     private final AtomicBoolean running = new AtomicBoolean();
     private final AtomicBoolean externallyPaused = new AtomicBoolean();
     private volatile boolean assignedOnce;
@@ -103,6 +104,15 @@ public final class KafkaPollLoop implements AutoCloseable {
     /** @return records delivered to the sink and not yet done */
     public int inFlight() {
         return inFlight.get();
+    }
+
+    /**
+     * Calls {@code hook} (on the loop thread, after committing what was done) with the partitions this loop lost in a
+     * rebalance: their records not yet done will be delivered again, to whichever consumer owns them now, so the sink
+     * should forget them. Set before {@link #start}.
+     */
+    public void onRevoked(java.util.function.Consumer<Collection<TopicPartition>> hook) {
+        this.revokedHook = hook;
     }
 
     /** Marks a delivered record as done; its offset becomes committable once every earlier one is done. */
@@ -259,12 +269,7 @@ public final class KafkaPollLoop implements AutoCloseable {
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             applyDone();
             commitDone(true);
-            for (TopicPartition tp : partitions) {
-                PartitionProgress pp = progress.remove(tp);
-                if (pp != null) {
-                    inFlight.addAndGet(-pp.pending.size());
-                }
-            }
+            forget(partitions);
         }
 
         @Override
@@ -274,10 +279,21 @@ public final class KafkaPollLoop implements AutoCloseable {
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            forget(partitions);
+        }
+
+        private void forget(Collection<TopicPartition> partitions) {
             for (TopicPartition tp : partitions) {
                 PartitionProgress pp = progress.remove(tp);
                 if (pp != null) {
                     inFlight.addAndGet(-pp.pending.size());
+                }
+            }
+            if (!partitions.isEmpty()) {
+                try {
+                    revokedHook.accept(partitions);
+                } catch (RuntimeException e) {
+                    LOG.warn("{}: revocation hook failed: {}", name, e.toString());
                 }
             }
         }

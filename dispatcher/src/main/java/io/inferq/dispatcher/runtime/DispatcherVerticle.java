@@ -163,6 +163,8 @@ public final class DispatcherVerticle extends VerticleBase {
                 List.of(TopicCatalogue.REQUESTS_BATCH), perLane, records -> ctx.runOnContext(v -> intake(records, batchLoop)));
         events = new TopicFollower("dispatcher-job-events", kafka, TopicCatalogue.JOB_EVENTS, TopicFollower.Start.END,
                 r -> ctx.runOnContext(v -> onJobEvent(r)));
+        interactiveLoop.onRevoked(parts -> ctx.runOnContext(v -> dropRevoked(interactiveLoop, parts)));
+        batchLoop.onRevoked(parts -> ctx.runOnContext(v -> dropRevoked(batchLoop, parts)));
         events.start();
         interactiveLoop.start();
         batchLoop.start();
@@ -230,6 +232,30 @@ public final class DispatcherVerticle extends VerticleBase {
             }
         } catch (IllegalArgumentException e) {
             finishUnrunnable(p.request(), p.record(), p.loop(), e.getMessage());
+        }
+    }
+
+    /**
+     * Forgets the queued jobs read from partitions {@code loop} lost in a rebalance: their new owner reads them again
+     * (they were never committed), so keeping them here would dispatch them twice.
+     */
+    private void dropRevoked(KafkaPollLoop loop, java.util.Collection<org.apache.kafka.common.TopicPartition> parts) {
+        java.util.Set<org.apache.kafka.common.TopicPartition> lost = new java.util.HashSet<>(parts);
+        java.util.function.Predicate<Pending> fromLost = p -> p.loop() == loop
+                && lost.contains(new org.apache.kafka.common.TopicPartition(p.record().topic(), p.record().partition()));
+        int dropped = 0;
+        for (var it = pending.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (fromLost.test(e.getValue()) && scheduler.withdraw(e.getKey())) {
+                it.remove();
+                dropped++;
+            }
+        }
+        int before = overflow.size();
+        overflow.removeIf(o -> fromLost.test(o.pending()));
+        dropped += before - overflow.size();
+        if (dropped > 0) {
+            LOG.info("{} queued job(s) of revoked partitions {} left to their new owner", dropped, lost);
         }
     }
 

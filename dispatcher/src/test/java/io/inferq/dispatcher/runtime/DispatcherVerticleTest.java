@@ -62,11 +62,17 @@ import org.junit.jupiter.api.Test;
 class DispatcherVerticleTest {
     private static final String POOL = "p";
     private static final int INSTANCES = 2;
+    /** Partitions of the request and event topics: two, so that two dispatchers share the requests. */
+    private static final int PARTITIONS = 2;
     private static final AvroSerde<JobRequest> REQUESTS = new AvroSerde<>(JobRequest.class);
     private static final AvroSerde<JobEvent> EVENTS = new AvroSerde<>(JobEvent.class);
     private static final AvroSerde<PoolBatch> BATCHES = new AvroSerde<>(PoolBatch.class);
 
     private EmbeddedKafkaBroker broker;
+    private KafkaClientSettings kafka;
+    private ServiceTimeModel time;
+    private Clock clock;
+    private TerminalClaims flakyClaims;
     private Vertx vertx;
     private DispatchScheduler scheduler;
     private DispatcherVerticle dispatcher;
@@ -83,13 +89,13 @@ class DispatcherVerticleTest {
         Path dir = Files.createTempDirectory("inferq-dispatcher-credits");
         broker = new EmbeddedKafkaBroker(dir, "127.0.0.1", 0, 0);
         broker.start(60_000);
-        KafkaClientSettings kafka = KafkaClientSettings.of(broker.bootstrapServers());
+        kafka = KafkaClientSettings.of(broker.bootstrapServers());
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         try (Admin admin = Admin.create(ap)) {
-            new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(1, Map.of(POOL, INSTANCES)));
+            new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(PARTITIONS, Map.of(POOL, INSTANCES)));
         }
-        ServiceTimeModel time = new ServiceTimeModel() {
+        time = new ServiceTimeModel() {
             @Override
             public double prefillSeconds(int uncachedPromptTokens) {
                 return uncachedPromptTokens / 1000.0;
@@ -100,12 +106,10 @@ class DispatcherVerticleTest {
                 return outputTokens * 0.01;
             }
         };
-        scheduler = new DispatchScheduler(DispatchConfig.defaults().withMaxWaits(0, 0).withMaxInFlightBatchesPerInstance(1),
-                List.of(new PoolProfile(POOL, "chip", "m", INSTANCES, 10_000, 64, time)), RoutingPolicies.byName("ect", 42),
-                PrefixLocator.NONE, new SimpleMeterRegistry());
+        scheduler = newScheduler();
         claims = new InMemoryTerminalClaims();
         producer = new KafkaProducer<>(kafka.producer("credits-test"), new StringSerializer(), new ByteArraySerializer());
-        Clock clock = new Clock() {
+        clock = new Clock() {
             @Override
             public java.time.ZoneId getZone() {
                 return ZoneOffset.UTC;
@@ -121,7 +125,7 @@ class DispatcherVerticleTest {
                 return Instant.ofEpochMilli(nowMs.get());
             }
         };
-        TerminalClaims flakyClaims = new TerminalClaims() {
+        flakyClaims = new TerminalClaims() {
             @Override
             public Claim claim(String jobId, JobStatus terminal, String owner) {
                 if (claimFailures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
@@ -234,9 +238,10 @@ class DispatcherVerticleTest {
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(
                 KafkaClientSettings.of(broker.bootstrapServers()).consumer("credits-test-events", null),
                 new StringDeserializer(), new ByteArrayDeserializer())) {
-            TopicPartition tp = new TopicPartition(TopicCatalogue.JOB_EVENTS, 0);
-            reader.assign(List.of(tp));
-            reader.seekToBeginning(List.of(tp));
+            List<TopicPartition> parts = List.of(new TopicPartition(TopicCatalogue.JOB_EVENTS, 0),
+                    new TopicPartition(TopicCatalogue.JOB_EVENTS, 1));
+            reader.assign(parts);
+            reader.seekToBeginning(parts);
             JobEvent expired = null;
             long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (expired == null && System.nanoTime() < until) {
@@ -251,6 +256,54 @@ class DispatcherVerticleTest {
         }
         assertThat(claimFailures.get()).as("both failures were met").isZero();
         assertThat(claims.claimed("x1")).isEqualTo(new TerminalClaims.Claim(JobStatus.EXPIRED, "dispatcher"));
+    }
+
+    @Test
+    void aSecondDispatcherTakesOverHalfTheQueueAndTheFirstForgetsIt() throws Exception {
+        // both credits taken, so what follows waits in the first dispatcher's queue
+        submit(request("busy1", 0));
+        nextBatch();
+        submit(request("busy2", 0));
+        nextBatch();
+        List<String> waiting = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            JobRequest r = request("w" + i, 0);
+            producer.send(new ProducerRecord<>(TopicCatalogue.REQUESTS, i % PARTITIONS, r.getJobId(), REQUESTS.encode(r)))
+                    .get(10, TimeUnit.SECONDS);
+            waiting.add(r.getJobId());
+        }
+        await(() -> scheduler.queuedJobs() == 6, "the first dispatcher to queue all six");
+
+        DispatchScheduler second = newScheduler();
+        DispatcherVerticle secondDispatcher = new DispatcherVerticle(second, kafka, producer, flakyClaims, PromptAnalyzer.ESTIMATE_ONLY,
+                RequestDecoding.avroOnly(), clock, new SimpleMeterRegistry());
+        vertx.deployVerticle(secondDispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER))
+                .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        await(() -> secondDispatcher.isReady() && dispatcher.isReady(), "both dispatchers to own a partition");
+        // the second has credits of its own: it dispatches what it took over, beyond them it queues
+        await(() -> scheduler.queuedJobs() == 3, "the first dispatcher to forget the partition it lost");
+        await(() -> second.queuedJobs() + dispatchedSince(2) == 3, "the second to take over the other three");
+        for (String id : waiting) {
+            boolean first = scheduler.isQueued(id);
+            boolean taken = second.isQueued(id) || batches.stream().skip(2).anyMatch(b -> jobIds(b).contains(id));
+            assertThat(first ^ taken).as(id + " is held by exactly one dispatcher").isTrue();
+        }
+    }
+
+    private int dispatchedSince(int batchIndex) {
+        long until = System.nanoTime() + Duration.ofMillis(300).toNanos();
+        while (System.nanoTime() < until) {
+            for (ConsumerRecord<String, byte[]> r : batchReader.poll(Duration.ofMillis(50))) {
+                batches.add(BATCHES.decode(r.value()));
+            }
+        }
+        return batches.stream().skip(batchIndex).mapToInt(b -> b.getJobs().size()).sum();
+    }
+
+    private DispatchScheduler newScheduler() {
+        return new DispatchScheduler(DispatchConfig.defaults().withMaxWaits(0, 0).withMaxInFlightBatchesPerInstance(1),
+                List.of(new PoolProfile(POOL, "chip", "m", INSTANCES, 10_000, 64, time)), RoutingPolicies.byName("ect", 42),
+                PrefixLocator.NONE, new SimpleMeterRegistry());
     }
 
     private static JobRequest request(String id, int attempt) {
