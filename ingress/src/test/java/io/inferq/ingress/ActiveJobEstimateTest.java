@@ -18,16 +18,50 @@ class ActiveJobEstimateTest {
         assertThat(estimate.claimRefresh("t")).as("one refresh at a time").isFalse();
         estimate.refreshed("t", 7, now.get());
         assertThat(estimate.estimate("t")).isEqualTo(7);
-        estimate.accepted("t");
-        estimate.accepted("t");
+        estimate.accepted("t", "a");
+        estimate.accepted("t", "b");
+        estimate.accepted("t", "b");
         assertThat(estimate.estimate("t")).isEqualTo(9);
         assertThat(estimate.estimate("other")).isEqualTo(-1);
     }
 
     @Test
-    void refreshIsDueAfterTheIntervalAndANewReadReplacesLocalAccepts() {
+    void anAcceptedJobCountsOnTopOfEveryReadThatStartedBeforeTheViewAppliedIt() {
+        estimate.refreshed("t", 0, now.get());
+        estimate.accepted("t", "a");
+        now.addAndGet(100);
+        estimate.refreshed("t", 0, now.get()); // the view has not applied a yet
+        assertThat(estimate.estimate("t")).isEqualTo(1);
+        long readStartedBeforeApply = now.get() + 2;
+        now.addAndGet(5);
+        estimate.applied("t", "a");
+        estimate.refreshed("t", 0, readStartedBeforeApply); // a read that started before: its count cannot have a
+        assertThat(estimate.estimate("t")).as("never counted short").isEqualTo(1);
+        now.addAndGet(1);
+        estimate.refreshed("t", 1, now.get()); // a read that started after: a is in its count
+        assertThat(estimate.estimate("t")).as("and never twice").isEqualTo(1);
+        estimate.applied("t", "someone-elses");
+        assertThat(estimate.estimate("t")).isEqualTo(1);
+    }
+
+    @Test
+    void aWithdrawnAcceptIsNotCountedAndOneNeverSeenAppliedIsForgottenInTheEnd() {
+        estimate.refreshed("t", 2, now.get());
+        estimate.accepted("t", "failed-write");
+        estimate.withdrawn("t", "failed-write");
+        assertThat(estimate.estimate("t")).isEqualTo(2);
+        estimate.accepted("t", "event-lost");
+        now.addAndGet(ActiveJobEstimate.FORGET_AFTER_MS);
+        estimate.refreshed("t", 2, now.get());
+        assertThat(estimate.estimate("t")).as("still within the window").isEqualTo(3);
+        now.addAndGet(1);
+        estimate.refreshed("t", 2, now.get());
+        assertThat(estimate.estimate("t")).isEqualTo(2);
+    }
+
+    @Test
+    void refreshIsDueAfterTheIntervalAndAnOlderReadNeverReplacesANewerOne() {
         estimate.refreshed("t", 3, now.get());
-        estimate.accepted("t");
         assertThat(estimate.claimRefresh("t")).as("read 0 ms ago").isFalse();
         now.addAndGet(100);
         assertThat(estimate.claimRefresh("t")).isTrue();

@@ -238,6 +238,15 @@ public final class InferqServer implements AutoCloseable {
     }
 
     private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock, TrustedOrigin origin) {
+        // the HTTP handlers send from the event loop: learn the topics' metadata now, so a send never waits for it there
+        for (String topic : List.of(TopicCatalogue.REQUESTS, TopicCatalogue.REQUESTS_BATCH, TopicCatalogue.JOB_EVENTS,
+                TopicCatalogue.RESULTS)) {
+            try {
+                producer.partitionsFor(topic);
+            } catch (RuntimeException e) {
+                LOG.warn("metadata of {} not read at start: {}", topic, e.toString());
+            }
+        }
         HazelcastJobView view = new HazelcastJobView(hazelcast, config.retention().finishedJobs());
         materializer = new JobEventsMaterializer(kafka, view);
         List<Tenant> tenants = new ArrayList<>();
@@ -278,6 +287,7 @@ public final class InferqServer implements AutoCloseable {
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
         materializer.onEveryEvent(jobs::onJobEvent);
+        materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
         ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,

@@ -304,18 +304,23 @@ public final class DispatcherVerticle extends VerticleBase {
         inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);
         Context ctx = context;
         String topic = TopicCatalogue.poolTopic(plan.poolId());
-        producer.send(new ProducerRecord<>(topic, partitionFor(plan, topic), plan.batchId(), batchSerde.encode(batch)),
-                (md, ex) -> ctx.runOnContext(v -> {
+        org.apache.kafka.clients.producer.Callback written = (md, ex) -> ctx.runOnContext(v -> {
                     if (ex != null) {
                         // not durable: put the jobs back so they are dispatched again
                         LOG.warn("batch {} to pool {} not written ({}); requeueing its jobs", plan.batchId(), plan.poolId(), ex.toString());
                         inFlight.forget(plan.batchId());
                         scheduler.batchFinished(plan.poolId(), plan.batchId(), clock.millis());
-                        for (int i = 0; i < carried.size(); i++) {
-                            Pending p = carried.get(i);
-                            QueuedJob q = plan.jobs().get(i);
-                            if (scheduler.enqueue(q)) {
-                                pending.put(q.jobId(), p);
+                        Map<String, Pending> byId = new HashMap<>();
+                        carried.forEach(p -> byId.put(p.request().getJobId(), p));
+                        for (QueuedJob q : plan.jobs()) {
+                            Pending p = byId.get(q.jobId());
+                            if (p == null) {
+                                continue;
+                            }
+                            if (scheduler.queuedJobs() >= scheduler.config().maxQueuedJobs()) {
+                                overflow.addFirst(new Overflow(q, p));
+                            } else {
+                                queue(q, p);
                             }
                         }
                         return;
@@ -325,10 +330,20 @@ public final class DispatcherVerticle extends VerticleBase {
                         JobEvent dispatched = JobSnapshots.fromRequest(p.request(), JobStatus.DISPATCHED, now);
                         dispatched.setPoolId(plan.poolId());
                         dispatched.setDispatchId(plan.batchId());
-                        producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, p.request().getJobId(), eventSerde.encode(dispatched)));
+                        try {
+                            producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, p.request().getJobId(), eventSerde.encode(dispatched)));
+                        } catch (RuntimeException e) {
+                            // informational only (the worker writes running and the outcome); the batch is durable
+                            LOG.warn("dispatched event of {} not sent: {}", p.request().getJobId(), e.toString());
+                        }
                         p.loop().done(p.record());
                     }
-                }));
+                });
+        try {
+            producer.send(new ProducerRecord<>(topic, partitionFor(plan, topic), plan.batchId(), batchSerde.encode(batch)), written);
+        } catch (RuntimeException e) {
+            written.onCompletion(null, e); // the producer refused it at once (buffer full, no metadata): requeued the same way
+        }
     }
 
     /**
@@ -512,7 +527,7 @@ public final class DispatcherVerticle extends VerticleBase {
      */
     private void sendUntilAcked(ProducerRecord<String, byte[]> record, int attempt, Runnable whenAcked) {
         Context ctx = context;
-        producer.send(record, (md, ex) -> ctx.runOnContext(v -> {
+        org.apache.kafka.clients.producer.Callback acked = (md, ex) -> ctx.runOnContext(v -> {
             if (ex == null) {
                 whenAcked.run();
                 return;
@@ -524,7 +539,12 @@ public final class DispatcherVerticle extends VerticleBase {
             LOG.warn("write to {} (key {}) failed: {}; trying again in {} ms", record.topic(), record.key(), ex.toString(), delay);
             writeRetries.increment();
             vertx.setTimer(delay, t -> sendUntilAcked(record, attempt + 1, whenAcked));
-        }));
+        });
+        try {
+            producer.send(record, acked);
+        } catch (RuntimeException e) {
+            acked.onCompletion(null, e);
+        }
     }
 
     /**

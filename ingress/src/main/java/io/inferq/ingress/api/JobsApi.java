@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Queued-jobs limit.</b> A submit without {@code Idempotency-Key} checks the tenant's limit against an
  * {@link io.inferq.ingress.tenants.ActiveJobEstimate} (the shared count at most
- * {@value #ACTIVE_COUNT_REFRESH_MS} ms old plus this process's accepts since), so it makes no blocking call;
+ * {@value #ACTIVE_COUNT_REFRESH_MS} ms old plus this process's accepts that count cannot include yet), so it makes
+ * no blocking call;
  * a submit with a key, or when the estimate is stale, reads the shared state first.
  *
  * <p><b>Cancel.</b> A cancel claims the job's terminal state ({@link TerminalClaims}) before it writes the
@@ -151,6 +152,16 @@ public final class JobsApi {
      */
     public void onJobEvent(JobEvent job) {
         waiters.complete(job);
+    }
+
+    /**
+     * Keeps the queued-jobs estimate exact for this process's own accepts: call with every job event after this process's
+     * view applied it ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplied}). Any thread.
+     */
+    public void onJobApplied(JobEvent job) {
+        if (JobStatus.fromWire(job.getStatus()) == JobStatus.QUEUED) {
+            activeJobs.applied(job.getTenant(), job.getJobId());
+        }
     }
 
     private void submit(RoutingContext ctx, boolean waitForResult) {
@@ -266,9 +277,9 @@ public final class JobsApi {
             }
         }
         JobWaiters.Waiting waiting = finished;
+        activeJobs.accepted(tenant.id(), jobId);
         enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
             if (w.succeeded()) {
-                activeJobs.accepted(tenant.id());
                 registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
                 if (waiting != null) {
                     answerWhenFinished(ctx, queued, waiting);
@@ -278,6 +289,7 @@ public final class JobsApi {
                             .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
                 }
             } else {
+                activeJobs.withdrawn(tenant.id(), jobId);
                 if (waiting != null) {
                     waiters.cancel(waiting);
                 }
@@ -373,8 +385,8 @@ public final class JobsApi {
 
     private Admitted admit(Tenant tenant, String idemKey, String jobId, JobSubmission sub) {
         long readAt = clock.millis();
-        long active = view.activeJobs(tenant.id());
-        activeJobs.refreshed(tenant.id(), active, readAt);
+        activeJobs.refreshed(tenant.id(), view.activeJobs(tenant.id()), readAt);
+        long active = activeJobs.estimate(tenant.id()); // with this process's accepts the read cannot include yet
         if (idemKey != null) {
             JobView.IdempotencyRecord prev = view.reserve(tenant.id(), idemKey, jobId, sub.requestHash());
             if (prev != null) {
@@ -408,23 +420,37 @@ public final class JobsApi {
             // signed, so the dispatcher knows this job is already accepted (and has its queued event)
             origin.mark(record.headers(), io.inferq.broker.origin.TrustedOrigin.INGRESS, value);
             ProducerRecord<String, byte[]> event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued));
+            Context context = vertx.getOrCreateContext();
             producer.send(record, (md, ex) -> {
                 if (ex != null) {
                     written.tryFail(ex);
                     return;
                 }
-                producer.send(event, (md2, ex2) -> {
-                    if (ex2 != null) {
-                        LOG.warn("job {} is queued, but its queued event was not written ({}); the job view shows it from its "
-                                + "next event", queued.getJobId(), ex2.toString());
+                // never send from the producer's own I/O thread (this callback): a send that needs metadata would wait
+                // for the very thread that fetches it
+                context.runOnContext(v -> {
+                    try {
+                        producer.send(event, (md2, ex2) -> {
+                            if (ex2 != null) {
+                                eventNotWritten(queued, ex2);
+                            }
+                            written.tryComplete();
+                        });
+                    } catch (RuntimeException e) {
+                        eventNotWritten(queued, e);
+                        written.tryComplete();
                     }
-                    written.tryComplete();
                 });
             });
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
         return written.future();
+    }
+
+    private static void eventNotWritten(JobEvent queued, Exception e) {
+        LOG.warn("job {} is queued, but its queued event was not written ({}); the job view shows it from its next event",
+                queued.getJobId(), e.toString());
     }
 
     private JobRequest toRequest(String jobId, Tenant tenant, JobSubmission sub, String idemKey, long now) {

@@ -2,31 +2,42 @@ package io.inferq.ingress.tenants;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
  * The submit path's view of how many jobs each tenant has not yet finished, without a blocking read per request:
  * the shared count (read elsewhere, off the event loop) at most {@code refreshMs} old, plus the jobs this process
- * accepted since that read.
+ * accepted that the read cannot have counted.
  *
- * <p><b>Precision.</b> The shared count is the materialised job view's, which trails accepted jobs by the view's
- * lag; so, as with a read per request, a burst can pass a tenant's limit by the jobs accepted but not yet
- * materialised (across processes, also by other processes' accepts of the last {@code refreshMs}). The limit is a
- * back-pressure bound, not an exact quota.
+ * <p><b>Precision.</b> A job this process accepted is counted on top of a read until that read started after this
+ * process's job view had applied the job's {@code queued} event ({@link #applied}): only then is it in the shared
+ * count. So this process never counts its own accepted jobs short, whatever the view's lag. Other processes' accepts
+ * reach the estimate with the next read (at most {@code refreshMs} later, plus their views' lag): across processes a
+ * burst can pass a tenant's limit by that much. The limit is a back-pressure bound, not an exact quota.
+ *
+ * <p><b>Bounded.</b> A job accepted here whose event this process never sees applied is dropped from the estimate
+ * {@value #FORGET_AFTER_MS} ms after it was accepted.
  *
  * <p><b>Threading.</b> Thread-safe; nothing here blocks.
  */
 public final class ActiveJobEstimate {
+    /** An accepted job not seen applied is no longer counted on top of reads after this long. */
+    public static final long FORGET_AFTER_MS = 60_000;
+    private static final long NOT_YET = Long.MAX_VALUE;
+
     private final LongSupplier clockMs;
     private final long refreshMs;
     private final long maxAgeMs;
     private final ConcurrentHashMap<String, Entry> entries = new ConcurrentHashMap<>();
 
+    /** A job accepted here: when, and when this process's view had applied its queued event ({@link #NOT_YET}). */
+    private record Accept(long acceptedAtMs, long appliedAtMs) {
+    }
+
     private static final class Entry {
         volatile long count;
         volatile long readAtMs = Long.MIN_VALUE;
-        final AtomicLong acceptedSinceRead = new AtomicLong();
+        final ConcurrentHashMap<String, Accept> uncounted = new ConcurrentHashMap<>();
         final AtomicBoolean refreshing = new AtomicBoolean();
     }
 
@@ -50,7 +61,7 @@ public final class ActiveJobEstimate {
         if (e == null || e.readAtMs == Long.MIN_VALUE || clockMs.getAsLong() - e.readAtMs > maxAgeMs) {
             return -1;
         }
-        return e.count + e.acceptedSinceRead.get();
+        return e.count + e.uncounted.size();
     }
 
     /**
@@ -64,14 +75,17 @@ public final class ActiveJobEstimate {
         return due && e.refreshing.compareAndSet(false, true);
     }
 
-    /** Records a read of the shared count taken at {@code readAtMs} (the clock before the read). */
+    /**
+     * Records a read of the shared count taken at {@code readAtMs} (the clock before the read): the jobs accepted here
+     * whose events the view had applied before it are in it from now on.
+     */
     public void refreshed(String tenant, long count, long readAtMs) {
         Entry e = entries.computeIfAbsent(tenant, t -> new Entry());
         synchronized (e) {
             if (readAtMs >= e.readAtMs || e.readAtMs == Long.MIN_VALUE) {
                 e.count = count;
-                e.acceptedSinceRead.set(0);
                 e.readAtMs = readAtMs;
+                e.uncounted.values().removeIf(a -> a.appliedAtMs() < readAtMs || a.acceptedAtMs() < readAtMs - FORGET_AFTER_MS);
             }
         }
         e.refreshing.set(false);
@@ -85,8 +99,33 @@ public final class ActiveJobEstimate {
         }
     }
 
-    /** Counts a job this process accepted (its request and queued event are durable). */
-    public void accepted(String tenant) {
-        entries.computeIfAbsent(tenant, t -> new Entry()).acceptedSinceRead.incrementAndGet();
+    /**
+     * Counts a job this process is accepting: call before its records are written (so a burst cannot pass the limit
+     * while writes are in flight, and the view cannot apply the job before it is counted here); {@link #withdrawn} if
+     * the write fails.
+     */
+    public void accepted(String tenant, String jobId) {
+        entries.computeIfAbsent(tenant, t -> new Entry()).uncounted.putIfAbsent(jobId, new Accept(clockMs.getAsLong(), NOT_YET));
+    }
+
+    /** A job counted by {@link #accepted} whose write failed: it is not queued after all. */
+    public void withdrawn(String tenant, String jobId) {
+        Entry e = entries.get(tenant);
+        if (e != null) {
+            e.uncounted.remove(jobId);
+        }
+    }
+
+    /**
+     * This process's job view has applied the job's {@code queued} event (call after the write, whether or not this
+     * process's write was the one that changed the view): a read that starts from now on counts it. Jobs accepted
+     * elsewhere are ignored.
+     */
+    public void applied(String tenant, String jobId) {
+        Entry e = entries.get(tenant);
+        if (e != null) {
+            long now = clockMs.getAsLong();
+            e.uncounted.computeIfPresent(jobId, (k, a) -> a.appliedAtMs() == NOT_YET ? new Accept(a.acceptedAtMs(), now) : a);
+        }
     }
 }

@@ -31,6 +31,7 @@ public final class JobEventsMaterializer implements AutoCloseable {
     private final JobView view;
     private final List<Consumer<JobEvent>> listeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<JobEvent>> readers = new CopyOnWriteArrayList<>();
+    private final List<Consumer<JobEvent>> appliedReaders = new CopyOnWriteArrayList<>();
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
     private final TopicFollower follower;
     private final Duration maxRetry;
@@ -66,6 +67,15 @@ public final class JobEventsMaterializer implements AutoCloseable {
      */
     public void onEveryEvent(Consumer<JobEvent> reader) {
         readers.add(reader);
+    }
+
+    /**
+     * Adds a listener for every event this process reads, called once the view holds it (this process's write, or
+     * another's before it, changed the view; or the event changed nothing): what a read of the view started from now
+     * on reflects. Not called for an event given up after its retries. Materializer thread; must not block.
+     */
+    public void onApplied(Consumer<JobEvent> reader) {
+        appliedReaders.add(reader);
     }
 
     public void start() {
@@ -116,8 +126,26 @@ public final class JobEventsMaterializer implements AutoCloseable {
             LOG.warn("applying a batch of {} job events failed ({}); applying them one by one", events.size(), ex.toString());
             retry = events;
         }
+        java.util.Set<JobEvent> givenUp = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         for (JobEvent e : retry) {
-            changed.addAll(applyRetrying(e));
+            List<JobEvent> c = applyRetrying(e);
+            if (c == null) {
+                givenUp.add(e);
+            } else {
+                changed.addAll(c);
+            }
+        }
+        for (JobEvent e : events) {
+            if (givenUp.contains(e)) {
+                continue;
+            }
+            for (Consumer<JobEvent> r : appliedReaders) {
+                try {
+                    r.accept(e);
+                } catch (RuntimeException ex) {
+                    LOG.warn("job event applied-listener failed for {}: {}", e.getJobId(), ex.toString());
+                }
+            }
         }
         for (JobEvent latest : changed) {
             for (Consumer<JobEvent> l : listeners) {
@@ -134,6 +162,8 @@ public final class JobEventsMaterializer implements AutoCloseable {
      * Applies one event, again and again while the store fails (100 ms doubling to 5 s), for at most {@code maxRetry}:
      * skipping it would leave its job in an earlier state for good. The follower waits meanwhile, so later events of the
      * job cannot overtake it. Given up (logged as an error) after {@code maxRetry}, or at close.
+     *
+     * @return what {@link JobView#applyAll} answered, or null if given up
      */
     private List<JobEvent> applyRetrying(JobEvent e) {
         long giveUpAt = System.nanoTime() + maxRetry.toNanos();
@@ -144,14 +174,14 @@ public final class JobEventsMaterializer implements AutoCloseable {
             } catch (RuntimeException ex) {
                 if (closed || System.nanoTime() >= giveUpAt) {
                     LOG.error("job event for {} ({}) skipped after {} attempt(s): {}", e.getJobId(), e.getStatus(), attempt, ex.toString());
-                    return List.of();
+                    return null;
                 }
                 LOG.warn("job event for {} not applied ({}); trying again in {} ms", e.getJobId(), ex.toString(), delayMs);
                 try {
                     Thread.sleep(delayMs);
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
-                    return List.of();
+                    return null;
                 }
                 delayMs = Math.min(5_000, delayMs * 2);
             }
