@@ -84,6 +84,26 @@ final class WorkerSlot {
     private Thread thread;
     /** Runs the engine call of the current batch, while the slot thread keeps polling (paused) to hold its lease. */
     private java.util.concurrent.ExecutorService engineRunner;
+    /** Partitions revoked since it was last cleared; slot thread only (the consumer calls it from poll). */
+    private RebalanceWatch rebalances = new RebalanceWatch();
+
+    private static final class RebalanceWatch implements org.apache.kafka.clients.consumer.ConsumerRebalanceListener {
+        final java.util.Set<TopicPartition> revoked = new java.util.HashSet<>();
+
+        @Override
+        public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+            revoked.addAll(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+        }
+
+        @Override
+        public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
+            revoked.addAll(partitions);
+        }
+    }
     /** How often the slot polls Kafka (every partition paused) while its engine call runs. */
     static final long LEASE_POLL_MS = 1_000;
 
@@ -166,7 +186,8 @@ final class WorkerSlot {
                             new StringSerializer(), new ByteArraySerializer())) {
                 consumer = c;
                 tx.initTransactions();
-                c.subscribe(List.of(TopicCatalogue.poolTopic(settings.poolId())));
+                rebalances = new RebalanceWatch();
+                c.subscribe(List.of(TopicCatalogue.poolTopic(settings.poolId())), rebalances);
                 while (running.get()) {
                     var records = c.poll(Duration.ofMillis(200));
                     ready = true;
@@ -210,7 +231,12 @@ final class WorkerSlot {
                     return call.get(LEASE_POLL_MS, TimeUnit.MILLISECONDS);
                 } catch (java.util.concurrent.TimeoutException e) {
                     c.pause(c.assignment());
-                    var stray = c.poll(Duration.ZERO);
+                    org.apache.kafka.clients.consumer.ConsumerRecords<String, byte[]> stray;
+                    try {
+                        stray = c.poll(Duration.ZERO);
+                    } catch (org.apache.kafka.common.errors.WakeupException stop) {
+                        continue; // a stop: let the engine call finish within the grace period, then commit
+                    }
                     for (TopicPartition tp : stray.partitions()) {
                         c.seek(tp, stray.records(tp).get(0).offset());
                         c.pause(List.of(tp));
@@ -319,8 +345,17 @@ final class WorkerSlot {
             JobEvent runningEvent = onPool(JobSnapshots.fromRequest(job, JobStatus.RUNNING, clock.millis()), batch);
             events.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(runningEvent)));
         }
+        rebalances.revoked.clear();
         List<SequenceOutcome> outcomes = work.isEmpty() ? List.of()
                 : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
+        boolean handedOver = rebalances.revoked.contains(tp);
+        if (handedOver && !stillOurs(c, tp, offset)) {
+            // a rebalance during the engine call gave the batch's partition to another slot, which runs the batch (or
+            // already has): publishing here too would give its jobs a second outcome under the same batch id
+            LOG.info("pool {}: batch {} moved to another slot during its engine call; its outcome is left to that slot",
+                    settings.poolId(), batch.getBatchId());
+            return;
+        }
         List<JobRequest> handBack = new ArrayList<>();
         Map<String, JobStatus> outcomeClaims = new java.util.HashMap<>();
         for (int i = 0; i < outcomes.size(); i++) {
@@ -391,6 +426,21 @@ final class WorkerSlot {
         }
         tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
         tx.commitTransaction();
+        if (handedOver) {
+            c.seek(tp, offset + 1); // reassigned to this slot, its position went back to the batch: do not read it again
+        }
+    }
+
+    /**
+     * After a rebalance during the engine call: whether the batch's partition is this slot's again and nobody committed
+     * past the batch meanwhile (so no other slot finished it). One round trip to the group coordinator.
+     */
+    private static boolean stillOurs(KafkaConsumer<String, byte[]> c, TopicPartition tp, long offset) {
+        if (!c.assignment().contains(tp)) {
+            return false;
+        }
+        OffsetAndMetadata committed = c.committed(java.util.Set.of(tp), Duration.ofSeconds(10)).get(tp);
+        return committed == null || committed.offset() <= offset;
     }
 
     /** Whether {@code winner} is this owner's claim of {@code status} (it won, or repeats its own earlier win). */

@@ -110,6 +110,7 @@ public final class DispatcherVerticle extends VerticleBase {
     private final Counter dispatchedCounter;
     private final Counter releasedByAudit;
     private final Counter writeRetries;
+    private final Counter writesAbandoned;
     private boolean auditRunning;
     private KafkaPollLoop interactiveLoop;
     private KafkaPollLoop batchLoop;
@@ -151,6 +152,7 @@ public final class DispatcherVerticle extends VerticleBase {
         this.dispatchedCounter = registry.counter("inferq.dispatcher.batches_sent");
         this.releasedByAudit = registry.counter("inferq.dispatcher.audit_released_jobs");
         this.writeRetries = registry.counter("inferq.dispatcher.write_retries");
+        this.writesAbandoned = registry.counter("inferq.dispatcher.writes_abandoned");
     }
 
     @Override
@@ -520,10 +522,12 @@ public final class DispatcherVerticle extends VerticleBase {
 
     /**
      * Sends a record and, if Kafka does not acknowledge it (after the producer's own retries, within
-     * {@code delivery.timeout.ms}), sends it again after a growing delay, for as long as this verticle runs: the
-     * record it answers stays undone meanwhile, so its offset is never committed before the write is durable. A
-     * write that failed with a timeout may have landed, so a retry can duplicate it (consumers keep the first per job).
-     * {@code whenAcked} runs on the context.
+     * {@code delivery.timeout.ms}) with a retriable error, sends it again after a growing delay, for as long as this
+     * verticle runs: the record it answers stays undone meanwhile, so its offset is never committed before the write is
+     * durable. A write that failed with a timeout may have landed, so a retry can duplicate it (consumers keep the first
+     * per job). A result for a reply topic that fails goes to {@code inferq.results} instead; a permanent error (record
+     * too large, not authorised) is logged, counted ({@code inferq.dispatcher.writes_abandoned}) and given up, so it
+     * cannot stall its partition. {@code whenAcked} runs on the context.
      */
     private void sendUntilAcked(ProducerRecord<String, byte[]> record, int attempt, Runnable whenAcked) {
         Context ctx = context;
@@ -534,6 +538,22 @@ public final class DispatcherVerticle extends VerticleBase {
             }
             if (timerId < 0) {
                 return; // stopped: the undone record is read again after a restart
+            }
+            if (!record.topic().startsWith("inferq.")) {
+                // a reply topic (deleted since intake, or refused): the result goes to the default results topic, as a
+                // worker's would, rather than blocking this context on its metadata at every retry
+                LOG.warn("result for {} not written to reply topic {} ({}); writing it to {}", record.key(), record.topic(),
+                        ex.toString(), TopicCatalogue.RESULTS);
+                sendUntilAcked(new ProducerRecord<>(TopicCatalogue.RESULTS, null, record.key(), record.value(), record.headers()),
+                        attempt, whenAcked);
+                return;
+            }
+            if (!(ex instanceof org.apache.kafka.common.errors.RetriableException)) {
+                // permanent (too large, not authorised, ...): trying again cannot help, and waiting would stall the partition
+                LOG.error("write to {} (key {}) failed for good: {}; given up", record.topic(), record.key(), ex.toString());
+                writesAbandoned.increment();
+                whenAcked.run();
+                return;
             }
             long delay = retryDelay(attempt);
             LOG.warn("write to {} (key {}) failed: {}; trying again in {} ms", record.topic(), record.key(), ex.toString(), delay);

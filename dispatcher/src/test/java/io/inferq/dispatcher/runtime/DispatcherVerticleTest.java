@@ -108,7 +108,9 @@ class DispatcherVerticleTest {
         };
         scheduler = newScheduler();
         claims = new InMemoryTerminalClaims();
-        producer = new KafkaProducer<>(kafka.producer("credits-test"), new StringSerializer(), new ByteArraySerializer());
+        Properties pp = kafka.producer("credits-test");
+        pp.put("max.block.ms", "2000"); // as the server sets it
+        producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
         clock = new Clock() {
             @Override
             public java.time.ZoneId getZone() {
@@ -220,7 +222,7 @@ class DispatcherVerticleTest {
         nowMs.addAndGet(DispatcherVerticle.AUDIT_AFTER_MS + 1);
         // f1's worker has claimed f1 for its own batch and not yet reported: that batch stays in flight
         claims.claim("f1", JobStatus.SUCCEEDED, batchOfF1.getBatchId());
-        assertThat(dispatcher.auditNow().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS)).isEqualTo(1);
+        dispatcher.auditNow().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS); // or the periodic one ran first
         await(() -> scheduler.freeBatchCredits(POOL) == 1, "e1's batch to give its credit back");
         assertThat(scheduler.inFlightBatches(POOL)).isEqualTo(1);
 
@@ -256,6 +258,29 @@ class DispatcherVerticleTest {
         }
         assertThat(claimFailures.get()).as("both failures were met").isZero();
         assertThat(claims.claimed("x1")).isEqualTo(new TerminalClaims.Claim(JobStatus.EXPIRED, "dispatcher"));
+    }
+
+    @Test
+    void aResultForAReplyTopicThatIsGoneGoesToTheResultsTopic() throws Exception {
+        JobRequest late = JobRequest.newBuilder(request("y1", 0)).setDeadlineAtMs(nowMs.get() - 1).setReplyTopic("it.deleted-since")
+                .build();
+        submit(late);
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(kafka.consumer("credits-test-results", null),
+                new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = List.of(new TopicPartition(TopicCatalogue.RESULTS, 0), new TopicPartition(TopicCatalogue.RESULTS, 1));
+            reader.assign(parts);
+            reader.seekToBeginning(parts);
+            String found = null;
+            long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (found == null && System.nanoTime() < until) {
+                for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(100))) {
+                    if ("y1".equals(r.key())) {
+                        found = r.key();
+                    }
+                }
+            }
+            assertThat(found).as("the expired job's result, on " + TopicCatalogue.RESULTS).isEqualTo("y1");
+        }
     }
 
     @Test

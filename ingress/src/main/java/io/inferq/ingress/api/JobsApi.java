@@ -155,13 +155,16 @@ public final class JobsApi {
     }
 
     /**
-     * Keeps the queued-jobs estimate exact for this process's own accepts: call with every job event after this process's
-     * view applied it ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplied}). Any thread.
+     * Keeps the queued-jobs estimate exact for this process's own accepts, and answers waiting synchronous callers: call
+     * with every job event after this process's view applied it ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplied}). Any thread.
      */
     public void onJobApplied(JobEvent job) {
         if (JobStatus.fromWire(job.getStatus()) == JobStatus.QUEUED) {
             activeJobs.applied(job.getTenant(), job.getJobId());
         }
+        // again once the view holds it: a repeated synchronous request that registered after the event was read, and
+        // read the view before it was written, is answered here
+        waiters.complete(job);
     }
 
     private void submit(RoutingContext ctx, boolean waitForResult) {

@@ -188,14 +188,24 @@ public final class HazelcastJobView implements JobView {
                     entry = existing;
                     continue;
                 }
-                indexIdempotency(events.get(0).event());
+                // the write above is the change; what follows is best effort, so a failure here cannot make an event
+                // applied again look like no change (and lose its count and its listeners' call)
+                try {
+                    indexIdempotency(events.get(0).event());
+                } catch (RuntimeException e) {
+                    LOG.warn("job {}: idempotency key not indexed: {}", id, e.toString());
+                }
             } else {
                 if (!jobs.replace(id, entry, updated)) {
                     entry = jobs.get(id);
                     continue;
                 }
                 if (to.isTerminal()) {
-                    jobs.setTtl(id, terminalRetentionMs, TimeUnit.MILLISECONDS);
+                    try {
+                        jobs.setTtl(id, terminalRetentionMs, TimeUnit.MILLISECONDS);
+                    } catch (RuntimeException e) {
+                        LOG.warn("job {}: retention of the finished job not set: {}", id, e.toString());
+                    }
                 }
             }
             boolean wasActive = start != null && !status(start).isTerminal();
