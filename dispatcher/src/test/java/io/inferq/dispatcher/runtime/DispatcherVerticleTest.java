@@ -237,25 +237,9 @@ class DispatcherVerticleTest {
         claimFailures.set(2);
         JobRequest late = JobRequest.newBuilder(request("x1", 0)).setDeadlineAtMs(nowMs.get() - 1).build();
         submit(late);
-        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(
-                KafkaClientSettings.of(broker.bootstrapServers()).consumer("credits-test-events", null),
-                new StringDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = List.of(new TopicPartition(TopicCatalogue.JOB_EVENTS, 0),
-                    new TopicPartition(TopicCatalogue.JOB_EVENTS, 1));
-            reader.assign(parts);
-            reader.seekToBeginning(parts);
-            JobEvent expired = null;
-            long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (expired == null && System.nanoTime() < until) {
-                for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(100))) {
-                    JobEvent e = EVENTS.decode(r.value());
-                    if (e.getJobId().equals("x1") && JobStatus.fromWire(e.getStatus()) == JobStatus.EXPIRED) {
-                        expired = e;
-                    }
-                }
-            }
-            assertThat(expired).as("the expiry written after the claim store answered again").isNotNull();
-        }
+        ConsumerRecord<String, byte[]> expired = firstRecord(TopicCatalogue.JOB_EVENTS, r -> r.key().equals("x1")
+                && JobStatus.fromWire(EVENTS.decode(r.value()).getStatus()) == JobStatus.EXPIRED);
+        assertThat(expired).as("the expiry written after the claim store answered again").isNotNull();
         assertThat(claimFailures.get()).as("both failures were met").isZero();
         assertThat(claims.claimed("x1")).isEqualTo(new TerminalClaims.Claim(JobStatus.EXPIRED, "dispatcher"));
     }
@@ -265,21 +249,29 @@ class DispatcherVerticleTest {
         JobRequest late = JobRequest.newBuilder(request("y1", 0)).setDeadlineAtMs(nowMs.get() - 1).setReplyTopic("it.deleted-since")
                 .build();
         submit(late);
-        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(kafka.consumer("credits-test-results", null),
+        assertThat(firstRecord(TopicCatalogue.RESULTS, r -> r.key().equals("y1")))
+                .as("the expired job's result, on " + TopicCatalogue.RESULTS).isNotNull();
+    }
+
+    /** The first record of {@code topic} (every partition, from the beginning) that {@code wanted} accepts, within 60 s. */
+    private ConsumerRecord<String, byte[]> firstRecord(String topic, java.util.function.Predicate<ConsumerRecord<String, byte[]>> wanted) {
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(kafka.consumer("verticle-test-reader", null),
                 new StringDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = List.of(new TopicPartition(TopicCatalogue.RESULTS, 0), new TopicPartition(TopicCatalogue.RESULTS, 1));
+            List<TopicPartition> parts = new ArrayList<>();
+            for (int p = 0; p < PARTITIONS; p++) {
+                parts.add(new TopicPartition(topic, p));
+            }
             reader.assign(parts);
             reader.seekToBeginning(parts);
-            String found = null;
             long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (found == null && System.nanoTime() < until) {
+            while (System.nanoTime() < until) {
                 for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(100))) {
-                    if ("y1".equals(r.key())) {
-                        found = r.key();
+                    if (wanted.test(r)) {
+                        return r;
                     }
                 }
             }
-            assertThat(found).as("the expired job's result, on " + TopicCatalogue.RESULTS).isEqualTo("y1");
+            return null;
         }
     }
 

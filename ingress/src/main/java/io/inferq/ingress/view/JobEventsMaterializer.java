@@ -106,13 +106,7 @@ public final class JobEventsMaterializer implements AutoCloseable {
             return;
         }
         for (JobEvent e : events) {
-            for (Consumer<JobEvent> r : readers) {
-                try {
-                    r.accept(e);
-                } catch (RuntimeException ex) {
-                    LOG.warn("job event reader failed for {}: {}", e.getJobId(), ex.toString());
-                }
-            }
+            notify(readers, e, "reader");
         }
         List<JobEvent> changed = new ArrayList<>();
         List<JobEvent> retry;
@@ -136,24 +130,22 @@ public final class JobEventsMaterializer implements AutoCloseable {
             }
         }
         for (JobEvent e : events) {
-            if (givenUp.contains(e)) {
-                continue;
-            }
-            for (Consumer<JobEvent> r : appliedReaders) {
-                try {
-                    r.accept(e);
-                } catch (RuntimeException ex) {
-                    LOG.warn("job event applied-listener failed for {}: {}", e.getJobId(), ex.toString());
-                }
+            if (!givenUp.contains(e)) {
+                notify(appliedReaders, e, "applied-listener");
             }
         }
         for (JobEvent latest : changed) {
-            for (Consumer<JobEvent> l : listeners) {
-                try {
-                    l.accept(latest);
-                } catch (RuntimeException ex) {
-                    LOG.warn("job event listener failed for {}: {}", latest.getJobId(), ex.toString());
-                }
+            notify(listeners, latest, "listener");
+        }
+    }
+
+    /** Calls each of {@code those} with {@code e}; one that throws is logged and does not stop the others. */
+    private static void notify(List<Consumer<JobEvent>> those, JobEvent e, String kind) {
+        for (Consumer<JobEvent> c : those) {
+            try {
+                c.accept(e);
+            } catch (RuntimeException ex) {
+                LOG.warn("job event {} failed for {}: {}", kind, e.getJobId(), ex.toString());
             }
         }
     }

@@ -2,15 +2,13 @@ package io.inferq.ingress.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.job.InMemoryTerminalClaims;
-import io.inferq.broker.job.JobStatus;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.ingress.IngressServer;
 import io.inferq.ingress.tenants.SubmitRateLimiter;
 import io.inferq.ingress.tenants.Tenant;
 import io.inferq.ingress.tenants.TenantDirectory;
-import io.inferq.ingress.view.JobView;
+import io.inferq.ingress.view.EmptyJobView;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -42,7 +40,7 @@ class JobsApiViewLoadingTest {
         MockProducer<String, byte[]> producer = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
         List<ServedModel> served = List.of(new ServedModel("m", "inferq", 4096, 512, 2048, List.of("p")));
         JobsApi api = new JobsApi(vertx, new TenantDirectory(List.of(), Tenant.openDefault("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
-                new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served), new UnknownJobs(),
+                new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served), new EmptyJobView(),
                 new InMemoryTerminalClaims(), producer, Clock.systemUTC(), new SimpleMeterRegistry(), url -> null,
                 TrustedOrigin.withSecret(new byte[32]), caughtUp::get);
         IngressServer server = new IngressServer("127.0.0.1", 0, 1 << 20, List.of(api::mount), served, Map::of, () -> "");
@@ -77,37 +75,5 @@ class JobsApiViewLoadingTest {
             b.header("Content-Type", "application/json");
         }
         return HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    /** A view that has not seen any job yet. */
-    private static final class UnknownJobs implements JobView {
-        @Override
-        public JobEvent get(String jobId) {
-            return null;
-        }
-
-        @Override
-        public List<JobEvent> applyAll(List<JobEvent> events) {
-            return List.of();
-        }
-
-        @Override
-        public Page list(String tenant, JobStatus status, int limit, String after) {
-            return new Page(List.of(), false);
-        }
-
-        @Override
-        public long activeJobs(String tenant) {
-            return 0;
-        }
-
-        @Override
-        public IdempotencyRecord reserve(String tenant, String key, String jobId, String requestHash) {
-            return null;
-        }
-
-        @Override
-        public void release(String tenant, String key, String jobId) {
-        }
     }
 }

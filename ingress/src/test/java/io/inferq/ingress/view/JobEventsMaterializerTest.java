@@ -35,7 +35,7 @@ class JobEventsMaterializerTest {
     static final AvroSerde<JobEvent> SERDE = new AvroSerde<>(JobEvent.class);
 
     /** Records what it is given; says every event changed the view, or fails batches larger than one. */
-    static class RecordingView implements JobView {
+    static class RecordingView extends EmptyJobView {
         final List<List<JobEvent>> calls = new CopyOnWriteArrayList<>();
         boolean failBatches;
 
@@ -49,30 +49,6 @@ class JobEventsMaterializerTest {
                 throw new IllegalStateException("poison");
             }
             return events;
-        }
-
-        @Override
-        public JobEvent get(String jobId) {
-            return null;
-        }
-
-        @Override
-        public Page list(String tenant, JobStatus status, int limit, String after) {
-            return new Page(List.of(), false);
-        }
-
-        @Override
-        public long activeJobs(String tenant) {
-            return 0;
-        }
-
-        @Override
-        public IdempotencyRecord reserve(String tenant, String key, String jobId, String requestHash) {
-            return null;
-        }
-
-        @Override
-        public void release(String tenant, String key, String jobId) {
         }
     }
 
