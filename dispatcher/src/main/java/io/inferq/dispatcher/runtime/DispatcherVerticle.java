@@ -378,7 +378,8 @@ public final class DispatcherVerticle extends VerticleBase {
             // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
             // still queued here needs no more work, and a batch holding the job will never report it
             Pending p = pending.remove(e.getJobId());
-            if (p != null && scheduler.cancel(e.getJobId())) {
+            boolean dropped = p != null && (s == JobStatus.CANCELLED ? scheduler.cancel(e.getJobId()) : scheduler.withdraw(e.getJobId()));
+            if (dropped) {
                 p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
             } else if (p != null) {
                 pending.put(e.getJobId(), p);
