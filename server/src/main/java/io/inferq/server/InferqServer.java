@@ -286,7 +286,6 @@ public final class InferqServer implements AutoCloseable {
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
-        materializer.onEveryEvent(jobs::onJobEvent);
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);

@@ -145,25 +145,15 @@ public final class JobsApi {
     }
 
     /**
-     * Feeds synchronous {@code /v1/chat/completions} callers: call with every job event this process reads
-     * ({@link io.inferq.ingress.view.JobEventsMaterializer#onEveryEvent}), not only those that changed the view here:
-     * with several ingress processes, another one may have applied the terminal event first. Any thread; the first
-     * terminal event of a job answers its caller.
-     */
-    public void onJobEvent(JobEvent job) {
-        waiters.complete(job);
-    }
-
-    /**
-     * Keeps the queued-jobs estimate exact for this process's own accepts, and answers waiting synchronous callers: call
-     * with every job event after this process's view applied it ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplied}). Any thread.
+     * Keeps the queued-jobs estimate exact for this process's own accepts, and answers waiting synchronous
+     * {@code /v1/chat/completions} callers: call with every job event once this process's view holds it
+     * ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplied}), not only those whose write this process won:
+     * with several ingress processes, another one may have applied the terminal event first. Any thread.
      */
     public void onJobApplied(JobEvent job) {
         if (JobStatus.fromWire(job.getStatus()) == JobStatus.QUEUED) {
             activeJobs.applied(job.getTenant(), job.getJobId());
         }
-        // again once the view holds it: a repeated synchronous request that registered after the event was read, and
-        // read the view before it was written, is answered here
         waiters.complete(job);
     }
 

@@ -30,7 +30,6 @@ public final class JobEventsMaterializer implements AutoCloseable {
 
     private final JobView view;
     private final List<Consumer<JobEvent>> listeners = new CopyOnWriteArrayList<>();
-    private final List<Consumer<JobEvent>> readers = new CopyOnWriteArrayList<>();
     private final List<Consumer<JobEvent>> appliedReaders = new CopyOnWriteArrayList<>();
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
     private final TopicFollower follower;
@@ -61,18 +60,10 @@ public final class JobEventsMaterializer implements AutoCloseable {
     }
 
     /**
-     * Adds a listener for every event this process reads, in topic order, whether or not its own write changed the
-     * view (another process may have applied it first): for what each process must learn itself, such as its waiting
-     * synchronous requests. Called on the materializer thread, before the batch is applied; must not block.
-     */
-    public void onEveryEvent(Consumer<JobEvent> reader) {
-        readers.add(reader);
-    }
-
-    /**
      * Adds a listener for every event this process reads, called once the view holds it (this process's write, or
      * another's before it, changed the view; or the event changed nothing): what a read of the view started from now
-     * on reflects. Not called for an event given up after its retries. Materializer thread; must not block.
+     * on reflects, and what each process must learn itself whichever process's write won (its waiting synchronous
+     * requests). Not called for an event given up after its retries. Materializer thread; must not block.
      */
     public void onApplied(Consumer<JobEvent> reader) {
         appliedReaders.add(reader);
@@ -104,9 +95,6 @@ public final class JobEventsMaterializer implements AutoCloseable {
         }
         if (events.isEmpty()) {
             return;
-        }
-        for (JobEvent e : events) {
-            notify(readers, e, "reader");
         }
         List<JobEvent> changed = new ArrayList<>();
         List<JobEvent> retry;
