@@ -271,9 +271,12 @@ public final class InferqServer implements AutoCloseable {
                 webhookSettings.allowlist(), webhookSettings.maxConcurrent(), webhookSettings.maxPending(),
                 webhookSettings.creationHorizon(), webhookSettings.failedRetention(), webhookSettings.jitter(), webhookSettings.tick(),
                 webhookSettings.deliveriesTopic(), webhookSettings.dlqTopic(), webhookSettings.groupId());
-        webhooks = new WebhookDispatcher(vertx, kafka, webhookSettings, directory::byId, clock, registry);
-        await(webhooks.start(), "webhook delivery");
-        materializer.onChange(webhooks::onJobChanged);
+        // deliveries are created from inferq.job-events by a consumer that commits only what is written (every
+        // terminal event yields its webhook after any crash); HTTP does not wait for the webhook groups to form —
+        // after a kill -9 that waits for the dead member's session to expire — /ready shows "webhooks" meanwhile
+        webhooks = new WebhookDispatcher(vertx, kafka, webhookSettings, directory::byId, clock, registry)
+                .createFrom(TopicCatalogue.JOB_EVENTS);
+        webhooks.start().onSuccess(v -> LOG.info("webhook delivery ready"));
         materializer.onChange(e -> {
             JobStatus status = JobStatus.fromWire(e.getStatus());
             if (status.isTerminal()) {

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
@@ -30,6 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -46,8 +48,11 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Life of a delivery</h2>
  * <ol>
- *   <li>{@link #onJobChanged} sees a snapshot that calls for an event ({@link WebhookEventType#select}) and
- *       writes a {@code PENDING} record (version 1, {@code acks=all}) unless one with that id is known.</li>
+ *   <li>A job snapshot calls for an event ({@link WebhookEventType#select}): a {@code PENDING} record (version 1,
+ *       {@code acks=all}) is written unless one with that id is known. In a server this is {@link DeliveryCreator}, a
+ *       consumer of {@code inferq.job-events} ({@link #createFrom}) that commits an event only after its delivery
+ *       record is acknowledged, so every event yields its delivery after any crash; {@link #onJobChanged} is the
+ *       direct (best-effort) way in.</li>
  *   <li>The process that owns the record's partition (consumer group {@code groupId}) sends it when due:
  *       2xx → {@code DELIVERED} (a small marker without payload, deleted after {@code creationHorizon});
  *       another status, a redirect, a timeout, a DNS or connection error → {@code PENDING} again with the next
@@ -60,8 +65,8 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Several processes</h2>
  * Every process reads the whole delivery topic (to know which ids exist, and to answer the API); only the
- * owner of a partition sends its deliveries. Every process may create a delivery (each sees every job event);
- * duplicates of the version-1 record are harmless because readers keep the highest version, and an owner that
+ * owner of a partition sends its deliveries. A delivery is created by the process that reads its job event in the
+ * creators' group; a repeat after a crash or a rebalance duplicates the version-1 record, which is harmless because readers keep the highest version, and an owner that
  * sees an older version land after the current one rewrites the current one so compaction keeps it. Delivery
  * is at-least-once: after a crash, or when a partition moves in the middle of an attempt, an attempt can be
  * repeated, always with the same {@code webhook-id} (receivers dedupe on it).
@@ -118,6 +123,9 @@ public final class WebhookDispatcher implements AutoCloseable {
     private DeliveryLogReader reader;
     private PartitionOwnership ownership;
     private long timerId = -1;
+    private String jobEventsTopic;
+    private DeliveryCreator creator;
+    private UnaryOperator<Function<Delivery, CompletableFuture<RecordMetadata>>> creationWriteDecorator = UnaryOperator.identity();
 
     private final Counter attempted;
     private final Counter succeeded;
@@ -173,13 +181,18 @@ public final class WebhookDispatcher implements AutoCloseable {
                 set -> context.runOnContext(v -> onOwnership(set)));
         reader.start();
         ownership.start();
+        if (jobEventsTopic != null) {
+            creator = new DeliveryCreator(kafka, jobEventsTopic, settings.groupId() + "-creators", () -> caughtUp && !closed,
+                    this::deliveryFor, deliveries::containsKey, creationWriteDecorator.apply(this::writeCreated), this::onCreated);
+            creator.start();
+        }
         context.runOnContext(v -> timerId = vertx.setPeriodic(settings.tick().toMillis(), id -> tick()));
         return started.future();
     }
 
     /** @return true once existing deliveries are read and the group assignment arrived, until {@link #close} */
     public boolean isReady() {
-        return caughtUp && assignedOnce && !closed;
+        return caughtUp && assignedOnce && !closed && (creator == null || creator.isReady());
     }
 
     /**
@@ -191,24 +204,13 @@ public final class WebhookDispatcher implements AutoCloseable {
         if (closed) {
             return;
         }
-        Optional<WebhookEventType> type = WebhookEventType.select(e);
-        if (type.isEmpty()) {
+        Optional<Delivery> wanted = deliveryFor(e);
+        if (wanted.isEmpty() || deliveries.containsKey(wanted.get().id())) {
             return;
         }
-        long now = clock.millis();
-        if (now - e.getAtMs() > settings.creationHorizon().toMillis()) {
-            return; // history replayed by the job view at start, not news
-        }
-        String jobId = String.valueOf(e.getJobId());
-        String id = type.get().deliveryId(jobId);
-        if (deliveries.containsKey(id)) {
-            return;
-        }
-        String payload = new JsonObject().put("type", type.get().wireName)
-                .put("timestamp", Instant.ofEpochMilli(e.getAtMs()).toString())
-                .put("data", JobJson.toJson(e, settings.inlineOutputLimit())).encode();
-        Delivery d = new Delivery(id, 1, Delivery.State.PENDING, String.valueOf(e.getTenant()), jobId,
-                type.get().wireName, String.valueOf(e.getWebhookUrl()), payload, e.getAtMs(), 0, now, null, 0, now);
+        Delivery d = wanted.get();
+        String id = d.id();
+        String jobId = d.jobId();
         try {
             if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
                 dropped.increment();
@@ -220,6 +222,67 @@ public final class WebhookDispatcher implements AutoCloseable {
             return;
         }
         context.runOnContext(v -> create(d));
+    }
+
+    /**
+     * The delivery (version 1, {@code PENDING}) this job snapshot calls for now, if any: none when the snapshot calls
+     * for no event, or when its state is older than {@code creationHorizon} (history, not news).
+     */
+    Optional<Delivery> deliveryFor(JobEvent e) {
+        Optional<WebhookEventType> type = WebhookEventType.select(e);
+        if (type.isEmpty()) {
+            return Optional.empty();
+        }
+        long now = clock.millis();
+        if (now - e.getAtMs() > settings.creationHorizon().toMillis()) {
+            return Optional.empty();
+        }
+        String jobId = String.valueOf(e.getJobId());
+        String payload = new JsonObject().put("type", type.get().wireName)
+                .put("timestamp", Instant.ofEpochMilli(e.getAtMs()).toString())
+                .put("data", JobJson.toJson(e, settings.inlineOutputLimit())).encode();
+        return Optional.of(new Delivery(type.get().deliveryId(jobId), 1, Delivery.State.PENDING, String.valueOf(e.getTenant()), jobId,
+                type.get().wireName, String.valueOf(e.getWebhookUrl()), payload, e.getAtMs(), 0, now, null, 0, now));
+    }
+
+    /**
+     * Makes this dispatcher create deliveries itself from the job-events topic ({@link DeliveryCreator}: a consumer in
+     * group {@code groupId + "-creators"} that commits an event's offset only once its delivery record is acknowledged),
+     * instead of being told through {@link #onJobChanged}. Call before {@link #start}; {@link #isReady} then also
+     * waits for that group's first assignment.
+     *
+     * @param jobEventsTopic the topic of job snapshots ({@code inferq.job-events})
+     */
+    public WebhookDispatcher createFrom(String jobEventsTopic) {
+        this.jobEventsTopic = java.util.Objects.requireNonNull(jobEventsTopic, "job events topic");
+        return this;
+    }
+
+    /** For tests: wraps how the creator writes a delivery record (to make a write fail). Call before {@link #start}. */
+    void decorateCreationWrites(UnaryOperator<Function<Delivery, CompletableFuture<RecordMetadata>>> decorator) {
+        this.creationWriteDecorator = decorator;
+    }
+
+    private CompletableFuture<RecordMetadata> writeCreated(Delivery d) {
+        CompletableFuture<RecordMetadata> ack = new CompletableFuture<>();
+        producer.send(new ProducerRecord<>(settings.deliveriesTopic(), d.id(), DeliveryLogCodec.encode(d)), (md, ex) -> {
+            if (ex == null) {
+                ack.complete(md);
+            } else {
+                ack.completeExceptionally(ex);
+            }
+        });
+        return ack;
+    }
+
+    /** The creator's write of {@code d} was acknowledged: track it at once (the reader would find it too). Any thread. */
+    private void onCreated(Delivery d, RecordMetadata md) {
+        context.runOnContext(v -> {
+            if (!closed && !deliveries.containsKey(d.id()) && !readerPaused) {
+                put(new Tracked(d, md.partition(), md.offset()));
+            }
+            pump();
+        });
     }
 
     // ---- on the context ------------------------------------------------------------------------------------
@@ -605,6 +668,9 @@ public final class WebhookDispatcher implements AutoCloseable {
         closed = true;
         if (timerId >= 0) {
             vertx.cancelTimer(timerId);
+        }
+        if (creator != null) {
+            creator.close();
         }
         if (ownership != null) {
             ownership.close();
