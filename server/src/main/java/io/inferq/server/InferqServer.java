@@ -148,7 +148,12 @@ public final class InferqServer implements AutoCloseable {
 
     private void startAll() {
         long t0 = System.nanoTime();
-        String processId = config.processId() != null ? config.processId() : defaultProcessId();
+        // with the embedded broker the data directory belongs to this one process (the broker locks it): a process id
+        // kept there is unique and survives restarts, so a restarted process fences its previous incarnation's
+        // transactions and takes its group partitions back at once (static membership) instead of waiting for a
+        // dead session to expire
+        String processId = config.processId() != null ? config.processId()
+                : config.kafka().embedded() ? persistedProcessId() : defaultProcessId();
         List<PoolPlan> plans = resolvePools();
         registry = PrometheusMetrics.create();
 
@@ -162,7 +167,7 @@ public final class InferqServer implements AutoCloseable {
         } else {
             bootstrap = config.kafka().bootstrapServers();
         }
-        kafka = new KafkaClientSettings(bootstrap, config.kafka().client());
+        kafka = new KafkaClientSettings(bootstrap, config.kafka().client(), config.kafka().embedded() ? processId : null);
         Properties ap = new Properties();
         ap.putAll(config.kafka().client());
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -541,6 +546,27 @@ public final class InferqServer implements AutoCloseable {
 
     public PrometheusMeterRegistry registry() {
         return registry;
+    }
+
+    /** A process id made once and kept in {@code <data-dir>/process-id}. */
+    private String persistedProcessId() {
+        java.nio.file.Path file = config.dataDir().resolve("process-id");
+        try {
+            if (java.nio.file.Files.exists(file)) {
+                String id = java.nio.file.Files.readString(file).trim();
+                if (!id.isEmpty()) {
+                    return id;
+                }
+            }
+            byte[] tag = new byte[4];
+            new SecureRandom().nextBytes(tag);
+            String id = defaultProcessId().replaceAll("-\\d+$", "") + "-" + java.util.HexFormat.of().formatHex(tag);
+            java.nio.file.Files.createDirectories(config.dataDir());
+            java.nio.file.Files.writeString(file, id);
+            return id;
+        } catch (java.io.IOException e) {
+            throw new ConfigException("data-dir: cannot read or write " + file + ": " + e.getMessage(), e);
+        }
     }
 
     private static String defaultProcessId() {

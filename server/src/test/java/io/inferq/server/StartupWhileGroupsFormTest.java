@@ -55,7 +55,7 @@ class StartupWhileGroupsFormTest {
                         .put("cluster-name", "inferq-startup-test-" + System.nanoTime());
                 var config = ConfigLoader.bind(tree);
                 long t0 = System.nanoTime();
-                InferqServer server = CompletableFuture.supplyAsync(() -> InferqServer.start(config)).get(40, TimeUnit.SECONDS);
+                InferqServer server = CompletableFuture.supplyAsync(() -> InferqServer.start(config)).get(110, TimeUnit.SECONDS);
                 try {
                     long startedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
                     assertThat(server.readiness()).containsEntry("webhooks", false);

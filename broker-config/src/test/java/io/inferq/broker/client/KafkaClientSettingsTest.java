@@ -52,6 +52,19 @@ class KafkaClientSettingsTest {
     }
 
     @Test
+    void groupConsumersUseAShortSessionAndBecomeStaticMembersWithAnInstancePrefix() {
+        KafkaClientSettings dynamic = KafkaClientSettings.of("b:9092");
+        assertThat(dynamic.consumer("reader", "g").getProperty("session.timeout.ms")).isEqualTo("10000");
+        assertThat(dynamic.consumer("reader", "g").getProperty("group.instance.id")).isNull();
+        assertThat(dynamic.consumer("follower", null).getProperty("session.timeout.ms")).isNull();
+
+        KafkaClientSettings fixed = new KafkaClientSettings("b:9092", Map.of("session.timeout.ms", "30000"), "host-a-1f2e");
+        assertThat(fixed.consumer("reader", "g").getProperty("group.instance.id")).isEqualTo("host-a-1f2e.reader");
+        assertThat(fixed.consumer("reader", "g").getProperty("session.timeout.ms")).as("the override wins").isEqualTo("30000");
+        assertThat(fixed.consumer("follower", null).getProperty("group.instance.id")).isNull();
+    }
+
+    @Test
     void aConsumerWithoutAGroupGetsNoneFromTheOverrides() {
         assertThat(settings.consumer("follower", null).getProperty("group.id")).isNull();
     }

@@ -21,7 +21,6 @@ import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Predicate;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -80,11 +79,6 @@ final class DeliveryCreator implements AutoCloseable {
             Function<JobEvent, Optional<Delivery>> deliveryFor, Predicate<String> known,
             Function<Delivery, CompletableFuture<RecordMetadata>> write, BiConsumer<Delivery, RecordMetadata> created) {
         this.props = kafka.consumer("webhook-creator", groupId);
-        if (!kafka.overrides().containsKey(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)) {
-            // a crashed process's partitions move (or its restart rejoins) after 10 s, not Kafka's default 45 s
-            props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
-            props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
-        }
         this.topic = topic;
         this.readerCaughtUp = readerCaughtUp;
         this.deliveryFor = deliveryFor;
