@@ -45,6 +45,8 @@ public final class LoadCommand {
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
+              chaos           load over HTTP and Kafka while killing the server (kill -9, SIGTERM) and failing webhook
+                              receivers and engines; proves nothing is lost or duplicated; one row per fault
             every command's flags, with defaults: README.md, section "Load tests: trace replay and benchmarks\"""";
 
     private LoadCommand() {
@@ -82,6 +84,7 @@ public final class LoadCommand {
             case "bench-policies" -> PolicyBenchmark.run(f, out);
             case "bench-burst" -> BurstBenchmark.run(f, out);
             case "bench-memory" -> MemoryBenchmark.run(f, out);
+            case "chaos" -> io.inferq.loadtests.chaos.ChaosCommand.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }

@@ -1,0 +1,345 @@
+package io.inferq.loadtests.chaos;
+
+import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.loadtests.Flags;
+import io.inferq.loadtests.LoadCommand;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+
+/**
+ * {@code chaos}: runs the real server as a child process ({@code InferqCommand serve}, embedded broker and Hazelcast
+ * member, an {@code openai-http} pool on an in-process fake engine), puts steady load on it over HTTP (jobs with
+ * webhooks to an in-process receiver) and Kafka (requests with a reply topic), and injects faults one after another:
+ * kill -9 of the whole server (restarted at once on the same data directory), SIGTERM, a webhook receiver that fails,
+ * hangs, answers 410 or vanishes and comes back, and an engine that answers 429, 500 or times out. Then it drains and
+ * proves, from Kafka (read_committed) and the receiver, that every accepted job reached exactly one terminal state,
+ * every Kafka request has exactly one committed result, and every terminal job's webhook was delivered or
+ * dead-lettered, with one {@code webhook-id} per job. Prints one row per fault; exit code 0 only when all hold.
+ */
+public final class ChaosCommand {
+    static final List<String> ALL_FAULTS = List.of("kill", "sigterm", "webhook-fail", "webhook-hang", "webhook-410",
+            "webhook-vanish", "engine-429", "engine-500", "engine-timeout");
+    static final String REPLY_TOPIC = "chaos.replies";
+    static final String MODEL = "deepseek-v2-lite";
+
+    private ChaosCommand() {
+    }
+
+    public static int run(Flags f, PrintStream out) {
+        int kills = f.intValue("kills", 10);
+        List<String> faults = List.of(f.string("faults", String.join(",", ALL_FAULTS)).split(","));
+        double phaseS = f.positive("phase-s", 8);
+        double faultS = f.positive("fault-s", 4);
+        double httpRate = f.doubleValue("http-rate", 5);
+        double kafkaRate = f.doubleValue("kafka-rate", 5);
+        double drainS = f.positive("drain-s", 240);
+        String heap = f.string("heap", "768m");
+        Path dir = LoadCommand.outDir(f, "chaos");
+        f.rejectUnknown();
+        for (String fault : faults) {
+            if (!ALL_FAULTS.contains(fault)) {
+                throw new IllegalArgumentException("--faults: unknown fault '" + fault + "'; known: " + ALL_FAULTS);
+            }
+        }
+        List<String> schedule = new ArrayList<>();
+        Map<String, Integer> seen = new HashMap<>();
+        for (String fault : faults) {
+            int times = fault.equals("kill") ? kills : 1;
+            for (int i = 0; i < times; i++) {
+                int n = seen.merge(fault, 1, Integer::sum);
+                schedule.add(fault.equals("kill") ? "kill -9 #" + n : fault);
+            }
+        }
+        try {
+            return new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).execute();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (Exception e) {
+            throw new IllegalStateException("chaos run failed: " + e, e);
+        }
+    }
+
+    private static final class Run {
+        final Path dir;
+        final List<String> schedule;
+        final long phaseMs;
+        final long faultMs;
+        final double httpRate;
+        final double kafkaRate;
+        final long drainMs;
+        final String heap;
+        final PrintStream out;
+        final AtomicInteger phase = new AtomicInteger();
+        final AtomicReference<String> hookPath = new AtomicReference<>("/hook");
+        final List<Double> recoverS = new ArrayList<>();
+
+        Run(Path dir, List<String> schedule, double phaseS, double faultS, double httpRate, double kafkaRate, double drainS,
+                String heap, PrintStream out) {
+            this.dir = dir;
+            this.schedule = schedule;
+            this.phaseMs = (long) (phaseS * 1000);
+            this.faultMs = (long) (faultS * 1000);
+            this.httpRate = httpRate;
+            this.kafkaRate = kafkaRate;
+            this.drainMs = (long) (drainS * 1000);
+            this.heap = heap;
+            this.out = out;
+        }
+
+        int execute() throws Exception {
+            Files.createDirectories(dir);
+            int http = freePort();
+            int kafka = freePort();
+            int controller = freePort();
+            int hazelcast = freePort();
+            int engine = freePort();
+            int receiver = freePort();
+            Path config = dir.resolve("inferq-chaos.yaml");
+            Files.writeString(config, config(dir.resolve("data"), http, kafka, controller, hazelcast, engine), StandardCharsets.UTF_8);
+            String bootstrap = "127.0.0.1:" + kafka;
+            out.printf(Locale.ROOT, "chaos: %d faults %s; load %.1f HTTP jobs/s + %.1f Kafka requests/s; server log %s%n",
+                    schedule.size(), schedule, httpRate, kafkaRate, dir.resolve("server.log"));
+            ChaosServer server = new ChaosServer(config, dir.resolve("server.log"), http, heap);
+            try (ChaosFixtures fx = new ChaosFixtures(engine, receiver)) {
+                fx.start();
+                long t0 = System.nanoTime();
+                server.start();
+                if (!server.awaitReady(Duration.ofSeconds(180))) {
+                    throw new IllegalStateException("the server did not become ready in 180 s; see " + dir.resolve("server.log"));
+                }
+                out.printf(Locale.ROOT, "server ready in %.1f s (pid %d)%n", (System.nanoTime() - t0) / 1e9, server.pid());
+                createReplyTopic(bootstrap);
+                ChaosLoad load = new ChaosLoad(server.base(), bootstrap, REPLY_TOPIC, MODEL, httpRate, kafkaRate, phase::get,
+                        () -> "http://127.0.0.1:" + receiver + hookPath.get());
+                ChaosChecker checker = new ChaosChecker(bootstrap, REPLY_TOPIC);
+                try {
+                    load.start();
+                    for (int i = 0; i < schedule.size(); i++) {
+                        phase.set(i);
+                        Thread.sleep(phaseMs);
+                        double rec = inject(schedule.get(i), server, fx, load);
+                        recoverS.add(rec);
+                        out.printf(Locale.ROOT, "  %-16s injected; recovered in %s%n", schedule.get(i), rec < 0 ? "-" : String.format(Locale.ROOT, "%.1f s", rec));
+                    }
+                    Thread.sleep(phaseMs); // the last phase's load after its fault
+                    load.stop();
+                    out.printf(Locale.ROOT, "load stopped: %d accepted; draining (at most %.0f s)...%n", load.accepted.size(), drainMs / 1000.0);
+                    List<ChaosChecker.Row> rows = drain(checker, load, fx);
+                    return report(rows, load);
+                } finally {
+                    load.close();
+                    server.sigterm();
+                }
+            }
+        }
+
+        /** Injects one fault; @return seconds to recover, or -1 when not measured */
+        double inject(String fault, ChaosServer server, ChaosFixtures fx, ChaosLoad load) throws Exception {
+            if (fault.startsWith("kill -9")) {
+                long at = System.currentTimeMillis();
+                server.kill9();
+                server.start();
+                return awaitAcceptAfter(load, at, server);
+            }
+            switch (fault) {
+                case "sigterm" -> {
+                    long at = System.currentTimeMillis();
+                    server.sigterm();
+                    server.start();
+                    return awaitAcceptAfter(load, at, server);
+                }
+                case "webhook-fail" -> {
+                    return receiverFault(fx, ChaosFixtures.ReceiverMode.FAIL_FIRST_ATTEMPT);
+                }
+                case "webhook-hang" -> {
+                    return receiverFault(fx, ChaosFixtures.ReceiverMode.HANG_FIRST_ATTEMPT);
+                }
+                case "webhook-410" -> {
+                    hookPath.set("/gone");
+                    Thread.sleep(faultMs);
+                    hookPath.set("/hook");
+                    return sinceEnd(fx.webhookOkAtMs, System.currentTimeMillis());
+                }
+                case "webhook-vanish" -> {
+                    fx.receiverDown();
+                    Thread.sleep(faultMs);
+                    long end = System.currentTimeMillis();
+                    fx.receiverUp();
+                    return sinceEnd(fx.webhookOkAtMs, end);
+                }
+                case "engine-429" -> {
+                    return engineFault(fx, ChaosFixtures.EngineMode.TOO_MANY_REQUESTS);
+                }
+                case "engine-500" -> {
+                    return engineFault(fx, ChaosFixtures.EngineMode.SERVER_ERROR);
+                }
+                case "engine-timeout" -> {
+                    return engineFault(fx, ChaosFixtures.EngineMode.TIMEOUT);
+                }
+                default -> throw new IllegalArgumentException(fault);
+            }
+        }
+
+        double receiverFault(ChaosFixtures fx, ChaosFixtures.ReceiverMode mode) throws Exception {
+            fx.receiverMode.set(mode);
+            Thread.sleep(faultMs);
+            long end = System.currentTimeMillis();
+            fx.receiverMode.set(ChaosFixtures.ReceiverMode.OK);
+            return sinceEnd(fx.webhookOkAtMs, end);
+        }
+
+        double engineFault(ChaosFixtures fx, ChaosFixtures.EngineMode mode) throws Exception {
+            fx.engineMode.set(mode);
+            Thread.sleep(faultMs);
+            long end = System.currentTimeMillis();
+            fx.engineMode.set(ChaosFixtures.EngineMode.OK);
+            return sinceEnd(fx.engineOkAtMs, end);
+        }
+
+        /** Waits (up to 30 s) for the next success after {@code endMs}. @return seconds from {@code endMs}, or -1 */
+        double sinceEnd(java.util.concurrent.atomic.AtomicLong okAtMs, long endMs) throws InterruptedException {
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (okAtMs.get() < endMs && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            return okAtMs.get() < endMs ? -1 : Math.max(0, okAtMs.get() - endMs) / 1000.0;
+        }
+
+        /** Time from the fault to the first HTTP job accepted after it; then waits for the server to be ready. */
+        double awaitAcceptAfter(ChaosLoad load, long atMs, ChaosServer server) throws InterruptedException {
+            long deadline = System.currentTimeMillis() + 180_000;
+            while (load.lastHttpAcceptMs.get() <= atMs && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            double s = load.lastHttpAcceptMs.get() <= atMs ? -1 : (load.lastHttpAcceptMs.get() - atMs) / 1000.0;
+            if (!server.awaitReady(Duration.ofSeconds(180))) {
+                throw new IllegalStateException("the server did not become ready again within 180 s; see " + dir.resolve("server.log"));
+            }
+            return s;
+        }
+
+        List<ChaosChecker.Row> drain(ChaosChecker checker, ChaosLoad load, ChaosFixtures fx) throws InterruptedException {
+            long deadline = System.currentTimeMillis() + drainMs;
+            Map<Integer, Integer> refused = new HashMap<>();
+            load.refusedByPhase.forEach((k, v) -> refused.put(k, v.get()));
+            List<ChaosChecker.Row> rows;
+            while (true) {
+                ChaosChecker.Observed o = checker.observe();
+                rows = checker.rows(schedule, recoverS, load.accepted, refused, fx.received, o);
+                boolean settled = rows.stream().allMatch(r -> r.lost() == 0 && r.webhooksDone() == r.webhooksExpected());
+                if (settled || System.currentTimeMillis() > deadline) {
+                    break;
+                }
+                Thread.sleep(2000);
+            }
+            Thread.sleep(2000); // late duplicates would show in a last look
+            return checker.rows(schedule, recoverS, load.accepted, refused, fx.received, checker.observe());
+        }
+
+        int report(List<ChaosChecker.Row> rows, ChaosLoad load) throws IOException {
+            String header = String.format(Locale.ROOT, "%-16s %9s %8s %10s %5s %11s %12s %15s %16s %11s",
+                    "fault", "accepted", "refused", "completed", "lost", "duplicated", "webhooks", "webhook-id-dups",
+                    "same-id-repeats", "recover-s");
+            StringBuilder table = new StringBuilder(header).append('\n');
+            int accepted = 0;
+            int lost = 0;
+            int dup = 0;
+            boolean ok = true;
+            List<Map<String, Object>> json = new ArrayList<>();
+            for (ChaosChecker.Row r : rows) {
+                table.append(String.format(Locale.ROOT, "%-16s %9d %8d %10d %5d %11d %12s %15d %16d %11s%n", r.fault(), r.accepted(),
+                        r.refused(), r.completed(), r.lost(), r.duplicated(), r.webhooksDone() + "/" + r.webhooksExpected(),
+                        r.webhookIdClashes(), r.webhookRepeats(), r.recoverS() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.recoverS())));
+                accepted += r.accepted();
+                lost += r.lost();
+                dup += r.duplicated();
+                ok &= r.ok();
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("fault", r.fault());
+                m.put("accepted", r.accepted());
+                m.put("refused", r.refused());
+                m.put("completed", r.completed());
+                m.put("lost", r.lost());
+                m.put("duplicated", r.duplicated());
+                m.put("webhooks_expected", r.webhooksExpected());
+                m.put("webhooks_delivered_or_dead_lettered", r.webhooksDone());
+                m.put("webhook_id_clashes", r.webhookIdClashes());
+                m.put("webhook_same_id_repeats", r.webhookRepeats());
+                m.put("recover_s", r.recoverS());
+                json.add(m);
+            }
+            String verdict = String.format(Locale.ROOT, "CHAOS %s: %d accepted, %d lost, %d duplicated over %d faults",
+                    ok ? "PASSED" : "FAILED", accepted, lost, dup, rows.size());
+            out.print(table);
+            out.println(verdict);
+            Files.writeString(dir.resolve("chaos-table.txt"), table + verdict + "\n", StandardCharsets.UTF_8);
+            Files.writeString(dir.resolve("summary.json"), new io.vertx.core.json.JsonObject()
+                    .put("command", "chaos").put("passed", ok).put("rows", new io.vertx.core.json.JsonArray(json)).encodePrettily(),
+                    StandardCharsets.UTF_8);
+            out.println("report: " + dir.toAbsolutePath());
+            return ok ? 0 : 1;
+        }
+
+        static String config(Path data, int http, int kafka, int controller, int hazelcast, int engine) {
+            return """
+                    data-dir: %s
+                    http: {host: 127.0.0.1, port: %d}
+                    kafka: {port: %d, controller-port: %d, partitions: 3}
+                    hazelcast: {port: %d, cluster-name: inferq-chaos-%d}
+                    webhooks: {timeout-ms: 2000, allow-private-targets: [127.0.0.1]}
+                    kv-cache: {enabled: false}
+                    pools:
+                      - id: chaos-engine
+                        chip: h20
+                        chips-per-instance: 1
+                        instances: 2
+                        model: %s
+                        backend: openai-http
+                        base-urls: [http://127.0.0.1:%d, http://127.0.0.1:%d]
+                        request-timeout-ms: 2000
+                        max-batch-tokens: 8192
+                        max-concurrent-sequences: 16
+                        time-scale: 1.0
+                    """.formatted(data.toAbsolutePath(), http, kafka, controller, hazelcast, ProcessHandle.current().pid(), MODEL,
+                    engine, engine);
+        }
+
+        static void createReplyTopic(String bootstrap) throws Exception {
+            Properties p = new Properties();
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            try (Admin admin = Admin.create(p)) {
+                if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(REPLY_TOPIC)) {
+                    admin.createTopics(List.of(new NewTopic(REPLY_TOPIC, 3, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                }
+                // the dispatcher checks a reply topic exists through its own metadata: give it a moment to see the new one
+                admin.describeTopics(List.of(REPLY_TOPIC, TopicCatalogue.REQUESTS)).allTopicNames().get(30, TimeUnit.SECONDS);
+            }
+        }
+
+        static int freePort() throws IOException {
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", 0));
+                return s.getLocalPort();
+            }
+        }
+    }
+}
