@@ -55,6 +55,8 @@ public final class ChaosCommand {
         String heap = f.string("heap", "768m");
         Path dir = LoadCommand.outDir(f, "chaos");
         f.rejectUnknown();
+        // the load's Kafka clients warn on every reconnect while the server is down: expected here, and noise
+        org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.kafka", org.apache.logging.log4j.Level.ERROR);
         for (String fault : faults) {
             if (!ALL_FAULTS.contains(fault)) {
                 throw new IllegalArgumentException("--faults: unknown fault '" + fault + "'; known: " + ALL_FAULTS);
