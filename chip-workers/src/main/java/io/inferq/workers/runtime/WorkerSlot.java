@@ -51,6 +51,12 @@ import org.slf4j.LoggerFactory;
  * its results, events and consumed offset in one Kafka transaction (read-process-write exactly-once).
  * All Kafka clients are confined to the slot thread; the engine call runs on a thread of its own while the slot
  * thread keeps polling with its partitions paused, so a long generation never costs the slot its lease.
+ *
+ * <p><b>Write failures.</b> A job whose outcome can never be written (its reply topic is internal, invalid or not
+ * authorised; its result is too large or cannot be encoded) fails alone — a {@code failed} outcome with a
+ * {@link WriteFailure} code and a dead-letter copy — and the batch's other jobs are written as they ended, without
+ * running on the engine again. Transient failures are retried with backoff and a limit ({@link #MAX_WRITE_ATTEMPTS}).
+ * A batch therefore never stalls its pool because of one job.
  */
 final class WorkerSlot {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerSlot.class);
@@ -346,7 +352,9 @@ final class WorkerSlot {
             }
         }
         retry.attempts++;
-        if (attributeFailures()) {
+        boolean learnt = attributeFailures();
+        retry.sends.clear(); // read once: a later failure before the next transaction must not read them again
+        if (learnt) {
             writeRetries.increment();
             return true; // the next attempt leaves the failed jobs' records out
         }
