@@ -84,7 +84,8 @@ class KafkaHostileInputCorpusTest {
         // integers on their exact value (defect 5, Kafka side)
         p.add(json("json-max-tokens-2^64+4", "invalid_max_tokens", chat("\"max_tokens\":18446744073709551620")));
         p.add(json("json-max-tokens-minus-2^64+4", "invalid_max_tokens", chat("\"max_tokens\":-18446744073709551612")));
-        p.add(json("json-max-completion-tokens-2^64+4", "invalid_max_tokens", chat("\"max_completion_tokens\":18446744073709551620")));
+        p.add(json("json-max-completion-tokens-2^64+4", "invalid_max_tokens", "{\"model\":\"" + MODEL
+                + "\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_completion_tokens\":18446744073709551620}"));
         p.add(json("json-max-tokens-fraction", "invalid_max_tokens", chat("\"max_tokens\":4.5")));
         // job ids
         p.add(json("json-job-id-reserved-scoped", "invalid_job_id", ok, ContractHeaders.JOB_ID, "job_t0123456789abcdef0123456789abcde"));
@@ -100,9 +101,9 @@ class KafkaHostileInputCorpusTest {
         p.add(json("json-temperature", "invalid_temperature", chat("\"temperature\":3")));
         p.add(json("json-deadline-past", "invalid_deadline", chat("\"deadline\":\"2001-01-01T00:00:00Z\"")));
         p.add(new Probe("json-wrong-key", "invalid_api_key", KafkaContractClient.json(t, "k", ok, ContractHeaders.TENANT, "acme",
-                ContractHeaders.API_KEY, "sk-guess")));
+                ContractHeaders.API_KEY, "sk-guess", ContractHeaders.CORRELATION_ID, cid("json-wrong-key"))));
         p.add(new Probe("json-unknown-tenant", "invalid_api_key", KafkaContractClient.json(t, "k", ok, ContractHeaders.TENANT, "intruder",
-                ContractHeaders.API_KEY, "sk-acme")));
+                ContractHeaders.API_KEY, "sk-acme", ContractHeaders.CORRELATION_ID, cid("json-unknown-tenant"))));
         p.add(json("json-content-type-xml", "unsupported_content_type", ok, ContractHeaders.CONTENT_TYPE, "application/xml"));
         // Avro
         p.add(avro("avro-reply-consumer-offsets", "invalid_reply_topic", avroRequest().build(), ContractHeaders.REPLY_TOPIC, "__consumer_offsets"));
