@@ -218,7 +218,9 @@ public final class InferqServer implements AutoCloseable {
             dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer, KafkaRequestContract.forTenants(
                     servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
                     config.tenants().stream().collect(java.util.stream.Collectors.toMap(InferqConfig.TenantSetting::id, InferqConfig.TenantSetting::apiKeys)),
-                    ReplyTopicCheck.viaAdmin(admin, System::nanoTime), clock),
+                    ReplyTopicCheck.viaAdmin(admin, System::nanoTime), clock).withReplyTopicPrefixes(replyTopicPrefixes())
+                    .withWebhookTargets(WebhookTargetPolicy.of(WebhookSettings.defaults().withTargets(false,
+                            config.webhooks().allowPrivateTargets()))::check),
                     clock, registry);
             dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                     "dispatcher");
@@ -234,6 +236,13 @@ public final class InferqServer implements AutoCloseable {
         }, false));
         LOG.info("inferq started in {} ms (roles {}, process {})", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
                 config.roles(), processId);
+    }
+
+    /** Tenants limited to reply topics under a prefix (issue 13): tenant id → {@code reply-topic-prefix}. */
+    private Map<String, String> replyTopicPrefixes() {
+        Map<String, String> prefixes = new LinkedHashMap<>();
+        config.tenants().stream().filter(t -> t.replyTopicPrefix() != null).forEach(t -> prefixes.put(t.id(), t.replyTopicPrefix()));
+        return prefixes;
     }
 
     private Map<String, List<String>> apiKeysByTenant() {

@@ -51,6 +51,12 @@ import org.slf4j.LoggerFactory;
  * its results, events and consumed offset in one Kafka transaction (read-process-write exactly-once).
  * All Kafka clients are confined to the slot thread; the engine call runs on a thread of its own while the slot
  * thread keeps polling with its partitions paused, so a long generation never costs the slot its lease.
+ *
+ * <p><b>Write failures.</b> A job whose outcome can never be written (its reply topic is internal, invalid or not
+ * authorised; its result is too large or cannot be encoded) fails alone — a {@code failed} outcome with a
+ * {@link WriteFailure} code and a dead-letter copy — and the batch's other jobs are written as they ended, without
+ * running on the engine again. Transient failures are retried with backoff and a limit ({@link #MAX_WRITE_ATTEMPTS}).
+ * A batch therefore never stalls its pool because of one job.
  */
 final class WorkerSlot {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerSlot.class);
@@ -74,6 +80,11 @@ final class WorkerSlot {
     private final Counter failed;
     private final Counter handedBack;
     private final Counter skipped;
+    private final Counter unwritableJobs;
+    private final Counter abandonedJobs;
+    private final Counter writeRetries;
+    /** The batch being written and what its failed attempts taught (slot thread only). */
+    private BatchRetry retry = new BatchRetry(null);
     private final Timer batchTimer;
     private final Counter promptTokens;
     private final Counter completionTokens;
@@ -106,6 +117,11 @@ final class WorkerSlot {
     }
     /** How often the slot polls Kafka (every partition paused) while its engine call runs. */
     static final long LEASE_POLL_MS = 1_000;
+    /** Failed attempts at writing a batch before the jobs whose results go to reply topics fail ({@code result_write_failed}). */
+    static final int MAX_WRITE_ATTEMPTS = 5;
+    /** Delay before writing a batch again after a transient failure: from this, doubling, up to {@link #WRITE_RETRY_MAX_MS}. */
+    static final long WRITE_RETRY_MIN_MS = 200;
+    static final long WRITE_RETRY_MAX_MS = 5_000;
 
     WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
             TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry,
@@ -123,6 +139,9 @@ final class WorkerSlot {
         this.failed = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "failed");
         this.handedBack = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "handed_back");
         this.skipped = registry.counter("inferq.worker.jobs", "pool", pool, "outcome", "skipped_terminal");
+        this.unwritableJobs = registry.counter("inferq.worker.unwritable_outcomes", "pool", pool);
+        this.abandonedJobs = registry.counter("inferq.worker.abandoned_outcomes", "pool", pool);
+        this.writeRetries = registry.counter("inferq.worker.write_retries", "pool", pool);
         this.batchTimer = registry.timer("inferq.worker.batch.duration", "pool", pool);
         this.promptTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "prompt");
         this.completionTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "completion");
@@ -279,18 +298,24 @@ final class WorkerSlot {
             commitOffsetOnly(tx, c, tp, record.offset());
             return;
         }
+        if (!batch.getBatchId().equals(retry.batchId)) {
+            retry = new BatchRetry(batch.getBatchId());
+        }
         long start = System.nanoTime();
         busySlots.incrementAndGet();
         try {
-            runBatch(batch, tx, events, c, tp, record.offset());
+            if (runBatch(batch, tx, events, c, tp, record.offset())) {
+                retry = new BatchRetry(null);
+            } else {
+                c.seek(tp, record.offset()); // a job's outcome could not be encoded: it fails, the batch is written again
+            }
         } catch (KafkaException e) {
-            LOG.warn("pool {}: batch {} not committed ({}); it will run again", settings.poolId(), batch.getBatchId(), e.toString());
-            if (!(e instanceof org.apache.kafka.common.errors.RetriableException)) {
+            if (!writeAgainAfter(e, tx)) {
                 // fenced, invalid transaction state, ...: this producer is unusable; the slot's loop
                 // closes every client (leaving the group, so the batch moves on) and starts afresh
+                LOG.warn("pool {}: batch {} not committed ({}); its clients restart", settings.poolId(), batch.getBatchId(), e.toString());
                 throw e;
             }
-            abortQuietly(tx);
             c.seek(tp, record.offset());
         } finally {
             busySlots.decrementAndGet();
@@ -298,20 +323,143 @@ final class WorkerSlot {
         batchTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
 
-    private void runBatch(PoolBatch batch, KafkaProducer<String, byte[]> tx, KafkaProducer<String, byte[]> events,
+    /**
+     * After the batch's transaction failed: aborts it and decides how the batch is written again. A record refused for
+     * good (invalid or unauthorised topic, too large, not serialisable: {@link WriteFailure#classify}) fails its job —
+     * the next attempt writes that job as {@code failed}, with a dead-letter copy, and the batch's other jobs as they
+     * ended — at once. Anything else is retried after a growing delay ({@value #WRITE_RETRY_MIN_MS} ms doubling to
+     * {@value #WRITE_RETRY_MAX_MS} ms); after {@value #MAX_WRITE_ATTEMPTS} failed attempts the jobs whose results go to
+     * a reply topic (the one destination a producer chose) fail with {@code result_write_failed}. When only inferq's own
+     * topics are left, Kafka itself is failing: the batch is retried at the longest delay for as long as it takes.
+     *
+     * @return false when the producer is unusable (fenced, fatal error, abort failed): the caller restarts the clients
+     */
+    private boolean writeAgainAfter(KafkaException e, KafkaProducer<String, byte[]> tx) throws InterruptedException {
+        if (e instanceof ProducerFencedException || e instanceof org.apache.kafka.common.errors.InvalidProducerEpochException
+                || e instanceof org.apache.kafka.common.errors.AuthenticationException
+                || e instanceof org.apache.kafka.common.errors.TransactionalIdAuthorizationException
+                || e instanceof org.apache.kafka.common.errors.ClusterAuthorizationException
+                || e instanceof org.apache.kafka.common.errors.UnsupportedVersionException) {
+            return false;
+        }
+        if (retry.transactionOpen) {
+            retry.transactionOpen = false;
+            try {
+                tx.abortTransaction();
+            } catch (RuntimeException abort) {
+                LOG.warn("pool {}: abort of batch {} failed: {}", settings.poolId(), retry.batchId, abort.toString());
+                return false;
+            }
+        }
+        retry.attempts++;
+        boolean learnt = attributeFailures();
+        retry.sends.clear(); // read once: a later failure before the next transaction must not read them again
+        if (learnt) {
+            writeRetries.increment();
+            return true; // the next attempt leaves the failed jobs' records out
+        }
+        if (retry.attempts >= MAX_WRITE_ATTEMPTS && failReplyTopicJobs(e)) {
+            writeRetries.increment();
+            return true;
+        }
+        if (!(e instanceof org.apache.kafka.common.errors.RetriableException) && retry.attempts >= MAX_WRITE_ATTEMPTS) {
+            return false;
+        }
+        long delay = Math.min(WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS << Math.min(retry.attempts - 1, 16));
+        LOG.warn("pool {}: batch {} not committed ({}), attempt {}; written again in {} ms", settings.poolId(), retry.batchId,
+                e.toString(), retry.attempts, delay);
+        writeRetries.increment();
+        Thread.sleep(delay);
+        return true;
+    }
+
+    /**
+     * Reads the acknowledgements of the failed transaction's records and marks the jobs whose records were refused for
+     * good. A job that already failed this way and is refused again is given up (it publishes nothing more; logged and
+     * counted) rather than stall the pool; a refused dead-letter copy is left out of the next attempt.
+     *
+     * @return whether anything was learnt, so that the next attempt differs from this one
+     */
+    private boolean attributeFailures() {
+        boolean learnt = false;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        for (Sent s : retry.sends) {
+            Throwable error;
+            try {
+                s.ack().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                continue;
+            } catch (java.util.concurrent.ExecutionException ee) {
+                error = ee.getCause();
+            } catch (java.util.concurrent.TimeoutException te) {
+                continue;
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            WriteFailure f = WriteFailure.classify(error, s.kind() == SentKind.REPLY);
+            if (f == null) {
+                continue;
+            }
+            if (s.kind() == SentKind.DEAD_LETTER) {
+                learnt |= retry.noDeadLetter.add(s.jobId());
+                LOG.error("pool {}: dead-letter copy of job {} refused ({}); the job fails without one", settings.poolId(), s.jobId(),
+                        error.toString());
+            } else if (retry.failing.containsKey(s.jobId())) {
+                learnt |= retry.abandoned.add(s.jobId());
+                LOG.error("pool {}: even the failed outcome of job {} was refused ({}); nothing is published for it", settings.poolId(),
+                        s.jobId(), error.toString());
+                abandonedJobs.increment();
+            } else {
+                retry.failing.putIfAbsent(s.jobId(), f);
+                LOG.warn("pool {}: job {} fails: {} ({})", settings.poolId(), s.jobId(), f.code(), f.message());
+                learnt = true;
+            }
+        }
+        return learnt;
+    }
+
+    /** Past the retry limit: every job of the batch whose result goes to a reply topic fails. @return whether any did now */
+    private boolean failReplyTopicJobs(KafkaException e) {
+        boolean any = false;
+        for (var entry : retry.replyTopics.entrySet()) {
+            if (!entry.getValue().equals(TopicCatalogue.RESULTS) && !retry.failing.containsKey(entry.getKey())) {
+                retry.failing.put(entry.getKey(), new WriteFailure(WriteFailure.RESULT_WRITE_FAILED, "the result could not be written to"
+                        + " the reply topic '" + entry.getValue() + "' in " + retry.attempts + " attempts (" + e + ")", true, e.getClass().getName()));
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    /** @return true when the batch is committed (or left to another slot); false when it must be run again at once */
+    private boolean runBatch(PoolBatch batch, KafkaProducer<String, byte[]> tx, KafkaProducer<String, byte[]> events,
             KafkaConsumer<String, byte[]> c, TopicPartition tp, long offset) throws InterruptedException {
         String owner = batch.getBatchId();
         long now = clock.millis();
         List<JobRequest> live = new ArrayList<>();
+        List<JobRequest> failing = new ArrayList<>();
         List<JobEvent> terminal = new ArrayList<>();
-        List<String> ids = new ArrayList<>(batch.getJobs().size());
-        batch.getJobs().forEach(j -> ids.add(j.getJobId()));
-        Map<String, TerminalClaims.Claim> claimed = claims.claimedAll(ids);
+        Map<String, JobRequest> byId = new java.util.HashMap<>();
+        batch.getJobs().forEach(j -> byId.put(j.getJobId(), j));
+        Map<String, TerminalClaims.Claim> claimed = claims.claimedAll(new ArrayList<>(byId.keySet()));
         List<JobRequest> late = new ArrayList<>();
         for (JobRequest job : batch.getJobs()) {
             TerminalClaims.Claim claim = claimed.get(job.getJobId());
             if (claim != null && !claim.owner().equals(owner)) {
                 skipped.increment(); // cancelled, expired or finished elsewhere: never runs again
+                continue;
+            }
+            if (retry.abandoned.contains(job.getJobId())) {
+                continue;
+            }
+            if (!retry.failing.containsKey(job.getJobId())) {
+                WriteFailure unwritable = resolveReplyTopic(tx, job);
+                if (unwritable != null) {
+                    retry.failing.put(job.getJobId(), unwritable);
+                }
+            }
+            if (retry.failing.containsKey(job.getJobId())) {
+                failing.add(job);
                 continue;
             }
             Long deadline = job.getDeadlineAtMs();
@@ -323,11 +471,21 @@ final class WorkerSlot {
         }
         Map<String, JobStatus> lateClaims = new java.util.HashMap<>();
         late.forEach(job -> lateClaims.put(job.getJobId(), JobStatus.EXPIRED));
+        failing.forEach(job -> lateClaims.put(job.getJobId(), JobStatus.FAILED));
         Map<String, TerminalClaims.Claim> lateWinners = lateClaims.isEmpty() ? Map.of() : claims.claimAll(lateClaims, owner);
         for (JobRequest job : late) {
             if (won(lateWinners.get(job.getJobId()), JobStatus.EXPIRED, owner)) {
                 terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.EXPIRED, now), batch),
                         "invalid_request_error", "deadline_exceeded", "the job's deadline passed before it could start"));
+            }
+        }
+        for (JobRequest job : failing) {
+            TerminalClaims.Claim winner = lateWinners.get(job.getJobId());
+            // this batch's own claim, whatever its status: an earlier attempt may have claimed the outcome it could not write
+            if (winner != null && winner.owner().equals(owner)) {
+                WriteFailure f = retry.failing.get(job.getJobId());
+                terminal.add(JobSnapshots.withError(onPool(JobSnapshots.fromRequest(job, JobStatus.FAILED, now), batch),
+                        f.replyTopic() ? "invalid_request_error" : "server_error", f.code(), f.message()));
             }
         }
         List<SequenceWork> plain = new ArrayList<>(live.size());
@@ -338,23 +496,33 @@ final class WorkerSlot {
         }
         int[] cachedByJob = live.isEmpty() ? new int[0] : prefixCache.cachedPrefixTokens(settings.poolId(), tenants, plain);
         List<SequenceWork> work = new ArrayList<>(live.size());
+        List<SequenceWork> toRun = new ArrayList<>();
         for (int i = 0; i < live.size(); i++) {
             JobRequest job = live.get(i);
             int cached = cachedByJob[i];
             work.add(cached == 0 ? plain.get(i) : toWork(job, Math.min(cached, plain.get(i).promptTokens())));
+            if (retry.outcomes.containsKey(job.getJobId())) {
+                continue; // ran in an earlier attempt whose write failed: its outcome stands
+            }
+            toRun.add(work.get(i));
             JobEvent runningEvent = onPool(JobSnapshots.fromRequest(job, JobStatus.RUNNING, clock.millis()), batch);
             events.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(runningEvent)));
         }
         rebalances.revoked.clear();
-        List<SequenceOutcome> outcomes = work.isEmpty() ? List.of()
-                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
+        List<SequenceOutcome> ran = toRun.isEmpty() ? List.of()
+                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, toRun));
+        for (int k = 0; k < ran.size(); k++) {
+            retry.outcomes.put(toRun.get(k).jobId(), ran.get(k));
+        }
+        List<SequenceOutcome> outcomes = new ArrayList<>(live.size());
+        live.forEach(job -> outcomes.add(retry.outcomes.get(job.getJobId())));
         boolean handedOver = rebalances.revoked.contains(tp);
         if (handedOver && !stillOurs(c, tp, offset)) {
             // a rebalance during the engine call gave the batch's partition to another slot, which runs the batch (or
             // already has): publishing here too would give its jobs a second outcome under the same batch id
             LOG.info("pool {}: batch {} moved to another slot during its engine call; its outcome is left to that slot",
                     settings.poolId(), batch.getBatchId());
-            return;
+            return true;
         }
         List<JobRequest> handBack = new ArrayList<>();
         Map<String, JobStatus> outcomeClaims = new java.util.HashMap<>();
@@ -404,31 +572,80 @@ final class WorkerSlot {
                 }
             }
         }
-        tx.beginTransaction();
+        // encode everything first: an outcome that cannot be encoded fails its job instead of the whole batch
+        List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
+        List<Sent> kinds = new ArrayList<>();
         for (JobEvent e : terminal) {
-            tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, e.getJobId(), eventSerde.encode(e)));
-            String resultTopic = resultTopic(tx, e.getSource().equals("kafka") ? replyTopicOf(batch, e.getJobId()) : null);
-            ProducerRecord<String, byte[]> rr = new ProducerRecord<>(resultTopic, e.getJobId(),
-                    resultSerde.encode(JobSnapshots.result(e)));
+            String id = e.getJobId();
+            WriteFailure f = retry.failing.get(id);
+            byte[] eventBytes;
+            byte[] resultBytes;
+            try {
+                eventBytes = eventSerde.encode(e);
+                resultBytes = resultSerde.encode(JobSnapshots.result(e));
+            } catch (RuntimeException x) {
+                if (f == null) {
+                    retry.failing.put(id, new WriteFailure(WriteFailure.RESULT_NOT_SERIALIZABLE, "the job's outcome could not be encoded ("
+                            + x + ")", false, x.getClass().getName()));
+                } else {
+                    retry.abandoned.add(id);
+                    abandonedJobs.increment();
+                }
+                LOG.error("pool {}: outcome of job {} not encodable; the batch is written again without it", settings.poolId(), id, x);
+                return false;
+            }
+            String resultTopic = f != null && f.replyTopic() ? TopicCatalogue.RESULTS
+                    : retry.replyTopics.getOrDefault(id, TopicCatalogue.RESULTS);
+            records.add(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, id, eventBytes));
+            kinds.add(new Sent(id, SentKind.EVENT, null));
+            ProducerRecord<String, byte[]> rr = new ProducerRecord<>(resultTopic, id, resultBytes);
             if (e.getCorrelationId() != null) {
                 rr.headers().add(CORRELATION_HEADER, e.getCorrelationId().getBytes(StandardCharsets.UTF_8));
             }
-            tx.send(rr);
+            records.add(rr);
+            kinds.add(new Sent(id, resultTopic.equals(TopicCatalogue.RESULTS) ? SentKind.RESULT : SentKind.REPLY, null));
+            if (f != null && !retry.noDeadLetter.contains(id)) {
+                JobRequest job = byId.get(id);
+                records.add(f.deadLetter(job, requestSerde.encode(job), tp.topic(), tp.partition(), offset));
+                kinds.add(new Sent(id, SentKind.DEAD_LETTER, null));
+            }
         }
         for (JobRequest job : handBack) {
             String topic = job.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
             byte[] value = requestSerde.encode(job);
             ProducerRecord<String, byte[]> handedBackRecord = new ProducerRecord<>(topic, job.getJobId(), value);
             origin.mark(handedBackRecord.headers(), TrustedOrigin.WORKER, value);
-            tx.send(handedBackRecord);
+            records.add(handedBackRecord);
+            kinds.add(new Sent(job.getJobId(), SentKind.HAND_BACK, null));
             JobEvent back = onPool(JobSnapshots.fromRequest(job, JobStatus.QUEUED, clock.millis()), batch);
-            tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(back)));
+            records.add(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(back)));
+            kinds.add(new Sent(job.getJobId(), SentKind.HAND_BACK, null));
+        }
+        retry.sends.clear();
+        tx.beginTransaction();
+        retry.transactionOpen = true;
+        for (int i = 0; i < records.size(); i++) {
+            Sent kind = kinds.get(i);
+            try {
+                retry.sends.add(new Sent(kind.jobId(), kind.kind(), tx.send(records.get(i))));
+            } catch (KafkaException x) {
+                retry.sends.add(new Sent(kind.jobId(), kind.kind(), java.util.concurrent.CompletableFuture.failedFuture(x)));
+                throw x;
+            }
         }
         tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
         tx.commitTransaction();
+        retry.transactionOpen = false;
+        for (JobEvent e : terminal) {
+            if (retry.failing.containsKey(e.getJobId())) {
+                failed.increment();
+                unwritableJobs.increment();
+            }
+        }
         if (handedOver) {
             c.seek(tp, offset + 1); // reassigned to this slot, its position went back to the batch: do not read it again
         }
+        return true;
     }
 
     /**
@@ -449,35 +666,67 @@ final class WorkerSlot {
     }
 
     /**
-     * The reply topic if it exists, else {@code inferq.results}: a reply topic deleted after intake must not
-     * break the batch's transaction (and stall the pool). Existence is cached per slot.
+     * Where a Kafka job's result goes, remembered for the batch's attempts: its reply topic if it exists, else
+     * {@code inferq.results} (a reply topic deleted after intake must not break the batch's transaction). Existence is
+     * cached per slot.
+     *
+     * @return why no result can ever be written to the job's reply topic (Kafka's internal topics, an illegal name, a
+     * topic the cluster refuses this worker), or null
      */
-    private String resultTopic(KafkaProducer<String, byte[]> tx, String replyTopic) {
-        if (replyTopic == null || replyTopic.isBlank()) {
-            return TopicCatalogue.RESULTS;
+    private WriteFailure resolveReplyTopic(KafkaProducer<String, byte[]> tx, JobRequest job) {
+        String replyTopic = job.getReplyTopic();
+        if (!"kafka".equals(job.getSource()) || replyTopic == null || replyTopic.isBlank()) {
+            return null;
+        }
+        WriteFailure refused = WriteFailure.replyTopicProblem(replyTopic);
+        if (refused != null) {
+            return refused;
         }
         if (knownReplyTopics.contains(replyTopic)) {
-            return replyTopic;
+            retry.replyTopics.put(job.getJobId(), replyTopic);
+            return null;
         }
         try {
             if (!tx.partitionsFor(replyTopic).isEmpty()) {
                 knownReplyTopics.add(replyTopic);
-                return replyTopic;
+                retry.replyTopics.put(job.getJobId(), replyTopic);
+                return null;
             }
+        } catch (org.apache.kafka.common.errors.InvalidTopicException | org.apache.kafka.common.errors.TopicAuthorizationException e) {
+            return WriteFailure.classify(e, true);
         } catch (KafkaException e) {
             LOG.warn("pool {}: reply topic {} is not available ({}); result goes to {}", settings.poolId(), replyTopic,
                     e.toString(), TopicCatalogue.RESULTS);
         }
-        return TopicCatalogue.RESULTS;
+        retry.replyTopics.put(job.getJobId(), TopicCatalogue.RESULTS);
+        return null;
     }
 
-    private static String replyTopicOf(PoolBatch batch, String jobId) {
-        for (JobRequest j : batch.getJobs()) {
-            if (j.getJobId().equals(jobId)) {
-                return j.getReplyTopic();
-            }
+    /** What a record of the batch's transaction was, to tell from its acknowledgement which job a refusal belongs to. */
+    private enum SentKind { EVENT, RESULT, REPLY, DEAD_LETTER, HAND_BACK }
+
+    private record Sent(String jobId, SentKind kind, java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> ack) {
+    }
+
+    /**
+     * What the slot learnt about the batch it is writing, across its attempts (slot thread only; one batch at a time, so
+     * bounded by a batch): which jobs fail because their outcome cannot be written, the engine outcomes (a batch written
+     * again does not run its jobs again), and the last attempt's records.
+     */
+    private static final class BatchRetry {
+        final String batchId;
+        int attempts;
+        boolean transactionOpen;
+        final Map<String, WriteFailure> failing = new java.util.HashMap<>();
+        final java.util.Set<String> noDeadLetter = new java.util.HashSet<>();
+        final java.util.Set<String> abandoned = new java.util.HashSet<>();
+        final Map<String, SequenceOutcome> outcomes = new java.util.HashMap<>();
+        final Map<String, String> replyTopics = new java.util.HashMap<>();
+        final List<Sent> sends = new ArrayList<>();
+
+        BatchRetry(String batchId) {
+            this.batchId = batchId;
         }
-        return null;
     }
 
     private JobEvent onPool(JobEvent e, PoolBatch batch) {
@@ -504,14 +753,6 @@ final class WorkerSlot {
         tx.beginTransaction();
         tx.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(offset + 1)), c.groupMetadata());
         tx.commitTransaction();
-    }
-
-    private static void abortQuietly(KafkaProducer<String, byte[]> tx) {
-        try {
-            tx.abortTransaction();
-        } catch (RuntimeException e) {
-            LOG.debug("abort failed: {}", e.toString());
-        }
     }
 
     private static void sleepQuietly(long ms) {

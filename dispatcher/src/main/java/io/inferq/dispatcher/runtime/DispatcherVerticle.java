@@ -513,7 +513,8 @@ public final class DispatcherVerticle extends VerticleBase {
             }
         };
         sendUntilAcked(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), 0, oneAcked);
-        String topic = ev.getReplyTopic() != null ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
+        // Kafka's internal topics (refused at intake since, but a record may predate that) take no client's records
+        String topic = ev.getReplyTopic() != null && !ev.getReplyTopic().startsWith("__") ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
         ProducerRecord<String, byte[]> rr = new ProducerRecord<>(topic, ev.getJobId(), resultSerde.encode(JobSnapshots.result(ev)));
         if (ev.getCorrelationId() != null) {
             rr.headers().add("inferq-correlation-id", ev.getCorrelationId().getBytes(StandardCharsets.UTF_8));

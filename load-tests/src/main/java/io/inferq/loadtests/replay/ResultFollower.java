@@ -69,11 +69,14 @@ public final class ResultFollower implements Tracker {
                         continue;
                     }
                     seen.incrementAndGet();
-                    JobOutcome o = expected.remove(res.getJobId());
+                    // a Kafka request's producer-chosen id is scoped to its tenant (job id job_t…): the result carries it as its
+                    // correlation id, which is what the Kafka target expects
+                    String key = res.getJobId().startsWith("job_t") && res.getCorrelationId() != null ? res.getCorrelationId() : res.getJobId();
+                    JobOutcome o = expected.remove(key);
                     if (o != null) {
                         complete(o, res, System.nanoTime());
                     } else if (parked.size() < MAX_PARKED) {
-                        parked.put(res.getJobId(), res);
+                        parked.put(key, res);
                     }
                 }
             }

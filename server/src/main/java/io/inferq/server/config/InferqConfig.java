@@ -166,9 +166,12 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
 
     /** A tenant. */
     public record TenantSetting(String id, List<String> apiKeys, Integer maxQueuedJobs, Integer maxRequestBytes,
-            Double requestsPerSecond, List<String> webhookSecrets, String cacheSalt, Long queuedTokens) {
+            Double requestsPerSecond, List<String> webhookSecrets, String cacheSalt, Long queuedTokens, String replyTopicPrefix) {
         public TenantSetting {
             require(id != null && !id.isBlank(), "tenants[].id must be set");
+            require(replyTopicPrefix == null || replyTopicPrefix.matches("[A-Za-z0-9._-]{1,200}") && !replyTopicPrefix.startsWith("__")
+                    && !replyTopicPrefix.startsWith("inferq."), "tenants[" + id + "].reply-topic-prefix must be 1-200 characters of"
+                    + " A-Z a-z 0-9 . _ - and must not start with '__' or 'inferq.', was '" + replyTopicPrefix + "'");
             apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
             webhookSecrets = webhookSecrets == null ? List.of() : List.copyOf(webhookSecrets);
         }

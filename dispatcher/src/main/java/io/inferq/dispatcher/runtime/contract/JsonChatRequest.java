@@ -71,10 +71,14 @@ final class JsonChatRequest {
         JsonNode mt = json.has("max_tokens") && !json.get("max_tokens").isNull() ? json.get("max_tokens") : json.get("max_completion_tokens");
         Long requested = null;
         if (mt != null && !mt.isNull()) {
-            if (!mt.isNumber() || mt.asDouble() != Math.floor(mt.asDouble())) {
+            requested = RequestRules.exactInteger(mt);
+            if (requested == null) {
                 throw RequestRules.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens");
             }
-            requested = mt.asLong();
+            if (requested == Long.MAX_VALUE || requested == Long.MIN_VALUE) {
+                throw RequestRules.invalid("invalid_max_tokens", "'max_tokens' must be between 1 and " + served.maxOutputTokens() + " for "
+                        + served.id() + ", was " + io.inferq.broker.job.ChatRequestRules.abbreviate(mt.asText()), "max_tokens");
+            }
         }
         int maxTokens = RequestRules.maxTokens(requested, served);
         RequestRules.context(promptTokens, maxTokens, served);

@@ -41,9 +41,9 @@ import org.apache.kafka.common.header.Header;
  *   <li>decoded as JSON ({@code content-type: application/json}: an OpenAI chat-completions body) or
  *       Avro single-object {@code JobRequest} (no content type, or {@code avro/binary});</li>
  *   <li>checked with the HTTP API's rules and error codes;</li>
- *   <li>given a job id: {@code inferq-job-id} header, else the Avro {@code job_id}, else one derived
- *       from the record's topic, partition, offset and timestamp — so a redelivery after a crash is the
- *       same job, never a second one;</li>
+ *   <li>given a job id: derived from the tenant and the producer's id ({@code inferq-job-id} header, else the Avro
+ *       {@code job_id}) — ids are scoped per tenant — else derived from the record's topic, partition, offset and
+ *       timestamp — so a redelivery after a crash is the same job, never a second one;</li>
  *   <li>returned with a {@code queued} event for the dispatcher to write, {@code source = "kafka"}.</li>
  * </ol>
  *
@@ -58,6 +58,8 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
     private final ReplyTopicCheck replyTopics;
     private final AvroSerde<JobRequest> avro;
     private final Clock clock;
+    private final Map<String, String> replyTopicPrefixes;
+    private final WebhookTargetCheck webhookTargets;
 
     /**
      * @param models              the models the fleet serves, with their limits
@@ -81,6 +83,43 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         this.replyTopics = Objects.requireNonNull(replyTopics, "reply topic check must not be null");
         this.avro = new AvroSerde<>(JobRequest.class, olderRequestSchemas);
         this.clock = Objects.requireNonNull(clock, "clock must not be null");
+        this.replyTopicPrefixes = Map.of();
+        this.webhookTargets = WebhookTargetCheck.ANY;
+    }
+
+    private KafkaRequestContract(KafkaRequestContract from, Map<String, String> replyTopicPrefixes, WebhookTargetCheck webhookTargets) {
+        this.models = from.models;
+        this.tenants = from.tenants;
+        this.origin = from.origin;
+        this.replyTopics = from.replyTopics;
+        this.avro = from.avro;
+        this.clock = from.clock;
+        this.replyTopicPrefixes = Map.copyOf(replyTopicPrefixes);
+        this.webhookTargets = Objects.requireNonNull(webhookTargets, "webhook target check must not be null");
+    }
+
+    /**
+     * This contract, with tenants limited to reply topics whose names start with a prefix: a request of such a tenant
+     * naming another topic (other than {@code inferq.results}) is dead-lettered with {@code reply_topic_not_allowed}.
+     *
+     * @param prefixByTenant tenant id → the prefix its reply topics must start with; tenants not listed may name any topic
+     */
+    public KafkaRequestContract withReplyTopicPrefixes(Map<String, String> prefixByTenant) {
+        prefixByTenant.forEach((tenant, prefix) -> {
+            if (prefix == null || prefix.isEmpty()) {
+                throw new IllegalArgumentException("tenants[" + tenant + "].reply-topic-prefix must not be empty");
+            }
+        });
+        return new KafkaRequestContract(this, prefixByTenant, webhookTargets);
+    }
+
+    /**
+     * This contract, with {@code webhook} URLs checked at intake by the same rules as {@code POST /v1/jobs} (the HTTP
+     * API's webhook target policy: no private, loopback or metadata targets unless allowed), so a refused target is
+     * dead-lettered with {@code invalid_webhook} instead of being accepted and refused at every delivery attempt.
+     */
+    public KafkaRequestContract withWebhookTargets(WebhookTargetCheck check) {
+        return new KafkaRequestContract(this, replyTopicPrefixes, check);
     }
 
     /**
@@ -173,9 +212,21 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         }
         RequestRules.deadline(deadline, producedAt);
 
+        String webhook = b.getWebhookUrl();
+        if (webhook != null) {
+            String problem = webhookTargets.problem(webhook);
+            if (problem != null) {
+                throw RequestRules.invalid("invalid_webhook", problem, "webhook");
+            }
+        }
+        String jobIdHeader = header(record, ContractHeaders.JOB_ID);
+        String givenId = jobIdHeader != null ? jobIdHeader : givenJobId;
         String correlationId = header(record, ContractHeaders.CORRELATION_ID);
         if (correlationId == null) {
             correlationId = b.getCorrelationId();
+        }
+        if (correlationId == null && givenId != null) {
+            correlationId = givenId; // the job id is the tenant's scoped one: the result carries the producer's id here
         }
         RequestRules.correlationId(correlationId);
         String replyTopic = header(record, ContractHeaders.REPLY_TOPIC);
@@ -183,14 +234,15 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
             replyTopic = b.getReplyTopic();
         }
         RequestRules.replyTopic(replyTopic);
+        RequestRules.replyTopicAllowed(replyTopic, tenant, replyTopicPrefixes.get(tenant));
         if (replyTopic != null && !replyTopic.equals(TopicCatalogue.RESULTS) && !replyTopics.exists(replyTopic)) {
             throw RequestRules.invalid("reply_topic_not_found", "the reply topic '" + replyTopic + "' does not exist; create it before"
                     + " producing requests that name it", ContractHeaders.REPLY_TOPIC);
         }
-        String jobIdHeader = header(record, ContractHeaders.JOB_ID);
-        String jobId = jobIdHeader != null ? jobIdHeader : givenJobId;
-        if (jobId != null) {
-            RequestRules.jobId(jobId);
+        String jobId;
+        if (givenId != null) {
+            RequestRules.jobId(givenId);
+            jobId = scopedJobId(tenant, givenId);
         } else {
             jobId = derivedJobId(record);
         }
@@ -252,6 +304,16 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
     static String derivedJobId(ConsumerRecord<?, ?> record) {
         String position = record.topic() + "/" + record.partition() + "/" + record.offset() + "/" + record.timestamp();
         return RequestRules.DERIVED_JOB_ID_PREFIX + sha256(position.getBytes(StandardCharsets.UTF_8)).substring(0, 31);
+    }
+
+    /**
+     * The job id of a producer-chosen id: a hash of the tenant and the id ({@code job_t} + 31 hex digits). Ids are an
+     * idempotency key within a tenant — the same id is the same job — and never meet another tenant's: two tenants that
+     * pick the same id get two jobs (a global id let the first tenant's job swallow the second's request).
+     */
+    static String scopedJobId(String tenant, String givenId) {
+        String scoped = tenant + "\u0000" + givenId;
+        return RequestRules.SCOPED_JOB_ID_PREFIX + sha256(scoped.getBytes(StandardCharsets.UTF_8)).substring(0, 31);
     }
 
     private static String contentType(ConsumerRecord<String, byte[]> record) {

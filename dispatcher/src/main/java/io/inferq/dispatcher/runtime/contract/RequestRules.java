@@ -19,6 +19,8 @@ final class RequestRules {
     static final Duration MAX_DEADLINE = ChatRequestRules.MAX_DEADLINE;
     static final int MAX_CORRELATION_ID = 256;
     static final String DERIVED_JOB_ID_PREFIX = "job_k";
+    /** Prefix of the job ids inferq derives from a tenant and the id its producer chose: not a hex digit, so never an HTTP id. */
+    static final String SCOPED_JOB_ID_PREFIX = "job_t";
     static final Set<String> ROLES = ChatRequestRules.ROLES;
     static final Set<String> WEBHOOK_EVENTS = ChatRequestRules.WEBHOOK_EVENTS;
     private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
@@ -178,10 +180,65 @@ final class RequestRules {
             throw invalid("invalid_reply_topic", "the reply topic '" + ChatRequestRules.abbreviate(topic) + "' is not a legal Kafka topic name",
                     ContractHeaders.REPLY_TOPIC);
         }
+        if (topic.startsWith("__")) {
+            // Kafka's internal topics (__consumer_offsets, __transaction_state, ...): no client may write them, so a
+            // result sent there would fail every time
+            throw invalid("invalid_reply_topic", "the reply topic '" + ChatRequestRules.abbreviate(topic) + "' is one of Kafka's internal"
+                    + " topics (names starting with '__'); name a topic of your own", ContractHeaders.REPLY_TOPIC);
+        }
         if (topic.startsWith("inferq.") && !topic.equals("inferq.results")) {
             throw invalid("invalid_reply_topic", "the reply topic must not be one of inferq's own topics (inferq.*), except inferq.results",
                     ContractHeaders.REPLY_TOPIC);
         }
+    }
+
+    /**
+     * A tenant may be limited to reply topics whose names start with a prefix; {@code inferq.results} (the default) is always
+     * allowed.
+     *
+     * @param prefix the tenant's {@code reply-topic-prefix}, or null for any topic
+     */
+    static void replyTopicAllowed(String topic, String tenant, String prefix) throws RequestContractException.Invalid {
+        if (topic == null || prefix == null || topic.equals("inferq.results") || topic.startsWith(prefix)) {
+            return;
+        }
+        throw invalid("reply_topic_not_allowed", "tenant '" + tenant + "' may name only reply topics starting with '" + prefix
+                + "' (or inferq.results), not '" + ChatRequestRules.abbreviate(topic) + "'", ContractHeaders.REPLY_TOPIC);
+    }
+
+    /**
+     * Parses an integer field on its exact value: a number past 64 bits is out of range, never wrapped around, and a
+     * fraction is not an integer ({@code 16.0} is 16).
+     *
+     * @return the value, or null when it is not an integer; {@link Long#MAX_VALUE} / {@link Long#MIN_VALUE} when it is an
+     * integer beyond the 64-bit range (out of range for every field)
+     */
+    static Long exactInteger(com.fasterxml.jackson.databind.JsonNode n) {
+        if (n == null || !n.isNumber()) {
+            return null;
+        }
+        if (n.isIntegralNumber() && n.canConvertToLong()) {
+            return n.longValue();
+        }
+        if (n.isDouble() || n.isFloat()) {
+            double d = n.doubleValue();
+            if (Double.isNaN(d) || d != Math.rint(d)) {
+                return null;
+            }
+            if (Double.isInfinite(d) || Math.abs(d) >= 0x1p63) {
+                return d > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+            }
+            return (long) d;
+        }
+        java.math.BigDecimal v = n.decimalValue();
+        if (v.signum() != 0 && v.stripTrailingZeros().scale() > 0) {
+            return null;
+        }
+        java.math.BigInteger i = v.toBigInteger();
+        if (i.bitLength() > 63) {
+            return i.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+        }
+        return i.longValueExact();
     }
 
     static void jobId(String id) throws RequestContractException.Invalid {
@@ -189,9 +246,10 @@ final class RequestRules {
             throw invalid("invalid_job_id", "a producer-chosen job id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' "
                     + "starting with a letter or digit, was '" + ChatRequestRules.abbreviate(id) + "'", "job_id");
         }
-        if (id.startsWith(DERIVED_JOB_ID_PREFIX)) {
+        if (id.startsWith(DERIVED_JOB_ID_PREFIX) || id.startsWith(SCOPED_JOB_ID_PREFIX)) {
             // derived ids are predictable from a record's position: a producer must not be able to take one first
-            throw invalid("invalid_job_id", "job ids starting with '" + DERIVED_JOB_ID_PREFIX + "' are reserved for ids inferq derives",
+            throw invalid("invalid_job_id", "job ids starting with '" + DERIVED_JOB_ID_PREFIX + "' or '" + SCOPED_JOB_ID_PREFIX
+                    + "' are reserved for ids inferq derives",
                     "job_id");
         }
     }

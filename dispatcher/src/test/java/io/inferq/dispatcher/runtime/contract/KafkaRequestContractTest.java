@@ -164,7 +164,8 @@ class KafkaRequestContractTest {
         assertThat(r.acceptedEvent()).isNotNull();
 
         var named = ContractRecords.open().apply(record("inferq.requests", 8, serde.encode(JobRequest.newBuilder(external).setJobId("order-991").build())));
-        assertThat(named.request().getJobId()).isEqualTo("order-991");
+        assertThat(named.request().getJobId()).isEqualTo(KafkaRequestContract.scopedJobId("default", "order-991"));
+        assertThat(named.request().getCorrelationId()).isEqualTo("c-1");
         var stolen = ContractRecords.open().apply(record("inferq.requests", 9, serde.encode(JobRequest.newBuilder(external).setJobId("job_kabc").build())));
         assertThat(stolen.errorCode()).isEqualTo("invalid_job_id");
         var tooLong = ContractRecords.open().apply(record("inferq.requests", 9, serde.encode(JobRequest.newBuilder(external).setMaxTokens(99_999).build())));

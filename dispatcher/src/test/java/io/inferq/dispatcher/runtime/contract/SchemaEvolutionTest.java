@@ -77,7 +77,7 @@ class SchemaEvolutionTest {
                 io.inferq.broker.origin.TrustedOrigin.forTenants(Map.of()), ReplyTopicCheck.ANY, List.of(OLD), ContractRecords.CLOCK);
         var r = contract.apply(ContractRecords.record("inferq.requests", 3, oldRecord()));
         assertThat(r.errorMessage()).isNull();
-        assertThat(r.request().getJobId()).isEqualTo("order-1");
+        assertThat(r.request().getJobId()).isEqualTo(KafkaRequestContract.scopedJobId("default", "order-1"));
         assertThat(r.request().getSource()).isEqualTo("kafka");
     }
 
