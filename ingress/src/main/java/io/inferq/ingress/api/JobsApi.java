@@ -179,7 +179,7 @@ public final class JobsApi {
             return;
         }
         long now = clock.millis();
-        var parsed = parser.parse(body.toString(StandardCharsets.UTF_8), ctx.request().getHeader("Cancel-After"), now);
+        var parsed = parser.parse(body.getBytes(), ctx.request().getHeader("Cancel-After"), now);
         if (parsed.error() != null) {
             reject(ctx, parsed.error());
             return;
