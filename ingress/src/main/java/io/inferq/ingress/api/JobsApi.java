@@ -16,7 +16,6 @@ import io.inferq.ingress.view.JobView;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -54,7 +53,8 @@ import org.slf4j.LoggerFactory;
  * never runs), the call answers {@code 503}, and the next cancel writes the event again.
  *
  * <p><b>Threading.</b> Handlers run on the event loop; every Hazelcast call goes through
- * {@code executeBlocking}; Kafka callbacks hop back to the request's context.
+ * {@code executeBlocking}; every Kafka send goes through a {@link RecordSender} (a send may block on metadata), whose
+ * outcome comes back on the request's context.
  */
 public final class JobsApi {
     private static final Logger LOG = LoggerFactory.getLogger(JobsApi.class);
@@ -74,7 +74,7 @@ public final class JobsApi {
     private final JobSubmissionParser parser;
     private final JobView view;
     private final TerminalClaims claims;
-    private final Producer<String, byte[]> producer;
+    private final RecordSender sender;
     private final Clock clock;
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
@@ -106,7 +106,7 @@ public final class JobsApi {
         this.parser = parser;
         this.view = view;
         this.claims = claims;
-        this.producer = producer;
+        this.sender = new RecordSender(producer, registry);
         this.clock = clock;
         this.registry = registry;
         this.activeJobs = new io.inferq.ingress.tenants.ActiveJobEstimate(clock::millis, ACTIVE_COUNT_REFRESH_MS,
@@ -406,42 +406,28 @@ public final class JobsApi {
      */
     private Future<Void> enqueue(JobRequest request, JobEvent queued) {
         String topic = request.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
-        Promise<Void> written = Promise.promise();
+        ProducerRecord<String, byte[]> record;
+        ProducerRecord<String, byte[]> event;
         try {
             byte[] value = requestSerde.encode(request);
-            ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, request.getJobId(), value);
+            record = new ProducerRecord<>(topic, request.getJobId(), value);
             // signed, so the dispatcher knows this job is already accepted (and has its queued event)
             origin.mark(record.headers(), io.inferq.broker.origin.TrustedOrigin.INGRESS, value);
-            ProducerRecord<String, byte[]> event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued));
-            Context context = vertx.getOrCreateContext();
-            producer.send(record, (md, ex) -> {
-                if (ex != null) {
-                    written.tryFail(ex);
-                    return;
-                }
-                // never send from the producer's own I/O thread (this callback): a send that needs metadata would wait
-                // for the very thread that fetches it
-                context.runOnContext(v -> {
-                    try {
-                        producer.send(event, (md2, ex2) -> {
-                            if (ex2 != null) {
-                                eventNotWritten(queued, ex2);
-                            }
-                            written.tryComplete();
-                        });
-                    } catch (RuntimeException e) {
-                        eventNotWritten(queued, e);
-                        written.tryComplete();
-                    }
-                });
-            });
+            event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return written.future();
+        Context context = vertx.getOrCreateContext();
+        // both sends from the sender's threads (never the event loop, never the producer's I/O thread)
+        return sender.send(record, context).compose(md -> sender.send(event, context).transform(ar -> {
+            if (ar.failed()) {
+                eventNotWritten(queued, ar.cause());
+            }
+            return Future.<Void>succeededFuture();
+        }));
     }
 
-    private static void eventNotWritten(JobEvent queued, Exception e) {
+    private static void eventNotWritten(JobEvent queued, Throwable e) {
         LOG.warn("job {} is queued, but its queued event was not written ({}); the job view shows it from its next event",
                 queued.getJobId(), e.toString());
     }
@@ -583,30 +569,21 @@ public final class JobsApi {
     }
 
     private Future<Void> publishTerminal(JobEvent terminal) {
-        Promise<Void> a = Promise.promise();
-        Promise<Void> b = Promise.promise();
+        ProducerRecord<String, byte[]> event;
+        ProducerRecord<String, byte[]> rec;
         try {
-            producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal)),
-                    (md, ex) -> complete(a, ex));
+            event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal));
             String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
-            ProducerRecord<String, byte[]> rec = new ProducerRecord<>(topic, terminal.getJobId(),
-                    resultSerde.encode(JobSnapshots.result(terminal)));
+            rec = new ProducerRecord<>(topic, terminal.getJobId(), resultSerde.encode(JobSnapshots.result(terminal)));
             if (terminal.getCorrelationId() != null) {
                 rec.headers().add("inferq-correlation-id", terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
             }
-            producer.send(rec, (md, ex) -> complete(b, ex));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return Future.all(a.future(), b.future()).mapEmpty();
-    }
-
-    private static void complete(Promise<Void> p, Exception ex) {
-        if (ex == null) {
-            p.tryComplete();
-        } else {
-            p.tryFail(ex);
-        }
+        // a reply topic's metadata may not be known yet: the send can block, so never on the event loop
+        Context context = vertx.getOrCreateContext();
+        return Future.all(sender.send(event, context), sender.send(rec, context)).mapEmpty();
     }
 
     private void reject(RoutingContext ctx, ApiError error) {
