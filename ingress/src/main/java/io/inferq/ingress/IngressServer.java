@@ -42,6 +42,18 @@ public final class IngressServer extends VerticleBase {
      */
     public IngressServer(String host, int port, long maxBodyBytes, List<Consumer<Router>> apis, List<ServedModel> models,
             Supplier<Map<String, Boolean>> readiness, Supplier<String> metricsScrape) {
+        this(host, port, maxBodyBytes, HttpLimits.DEFAULTS, apis, models, readiness, metricsScrape, OperatorAccess.OPEN,
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    }
+
+    /**
+     * @param limits   timeouts and the connection limit
+     * @param operator who may read {@code /metrics}
+     * @param registry where the listener's own metrics go (connections, timeouts, refusals)
+     */
+    public IngressServer(String host, int port, long maxBodyBytes, HttpLimits limits, List<Consumer<Router>> apis,
+            List<ServedModel> models, Supplier<Map<String, Boolean>> readiness, Supplier<String> metricsScrape,
+            OperatorAccess operator, io.micrometer.core.instrument.MeterRegistry registry) {
         this.host = host;
         this.port = port;
         this.maxBodyBytes = maxBodyBytes;

@@ -95,6 +95,57 @@ public final class ChatRequestRules {
         return deadline instanceof String s ? parseTimestamp(s) : null;
     }
 
+    /**
+     * Whether a JSON number is a whole number, judged on its exact value: a {@link java.math.BigDecimal} or
+     * {@link java.math.BigInteger} from the parser by its digits, never by a {@code double} that rounds
+     * {@code 4.0000000000000000001} to 4.
+     */
+    public static boolean isWholeNumber(Number n) {
+        if (n instanceof java.math.BigDecimal d) {
+            return d.signum() == 0 || d.stripTrailingZeros().scale() <= 0;
+        }
+        if (n instanceof Double || n instanceof Float) {
+            double v = n.doubleValue();
+            return !Double.isInfinite(v) && !Double.isNaN(v) && v == Math.rint(v);
+        }
+        return n != null;
+    }
+
+    /**
+     * The exact value of a whole JSON number as a {@code long}, saturated to {@link Long#MIN_VALUE} /
+     * {@link Long#MAX_VALUE} beyond that range, so a range check refuses it instead of seeing a wrapped value
+     * ({@code 2^64 + 4} is not 4). Use after {@link #isWholeNumber}. Cheap for any input (a huge exponent is not
+     * expanded).
+     */
+    public static long saturatedLong(Number n) {
+        if (n instanceof java.math.BigInteger b) {
+            return b.bitLength() <= 63 ? b.longValue() : b.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+        }
+        if (n instanceof java.math.BigDecimal d) {
+            if (d.signum() == 0) {
+                return 0;
+            }
+            if (d.precision() - d.scale() > 19) { // at least 10^19 in magnitude
+                return d.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+            }
+            try {
+                return d.setScale(0, java.math.RoundingMode.DOWN).longValueExact();
+            } catch (ArithmeticException e) {
+                return d.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+            }
+        }
+        if (n instanceof Double || n instanceof Float) {
+            return (long) n.doubleValue(); // the cast saturates
+        }
+        return n.longValue(); // Integer, Long, Short, Byte: exact
+    }
+
+    /** @return the number as the client wrote it, for an error message (exact; a huge exponent stays short) */
+    public static String exactText(Number n) {
+        String s = n instanceof java.math.BigDecimal d ? d.toString() : String.valueOf(n);
+        return abbreviate(s);
+    }
+
     /** @return {@code s}, cut to 40 characters for an error message */
     public static String abbreviate(String s) {
         return s.length() <= 40 ? s : s.substring(0, 40) + "…";

@@ -55,17 +55,24 @@ public final class JobSubmissionParser {
      * @param nowMs       the current time
      */
     public Parsed parse(String body, String cancelAfter, long nowMs) {
-        JsonObject json;
-        try {
-            Object v = io.vertx.core.json.Json.decodeValue(body);
-            if (!(v instanceof JsonObject o)) {
-                return Parsed.fail(ApiError.invalid("invalid_json", "the request body must be a JSON object", null));
-            }
-            json = o;
-        } catch (RuntimeException e) {
-            return Parsed.fail(ApiError.invalid("invalid_json", "the request body is not valid JSON: " + firstLine(e.getMessage()), null));
+        return parse(StrictJson.read(body), cancelAfter, nowMs);
+    }
+
+    /**
+     * Reads the body exactly ({@link StrictJson}: UTF-8 only, each key once, exact numbers) and validates it; the
+     * request hash (idempotency) is of the body's canonical form, so whitespace and key order do not matter.
+     *
+     * @param body the raw body bytes
+     */
+    public Parsed parse(byte[] body, String cancelAfter, long nowMs) {
+        return parse(StrictJson.read(body), cancelAfter, nowMs);
+    }
+
+    private Parsed parse(StrictJson.Read read, String cancelAfter, long nowMs) {
+        if (read.error() != null) {
+            return Parsed.fail(read.error());
         }
-        return parse(json, cancelAfter, nowMs, body);
+        return parse(read.object(), cancelAfter, nowMs, read.canonical());
     }
 
     Parsed parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
@@ -78,11 +85,16 @@ public final class JobSubmissionParser {
             return Parsed.fail(new ApiError(404, "invalid_request_error", "model_not_found",
                     "the model '" + model + "' does not exist or is not served here; served models: " + models.keySet(), "model", 0));
         }
+        Object streamValue = json.getValue("stream");
+        if (streamValue != null && !(streamValue instanceof Boolean)) {
+            return Parsed.fail(ApiError.invalid("invalid_type", "'stream' must be a boolean (true or false), was "
+                    + ChatRequestRules.abbreviate(String.valueOf(streamValue)), "stream"));
+        }
         if (Boolean.TRUE.equals(json.getValue("stream"))) {
             return Parsed.fail(ApiError.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream"));
         }
         Object n = json.getValue("n");
-        if (n != null && !(n instanceof Number num && num.doubleValue() == 1)) {
+        if (n != null && !(n instanceof Number num && ChatRequestRules.isWholeNumber(num) && ChatRequestRules.saturatedLong(num) == 1)) {
             return Parsed.fail(ApiError.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n"));
         }
         Object msgs = json.getValue("messages");
@@ -121,13 +133,13 @@ public final class JobSubmissionParser {
         Object mt = json.getValue("max_tokens", json.getValue("max_completion_tokens"));
         int maxTokens = Math.min(1024, served.maxOutputTokens());
         if (mt != null) {
-            if (!(mt instanceof Number num) || num.doubleValue() != Math.floor(num.doubleValue())) {
+            if (!(mt instanceof Number num) || !ChatRequestRules.isWholeNumber(num)) {
                 return Parsed.fail(ApiError.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens"));
             }
-            long v = num.longValue();
+            long v = ChatRequestRules.saturatedLong(num); // exact, or saturated: never wrapped into range
             if (v < 1 || v > served.maxOutputTokens()) {
                 return Parsed.fail(ApiError.invalid("invalid_max_tokens", "'max_tokens' must be between 1 and "
-                        + served.maxOutputTokens() + " for " + model + ", was " + v, "max_tokens"));
+                        + served.maxOutputTokens() + " for " + model + ", was " + ChatRequestRules.exactText(num), "max_tokens"));
             }
             maxTokens = (int) v;
         }

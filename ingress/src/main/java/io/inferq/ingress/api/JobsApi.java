@@ -16,7 +16,6 @@ import io.inferq.ingress.view.JobView;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -48,19 +47,28 @@ import org.slf4j.LoggerFactory;
  * no blocking call;
  * a submit with a key, or when the estimate is stale, reads the shared state first.
  *
- * <p><b>Cancel.</b> A cancel claims the job's terminal state ({@link TerminalClaims}) before it writes the
+ * <p><b>Cancel.</b> A cancel claims the job's terminal state ({@link TerminalClaims}) and takes the claim for its own
+ * write (an atomic hand-over, so of concurrent cancels exactly one writes and answers {@code 200}) before it writes the
  * {@code cancelled} event and result, then marks the claim written; so a repeated cancel answers {@code 409} even
  * before the status view has caught up, and writes nothing twice. If the write fails the claim stands (the job
  * never runs), the call answers {@code 503}, and the next cancel writes the event again.
  *
  * <p><b>Threading.</b> Handlers run on the event loop; every Hazelcast call goes through
- * {@code executeBlocking}; Kafka callbacks hop back to the request's context.
+ * {@code executeBlocking}; every Kafka send goes through a {@link RecordSender} (a send may block on metadata), whose
+ * outcome comes back on the request's context.
  */
 public final class JobsApi {
     private static final Logger LOG = LoggerFactory.getLogger(JobsApi.class);
     /** Owner of a cancel's claim until its event and result are written; then {@link #WRITTEN_CANCEL_OWNER}. */
     static final String CANCEL_OWNER = "api";
     static final String WRITTEN_CANCEL_OWNER = "api:written";
+    /**
+     * Owner of a cancel's claim while one call writes its event and result: {@code api:writing:<epoch ms>:<nonce>}. Only
+     * that call writes; a concurrent repeat answers 409. A call that fails hands the claim back to {@link #CANCEL_OWNER};
+     * one that vanished (a crash) leaves it, and a cancel after {@link #STALE_CANCEL_WRITE_MS} takes it over.
+     */
+    static final String WRITING_CANCEL_PREFIX = "api:writing:";
+    static final long STALE_CANCEL_WRITE_MS = 30_000;
     private static final TerminalClaims.Claim UNWRITTEN_CANCEL = new TerminalClaims.Claim(JobStatus.CANCELLED, CANCEL_OWNER);
     public static final int MAX_LIST_LIMIT = 100;
     /** How old the shared active-job count used by a submit may be before it is read again (off the request path). */
@@ -74,7 +82,7 @@ public final class JobsApi {
     private final JobSubmissionParser parser;
     private final JobView view;
     private final TerminalClaims claims;
-    private final Producer<String, byte[]> producer;
+    private final RecordSender sender;
     private final Clock clock;
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
@@ -106,7 +114,7 @@ public final class JobsApi {
         this.parser = parser;
         this.view = view;
         this.claims = claims;
-        this.producer = producer;
+        this.sender = new RecordSender(producer, registry);
         this.clock = clock;
         this.registry = registry;
         this.activeJobs = new io.inferq.ingress.tenants.ActiveJobEstimate(clock::millis, ACTIVE_COUNT_REFRESH_MS,
@@ -179,7 +187,7 @@ public final class JobsApi {
             return;
         }
         long now = clock.millis();
-        var parsed = parser.parse(body.toString(StandardCharsets.UTF_8), ctx.request().getHeader("Cancel-After"), now);
+        var parsed = parser.parse(body.getBytes(), ctx.request().getHeader("Cancel-After"), now);
         if (parsed.error() != null) {
             reject(ctx, parsed.error());
             return;
@@ -406,42 +414,28 @@ public final class JobsApi {
      */
     private Future<Void> enqueue(JobRequest request, JobEvent queued) {
         String topic = request.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;
-        Promise<Void> written = Promise.promise();
+        ProducerRecord<String, byte[]> record;
+        ProducerRecord<String, byte[]> event;
         try {
             byte[] value = requestSerde.encode(request);
-            ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, request.getJobId(), value);
+            record = new ProducerRecord<>(topic, request.getJobId(), value);
             // signed, so the dispatcher knows this job is already accepted (and has its queued event)
             origin.mark(record.headers(), io.inferq.broker.origin.TrustedOrigin.INGRESS, value);
-            ProducerRecord<String, byte[]> event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued));
-            Context context = vertx.getOrCreateContext();
-            producer.send(record, (md, ex) -> {
-                if (ex != null) {
-                    written.tryFail(ex);
-                    return;
-                }
-                // never send from the producer's own I/O thread (this callback): a send that needs metadata would wait
-                // for the very thread that fetches it
-                context.runOnContext(v -> {
-                    try {
-                        producer.send(event, (md2, ex2) -> {
-                            if (ex2 != null) {
-                                eventNotWritten(queued, ex2);
-                            }
-                            written.tryComplete();
-                        });
-                    } catch (RuntimeException e) {
-                        eventNotWritten(queued, e);
-                        written.tryComplete();
-                    }
-                });
-            });
+            event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, queued.getJobId(), eventSerde.encode(queued));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return written.future();
+        Context context = vertx.getOrCreateContext();
+        // both sends from the sender's threads (never the event loop, never the producer's I/O thread)
+        return sender.send(record, context).compose(md -> sender.send(event, context).transform(ar -> {
+            if (ar.failed()) {
+                eventNotWritten(queued, ar.cause());
+            }
+            return Future.<Void>succeededFuture();
+        }));
     }
 
-    private static void eventNotWritten(JobEvent queued, Exception e) {
+    private static void eventNotWritten(JobEvent queued, Throwable e) {
         LOG.warn("job {} is queued, but its queued event was not written ({}); the job view shows it from its next event",
                 queued.getJobId(), e.toString());
     }
@@ -527,7 +521,21 @@ public final class JobsApi {
         });
     }
 
-    private record CancelOutcome(ApiError error, JobEvent cancelled) {
+    private record CancelOutcome(ApiError error, JobEvent cancelled, TerminalClaims.Claim writing) {
+    }
+
+    /** Whether {@code claim} is a cancel being written by a call that started long enough ago to be presumed gone. */
+    private boolean staleWrite(TerminalClaims.Claim claim) {
+        if (claim.status() != JobStatus.CANCELLED || !claim.owner().startsWith(WRITING_CANCEL_PREFIX)) {
+            return false;
+        }
+        String rest = claim.owner().substring(WRITING_CANCEL_PREFIX.length());
+        int colon = rest.indexOf(':');
+        try {
+            return clock.millis() - Long.parseLong(colon < 0 ? rest : rest.substring(0, colon)) > STALE_CANCEL_WRITE_MS;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     private void cancel(RoutingContext ctx) {
@@ -540,20 +548,26 @@ public final class JobsApi {
         vertx.executeBlocking(() -> {
             JobEvent job = view.get(id);
             if (job == null || !job.getTenant().equals(tenant.id())) {
-                return new CancelOutcome(ApiError.notFound("no job '" + id + "'"), null);
+                return new CancelOutcome(ApiError.notFound("no job '" + id + "'"), null, null);
             }
             JobStatus current = JobStatus.fromWire(job.getStatus());
             if (current.isTerminal()) {
-                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + current.apiName()), null);
+                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + current.apiName()), null,
+                        null);
             }
             TerminalClaims.Claim claim = claims.claim(id, JobStatus.CANCELLED, CANCEL_OWNER);
-            if (!claim.equals(UNWRITTEN_CANCEL)) {
-                // another outcome won, or an earlier cancel already wrote its event and the view has not caught up
-                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + claim.status().apiName()), null);
+            // exactly one call writes: the one that moves the unwritten (or abandoned) claim to its own writing owner
+            TerminalClaims.Claim writing = new TerminalClaims.Claim(JobStatus.CANCELLED, WRITING_CANCEL_PREFIX + clock.millis() + ":"
+                    + UUID.randomUUID());
+            boolean mine = (claim.equals(UNWRITTEN_CANCEL) || staleWrite(claim)) && claims.transfer(id, claim, writing.owner());
+            if (!mine) {
+                // another outcome won, another cancel is writing, or an earlier one wrote and the view has not caught up
+                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + claim.status().apiName()),
+                        null, null);
             }
             JobEvent cancelled = JobSnapshots.withError(JobSnapshots.advance(job, JobStatus.CANCELLED, clock.millis()),
                     "invalid_request_error", "cancelled", "the job was cancelled through the API");
-            return new CancelOutcome(null, cancelled);
+            return new CancelOutcome(null, cancelled, writing);
         }, false).onComplete(ar -> {
             if (ar.failed()) {
                 reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
@@ -564,14 +578,16 @@ public final class JobsApi {
                 return;
             }
             JobEvent cancelled = ar.result().cancelled();
+            TerminalClaims.Claim writing = ar.result().writing();
             publishTerminal(cancelled).onComplete(w -> context.runOnContext(v -> {
                 if (w.failed()) {
-                    // the claim stands, so the job never runs; the event is retried by the next cancel call
-                    reject(ctx, ApiError.unavailable("queue_unavailable", "the cancellation is recorded but its event could not be "
-                            + "written yet; call cancel again", 1000));
+                    // the claim stands, so the job never runs; handed back, so the next cancel call writes the event
+                    vertx.executeBlocking(() -> claims.transfer(id, writing, CANCEL_OWNER), false).onComplete(t ->
+                            reject(ctx, ApiError.unavailable("queue_unavailable", "the cancellation is recorded but its event could "
+                                    + "not be written yet; call cancel again", 1000)));
                     return;
                 }
-                vertx.executeBlocking(() -> claims.transfer(id, UNWRITTEN_CANCEL, WRITTEN_CANCEL_OWNER), false).onComplete(t -> {
+                vertx.executeBlocking(() -> claims.transfer(id, writing, WRITTEN_CANCEL_OWNER), false).onComplete(t -> {
                     if (t.failed() || !t.result()) {
                         // the event is written; only a repeated cancel would now write a second (de-duplicable) result
                         LOG.warn("cancel of {}: written, but the claim could not be marked written", id, t.cause());
@@ -583,30 +599,21 @@ public final class JobsApi {
     }
 
     private Future<Void> publishTerminal(JobEvent terminal) {
-        Promise<Void> a = Promise.promise();
-        Promise<Void> b = Promise.promise();
+        ProducerRecord<String, byte[]> event;
+        ProducerRecord<String, byte[]> rec;
         try {
-            producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal)),
-                    (md, ex) -> complete(a, ex));
+            event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal));
             String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
-            ProducerRecord<String, byte[]> rec = new ProducerRecord<>(topic, terminal.getJobId(),
-                    resultSerde.encode(JobSnapshots.result(terminal)));
+            rec = new ProducerRecord<>(topic, terminal.getJobId(), resultSerde.encode(JobSnapshots.result(terminal)));
             if (terminal.getCorrelationId() != null) {
                 rec.headers().add("inferq-correlation-id", terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
             }
-            producer.send(rec, (md, ex) -> complete(b, ex));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return Future.all(a.future(), b.future()).mapEmpty();
-    }
-
-    private static void complete(Promise<Void> p, Exception ex) {
-        if (ex == null) {
-            p.tryComplete();
-        } else {
-            p.tryFail(ex);
-        }
+        // a reply topic's metadata may not be known yet: the send can block, so never on the event loop
+        Context context = vertx.getOrCreateContext();
+        return Future.all(sender.send(event, context), sender.send(rec, context)).mapEmpty();
     }
 
     private void reject(RoutingContext ctx, ApiError error) {

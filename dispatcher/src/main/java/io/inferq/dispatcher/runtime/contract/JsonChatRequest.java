@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
 import io.inferq.broker.avro.ChatMessage;
+import io.inferq.broker.job.ChatRequestRules;
 import io.inferq.broker.job.JobLane;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,7 +20,9 @@ import java.util.Set;
  * HTTP API's rules in the HTTP API's order. Thread-safe (the mapper is only read).
  */
 final class JsonChatRequest {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    // floats as BigDecimal: integers are judged on their exact value (ChatRequestRules.isWholeNumber)
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     private JsonChatRequest() {
     }
@@ -42,7 +45,8 @@ final class JsonChatRequest {
             throw RequestRules.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream");
         }
         JsonNode n = json.get("n");
-        if (n != null && !n.isNull() && !(n.isNumber() && n.asDouble() == 1)) {
+        if (n != null && !n.isNull() && !(n.isNumber() && ChatRequestRules.isWholeNumber(n.numberValue())
+                && ChatRequestRules.saturatedLong(n.numberValue()) == 1)) {
             throw RequestRules.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n");
         }
         JsonNode msgs = json.get("messages");
@@ -71,14 +75,10 @@ final class JsonChatRequest {
         JsonNode mt = json.has("max_tokens") && !json.get("max_tokens").isNull() ? json.get("max_tokens") : json.get("max_completion_tokens");
         Long requested = null;
         if (mt != null && !mt.isNull()) {
-            requested = RequestRules.exactInteger(mt);
-            if (requested == null) {
+            if (!mt.isNumber() || !ChatRequestRules.isWholeNumber(mt.numberValue())) {
                 throw RequestRules.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens");
             }
-            if (requested == Long.MAX_VALUE || requested == Long.MIN_VALUE) {
-                throw RequestRules.invalid("invalid_max_tokens", "'max_tokens' must be between 1 and " + served.maxOutputTokens() + " for "
-                        + served.id() + ", was " + io.inferq.broker.job.ChatRequestRules.abbreviate(mt.asText()), "max_tokens");
-            }
+            requested = ChatRequestRules.saturatedLong(mt.numberValue()); // exact, or saturated: never wrapped into range
         }
         int maxTokens = RequestRules.maxTokens(requested, served);
         RequestRules.context(promptTokens, maxTokens, served);

@@ -206,40 +206,6 @@ final class RequestRules {
                 + "' (or inferq.results), not '" + ChatRequestRules.abbreviate(topic) + "'", ContractHeaders.REPLY_TOPIC);
     }
 
-    /**
-     * Parses an integer field on its exact value: a number past 64 bits is out of range, never wrapped around, and a
-     * fraction is not an integer ({@code 16.0} is 16).
-     *
-     * @return the value, or null when it is not an integer; {@link Long#MAX_VALUE} / {@link Long#MIN_VALUE} when it is an
-     * integer beyond the 64-bit range (out of range for every field)
-     */
-    static Long exactInteger(com.fasterxml.jackson.databind.JsonNode n) {
-        if (n == null || !n.isNumber()) {
-            return null;
-        }
-        if (n.isIntegralNumber() && n.canConvertToLong()) {
-            return n.longValue();
-        }
-        if (n.isDouble() || n.isFloat()) {
-            double d = n.doubleValue();
-            if (Double.isNaN(d) || d != Math.rint(d)) {
-                return null;
-            }
-            if (Double.isInfinite(d) || Math.abs(d) >= 0x1p63) {
-                return d > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
-            }
-            return (long) d;
-        }
-        java.math.BigDecimal v = n.decimalValue();
-        if (v.signum() != 0 && v.stripTrailingZeros().scale() > 0) {
-            return null;
-        }
-        java.math.BigInteger i = v.toBigInteger();
-        if (i.bitLength() > 63) {
-            return i.signum() > 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
-        }
-        return i.longValueExact();
-    }
 
     static void jobId(String id) throws RequestContractException.Invalid {
         if (!JOB_ID.matcher(id).matches()) {
