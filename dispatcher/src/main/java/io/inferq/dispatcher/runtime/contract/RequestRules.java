@@ -206,7 +206,6 @@ final class RequestRules {
                 + "' (or inferq.results), not '" + ChatRequestRules.abbreviate(topic) + "'", ContractHeaders.REPLY_TOPIC);
     }
 
-
     static void jobId(String id) throws RequestContractException.Invalid {
         if (!JOB_ID.matcher(id).matches()) {
             throw invalid("invalid_job_id", "a producer-chosen job id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' "
