@@ -68,6 +68,7 @@ class RespServerTest {
         for (AutoCloseable c : CLOSE) {
             c.close();
         }
+        CLOSE.clear();
         vertx.close().toCompletionStage().toCompletableFuture().join();
     }
 
