@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * A write stores its chunks under a fresh random {@code writeId}, then replaces the head, then deletes the
  * chunks of the head it replaced. A read takes the head (one small round trip), serves the local copy when it
- * belongs to that same write, and otherwise fetches the chunks of that write and checks their XXH3 checksum
- * (seeded with the write id): a missing chunk (evicted, member lost, overwritten meanwhile) or a mismatch is a
+ * belongs to that same write, and otherwise fetches the chunks of that write and checks their checksum
+ * (XXH3, seeded with the write id, over each chunk's XXH3): a missing chunk (evicted, member lost, overwritten meanwhile) or a mismatch is a
  * miss, never other bytes. Both maps are bounded by bytes per member ({@link MaxSizePolicy#USED_HEAP_SIZE},
  * LRU) and keep {@code backupCount} backups; a value whose chunks were evicted loses its head on the next read.
  *
@@ -64,7 +64,7 @@ public final class RemoteValueStore {
     private final Clock clock;
     private final Cache<String, LocalCopy> local;
 
-    private record LocalCopy(long writeId, byte[] value) {
+    private record LocalCopy(long writeId, byte[][] parts) {
     }
 
     /** A value and, when it has one, its expiry (epoch millis, 0 = none). */
@@ -89,7 +89,7 @@ public final class RemoteValueStore {
         this.clock = clock;
         this.local = Caffeine.newBuilder()
                 .maximumWeight(Math.max(0, localBytes))
-                .<String, LocalCopy>weigher((k, v) -> v.value().length)
+                .<String, LocalCopy>weigher((k, v) -> (int) Math.min(Integer.MAX_VALUE, length(v.parts())))
                 .executor(Runnable::run)
                 .build();
     }
@@ -147,35 +147,65 @@ public final class RemoteValueStore {
         return headKey + '\u0000' + Long.toHexString(writeId) + ':' + index;
     }
 
-    private static long checksum(long writeId, byte[] value) {
-        return LongHashFunction.xx3(writeId).hashBytes(value);
+    /** The largest part {@link #set} stores as one Hazelcast entry. */
+    public int chunkBytes() {
+        return chunkBytes;
+    }
+
+    /** Total bytes of a value's parts. */
+    public static long length(byte[][] parts) {
+        long n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        return n;
+    }
+
+    /** XXH3 over the parts' own XXH3 hashes, seeded with the write id: independent of how the bytes are cut. */
+    static long checksum(long writeId, List<byte[]> parts) {
+        long[] each = new long[parts.size()];
+        for (int i = 0; i < each.length; i++) {
+            each[i] = LongHashFunction.xx3().hashBytes(parts.get(i));
+        }
+        return LongHashFunction.xx3(writeId).hashLongs(each);
     }
 
     /**
-     * Stores {@code value} (the array is kept by the local copy: the caller must not change it afterwards).
+     * Stores a value given as parts of at most {@link #chunkBytes()} each (the parts are kept by the local copy:
+     * the caller must not change them afterwards). A value of one part fitting a chunk is stored in its head.
      *
      * @param ttlMillis time to live, 0 = none
+     * @throws IllegalArgumentException if a part is larger than the chunk size
      */
-    public void set(String namespace, byte[] key, byte[] value, long ttlMillis) {
+    public void set(String namespace, byte[] key, byte[][] parts, long ttlMillis) {
         String hk = headKey(namespace, key);
         long writeId;
         do {
             writeId = ThreadLocalRandom.current().nextLong();
         } while (writeId == 0);
+        long length = length(parts);
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("value larger than 2 GiB");
+        }
+        for (byte[] p : parts) {
+            if (p.length > chunkBytes) {
+                throw new IllegalArgumentException("part of " + p.length + " bytes is larger than the chunk size " + chunkBytes);
+            }
+        }
+        List<byte[]> list = List.of(parts);
         long expiresAt = ttlMillis > 0 ? clock.millis() + ttlMillis : 0;
-        boolean inline = value.length <= chunkBytes;
-        int count = inline ? 0 : (value.length + chunkBytes - 1) / chunkBytes;
+        boolean inline = parts.length <= 1;
+        int count = inline ? 0 : parts.length;
         long hzTtl = ttlMillis > 0 ? ttlMillis + TTL_GRACE_MILLIS : 0;
         if (!inline) {
             List<CompletableFuture<Void>> writes = new ArrayList<>(count);
             Map<String, byte[]> all = new HashMap<>();
             for (int i = 0; i < count; i++) {
-                int from = i * chunkBytes;
-                byte[] c = java.util.Arrays.copyOfRange(value, from, Math.min(value.length, from + chunkBytes));
                 if (hzTtl > 0) {
-                    writes.add(chunks.setAsync(chunkKey(hk, writeId, i), c, hzTtl, TimeUnit.MILLISECONDS).toCompletableFuture());
+                    writes.add(chunks.setAsync(chunkKey(hk, writeId, i), parts[i], hzTtl, TimeUnit.MILLISECONDS)
+                            .toCompletableFuture());
                 } else {
-                    all.put(chunkKey(hk, writeId, i), c);
+                    all.put(chunkKey(hk, writeId, i), parts[i]);
                 }
             }
             if (!all.isEmpty()) {
@@ -183,21 +213,64 @@ public final class RemoteValueStore {
             }
             CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).join();
         }
-        ByteBuffer head = ByteBuffer.allocate(HEAD_BYTES + (inline ? value.length : 0));
-        head.putInt(MAGIC).putInt(value.length).putInt(count).putLong(writeId).putLong(checksum(writeId, value))
+        byte[] only = inline && parts.length == 1 ? parts[0] : new byte[0];
+        ByteBuffer head = ByteBuffer.allocate(HEAD_BYTES + (inline ? only.length : 0));
+        head.putInt(MAGIC).putInt((int) length).putInt(count).putLong(writeId).putLong(checksum(writeId, list))
                 .putLong(expiresAt);
         if (inline) {
-            head.put(value);
+            head.put(only);
         }
         byte[] old = hzTtl > 0 ? heads.put(hk, head.array(), hzTtl, TimeUnit.MILLISECONDS) : heads.put(hk, head.array());
-        if (local.policy().eviction().map(e -> e.getMaximum() > 0).orElse(false)) {
-            local.put(hk, new LocalCopy(writeId, value));
+        if (keepsLocalCopies()) {
+            local.put(hk, new LocalCopy(writeId, parts));
         }
         deleteChunksOf(hk, Head.parse(old));
     }
 
-    /** The value, or null when absent, expired, incomplete or unreadable. */
+    /** {@link #set} of one array (split into chunks here). */
+    public void set(String namespace, byte[] key, byte[] value, long ttlMillis) {
+        set(namespace, key, split(value), ttlMillis);
+    }
+
+    byte[][] split(byte[] value) {
+        if (value.length <= chunkBytes) {
+            return new byte[][] {value};
+        }
+        int n = (value.length + chunkBytes - 1) / chunkBytes;
+        byte[][] parts = new byte[n][];
+        for (int i = 0; i < n; i++) {
+            parts[i] = java.util.Arrays.copyOfRange(value, i * chunkBytes, Math.min(value.length, (i + 1) * chunkBytes));
+        }
+        return parts;
+    }
+
+    private boolean keepsLocalCopies() {
+        return local.policy().eviction().map(e -> e.getMaximum() > 0).orElse(false);
+    }
+
+    /** The value as one array, or null (see {@link #getParts}). */
     public byte[] get(String namespace, byte[] key) {
+        byte[][] parts = getParts(namespace, key);
+        if (parts == null) {
+            return null;
+        }
+        if (parts.length == 1) {
+            return parts[0];
+        }
+        byte[] v = new byte[(int) length(parts)];
+        int off = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, v, off, p.length);
+            off += p.length;
+        }
+        return v;
+    }
+
+    /**
+     * The value's parts (to be concatenated; the caller must not change them), or null when absent, expired,
+     * incomplete or unreadable.
+     */
+    public byte[][] getParts(String namespace, byte[] key) {
         String hk = headKey(namespace, key);
         Head h;
         try {
@@ -206,34 +279,30 @@ public final class RemoteValueStore {
             LOG.debug("remote KV tier: head read failed, a miss: {}", e.toString());
             return null;
         }
-        if (h == null) {
-            local.invalidate(hk);
-            return null;
-        }
-        if (expired(h)) {
+        if (h == null || expired(h)) {
             local.invalidate(hk);
             return null;
         }
         if (h.chunkCount() == 0) {
             byte[] v = java.util.Arrays.copyOfRange(h.raw(), HEAD_BYTES, h.raw().length);
-            return v.length == h.length() && checksum(h.writeId(), v) == h.checksum() ? v : null;
+            return v.length == h.length() && checksum(h.writeId(), List.of(v)) == h.checksum() ? new byte[][] {v} : null;
         }
         LocalCopy copy = local.getIfPresent(hk);
         if (copy != null && copy.writeId() == h.writeId()) {
-            return copy.value();
+            return copy.parts();
         }
-        byte[] v = readChunks(hk, h);
+        byte[][] v = readChunks(hk, h);
         if (v == null) {
             forgetIncomplete(hk, h);
             return null;
         }
-        if (local.policy().eviction().map(e -> e.getMaximum() > 0).orElse(false)) {
+        if (keepsLocalCopies()) {
             local.put(hk, new LocalCopy(h.writeId(), v));
         }
         return v;
     }
 
-    private byte[] readChunks(String hk, Head h) {
+    private byte[][] readChunks(String hk, Head h) {
         if (h.length() < 0 || h.chunkCount() < 1 || (long) h.chunkCount() * chunkBytes < h.length()) {
             return null;
         }
@@ -248,38 +317,37 @@ public final class RemoteValueStore {
             LOG.debug("remote KV tier: chunk read failed, a miss: {}", e.toString());
             return null;
         }
-        byte[] v = new byte[h.length()];
-        int off = 0;
+        byte[][] v = new byte[h.chunkCount()][];
+        long total = 0;
         for (int i = 0; i < h.chunkCount(); i++) {
-            byte[] c = found.get(chunkKey(hk, h.writeId(), i));
-            if (c == null || off + c.length > v.length) {
+            v[i] = found.get(chunkKey(hk, h.writeId(), i));
+            if (v[i] == null) {
                 return null;
             }
-            System.arraycopy(c, 0, v, off, c.length);
-            off += c.length;
+            total += v[i].length;
         }
-        if (off != v.length || checksum(h.writeId(), v) != h.checksum()) {
+        if (total != h.length() || checksum(h.writeId(), List.of(v)) != h.checksum()) {
             LOG.debug("remote KV tier: value of {} incomplete or failed its checksum: a miss", hk);
             return null;
         }
         return v;
     }
 
-    /** A head whose chunks are gone answers EXISTS wrongly: remove it (only if it is still that head). */
+    /** A head whose chunks are gone answers EXISTS wrongly: remove it. */
     private void forgetIncomplete(String hk, Head h) {
         local.invalidate(hk);
         try {
             heads.removeAsync(hk);   // best effort; a concurrent overwrite is rare and only costs that value
         } catch (RuntimeException e) {
-            LOG.debug("remote KV tier: could not remove incomplete head: {}", e.toString());
+            LOG.debug("remote KV tier: could not remove incomplete head of {}: {}", hk, e.toString());
         }
     }
 
     /** Values of several keys, in order (null for each miss). */
-    public List<byte[]> getAll(String namespace, List<byte[]> keys) {
-        List<byte[]> out = new ArrayList<>(keys.size());
+    public List<byte[][]> getAllParts(String namespace, List<byte[]> keys) {
+        List<byte[][]> out = new ArrayList<>(keys.size());
         for (byte[] k : keys) {
-            out.add(get(namespace, k));
+            out.add(getParts(namespace, k));
         }
         return out;
     }

@@ -28,6 +28,7 @@ final class RespConnection {
     private static final int MAX_LINE = 64 << 10;
     private static final int MAX_ARGS = 1 << 20;
     private static final String SERVER_VERSION = "7.2.0";
+    private static final byte[] CRLF = {'\r', '\n'};
 
     private final NetSocket socket;
     private final Context context;
@@ -46,10 +47,11 @@ final class RespConnection {
     private final ByteArrayOutputStream line = new ByteArrayOutputStream();
     private int argsExpected = -1;
     private int argsRead;
-    private List<byte[]> args;
+    private List<byte[][]> args;       // each argument in parts of at most the store's chunk size
     private long pendingBulkLen = -1;   // header read, buffer not yet reserved
-    private byte[] bulk;
-    private int bulkFilled;
+    private byte[][] bulk;             // the argument being received, in parts
+    private int bulkPart;
+    private int bulkFilled;             // of bulk[bulkPart]
     private long skipRemaining;         // bytes of a refused bulk (+ CRLF) still to skip
     private int crlfRemaining;
     private String refused;             // error for the command being read, its arguments skipped
@@ -143,9 +145,9 @@ final class RespConnection {
             if (text.isEmpty()) {
                 return true;
             }
-            List<byte[]> inline = new ArrayList<>();
+            List<byte[][]> inline = new ArrayList<>();
             for (String part : text.split("\\s+")) {
-                inline.add(part.getBytes(StandardCharsets.ISO_8859_1));
+                inline.add(new byte[][] {part.getBytes(StandardCharsets.ISO_8859_1)});
             }
             dispatch(inline, null);
             return true;
@@ -194,7 +196,13 @@ final class RespConnection {
             reserved += len;
         }
         pendingBulkLen = -1;
-        bulk = new byte[(int) len];
+        int chunk = store.chunkBytes();
+        int parts = len == 0 ? 1 : (int) ((len + chunk - 1) / chunk);
+        bulk = new byte[parts][];
+        for (int i = 0; i < parts; i++) {
+            bulk[i] = new byte[(int) Math.min(chunk, len - (long) i * chunk)];
+        }
+        bulkPart = 0;
         bulkFilled = 0;
         return true;
     }
@@ -207,17 +215,22 @@ final class RespConnection {
     }
 
     private boolean fillBulk() {
-        if (bulkFilled < bulk.length) {
+        while (bulkPart < bulk.length && bulkFilled == bulk[bulkPart].length && bulkPart < bulk.length - 1) {
+            bulkPart++;
+            bulkFilled = 0;
+        }
+        byte[] part = bulk[bulkPart];
+        if (bulkFilled < part.length) {
             Buffer b = inbox.peekFirst();
             if (b == null) {
                 return false;
             }
-            int n = Math.min(b.length() - readPos, bulk.length - bulkFilled);
-            b.getBytes(readPos, readPos + n, bulk, bulkFilled);
+            int n = Math.min(b.length() - readPos, part.length - bulkFilled);
+            b.getBytes(readPos, readPos + n, part, bulkFilled);
             bulkFilled += n;
             consume(n);
         }
-        if (bulkFilled == bulk.length) {
+        if (bulkPart == bulk.length - 1 && bulkFilled == part.length) {
             args.add(bulk);
             bulk = null;
             crlfRemaining = 2;
@@ -257,7 +270,7 @@ final class RespConnection {
 
     private void argumentDone() {
         if (++argsRead == argsExpected) {
-            List<byte[]> cmd = args;
+            List<byte[][]> cmd = args;
             String error = refused;
             argsExpected = -1;
             args = null;
@@ -333,7 +346,7 @@ final class RespConnection {
 
     // ---------------------------------------------------------------- commands
 
-    private void dispatch(List<byte[]> cmd, String refusedError) {
+    private void dispatch(List<byte[][]> cmd, String refusedError) {
         busy = true;
         Future<Void> done;
         try {
@@ -359,17 +372,40 @@ final class RespConnection {
         });
     }
 
-    private Future<Void> execute(List<byte[]> cmd) {
-        String name = new String(cmd.get(0), StandardCharsets.ISO_8859_1).toUpperCase(Locale.ROOT);
+    /** An argument as one array (keys, options: small). */
+    private static byte[] arg(List<byte[][]> cmd, int i) {
+        byte[][] parts = cmd.get(i);
+        if (parts.length == 1) {
+            return parts[0];
+        }
+        byte[] v = new byte[(int) RemoteValueStore.length(parts)];
+        int off = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, v, off, p.length);
+            off += p.length;
+        }
+        return v;
+    }
+
+    private static List<byte[]> args(List<byte[][]> cmd, int from) {
+        List<byte[]> out = new ArrayList<>(cmd.size() - from);
+        for (int i = from; i < cmd.size(); i++) {
+            out.add(arg(cmd, i));
+        }
+        return out;
+    }
+
+    private Future<Void> execute(List<byte[][]> cmd) {
+        String name = new String(arg(cmd, 0), StandardCharsets.ISO_8859_1).toUpperCase(Locale.ROOT);
         int argc = cmd.size();
         if (namespace == null && !List.of("HELLO", "AUTH", "PING", "QUIT", "CLIENT").contains(name)) {
             return replyError("NOAUTH Authentication required.");
         }
         switch (name) {
             case "PING":
-                return argc == 1 ? simple("PONG") : argc == 2 ? bulkReply(cmd.get(1)) : wrongArgs(name);
+                return argc == 1 ? simple("PONG") : argc == 2 ? bulkReply(arg(cmd, 1)) : wrongArgs(name);
             case "ECHO":
-                return argc == 2 ? bulkReply(cmd.get(1)) : wrongArgs(name);
+                return argc == 2 ? bulkReply(arg(cmd, 1)) : wrongArgs(name);
             case "QUIT":
                 closed = true;
                 return simple("OK").onComplete(x -> socket.close());
@@ -377,19 +413,19 @@ final class RespConnection {
                 if (argc != 2) {
                     return wrongArgs(name);
                 }
-                return "0".equals(str(cmd.get(1))) ? simple("OK") : replyError("ERR DB index is out of range");
+                return "0".equals(str(arg(cmd, 1))) ? simple("OK") : replyError("ERR DB index is out of range");
             case "AUTH":
                 if (argc != 2 && argc != 3) {
                     return wrongArgs(name);
                 }
-                return auth(cmd.get(argc - 1)) ? simple("OK")
+                return auth(arg(cmd, argc - 1)) ? simple("OK")
                         : replyError("WRONGPASS invalid username-password pair or user is disabled.");
             case "HELLO":
                 return hello(cmd);
             case "CLIENT":
                 return client(cmd);
             case "COMMAND":
-                return write(Buffer.buffer(argc > 1 && "DOCS".equalsIgnoreCase(str(cmd.get(1)))
+                return write(Buffer.buffer(argc > 1 && "DOCS".equalsIgnoreCase(str(arg(cmd, 1)))
                         ? (protocol == 3 ? "%0\r\n" : "*0\r\n") : "*0\r\n"));
             case "INFO":
                 return bulkReply(info().getBytes(StandardCharsets.UTF_8));
@@ -397,25 +433,29 @@ final class RespConnection {
                 if (argc != 2) {
                     return wrongArgs(name);
                 }
-                return offLoop(() -> store.get(namespace, cmd.get(1))).compose(this::valueReply);
+                byte[] key = arg(cmd, 1);
+                return offLoop(() -> store.getParts(namespace, key)).compose(this::valueReply);
             case "MGET":
                 if (argc < 2) {
                     return wrongArgs(name);
                 }
-                return offLoop(() -> store.getAll(namespace, cmd.subList(1, argc))).compose(this::arrayReply);
+                List<byte[]> keys = args(cmd, 1);
+                return offLoop(() -> store.getAllParts(namespace, keys)).compose(this::arrayReply);
             case "SET":
                 return set(cmd);
             case "EXISTS":
                 if (argc < 2) {
                     return wrongArgs(name);
                 }
-                return offLoop(() -> store.exists(namespace, cmd.subList(1, argc))).compose(this::integer);
+                List<byte[]> probed = args(cmd, 1);
+                return offLoop(() -> store.exists(namespace, probed)).compose(this::integer);
             case "DEL":
             case "UNLINK":
                 if (argc < 2) {
                     return wrongArgs(name);
                 }
-                return offLoop(() -> store.delete(namespace, cmd.subList(1, argc))).compose(this::integer);
+                List<byte[]> deleted = args(cmd, 1);
+                return offLoop(() -> store.delete(namespace, deleted)).compose(this::integer);
             default:
                 return replyError("ERR unknown command '" + printable(name) + "', with args beginning with: ");
         }
@@ -437,11 +477,11 @@ final class RespConnection {
         return true;
     }
 
-    private Future<Void> hello(List<byte[]> cmd) {
+    private Future<Void> hello(List<byte[][]> cmd) {
         int i = 1;
         int proto = protocol;
         if (cmd.size() > 1) {
-            long p = parseLong(cmd.get(1), 0);
+            long p = parseLong(arg(cmd, 1), 0);
             if (p != 2 && p != 3) {
                 return replyError("NOPROTO unsupported protocol version");
             }
@@ -449,14 +489,14 @@ final class RespConnection {
             i = 2;
         }
         while (i < cmd.size()) {
-            String opt = str(cmd.get(i)).toUpperCase(Locale.ROOT);
+            String opt = str(arg(cmd, i)).toUpperCase(Locale.ROOT);
             if ("AUTH".equals(opt) && i + 2 < cmd.size()) {
-                if (!auth(cmd.get(i + 2))) {
+                if (!auth(arg(cmd, i + 2))) {
                     return replyError("WRONGPASS invalid username-password pair or user is disabled.");
                 }
                 i += 3;
             } else if ("SETNAME".equals(opt) && i + 1 < cmd.size()) {
-                clientName = str(cmd.get(i + 1));
+                clientName = str(arg(cmd, i + 1));
                 i += 2;
             } else {
                 return replyError("ERR Syntax error in HELLO option '" + printable(opt) + "'");
@@ -480,17 +520,17 @@ final class RespConnection {
         return write(Buffer.buffer(b.toString()));
     }
 
-    private Future<Void> client(List<byte[]> cmd) {
+    private Future<Void> client(List<byte[][]> cmd) {
         if (cmd.size() < 2) {
             return wrongArgs("CLIENT");
         }
-        String sub = str(cmd.get(1)).toUpperCase(Locale.ROOT);
+        String sub = str(arg(cmd, 1)).toUpperCase(Locale.ROOT);
         switch (sub) {
             case "SETNAME":
                 if (cmd.size() != 3) {
                     return wrongArgs("CLIENT|SETNAME");
                 }
-                clientName = str(cmd.get(2));
+                clientName = str(arg(cmd, 2));
                 return simple("OK");
             case "SETINFO":
                 return cmd.size() == 4 ? simple("OK") : wrongArgs("CLIENT|SETINFO");
@@ -503,15 +543,15 @@ final class RespConnection {
         }
     }
 
-    private Future<Void> set(List<byte[]> cmd) {
+    private Future<Void> set(List<byte[][]> cmd) {
         if (cmd.size() < 3) {
             return wrongArgs("SET");
         }
         long ttl = 0;
         for (int i = 3; i < cmd.size(); i++) {
-            String opt = str(cmd.get(i)).toUpperCase(Locale.ROOT);
+            String opt = str(arg(cmd, i)).toUpperCase(Locale.ROOT);
             if (("EX".equals(opt) || "PX".equals(opt)) && i + 1 < cmd.size() && ttl == 0) {
-                long n = parseLong(cmd.get(i + 1), 0);
+                long n = parseLong(arg(cmd, i + 1), 0);
                 if (n == Long.MIN_VALUE) {
                     return replyError("ERR value is not an integer or out of range");
                 }
@@ -525,8 +565,8 @@ final class RespConnection {
             }
         }
         long ttlMillis = ttl;
-        byte[] key = cmd.get(1);
-        byte[] value = cmd.get(2);
+        byte[] key = arg(cmd, 1);
+        byte[][] value = cmd.get(2);
         return offLoop(() -> {
             store.set(namespace, key, value, ttlMillis);
             return null;
@@ -542,19 +582,19 @@ final class RespConnection {
 
     // ---------------------------------------------------------------- replies
 
-    private Future<Void> valueReply(byte[] v) {
-        return v == null ? nil() : bulkReply(v);
+    private Future<Void> valueReply(byte[][] v) {
+        return v == null ? nil() : bulkReply(v, true);
     }
 
-    private Future<Void> arrayReply(List<byte[]> values) {
+    private Future<Void> arrayReply(List<byte[][]> values) {
         long total = 0;
-        for (byte[] v : values) {
-            total += v == null ? 0 : v.length;
+        for (byte[][] v : values) {
+            total += v == null ? 0 : RemoteValueStore.length(v);
         }
         long held = total;
         budget.force(held);
         Future<Void> last = write(Buffer.buffer("*" + values.size() + "\r\n"));
-        for (byte[] v : values) {
+        for (byte[][] v : values) {
             last = v == null ? nil() : bulkReply(v, false);
         }
         return last.eventually(() -> {
@@ -564,24 +604,33 @@ final class RespConnection {
     }
 
     private Future<Void> bulkReply(byte[] v) {
-        return bulkReply(v, true);
+        return bulkReply(new byte[][] {v}, true);
     }
 
-    /** A bulk string; a large value is written from its own array (no copy) and counted in flight until written. */
-    private Future<Void> bulkReply(byte[] v, boolean account) {
-        if (v.length <= SMALL_BULK) {
-            byte[] header = ("$" + v.length + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
-            Buffer b = Buffer.buffer(header.length + v.length + 2).appendBytes(header).appendBytes(v).appendString("\r\n");
-            return write(b);
+    /**
+     * A bulk string; a large value is written from its own parts (no copy: one composite buffer) and counted in
+     * flight until written.
+     */
+    private Future<Void> bulkReply(byte[][] parts, boolean account) {
+        long length = RemoteValueStore.length(parts);
+        byte[] header = ("$" + length + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+        if (length <= SMALL_BULK) {
+            Buffer b = Buffer.buffer(header.length + (int) length + 2).appendBytes(header);
+            for (byte[] p : parts) {
+                b.appendBytes(p);
+            }
+            return write(b.appendString("\r\n"));
         }
         if (account) {
-            budget.force(v.length);
+            budget.force(length);
         }
-        write(Buffer.buffer("$" + v.length + "\r\n"));
-        write(BufferInternal.buffer(Unpooled.wrappedBuffer(v)));
-        Future<Void> last = write(Buffer.buffer("\r\n"));
+        byte[][] all = new byte[parts.length + 2][];
+        all[0] = header;
+        System.arraycopy(parts, 0, all, 1, parts.length);
+        all[all.length - 1] = CRLF;
+        Future<Void> last = write(BufferInternal.buffer(Unpooled.wrappedBuffer(all)));
         return account ? last.eventually(() -> {
-            budget.release(v.length);
+            budget.release(length);
             return Future.succeededFuture();
         }) : last;
     }

@@ -84,6 +84,11 @@ class RespServerTest {
         return server(TestHazelcast.member(), "resp-" + UUID.randomUUID(), 1, 64L << 20, RespSettings.loopback(0));
     }
 
+    /** A client with a generous timeout: these machines are slow and shared. */
+    static Jedis jedis(int port) {
+        return new Jedis("127.0.0.1", port, 60_000);
+    }
+
     static byte[] random(int n, long seed) {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
@@ -97,7 +102,7 @@ class RespServerTest {
     @Test
     void eighteenMegabyteValuesRoundTripAndExistsDelMgetCountKeys() {
         RespServer s = openServer();
-        try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+        try (Jedis j = jedis(s.port())) {
             byte[] kv = random(MB18, 1);
             byte[] meta = random(300, 2);
             assertThat(j.set(b("chunk1kv_bytes"), kv)).isEqualTo("OK");
@@ -141,7 +146,7 @@ class RespServerTest {
     @Test
     void expiryFollowsTheClock() {
         RespServer s = openServer();
-        try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+        try (Jedis j = jedis(s.port())) {
             byte[] v = random(1 << 20, 4);
             j.set(b("ttl-px"), v, SetParams.setParams().px(1500));
             j.set(b("ttl-ex"), b("small"), SetParams.setParams().ex(2));
@@ -162,8 +167,8 @@ class RespServerTest {
     void tenantsAreIsolatedByTheirKeys() {
         RespServer s = server(TestHazelcast.member(), "resp-" + UUID.randomUUID(), 1, 64L << 20,
                 RespSettings.loopback(0).withTenants(Map.of("key-a", "salt:a", "key-b", "salt:b", "key-a2", "salt:a")));
-        try (Jedis a = new Jedis("127.0.0.1", s.port()); Jedis b = new Jedis("127.0.0.1", s.port());
-             Jedis a2 = new Jedis("127.0.0.1", s.port()); Jedis anon = new Jedis("127.0.0.1", s.port())) {
+        try (Jedis a = jedis(s.port()); Jedis b = jedis(s.port());
+             Jedis a2 = jedis(s.port()); Jedis anon = jedis(s.port())) {
             assertThatThrownBy(() -> anon.get(b("k"))).isInstanceOf(JedisDataException.class).hasMessageContaining("NOAUTH");
             assertThatThrownBy(() -> anon.auth("wrong")).isInstanceOf(JedisDataException.class).hasMessageContaining("WRONGPASS");
             assertThat(a.auth("key-a")).isEqualTo("OK");
@@ -184,7 +189,7 @@ class RespServerTest {
     void oversizedValuesAreRefusedAndTheConnectionGoesOn() {
         RespServer s = server(TestHazelcast.member(), "resp-" + UUID.randomUUID(), 1, 64L << 20,
                 RespSettings.loopback(0).withLimits(1 << 20, 4L << 20, 8L << 20));
-        try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+        try (Jedis j = jedis(s.port())) {
             assertThatThrownBy(() -> j.set(b("big"), random(3 << 20, 5)))
                     .isInstanceOf(JedisDataException.class).hasMessageContaining("kv-cache.resp-max-value-bytes");
             assertThat(j.ping()).isEqualTo("PONG");
@@ -231,7 +236,7 @@ class RespServerTest {
         try {
             RespServer one = server(TestHazelcast.member(), map, 1, 64L << 20, RespSettings.loopback(0));
             RespServer two = server(second, map, 1, 64L << 20, RespSettings.loopback(0));
-            try (Jedis a = new Jedis("127.0.0.1", one.port()); Jedis b = new Jedis("127.0.0.1", two.port())) {
+            try (Jedis a = jedis(one.port()); Jedis b = jedis(two.port())) {
                 byte[] v = random(MB18, 7);
                 a.set(b("shared"), v);
                 assertThat(b.exists(b("shared"))).isTrue();
@@ -255,7 +260,7 @@ class RespServerTest {
         RespServer two = server(second, map, 0, 0, RespSettings.loopback(0));
         int values = 6;
         List<byte[]> written = new ArrayList<>();
-        try (Jedis a = new Jedis("127.0.0.1", one.port()); Jedis b = new Jedis("127.0.0.1", two.port())) {
+        try (Jedis a = jedis(one.port()); Jedis b = jedis(two.port())) {
             for (int i = 0; i < values; i++) {
                 byte[] v = random(4 << 20, 100 + i);
                 written.add(v);

@@ -37,8 +37,8 @@ class RemoteKvTierServerTest {
             byte[] value = new byte[3 << 20];
             new Random(1).nextBytes(value);
             byte[] key = "chunk-0kv_bytes".getBytes(StandardCharsets.UTF_8);
-            try (Jedis acme = new Jedis("127.0.0.1", port); Jedis globex = new Jedis("127.0.0.1", port);
-                 Jedis nobody = new Jedis("127.0.0.1", port)) {
+            try (Jedis acme = new Jedis("127.0.0.1", port, 60_000); Jedis globex = new Jedis("127.0.0.1", port, 60_000);
+                 Jedis nobody = new Jedis("127.0.0.1", port, 60_000)) {
                 assertThatThrownBy(() -> nobody.get(key)).isInstanceOf(JedisDataException.class).hasMessageContaining("NOAUTH");
                 acme.auth("acme-key");
                 globex.auth("globex-key");
