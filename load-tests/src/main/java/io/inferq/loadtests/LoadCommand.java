@@ -44,6 +44,7 @@ public final class LoadCommand {
               bench-policies  routing policies on both traces: policy simulator + the real pipeline
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
+              bench-kv-resp   LMCache's access pattern: inferq's remote KV tier (Redis protocol) vs a real redis-server
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
               chaos           load over HTTP and Kafka while killing the server (kill -9, SIGTERM) and failing webhook
                               receivers and engines; proves nothing is lost or duplicated; one row per fault
@@ -85,6 +86,7 @@ public final class LoadCommand {
             case "bench-burst" -> BurstBenchmark.run(f, out);
             case "bench-memory" -> MemoryBenchmark.run(f, out);
             case "chaos" -> io.inferq.loadtests.chaos.ChaosCommand.run(f, out);
+            case "bench-kv-resp" -> io.inferq.loadtests.bench.KvRespBenchmark.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }

@@ -121,6 +121,7 @@ public final class InferqServer implements AutoCloseable {
     private Admin admin;
     private long healthTimer = -1;
     private PrefixHashing hashing;
+    private io.inferq.kvcache.resp.RespServer remoteKv;
     private PrefixIndex prefixIndex;
     private PrefixCacheHook cacheHook = PrefixCacheHook.NONE;
     private PrefixLocator prefixLocator = PrefixLocator.NONE;
@@ -195,6 +196,10 @@ public final class InferqServer implements AutoCloseable {
         Clock clock = Clock.systemUTC();
         TrustedOrigin origin = TrustedOrigin.forTenants(apiKeysByTenant());
         startKvCache(plans, processId);
+        remoteKv = io.inferq.server.kv.RemoteKvTierLauncher.start(config, vertx, hazelcast);   // kv-cache.resp-*
+        if (remoteKv != null) {
+            toClose.add(remoteKv);
+        }
 
         // the ingress first: its job-view replay also rebuilds the terminal-state claims (lost with an
         // embedded Hazelcast member) before any worker or dispatcher could act on a stale job
@@ -539,6 +544,11 @@ public final class InferqServer implements AutoCloseable {
             }
         }
         return this;
+    }
+
+    /** Port of the remote KV tier (Redis protocol), or -1 when {@code kv-cache.resp-port} is -1. */
+    public int remoteKvPort() {
+        return remoteKv == null ? -1 : remoteKv.port();
     }
 
     public int httpPort() {

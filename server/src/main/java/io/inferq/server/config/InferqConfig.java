@@ -115,10 +115,23 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
         }
     }
 
-    /** KV cache tiers. */
+    /**
+     * KV cache tiers. The {@code resp-*} settings are the remote KV tier that engines reach over the Redis protocol
+     * (LMCache {@code remote_url}); {@code resp-port} -1 turns it off, 0 picks a free port.
+     */
     public record KvCache(boolean enabled, int blockTokens, long localTierBytes, long sharedTierBytes, double networkGbps,
-            int simulatedPayloadScaleDown) {
+            int simulatedPayloadScaleDown, int respPort, String respHost, int respMaxValueBytes, long respMaxInflightBytes,
+            long respLocalBytes, long respSharedBytes, int respBackupCount) {
         public KvCache {
+            require(respPort >= -1 && respPort <= 65535, "kv-cache.resp-port must be -1 (off), 0 (a free port) or 1-65535, was "
+                    + respPort);
+            require(respHost != null && !respHost.isBlank(), "kv-cache.resp-host must be set");
+            require(respMaxValueBytes >= 1, "kv-cache.resp-max-value-bytes must be positive, was " + respMaxValueBytes);
+            require(respMaxInflightBytes >= respMaxValueBytes,
+                    "kv-cache.resp-max-inflight-bytes must be at least kv-cache.resp-max-value-bytes, was " + respMaxInflightBytes);
+            require(respLocalBytes >= 0, "kv-cache.resp-local-bytes must not be negative, was " + respLocalBytes);
+            require(respSharedBytes >= 1 << 20, "kv-cache.resp-shared-bytes must be at least 1 MiB, was " + respSharedBytes);
+            require(respBackupCount >= 0 && respBackupCount <= 6, "kv-cache.resp-backup-count must be 0-6, was " + respBackupCount);
             require(simulatedPayloadScaleDown >= 1, "kv-cache.simulated-payload-scale-down must be at least 1, was "
                     + simulatedPayloadScaleDown);
             require(blockTokens >= 1 && blockTokens <= 4096, "kv-cache.block-tokens must be 1-4096, was " + blockTokens);
