@@ -116,10 +116,16 @@ public final class ConsoleApi {
     }
 
     public void mount(Router router) {
-        router.get("/console").handler(ctx -> ctx.redirect("/console/"));
+        router.get("/console").handler(ctx -> {
+            if (ctx.request().path().equals("/console")) {
+                ctx.redirect("/console/");
+            } else {
+                ctx.next();
+            }
+        });
         router.route("/console/*").handler(ctx -> {
             // the page loads nothing from elsewhere and runs without internet access
-            ctx.response().putHeader("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+            ctx.response().putHeader("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
                     .putHeader("X-Content-Type-Options", "nosniff").putHeader("Referrer-Policy", "no-referrer");
             ctx.next();
         });
