@@ -170,7 +170,8 @@ class ConsoleApiTest {
         for (String asset : List.of("/console/console.js", "/console/charts.js", "/console/console.css")) {
             HttpResponse<String> r = f.call("GET", asset, null);
             assertThat(r.statusCode()).as(asset).isEqualTo(200);
-            assertThat(r.body()).as(asset).doesNotContain("https://", "http://");
+            // the SVG namespace is a name, not a request
+            assertThat(r.body().replace("http://www.w3.org/2000/svg", "")).as(asset).doesNotContain("https://", "http://");
         }
     }
 }

@@ -100,7 +100,8 @@ final class ConsoleFixture {
 
     /** Submits a job and returns its id. */
     String submit(String key, String model, String webhook) {
-        JsonObject body = new JsonObject().put("model", model).put("max_tokens", 4)
+        // a slow-model job asks for many tokens: at that pool's time scale it runs for hours unless cancelled
+        JsonObject body = new JsonObject().put("model", model).put("max_tokens", SLOW_MODEL.equals(model) ? 1024 : 4)
                 .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "console test")))
                 .put("metadata", new JsonObject().put("suite", "console"));
         if (webhook != null) {
