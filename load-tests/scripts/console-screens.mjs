@@ -20,12 +20,12 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     '--disable-component-update', '--disable-sync'],
 });
 const page = context.pages()[0] || await context.newPage();
-await page.goto((env.BASE || 'http://127.0.0.1:8080') + '/console/');
+await page.goto((env.BASE || 'http://127.0.0.1:8080') + '/console/', { timeout: 120000 });
 if (env.KEY) {
   await page.fill('#key', env.KEY);
   await page.click('#auth button[type=submit]');
 }
-await page.waitForSelector('#pools tbody tr', { timeout: 30000 });
+await page.waitForSelector('#pools tbody tr', { timeout: 120000 });
 const shots = Number(env.SHOTS || 6), every = Number(env.EVERY_S || 10);
 for (let i = 1; i <= shots; i++) {
   await page.waitForTimeout(every * 1000);
@@ -41,9 +41,9 @@ await page.screenshot({ path: join(OUT, 'throughput.png'), fullPage: true });
 await page.click('#tabs button[data-tab=jobs]');
 await page.selectOption('#job-search select[name=status]', 'succeeded');
 await page.click('#job-search button[type=submit]');
-await page.waitForSelector('#job-list tr[data-job] a', { timeout: 30000 });
+await page.waitForSelector('#job-list tr[data-job] a', { timeout: 120000 });
 await page.click('#job-list tr[data-job] a');
-await page.waitForSelector('[data-testid=timeline] [data-step=succeeded]', { timeout: 30000 });
+await page.waitForSelector('[data-testid=timeline] [data-step=succeeded]', { timeout: 120000 });
 await page.screenshot({ path: join(OUT, 'job-timeline.png'), fullPage: true });
 console.log('screenshots in ' + OUT);
 await context.close();

@@ -168,6 +168,7 @@ async function cancelJob(id) {
 async function openJob(id) {
   state.openJob = id;
   await pollJob();
+  $('job-detail').scrollIntoView({ block: 'start' });
 }
 
 async function pollJob() {
