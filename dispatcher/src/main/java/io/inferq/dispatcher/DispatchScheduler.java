@@ -824,6 +824,32 @@ public final class DispatchScheduler {
         return config;
     }
 
+    /**
+     * One queue of the scheduler, for the operator console: its jobs, their prompt tokens and the age of the oldest.
+     *
+     * @param bucketUpperTokens the length bucket's upper edge in prompt tokens ({@link Integer#MAX_VALUE} for the last)
+     */
+    public record QueueGroupDepth(JobLane lane, String model, int bucketUpperTokens, int jobs, long promptTokens,
+            long oldestEnqueuedAtMs) {
+    }
+
+    /** @return every non-empty (lane, model, length bucket) queue, in serving order; cost: one step per queue */
+    public List<QueueGroupDepth> queueGroups() {
+        List<QueueGroupDepth> out = new ArrayList<>(groups.size());
+        for (BucketQueue q : groups.values()) {
+            if (!q.jobs.isEmpty()) {
+                out.add(new QueueGroupDepth(q.key.lane(), q.key.model(), config.lengthBuckets().upperTokens(q.key.bucket()),
+                        q.jobs.size(), q.promptTokens, q.head().enqueuedAtMs()));
+            }
+        }
+        return out;
+    }
+
+    /** @return queued tokens (prompt + max output) per tenant that has any queued */
+    public Map<String, Long> queuedTokensByTenant() {
+        return new TreeMap<>(tenantTokens);
+    }
+
     public RoutingPolicy policy() {
         return policy;
     }

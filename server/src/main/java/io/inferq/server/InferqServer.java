@@ -21,6 +21,11 @@ import io.inferq.dispatcher.runtime.contract.KafkaRequestContract;
 import io.inferq.dispatcher.runtime.contract.ReplyTopicCheck;
 import io.inferq.dispatcher.runtime.contract.ServedModelLimits;
 import io.inferq.ingress.IngressServer;
+import io.inferq.ingress.console.BatchSource;
+import io.inferq.ingress.console.ConsoleApi;
+import io.inferq.ingress.console.ConsoleSource;
+import io.inferq.ingress.console.KafkaOverview;
+import io.inferq.ingress.webhooks.WebhookConsoleView;
 import io.inferq.ingress.api.JobSubmissionParser;
 import io.inferq.ingress.api.JobsApi;
 import io.inferq.ingress.api.ServedModel;
@@ -116,6 +121,7 @@ public final class InferqServer implements AutoCloseable {
     private JobEventsMaterializer materializer;
     private WebhookDispatcher webhooks;
     private IngressServer ingress;
+    private io.inferq.server.wiring.DispatcherConsoleSource consoleSource; // operator console (issue 19)
     private String ingressDeployment;
     private volatile boolean brokerReachable;
     private Admin admin;
@@ -229,6 +235,9 @@ public final class InferqServer implements AutoCloseable {
                     clock, registry);
             dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                     "dispatcher");
+            if (consoleSource != null) {
+                consoleSource.attach(dispatcher);
+            }
         }
         healthTimer = vertx.setPeriodic(2000, id -> vertx.executeBlocking(() -> {
             try {
@@ -310,7 +319,8 @@ public final class InferqServer implements AutoCloseable {
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
-        List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
+        ConsoleApi console = console(plans, directory, view, jobs, clock);
+        List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount, console::mount);
         ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,
                 this::readiness, registry::scrape);
         try {
@@ -336,6 +346,29 @@ public final class InferqServer implements AutoCloseable {
             LOG.warn("the job view has not caught up with {} after 120 s; job calls answer 503 view_loading until it has",
                     TopicCatalogue.JOB_EVENTS);
         }
+    }
+
+    /** The operator console (issue 19): its view of the pools and the dispatcher, Kafka through the Admin client. */
+    private ConsoleApi console(List<PoolPlan> plans, TenantDirectory directory, HazelcastJobView view, JobsApi jobs, Clock clock) {
+        List<ConsoleSource.PoolDescriptor> pools = new ArrayList<>();
+        for (PoolPlan p : plans) {
+            pools.add(new ConsoleSource.PoolDescriptor(p.spec().id(), p.chip().id(), p.chip().name(), p.spec().model(),
+                    p.spec().instances(), p.spec().chipsPerInstance(), p.spec().backend().kind(), p.spec().limits().maxBatchTokens(),
+                    p.spec().limits().maxConcurrentSequences(), config.dispatcher().maxInFlightBatchesPerInstance()));
+        }
+        consoleSource = new io.inferq.server.wiring.DispatcherConsoleSource(pools, clock);
+        List<String> tenantIds = config.tenants().isEmpty() ? List.of("default")
+                : config.tenants().stream().map(InferqConfig.TenantSetting::id).toList();
+        ConsoleApi console = new ConsoleApi(vertx, directory, config.http().operatorKey(), tenantIds, view, consoleSource, registry,
+                new WebhookConsoleView(webhooks), new KafkaOverview(vertx, admin, materializer::isCaughtUp, clock::millis, 5000),
+                BatchSource.NONE, jobs::cancelAs, clock);
+        JobEventsMaterializer m = materializer;
+        m.onApplied(e -> {
+            if (m.isCaughtUp()) {
+                console.onJobApplied(e);
+            }
+        });
+        return console;
     }
 
     /**

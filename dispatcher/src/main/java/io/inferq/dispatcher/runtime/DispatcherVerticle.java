@@ -175,6 +175,26 @@ public final class DispatcherVerticle extends VerticleBase {
         return Future.succeededFuture();
     }
 
+    /**
+     * Reads the scheduler on this verticle's context, where it is confined (for the operator console). Any thread; the
+     * read must be short (it runs between dispatch decisions).
+     */
+    public <T> Future<T> readScheduler(Function<DispatchScheduler, T> read) {
+        Context ctx = context;
+        if (ctx == null) {
+            return Future.failedFuture(new IllegalStateException("the dispatcher has not started"));
+        }
+        io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+        ctx.runOnContext(v -> {
+            try {
+                p.complete(read.apply(scheduler));
+            } catch (RuntimeException e) {
+                p.fail(e);
+            }
+        });
+        return p.future();
+    }
+
     /** @return whether both intake consumers joined their groups and the job-events follower reached the topic's end */
     public boolean isReady() {
         return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady() && events.isCaughtUp();

@@ -543,7 +543,14 @@ public final class JobsApi {
         if (tenant == null) {
             return;
         }
-        String id = ctx.pathParam("id");
+        cancelAs(ctx, tenant, ctx.pathParam("id"));
+    }
+
+    /**
+     * Cancels job {@code id} of {@code tenant} exactly as {@code POST /v1/jobs/{id}/cancel} does and answers {@code ctx}
+     * (the operator console calls it with the job's own tenant). Event loop.
+     */
+    public void cancelAs(RoutingContext ctx, Tenant tenant, String id) {
         Context context = vertx.getOrCreateContext();
         vertx.executeBlocking(() -> {
             JobEvent job = view.get(id);

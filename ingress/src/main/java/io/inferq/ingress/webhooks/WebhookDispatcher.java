@@ -586,10 +586,13 @@ public final class WebhookDispatcher implements AutoCloseable {
 
     // ---- API support (WebhookApi) ----------------------------------------------------------------------------
 
-    /** @return the tenant's deliveries in the given states, newest first. Any thread (a consistent-per-entry view). */
+    /**
+     * @param tenant null for every tenant (the operator console)
+     * @return the tenant's deliveries in the given states, newest first. Any thread (a consistent-per-entry view).
+     */
     List<Delivery> list(String tenant, Set<Delivery.State> states) {
         return deliveries.values().stream().map(Tracked::d)
-                .filter(d -> d.tenant().equals(tenant) && states.contains(d.state()))
+                .filter(d -> (tenant == null || d.tenant().equals(tenant)) && states.contains(d.state()))
                 .sorted(Comparator.comparingLong(Delivery::createdAtMs).reversed().thenComparing(Delivery::id))
                 .toList();
     }
@@ -621,7 +624,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                 return;
             }
             Tracked t = deliveries.get(id);
-            if (t == null || !t.d().tenant().equals(tenant)) {
+            if (t == null || tenant != null && !t.d().tenant().equals(tenant)) { // null: the operator console
                 p.complete(new ReplayResult.NotFound());
                 return;
             }

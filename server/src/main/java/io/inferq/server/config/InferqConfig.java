@@ -50,8 +50,10 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     }
 
     /** HTTP listener. */
-    public record Http(String host, int port, int maxBodyBytes) {
+    /** @param operatorKey bearer key that sees every tenant in the operator console; null for none */
+    public record Http(String host, int port, int maxBodyBytes, String operatorKey) {
         public Http {
+            require(operatorKey == null || !operatorKey.isBlank(), "http.operator-key must not be blank (leave it out for none)");
             require(host != null && !host.isBlank(), "http.host must be set");
             requirePort(port, "http.port");
             require(maxBodyBytes >= 1024, "http.max-body-bytes must be at least 1024, was " + maxBodyBytes);
