@@ -157,17 +157,17 @@ public final class ChaosCommand {
         /** Injects one fault; @return seconds to recover, or -1 when not measured */
         double inject(String fault, ChaosServer server, ChaosFixtures fx, ChaosLoad load) throws Exception {
             if (fault.startsWith("kill -9")) {
-                long at = System.currentTimeMillis();
                 server.kill9();
+                long deadAt = System.currentTimeMillis(); // the process is gone: any 202 from here on is the new one's
                 server.start();
-                return awaitAcceptAfter(load, at, server);
+                return awaitAcceptAfter(load, deadAt, server);
             }
             switch (fault) {
                 case "sigterm" -> {
-                    long at = System.currentTimeMillis();
                     server.sigterm();
+                    long stoppedAt = System.currentTimeMillis();
                     server.start();
-                    return awaitAcceptAfter(load, at, server);
+                    return awaitAcceptAfter(load, stoppedAt, server);
                 }
                 case "webhook-fail" -> {
                     return receiverFault(fx, ChaosFixtures.ReceiverMode.FAIL_FIRST_ATTEMPT);

@@ -25,7 +25,7 @@ final class ChaosServer {
     private final int httpPort;
     private final String heap;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    private Process process;
+    private volatile Process process;
     private int lives;
 
     ChaosServer(Path config, Path log, int httpPort, String heap) {
@@ -50,6 +50,15 @@ final class ChaosServer {
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        if (lives == 1) {
+            // the run may end any way (an exception, ^C): never leave a server child behind
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                Process p = process;
+                if (p != null && p.isAlive()) {
+                    p.destroyForcibly();
+                }
+            }, "chaos-server-reaper"));
+        }
     }
 
     /** SIGKILL, then waits until the process is gone. */
