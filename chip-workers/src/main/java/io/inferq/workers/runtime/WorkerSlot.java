@@ -347,7 +347,23 @@ final class WorkerSlot {
             try {
                 tx.abortTransaction();
             } catch (RuntimeException abort) {
-                LOG.warn("pool {}: abort of batch {} failed: {}", settings.poolId(), retry.batchId, abort.toString());
+                // a commit that timed out cannot be aborted while the writes it waits for are pending (a reply topic deleted
+                // since the producer learnt its partitions waits out delivery.timeout.ms): those writes to reply topics are
+                // the ones to blame. The producer is dropped at once; the new one's initTransactions aborts the transaction.
+                for (Sent s : retry.sends) {
+                    if (s.kind() == SentKind.REPLY && !s.ack().isDone()) {
+                        retry.suspects.add(s.jobId());
+                    }
+                }
+                retry.sends.clear();
+                retry.attempts++;
+                if (retry.attempts >= MAX_WRITE_ATTEMPTS) {
+                    failReplyTopicJobs(e);
+                }
+                LOG.warn("pool {}: batch {} not committed ({}), attempt {}; its clients restart", settings.poolId(), retry.batchId,
+                        e.toString(), retry.attempts);
+                writeRetries.increment();
+                tx.close(Duration.ZERO);
                 return false;
             }
         }
@@ -398,6 +414,9 @@ final class WorkerSlot {
             }
             WriteFailure f = WriteFailure.classify(error, s.kind() == SentKind.REPLY);
             if (f == null) {
+                if (s.kind() == SentKind.REPLY && error instanceof org.apache.kafka.common.errors.RetriableException) {
+                    retry.suspects.add(s.jobId()); // its own write failed (not just aborted with the rest): the one to blame at the limit
+                }
                 continue;
             }
             if (s.kind() == SentKind.DEAD_LETTER) {
@@ -418,11 +437,15 @@ final class WorkerSlot {
         return learnt;
     }
 
-    /** Past the retry limit: every job of the batch whose result goes to a reply topic fails. @return whether any did now */
+    /**
+     * Past the retry limit: the jobs whose result writes to a reply topic failed on their own fail; when no write could be
+     * blamed, every job of the batch whose result goes to a reply topic. @return whether any job failed now
+     */
     private boolean failReplyTopicJobs(KafkaException e) {
         boolean any = false;
         for (var entry : retry.replyTopics.entrySet()) {
-            if (!entry.getValue().equals(TopicCatalogue.RESULTS) && !retry.failing.containsKey(entry.getKey())) {
+            boolean suspect = retry.suspects.isEmpty() || retry.suspects.contains(entry.getKey());
+            if (suspect && !entry.getValue().equals(TopicCatalogue.RESULTS) && !retry.failing.containsKey(entry.getKey())) {
                 retry.failing.put(entry.getKey(), new WriteFailure(WriteFailure.RESULT_WRITE_FAILED, "the result could not be written to"
                         + " the reply topic '" + entry.getValue() + "' in " + retry.attempts + " attempts (" + e + ")", true, e.getClass().getName()));
                 any = true;
@@ -722,6 +745,8 @@ final class WorkerSlot {
         final java.util.Set<String> abandoned = new java.util.HashSet<>();
         final Map<String, SequenceOutcome> outcomes = new java.util.HashMap<>();
         final Map<String, String> replyTopics = new java.util.HashMap<>();
+        /** Jobs whose result write to a reply topic failed by itself with a transient error, in some attempt. */
+        final java.util.Set<String> suspects = new java.util.HashSet<>();
         final List<Sent> sends = new ArrayList<>();
 
         BatchRetry(String batchId) {

@@ -56,6 +56,9 @@ class UnwritableOutcomeTest {
     private static final String POOL = "unwritable";
     private static final String SMALL_REPLIES = "it.small.replies";
     private static final String REPLIES = "it.replies";
+    /** A reply topic deleted after the slot learnt it exists: every write waits for its metadata and times out (retriable). */
+    private static final String DOOMED = "it.doomed.replies";
+    private static final String POOL_RETRY = "unwritable-retry";
     private static final AvroSerde<JobResult> RESULTS = new AvroSerde<>(JobResult.class);
     private static EmbeddedKafkaBroker broker;
     private static KafkaClientSettings kafka;
@@ -68,9 +71,9 @@ class UnwritableOutcomeTest {
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         try (Admin admin = Admin.create(ap)) {
-            new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(1, Map.of(POOL, 1)));
+            new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(1, Map.of(POOL, 1, POOL_RETRY, 1)));
             admin.createTopics(List.of(new NewTopic(SMALL_REPLIES, 1, (short) 1).configs(Map.of("max.message.bytes", "4096")),
-                    new NewTopic(REPLIES, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                    new NewTopic(REPLIES, 1, (short) 1), new NewTopic(DOOMED, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
         }
     }
 
@@ -85,17 +88,17 @@ class UnwritableOutcomeTest {
     void aJobWhoseOutcomeCannotBeWrittenFailsAloneAndThePoolGoesOn() throws Exception {
         Map<String, Integer> runs = new ConcurrentHashMap<>();
         AtomicInteger engineCalls = new AtomicInteger();
-        PoolWorker worker = worker(runs, engineCalls);
+        PoolWorker worker = worker(POOL, kafka, runs, engineCalls);
         worker.start();
         try {
                 awaitReady(worker);
-            sendBatch("b1", List.of(
+            sendBatch(POOL, "b1", List.of(
                     job("job_internal", "kafka", "__consumer_offsets", "hello"),
                     job("job_txstate", "kafka", "__transaction_state", "hello"),
                     job("job_huge", "kafka", SMALL_REPLIES, "HUGE"),
                     job("job_reply_ok", "kafka", REPLIES, "hello"),
                     job("job_http_ok", "http", null, "hello")));
-            sendBatch("b2", List.of(job("job_next_batch", "kafka", REPLIES, "hello")));
+            sendBatch(POOL, "b2", List.of(job("job_next_batch", "kafka", REPLIES, "hello")));
 
             Map<String, ConsumerRecord<String, byte[]>> byJob = readResults(6, Duration.ofSeconds(60));
             assertThat(byJob).containsOnlyKeys("job_internal", "job_txstate", "job_huge", "job_reply_ok", "job_http_ok", "job_next_batch");
@@ -109,13 +112,50 @@ class UnwritableOutcomeTest {
             assertThat(runs.get("job_huge")).isEqualTo(1);
             assertThat(runs).as("a job with an unwritable reply topic never runs").doesNotContainKeys("job_internal", "job_txstate");
 
-            Map<String, ConsumerRecord<String, byte[]>> dlq = read(List.of(TopicCatalogue.REQUESTS_DLQ), 3, Duration.ofSeconds(30));
+            Map<String, ConsumerRecord<String, byte[]>> dlq = read(List.of(TopicCatalogue.REQUESTS_DLQ), 3, Duration.ofSeconds(30),
+                    k -> !k.startsWith("job_isr"));
             assertThat(dlq).containsOnlyKeys("job_internal", "job_txstate", "job_huge");
             assertThat(header(dlq.get("job_internal"), WriteFailure.ERROR_CODE)).isEqualTo("reply_topic_not_writable");
             assertThat(header(dlq.get("job_huge"), WriteFailure.ERROR_CODE)).isEqualTo("result_too_large");
             assertThat(header(dlq.get("job_huge"), WriteFailure.CONNECT_TOPIC)).isEqualTo(TopicCatalogue.poolTopic(POOL));
             assertThat(header(dlq.get("job_huge"), WorkerSlot.CORRELATION_HEADER)).isEqualTo("c-job_huge");
             assertThat(new AvroSerde<>(JobRequest.class).decode(dlq.get("job_huge").value()).getJobId()).isEqualTo("job_huge");
+        } finally {
+            worker.close();
+        }
+    }
+
+    /**
+     * A reply topic deleted after the slot saw it: every write to it times out (a retriable error), so the batch is written
+     * again with backoff, and after {@value WorkerSlot#MAX_WRITE_ATTEMPTS} attempts the job fails ({@code result_write_failed},
+     * result on {@code inferq.results}, a dead-letter copy) while its batch neighbour succeeds. Before, the batch was retried
+     * forever.
+     */
+    @Test
+    void aReplyTopicThatKeepsFailingTransientlyFailsItsJobAfterTheRetryLimit() throws Exception {
+        Map<String, Integer> runs = new ConcurrentHashMap<>();
+        PoolWorker worker = worker(POOL_RETRY, kafka, runs, new AtomicInteger());
+        worker.start();
+        try {
+            awaitReady(worker);
+            sendBatch(POOL_RETRY, "r0", List.of(job("job_isr_warmup", "kafka", DOOMED, "hello")));
+            assertThat(read(List.of(DOOMED), 1, Duration.ofSeconds(60), k -> true)).containsOnlyKeys("job_isr_warmup");
+            Properties ap = new Properties();
+            ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            try (Admin admin = Admin.create(ap)) {
+                admin.deleteTopics(List.of(DOOMED)).all().get(30, TimeUnit.SECONDS);
+            }
+            sendBatch(POOL_RETRY, "r1", List.of(job("job_isr", "kafka", DOOMED, "hello"),
+                    job("job_isr_neighbour", "kafka", REPLIES, "hello")));
+            Map<String, ConsumerRecord<String, byte[]>> byJob = read(List.of(TopicCatalogue.RESULTS, REPLIES), 2, Duration.ofSeconds(120),
+                    k -> k.startsWith("job_isr"));
+            assertThat(byJob).containsOnlyKeys("job_isr", "job_isr_neighbour");
+            assertFailed(byJob.get("job_isr"), TopicCatalogue.RESULTS, "result_write_failed");
+            assertSucceeded(byJob.get("job_isr_neighbour"), REPLIES);
+            assertThat(runs.get("job_isr_neighbour")).as("written again, not run again").isEqualTo(1);
+            Map<String, ConsumerRecord<String, byte[]>> dlq = read(List.of(TopicCatalogue.REQUESTS_DLQ), 1, Duration.ofSeconds(30),
+                    k -> k.startsWith("job_isr"));
+            assertThat(header(dlq.get("job_isr"), WriteFailure.ERROR_CODE)).isEqualTo("result_write_failed");
         } finally {
             worker.close();
         }
@@ -141,7 +181,7 @@ class UnwritableOutcomeTest {
     }
 
     /** One slot; the engine answers "HUGE" prompts with 20,000 incompressible characters (over the small topic's 4 KiB). */
-    private static PoolWorker worker(Map<String, Integer> runs, AtomicInteger engineCalls) {
+    private static PoolWorker worker(String pool, KafkaClientSettings kafka, Map<String, Integer> runs, AtomicInteger engineCalls) {
         InferenceBackend engine = new InferenceBackend() {
             @Override
             public List<SequenceOutcome> run(BatchWork batch) {
@@ -161,7 +201,7 @@ class UnwritableOutcomeTest {
                 return "test engine";
             }
         };
-        return new PoolWorker(new PoolWorkerSettings(POOL, "chip", "unwritable-test", 1, 3, 10_000, 6_000), kafka, engine,
+        return new PoolWorker(new PoolWorkerSettings(pool, "chip", "unwritable-test", 1, 3, 10_000, 6_000), kafka, engine,
                 new InMemoryTerminalClaims(), PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]), Clock.systemUTC(),
                 new SimpleMeterRegistry());
     }
@@ -183,21 +223,22 @@ class UnwritableOutcomeTest {
         }
     }
 
-    private static void sendBatch(String batchId, List<JobRequest> jobs) throws Exception {
-        PoolBatch batch = new PoolBatch(batchId, POOL, 1024, System.currentTimeMillis(), jobs);
+    private static void sendBatch(String pool, String batchId, List<JobRequest> jobs) throws Exception {
+        PoolBatch batch = new PoolBatch(batchId, pool, 1024, System.currentTimeMillis(), jobs);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("unwritable-test"), new StringSerializer(),
                 new ByteArraySerializer())) {
-            p.send(new ProducerRecord<>(TopicCatalogue.poolTopic(POOL), 0, batchId, new AvroSerde<>(PoolBatch.class).encode(batch)))
+            p.send(new ProducerRecord<>(TopicCatalogue.poolTopic(pool), 0, batchId, new AvroSerde<>(PoolBatch.class).encode(batch)))
                     .get(10, TimeUnit.SECONDS);
         }
     }
 
     private static Map<String, ConsumerRecord<String, byte[]>> readResults(int expected, Duration timeout) {
-        return read(List.of(TopicCatalogue.RESULTS, SMALL_REPLIES, REPLIES), expected, timeout);
+        return read(List.of(TopicCatalogue.RESULTS, SMALL_REPLIES, REPLIES), expected, timeout, k -> !k.startsWith("job_isr"));
     }
 
-    /** Committed records of {@code topics} by key; fails on a second record for a key. */
-    private static Map<String, ConsumerRecord<String, byte[]>> read(List<String> topics, int expected, Duration timeout) {
+    /** Committed records of {@code topics} whose key {@code mine} accepts (the tests share topics), by key; fails on a second record for a key. */
+    private static Map<String, ConsumerRecord<String, byte[]>> read(List<String> topics, int expected, Duration timeout,
+            java.util.function.Predicate<String> mine) {
         Map<String, ConsumerRecord<String, byte[]>> out = new HashMap<>();
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.consumer("unwritable-reader-" + System.nanoTime(), null),
                 new StringDeserializer(), new ByteArrayDeserializer())) {
@@ -208,14 +249,18 @@ class UnwritableOutcomeTest {
             long until = System.nanoTime() + timeout.toNanos();
             while (out.size() < expected && System.nanoTime() < until) {
                 for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    assertThat(out.put(r.key(), r)).as("one record per job: %s", r.key()).isNull();
+                    if (mine.test(r.key())) {
+                        assertThat(out.put(r.key(), r)).as("one record per job: %s", r.key()).isNull();
+                    }
                 }
             }
             // a little longer, so that a duplicate would show
             long settle = System.nanoTime() + Duration.ofMillis(500).toNanos();
             while (System.nanoTime() < settle) {
                 for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(100))) {
-                    assertThat(out.put(r.key(), r)).as("one record per job: %s", r.key()).isNull();
+                    if (mine.test(r.key())) {
+                        assertThat(out.put(r.key(), r)).as("one record per job: %s", r.key()).isNull();
+                    }
                 }
             }
         }
