@@ -20,6 +20,9 @@ import java.util.function.Supplier;
  * {@code GET /v1/models}, and turns every failure into an OpenAI-style JSON error (no input produces
  * a 5xx: unknown routes are 404, wrong methods 405, oversized bodies 413).
  *
+ * <p>Slow clients are bounded by {@link HttpLimits} (idle, header and body deadlines, a connection limit; see
+ * {@link ConnectionGuard}); {@code /metrics} answers only callers that {@link OperatorAccess} allows.
+ *
  * <p>One verticle; all handlers run on its event loop and never block.
  *
  * @see io.inferq.ingress.api.JobsApi
@@ -32,6 +35,10 @@ public final class IngressServer extends VerticleBase {
     private final List<ServedModel> models;
     private final Supplier<Map<String, Boolean>> readiness;
     private final Supplier<String> metricsScrape;
+    private final HttpLimits limits;
+    private final OperatorAccess operator;
+    private final io.micrometer.core.instrument.MeterRegistry registry;
+    private ConnectionGuard guard;
     private HttpServer server;
 
     /**
@@ -54,6 +61,9 @@ public final class IngressServer extends VerticleBase {
     public IngressServer(String host, int port, long maxBodyBytes, HttpLimits limits, List<Consumer<Router>> apis,
             List<ServedModel> models, Supplier<Map<String, Boolean>> readiness, Supplier<String> metricsScrape,
             OperatorAccess operator, io.micrometer.core.instrument.MeterRegistry registry) {
+        this.limits = java.util.Objects.requireNonNull(limits, "limits");
+        this.operator = java.util.Objects.requireNonNull(operator, "operator");
+        this.registry = java.util.Objects.requireNonNull(registry, "registry");
         this.host = host;
         this.port = port;
         this.maxBodyBytes = maxBodyBytes;
@@ -67,6 +77,7 @@ public final class IngressServer extends VerticleBase {
     public Future<?> start() {
         Router router = Router.router(vertx);
         router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
+        guard = new ConnectionGuard(vertx, limits, registry);
         router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
         router.get("/ready").handler(ctx -> {
             Map<String, Boolean> parts = readiness.get();
@@ -77,8 +88,15 @@ public final class IngressServer extends VerticleBase {
             ctx.response().setStatusCode(ready ? 200 : 503).putHeader("Content-Type", "application/json")
                     .end(body.put("components", comps).encode());
         });
-        router.get("/metrics").handler(ctx -> ctx.response()
-                .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metricsScrape.get()));
+        router.get("/metrics").handler(ctx -> {
+            if (!operator.allows(ctx.request().getHeader("Authorization"))) {
+                HttpErrors.send(ctx, new ApiError(401, "authentication_error", "operator_key_required", operator.operatorKey() == null
+                        ? "/metrics needs the operator key, and none is configured: set http.operator-key"
+                        : "/metrics needs the operator key: send 'Authorization: Bearer <http.operator-key>'", null, 0));
+                return;
+            }
+            ctx.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metricsScrape.get());
+        });
         router.get("/v1/models").handler(ctx -> {
             JsonArray data = new JsonArray();
             for (ServedModel m : models) {
@@ -100,7 +118,15 @@ public final class IngressServer extends VerticleBase {
                 ctx.failure() == null ? "malformed request" : ctx.failure().getMessage(), null)));
         router.errorHandler(500, ctx -> HttpErrors.send(ctx, new ApiError(500, "server_error", "internal_error",
                 "internal error: " + (ctx.failure() == null ? "unknown" : ctx.failure().getClass().getSimpleName()), null, 0)));
-        return vertx.createHttpServer().requestHandler(router).listen(port, host).onSuccess(s -> server = s);
+        io.vertx.core.http.HttpServerOptions options = new io.vertx.core.http.HttpServerOptions()
+                .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, limits.idleTimeoutMs()))
+                .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
+                // HTTP/1.1 only: sniffing for an h2c preface would hide a connection from the guard until its first bytes
+                .setHttp2ClearTextEnabled(false);
+        return vertx.createHttpServer(options).connectionHandler(guard::opened).requestHandler(req -> {
+            guard.requestStarted(req);
+            router.handle(req);
+        }).listen(port, host).onSuccess(s -> server = s);
     }
 
     /** @return the bound port (useful when 0 was configured) */
@@ -110,6 +136,9 @@ public final class IngressServer extends VerticleBase {
 
     @Override
     public Future<?> stop() {
+        if (guard != null) {
+            guard.stop();
+        }
         return server == null ? Future.succeededFuture() : server.close();
     }
 }

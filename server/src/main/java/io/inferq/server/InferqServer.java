@@ -321,8 +321,13 @@ public final class InferqServer implements AutoCloseable {
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         ConsoleApi console = console(plans, directory, view, jobs, clock);
         List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount, console::mount);
-        ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,
-                this::readiness, registry::scrape);
+        InferqConfig.Http http = config.http();
+        ingress = new IngressServer(http.host(), http.port(), http.maxBodyBytes(), new io.inferq.ingress.HttpLimits(http.idleTimeoutMs(),
+                http.headerTimeoutMs(), http.bodyTimeoutMs(), http.maxConnections()), apis, served, this::readiness, registry::scrape,
+                new io.inferq.ingress.OperatorAccess(http.operatorKey(), directory.authenticationRequired()), registry);
+        if (directory.authenticationRequired() && http.operatorKey() == null) {
+            LOG.warn("tenants are configured and http.operator-key is not: /metrics answers 401 until it is set");
+        }
         try {
             ingressDeployment = await(vertx.deployVerticle(ingress), "ingress");
         } catch (ConfigException e) {

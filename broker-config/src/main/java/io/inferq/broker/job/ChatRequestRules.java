@@ -47,6 +47,9 @@ public final class ChatRequestRules {
         if (uri.getUserInfo() != null) {
             return "'webhook' must not carry credentials in the URL";
         }
+        if (uri.getPort() == 0 || uri.getPort() > 65535) {
+            return "'webhook' port must be 1-65535, was " + uri.getPort();
+        }
         if (url.length() > 2048) {
             return "'webhook' is longer than 2048 characters";
         }

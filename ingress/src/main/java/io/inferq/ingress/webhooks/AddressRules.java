@@ -36,7 +36,10 @@ final class AddressRules {
             new Named(Cidr.parse("fc00::/7"), "a private (fc00::/7) address"),
             new Named(Cidr.parse("fe80::/10"), "a link-local (fe80::/10) address"),
             new Named(Cidr.parse("fec0::/10"), "a site-local (fec0::/10) address"),
-            new Named(Cidr.parse("ff00::/8"), "a multicast address"));
+            new Named(Cidr.parse("ff00::/8"), "a multicast address"),
+            // forms whose IPv4 address cannot be read off the address alone: refused whole
+            new Named(Cidr.parse("64:ff9b:1::/48"), "a local-use NAT64 (64:ff9b:1::/48) address"),
+            new Named(Cidr.parse("2001::/32"), "a Teredo (2001::/32) address"));
 
     private AddressRules() {
     }
@@ -121,7 +124,16 @@ final class AddressRules {
         return "'" + entry + "' is neither a host name, an IP address nor a CIDR";
     }
 
-    /** IPv4-mapped IPv6 ({@code ::ffff:10.0.0.1}) is checked as the IPv4 address it carries. */
+    private static final Cidr NAT64 = Cidr.parse("64:ff9b::/96");
+    private static final Cidr SIX_TO_FOUR = Cidr.parse("2002::/16");
+    private static final Cidr IPV4_COMPATIBLE = Cidr.parse("::/96");
+
+    /**
+     * An IPv6 address that carries an IPv4 address is checked as that IPv4 address, since that is where a packet to
+     * it ends up: IPv4-mapped ({@code ::ffff:10.0.0.1}), NAT64 ({@code 64:ff9b::/96}, RFC 6052), 6to4
+     * ({@code 2002::/16}, the IPv4 address in bits 16-47) and IPv4-compatible ({@code ::10.0.0.1}; {@code ::} and
+     * {@code ::1} stay themselves).
+     */
     private static InetAddress unmapped(InetAddress a) {
         if (a instanceof Inet6Address) {
             byte[] b = a.getAddress();
@@ -130,15 +142,25 @@ final class AddressRules {
                 mapped &= b[i] == 0;
             }
             mapped &= (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff;
-            if (mapped) {
-                try {
-                    return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
-                } catch (UnknownHostException e) {
-                    throw new IllegalStateException(e);
-                }
+            if (mapped || NAT64.contains(a)) {
+                return v4(b[12], b[13], b[14], b[15]);
+            }
+            if (SIX_TO_FOUR.contains(a)) {
+                return v4(b[2], b[3], b[4], b[5]);
+            }
+            if (IPV4_COMPATIBLE.contains(a) && ((b[12] | b[13] | b[14]) != 0 || (b[15] & 0xff) > 1)) {
+                return v4(b[12], b[13], b[14], b[15]);
             }
         }
         return a;
+    }
+
+    private static InetAddress v4(byte a, byte b, byte c, byte d) {
+        try {
+            return InetAddress.getByAddress(new byte[] {a, b, c, d});
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private record Named(Cidr cidr, String reason) {

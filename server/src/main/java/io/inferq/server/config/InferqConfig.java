@@ -50,10 +50,14 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     }
 
     /** HTTP listener. */
-    /** @param operatorKey bearer key that sees every tenant in the operator console; null for none */
-    public record Http(String host, int port, int maxBodyBytes, String operatorKey) {
+    public record Http(String host, int port, int maxBodyBytes, long idleTimeoutMs, long headerTimeoutMs, long bodyTimeoutMs,
+            int maxConnections, String operatorKey) {
         public Http {
-            require(operatorKey == null || !operatorKey.isBlank(), "http.operator-key must not be blank (leave it out for none)");
+            require(idleTimeoutMs >= 100, "http.idle-timeout-ms must be at least 100, was " + idleTimeoutMs);
+            require(headerTimeoutMs >= 100, "http.header-timeout-ms must be at least 100, was " + headerTimeoutMs);
+            require(bodyTimeoutMs >= 100, "http.body-timeout-ms must be at least 100, was " + bodyTimeoutMs);
+            require(maxConnections >= 1, "http.max-connections must be at least 1, was " + maxConnections);
+            require(operatorKey == null || operatorKey.length() >= 12, "http.operator-key must be at least 12 characters");
             require(host != null && !host.isBlank(), "http.host must be set");
             requirePort(port, "http.port");
             require(maxBodyBytes >= 1024, "http.max-body-bytes must be at least 1024, was " + maxBodyBytes);
