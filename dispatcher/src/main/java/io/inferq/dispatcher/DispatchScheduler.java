@@ -696,11 +696,35 @@ public final class DispatchScheduler {
         }
         String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (++batchSequence);
         double est = serviceSeconds(pool.profile, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
-        int instance = pool.add(batchId, jobs.size(), work, est, nowMs);
+        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs));
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
                 config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
         metrics.dispatched(plan, nowMs);
         return plan;
+    }
+
+    /** Prefix blocks of {@code jobs} each instance of the pool holds, summed; empty when the locator cannot tell. */
+    private int[] cachedBlocksByInstance(PoolLedger pool, List<QueuedJob> jobs) {
+        if (prefixes == PrefixLocator.NONE) {
+            return new int[0];
+        }
+        int[] sum = new int[0];
+        for (QueuedJob j : jobs) {
+            if (j.prefixBlockHashes().isEmpty()) {
+                continue;
+            }
+            int[] each = prefixes.cachedLeadingBlocksByInstance(pool.profile.poolId(), j.prefixBlockHashes());
+            if (each.length == 0) {
+                return each;
+            }
+            if (sum.length == 0) {
+                sum = new int[each.length];
+            }
+            for (int i = 0; i < Math.min(sum.length, each.length); i++) {
+                sum[i] += each[i];
+            }
+        }
+        return sum;
     }
 
     /**

@@ -102,15 +102,35 @@ final class PoolLedger {
      * returns that instance's index.
      */
     int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
+        return add(batchId, sequences, workTokens, estimatedSeconds, nowMs, new int[0]);
+    }
+
+    /**
+     * As {@link #add(String, int, long, double, long)}, preferring the instance that holds most of the batch's
+     * prefix blocks ({@code cachedBlocks[i]}, from engine KV events) among those whose backlog is at most one
+     * batch-estimate above the least-backlogged one: a hit saves prefill, but not an unbounded wait.
+     */
+    int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks) {
         int chosen = 0;
         double best = Double.MAX_VALUE;
+        double[] backlogs = new double[instances.length];
         for (int i = 0; i < instances.length; i++) {
             double backlog = backlogSeconds(instances[i], nowMs);
+            backlogs[i] = backlog;
             // equal backlogs (typically 0: a batch past its estimate is still in flight until reported): the
             // instance with fewer batches, so an idle instance is not passed over for one still running
             if (backlog < best || backlog == best && instances[i].batches.size() < instances[chosen].batches.size()) {
                 best = backlog;
                 chosen = i;
+            }
+        }
+        if (cachedBlocks.length == instances.length) {
+            int most = cachedBlocks[chosen];
+            for (int i = 0; i < instances.length; i++) {
+                if (cachedBlocks[i] > most && backlogs[i] <= best + Math.max(0, estimatedSeconds)) {
+                    most = cachedBlocks[i];
+                    chosen = i;
+                }
             }
         }
         InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds);

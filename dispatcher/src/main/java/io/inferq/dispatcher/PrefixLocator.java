@@ -20,6 +20,15 @@ public interface PrefixLocator {
      */
     Map<String, Integer> cachedLeadingBlocksByPool(List<Long> blockHashes);
 
+    /**
+     * For locators that know what each engine instance holds (vLLM KV events): leading blocks of the prompt cached
+     * on each instance of {@code poolId}, indexed by instance; an empty array when unknown (the default). Same
+     * threading contract as {@link #cachedLeadingBlocksByPool}.
+     */
+    default int[] cachedLeadingBlocksByInstance(String poolId, List<Long> blockHashes) {
+        return new int[0];
+    }
+
     /** Knows nothing: every pool holds nothing. Routing is then prefix-blind. */
     PrefixLocator NONE = hashes -> Map.of();
 }

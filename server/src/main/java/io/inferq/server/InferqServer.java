@@ -533,6 +533,15 @@ public final class InferqServer implements AutoCloseable {
             IndexPrefixLocator locator = new IndexPrefixLocator(prefixIndex, lookups, registry);
             prefixLocator = locator;
             promptAnalyzer = new KvPromptAnalyzer(hashing, locator::prefetch);
+            io.inferq.server.kv.EnginePrefixLocator precise = io.inferq.server.kv.EngineEventsLauncher.start(config, hashing,
+                    locator, registry, toClose);
+            if (precise != null) {   // pools with kv-events-endpoints: precise prefix routing from vLLM KV events
+                prefixLocator = precise;
+                promptAnalyzer = KvPromptAnalyzer.withTokens(hashing, (hashes, tokens) -> {
+                    locator.prefetch(hashes);
+                    precise.remember(hashes, tokens);
+                });
+            }
         }
     }
 

@@ -196,11 +196,25 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
         }
     }
 
-    /** A chip pool. */
+    /**
+     * A chip pool. {@code kvEventsEndpoints} (one ZeroMQ endpoint per instance, openai-http pools) turn on precise
+     * prefix routing from the engines' KV-cache events; {@code kvEventsReplayEndpoints} (same order) let gaps be
+     * replayed; the pool falls back to the approximate index when an instance is silent for
+     * {@code kvEventsStaleAfterMs} (default 60000).
+     */
     public record PoolSetting(String id, String chip, int chipsPerInstance, int instances, String model, String backend,
             int maxBatchTokens, int maxConcurrentSequences, double timeScale, List<String> baseUrls, String engineModel,
-            Long requestTimeoutMs) {
+            Long requestTimeoutMs, List<String> kvEventsEndpoints, List<String> kvEventsReplayEndpoints,
+            String kvEventsTopic, Long kvEventsStaleAfterMs) {
         public PoolSetting {
+            kvEventsEndpoints = kvEventsEndpoints == null ? List.of() : List.copyOf(kvEventsEndpoints);
+            kvEventsReplayEndpoints = kvEventsReplayEndpoints == null ? List.of() : List.copyOf(kvEventsReplayEndpoints);
+            require(kvEventsEndpoints.isEmpty() || "openai-http".equals(backend) && kvEventsEndpoints.size() == instances,
+                    "pools[" + id + "].kv-events-endpoints must list one endpoint per instance of an openai-http pool");
+            require(kvEventsReplayEndpoints.isEmpty() || kvEventsReplayEndpoints.size() == kvEventsEndpoints.size(),
+                    "pools[" + id + "].kv-events-replay-endpoints must list one endpoint per kv-events-endpoints entry");
+            require(kvEventsStaleAfterMs == null || kvEventsStaleAfterMs >= 1000,
+                    "pools[" + id + "].kv-events-stale-after-ms must be at least 1000, was " + kvEventsStaleAfterMs);
             require(id != null && id.matches("[a-z0-9][a-z0-9-]{0,62}"),
                     "pools[].id '" + id + "' must be 1-63 characters of a-z, 0-9 and '-'");
             require("simulated".equals(backend) || "openai-http".equals(backend),

@@ -23,20 +23,34 @@ public final class KvPromptAnalyzer implements PromptAnalyzer {
     private static final Logger LOG = LoggerFactory.getLogger(KvPromptAnalyzer.class);
 
     private final PrefixHashing hashing;
-    private final Consumer<List<Long>> onHashes;
+    private final java.util.function.BiConsumer<List<Long>, int[]> onHashes;
 
     /**
      * @param hashing  shared tokenisation and hashing
      * @param onHashes told each prompt's block hashes (non-blocking, e.g. {@code locator::prefetch})
      */
     public KvPromptAnalyzer(PrefixHashing hashing, Consumer<List<Long>> onHashes) {
+        this(hashing, onHashes == null ? null : (java.util.function.BiConsumer<List<Long>, int[]>) (h, t) -> onHashes.accept(h),
+                false);
+    }
+
+    /**
+     * @param onPrompt told each prompt's block hashes and its tokens (non-blocking; e.g. the engine-events locator,
+     *                 which chains the tokens its own way)
+     */
+    public static KvPromptAnalyzer withTokens(PrefixHashing hashing, java.util.function.BiConsumer<List<Long>, int[]> onPrompt) {
+        return new KvPromptAnalyzer(hashing, onPrompt, true);
+    }
+
+    private KvPromptAnalyzer(PrefixHashing hashing, java.util.function.BiConsumer<List<Long>, int[]> onPrompt,
+                             boolean withTokens) {
         this.hashing = Objects.requireNonNull(hashing, "hashing must not be null");
-        this.onHashes = Objects.requireNonNull(onHashes, "onHashes must not be null");
+        this.onHashes = Objects.requireNonNull(onPrompt, "onHashes must not be null");
     }
 
     /** Without prefetching. */
     public KvPromptAnalyzer(PrefixHashing hashing) {
-        this(hashing, hashes -> { });
+        this(hashing, (Consumer<List<Long>>) hashes -> { });
     }
 
     @Override
@@ -51,7 +65,7 @@ public final class KvPromptAnalyzer implements PromptAnalyzer {
         }
         if (!prompt.blockHashes().isEmpty()) {
             try {
-                onHashes.accept(prompt.blockHashes());
+                onHashes.accept(prompt.blockHashes(), prompt.tokens());
             } catch (RuntimeException e) {
                 LOG.debug("prefix prefetch failed: {}", e.toString());
             }
