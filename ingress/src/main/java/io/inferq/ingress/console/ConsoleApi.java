@@ -57,6 +57,7 @@ public final class ConsoleApi {
     public static final long OVERVIEW_TTL_MS = 1000;
     public static final long SAMPLE_PERIOD_MS = 2000;
     public static final int SAMPLES = 300;
+    static final long QUEUES_TIMEOUT_MS = 2000;
     static final int MAX_LIMIT = 100;
     private static final int LIST_OUTPUT_CHARS = 200;
 
@@ -191,6 +192,9 @@ public final class ConsoleApi {
         Context here = vertx.getOrCreateContext();
         Promise<JsonObject> built = Promise.promise();
         source.queues().onComplete(q -> here.runOnContext(v -> {
+            if (built.future().isComplete()) {
+                return; // answered without the queues already (below)
+            }
             try {
                 built.complete(buildOverview(now, q.succeeded() ? q.result() : null,
                         q.failed() ? String.valueOf(q.cause().getMessage()) : null));
@@ -198,6 +202,16 @@ public final class ConsoleApi {
                 built.fail(e);
             }
         }));
+        // a dispatcher busy for long must not hold every console: answer without its queues
+        vertx.setTimer(QUEUES_TIMEOUT_MS, id -> {
+            if (!built.future().isComplete()) {
+                try {
+                    built.complete(buildOverview(now, null, "the dispatcher did not answer within " + QUEUES_TIMEOUT_MS + " ms"));
+                } catch (RuntimeException e) {
+                    built.fail(e);
+                }
+            }
+        });
         overview = built.future();
         return overview;
     }

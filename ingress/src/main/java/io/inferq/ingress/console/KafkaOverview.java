@@ -30,8 +30,8 @@ import org.apache.kafka.common.TopicPartition;
  * or not instead of a lag.
  *
  * <p>Cost: a handful of Admin requests (list topics, describe, end offsets, list groups, their committed offsets),
- * each bounded by a timeout, run on a worker thread ({@code executeBlocking}), never on an event loop; the answer is
- * cached for {@link #ttlMs} and concurrent callers share one refresh.
+ * each bounded by a timeout, run on a worker thread ({@code executeBlocking}), never on an event loop; the answer (or
+ * the failure) is cached for the TTL and concurrent callers share one refresh.
  */
 public final class KafkaOverview {
     private static final long TIMEOUT_MS = 3000;
@@ -54,7 +54,7 @@ public final class KafkaOverview {
     /** @return the cached snapshot, refreshed when older than the TTL. Call from one context (the HTTP verticle's). */
     public Future<JsonObject> snapshot() {
         long now = clock.getAsLong();
-        if (cached != null && (!cached.isComplete() || now - cachedAtMs < ttlMs && cached.succeeded())) {
+        if (cached != null && (!cached.isComplete() || now - cachedAtMs < ttlMs)) { // a failure is kept as long, too
             return cached;
         }
         cachedAtMs = now;

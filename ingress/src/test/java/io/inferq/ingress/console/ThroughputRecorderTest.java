@@ -60,11 +60,11 @@ class ThroughputRecorderTest {
     @Test
     void latenciesOfABusyIntervalAreSampledNotAllKept() {
         ThroughputRecorder r = new ThroughputRecorder(2, 0);
-        for (int i = 0; i < 50_000; i++) {
+        for (int i = 0; i < 10_000; i++) {
             r.onJobEvent(event("s" + i, JobStatusCode.SUCCEEDED, 0, 10L, 20));
         }
         ThroughputRecorder.Sample s = r.sample(1000, Map.of());
-        assertThat(s.outPerSec()).isEqualTo(50_000.0);
+        assertThat(s.outPerSec()).isEqualTo(10_000.0);
         assertThat(s.waitP99Ms()).isEqualTo(10);
         assertThat(s.e2eP50Ms()).isEqualTo(20);
     }
