@@ -2,6 +2,7 @@ package io.inferq.loadtests;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.inferq.loadtests.bench.BurstBenchmark;
+import io.inferq.loadtests.bench.FairnessBenchmark;
 import io.inferq.loadtests.bench.MemoryBenchmark;
 import io.inferq.loadtests.bench.PipelineOverheadBenchmark;
 import io.inferq.loadtests.bench.PolicyBenchmark;
@@ -44,6 +45,7 @@ public final class LoadCommand {
               bench-policies  routing policies on both traces: policy simulator + the real pipeline
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
+              bench-fairness  tenants sharing the simulated fleet: fair sharing vs oldest-first vs each tenant alone
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
             every command's flags, with defaults: README.md, section "Load tests: trace replay and benchmarks\"""";
 
@@ -82,6 +84,7 @@ public final class LoadCommand {
             case "bench-policies" -> PolicyBenchmark.run(f, out);
             case "bench-burst" -> BurstBenchmark.run(f, out);
             case "bench-memory" -> MemoryBenchmark.run(f, out);
+            case "bench-fairness" -> FairnessBenchmark.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }
