@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * A command given an unknown flag names every flag it read before refusing it, so this needs no server.
  */
 class FlagsDocumentedTest {
-    static final List<String> COMMANDS = List.of("replay", "serve", "bench-overhead", "bench-policies", "bench-burst", "bench-memory");
+    static final List<String> COMMANDS = List.of("replay", "serve", "bench-overhead", "bench-policies", "bench-burst", "bench-memory",
+            "bench-fairness");
 
     static String loadTestsSection() throws Exception {
         String readme = Files.readString(Path.of("..", "README.md"));
