@@ -55,11 +55,25 @@ public final class FairnessBenchmark {
                      double p50Wait, double p99Wait) {
     }
 
-    public static int run(Flags f, PrintStream out) {
+    public static int run(Flags f, PrintStream console) {
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        PrintStream out = new PrintStream(new java.io.OutputStream() { // the console, and a copy for the report
+            @Override
+            public void write(int b) {
+                console.write(b);
+                printed.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                console.write(b, off, len);
+                printed.write(b, off, len);
+            }
+        }, true, java.nio.charset.StandardCharsets.UTF_8);
         Path traces = Path.of(f.string("traces", TraceFiles.defaultDir().toString()));
         String fleet = f.string("fleet", "r1-mixed");
         double load = f.positive("load", 2.0);
-        double seconds = f.positive("seconds", 600);
+        double seconds = f.positive("seconds", 300);
         double heavyFactor = f.positive("heavy-factor", 10);
         int lights = f.intValue("light-tenants", 1);
         long seed = f.longValue("seed", 7);
@@ -141,8 +155,8 @@ public final class FairnessBenchmark {
             rows.addAll(aloneRows);
             double totalFair = fairRun.result().goodput();
             double totalOld = oldRun.result().goodput();
-            out.printf(Locale.ROOT, "total goodput: fair %.3f/s, oldest-first %.3f/s, fair ÷ oldest-first %.3f (goal ≥ 0.95)%s%n",
-                    totalFair, totalOld, totalFair / totalOld, totalFair / totalOld >= 0.95 ? "" : "  MISSED");
+            out.printf(Locale.ROOT, "RATIO %s total goodput fair ÷ oldest-first %.3f (goal ≥ 0.95%s): fair %.3f/s, oldest-first %.3f/s%n",
+                    w, totalFair / totalOld, totalFair / totalOld >= 0.95 ? "" : ", MISSED", totalFair, totalOld);
             Map<String, Object> g = new LinkedHashMap<>();
             g.put("goodput_fair_over_oldest_first", totalFair / totalOld);
             for (int k = 0; k < tenants.size(); k++) {
@@ -154,9 +168,9 @@ public final class FairnessBenchmark {
                 TenantRow or = oldRows.get(k);
                 double waitRatio = fr.p99Wait() / aloneRows.get(k).p99Wait();
                 double oldWaitRatio = or.p99Wait() / aloneRows.get(k).p99Wait();
-                out.printf(Locale.ROOT, "%-8s received ÷ fair share: fair %.2f, oldest-first %.2f (goal ≥ 0.90%s); "
+                out.printf(Locale.ROOT, "RATIO %s %s received ÷ fair share: fair %.2f, oldest-first %.2f (goal ≥ 0.90%s); "
                                 + "p99 wait ÷ alone: fair %.2f, oldest-first %.2f (goal ≤ 1.5%s); goodput ÷ alone: fair %.2f, oldest-first %.2f%n",
-                        t.name(), fr.ofFairShare(), or.ofFairShare(), fr.ofFairShare() >= 0.9 ? "" : ", MISSED", waitRatio,
+                        w, t.name(), fr.ofFairShare(), or.ofFairShare(), fr.ofFairShare() >= 0.9 ? "" : ", MISSED", waitRatio,
                         oldWaitRatio, waitRatio <= 1.5 ? "" : ", MISSED", fr.goodput() / aloneRows.get(k).goodput(),
                         or.goodput() / aloneRows.get(k).goodput());
                 g.put(t.name() + "_of_fair_share", fr.ofFairShare());
@@ -180,7 +194,9 @@ public final class FairnessBenchmark {
         summary.put("goals", goals);
         summary.put("rows", rows);
         Bench.writeJson(dir.resolve("summary.json"), summary);
-        out.println("summary: " + dir.resolve("summary.json").toAbsolutePath());
+        new io.inferq.loadtests.report.HtmlReport("inferq fair sharing between tenants").keyValues(setup)
+                .preformatted(printed.toString(java.nio.charset.StandardCharsets.UTF_8)).write(dir.resolve("report.html"));
+        out.println("report: " + dir.resolve("report.html").toAbsolutePath());
         return 0;
     }
 
