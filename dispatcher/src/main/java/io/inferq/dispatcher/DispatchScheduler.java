@@ -64,7 +64,8 @@ import java.util.Collections;
  * {@value #MAX_AFFINITY_SKIPS} batches of its group before it goes in queue order ahead of any affinity choice.
  * When no candidate caches anything of the window, or with weight 0 or {@link PrefixLocator#NONE}, batches are
  * formed in queue order exactly as above. Cost per decision: one (memoised) locator call per window job and a
- * sort of the window per candidate pool.
+ * sort of the window per candidate pool. With fair sharing (below), "queue order" here is the group's fair order,
+ * and the head is its first job.
  *
  * <h2>Fair sharing between tenants</h2>
  * With {@link FairnessConfig#enabled()} (the default), each (model, lane) is a fairness domain with its own
@@ -597,7 +598,9 @@ public final class DispatchScheduler {
 
     /**
      * The route options of one decision with prefix-affinity batch forming. The look-ahead window is the
-     * group's first {@value #AFFINITY_LOOKAHEAD_FACTOR} × (largest candidate sequence cap) jobs in queue order.
+     * group's first {@value #AFFINITY_LOOKAHEAD_FACTOR} × (largest candidate sequence cap) jobs in service order
+     * ({@link #serviceOrder}: queue order, or fair order with fair sharing); jobs of a tenant beyond the affinity
+     * budget rank after every other job of the window, in that order.
      * For each candidate pool the window is ranked: the head first, then jobs passed over
      * {@value #MAX_AFFINITY_SKIPS} times already (queue order), then the rest by the prompt tokens this pool
      * caches minus the most any other candidate caches (so a job is left to the pool holding its prefix), then
