@@ -455,17 +455,18 @@ public final class DispatchScheduler {
      */
     private List<QueuedJob> fairlyDue(long nowMs) {
         List<QueuedJob> due = new ArrayList<>();
-        // (model, lane, tenant) -> that tenant's per-bucket queues
-        Map<List<Object>, List<TreeSet<Entry>>> queues = new LinkedHashMap<>();
+        record TenantOfDomain(String model, JobLane lane, String tenant) {
+        }
+        Map<TenantOfDomain, List<TreeSet<Entry>>> queues = new LinkedHashMap<>(); // its per-bucket queues
         for (BucketQueue g : groups.values()) {
-            g.byTenant.forEach((tenant, own) -> queues.computeIfAbsent(List.of(g.key.model(), g.key.lane(), tenant),
-                    k -> new ArrayList<>()).add(own));
+            g.byTenant.forEach((tenant, own) -> queues.computeIfAbsent(
+                    new TenantOfDomain(g.key.model(), g.key.lane(), tenant), k -> new ArrayList<>()).add(own));
         }
         Map<VirtualTokenCounter, VirtualTokenCounter.FairWork> snapshots = new IdentityHashMap<>();
-        for (Map.Entry<List<Object>, List<TreeSet<Entry>>> e : queues.entrySet()) {
-            ModelState m = models.get((String) e.getKey().get(0));
-            JobLane lane = (JobLane) e.getKey().get(1);
-            String tenant = (String) e.getKey().get(2);
+        for (Map.Entry<TenantOfDomain, List<TreeSet<Entry>>> e : queues.entrySet()) {
+            ModelState m = models.get(e.getKey().model());
+            JobLane lane = e.getKey().lane();
+            String tenant = e.getKey().tenant();
             VirtualTokenCounter.FairWork share = snapshots.computeIfAbsent(m.fair[lane.ordinal()],
                     VirtualTokenCounter::snapshot);
             long interactive = lane == JobLane.BATCH ? m.queuedWork[JobLane.INTERACTIVE.ordinal()] : 0;
