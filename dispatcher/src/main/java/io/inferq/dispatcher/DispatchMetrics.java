@@ -3,6 +3,7 @@ package io.inferq.dispatcher;
 import io.inferq.broker.job.JobLane;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -10,7 +11,10 @@ import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
+import io.inferq.dispatcher.fairness.VirtualTokenCounter;
 
 /** Micrometer meters of the scheduler. With no registry the meters are no-ops. */
 final class DispatchMetrics {
@@ -23,6 +27,8 @@ final class DispatchMetrics {
     private final Map<String, Counter> rejections = new HashMap<>();
     private final Map<String, Counter> affinityBatches = new HashMap<>();
     private final Counter cancelled;
+    /** (model, lane, tenant) whose fair-sharing meters are registered. */
+    private final Set<String> tenantMeters = new HashSet<>();
 
     DispatchMetrics(MeterRegistry registryOrNull, DispatchScheduler scheduler) {
         this.registry = registryOrNull == null ? new CompositeMeterRegistry() : registryOrNull;
@@ -67,6 +73,29 @@ final class DispatchMetrics {
         batchSize.get(plan.poolId()).record(plan.jobs().size());
         long padded = (long) longest * plan.jobs().size();
         paddingWaste.get(plan.poolId()).record(padded == 0 ? 0 : (double) (padded - sum) / padded);
+    }
+
+    /**
+     * Registers, the first time a tenant is backlogged in a fairness domain, its service, backlog and virtual token
+     * counter there (one series per tenant × model × lane: tenants are configured, so the set is bounded).
+     */
+    void tenantBacklogged(String model, JobLane lane, String tenant, VirtualTokenCounter vtc) {
+        if (!tenantMeters.add(model + "\u0000" + lane + "\u0000" + tenant)) {
+            return;
+        }
+        FunctionCounter.builder("inferq.dispatcher.tenant.service", vtc, v -> v.service(tenant))
+                .tag("tenant", tenant).tag("model", model).tag("lane", lane.apiName()).baseUnit("tokens")
+                .description("weighted service dispatched for the tenant: prefill-weight × uncached prompt tokens "
+                        + "+ decode-weight × output tokens")
+                .register(registry);
+        Gauge.builder("inferq.dispatcher.tenant.backlog", vtc, v -> v.backlog(tenant))
+                .tag("tenant", tenant).tag("model", model).tag("lane", lane.apiName()).baseUnit("jobs")
+                .description("the tenant's jobs waiting in the central queue").register(registry);
+        Gauge.builder("inferq.dispatcher.tenant.virtual.counter", vtc, v -> v.counter(tenant))
+                .tag("tenant", tenant).tag("model", model).tag("lane", lane.apiName()).baseUnit("tokens")
+                .description("the tenant's virtual token counter (service ÷ weight, lifted when it returns from idle); "
+                        + "the backlogged tenant with the lowest is served next")
+                .register(registry);
     }
 
     void formedByAffinity(String poolId) {

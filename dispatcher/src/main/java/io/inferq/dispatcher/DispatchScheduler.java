@@ -1,19 +1,24 @@
 package io.inferq.dispatcher;
 
 import io.inferq.broker.job.JobLane;
+import io.inferq.dispatcher.fairness.FairnessConfig;
+import io.inferq.dispatcher.fairness.VirtualTokenCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.Collections;
 
 /**
@@ -59,7 +64,25 @@ import java.util.Collections;
  * {@value #MAX_AFFINITY_SKIPS} batches of its group before it goes in queue order ahead of any affinity choice.
  * When no candidate caches anything of the window, or with weight 0 or {@link PrefixLocator#NONE}, batches are
  * formed in queue order exactly as above. Cost per decision: one (memoised) locator call per window job and a
- * sort of the window per candidate pool.
+ * sort of the window per candidate pool. With fair sharing (below), "queue order" here is the group's fair order,
+ * and the head is its first job.
+ *
+ * <h2>Fair sharing between tenants</h2>
+ * With {@link FairnessConfig#enabled()} (the default), each (model, lane) is a fairness domain with its own
+ * {@link VirtualTokenCounter}, and every length-bucket group keeps its jobs per tenant, earliest deadline first, then
+ * enqueue order. The lane (and model) to serve next is chosen as above (interactive and promoted batch work first,
+ * oldest head first); within it, the next group is the ready one holding the next job of the backlogged tenant with
+ * the lowest counter, and a batch takes that group's jobs in <em>fair order</em> — repeatedly the next job of the
+ * tenant whose counter, plus what the jobs already placed would charge it, is lowest — instead of enqueue order. The
+ * "head" of a group for batch forming (always in the batch; first in the affinity ranking) is the first job in fair
+ * order; readiness, max wait and promotion still use the group's oldest job. Each dispatched job charges its tenant
+ * (prompt tokens not cached on the chosen pool and output budget, weighted; see {@link VirtualTokenCounter}). Prefix
+ * affinity reorders within the fair-order window, but never takes a job of a tenant more than
+ * {@link FairnessConfig#affinityBudgetTokens()} above the lowest backlogged counter ahead of other tenants' jobs.
+ * Admission and expiry predict a job's wait from its tenant's fair share of the fleet
+ * ({@link VirtualTokenCounter#fairWorkAhead}) rather than from all work queued ahead of it, so a flood from one
+ * tenant no longer makes the others' deadlines look unreachable. The per-tenant queued-token quota stays as a safety
+ * net. With fair sharing off, each lane is served oldest-first across tenants, as described above.
  *
  * <h2>Bounds</h2>
  * At most {@link DispatchConfig#maxQueuedJobs()} jobs are queued. {@link #admit} rejects with
@@ -88,12 +111,29 @@ public final class DispatchScheduler {
     private static final Comparator<GroupKey> GROUP_ORDER = Comparator.comparing(GroupKey::lane)
             .thenComparing(GroupKey::model).thenComparingInt(GroupKey::bucket);
 
+    /** A queued job with its enqueue sequence number (fair sharing only). */
+    private record Entry(QueuedJob job, long seq) {
+    }
+
+    /** Order of one tenant's jobs: earliest deadline first (none last), then enqueue time, then enqueue order. */
+    private static final Comparator<Entry> TENANT_ORDER = Comparator
+            .comparing((Entry e) -> e.job().deadlineAtMs(), Comparator.nullsLast(Comparator.naturalOrder()))
+            .thenComparingLong(e -> e.job().enqueuedAtMs()).thenComparingLong(Entry::seq);
+    /** {@link #TENANT_ORDER} without the enqueue sequence: equal deadline and enqueue time tie. */
+    private static final Comparator<Entry> URGENCY_ORDER = Comparator
+            .comparing((Entry e) -> e.job().deadlineAtMs(), Comparator.nullsLast(Comparator.naturalOrder()))
+            .thenComparingLong(e -> e.job().enqueuedAtMs());
+
     /** Jobs of one (lane, model, bucket), in enqueue order. */
     private static final class BucketQueue {
         final GroupKey key;
         final LinkedHashMap<String, QueuedJob> jobs = new LinkedHashMap<>();
         /** Prefix-affinity batch forming only: how often each queued job was passed over. */
         final Map<String, Integer> skips = new HashMap<>();
+        /** Fair sharing only: the group's jobs per tenant, in {@link #TENANT_ORDER}. */
+        final Map<String, TreeSet<Entry>> byTenant = new HashMap<>();
+        /** Fair sharing only: enqueue sequence number of each job. */
+        final Map<String, Long> seqOf = new HashMap<>();
         long promptTokens;
 
         BucketQueue(GroupKey key) {
@@ -112,6 +152,8 @@ public final class DispatchScheduler {
         int minSequences = Integer.MAX_VALUE;
         int maxBatchTokens;
         final long[] queuedWork = new long[JobLane.values().length];
+        /** One virtual token counter per lane: the fairness domains of this model. */
+        final VirtualTokenCounter[] fair = new VirtualTokenCounter[JobLane.values().length];
         double meanPrompt = 1024;
         double meanOutput;
         long seenJobs;
@@ -122,6 +164,8 @@ public final class DispatchScheduler {
     }
 
     private final DispatchConfig config;
+    private final FairnessConfig fairness;
+    private long enqueueSeq;
     private final RoutingPolicy policy;
     private final PrefixLocator prefixes;
     private final Map<String, PoolLedger> pools = new LinkedHashMap<>();
@@ -147,16 +191,24 @@ public final class DispatchScheduler {
         this(config, pools, policy, prefixes, null);
     }
 
+    /** Fair sharing with {@link FairnessConfig#defaults()}. */
+    public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
+                             PrefixLocator prefixes, MeterRegistry registry) {
+        this(config, FairnessConfig.defaults(), pools, policy, prefixes, registry);
+    }
+
     /**
      * @param config   limits
+     * @param fairness fair sharing between tenants ({@link FairnessConfig#oldestFirst()} for none)
      * @param pools    the fleet; pool ids must be unique; at least one pool
      * @param policy   pool selection
      * @param prefixes cached-prefix lookup, {@link PrefixLocator#NONE} for none
      * @param registry meter registry, or {@code null} for no metrics
      */
-    public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
-                             PrefixLocator prefixes, MeterRegistry registry) {
+    public DispatchScheduler(DispatchConfig config, FairnessConfig fairness, List<PoolProfile> pools,
+                             RoutingPolicy policy, PrefixLocator prefixes, MeterRegistry registry) {
         this.config = Objects.requireNonNull(config, "config must not be null");
+        this.fairness = Objects.requireNonNull(fairness, "fairness must not be null (use FairnessConfig.oldestFirst())");
         this.policy = Objects.requireNonNull(policy, "policy must not be null");
         this.prefixes = Objects.requireNonNull(prefixes, "prefixes must not be null (use PrefixLocator.NONE)");
         Objects.requireNonNull(pools, "pools must not be null");
@@ -170,6 +222,11 @@ public final class DispatchScheduler {
                 throw new IllegalArgumentException("pools: duplicate poolId " + p.poolId());
             }
             ModelState m = models.computeIfAbsent(p.model(), ModelState::new);
+            for (JobLane lane : JobLane.values()) {
+                if (m.fair[lane.ordinal()] == null) {
+                    m.fair[lane.ordinal()] = new VirtualTokenCounter(fairness);
+                }
+            }
             m.pools.add(ledger);
             m.minBatchTokens = Math.min(m.minBatchTokens, p.maxBatchTokens());
             m.minSequences = Math.min(m.minSequences, p.maxConcurrentSequences());
@@ -219,7 +276,8 @@ public final class DispatchScheduler {
                     + " (tenantQueuedTokens)", Math.max(1, drainMs(m, excess)));
         }
         if (job.deadlineAtMs() != null) {
-            long ahead = m.queuedWork[JobLane.INTERACTIVE.ordinal()]
+            long ahead = fairness.enabled() ? fairWorkAhead(m, job)
+                    : m.queuedWork[JobLane.INTERACTIVE.ordinal()]
                     + (job.lane() == JobLane.BATCH ? m.queuedWork[JobLane.BATCH.ordinal()] : 0);
             long predictedStart = nowMs + drainMs(m, ahead);
             if (predictedStart > job.deadlineAtMs()) {
@@ -229,6 +287,17 @@ public final class DispatchScheduler {
             }
         }
         return Admission.ACCEPTED;
+    }
+
+    /**
+     * Work served before a new {@code job} starts under fair sharing: its tenant's fair share of its lane's queue up to
+     * and including the job, less the job itself; for a batch-lane job plus all queued interactive work.
+     */
+    private long fairWorkAhead(ModelState m, QueuedJob job) {
+        VirtualTokenCounter vtc = m.fair[job.lane().ordinal()];
+        long own = vtc.queuedWork(job.tenant()) + job.quotaTokens();
+        long ahead = Math.max(0, Math.round(vtc.fairWorkAhead(job.tenant(), own)) - job.quotaTokens());
+        return ahead + (job.lane() == JobLane.BATCH ? m.queuedWork[JobLane.INTERACTIVE.ordinal()] : 0);
     }
 
     /**
@@ -260,6 +329,15 @@ public final class DispatchScheduler {
         g.jobs.put(job.jobId(), job);
         g.promptTokens += job.promptTokens();
         groupOfJob.put(job.jobId(), g);
+        if (fairness.enabled()) {
+            long seq = ++enqueueSeq;
+            g.seqOf.put(job.jobId(), seq);
+            g.byTenant.computeIfAbsent(job.tenant(), t -> new TreeSet<>(TENANT_ORDER)).add(new Entry(job, seq));
+        }
+        VirtualTokenCounter vtc = m.fair[job.lane().ordinal()];
+        if (vtc.queued(job.tenant(), job.quotaTokens())) {
+            metrics.tenantBacklogged(job.model(), job.lane(), job.tenant(), vtc);
+        }
         tenantTokens.merge(job.tenant(), job.quotaTokens(), Long::sum);
         m.queuedWork[job.lane().ordinal()] += job.quotaTokens();
         if (m.seenJobs++ == 0) {
@@ -312,6 +390,15 @@ public final class DispatchScheduler {
     private void unaccount(BucketQueue g, QueuedJob job) {
         g.promptTokens -= job.promptTokens();
         g.skips.remove(job.jobId());
+        Long seq = g.seqOf.remove(job.jobId());
+        if (seq != null) {
+            TreeSet<Entry> own = g.byTenant.get(job.tenant());
+            own.remove(new Entry(job, seq));
+            if (own.isEmpty()) {
+                g.byTenant.remove(job.tenant());
+            }
+        }
+        models.get(job.model()).fair[job.lane().ordinal()].left(job.tenant(), job.quotaTokens());
         if (g.jobs.isEmpty()) {
             groups.remove(g.key);
         }
@@ -332,10 +419,10 @@ public final class DispatchScheduler {
         if (queuedWithDeadline == 0) {
             return List.of();
         }
-        List<QueuedJob> expired = new ArrayList<>();
+        List<QueuedJob> expired = fairness.enabled() ? fairlyDue(nowMs) : new ArrayList<>();
         Map<String, Long> aheadByModel = new HashMap<>();
         // the order admission assumes: interactive before batch, each in enqueue order (groupOfJob's order)
-        for (JobLane lane : List.of(JobLane.INTERACTIVE, JobLane.BATCH)) {
+        for (JobLane lane : fairness.enabled() ? List.<JobLane>of() : List.of(JobLane.INTERACTIVE, JobLane.BATCH)) {
             for (Map.Entry<String, BucketQueue> e : groupOfJob.entrySet()) {
                 if (e.getValue().key.lane() != lane) {
                     continue;
@@ -358,6 +445,81 @@ public final class DispatchScheduler {
             metrics.expired(j.lane());
         }
         return expired;
+    }
+
+    /**
+     * {@link #expireDue} under fair sharing: each tenant's jobs of a (model, lane) in its own order (earliest deadline
+     * first, then age; merged over the length buckets), each predicted to start after its tenant's fair share of the
+     * lane's queue up to it (a snapshot of the backlog, {@link VirtualTokenCounter#snapshot()}), plus, in the batch
+     * lane, all queued interactive work. Cost: O(queued jobs × log buckets + tenants × log tenants).
+     */
+    private List<QueuedJob> fairlyDue(long nowMs) {
+        List<QueuedJob> due = new ArrayList<>();
+        record TenantOfDomain(String model, JobLane lane, String tenant) {
+        }
+        Map<TenantOfDomain, List<TreeSet<Entry>>> queues = new LinkedHashMap<>(); // its per-bucket queues
+        for (BucketQueue g : groups.values()) {
+            g.byTenant.forEach((tenant, own) -> queues.computeIfAbsent(
+                    new TenantOfDomain(g.key.model(), g.key.lane(), tenant), k -> new ArrayList<>()).add(own));
+        }
+        Map<VirtualTokenCounter, VirtualTokenCounter.FairWork> snapshots = new IdentityHashMap<>();
+        for (Map.Entry<TenantOfDomain, List<TreeSet<Entry>>> e : queues.entrySet()) {
+            ModelState m = models.get(e.getKey().model());
+            JobLane lane = e.getKey().lane();
+            String tenant = e.getKey().tenant();
+            VirtualTokenCounter.FairWork share = snapshots.computeIfAbsent(m.fair[lane.ordinal()],
+                    VirtualTokenCounter::snapshot);
+            long interactive = lane == JobLane.BATCH ? m.queuedWork[JobLane.INTERACTIVE.ordinal()] : 0;
+            long own = 0;
+            for (Iterator<Entry> it = merged(e.getValue()); it.hasNext(); ) {
+                QueuedJob j = it.next().job();
+                Long deadline = j.deadlineAtMs();
+                boolean isDue = false;
+                if (deadline != null) {
+                    long ahead = interactive + Math.max(0, Math.round(share.ahead(tenant, own + j.quotaTokens()))
+                            - j.quotaTokens());
+                    isDue = deadline <= nowMs || (config.expireOnPredictedMiss() && nowMs + drainMs(m, ahead) > deadline);
+                }
+                if (isDue) {
+                    due.add(j);
+                } else {
+                    own += j.quotaTokens();
+                }
+            }
+        }
+        return due;
+    }
+
+    /** The entries of several queues of one tenant in {@link #TENANT_ORDER} (a k-way merge). */
+    private static Iterator<Entry> merged(List<TreeSet<Entry>> queues) {
+        if (queues.size() == 1) {
+            return queues.get(0).iterator();
+        }
+        record Head(Entry entry, Iterator<Entry> rest) {
+        }
+        PriorityQueue<Head> heads = new PriorityQueue<>((a, b) -> TENANT_ORDER.compare(a.entry(), b.entry()));
+        for (TreeSet<Entry> q : queues) {
+            Iterator<Entry> it = q.iterator();
+            heads.add(new Head(it.next(), it));
+        }
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return !heads.isEmpty();
+            }
+
+            @Override
+            public Entry next() {
+                Head h = heads.poll();
+                if (h == null) {
+                    throw new java.util.NoSuchElementException();
+                }
+                if (h.rest().hasNext()) {
+                    heads.add(new Head(h.rest().next(), h.rest()));
+                }
+                return h.entry();
+            }
+        };
     }
 
     // ------------------------------------------------------------------ batch forming and routing
@@ -395,15 +557,21 @@ public final class DispatchScheduler {
                 held.add(g);
                 continue;
             }
+            int maxSeqs = 1;
+            for (PoolLedger p : candidates) {
+                maxSeqs = Math.max(maxSeqs, p.profile.maxConcurrentSequences());
+            }
+            // both first fits below look at most 2 × sequence cap jobs ahead; affinity at most LOOKAHEAD × cap
+            List<QueuedJob> order = serviceOrder(g, Math.max(2, AFFINITY_LOOKAHEAD_FACTOR) * maxSeqs);
             List<RouteOption> byPrefix = affinity
-                    ? affinityOptions(g, candidates, cmpTokens, cmpSeqs, nowMs, prefixMemo) : null;
+                    ? affinityOptions(g, order, candidates, cmpTokens, cmpSeqs, nowMs, prefixMemo) : null;
             boolean byAffinity = byPrefix != null;
             List<RouteOption> options = byAffinity ? byPrefix : new ArrayList<>(candidates.size());
             if (!byAffinity) {
-                List<QueuedJob> comparison = fit(g, cmpTokens, cmpSeqs);
+                List<QueuedJob> comparison = fit(order, cmpTokens, cmpSeqs);
                 for (PoolLedger p : candidates) {
                     List<QueuedJob> jobs = p.freeCredits() > 0
-                            ? fit(g, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
+                            ? fit(order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
                     long cached = cachedTokens(comparison, p.profile.poolId(), prefixMemo);
                     options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(),
                             p.inFlightBatches(), p.inFlightSequences(), p.aheadSeconds(nowMs),
@@ -417,7 +585,7 @@ public final class DispatchScheduler {
                 held.add(g);
                 continue;
             }
-            if (byAffinity && recordSkips(g, chosen.jobs())) {
+            if (byAffinity && recordSkips(g, order, chosen.jobs())) {
                 metrics.formedByAffinity(chosen.poolId());
             }
             plans.add(dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo));
@@ -431,7 +599,9 @@ public final class DispatchScheduler {
 
     /**
      * The route options of one decision with prefix-affinity batch forming. The look-ahead window is the
-     * group's first {@value #AFFINITY_LOOKAHEAD_FACTOR} × (largest candidate sequence cap) jobs in queue order.
+     * group's first {@value #AFFINITY_LOOKAHEAD_FACTOR} × (largest candidate sequence cap) jobs in service order
+     * ({@link #serviceOrder}: queue order, or fair order with fair sharing); jobs of a tenant beyond the affinity
+     * budget rank after every other job of the window, in that order.
      * For each candidate pool the window is ranked: the head first, then jobs passed over
      * {@value #MAX_AFFINITY_SKIPS} times already (queue order), then the rest by the prompt tokens this pool
      * caches minus the most any other candidate caches (so a job is left to the pool holding its prefix), then
@@ -441,20 +611,15 @@ public final class DispatchScheduler {
      * @return null if no candidate caches any prompt token of the window: queue order then decides, as without
      *         prefix-aware routing
      */
-    private List<RouteOption> affinityOptions(BucketQueue g, List<PoolLedger> candidates, int cmpTokens,
-                                              int cmpSeqs, long nowMs, Map<String, Map<String, Integer>> memo) {
+    private List<RouteOption> affinityOptions(BucketQueue g, List<QueuedJob> serviceOrder, List<PoolLedger> candidates,
+                                              int cmpTokens, int cmpSeqs, long nowMs,
+                                              Map<String, Map<String, Integer>> memo) {
         int maxSeqs = 1;
         for (PoolLedger p : candidates) {
             maxSeqs = Math.max(maxSeqs, p.profile.maxConcurrentSequences());
         }
-        long limit = (long) AFFINITY_LOOKAHEAD_FACTOR * maxSeqs;
-        List<QueuedJob> window = new ArrayList<>((int) Math.min(limit, g.jobs.size()));
-        for (QueuedJob j : g.jobs.values()) {
-            if (window.size() >= limit) {
-                break;
-            }
-            window.add(j);
-        }
+        int limit = AFFINITY_LOOKAHEAD_FACTOR * maxSeqs;
+        List<QueuedJob> window = serviceOrder.size() <= limit ? serviceOrder : serviceOrder.subList(0, limit);
         int n = window.size();
         int c = candidates.size();
         long[][] cached = new long[c][n];
@@ -482,8 +647,14 @@ public final class DispatchScheduler {
             return null;
         }
         boolean[] mandatory = new boolean[n];
+        // fair sharing: a tenant too far ahead of the lowest backlogged counter gets no job pulled forward
+        boolean[] overBudget = new boolean[n];
+        VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
+        Map<String, Boolean> within = new HashMap<>();
         for (int i = 0; i < n; i++) {
             mandatory[i] = i == 0 || g.skips.getOrDefault(window.get(i).jobId(), 0) >= MAX_AFFINITY_SKIPS;
+            overBudget[i] = !mandatory[i] && fairness.enabled()
+                    && !within.computeIfAbsent(window.get(i).tenant(), vtc::withinAffinityBudget);
         }
         List<RouteOption> options = new ArrayList<>(c);
         for (int k = 0; k < c; k++) {
@@ -508,6 +679,12 @@ public final class DispatchScheduler {
                     return mandatory[a] ? -1 : 1;
                 }
                 if (mandatory[a]) {
+                    return Integer.compare(a, b);
+                }
+                if (overBudget[a] != overBudget[b]) {
+                    return overBudget[a] ? 1 : -1;
+                }
+                if (overBudget[a]) {
                     return Integer.compare(a, b);
                 }
                 if (score[a] != score[b]) {
@@ -562,19 +739,20 @@ public final class DispatchScheduler {
     }
 
     /**
-     * Counts, for every job of {@code g} that {@code taken} passes over (queued before a taken job but not
-     * taken), one skip. A job skipped {@value #MAX_AFFINITY_SKIPS} times goes ahead of all affinity choices.
+     * Counts, for every job of {@code g} that {@code taken} passes over (before a taken job in {@code order}, the
+     * group's service order, but not taken), one skip. A job skipped {@value #MAX_AFFINITY_SKIPS} times goes ahead of
+     * all affinity choices.
      *
      * @return whether any job was passed over
      */
-    private static boolean recordSkips(BucketQueue g, List<QueuedJob> taken) {
+    private static boolean recordSkips(BucketQueue g, List<QueuedJob> order, List<QueuedJob> taken) {
         Set<String> ids = new HashSet<>();
         for (QueuedJob j : taken) {
             ids.add(j.jobId());
         }
         int remaining = ids.size();
         boolean passed = false;
-        for (QueuedJob j : g.jobs.values()) {
+        for (QueuedJob j : order) {
             if (remaining == 0) {
                 break;
             }
@@ -596,10 +774,12 @@ public final class DispatchScheduler {
         BucketQueue best = null;
         boolean bestUrgent = false;
         long bestAge = 0;
+        List<BucketQueue> readyGroups = new ArrayList<>();
         for (BucketQueue g : groups.values()) {
             if (held.contains(g) || !ready(g, nowMs)) {
                 continue;
             }
+            readyGroups.add(g);
             long enq = g.head().enqueuedAtMs();
             boolean urgent = urgent(g, nowMs);
             if (best == null || (urgent && !bestUrgent) || (urgent == bestUrgent && enq < bestAge)) {
@@ -608,7 +788,69 @@ public final class DispatchScheduler {
                 bestAge = enq;
             }
         }
-        return best;
+        if (best == null || !fairness.enabled()) {
+            return best;
+        }
+        // the lane and model are chosen; within them (and the same urgency) the lowest counter decides
+        VirtualTokenCounter vtc = models.get(best.key.model()).fair[best.key.lane().ordinal()];
+        BucketQueue chosen = null;
+        double chosenCounter = 0;
+        Entry chosenEntry = null;
+        for (BucketQueue g : readyGroups) {
+            if (g.key.lane() != best.key.lane() || !g.key.model().equals(best.key.model())
+                    || urgent(g, nowMs) != bestUrgent) {
+                continue;
+            }
+            for (Map.Entry<String, TreeSet<Entry>> e : g.byTenant.entrySet()) {
+                double c = vtc.counter(e.getKey());
+                Entry first = e.getValue().first();
+                // ties: earlier deadline, then older job, then the group's order (as without fair sharing)
+                if (chosen == null || c < chosenCounter
+                        || (c == chosenCounter && URGENCY_ORDER.compare(first, chosenEntry) < 0)) {
+                    chosen = g;
+                    chosenCounter = c;
+                    chosenEntry = first;
+                }
+            }
+        }
+        return chosen == null ? best : chosen;
+    }
+
+    /**
+     * Up to {@code limit} jobs of {@code g} in the order a batch takes them: enqueue order, or with fair sharing the
+     * fair order — repeatedly the next job (earliest deadline, then age) of the group's tenant whose counter plus the
+     * charge of its jobs already placed (at full prompt: the pool is not chosen yet) is lowest.
+     */
+    private List<QueuedJob> serviceOrder(BucketQueue g, int limit) {
+        List<QueuedJob> out = new ArrayList<>(Math.min(limit, g.jobs.size()));
+        if (!fairness.enabled()) {
+            for (QueuedJob j : g.jobs.values()) {
+                if (out.size() >= limit) {
+                    break;
+                }
+                out.add(j);
+            }
+            return out;
+        }
+        VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
+        record Cursor(String tenant, Entry next, Iterator<Entry> rest, double counter) {
+        }
+        PriorityQueue<Cursor> cursors = new PriorityQueue<>((a, b) -> a.counter() != b.counter()
+                ? Double.compare(a.counter(), b.counter()) : TENANT_ORDER.compare(a.next(), b.next()));
+        for (Map.Entry<String, TreeSet<Entry>> e : g.byTenant.entrySet()) {
+            Iterator<Entry> it = e.getValue().iterator();
+            cursors.add(new Cursor(e.getKey(), it.next(), it, vtc.counter(e.getKey())));
+        }
+        while (out.size() < limit && !cursors.isEmpty()) {
+            Cursor c = cursors.poll();
+            QueuedJob j = c.next().job();
+            out.add(j);
+            if (c.rest().hasNext()) {
+                cursors.add(new Cursor(c.tenant(), c.rest().next(), c.rest(),
+                        c.counter() + vtc.counterIncrement(c.tenant(), j.promptTokens(), j.maxTokens())));
+            }
+        }
+        return out;
     }
 
     /** Interactive, or batch-lane promoted by age: served before the (unpromoted) batch lane. */
@@ -638,13 +880,13 @@ public final class DispatchScheduler {
         return lane == JobLane.INTERACTIVE ? config.interactiveMaxWaitMs() : config.batchMaxWaitMs();
     }
 
-    /** Queue-order first fit within the limits; always contains the head if it fits at all. */
-    private static List<QueuedJob> fit(BucketQueue g, int maxTokens, int maxSeqs) {
+    /** First fit over {@code order} within the limits; always contains the head if it fits at all. */
+    private static List<QueuedJob> fit(List<QueuedJob> order, int maxTokens, int maxSeqs) {
         List<QueuedJob> out = new ArrayList<>();
         long tokens = 0;
         int scanned = 0;
         int scanLimit = 2 * maxSeqs;
-        for (QueuedJob j : g.jobs.values()) {
+        for (QueuedJob j : order) {
             if (out.size() >= maxSeqs || scanned++ >= scanLimit || tokens >= maxTokens) {
                 break;
             }
@@ -688,7 +930,11 @@ public final class DispatchScheduler {
     private BatchPlan dispatch(BucketQueue g, PoolLedger pool, List<QueuedJob> jobs, long nowMs,
                                Map<String, Map<String, Integer>> memo) {
         long work = 0;
+        VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
         for (QueuedJob j : jobs) {
+            // charged before it leaves the backlog, so a tenant that leaves takes its served counter with it
+            long cached = cachedTokens(List.of(j), pool.profile.poolId(), memo);
+            vtc.charge(j.tenant(), j.promptTokens() - cached, j.maxTokens());
             g.jobs.remove(j.jobId());
             groupOfJob.remove(j.jobId());
             unaccount(g, j);
@@ -872,6 +1118,24 @@ public final class DispatchScheduler {
     /** @return queued tokens (prompt + max output) per tenant that has any queued */
     public Map<String, Long> queuedTokensByTenant() {
         return new TreeMap<>(tenantTokens);
+    }
+
+    public FairnessConfig fairness() {
+        return fairness;
+    }
+
+    /**
+     * The virtual token counter of one fairness domain, for reading (metrics, tests, the simulator): counters,
+     * backlog and service per tenant. Confined to the scheduler's thread like everything else here.
+     *
+     * @throws IllegalArgumentException if no pool serves {@code model}
+     */
+    public VirtualTokenCounter fairShare(String model, JobLane lane) {
+        ModelState m = models.get(model);
+        if (m == null) {
+            throw new IllegalArgumentException("no pool serves model " + model);
+        }
+        return m.fair[lane.ordinal()];
     }
 
     public RoutingPolicy policy() {

@@ -5,6 +5,7 @@ import static io.inferq.broker.job.JobLane.INTERACTIVE;
 import static io.inferq.dispatcher.Fixtures.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.inferq.dispatcher.fairness.FairnessConfig;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -59,8 +60,10 @@ class AdmissionTest {
 
     @Test
     void queuedJobsExpireWhenTheDeadlinePassesOrIsPredictedToBeMissed() {
-        DispatchScheduler s = new DispatchScheduler(Fixtures.config(), pools, RoutingPolicies.estimatedCompletion(),
-                PrefixLocator.NONE);
+        // oldest-first: the no-deadline jobs queued earlier are ahead (with fair sharing a tenant's own jobs go
+        // earliest deadline first, so "doomed" would be first of its tenant: see FairSharingSchedulerTest)
+        DispatchScheduler s = new DispatchScheduler(Fixtures.config(), FairnessConfig.oldestFirst(), pools,
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
         for (int i = 0; i < 50; i++) {
             s.enqueue(job("q" + i, "t", INTERACTIVE, 100, 100, 0, null));
         }

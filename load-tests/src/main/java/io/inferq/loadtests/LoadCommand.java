@@ -2,6 +2,7 @@ package io.inferq.loadtests;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.inferq.loadtests.bench.BurstBenchmark;
+import io.inferq.loadtests.bench.FairnessBenchmark;
 import io.inferq.loadtests.bench.MemoryBenchmark;
 import io.inferq.loadtests.bench.PipelineOverheadBenchmark;
 import io.inferq.loadtests.bench.PolicyBenchmark;
@@ -45,6 +46,7 @@ public final class LoadCommand {
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
               bench-kv-resp   LMCache's access pattern: inferq's remote KV tier (Redis protocol) vs a real redis-server
+              bench-fairness  tenants sharing the simulated fleet: fair sharing vs oldest-first vs each tenant alone
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
               chaos           load over HTTP and Kafka while killing the server (kill -9, SIGTERM) and failing webhook
                               receivers and engines; proves nothing is lost or duplicated; one row per fault
@@ -87,6 +89,7 @@ public final class LoadCommand {
             case "bench-memory" -> MemoryBenchmark.run(f, out);
             case "chaos" -> io.inferq.loadtests.chaos.ChaosCommand.run(f, out);
             case "bench-kv-resp" -> io.inferq.loadtests.bench.KvRespBenchmark.run(f, out);
+            case "bench-fairness" -> FairnessBenchmark.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }

@@ -68,4 +68,15 @@ class BenchmarkSmokeTest {
         assertThat(s.get("heap_live_after_full_gc_mb").asDouble()).isPositive();
         assertThat(Files.readString(dir.resolve("report.html"))).contains("class=\"chart heap\"", "class=\"chart health\"");
     }
+
+    @Test
+    void fairness(@TempDir Path dir) throws Exception {
+        String out = run("bench-fairness", "--seconds", "8", "--workloads", "synthetic", "--fleet", "defaults", "--out", dir.toString());
+        JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        // fair, oldest-first and alone for each of the three tenants
+        assertThat(s.get("rows").size()).as(out).isEqualTo(9);
+        assertThat(s.get("goals").get("synthetic").get("light_of_fair_share").asDouble()).as(out).isPositive();
+        assertThat(out).contains("RATIO synthetic total goodput");
+        assertThat(Files.readString(dir.resolve("report.html"))).contains("RATIO synthetic light");
+    }
 }

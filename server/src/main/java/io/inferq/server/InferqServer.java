@@ -11,6 +11,7 @@ import io.inferq.broker.topics.TopicBootstrap;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.dispatcher.DispatchConfig;
 import io.inferq.dispatcher.DispatchScheduler;
+import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.dispatcher.LengthBuckets;
 import io.inferq.dispatcher.PoolProfile;
 import io.inferq.dispatcher.PrefixLocator;
@@ -224,7 +225,7 @@ public final class InferqServer implements AutoCloseable {
             }
         }
         if (config.runs(InferqConfig.Role.DISPATCHER)) {
-            DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), poolProfiles(plans),
+            DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), fairnessConfig(), poolProfiles(plans),
                     RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator, registry);
             dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer, KafkaRequestContract.forTenants(
                     servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
@@ -455,6 +456,17 @@ public final class InferqServer implements AutoCloseable {
         return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
                 config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256, d.dispatchToIdleInstances());
+    }
+
+    private FairnessConfig fairnessConfig() {
+        InferqConfig.Fairness f = config.dispatcher().fairness();
+        Map<String, Double> weights = new LinkedHashMap<>();
+        config.tenants().forEach(t -> {
+            if (t.weight() != null) {
+                weights.put(t.id(), t.weight());
+            }
+        });
+        return new FairnessConfig(f.enabled(), f.prefillWeight(), f.decodeWeight(), f.affinityBudgetTokens(), weights);
     }
 
     private static String policyName(String configured) {

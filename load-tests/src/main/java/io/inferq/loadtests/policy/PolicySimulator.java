@@ -11,6 +11,7 @@ import io.inferq.dispatcher.PoolProfile;
 import io.inferq.dispatcher.PrefixLocator;
 import io.inferq.dispatcher.QueuedJob;
 import io.inferq.dispatcher.RoutingPolicies;
+import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.workers.chips.BatchEstimate;
 import io.inferq.workers.chips.ChipCatalogue;
 import io.inferq.workers.chips.ChipProfile;
@@ -343,6 +344,40 @@ public final class PolicySimulator {
      * Without it every dispatched job runs, however late.
      */
     public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware, boolean expireAtWorker) {
+        return runTenants(trace, null, FairnessConfig.defaults(), policyName, prefixAware, expireAtWorker).result();
+    }
+
+    /**
+     * One job of a {@link #runTenants} run.
+     *
+     * @param tenant       its tenant
+     * @param completed    whether it ran (neither rejected nor expired)
+     * @param good         whether it met both SLOs
+     * @param waitSeconds  arrival → its batch started on an instance (dispatcher queue plus instance queue); NaN if it
+     *                     never ran
+     * @param promptTokens prompt tokens
+     * @param cachedTokens prompt tokens read from the pool's prefix cache
+     * @param outputTokens output tokens
+     */
+    public record JobRun(String tenant, boolean completed, boolean good, double waitSeconds, int promptTokens,
+                         int cachedTokens, int outputTokens) {
+    }
+
+    /** A {@link #runTenants} run: the usual numbers and one {@link JobRun} per trace request, in trace order. */
+    public record TenantRun(Result result, List<JobRun> jobs) {
+    }
+
+    /**
+     * As {@link #run(List, String, boolean, boolean)} with several tenants: request {@code i} belongs to
+     * {@code tenants.get(i)} ({@code null}: every request to tenant {@code default}), and the scheduler shares the fleet
+     * between tenants as {@code fairness} says ({@link FairnessConfig#oldestFirst()}: no fair sharing).
+     */
+    public TenantRun runTenants(List<TraceRequest> trace, List<String> tenants, FairnessConfig fairness, String policyName,
+                                boolean prefixAware, boolean expireAtWorker) {
+        if (tenants != null && tenants.size() != trace.size()) {
+            throw new IllegalArgumentException("tenants must name one tenant per request: " + tenants.size() + " for "
+                    + trace.size() + " requests");
+        }
         Map<String, PoolState> pools = new LinkedHashMap<>();
         for (PoolProfile p : fleet.profiles()) {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
@@ -359,8 +394,8 @@ public final class PolicySimulator {
             return m;
         } : PrefixLocator.NONE;
         DispatchConfig cfg = settings.dispatch().withPrefix(settings.prefixBlockTokens(), prefixAware ? 1.0 : 0.0);
-        DispatchScheduler scheduler = new DispatchScheduler(cfg, fleet.profiles(),
-                RoutingPolicies.byName(policyName, settings.seed()), locator);
+        DispatchScheduler scheduler = new DispatchScheduler(cfg, fairness, fleet.profiles(),
+                RoutingPolicies.byName(policyName, settings.seed()), locator, null);
 
         PriorityQueue<Event> events = new PriorityQueue<>((a, b) -> a.atMs() != b.atMs()
                 ? Long.compare(a.atMs(), b.atMs()) : Long.compare(a.seq(), b.seq()));
@@ -372,6 +407,10 @@ public final class PolicySimulator {
         double[] ttft = new double[trace.size()];
         double[] e2e = new double[trace.size()];
         boolean[] done = new boolean[trace.size()];
+        boolean[] goodJob = new boolean[trace.size()];
+        double[] waitS = new double[trace.size()];
+        int[] cachedOf = new int[trace.size()];
+        Arrays.fill(waitS, Double.NaN);
         int good = 0;
         Map<String, Integer> goodByPool = new LinkedHashMap<>();
         pools.keySet().forEach(id -> goodByPool.put(id, 0));
@@ -387,7 +426,8 @@ public final class PolicySimulator {
             long now = e.atMs();
             if (e.kind() == ARRIVAL) {
                 TraceRequest t = trace.get(e.index());
-                QueuedJob job = new QueuedJob(Integer.toString(e.index()), "default", settings.model(),
+                QueuedJob job = new QueuedJob(Integer.toString(e.index()),
+                        tenants == null ? "default" : tenants.get(e.index()), settings.model(),
                         JobLane.INTERACTIVE, t.inputTokens(), t.outputTokens(), now, now + ttftSloMs,
                         t.blockHashes());
                 if (scheduler.admit(job, now) instanceof Admission.Accepted) {
@@ -431,6 +471,7 @@ public final class PolicySimulator {
                     bestCachedTokens += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
                     promptTokens += j.promptTokens();
                     shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
+                    cachedOf[Integer.parseInt(j.jobId())] = cached;
                 }
                 BatchEstimate est = ps.roofline.estimateBatch(shapes);
                 long end = start + (long) Math.ceil(est.totalSeconds() * 1000);
@@ -446,7 +487,9 @@ public final class PolicySimulator {
                     e2e[idx] = startS + finish - arrivalS;
                     double tpot = j.maxTokens() > 1 ? (finish - est.prefillSeconds()) / (j.maxTokens() - 1) : 0;
                     done[idx] = true;
+                    waitS[idx] = (start - trace.get(idx).arrivalMs()) / 1000.0;
                     if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
+                        goodJob[idx] = true;
                         good++;
                         goodByPool.merge(plan.poolId(), 1, Integer::sum);
                     }
@@ -485,10 +528,17 @@ public final class PolicySimulator {
         Arrays.sort(l);
         Map<String, Double> util = new LinkedHashMap<>();
         pools.forEach((id, ps) -> util.put(id, ps.busySeconds / (ps.freeAtMs.length * simulated)));
-        return new Result(policyName, prefixAware, trace.size(), completed, good, good / span,
+        Result result = new Result(policyName, prefixAware, trace.size(), completed, good, good / span,
                 pct(t, 0.5), pct(t, 0.99), pct(l, 0.5), pct(l, 0.99), rejected, expired, util,
                 promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens,
                 promptTokens == 0 ? 0 : (double) bestCachedTokens / promptTokens, java.util.Collections.unmodifiableMap(goodByPool));
+        List<JobRun> jobs = new ArrayList<>(trace.size());
+        for (int i = 0; i < trace.size(); i++) {
+            TraceRequest r = trace.get(i);
+            jobs.add(new JobRun(tenants == null ? "default" : tenants.get(i), done[i], goodJob[i], waitS[i],
+                    r.inputTokens(), cachedOf[i], r.outputTokens()));
+        }
+        return new TenantRun(result, List.copyOf(jobs));
     }
 
     private static double pct(double[] sorted, double q) {

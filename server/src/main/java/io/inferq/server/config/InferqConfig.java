@@ -101,13 +101,34 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /** Dispatcher scheduling limits (see the dispatcher module's DispatchConfig). */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
-            double prefixOverlapWeight, boolean dispatchToIdleInstances) {
+            double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness) {
         public Dispatcher {
             require(Set.of("estimated-completion", "round-robin", "least-loaded", "random").contains(policy),
                     "dispatcher.policy must be one of estimated-completion, round-robin, least-loaded, random; was '" + policy + "'");
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
             bucketEdges = List.copyOf(bucketEdges);
             require(maxQueuedJobs >= 2, "dispatcher.max-queued-jobs must be at least 2, was " + maxQueuedJobs);
+            require(fairness != null, "dispatcher.fairness must be set");
+        }
+    }
+
+    /**
+     * Fair sharing between tenants (the dispatcher's virtual token counters); tenants' weights are {@code tenants[].weight}.
+     *
+     * @param enabled              serve the backlogged tenant with the least weighted service first; false: oldest first
+     * @param prefillWeight        service per prompt token not served from the KV cache
+     * @param decodeWeight         service per output token
+     * @param affinityBudgetTokens how far (in service tokens) ahead of the least-served backlogged tenant a tenant may be
+     *                             and still have prefix affinity take its jobs ahead of their fair turn
+     */
+    public record Fairness(boolean enabled, double prefillWeight, double decodeWeight, long affinityBudgetTokens) {
+        public Fairness {
+            require(prefillWeight > 0 && !Double.isInfinite(prefillWeight),
+                    "dispatcher.fairness.prefill-weight must be a positive number, was " + prefillWeight);
+            require(decodeWeight > 0 && !Double.isInfinite(decodeWeight),
+                    "dispatcher.fairness.decode-weight must be a positive number, was " + decodeWeight);
+            require(affinityBudgetTokens >= 0,
+                    "dispatcher.fairness.affinity-budget-tokens must not be negative, was " + affinityBudgetTokens);
         }
     }
 
@@ -185,12 +206,15 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
 
     /** A tenant. */
     public record TenantSetting(String id, List<String> apiKeys, Integer maxQueuedJobs, Integer maxRequestBytes,
-            Double requestsPerSecond, List<String> webhookSecrets, String cacheSalt, Long queuedTokens, String replyTopicPrefix) {
+            Double requestsPerSecond, List<String> webhookSecrets, String cacheSalt, Long queuedTokens, String replyTopicPrefix,
+            Double weight) {
         public TenantSetting {
             require(id != null && !id.isBlank(), "tenants[].id must be set");
             require(replyTopicPrefix == null || replyTopicPrefix.matches("[A-Za-z0-9._-]{1,200}") && !replyTopicPrefix.startsWith("__")
                     && !replyTopicPrefix.startsWith("inferq."), "tenants[" + id + "].reply-topic-prefix must be 1-200 characters of"
                     + " A-Z a-z 0-9 . _ - and must not start with '__' or 'inferq.', was '" + replyTopicPrefix + "'");
+            require(weight == null || weight > 0 && !weight.isInfinite(),
+                    "tenants[" + id + "].weight must be a positive number, was " + weight);
             apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
             webhookSecrets = webhookSecrets == null ? List.of() : List.copyOf(webhookSecrets);
         }

@@ -97,4 +97,34 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("does not exist");
     }
+
+    @Test
+    void fairSharingSettingsAndTenantWeightsBind(@TempDir Path dir) throws Exception {
+        InferqConfig defaults = ConfigLoader.load(null, Map.of());
+        assertThat(defaults.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(true, 1.0, 2.0, 65_536));
+        Path file = dir.resolve("inferq.yaml");
+        Files.writeString(file, """
+                dispatcher:
+                  fairness:
+                    decode-weight: 3
+                tenants:
+                  - id: gold
+                    api-keys: [sk-gold]
+                    weight: 2
+                  - id: plain
+                    api-keys: [sk-plain]
+                """);
+        InferqConfig c = ConfigLoader.load(file, Map.of("INFERQ_DISPATCHER_FAIRNESS_ENABLED", "false"));
+        assertThat(c.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(false, 1.0, 3.0, 65_536));
+        assertThat(c.tenants()).extracting(InferqConfig.TenantSetting::weight).containsExactly(2.0, null);
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_DISPATCHER_FAIRNESS_PREFILL_WEIGHT", "0")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("dispatcher.fairness.prefill-weight");
+        Files.writeString(file, """
+                tenants:
+                  - id: zero
+                    weight: 0
+                """);
+        assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("tenants[zero].weight");
+    }
 }
