@@ -1,6 +1,7 @@
 // Drives the inferq operator console in Debian's Chromium (headless, through playwright-core) and checks what an
 // operator would: pools, lanes, a job's status and timeline, cancel from the page, replay a failed delivery.
-// Environment: BASE (http://127.0.0.1:port), KEY (operator key), POOLS (comma-separated ids), DONE_JOB, CANCEL_JOB,
+// Environment: BASE (http://127.0.0.1:port), KEY (operator key), POOLS (comma-separated ids), DONE_JOB, CANCEL_JOB (a job
+// waiting in the batch lane),
 // DELIVERY, OUT (screenshot directory), PLAYWRIGHT_DIR (a directory holding node_modules/playwright-core),
 // CHROMIUM (default /usr/bin/chromium). Prints one JSON line with what it saw; exits 1 on the first failed check.
 import { createRequire } from 'node:module';
@@ -61,6 +62,10 @@ await step('queues', async () => {
   await page.click('#tabs button[data-tab=queues]');
   await page.waitForSelector('#lanes [data-lane=interactive]', T);
   await page.waitForSelector('#lanes [data-lane=batch]', T);
+  // CANCEL_JOB waits in the batch lane: the lane's depth shows it
+  await page.waitForFunction(() => Number(document.querySelector('#lanes [data-lane=batch] b').textContent.replace(/\D/g, '')) >= 1,
+    null, T);
+  await page.waitForSelector('#groups tbody td', T);
   seen.lanes = await page.$$eval('#lanes [data-lane]', cards => cards.map(c => c.dataset.lane + ':' + c.querySelector('b').textContent));
   await page.screenshot({ path: join(OUT, 'console-queues.png'), fullPage: true });
 });

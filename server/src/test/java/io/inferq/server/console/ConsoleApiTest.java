@@ -4,9 +4,9 @@ import static io.inferq.server.console.ConsoleFixture.ACME;
 import static io.inferq.server.console.ConsoleFixture.FAST_MODEL;
 import static io.inferq.server.console.ConsoleFixture.GLOBEX;
 import static io.inferq.server.console.ConsoleFixture.OPERATOR_KEY;
-import static io.inferq.server.console.ConsoleFixture.SLOW_MODEL;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.inferq.ingress.console.ConsoleApi;
 import io.inferq.server.TestInferq;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -65,10 +65,13 @@ class ConsoleApiTest {
 
     @Test
     void theOverviewIsSharedForASecond() {
+        long t0 = System.nanoTime();
         double a = f.get("/v1/console/overview", OPERATOR_KEY).getDouble("generated_at");
         double b = f.get("/v1/console/overview", ACME).getDouble("generated_at");
         double c = f.get("/v1/console/overview", GLOBEX).getDouble("generated_at");
-        // three calls in a row normally fall in one build; at most one TTL boundary can lie between them
+        long tookMs = (System.nanoTime() - t0) / 1_000_000;
+        // calls within one TTL span at most one rebuild, whichever keys they use
+        org.junit.jupiter.api.Assumptions.assumeTrue(tookMs < ConsoleApi.OVERVIEW_TTL_MS, "three calls took " + tookMs + " ms");
         assertThat(a == b || b == c).isTrue();
     }
 
@@ -108,8 +111,8 @@ class ConsoleApiTest {
 
     @Test
     void cancelIsScopedLikeTheApiAndTheOperatorMayCancelAnyJob() {
-        String mine = f.submit(ACME, SLOW_MODEL, null);
-        String other = f.submit(ACME, SLOW_MODEL, null);
+        String mine = f.submitParked(ACME);
+        String other = f.submitParked(ACME);
         assertThat(f.call("POST", "/v1/console/jobs/" + mine + "/cancel", GLOBEX).statusCode()).isEqualTo(404);
         HttpResponse<String> byOwner = f.call("POST", "/v1/console/jobs/" + mine + "/cancel", ACME);
         assertThat(byOwner.statusCode()).as(byOwner.body()).isEqualTo(200);

@@ -3,7 +3,6 @@ package io.inferq.server.console;
 import static io.inferq.server.console.ConsoleFixture.ACME;
 import static io.inferq.server.console.ConsoleFixture.FAST_MODEL;
 import static io.inferq.server.console.ConsoleFixture.OPERATOR_KEY;
-import static io.inferq.server.console.ConsoleFixture.SLOW_MODEL;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.json.JsonObject;
@@ -60,7 +59,7 @@ class ConsoleBrowserTest {
         assumeBrowserTools();
         ConsoleFixture f = ConsoleFixture.get();
         String done = f.submit(ACME, FAST_MODEL, null);
-        String slow = f.submit(ACME, SLOW_MODEL, null);
+        String slow = f.submitParked(ACME);
         String hooked = f.submit(ACME, FAST_MODEL, f.hookUrl("browser-test"));
         f.awaitStatus(done, "succeeded");
         String delivery = f.awaitFailedDelivery(hooked);
@@ -93,7 +92,10 @@ class ConsoleBrowserTest {
         JsonObject seen = result.getJsonObject("seen");
         assertThat(seen.getJsonArray("pools").stream().map(String::valueOf).toList()).containsExactlyElementsOf(pools);
         assertThat(seen.getString("doneStatus")).isEqualTo("succeeded");
+        assertThat(seen.getString("beforeCancel")).isEqualTo("queued");
         assertThat(seen.getString("afterCancel")).isEqualTo("cancelled");
+        assertThat(seen.getJsonArray("lanes").stream().map(String::valueOf).toList()).anyMatch(l -> l.startsWith("batch:")
+                && !l.equals("batch:0"));
 
         // what the page did, seen through the API
         assertThat(f.status(slow)).isEqualTo("cancelled");

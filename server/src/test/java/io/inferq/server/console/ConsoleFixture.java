@@ -24,7 +24,6 @@ final class ConsoleFixture {
     static final String ACME = "acme-console-key";
     static final String GLOBEX = "globex-console-key";
     static final String FAST_MODEL = "deepseek-v2-lite";
-    static final String SLOW_MODEL = "deepseek-r1";
     private static ConsoleFixture shared;
 
     final InferqServer server;
@@ -52,11 +51,7 @@ final class ConsoleFixture {
             var tenants = tree.putArray("tenants");
             tenant(tenants.addObject(), "acme", ACME);
             tenant(tenants.addObject(), "globex", GLOBEX);
-            tree.withArray("pools").forEach(p -> {
-                if (SLOW_MODEL.equals(p.get("model").asText())) {
-                    ((ObjectNode) p).put("time-scale", 0.0002);
-                }
-            });
+            ((ObjectNode) tree.get("dispatcher")).put("batch-max-wait-ms", 600_000).put("batch-promotion-after-ms", 600_000);
         });
     }
 
@@ -98,10 +93,18 @@ final class ConsoleFixture {
         return new JsonObject(r.body());
     }
 
-    /** Submits a job and returns its id. */
+    /** Submits a batch-lane job that stays queued (its batch never fills) and returns its id. */
+    String submitParked(String key) {
+        return submit(key, FAST_MODEL, null, "batch");
+    }
+
+    /** Submits an interactive job and returns its id. */
     String submit(String key, String model, String webhook) {
-        // a slow-model job asks for many tokens: at that pool's time scale it runs for hours unless cancelled
-        JsonObject body = new JsonObject().put("model", model).put("max_tokens", SLOW_MODEL.equals(model) ? 1024 : 4)
+        return submit(key, model, webhook, "interactive");
+    }
+
+    private String submit(String key, String model, String webhook, String priority) {
+        JsonObject body = new JsonObject().put("model", model).put("max_tokens", 4).put("priority", priority)
                 .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "console test")))
                 .put("metadata", new JsonObject().put("suite", "console"));
         if (webhook != null) {
