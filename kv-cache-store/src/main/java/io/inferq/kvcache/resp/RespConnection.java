@@ -20,6 +20,8 @@ import java.util.Locale;
  */
 final class RespConnection {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RespConnection.class);
+
     /** Input held before the socket is paused / resumed. */
     private static final int INBOX_HIGH = 1 << 20;
     private static final int INBOX_LOW = 256 << 10;
@@ -79,6 +81,8 @@ final class RespConnection {
     }
 
     void start() {
+        // a client that goes away (reset) is normal for a cache: no error log
+        socket.exceptionHandler(e -> LOG.debug("remote KV tier connection {}: {}", clientId, e.toString()));
         socket.handler(this::onData);
     }
 
