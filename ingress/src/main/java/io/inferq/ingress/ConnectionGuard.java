@@ -17,20 +17,21 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Enforces {@link HttpLimits} on the HTTP listener's connections: the connection limit when a connection opens, and
- * the header and body deadlines by a periodic scan (a quarter of the shorter deadline, 25 ms to 1 s). The idle timeout
- * is Netty's ({@code HttpServerOptions.setIdleTimeout}).
+ * the deadlines by a periodic scan (a quarter of the shortest deadline, 25 ms to 1 s).
  *
  * <ul>
- *   <li>header deadline: a connection with no request in progress must deliver a complete request line and headers
- *       within {@code header-timeout-ms} of opening (of its previous answer plus {@code idle-timeout-ms} when it has
- *       been answered before); else it is closed (there is no request to answer);
+ *   <li>header deadline: a new connection must deliver a complete request line and headers within
+ *       {@code header-timeout-ms}; else it is closed (there is no request to answer);
+ *   <li>idle deadline: a kept-alive connection must deliver its next request's headers within {@code idle-timeout-ms}
+ *       of its previous answer; else it is closed. A request in progress (a synchronous call waiting for its job) is
+ *       never idle, however long it takes;
  *   <li>body deadline: a request's body must be complete within {@code body-timeout-ms} of its headers; else
  *       {@code 408 request_timeout} with {@code Connection: close}, and the connection is closed. The handler never
  *       ran (the body handler waits for the whole body), so nothing was accepted.
  * </ul>
  *
  * <p>Metrics: {@code inferq.http.connections.open} (gauge), {@code inferq.http.connections.refused} and
- * {@code inferq.http.timeouts{kind=header|body}} (counters).
+ * {@code inferq.http.timeouts{kind=header|idle|body}} (counters).
  *
  * <p>Threading: every method runs on the listener verticle's event loop (connection and request handlers, its timer);
  * only the open-connection count is read from other threads (the gauge).
@@ -42,6 +43,7 @@ final class ConnectionGuard {
     private final AtomicInteger count = new AtomicInteger();
     private final Counter refused;
     private final Counter headerTimeouts;
+    private final Counter idleTimeouts;
     private final Counter bodyTimeouts;
     private final long timer;
 
@@ -66,9 +68,12 @@ final class ConnectionGuard {
                 .description("connections closed at once: http.max-connections were open").register(registry);
         this.headerTimeouts = Counter.builder("inferq.http.timeouts").tag("kind", "header")
                 .description("connections closed because a request's headers did not arrive in time").register(registry);
+        this.idleTimeouts = Counter.builder("inferq.http.timeouts").tag("kind", "idle")
+                .description("kept-alive connections closed because no next request arrived in time").register(registry);
         this.bodyTimeouts = Counter.builder("inferq.http.timeouts").tag("kind", "body")
                 .description("requests answered 408 because their body did not arrive in time").register(registry);
-        long period = Math.max(25, Math.min(1000, Math.min(limits.headerTimeoutMs(), limits.bodyTimeoutMs()) / 4));
+        long period = Math.max(25, Math.min(1000, Math.min(limits.idleTimeoutMs(),
+                Math.min(limits.headerTimeoutMs(), limits.bodyTimeoutMs())) / 4));
         this.timer = vertx.setPeriodic(period, t -> scan());
     }
 
@@ -103,7 +108,7 @@ final class ConnectionGuard {
     private void scan() {
         long now = System.nanoTime();
         long headerNs = TimeUnit.MILLISECONDS.toNanos(limits.headerTimeoutMs());
-        long keptAliveNs = headerNs + TimeUnit.MILLISECONDS.toNanos(limits.idleTimeoutMs());
+        long idleNs = TimeUnit.MILLISECONDS.toNanos(limits.idleTimeoutMs());
         long bodyNs = TimeUnit.MILLISECONDS.toNanos(limits.bodyTimeoutMs());
         List<Map.Entry<HttpConnection, State>> all = new ArrayList<>(open.entrySet());
         for (Map.Entry<HttpConnection, State> e : all) {
@@ -115,8 +120,8 @@ final class ConnectionGuard {
                 req = null;
             }
             if (req == null) {
-                if (now - st.waitingSince > (st.answeredBefore ? keptAliveNs : headerNs)) {
-                    headerTimeouts.increment();
+                if (now - st.waitingSince > (st.answeredBefore ? idleNs : headerNs)) {
+                    (st.answeredBefore ? idleTimeouts : headerTimeouts).increment();
                     forget(e.getKey());
                     e.getKey().close();
                 }

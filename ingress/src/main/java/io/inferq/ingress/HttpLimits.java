@@ -4,10 +4,10 @@ package io.inferq.ingress;
  * Connection limits and timeouts of the HTTP listener: how long a client may take, and how many connections one
  * process holds, so that slow or partial requests cannot hold connections forever.
  *
- * @param idleTimeoutMs   a connection on which nothing was read or written this long is closed
- * @param headerTimeoutMs a request's line and headers must be complete this long after the connection opened (on a
- *                        kept-alive connection: after the previous answer, plus {@code idleTimeoutMs}); else the
- *                        connection is closed
+ * @param idleTimeoutMs   a kept-alive connection must deliver its next request's headers this long after its previous
+ *                        answer; else it is closed (a request in progress is never idle, however long it takes)
+ * @param headerTimeoutMs a new connection's first request line and headers must be complete this long after it
+ *                        opened; else the connection is closed
  * @param bodyTimeoutMs   a request's body must be complete this long after its headers; else {@code 408} and close
  * @param maxConnections  connections this process holds at once; one more is closed at once (and counted)
  */

@@ -118,10 +118,10 @@ public final class IngressServer extends VerticleBase {
                 ctx.failure() == null ? "malformed request" : ctx.failure().getMessage(), null)));
         router.errorHandler(500, ctx -> HttpErrors.send(ctx, new ApiError(500, "server_error", "internal_error",
                 "internal error: " + (ctx.failure() == null ? "unknown" : ctx.failure().getClass().getSimpleName()), null, 0)));
+        // no Netty idle timeout: it would also cut a synchronous call that waits quietly for its job (ConnectionGuard
+        // applies the idle deadline only between requests); HTTP/1.1 only: sniffing for an h2c preface would hide a
+        // connection from the guard until its first bytes
         io.vertx.core.http.HttpServerOptions options = new io.vertx.core.http.HttpServerOptions()
-                .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, limits.idleTimeoutMs()))
-                .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
-                // HTTP/1.1 only: sniffing for an h2c preface would hide a connection from the guard until its first bytes
                 .setHttp2ClearTextEnabled(false);
         return vertx.createHttpServer(options).connectionHandler(guard::opened).requestHandler(req -> {
             guard.requestStarted(req);

@@ -32,10 +32,14 @@ class HttpLimitsTest {
 
     private IngressServer start(HttpLimits limits) throws Exception {
         vertx = Vertx.vertx();
-        java.util.function.Consumer<Router> api = r -> r.post("/echo").handler(ctx -> {
-            posted.incrementAndGet();
-            ctx.response().end("got " + ctx.body().length());
-        });
+        java.util.function.Consumer<Router> api = r -> {
+            r.post("/echo").handler(ctx -> {
+                posted.incrementAndGet();
+                ctx.response().end("got " + ctx.body().length());
+            });
+            // a handler that answers late, as a synchronous chat completion waiting for its job
+            r.get("/slow").handler(ctx -> vertx.setTimer(1500, t -> ctx.response().end("late")));
+        };
         IngressServer server = new IngressServer("127.0.0.1", 0, 1 << 20, limits, List.of(api), List.of(), Map::of, () -> "",
                 OperatorAccess.OPEN, registry);
         vertx.deployVerticle(server).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -109,6 +113,17 @@ class HttpLimitsTest {
             write(s, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
             assertThat(readUntilClosed(s)).startsWith("HTTP/1.1 200");
         }
+        assertThat(count("inferq.http.timeouts", "kind", "idle")).isEqualTo(1);
+    }
+
+    @Test
+    void aRequestInProgressIsNeverIdle() throws Exception {
+        IngressServer server = start(new HttpLimits(300, 300, 300, 100));
+        try (Socket s = socket(server)) {
+            write(s, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(readAnswer(s)).startsWith("HTTP/1.1 200").endsWith("late");
+        }
+        assertThat(count("inferq.http.timeouts", "kind", "idle") + count("inferq.http.timeouts", "kind", "header")).isZero();
     }
 
     @Test
