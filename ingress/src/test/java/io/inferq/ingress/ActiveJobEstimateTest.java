@@ -16,7 +16,7 @@ class ActiveJobEstimateTest {
         assertThat(estimate.estimate("t")).isEqualTo(-1);
         assertThat(estimate.claimRefresh("t")).isTrue();
         assertThat(estimate.claimRefresh("t")).as("one refresh at a time").isFalse();
-        estimate.refreshed("t", 7, now.get());
+        estimate.refreshed("t", 7, estimate.readStart());
         assertThat(estimate.estimate("t")).isEqualTo(7);
         estimate.accepted("t", "a");
         estimate.accepted("t", "b");
@@ -27,53 +27,68 @@ class ActiveJobEstimateTest {
 
     @Test
     void anAcceptedJobCountsOnTopOfEveryReadThatStartedBeforeTheViewAppliedIt() {
-        estimate.refreshed("t", 0, now.get());
+        estimate.refreshed("t", 0, estimate.readStart());
         estimate.accepted("t", "a");
         now.addAndGet(100);
-        estimate.refreshed("t", 0, now.get()); // the view has not applied a yet
+        estimate.refreshed("t", 0, estimate.readStart()); // the view has not applied a yet
         assertThat(estimate.estimate("t")).isEqualTo(1);
-        long readStartedBeforeApply = now.get() + 2;
+        ActiveJobEstimate.ReadStart readStartedBeforeApply = estimate.readStart();
         now.addAndGet(5);
         estimate.applied("t", "a");
         estimate.refreshed("t", 0, readStartedBeforeApply); // a read that started before: its count cannot have a
         assertThat(estimate.estimate("t")).as("never counted short").isEqualTo(1);
         now.addAndGet(1);
-        estimate.refreshed("t", 1, now.get()); // a read that started after: a is in its count
+        estimate.refreshed("t", 1, estimate.readStart()); // a read that started after: a is in its count
         assertThat(estimate.estimate("t")).as("and never twice").isEqualTo(1);
         estimate.applied("t", "someone-elses");
         assertThat(estimate.estimate("t")).isEqualTo(1);
     }
 
     @Test
+    void anApplyAndAReadInTheSameMillisecondAreStillOrdered() {
+        estimate.refreshed("t", 0, estimate.readStart());
+        estimate.accepted("t", "a");
+        ActiveJobEstimate.ReadStart before = estimate.readStart(); // same millisecond as the apply below
+        estimate.applied("t", "a");
+        ActiveJobEstimate.ReadStart after = estimate.readStart(); // still the same millisecond
+        estimate.refreshed("t", 0, before);
+        assertThat(estimate.estimate("t")).as("a read that started before the apply cannot hold a").isEqualTo(1);
+        estimate.refreshed("t", 1, after);
+        assertThat(estimate.estimate("t")).as("a read that started after the apply holds a: counted once, not twice")
+                .isEqualTo(1);
+    }
+
+    @Test
     void aWithdrawnAcceptIsNotCountedAndOneNeverSeenAppliedIsForgottenInTheEnd() {
-        estimate.refreshed("t", 2, now.get());
+        estimate.refreshed("t", 2, estimate.readStart());
         estimate.accepted("t", "failed-write");
         estimate.withdrawn("t", "failed-write");
         assertThat(estimate.estimate("t")).isEqualTo(2);
         estimate.accepted("t", "event-lost");
         now.addAndGet(ActiveJobEstimate.FORGET_AFTER_MS);
-        estimate.refreshed("t", 2, now.get());
+        estimate.refreshed("t", 2, estimate.readStart());
         assertThat(estimate.estimate("t")).as("still within the window").isEqualTo(3);
         now.addAndGet(1);
-        estimate.refreshed("t", 2, now.get());
+        estimate.refreshed("t", 2, estimate.readStart());
         assertThat(estimate.estimate("t")).isEqualTo(2);
     }
 
     @Test
     void refreshIsDueAfterTheIntervalAndAnOlderReadNeverReplacesANewerOne() {
-        estimate.refreshed("t", 3, now.get());
+        estimate.refreshed("t", 3, estimate.readStart());
         assertThat(estimate.claimRefresh("t")).as("read 0 ms ago").isFalse();
         now.addAndGet(100);
         assertThat(estimate.claimRefresh("t")).isTrue();
-        estimate.refreshed("t", 5, now.get());
+        ActiveJobEstimate.ReadStart older = estimate.readStart();
+        estimate.refreshed("t", 5, estimate.readStart());
         assertThat(estimate.estimate("t")).isEqualTo(5);
-        estimate.refreshed("t", 1, now.get() - 50);
+        estimate.refreshed("t", 1, older);
         assertThat(estimate.estimate("t")).as("an older read never replaces a newer one").isEqualTo(5);
     }
 
     @Test
     void aFailedRefreshCanBeRetriedAndAStaleReadIsNotUsed() {
-        estimate.refreshed("t", 4, now.get());
+        estimate.refreshed("t", 4, estimate.readStart());
         now.addAndGet(150);
         assertThat(estimate.claimRefresh("t")).isTrue();
         estimate.refreshFailed("t");

@@ -248,7 +248,7 @@ public final class JobsApi {
         if (!activeJobs.claimRefresh(tenant.id())) {
             return;
         }
-        long readAt = clock.millis();
+        io.inferq.ingress.tenants.ActiveJobEstimate.ReadStart readAt = activeJobs.readStart();
         vertx.executeBlocking(() -> view.activeJobs(tenant.id()), false).onComplete(ar -> {
             if (ar.succeeded()) {
                 activeJobs.refreshed(tenant.id(), ar.result(), readAt);
@@ -385,7 +385,7 @@ public final class JobsApi {
     }
 
     private Admitted admit(Tenant tenant, String idemKey, String jobId, JobSubmission sub) {
-        long readAt = clock.millis();
+        io.inferq.ingress.tenants.ActiveJobEstimate.ReadStart readAt = activeJobs.readStart();
         activeJobs.refreshed(tenant.id(), view.activeJobs(tenant.id()), readAt);
         long active = activeJobs.estimate(tenant.id()); // with this process's accepts the read cannot include yet
         if (idemKey != null) {

@@ -2,6 +2,7 @@ package io.inferq.ingress.tenants;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -11,7 +12,9 @@ import java.util.function.LongSupplier;
  *
  * <p><b>Precision.</b> A job this process accepted is counted on top of a read until that read started after this
  * process's job view had applied the job's {@code queued} event ({@link #applied}): only then is it in the shared
- * count. So this process never counts its own accepted jobs short, whatever the view's lag. Other processes' accepts
+ * count. "Before" and "after" are decided by one sequence shared by {@link #readStart} and {@link #applied}, not by
+ * the clock: an apply and a read in the same millisecond are still ordered, so a job is counted neither short nor
+ * twice. So this process never counts its own accepted jobs short, whatever the view's lag. Other processes' accepts
  * reach the estimate with the next read (at most {@code refreshMs} later, plus their views' lag): across processes a
  * burst can pass a tenant's limit by that much. The limit is a back-pressure bound, not an exact quota.
  *
@@ -29,14 +32,26 @@ public final class ActiveJobEstimate {
     private final long refreshMs;
     private final long maxAgeMs;
     private final ConcurrentHashMap<String, Entry> entries = new ConcurrentHashMap<>();
+    /** Orders read starts and applies: a read counts exactly the applies with a smaller number. */
+    private final AtomicLong sequence = new AtomicLong();
 
-    /** A job accepted here: when, and when this process's view had applied its queued event ({@link #NOT_YET}). */
-    private record Accept(long acceptedAtMs, long appliedAtMs) {
+    /**
+     * The moment a read of the shared count starts: take it just before the read.
+     *
+     * @param atMs the clock then (for the read's age)
+     * @param seq  its place among read starts and applies
+     */
+    public record ReadStart(long atMs, long seq) {
+    }
+
+    /** A job accepted here: when, and the sequence number of its apply in this process's view ({@link #NOT_YET}). */
+    private record Accept(long acceptedAtMs, long appliedSeq) {
     }
 
     private static final class Entry {
         volatile long count;
         volatile long readAtMs = Long.MIN_VALUE;
+        long readSeq = Long.MIN_VALUE;
         final ConcurrentHashMap<String, Accept> uncounted = new ConcurrentHashMap<>();
         final AtomicBoolean refreshing = new AtomicBoolean();
     }
@@ -75,17 +90,24 @@ public final class ActiveJobEstimate {
         return due && e.refreshing.compareAndSet(false, true);
     }
 
+    /** @return the start of a read of the shared count; take it just before the read and pass it to {@link #refreshed} */
+    public ReadStart readStart() {
+        long atMs = clockMs.getAsLong();
+        return new ReadStart(atMs, sequence.incrementAndGet());
+    }
+
     /**
-     * Records a read of the shared count taken at {@code readAtMs} (the clock before the read): the jobs accepted here
-     * whose events the view had applied before it are in it from now on.
+     * Records a read of the shared count that started at {@code start}: the jobs accepted here whose events the view
+     * had applied before it are in it from now on. A read that started before the last recorded one is ignored.
      */
-    public void refreshed(String tenant, long count, long readAtMs) {
+    public void refreshed(String tenant, long count, ReadStart start) {
         Entry e = entries.computeIfAbsent(tenant, t -> new Entry());
         synchronized (e) {
-            if (readAtMs >= e.readAtMs || e.readAtMs == Long.MIN_VALUE) {
+            if (start.seq() > e.readSeq) {
                 e.count = count;
-                e.readAtMs = readAtMs;
-                e.uncounted.values().removeIf(a -> a.appliedAtMs() < readAtMs || a.acceptedAtMs() < readAtMs - FORGET_AFTER_MS);
+                e.readSeq = start.seq();
+                e.readAtMs = start.atMs();
+                e.uncounted.values().removeIf(a -> a.appliedSeq() < start.seq() || a.acceptedAtMs() < start.atMs() - FORGET_AFTER_MS);
             }
         }
         e.refreshing.set(false);
@@ -124,8 +146,7 @@ public final class ActiveJobEstimate {
     public void applied(String tenant, String jobId) {
         Entry e = entries.get(tenant);
         if (e != null) {
-            long now = clockMs.getAsLong();
-            e.uncounted.computeIfPresent(jobId, (k, a) -> a.appliedAtMs() == NOT_YET ? new Accept(a.acceptedAtMs(), now) : a);
+            e.uncounted.computeIfPresent(jobId, (k, a) -> a.appliedSeq() == NOT_YET ? new Accept(a.acceptedAtMs(), sequence.incrementAndGet()) : a);
         }
     }
 }
