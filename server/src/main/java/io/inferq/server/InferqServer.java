@@ -267,7 +267,8 @@ public final class InferqServer implements AutoCloseable {
     }
 
     private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock, TrustedOrigin origin) {
-        // the HTTP handlers send from the event loop: learn the topics' metadata now, so a send never waits for it there
+        // learn the topics' metadata now, so the first submits do not wait for it (the HTTP handlers send from a
+        // sender pool, never from the event loop)
         for (String topic : List.of(TopicCatalogue.REQUESTS, TopicCatalogue.REQUESTS_BATCH, TopicCatalogue.JOB_EVENTS,
                 TopicCatalogue.RESULTS)) {
             try {

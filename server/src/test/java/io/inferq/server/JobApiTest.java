@@ -19,6 +19,7 @@ class JobApiTest {
     static final String ACME = "Bearer acme-key";
     static final String GLOBEX = "Bearer globex-key";
     static final String LIMITED = "Bearer limited-key";
+    static final String OPERATOR_KEY = "operator-key-for-tests";
     static final String OK_BODY = "{\"model\":\"deepseek-v2-lite\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":4}";
 
     @BeforeAll
@@ -28,6 +29,7 @@ class JobApiTest {
             tenant(tenants.addObject(), "acme", "acme-key").put("max-request-bytes", 2048);
             tenant(tenants.addObject(), "globex", "globex-key");
             tenant(tenants.addObject(), "limited", "limited-key").put("requests-per-second", 1.0).put("max-queued-jobs", 1000);
+            ((ObjectNode) tree.get("http")).put("operator-key", OPERATOR_KEY);
         });
     }
 
@@ -109,6 +111,15 @@ class JobApiTest {
         assertRejected(post(OK_BODY, "Authorization", "Bearer wrong"), 401, "invalid_api_key");
         assertRejected(TestInferq.http(server, "GET", "/v1/jobs?limit=0", null, "Authorization", ACME), 400, "invalid_limit");
         assertRejected(TestInferq.http(server, "GET", "/v1/jobs?status=done", null, "Authorization", ACME), 400, "invalid_status");
+    }
+
+    @Test
+    void metricsAnswerTheOperatorKeyOnly() {
+        assertRejected(TestInferq.http(server, "GET", "/metrics", null), 401, "operator_key_required");
+        assertRejected(TestInferq.http(server, "GET", "/metrics", null, "Authorization", ACME), 401, "operator_key_required");
+        var metrics = TestInferq.http(server, "GET", "/metrics", null, "Authorization", "Bearer " + OPERATOR_KEY);
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body()).contains("inferq_http_connections_open");
     }
 
     @Test
