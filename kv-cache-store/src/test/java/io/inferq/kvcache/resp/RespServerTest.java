@@ -211,6 +211,46 @@ class RespServerTest {
         assertThat(rawExchange(s.port(), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nvXX\r\n")).startsWith("-ERR Protocol error");
     }
 
+    @Test
+    void aClientThatDoesNotReadItsRepliesHoldsOneReplyNotAllOfThem() throws Exception {
+        RespServer s = server(TestHazelcast.member(), "resp-" + UUID.randomUUID(), 1, 64L << 20,
+                RespSettings.loopback(0).withLimits(4 << 20, 8L << 20, 16L << 20));
+        byte[] v = random(4 << 20, 9);
+        try (Jedis j = jedis(s.port())) {
+            j.set(b("big"), v);
+        }
+        try (Socket slow = new Socket("127.0.0.1", s.port())) {
+            slow.setReceiveBufferSize(4096);
+            OutputStream out = slow.getOutputStream();
+            String get = "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+            out.write(get.repeat(50).getBytes(StandardCharsets.ISO_8859_1));   // 200 MB of replies asked for, none read
+            out.flush();
+            // replies flow until the kernel's buffers are full; then one reply stays pending, never more
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            int steady = 0;
+            while (steady < 50 && System.nanoTime() < deadline) {
+                long held = s.inflightBytes();
+                assertThat(held).as("at most one reply in flight").isLessThanOrEqualTo(v.length);
+                steady = held == v.length ? steady + 1 : 0;
+                java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+            }
+            assertThat(s.inflightBytes()).as("one reply waits for the slow reader").isEqualTo(v.length);
+            try (Jedis other = jedis(s.port())) {                      // everyone else is served meanwhile
+                assertThat(other.get(b("big"))).isEqualTo(v);
+            }
+            long settle = System.nanoTime() + 30_000_000_000L;   // the other reply is released once its write completed
+            while (s.inflightBytes() != v.length && System.nanoTime() < settle) {
+                java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+            }
+            assertThat(s.inflightBytes()).isEqualTo(v.length);
+        }
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (s.inflightBytes() != 0 && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+        }
+        assertThat(s.inflightBytes()).as("released when the slow client goes").isZero();
+    }
+
     /** Sends bytes, then reads until the server closes the connection. */
     static String rawExchange(int port, String request) throws Exception {
         try (Socket socket = new Socket("127.0.0.1", port)) {
