@@ -27,6 +27,7 @@ class ChaosSmokeTest {
                 "--fault-s", "2", "--http-rate", "3", "--kafka-rate", "3", "--drain-s", "60", "--heap", "512m",
                 "--out", out.toString()), new PrintStream(buf, true, StandardCharsets.UTF_8));
         String printed = buf.toString(StandardCharsets.UTF_8);
+        System.out.print(printed); // the table, in the build log
         assertThat(printed).as(printed).contains("CHAOS PASSED").contains("kill -9 #1").contains("webhook-fail");
         assertThat(rc).isZero();
         String table = Files.readString(out.resolve("chaos-table.txt"));
