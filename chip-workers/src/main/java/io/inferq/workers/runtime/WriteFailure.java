@@ -5,6 +5,7 @@ import io.inferq.broker.topics.TopicCatalogue;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.RecordBatchTooLargeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
@@ -64,9 +65,15 @@ record WriteFailure(String code, String message, boolean replyTopic, String erro
     /**
      * @param toReplyTopic whether the failed record was the job's result on its reply topic
      * @return the permanent failure {@code error} (or a cause of it) means for one record, or null when it is transient or
-     * says nothing about the record (an aborted transaction, a producer in an error state)
+     * says nothing about the record (an aborted transaction, a producer in an error state: a plain {@link KafkaException}
+     * whose cause is another record's failure)
      */
     static WriteFailure classify(Throwable error, boolean toReplyTopic) {
+        if (error != null && error.getClass() == KafkaException.class) {
+            // the producer refusing a send because an earlier record of the transaction failed: the cause is that other
+            // record's error, not this one's (blaming it would fail a job whose own write was fine)
+            return null;
+        }
         for (Throwable c = error; c != null; c = c.getCause()) {
             String why = c.getClass().getSimpleName() + ": " + c.getMessage();
             if (c instanceof InvalidTopicException || c instanceof TopicAuthorizationException) {
