@@ -186,6 +186,11 @@ final class WorkerSlot {
                             new StringSerializer(), new ByteArraySerializer())) {
                 consumer = c;
                 tx.initTransactions();
+                try {
+                    events.partitionsFor(TopicCatalogue.JOB_TOKENS); // so a streamed piece never waits for metadata
+                } catch (RuntimeException e) {
+                    LOG.warn("metadata of {} not read: {}", TopicCatalogue.JOB_TOKENS, e.toString());
+                }
                 rebalances = new RebalanceWatch();
                 c.subscribe(List.of(TopicCatalogue.poolTopic(settings.poolId())), rebalances);
                 while (running.get()) {
@@ -222,8 +227,9 @@ final class WorkerSlot {
      * by a rebalance during the call is paused too; a record polled from it anyway is sought back, so it is read again.
      * Interrupted (shutdown past its grace period): the engine call is interrupted and the batch handed back.
      */
-    private List<SequenceOutcome> runKeepingLease(KafkaConsumer<String, byte[]> c, BatchWork work) throws InterruptedException {
-        java.util.concurrent.Future<List<SequenceOutcome>> call = engineRunner.submit(() -> backend.run(work));
+    private List<SequenceOutcome> runKeepingLease(KafkaConsumer<String, byte[]> c, BatchWork work,
+            io.inferq.workers.backend.TokenSink tokens) throws InterruptedException {
+        java.util.concurrent.Future<List<SequenceOutcome>> call = engineRunner.submit(() -> backend.run(work, tokens));
         c.pause(c.assignment());
         try {
             while (true) {
@@ -347,7 +353,8 @@ final class WorkerSlot {
         }
         rebalances.revoked.clear();
         List<SequenceOutcome> outcomes = work.isEmpty() ? List.of()
-                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, work));
+                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, work),
+                        new JobTokenPublisher(events, attemptsOf(live)));
         boolean handedOver = rebalances.revoked.contains(tp);
         if (handedOver && !stillOurs(c, tp, offset)) {
             // a rebalance during the engine call gave the batch's partition to another slot, which runs the batch (or
@@ -385,6 +392,8 @@ final class WorkerSlot {
                     e.setOutput(done.text());
                     e.setFinishReason(done.finishReason());
                     e.setUsage(JobSnapshots.usage(done.promptTokens(), done.completionTokens(), done.cachedTokens()));
+                    e.setToolCallsJson(done.toolCallsJson());
+                    e.setLogprobsJson(done.logprobsJson());
                     terminal.add(e);
                     succeeded.increment();
                     promptTokens.increment(done.promptTokens());
@@ -490,14 +499,21 @@ final class WorkerSlot {
         return e;
     }
 
+    private static Map<String, Integer> attemptsOf(List<JobRequest> jobs) {
+        Map<String, Integer> attempts = new java.util.HashMap<>();
+        jobs.forEach(j -> attempts.put(j.getJobId(), j.getAttempt()));
+        return attempts;
+    }
+
     private static SequenceWork toWork(JobRequest job, int cachedTokens) {
         List<SequenceWork.Message> messages = new ArrayList<>(job.getMessages().size());
         for (ChatMessage m : job.getMessages()) {
-            messages.add(new SequenceWork.Message(m.getRole(), m.getContent()));
+            messages.add(new SequenceWork.Message(m.getRole(), m.getContent(), m.getToolCallsJson(), m.getToolCallId(),
+                    m.getName()));
         }
         int prompt = Math.max(job.getPromptTokens(), 1);
         return new SequenceWork(job.getJobId(), job.getModel(), messages, prompt, Math.max(1, job.getMaxTokens()),
-                job.getTemperature(), Math.min(cachedTokens, prompt));
+                job.getTemperature(), Math.min(cachedTokens, prompt), job.getOptionsJson(), job.getStreamTokens());
     }
 
     private void commitOffsetOnly(KafkaProducer<String, byte[]> tx, KafkaConsumer<String, byte[]> c, TopicPartition tp, long offset) {

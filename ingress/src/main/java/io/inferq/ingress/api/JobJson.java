@@ -17,7 +17,7 @@ import java.util.Map;
  *  "result": {"choices": [{"index", "message": {"role", "content"}, "finish_reason"}], "usage": {...}},
  *  "error": {"type", "code", "message"}}
  * }</pre>
- * Times are Unix seconds with millisecond fractions. Stateless.
+ * Times are integer Unix seconds. Stateless.
  */
 public final class JobJson {
     private JobJson() {
@@ -53,10 +53,7 @@ public final class JobJson {
             JsonObject result = new JsonObject();
             String out = e.getOutput() == null ? "" : e.getOutput();
             if (out.length() <= inlineOutputLimit) {
-                result.put("choices", new JsonArray().add(new JsonObject()
-                        .put("index", 0)
-                        .put("message", new JsonObject().put("role", "assistant").put("content", out))
-                        .put("finish_reason", e.getFinishReason())));
+                result.put("choices", new JsonArray().add(choice(e)));
             } else {
                 result.put("output_url", "/v1/jobs/" + e.getJobId()).put("output_chars", out.length());
             }
@@ -79,14 +76,25 @@ public final class JobJson {
                 .put("object", "chat.completion")
                 .put("created", e.getStateTimes().getOrDefault("queued", e.getAtMs()) / 1000)
                 .put("model", e.getModel())
-                .put("choices", new JsonArray().add(new JsonObject()
-                        .put("index", 0)
-                        .put("message", new JsonObject().put("role", "assistant").put("content", e.getOutput()))
-                        .put("finish_reason", e.getFinishReason())));
+                .put("choices", new JsonArray().add(choice(e)));
         if (e.getUsage() != null) {
             c.put("usage", usage(e));
         }
         return c.put("system_fingerprint", e.getPoolId());
+    }
+
+    /** The one choice of a succeeded job: its text, or null content with the engine's tool calls; logprobs if any. */
+    private static JsonObject choice(JobEvent e) {
+        String out = e.getOutput() == null ? "" : e.getOutput();
+        JsonObject message = new JsonObject().put("role", "assistant");
+        if (e.getToolCallsJson() != null) {
+            message.put("content", out.isEmpty() ? null : out).put("tool_calls", new JsonArray(e.getToolCallsJson()));
+        } else {
+            message.put("content", out);
+        }
+        return new JsonObject().put("index", 0).put("message", message)
+                .put("logprobs", e.getLogprobsJson() == null ? null : new JsonObject(e.getLogprobsJson()))
+                .put("finish_reason", e.getFinishReason());
     }
 
     static JsonObject usage(JobEvent e) {
@@ -98,7 +106,7 @@ public final class JobJson {
                 .put("prompt_tokens_details", new JsonObject().put("cached_tokens", u.getCachedTokens()));
     }
 
-    private static double seconds(long ms) {
-        return ms / 1000.0;
+    private static long seconds(long ms) {
+        return Math.floorDiv(ms, 1000L);
     }
 }
