@@ -507,9 +507,16 @@ final class WorkerSlot {
 
     private static SequenceWork toWork(JobRequest job, int cachedTokens) {
         List<SequenceWork.Message> messages = new ArrayList<>(job.getMessages().size());
-        for (ChatMessage m : job.getMessages()) {
-            messages.add(new SequenceWork.Message(m.getRole(), m.getContent(), m.getToolCallsJson(), m.getToolCallId(),
-                    m.getName()));
+        io.vertx.core.json.JsonArray extras = job.getMessageExtrasJson() == null ? null
+                : new io.vertx.core.json.JsonArray(job.getMessageExtrasJson());
+        for (int i = 0; i < job.getMessages().size(); i++) {
+            ChatMessage m = job.getMessages().get(i);
+            io.vertx.core.json.JsonObject x = extras != null && i < extras.size() && extras.getValue(i)
+                    instanceof io.vertx.core.json.JsonObject o ? o : null;
+            messages.add(x == null ? new SequenceWork.Message(m.getRole(), m.getContent())
+                    : new SequenceWork.Message(m.getRole(), m.getContent(),
+                            x.getJsonArray("tool_calls") == null ? null : x.getJsonArray("tool_calls").encode(),
+                            x.getString("tool_call_id"), x.getString("name")));
         }
         int prompt = Math.max(job.getPromptTokens(), 1);
         return new SequenceWork(job.getJobId(), job.getModel(), messages, prompt, Math.max(1, job.getMaxTokens()),

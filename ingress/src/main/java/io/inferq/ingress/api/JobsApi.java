@@ -514,8 +514,7 @@ public final class JobsApi {
 
     private JobRequest toRequest(String jobId, Tenant tenant, JobSubmission sub, String idemKey, long now) {
         List<ChatMessage> msgs = new ArrayList<>(sub.messages().size());
-        sub.messages().forEach(m -> msgs.add(ChatMessage.newBuilder().setRole(m.role()).setContent(m.content())
-                .setToolCallsJson(m.toolCallsJson()).setToolCallId(m.toolCallId()).setName(m.name()).build()));
+        sub.messages().forEach(m -> msgs.add(new ChatMessage(m.role(), m.content())));
         return JobRequest.newBuilder()
                 .setJobId(jobId).setTenant(tenant.id()).setModel(sub.model()).setMessages(msgs)
                 .setMaxTokens(sub.maxTokens()).setTemperature(sub.temperature()).setLane(sub.lane().toWire())
@@ -524,6 +523,7 @@ public final class JobsApi {
                 .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(sub.webhookEvents())))
                 .setIdempotencyKey(idemKey).setRequestHash(sub.requestHash()).setSource("http")
                 .setOptionsJson(sub.optionsJson()).setStreamTokens(sub.stream())
+                .setMessageExtrasJson(MessageExtras.encode(sub.messages()))
                 .build();
     }
 
