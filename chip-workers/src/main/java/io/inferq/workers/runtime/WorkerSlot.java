@@ -417,12 +417,7 @@ final class WorkerSlot {
         for (JobEvent e : terminal) {
             tx.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, e.getJobId(), eventSerde.encode(e)));
             String resultTopic = resultTopic(tx, e.getSource().equals("kafka") ? replyTopicOf(batch, e.getJobId()) : null);
-            ProducerRecord<String, byte[]> rr = new ProducerRecord<>(resultTopic, e.getJobId(),
-                    resultSerde.encode(JobSnapshots.result(e)));
-            if (e.getCorrelationId() != null) {
-                rr.headers().add(CORRELATION_HEADER, e.getCorrelationId().getBytes(StandardCharsets.UTF_8));
-            }
-            tx.send(rr);
+            tx.send(io.inferq.broker.job.ResultRecords.record(resultTopic, e));
         }
         for (JobRequest job : handBack) {
             String topic = job.getLane() == JobLane.BATCH.toWire() ? TopicCatalogue.REQUESTS_BATCH : TopicCatalogue.REQUESTS;

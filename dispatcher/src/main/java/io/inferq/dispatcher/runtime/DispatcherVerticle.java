@@ -514,11 +514,7 @@ public final class DispatcherVerticle extends VerticleBase {
         };
         sendUntilAcked(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), 0, oneAcked);
         String topic = ev.getReplyTopic() != null ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
-        ProducerRecord<String, byte[]> rr = new ProducerRecord<>(topic, ev.getJobId(), resultSerde.encode(JobSnapshots.result(ev)));
-        if (ev.getCorrelationId() != null) {
-            rr.headers().add("inferq-correlation-id", ev.getCorrelationId().getBytes(StandardCharsets.UTF_8));
-        }
-        sendUntilAcked(rr, 0, oneAcked);
+        sendUntilAcked(io.inferq.broker.job.ResultRecords.record(topic, ev), 0, oneAcked);
     }
 
     /**
@@ -609,6 +605,20 @@ public final class DispatcherVerticle extends VerticleBase {
         sendUntilAcked(dlq, 0, () -> {
             dlqCounter.increment();
             loop.done(record);
+            // a producer waiting on its reply topic learns of the refusal too (best effort: the DLQ copy is the record)
+            io.inferq.dispatcher.runtime.contract.RejectionReply.of(record, why).ifPresent(reply -> {
+                try {
+                    producer.send(reply, (md, ex) -> {
+                        if (ex != null) {
+                            LOG.warn("refusal of {}-{}@{} not sent to reply topic {}: {}", record.topic(), record.partition(),
+                                    record.offset(), reply.topic(), ex.toString());
+                        }
+                    });
+                } catch (RuntimeException e) {
+                    LOG.warn("refusal of {}-{}@{} not sent to reply topic {}: {}", record.topic(), record.partition(),
+                            record.offset(), reply.topic(), e.toString());
+                }
+            });
         });
     }
 

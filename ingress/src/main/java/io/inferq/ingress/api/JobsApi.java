@@ -750,12 +750,7 @@ public final class JobsApi {
             producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal)),
                     (md, ex) -> complete(a, ex));
             String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
-            ProducerRecord<String, byte[]> rec = new ProducerRecord<>(topic, terminal.getJobId(),
-                    resultSerde.encode(JobSnapshots.result(terminal)));
-            if (terminal.getCorrelationId() != null) {
-                rec.headers().add("inferq-correlation-id", terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
-            }
-            producer.send(rec, (md, ex) -> complete(b, ex));
+            producer.send(io.inferq.broker.job.ResultRecords.record(topic, terminal), (md, ex) -> complete(b, ex));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }

@@ -136,6 +136,9 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         long producedAt = record.timestamp() > 0 ? record.timestamp() : clock.millis();
         JobLane topicLane = TopicCatalogue.REQUESTS_BATCH.equals(record.topic()) ? JobLane.BATCH : JobLane.INTERACTIVE;
         String contentType = contentType(record);
+        if (contentType == null && RejectionReply.looksLikeJson(value)) {
+            contentType = ContractHeaders.JSON; // a JSON object sent without content-type (Avro starts with 0xC3 0x01)
+        }
         JobRequest.Builder b;
         Long bodyDeadline;
         String givenJobId;
@@ -198,6 +201,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         JobRequest request = b.setJobId(jobId).setDeadlineAtMs(deadline).setCorrelationId(correlationId).setReplyTopic(replyTopic)
                 .setSubmittedAtMs(producedAt).setSource("kafka").setRequestHash(sha256(value)).setAttempt(0)
                 .setBatchId(null) // only inferq's batch API attaches jobs to a batch
+                .setResultContentType(RejectionReply.wantsJson(record) ? io.inferq.broker.job.ResultRecords.JSON : null)
                 .build();
         return RequestDecoding.Result.accepted(request, JobSnapshots.fromRequest(request, JobStatus.QUEUED, producedAt));
     }
