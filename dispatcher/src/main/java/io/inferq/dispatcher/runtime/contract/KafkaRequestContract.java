@@ -148,7 +148,8 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
                     .setPromptTokens(d.promptTokens()).setTemperature(d.temperature())
                     .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhook())
                     .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(d.webhookEvents())))
-                    .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant);
+                    .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant)
+                    .setOptionsJson(d.optionsJson()).setMessageExtrasJson(d.messageExtrasJson());
             bodyDeadline = d.deadline();
             givenJobId = null;
         } else if (contentType == null || ContractHeaders.AVRO.equals(contentType)) {
