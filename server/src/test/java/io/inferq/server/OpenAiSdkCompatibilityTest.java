@@ -110,6 +110,22 @@ class OpenAiSdkCompatibilityTest {
             held.put(ctx.request().getHeader("X-Request-Id"), ctx);
             return;
         }
+        if (Boolean.TRUE.equals(body.getBoolean("stream"))) {
+            // the engine's own stream: relayed by the openai-http backend piece by piece
+            var resp = ctx.response().setChunked(true).putHeader("Content-Type", "text/event-stream");
+            for (String piece : List.of("Hello", " from", " the", " engine")) {
+                resp.write("data: " + new JsonObject().put("id", "e").put("object", "chat.completion.chunk")
+                        .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
+                                .put("delta", new JsonObject().put("content", piece)).putNull("finish_reason"))).encode() + "\n\n");
+            }
+            resp.write("data: " + new JsonObject().put("id", "e").put("object", "chat.completion.chunk")
+                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("delta", new JsonObject())
+                            .put("finish_reason", "stop"))).encode() + "\n\n");
+            resp.write("data: " + new JsonObject().put("id", "e").put("object", "chat.completion.chunk").put("choices", new JsonArray())
+                    .put("usage", new JsonObject().put("prompt_tokens", 9).put("completion_tokens", 4)).encode() + "\n\n");
+            resp.end("data: [DONE]\n\n");
+            return;
+        }
         JsonObject message = new JsonObject().put("role", "assistant");
         String finish = "stop";
         if (body.containsKey("tools") && !"tool".equals(last.getString("role"))) {
@@ -206,6 +222,23 @@ class OpenAiSdkCompatibilityTest {
         assertThat(again.statusCode()).isEqualTo(200);
         assertThat(again.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
         assertThat(again.body()).contains("\"object\":\"chat.completion.chunk\"").endsWith("data: [DONE]\n\n");
+    }
+
+    @Test
+    void theEnginesOwnStreamIsRelayed() {
+        StringBuilder text = new StringBuilder();
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
+                ChatCompletionCreateParams.builder().model("deepseek-v3").addUserMessage("stream please")
+                        .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            stream.stream().forEach(chunk -> {
+                chunks.add(chunk);
+                chunk.choices().forEach(ch -> ch.delta().content().ifPresent(text::append));
+            });
+        }
+        assertThat(text.toString()).isEqualTo("Hello from the engine");
+        assertThat(engineRequests.get(engineRequests.size() - 1).getBoolean("stream")).isTrue();
+        assertThat(chunks.get(chunks.size() - 1).usage()).hasValueSatisfying(u -> assertThat(u.completionTokens()).isEqualTo(4));
     }
 
     @Test
