@@ -169,7 +169,9 @@ public final class SimulatedBackend implements InferenceBackend {
             String text = texts[k][0];
             double decode = finish[k] - prefillEnd;
             double share = decode <= 0 ? 1 : Math.max((at - prefillEnd) / decode, 1.0 / s.maxTokens());
-            int upTo = (int) Math.min(text.length(), Math.floor(text.length() * Math.min(1, share)));
+            // at least one character with the first token, so the caller's time to first token is the modelled one
+            int upTo = Math.max(Math.min(1, text.length()),
+                    (int) Math.min(text.length(), Math.floor(text.length() * Math.min(1, share))));
             if (upTo > sent[k]) {
                 sink.tokens(s.jobId(), text.substring(sent[k], upTo));
                 sent[k] = upTo;
