@@ -13,6 +13,7 @@ import java.util.Map;
  * <pre>{@code
  * {"id", "object": "job", "status", "model", "priority", "created_at", "deadline_at",
  *  "timestamps": {"queued_at", "dispatched_at", "running_at", "first_token_at", "succeeded_at", ...},
+ *  "timestamps_ms": the same in epoch milliseconds,
  *  "metadata", "webhook", "pool", "chip",
  *  "result": {"choices": [{"index", "message": {"role", "content"}, "finish_reason"}], "usage": {...}},
  *  "error": {"type", "code", "message"}}
@@ -32,7 +33,11 @@ public final class JobJson {
         JobStatus status = JobStatus.fromWire(e.getStatus());
         Map<String, Long> times = e.getStateTimes();
         JsonObject ts = new JsonObject();
-        times.forEach((k, v) -> ts.put(k + "_at", seconds(v)));
+        JsonObject tsMs = new JsonObject();
+        times.forEach((k, v) -> {
+            ts.put(k + "_at", seconds(v));
+            tsMs.put(k + "_at", v); // the same instants in epoch milliseconds, for latency measurements
+        });
         JsonObject job = new JsonObject()
                 .put("id", e.getJobId())
                 .put("object", "job")
@@ -42,6 +47,7 @@ public final class JobJson {
                 .put("created_at", seconds(times.getOrDefault("queued", e.getAtMs())))
                 .put("deadline_at", e.getDeadlineAtMs() == null ? null : seconds(e.getDeadlineAtMs()))
                 .put("timestamps", ts)
+                .put("timestamps_ms", tsMs)
                 .put("metadata", new JsonObject(new java.util.LinkedHashMap<>(e.getMetadata())))
                 .put("webhook", e.getWebhookUrl())
                 .put("pool", e.getPoolId())
