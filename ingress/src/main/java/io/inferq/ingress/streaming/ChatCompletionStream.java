@@ -57,18 +57,19 @@ public final class ChatCompletionStream {
                 .putHeader("Location", "/v1/jobs/" + id);
         write(chunk(new JsonObject().put("role", "assistant").put("content", ""), null));
         response.drainHandler(v -> flush());
+        flush(); // pieces that came before the headers could be sent
     }
 
     public boolean isOpen() {
         return opened && !response.ended() && !response.closed();
     }
 
-    /** The next piece of generated text. */
+    /** The next piece of generated text (kept until {@link #open} when it comes before). */
     public void text(String piece) {
-        if (!isOpen() || dropping || piece.isEmpty()) {
+        if (response.ended() || response.closed() || dropping || piece.isEmpty()) {
             return;
         }
-        if (response.writeQueueFull() || pending.length() > 0) {
+        if (!opened || response.writeQueueFull() || pending.length() > 0) {
             if (pending.length() + piece.length() > MAX_PENDING_CHARS) {
                 dropping = true; // the terminal snapshot sends the rest
                 return;

@@ -28,6 +28,12 @@ public final class StreamingHttpTarget implements Target {
     private final URI completions;
     private final String apiKey;
     private final ExecutorService executor;
+    /** One thread per open stream reads it (the client's own executor must stay free to deliver the bytes). */
+    private final ExecutorService readers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "load-stream-reader");
+        t.setDaemon(true);
+        return t;
+    });
     private final HttpClient http;
     private final List<Double> ttftMs = Collections.synchronizedList(new ArrayList<>());
     private final List<Double> streamMs = Collections.synchronizedList(new ArrayList<>());
@@ -55,7 +61,7 @@ public final class StreamingHttpTarget implements Target {
         }
         CompletableFuture<Answer> answer = new CompletableFuture<>();
         long sent = System.nanoTime();
-        http.sendAsync(rb.build(), HttpResponse.BodyHandlers.ofLines()).whenComplete((resp, ex) -> {
+        http.sendAsync(rb.build(), HttpResponse.BodyHandlers.ofLines()).whenCompleteAsync((resp, ex) -> {
             if (ex != null) {
                 Throwable root = HttpTarget.rootCause(ex);
                 answer.complete(new Answer(0, null, "transport:" + root.getClass().getSimpleName(), root.getMessage()));
@@ -85,7 +91,7 @@ public final class StreamingHttpTarget implements Target {
             });
             streamMs.add((System.nanoTime() - sent) / 1e6);
             answer.complete(new Answer(0, null, "empty_stream", "the stream ended without a chunk"));
-        });
+        }, readers);
         return answer;
     }
 
@@ -125,6 +131,7 @@ public final class StreamingHttpTarget implements Target {
 
     @Override
     public void close() {
+        readers.shutdownNow();
         executor.shutdownNow();
     }
 }
