@@ -319,6 +319,20 @@ class OpenAiSdkCompatibilityTest {
     }
 
     @Test
+    void anExpiredJobIsAFinalAnswerTheSdkDoesNotRetry() {
+        String tagValue = "expired-" + System.nanoTime();
+        assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder().model("deepseek-v3")
+                .addUserMessage("too late").putAdditionalBodyProperty("metadata", tag(tagValue))
+                .putAdditionalHeader("Cancel-After", "1ms").build()))
+                .isInstanceOfSatisfying(UnexpectedStatusCodeException.class, e -> {
+                    assertThat(e.statusCode()).isEqualTo(408);
+                    assertThat(e.headers().values("x-should-retry")).containsExactly("false");
+                    assertThat(e.code()).hasValue("deadline_exceeded");
+                });
+        assertThat(jobsTagged(tagValue)).as("jobs made by the call (the SDK retries 408 unless told not to)").hasSize(1);
+    }
+
+    @Test
     void aCancelDuringASynchronousCallLeavesExactlyOneJob() throws Exception {
         String tagValue = "cancel-" + System.nanoTime();
         AtomicReference<Throwable> thrown = new AtomicReference<>();
