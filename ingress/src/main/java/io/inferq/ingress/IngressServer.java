@@ -100,12 +100,15 @@ public final class IngressServer extends VerticleBase {
         router.get("/v1/models").handler(ctx -> {
             JsonArray data = new JsonArray();
             for (ServedModel m : models) {
-                data.add(new JsonObject().put("id", m.id()).put("object", "model").put("created", 0)
-                        .put("owned_by", m.ownedBy()).put("context_length", m.contextTokens())
-                        .put("max_prompt_tokens", m.maxPromptTokens())
-                        .put("max_output_tokens", m.maxOutputTokens()).put("pools", new JsonArray(m.pools())));
+                data.add(model(m));
             }
             ctx.json(new JsonObject().put("object", "list").put("data", data));
+        });
+        router.get("/v1/models/:id").handler(ctx -> {
+            String id = ctx.pathParam("id");
+            models.stream().filter(m -> m.id().equals(id)).findFirst().ifPresentOrElse(m -> ctx.json(model(m)),
+                    () -> HttpErrors.send(ctx, new ApiError(404, "invalid_request_error", "model_not_found", "the model '"
+                            + id + "' does not exist or is not served here", "model", 0)));
         });
         apis.forEach(a -> a.accept(router));
         router.errorHandler(404, ctx -> HttpErrors.send(ctx, ApiError.notFound("no route for " + ctx.request().method()
@@ -127,6 +130,14 @@ public final class IngressServer extends VerticleBase {
             guard.requestStarted(req);
             router.handle(req);
         }).listen(port, host).onSuccess(s -> server = s);
+    }
+
+    /** A model in OpenAI's shape ({@code created}: integer Unix seconds) with inferq's limits and pools. */
+    private static JsonObject model(ServedModel m) {
+        return new JsonObject().put("id", m.id()).put("object", "model").put("created", 0L)
+                .put("owned_by", m.ownedBy()).put("context_length", m.contextTokens())
+                .put("max_prompt_tokens", m.maxPromptTokens())
+                .put("max_output_tokens", m.maxOutputTokens()).put("pools", new JsonArray(m.pools()));
     }
 
     /** @return the bound port (useful when 0 was configured) */

@@ -10,6 +10,7 @@ import io.inferq.loadtests.embedded.EmbeddedInferq;
 import io.inferq.loadtests.policy.TraceReader;
 import io.inferq.loadtests.policy.TraceRequest;
 import io.inferq.loadtests.replay.HttpTarget;
+import io.inferq.loadtests.replay.StreamingHttpTarget;
 import io.inferq.loadtests.replay.KafkaTarget;
 import io.inferq.loadtests.replay.PollTracker;
 import io.inferq.loadtests.replay.PromptBudget;
@@ -116,6 +117,7 @@ public final class LoadCommand {
         String url = f.string("url", null);
         String bootstrap = f.string("bootstrap", null);
         String via = f.string("via", "http");
+        boolean stream = f.bool("stream");
         String apiKey = f.string("api-key", null);
         String tenant = f.string("tenant", "default");
         double speedup = f.positive("speedup", 10);
@@ -161,11 +163,18 @@ public final class LoadCommand {
             if (via.equals("kafka") && bootstrap == null) {
                 throw new IllegalArgumentException("--via kafka against --url needs --bootstrap <kafka servers>");
             }
+            if (stream && via.equals("kafka")) {
+                throw new IllegalArgumentException("--stream needs --via http (a Kafka producer does not stream)");
+            }
             Replayer.Result r;
-            try (Tracker tracker = bootstrap != null ? new ResultFollower(bootstrap) : new PollTracker(url, apiKey);
+            Map<String, Object> streamed = null;
+            try (Tracker tracker = bootstrap != null && !stream ? new ResultFollower(bootstrap) : new PollTracker(url, apiKey);
                  Target target = via.equals("kafka") ? new KafkaTarget(bootstrap, tenant)
-                         : new HttpTarget(url, apiKey)) {
+                         : stream ? new StreamingHttpTarget(url, apiKey) : new HttpTarget(url, apiKey)) {
                 r = Replayer.run(plan, s, budget, overBudget, target, tracker, url, out);
+                if (target instanceof StreamingHttpTarget st) {
+                    streamed = st.summary();
+                }
             }
             Map<String, Object> ctx = new LinkedHashMap<>();
             ctx.put("command", "replay");
@@ -177,6 +186,9 @@ public final class LoadCommand {
             ctx.put("load", load);
             ctx.put("policy", policy == null ? "server default" : policy);
             Map<String, Object> summary = ReplayReport.summary(r, ctx);
+            if (streamed != null) {
+                out.println("streaming (as the client sees it): " + streamed);
+            }
             Path html = ReplayReport.write(dir, "inferq replay — " + trace.getFileName(), r, summary);
             out.println("summary: " + summary);
             out.println(ReplayReport.outcomeLine(summary));

@@ -36,7 +36,8 @@ public final class InferqCommand implements Runnable {
     }
 
     /** Runs the configured roles until SIGTERM/SIGINT, then shuts down gracefully. */
-    @Command(name = "serve", description = "Run inferq (by default every role, with an embedded Kafka broker and Hazelcast member).")
+    @Command(name = "serve", mixinStandardHelpOptions = true, version = "inferq 0.1.0",
+            description = "Run inferq (by default every role, with an embedded Kafka broker and Hazelcast member).")
     static final class Serve implements Callable<Integer> {
         @Option(names = "--config", description = "YAML configuration file (default: built-in defaults; also INFERQ_CONFIG)")
         Path configFile;
@@ -54,6 +55,10 @@ public final class InferqCommand implements Runnable {
         String[] hazelcastMembers;
         @Option(names = "--process-id", description = "stable id of this process (transactional ids)")
         String processId;
+        @Option(names = "--kafka-port", description = "port of the embedded Kafka broker (default 9092; kafka.port)")
+        Integer kafkaPort;
+        @Option(names = "--hazelcast-port", description = "port of the embedded Hazelcast member (default 5701; hazelcast.port)")
+        Integer hazelcastPort;
 
         @Override
         public Integer call() {
@@ -80,6 +85,12 @@ public final class InferqCommand implements Runnable {
             }
             if (processId != null) {
                 env.put("INFERQ_PROCESS_ID", processId);
+            }
+            if (kafkaPort != null) {
+                env.put("INFERQ_KAFKA_PORT", String.valueOf(kafkaPort));
+            }
+            if (hazelcastPort != null) {
+                env.put("INFERQ_HAZELCAST_PORT", String.valueOf(hazelcastPort));
             }
             Path file = configFile != null ? configFile : env.get("INFERQ_CONFIG") == null ? null : Path.of(env.get("INFERQ_CONFIG"));
             long t0 = System.nanoTime();
@@ -124,15 +135,33 @@ public final class InferqCommand implements Runnable {
     }
 
     /** Lists the topics of a Kafka cluster with a plain Kafka admin client. */
-    @Command(name = "topics", description = "List the topics of a Kafka cluster (e.g. the embedded broker) with a real Kafka client.")
+    @Command(name = "topics", mixinStandardHelpOptions = true, version = "inferq 0.1.0",
+            description = "List the topics of a Kafka cluster (e.g. the embedded broker) with a real Kafka client.")
     static final class Topics implements Callable<Integer> {
-        @Option(names = "--bootstrap-servers", defaultValue = "127.0.0.1:9092", description = "default: ${DEFAULT-VALUE}")
+        @Option(names = "--bootstrap-servers", description = "Kafka cluster to list (default: the one the configuration "
+                + "names: kafka.bootstrap-servers, or the embedded broker at 127.0.0.1:<kafka.port>, 127.0.0.1:9092 by default)")
         String bootstrapServers;
+        @Option(names = "--config", description = "YAML configuration file whose Kafka settings to use (also INFERQ_CONFIG)")
+        Path configFile;
 
         @Override
         public Integer call() throws Exception {
+            Map<String, String> env = System.getenv();
+            Path file = configFile != null ? configFile : env.get("INFERQ_CONFIG") == null ? null : Path.of(env.get("INFERQ_CONFIG"));
+            InferqConfig config;
+            try {
+                config = ConfigLoader.load(file, env);
+            } catch (ConfigException e) {
+                System.err.println("inferq: configuration error: " + e.getMessage());
+                return 2;
+            }
             Properties p = new Properties();
-            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+            p.putAll(config.kafka().client());
+            String bootstrap = bootstrapServers != null ? bootstrapServers : bootstrapOf(config);
+            System.err.println("inferq topics: Kafka at " + bootstrap + (bootstrapServers != null ? " (--bootstrap-servers)"
+                    : config.kafka().embedded() ? " (the embedded broker's kafka.port" + (file == null ? ", default configuration" : " in " + file) + ")"
+                    : " (kafka.bootstrap-servers" + (file == null ? "" : " in " + file) + ")"));
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
             try (Admin admin = Admin.create(p)) {
                 var names = admin.listTopics().names().get(15, TimeUnit.SECONDS);
                 var described = admin.describeTopics(names).allTopicNames().get(15, TimeUnit.SECONDS);
@@ -140,6 +169,10 @@ public final class InferqCommand implements Runnable {
                         described.get(n).partitions().size()));
             }
             return 0;
+        }
+
+        static String bootstrapOf(InferqConfig config) {
+            return config.kafka().embedded() ? "127.0.0.1:" + config.kafka().port() : config.kafka().bootstrapServers();
         }
     }
 }

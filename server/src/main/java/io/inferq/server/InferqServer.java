@@ -319,6 +319,10 @@ public final class InferqServer implements AutoCloseable {
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
+        io.inferq.ingress.streaming.TokenStreams tokenStreams = new io.inferq.ingress.streaming.TokenStreams(kafka);
+        tokenStreams.start();
+        toClose.add(tokenStreams);
+        jobs.clientOptions(tokenStreams, config.http().syncWaitMs());
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         ConsoleApi console = console(plans, directory, view, jobs, clock);

@@ -84,7 +84,7 @@ class JobApiTest {
             {"{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"metadata\":{\"k\":1}}", "400", "invalid_metadata"},
             {"{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"deadline\":\"yesterday\"}", "400", "invalid_deadline"},
             {"{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"deadline\":\"2001-01-01T00:00:00Z\"}", "400", "invalid_deadline"},
-            {"{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true}", "400", "unsupported_parameter"},
+            {"{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_p\":0.5}", "400", "unsupported_parameter"},
         };
         for (String[] c : cases) {
             assertRejected(post(c[0], "Authorization", ACME), Integer.parseInt(c[1]), c[2]);

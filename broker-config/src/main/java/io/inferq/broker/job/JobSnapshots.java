@@ -31,6 +31,7 @@ public final class JobSnapshots {
                 .setIdempotencyKey(r.getIdempotencyKey()).setRequestHash(r.getRequestHash())
                 .setDeadlineAtMs(r.getDeadlineAtMs()).setBatchId(r.getBatchId()).setCustomId(r.getCustomId())
                 .setSource(r.getSource())
+                .setResultContentType(r.getResultContentType())
                 .build();
     }
 
@@ -59,6 +60,7 @@ public final class JobSnapshots {
                 .setStartedAtMs(t.get(JobStatus.RUNNING.apiName()))
                 .setFirstTokenAtMs(t.get("first_token"))
                 .setFinishedAtMs(terminal.getAtMs())
+                .setToolCallsJson(terminal.getToolCallsJson()).setLogprobsJson(terminal.getLogprobsJson())
                 .build();
     }
 

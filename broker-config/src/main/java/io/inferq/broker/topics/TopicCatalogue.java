@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
  *   <li>{@value #RESULTS}: one terminal result per job (7 days).</li>
  *   <li>{@value #JOB_EVENTS}: job state snapshots keyed by job id, <b>compacted</b> so the latest state
  *       of every job is kept (for 7 days, like the requests).</li>
+ *   <li>{@value #JOB_TOKENS}: generated text of streamed jobs as it is produced (10 minutes; not a result).</li>
  *   <li>{@value #WEBHOOK_DELIVERIES}: pending webhook deliveries and their retry state (compacted), and
  *       {@value #WEBHOOK_DLQ} for exhausted ones.</li>
  * </ul>
@@ -30,6 +31,13 @@ public final class TopicCatalogue {
     public static final String WEBHOOK_DELIVERIES = "inferq.webhook-deliveries";
     public static final String WEBHOOK_DLQ = "inferq.webhook-deliveries.dlq";
     public static final String POOL_PREFIX = "inferq.pool.";
+    /**
+     * Generated text of {@code stream: true} jobs as the workers produce it, keyed by job id (JSON values). Not part of
+     * the exactly-once result path: a hint for the ingress process holding the caller's connection; short retention.
+     */
+    public static final String JOB_TOKENS = "inferq.job-tokens";
+    /** How long {@link #JOB_TOKENS} keeps its records. */
+    public static final long JOB_TOKENS_RETENTION_MS = 10 * 60 * 1000L;
 
     private static final Pattern POOL_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final long DAY_MS = 24L * 3600 * 1000;
@@ -89,6 +97,8 @@ public final class TopicCatalogue {
                 "min.compaction.lag.ms", String.valueOf(DAY_MS),
                 "segment.ms", String.valueOf(DAY_MS))));
         specs.add(new TopicSpec(WEBHOOK_DELIVERIES, partitions, Map.of("cleanup.policy", "compact")));
+        specs.add(new TopicSpec(JOB_TOKENS, partitions, Map.of("cleanup.policy", "delete",
+                "retention.ms", String.valueOf(JOB_TOKENS_RETENTION_MS), "segment.ms", String.valueOf(JOB_TOKENS_RETENTION_MS))));
         specs.add(new TopicSpec(WEBHOOK_DLQ, 1, retention(30 * DAY_MS)));
         instancesByPool.forEach((pool, instances) ->
                 specs.add(new TopicSpec(poolTopic(pool), Math.max(partitions, instances), large(retention(DAY_MS)))));

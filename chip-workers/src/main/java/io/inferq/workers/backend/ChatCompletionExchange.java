@@ -23,13 +23,30 @@ final class ChatCompletionExchange {
     static JsonObject requestBody(SequenceWork sequence, String engineModel) {
         JsonArray messages = new JsonArray();
         for (SequenceWork.Message m : sequence.messages()) {
-            messages.add(new JsonObject().put("role", m.role()).put("content", m.content()));
+            JsonObject message = new JsonObject().put("role", m.role());
+            if (m.toolCallsJson() != null) {
+                message.put("content", m.content().isEmpty() ? null : m.content())
+                        .put("tool_calls", new JsonArray(m.toolCallsJson()));
+            } else {
+                message.put("content", m.content());
+            }
+            if (m.toolCallId() != null) {
+                message.put("tool_call_id", m.toolCallId());
+            }
+            if (m.name() != null) {
+                message.put("name", m.name());
+            }
+            messages.add(message);
         }
         JsonObject body = new JsonObject()
                 .put("model", engineModel)
                 .put("messages", messages)
                 .put("max_tokens", sequence.maxTokens())
                 .put("stream", false);
+        if (sequence.optionsJson() != null) {
+            // the client's further parameters, as it sent them (validated at intake); never the ones set above
+            new JsonObject(sequence.optionsJson()).forEach(e -> body.getMap().putIfAbsent(e.getKey(), e.getValue()));
+        }
         if (sequence.temperature() != null) {
             body.put("temperature", sequence.temperature());
         }
@@ -104,6 +121,8 @@ final class ChatCompletionExchange {
             JsonObject message = choice.getJsonObject("message");
             String text = message.getString("content", "");
             String finishReason = choice.getString("finish_reason", "stop");
+            JsonArray toolCalls = message.getJsonArray("tool_calls");
+            JsonObject logprobs = choice.getJsonObject("logprobs");
             JsonObject usage = json.getJsonObject("usage", new JsonObject());
             int promptTokens = usage.getInteger("prompt_tokens", sequence.promptTokens());
             int completionTokens = usage.getInteger("completion_tokens", 0);
@@ -111,7 +130,8 @@ final class ChatCompletionExchange {
             int cached = details == null ? 0 : details.getInteger("cached_tokens", 0);
             return new SequenceOutcome.Completed(sequence.jobId(), text == null ? "" : text,
                     finishReason == null ? "stop" : finishReason, promptTokens, completionTokens, cached, nowMs,
-                    nowMs);
+                    nowMs, toolCalls == null || toolCalls.isEmpty() ? null : toolCalls.encode(),
+                    logprobs == null ? null : logprobs.encode());
         } catch (DecodeException | ClassCastException | NullPointerException | IndexOutOfBoundsException e) {
             return new SequenceOutcome.Failed(sequence.jobId(), new InferenceError.Transient("invalid_engine_response",
                     "unreadable chat completion from " + url + ": " + e));

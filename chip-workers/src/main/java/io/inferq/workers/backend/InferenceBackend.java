@@ -18,6 +18,21 @@ public interface InferenceBackend extends AutoCloseable {
     /** @return outcomes in the same order as {@code batch.sequences()} */
     List<SequenceOutcome> run(BatchWork batch) throws InterruptedException;
 
+    /**
+     * As {@link #run(BatchWork)}, also handing the text of sequences with {@link SequenceWork#streamTokens()} to
+     * {@code sink} as it is generated. The default reports each streamed sequence's whole text when the batch ends.
+     */
+    default List<SequenceOutcome> run(BatchWork batch, TokenSink sink) throws InterruptedException {
+        List<SequenceOutcome> outcomes = run(batch);
+        for (int i = 0; i < outcomes.size(); i++) {
+            if (batch.sequences().get(i).streamTokens() && outcomes.get(i) instanceof SequenceOutcome.Completed c
+                    && !c.text().isEmpty()) {
+                sink.tokens(c.jobId(), c.text());
+            }
+        }
+        return outcomes;
+    }
+
     /** @return a short description for logs and {@code /v1/models}, e.g. "simulated roofline" */
     String describe();
 

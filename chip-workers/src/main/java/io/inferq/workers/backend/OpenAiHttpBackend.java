@@ -84,6 +84,17 @@ public final class OpenAiHttpBackend implements InferenceBackend {
 
     @Override
     public List<SequenceOutcome> run(BatchWork batch) throws InterruptedException {
+        return run(batch, TokenSink.NONE);
+    }
+
+    /**
+     * A sequence with {@link SequenceWork#streamTokens()} is sent with {@code stream: true} (and
+     * {@code stream_options.include_usage}); the engine's content deltas go to {@code sink} as they arrive, and the
+     * outcome is assembled from the chunks. A streamed sequence is retried on another instance only while none of its
+     * text has been relayed.
+     */
+    @Override
+    public List<SequenceOutcome> run(BatchWork batch, TokenSink sink) throws InterruptedException {
         if (Context.isOnEventLoopThread()) {
             throw new IllegalStateException("OpenAiHttpBackend.run blocks: call it on a worker slot thread");
         }
@@ -93,7 +104,7 @@ public final class OpenAiHttpBackend implements InferenceBackend {
             CompletableFuture<SequenceOutcome> outcome = new CompletableFuture<>();
             Set<Integer> tried = new HashSet<>();
             tried.add(first);
-            attempt(sequence, instances.get(first), tried, 0, outcome);
+            attempt(sequence, instances.get(first), tried, 0, outcome, sequence.streamTokens() ? sink : null);
             pending.add(outcome);
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitLimitMs);
@@ -113,24 +124,41 @@ public final class OpenAiHttpBackend implements InferenceBackend {
     }
 
     private void attempt(SequenceWork sequence, EngineInstance instance, Set<Integer> tried, int retries,
-            CompletableFuture<SequenceOutcome> outcome) {
+            CompletableFuture<SequenceOutcome> outcome, TokenSink sink) {
         instance.started();
-        client.postAbs(instance.chatCompletionsUrl)
+        var request = client.postAbs(instance.chatCompletionsUrl)
                 .putHeader("X-Request-Id", sequence.jobId())
                 .connectTimeout(settings.connectTimeout().toMillis())
-                .timeout(settings.requestTimeout().toMillis())
-                .sendJsonObject(ChatCompletionExchange.requestBody(sequence, settings.engineModel()))
-                .onComplete(result -> {
+                .timeout(settings.requestTimeout().toMillis());
+        JsonObject body = ChatCompletionExchange.requestBody(sequence, settings.engineModel());
+        boolean[] relayed = {false};
+        EngineStream stream = sink == null ? null : new EngineStream(sequence.jobId(), (job, piece) -> {
+            relayed[0] = true;
+            sink.tokens(job, piece);
+        }, clock);
+        if (stream != null) {
+            body.put("stream", true).put("stream_options", new JsonObject().put("include_usage", true));
+        }
+        var sent = stream == null ? request.sendJsonObject(body)
+                : request.as(io.vertx.ext.web.codec.BodyCodec.pipe(stream)).sendJsonObject(body);
+        sent.onComplete(result -> {
                     instance.finished();
                     long now = clock.epochMillis();
                     SequenceOutcome answer;
                     try {
-                        answer = result.succeeded()
-                                ? ChatCompletionExchange.fromResponse(sequence, instance.chatCompletionsUrl,
-                                        result.result().statusCode(), result.result().getHeader("Retry-After"),
-                                        result.result().bodyAsString(), now)
-                                : new SequenceOutcome.Failed(sequence.jobId(),
-                                        ChatCompletionExchange.fromFailure(result.cause(), instance.chatCompletionsUrl));
+                        if (result.failed()) {
+                            answer = new SequenceOutcome.Failed(sequence.jobId(),
+                                    ChatCompletionExchange.fromFailure(result.cause(), instance.chatCompletionsUrl));
+                        } else if (stream == null) {
+                            answer = ChatCompletionExchange.fromResponse(sequence, instance.chatCompletionsUrl,
+                                    result.result().statusCode(), result.result().getHeader("Retry-After"),
+                                    result.result().bodyAsString(), now);
+                        } else if (result.result().statusCode() == 200 && stream.completed(sequence, now) != null) {
+                            answer = stream.completed(sequence, now);
+                        } else {
+                            answer = ChatCompletionExchange.fromResponse(sequence, instance.chatCompletionsUrl,
+                                    result.result().statusCode(), result.result().getHeader("Retry-After"), stream.raw(), now);
+                        }
                     } catch (RuntimeException bug) {
                         outcome.completeExceptionally(bug);
                         return;
@@ -141,11 +169,11 @@ public final class OpenAiHttpBackend implements InferenceBackend {
                         if (failed.error() instanceof InferenceError.BackPressure pushBack) {
                             instance.pushedBack(now, pushBack.retryAfterMs());
                         }
-                        if (failed.error().retriable() && retries < settings.maxRetries()) {
+                        if (failed.error().retriable() && retries < settings.maxRetries() && !relayed[0]) {
                             EngineInstance next = retryTarget(tried, now);
                             if (next != null) {
                                 tried.add(next.index);
-                                attempt(sequence, next, tried, retries + 1, outcome);
+                                attempt(sequence, next, tried, retries + 1, outcome, sink);
                                 return;
                             }
                         }

@@ -12,9 +12,17 @@ public sealed interface SequenceOutcome {
      * @param cachedTokens     prompt tokens served from the KV cache
      * @param firstTokenAtMs   wall-clock epoch ms of the first generated token
      * @param finishedAtMs     wall-clock epoch ms of the last one
+     * @param toolCallsJson    the engine's {@code tool_calls} array as JSON, or null
+     * @param logprobsJson     the engine's {@code choices[0].logprobs} object as JSON, or null
      */
     record Completed(String jobId, String text, String finishReason, int promptTokens, int completionTokens,
-            int cachedTokens, long firstTokenAtMs, long finishedAtMs) implements SequenceOutcome {
+            int cachedTokens, long firstTokenAtMs, long finishedAtMs, String toolCallsJson, String logprobsJson)
+            implements SequenceOutcome {
+        public Completed(String jobId, String text, String finishReason, int promptTokens, int completionTokens,
+                int cachedTokens, long firstTokenAtMs, long finishedAtMs) {
+            this(jobId, text, finishReason, promptTokens, completionTokens, cachedTokens, firstTokenAtMs, finishedAtMs,
+                    null, null);
+        }
     }
 
     /** The sequence failed; {@code error} says whether trying again can help. */

@@ -18,7 +18,8 @@ import java.util.Objects;
  * <h2>Behaviour</h2>
  * <ul>
  *   <li><b>Output length</b>: every sequence generates exactly {@code maxTokens} tokens and finishes with
- *       {@code finish_reason = "length"}. Deterministic and equal to what a cost model predicts from the
+ *       {@code finish_reason = "length"} (or {@code "stop"}, its text cut, when it holds a {@code stop} string of
+ *       the request; {@code seed} is honoured trivially: the text is a function of the request). Deterministic and equal to what a cost model predicts from the
  *       request; a trace replay sets {@code max_tokens} to the trace's output length.</li>
  *   <li><b>Text</b>: {@code "[simulated deepseek-r1 on 4 × Huawei Ascend 910B] ..."} naming the job and the
  *       token counts; a function of the request only.</li>
@@ -69,6 +70,16 @@ public final class SimulatedBackend implements InferenceBackend {
 
     @Override
     public List<SequenceOutcome> run(BatchWork batch) throws InterruptedException {
+        return run(batch, TokenSink.NONE);
+    }
+
+    /**
+     * Streamed sequences ({@link SequenceWork#streamTokens()}) report their text at the modelled decode rate: the first
+     * piece when prefill ends, then every {@value #STREAM_TICK_MS} ms of real time the share of the text that matches
+     * the share of the sequence's decode time elapsed, the rest at its finish.
+     */
+    @Override
+    public List<SequenceOutcome> run(BatchWork batch, TokenSink sink) throws InterruptedException {
         List<SequenceWork> sequences = batch.sequences();
         SequenceOutcome[] outcomes = new SequenceOutcome[sequences.size()];
         List<List<Integer>> waves = new ArrayList<>();
@@ -97,23 +108,75 @@ public final class SimulatedBackend implements InferenceBackend {
 
         long startNanos = clock.nanoTime();
         double waveStartSeconds = 0;
+        double tick = STREAM_TICK_MS / 1000.0 * timeScale; // simulated seconds between two reports
         for (List<Integer> members : waves) {
             List<SequenceShape> shapes = members.stream().map(i -> shape(sequences.get(i))).toList();
             BatchEstimate estimate = roofline.estimateBatch(shapes);
-            sleepUntil(startNanos, waveStartSeconds + estimate.prefillSeconds());
+            double prefillEnd = waveStartSeconds + estimate.prefillSeconds();
+            sleepUntil(startNanos, prefillEnd);
             long firstTokenAt = clock.epochMillis();
+            String[][] texts = new String[members.size()][];
+            int[] sent = new int[members.size()];
+            boolean streams = false;
+            for (int k = 0; k < members.size(); k++) {
+                SequenceWork s = sequences.get(members.get(k));
+                texts[k] = text(s, batch.instance());
+                streams |= s.streamTokens();
+            }
+            double[] finish = new double[members.size()];
+            for (int k = 0; k < members.size(); k++) {
+                finish[k] = waveStartSeconds + estimate.finishSeconds().get(k);
+            }
+            if (streams) {
+                report(sink, sequences, members, texts, sent, finish, prefillEnd, prefillEnd);
+            }
             Integer[] order = new Integer[members.size()];
             Arrays.setAll(order, k -> k);
-            Arrays.sort(order, Comparator.comparingDouble(k -> estimate.finishSeconds().get(k)));
+            Arrays.sort(order, Comparator.comparingDouble(k -> finish[k]));
+            double next = prefillEnd;
             for (int k : order) {
-                sleepUntil(startNanos, waveStartSeconds + estimate.finishSeconds().get(k));
+                while (streams && next + tick < finish[k]) {
+                    next += tick;
+                    sleepUntil(startNanos, next);
+                    report(sink, sequences, members, texts, sent, finish, prefillEnd, next);
+                }
+                sleepUntil(startNanos, finish[k]);
                 int index = members.get(k);
-                outcomes[index] = completed(sequences.get(index), batch.instance(), firstTokenAt,
-                        clock.epochMillis());
+                SequenceWork s = sequences.get(index);
+                if (s.streamTokens() && sent[k] < texts[k][0].length()) {
+                    sink.tokens(s.jobId(), texts[k][0].substring(sent[k]));
+                    sent[k] = texts[k][0].length();
+                }
+                outcomes[index] = new SequenceOutcome.Completed(s.jobId(), texts[k][0], texts[k][1], s.promptTokens(),
+                        s.maxTokens(), s.cachedPrefixTokens(), firstTokenAt, clock.epochMillis());
             }
             waveStartSeconds += estimate.totalSeconds();
         }
         return List.of(outcomes);
+    }
+
+    /** Real time between two text reports of a streamed sequence. */
+    static final long STREAM_TICK_MS = 25;
+
+    /** Reports, for each streamed sequence of the wave not yet finished, the text its decode progress at {@code at} covers. */
+    private static void report(TokenSink sink, List<SequenceWork> sequences, List<Integer> members, String[][] texts,
+            int[] sent, double[] finish, double prefillEnd, double at) {
+        for (int k = 0; k < members.size(); k++) {
+            SequenceWork s = sequences.get(members.get(k));
+            if (!s.streamTokens() || at >= finish[k]) {
+                continue;
+            }
+            String text = texts[k][0];
+            double decode = finish[k] - prefillEnd;
+            double share = decode <= 0 ? 1 : Math.max((at - prefillEnd) / decode, 1.0 / s.maxTokens());
+            // at least one character with the first token, so the caller's time to first token is the modelled one
+            int upTo = Math.max(Math.min(1, text.length()),
+                    (int) Math.min(text.length(), Math.floor(text.length() * Math.min(1, share))));
+            if (upTo > sent[k]) {
+                sink.tokens(s.jobId(), text.substring(sent[k], upTo));
+                sent[k] = upTo;
+            }
+        }
     }
 
     private InferenceError refusal(SequenceWork s, long kvCapacityTokens) {
@@ -146,13 +209,45 @@ public final class SimulatedBackend implements InferenceBackend {
         }
     }
 
-    private SequenceOutcome.Completed completed(SequenceWork s, int instance, long firstTokenAt, long finishedAt) {
+    /**
+     * @return the sequence's text and finish reason: {@code length}, or {@code stop} when the text holds one of the
+     *         request's {@code stop} strings (cut before it)
+     */
+    private String[] text(SequenceWork s, int instance) {
         String text = "[simulated " + roofline.model().name() + " on " + roofline.chips() + " × "
                 + roofline.chip().name() + ", instance " + instance + "] " + s.maxTokens()
                 + " simulated tokens for job " + s.jobId() + " (prompt " + s.promptTokens() + " tokens, "
                 + s.cachedPrefixTokens() + " from cache).";
-        return new SequenceOutcome.Completed(s.jobId(), text, "length", s.promptTokens(), s.maxTokens(),
-                s.cachedPrefixTokens(), firstTokenAt, finishedAt);
+        int cut = -1;
+        for (String stop : stopStrings(s.optionsJson())) {
+            int at = stop.isEmpty() ? -1 : text.indexOf(stop);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+            }
+        }
+        return cut < 0 ? new String[] {text, "length"} : new String[] {text.substring(0, cut), "stop"};
+    }
+
+    /** Parameters this backend honours besides the basic ones (others are refused at submit). */
+    public static final java.util.Set<String> HONOURED_OPTIONS = java.util.Set.of("stop", "seed", "max_completion_tokens");
+
+    private static List<String> stopStrings(String optionsJson) {
+        if (optionsJson == null) {
+            return List.of();
+        }
+        Object stop = new io.vertx.core.json.JsonObject(optionsJson).getValue("stop");
+        if (stop instanceof String one) {
+            return List.of(one);
+        }
+        List<String> out = new ArrayList<>();
+        if (stop instanceof io.vertx.core.json.JsonArray many) {
+            many.forEach(o -> {
+                if (o instanceof String str) {
+                    out.add(str);
+                }
+            });
+        }
+        return out;
     }
 
     /** @return e.g. {@code "simulated roofline: 4 × Huawei Ascend 910B, deepseek-r1 in BF16, time scale 60×"} */

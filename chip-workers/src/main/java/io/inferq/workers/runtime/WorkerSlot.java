@@ -73,7 +73,6 @@ final class WorkerSlot {
     private final java.util.Set<String> knownReplyTopics = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
-    private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AtomicBoolean running = new AtomicBoolean();
     private final Counter succeeded;
@@ -205,6 +204,11 @@ final class WorkerSlot {
                             new StringSerializer(), new ByteArraySerializer())) {
                 consumer = c;
                 tx.initTransactions();
+                try {
+                    events.partitionsFor(TopicCatalogue.JOB_TOKENS); // so a streamed piece never waits for metadata
+                } catch (RuntimeException e) {
+                    LOG.warn("metadata of {} not read: {}", TopicCatalogue.JOB_TOKENS, e.toString());
+                }
                 rebalances = new RebalanceWatch();
                 c.subscribe(List.of(TopicCatalogue.poolTopic(settings.poolId())), rebalances);
                 while (running.get()) {
@@ -241,8 +245,9 @@ final class WorkerSlot {
      * by a rebalance during the call is paused too; a record polled from it anyway is sought back, so it is read again.
      * Interrupted (shutdown past its grace period): the engine call is interrupted and the batch handed back.
      */
-    private List<SequenceOutcome> runKeepingLease(KafkaConsumer<String, byte[]> c, BatchWork work) throws InterruptedException {
-        java.util.concurrent.Future<List<SequenceOutcome>> call = engineRunner.submit(() -> backend.run(work));
+    private List<SequenceOutcome> runKeepingLease(KafkaConsumer<String, byte[]> c, BatchWork work,
+            io.inferq.workers.backend.TokenSink tokens) throws InterruptedException {
+        java.util.concurrent.Future<List<SequenceOutcome>> call = engineRunner.submit(() -> backend.run(work, tokens));
         c.pause(c.assignment());
         try {
             while (true) {
@@ -533,7 +538,8 @@ final class WorkerSlot {
         }
         rebalances.revoked.clear();
         List<SequenceOutcome> ran = toRun.isEmpty() ? List.of()
-                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, toRun));
+                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, toRun),
+                        new JobTokenPublisher(events, attemptsOf(live)));
         for (int k = 0; k < ran.size(); k++) {
             retry.outcomes.put(toRun.get(k).jobId(), ran.get(k));
         }
@@ -576,6 +582,8 @@ final class WorkerSlot {
                     e.setOutput(done.text());
                     e.setFinishReason(done.finishReason());
                     e.setUsage(JobSnapshots.usage(done.promptTokens(), done.completionTokens(), done.cachedTokens()));
+                    e.setToolCallsJson(done.toolCallsJson());
+                    e.setLogprobsJson(done.logprobsJson());
                     terminal.add(e);
                     succeeded.increment();
                     promptTokens.increment(done.promptTokens());
@@ -601,11 +609,13 @@ final class WorkerSlot {
         for (JobEvent e : terminal) {
             String id = e.getJobId();
             WriteFailure f = retry.failing.get(id);
+            String resultTopic = f != null && f.replyTopic() ? TopicCatalogue.RESULTS
+                    : retry.replyTopics.getOrDefault(id, TopicCatalogue.RESULTS);
             byte[] eventBytes;
-            byte[] resultBytes;
+            ProducerRecord<String, byte[]> rr;
             try {
                 eventBytes = eventSerde.encode(e);
-                resultBytes = resultSerde.encode(JobSnapshots.result(e));
+                rr = io.inferq.broker.job.ResultRecords.record(resultTopic, e); // Avro or JSON, content-type and correlation headers
             } catch (RuntimeException x) {
                 if (f == null) {
                     retry.failing.put(id, new WriteFailure(WriteFailure.RESULT_NOT_SERIALIZABLE, "the job's outcome could not be encoded ("
@@ -617,14 +627,8 @@ final class WorkerSlot {
                 LOG.error("pool {}: outcome of job {} not encodable; the batch is written again without it", settings.poolId(), id, x);
                 return false;
             }
-            String resultTopic = f != null && f.replyTopic() ? TopicCatalogue.RESULTS
-                    : retry.replyTopics.getOrDefault(id, TopicCatalogue.RESULTS);
             records.add(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, id, eventBytes));
             kinds.add(new Sent(id, SentKind.EVENT, null));
-            ProducerRecord<String, byte[]> rr = new ProducerRecord<>(resultTopic, id, resultBytes);
-            if (e.getCorrelationId() != null) {
-                rr.headers().add(CORRELATION_HEADER, e.getCorrelationId().getBytes(StandardCharsets.UTF_8));
-            }
             records.add(rr);
             kinds.add(new Sent(id, resultTopic.equals(TopicCatalogue.RESULTS) ? SentKind.RESULT : SentKind.REPLY, null));
             if (f != null && !retry.noDeadLetter.contains(id)) {
@@ -764,14 +768,28 @@ final class WorkerSlot {
         return e;
     }
 
+    private static Map<String, Integer> attemptsOf(List<JobRequest> jobs) {
+        Map<String, Integer> attempts = new java.util.HashMap<>();
+        jobs.forEach(j -> attempts.put(j.getJobId(), j.getAttempt()));
+        return attempts;
+    }
+
     private static SequenceWork toWork(JobRequest job, int cachedTokens) {
         List<SequenceWork.Message> messages = new ArrayList<>(job.getMessages().size());
-        for (ChatMessage m : job.getMessages()) {
-            messages.add(new SequenceWork.Message(m.getRole(), m.getContent()));
+        io.vertx.core.json.JsonArray extras = job.getMessageExtrasJson() == null ? null
+                : new io.vertx.core.json.JsonArray(job.getMessageExtrasJson());
+        for (int i = 0; i < job.getMessages().size(); i++) {
+            ChatMessage m = job.getMessages().get(i);
+            io.vertx.core.json.JsonObject x = extras != null && i < extras.size() && extras.getValue(i)
+                    instanceof io.vertx.core.json.JsonObject o ? o : null;
+            messages.add(x == null ? new SequenceWork.Message(m.getRole(), m.getContent())
+                    : new SequenceWork.Message(m.getRole(), m.getContent(),
+                            x.getJsonArray("tool_calls") == null ? null : x.getJsonArray("tool_calls").encode(),
+                            x.getString("tool_call_id"), x.getString("name")));
         }
         int prompt = Math.max(job.getPromptTokens(), 1);
         return new SequenceWork(job.getJobId(), job.getModel(), messages, prompt, Math.max(1, job.getMaxTokens()),
-                job.getTemperature(), Math.min(cachedTokens, prompt));
+                job.getTemperature(), Math.min(cachedTokens, prompt), job.getOptionsJson(), job.getStreamTokens());
     }
 
     private void commitOffsetOnly(KafkaProducer<String, byte[]> tx, KafkaConsumer<String, byte[]> c, TopicPartition tp, long offset) {

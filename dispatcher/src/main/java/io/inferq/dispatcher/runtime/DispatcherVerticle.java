@@ -98,7 +98,6 @@ public final class DispatcherVerticle extends VerticleBase {
     private final Function<ConsumerRecord<String, byte[]>, RequestDecoding.Result> decoder;
     private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
-    private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final Map<String, Pending> pending = new HashMap<>();
     private final InFlightBatches inFlight = new InFlightBatches();
     /** Records that could not be queued because the scheduler was full (after a rebalance); queued as space frees. */
@@ -535,11 +534,7 @@ public final class DispatcherVerticle extends VerticleBase {
         sendUntilAcked(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), 0, oneAcked);
         // Kafka's internal topics (refused at intake since, but a record may predate that) take no client's records
         String topic = ev.getReplyTopic() != null && !ev.getReplyTopic().startsWith("__") ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
-        ProducerRecord<String, byte[]> rr = new ProducerRecord<>(topic, ev.getJobId(), resultSerde.encode(JobSnapshots.result(ev)));
-        if (ev.getCorrelationId() != null) {
-            rr.headers().add("inferq-correlation-id", ev.getCorrelationId().getBytes(StandardCharsets.UTF_8));
-        }
-        sendUntilAcked(rr, 0, oneAcked);
+        sendUntilAcked(io.inferq.broker.job.ResultRecords.record(topic, ev), 0, oneAcked);
     }
 
     /**
@@ -630,6 +625,20 @@ public final class DispatcherVerticle extends VerticleBase {
         sendUntilAcked(dlq, 0, () -> {
             dlqCounter.increment();
             loop.done(record);
+            // a producer waiting on its reply topic learns of the refusal too (best effort: the DLQ copy is the record)
+            io.inferq.dispatcher.runtime.contract.RejectionReply.of(record, why).ifPresent(reply -> {
+                try {
+                    producer.send(reply, (md, ex) -> {
+                        if (ex != null) {
+                            LOG.warn("refusal of {}-{}@{} not sent to reply topic {}: {}", record.topic(), record.partition(),
+                                    record.offset(), reply.topic(), ex.toString());
+                        }
+                    });
+                } catch (RuntimeException e) {
+                    LOG.warn("refusal of {}-{}@{} not sent to reply topic {}: {}", record.topic(), record.partition(),
+                            record.offset(), reply.topic(), e.toString());
+                }
+            });
         });
     }
 

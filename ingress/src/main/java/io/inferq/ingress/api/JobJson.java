@@ -13,11 +13,12 @@ import java.util.Map;
  * <pre>{@code
  * {"id", "object": "job", "status", "model", "priority", "created_at", "deadline_at",
  *  "timestamps": {"queued_at", "dispatched_at", "running_at", "first_token_at", "succeeded_at", ...},
+ *  "timestamps_ms": the same in epoch milliseconds,
  *  "metadata", "webhook", "pool", "chip",
  *  "result": {"choices": [{"index", "message": {"role", "content"}, "finish_reason"}], "usage": {...}},
  *  "error": {"type", "code", "message"}}
  * }</pre>
- * Times are Unix seconds with millisecond fractions. Stateless.
+ * Times are integer Unix seconds. Stateless.
  */
 public final class JobJson {
     private JobJson() {
@@ -32,7 +33,11 @@ public final class JobJson {
         JobStatus status = JobStatus.fromWire(e.getStatus());
         Map<String, Long> times = e.getStateTimes();
         JsonObject ts = new JsonObject();
-        times.forEach((k, v) -> ts.put(k + "_at", seconds(v)));
+        JsonObject tsMs = new JsonObject();
+        times.forEach((k, v) -> {
+            ts.put(k + "_at", seconds(v));
+            tsMs.put(k + "_at", v); // the same instants in epoch milliseconds, for latency measurements
+        });
         JsonObject job = new JsonObject()
                 .put("id", e.getJobId())
                 .put("object", "job")
@@ -42,6 +47,7 @@ public final class JobJson {
                 .put("created_at", seconds(times.getOrDefault("queued", e.getAtMs())))
                 .put("deadline_at", e.getDeadlineAtMs() == null ? null : seconds(e.getDeadlineAtMs()))
                 .put("timestamps", ts)
+                .put("timestamps_ms", tsMs)
                 .put("metadata", new JsonObject(new java.util.LinkedHashMap<>(e.getMetadata())))
                 .put("webhook", e.getWebhookUrl())
                 .put("pool", e.getPoolId())
@@ -53,10 +59,7 @@ public final class JobJson {
             JsonObject result = new JsonObject();
             String out = e.getOutput() == null ? "" : e.getOutput();
             if (out.length() <= inlineOutputLimit) {
-                result.put("choices", new JsonArray().add(new JsonObject()
-                        .put("index", 0)
-                        .put("message", new JsonObject().put("role", "assistant").put("content", out))
-                        .put("finish_reason", e.getFinishReason())));
+                result.put("choices", new JsonArray().add(choice(e)));
             } else {
                 result.put("output_url", "/v1/jobs/" + e.getJobId()).put("output_chars", out.length());
             }
@@ -79,14 +82,25 @@ public final class JobJson {
                 .put("object", "chat.completion")
                 .put("created", e.getStateTimes().getOrDefault("queued", e.getAtMs()) / 1000)
                 .put("model", e.getModel())
-                .put("choices", new JsonArray().add(new JsonObject()
-                        .put("index", 0)
-                        .put("message", new JsonObject().put("role", "assistant").put("content", e.getOutput()))
-                        .put("finish_reason", e.getFinishReason())));
+                .put("choices", new JsonArray().add(choice(e)));
         if (e.getUsage() != null) {
             c.put("usage", usage(e));
         }
         return c.put("system_fingerprint", e.getPoolId());
+    }
+
+    /** The one choice of a succeeded job: its text, or null content with the engine's tool calls; logprobs if any. */
+    private static JsonObject choice(JobEvent e) {
+        String out = e.getOutput() == null ? "" : e.getOutput();
+        JsonObject message = new JsonObject().put("role", "assistant");
+        if (e.getToolCallsJson() != null) {
+            message.put("content", out.isEmpty() ? null : out).put("tool_calls", new JsonArray(e.getToolCallsJson()));
+        } else {
+            message.put("content", out);
+        }
+        return new JsonObject().put("index", 0).put("message", message)
+                .put("logprobs", e.getLogprobsJson() == null ? null : new JsonObject(e.getLogprobsJson()))
+                .put("finish_reason", e.getFinishReason());
     }
 
     static JsonObject usage(JobEvent e) {
@@ -98,7 +112,7 @@ public final class JobJson {
                 .put("prompt_tokens_details", new JsonObject().put("cached_tokens", u.getCachedTokens()));
     }
 
-    private static double seconds(long ms) {
-        return ms / 1000.0;
+    private static long seconds(long ms) {
+        return Math.floorDiv(ms, 1000L);
     }
 }

@@ -20,12 +20,25 @@ import java.util.Set;
  * @param deadlineAtMs   epoch ms after which the job must not start, or null
  * @param promptTokens   estimated prompt tokens (4 characters a token, plus 4 a message)
  * @param requestHash    SHA-256 of the canonical body, for idempotency checks
+ * @param optionsJson    the pass-through parameters ({@link OpenAiBodyFields#PASS_THROUGH}) as a JSON object, or null
+ * @param stream         {@code stream: true}: the answer is a stream of chunks, and the worker publishes text as it goes
+ * @param includeUsage   {@code stream_options.include_usage}
  */
 public record JobSubmission(String model, List<Message> messages, int maxTokens, Double temperature, JobLane lane,
         String webhookUrl, Set<String> webhookEvents, Map<String, String> metadata, Long deadlineAtMs, int promptTokens,
-        String requestHash) {
+        String requestHash, String optionsJson, boolean stream, boolean includeUsage) {
 
-    /** One validated chat message. */
-    public record Message(String role, String content) {
+    public JobSubmission(String model, List<Message> messages, int maxTokens, Double temperature, JobLane lane,
+            String webhookUrl, Set<String> webhookEvents, Map<String, String> metadata, Long deadlineAtMs, int promptTokens,
+            String requestHash) {
+        this(model, messages, maxTokens, temperature, lane, webhookUrl, webhookEvents, metadata, deadlineAtMs, promptTokens,
+                requestHash, null, false, false);
+    }
+
+    /** One validated chat message; {@code toolCallsJson}, {@code toolCallId}, {@code name} may be null. */
+    public record Message(String role, String content, String toolCallsJson, String toolCallId, String name) {
+        public Message(String role, String content) {
+            this(role, content, null, null, null);
+        }
     }
 }

@@ -90,8 +90,16 @@ public final class JobSubmissionParser {
             return Parsed.fail(ApiError.invalid("invalid_type", "'stream' must be a boolean (true or false), was "
                     + ChatRequestRules.abbreviate(String.valueOf(streamValue)), "stream"));
         }
-        if (Boolean.TRUE.equals(json.getValue("stream"))) {
-            return Parsed.fail(ApiError.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream"));
+        boolean stream = Boolean.TRUE.equals(streamValue);
+        boolean includeUsage = false;
+        Object streamOptions = json.getValue("stream_options");
+        if (streamOptions != null) {
+            if (!(streamOptions instanceof JsonObject so) || (so.getValue("include_usage") != null
+                    && !(so.getValue("include_usage") instanceof Boolean))) {
+                return Parsed.fail(ApiError.invalid("invalid_stream_options", "'stream_options' must be an object such as "
+                        + "{\"include_usage\": true}", "stream_options"));
+            }
+            includeUsage = Boolean.TRUE.equals(so.getValue("include_usage"));
         }
         Object n = json.getValue("n");
         if (n != null && !(n instanceof Number num && ChatRequestRules.isWholeNumber(num) && ChatRequestRules.saturatedLong(num) == 1)) {
@@ -120,13 +128,23 @@ public final class JobSubmissionParser {
                 return Parsed.fail(ApiError.invalid("invalid_role", param + ".role must be one of " + new java.util.TreeSet<>(ROLES)
                         + ", was " + (role == null ? "missing" : "'" + role + "'"), param + ".role"));
             }
-            String content = content(m.getValue("content"));
+            ApiError toolProblem = OpenAiBodyFields.messageProblem(m, r, param);
+            if (toolProblem != null) {
+                return Parsed.fail(toolProblem);
+            }
+            Object toolCalls = m.getValue("tool_calls");
+            String content = toolCalls != null && m.getValue("content") == null ? "" : content(m.getValue("content"));
+            if (content == null && hasImagePart(m.getValue("content"))) {
+                return Parsed.fail(ApiError.invalid("unsupported_content", param + ".content has an image part; no pool "
+                        + "serving " + model + " takes images: send text parts only", param + ".content"));
+            }
             if (content == null) {
                 return Parsed.fail(ApiError.invalid("invalid_content", param + ".content must be a string or an array of text parts",
                         param + ".content"));
             }
             chars += content.length();
-            messages.add(new JobSubmission.Message(r, content));
+            messages.add(new JobSubmission.Message(r, content, toolCalls == null ? null : ((JsonArray) toolCalls).encode(),
+                    (String) m.getValue("tool_call_id"), (String) m.getValue("name")));
         }
         int promptTokens = (int) Math.min(Integer.MAX_VALUE, (chars + 3) / 4 + 4L * messages.size());
 
@@ -249,8 +267,18 @@ public final class JobSubmissionParser {
                         + " days away", "deadline"));
             }
         }
+        OpenAiBodyFields.Options options = OpenAiBodyFields.options(json, served);
+        if (options.error() != null) {
+            return Parsed.fail(options.error());
+        }
         return Parsed.ok(new JobSubmission(model, List.copyOf(messages), maxTokens, temperature, lane, webhook,
-                Set.copyOf(events), Map.copyOf(metadata), deadline, promptTokens, sha256(rawBody)));
+                Set.copyOf(events), Map.copyOf(metadata), deadline, promptTokens, sha256(rawBody), options.optionsJson(),
+                stream, includeUsage));
+    }
+
+    private static boolean hasImagePart(Object c) {
+        return c instanceof JsonArray parts && parts.stream().anyMatch(p -> p instanceof JsonObject po
+                && ("image_url".equals(po.getValue("type")) || "input_image".equals(po.getValue("type"))));
     }
 
     private static String content(Object c) {

@@ -86,13 +86,14 @@ public final class JobsApi {
     private final Clock clock;
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
-    private final AvroSerde<io.inferq.broker.avro.JobResult> resultSerde = new AvroSerde<>(io.inferq.broker.avro.JobResult.class);
     private final MeterRegistry registry;
     private final java.util.function.UnaryOperator<String> webhookTargetCheck;
     private final io.inferq.broker.origin.TrustedOrigin origin;
     private final JobWaiters waiters = new JobWaiters(JobWaiters.MAX_WAITERS);
     private final io.inferq.ingress.tenants.ActiveJobEstimate activeJobs;
     private final java.util.function.BooleanSupplier viewCaughtUp;
+    private volatile io.inferq.ingress.streaming.TokenStreams tokenStreams;
+    private volatile long syncWaitMs = JobWaiters.WAIT_TIMEOUT_MS;
 
     /**
      * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
@@ -121,6 +122,20 @@ public final class JobsApi {
                 ACTIVE_COUNT_MAX_AGE_MS);
     }
 
+    /**
+     * Settings for OpenAI clients: where streamed text comes from (null: a stream gets the whole text when the job ends),
+     * and how long a synchronous {@code /v1/chat/completions} waits before it answers {@code 504}. Call before
+     * {@link #mount}.
+     */
+    public JobsApi clientOptions(io.inferq.ingress.streaming.TokenStreams streams, long syncWaitMillis) {
+        if (syncWaitMillis < 1) {
+            throw new IllegalArgumentException("the synchronous wait limit must be at least 1 ms, was " + syncWaitMillis);
+        }
+        this.tokenStreams = streams;
+        this.syncWaitMs = syncWaitMillis;
+        return this;
+    }
+
     public void mount(Router router) {
         router.route("/v1/jobs").handler(this::whenViewCaughtUp);
         router.route("/v1/jobs/*").handler(this::whenViewCaughtUp);
@@ -129,6 +144,7 @@ public final class JobsApi {
         router.post("/v1/chat/completions").handler(ctx -> submit(ctx, true));
         router.get("/v1/jobs").handler(this::list);
         router.get("/v1/jobs/:id").handler(this::get);
+        router.get("/v1/jobs/:id/stream").handler(this::streamJob);
         router.post("/v1/jobs/:id/cancel").handler(this::cancel);
     }
 
@@ -163,6 +179,10 @@ public final class JobsApi {
             activeJobs.applied(job.getTenant(), job.getJobId());
         }
         waiters.complete(job);
+        io.inferq.ingress.streaming.TokenStreams streams = tokenStreams;
+        if (streams != null && JobStatus.fromWire(job.getStatus()).isTerminal()) {
+            streams.finished(job.getJobId());
+        }
     }
 
     private void submit(RoutingContext ctx, boolean waitForResult) {
@@ -205,6 +225,15 @@ public final class JobsApi {
             reject(ctx, ApiError.invalid("invalid_idempotency_key", "Idempotency-Key must be 1-255 characters", "Idempotency-Key"));
             return;
         }
+        Integer sdkRetry = null;
+        if (idemKey == null) {
+            // an OpenAI SDK retrying: answer its retry as its first attempt (see SdkRetries)
+            sdkRetry = SdkRetries.attempt(ctx.request().headers());
+            if (sdkRetry != null) {
+                idemKey = SdkRetries.implicitKey(sub.requestHash());
+            }
+        }
+        boolean freshSdkRequest = sdkRetry != null && sdkRetry == 0;
         String jobId = "job_" + UUID.randomUUID().toString().replace("-", "");
         Context context = vertx.getOrCreateContext();
         refreshActiveCount(tenant);
@@ -214,11 +243,12 @@ public final class JobsApi {
             if (estimate >= tenant.maxQueuedJobs()) {
                 reject(ctx, queueLimit(tenant, estimate));
             } else {
-                queue(ctx, tenant, sub, idemKey, jobId, now, waitForResult, context);
+                queue(ctx, tenant, sub, null, jobId, now, waitForResult, context);
             }
             return;
         }
-        vertx.executeBlocking(() -> admit(tenant, idemKey, jobId, sub), false).onComplete(ar -> {
+        String key = idemKey;
+        vertx.executeBlocking(() -> admit(tenant, key, jobId, sub, freshSdkRequest), false).onComplete(ar -> {
             if (ar.failed()) {
                 LOG.error("admission failed for tenant {}", tenant.id(), ar.cause());
                 reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
@@ -230,7 +260,7 @@ public final class JobsApi {
                 return;
             }
             if (a.existing != null && waitForResult) {
-                answerExisting(ctx, a.existing.jobId, a.existing.job, context);
+                answerExisting(ctx, a.existing.jobId, a.existing.job, context, sub);
                 return;
             }
             if (a.existing != null) {
@@ -239,7 +269,7 @@ public final class JobsApi {
                 ctx.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(job.encode());
                 return;
             }
-            queue(ctx, tenant, sub, idemKey, jobId, now, waitForResult, context);
+            queue(ctx, tenant, sub, key, jobId, now, waitForResult, context);
         });
     }
 
@@ -278,11 +308,15 @@ public final class JobsApi {
             }
         }
         JobWaiters.Waiting waiting = finished;
+        SseFollow sse = waiting != null && sub.stream() ? subscribe(ctx, jobId, queued, sub.includeUsage(), context) : null;
         activeJobs.accepted(tenant.id(), jobId);
         enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
             if (w.succeeded()) {
                 registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
-                if (waiting != null) {
+                if (sse != null) {
+                    sse.stream().open();
+                    follow(ctx, jobId, sse, waiting);
+                } else if (waiting != null) {
                     answerWhenFinished(ctx, queued, waiting);
                 } else {
                     ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json")
@@ -293,6 +327,9 @@ public final class JobsApi {
                 activeJobs.withdrawn(tenant.id(), jobId);
                 if (waiting != null) {
                     waiters.cancel(waiting);
+                }
+                if (sse != null) {
+                    unsubscribe(sse);
                 }
                 LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
                 if (idemKey != null) {
@@ -316,14 +353,17 @@ public final class JobsApi {
 
     /**
      * Answers a synchronous request: the chat completion when the job succeeded, an error naming the
-     * outcome otherwise, or — past {@link JobWaiters#WAIT_TIMEOUT_MS} — {@code 202} with the job, to poll.
+     * outcome otherwise, or — past the wait limit ({@link #clientOptions}) — {@code 504 wait_timeout} naming the job,
+     * which goes on (its {@code Location} to poll). Never another object type: OpenAI clients read any 2xx as a
+     * {@code chat.completion}.
      */
     private void answerWhenFinished(RoutingContext ctx, JobEvent queued, JobWaiters.Waiting finished) {
         String jobId = queued.getJobId();
-        long timer = vertx.setTimer(JobWaiters.WAIT_TIMEOUT_MS, t -> {
+        long timer = vertx.setTimer(syncWaitMs, t -> {
             if (waiters.cancel(finished) && !ctx.response().ended()) {
-                ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json").putHeader("Location", "/v1/jobs/" + jobId)
-                        .end(JobJson.toJson(queued, Integer.MAX_VALUE).encode());
+                ctx.response().setStatusCode(504).putHeader("Content-Type", "application/json")
+                        .putHeader("Location", "/v1/jobs/" + jobId).putHeader("inferq-job-id", jobId)
+                        .end(SdkRetries.waitTimeout(jobId, syncWaitMs).encode());
             }
         });
         finished.future().onSuccess(job -> {
@@ -341,9 +381,18 @@ public final class JobsApi {
      * A synchronous request repeated with its {@code Idempotency-Key}: answered as the first one is, with the job's chat
      * completion (or its error) once it has finished, waiting for it as the first caller does.
      */
-    private void answerExisting(RoutingContext ctx, String jobId, JobEvent job, Context context) {
+    private void answerExisting(RoutingContext ctx, String jobId, JobEvent job, Context context, JobSubmission sub) {
+        JobEvent known = job != null ? job : JobEvent.newBuilder().setJobId(jobId).setTenant("").setModel(sub.model())
+                .setStatus(JobStatus.QUEUED.toWire()).setAtMs(clock.millis()).setStateTimes(java.util.Map.of()).build();
         if (job != null && JobStatus.fromWire(job.getStatus()).isTerminal()) {
-            answerFinished(ctx, job);
+            if (sub.stream()) {
+                SseFollow sse = subscribe(ctx, jobId, known, sub.includeUsage(), context);
+                unsubscribe(sse);
+                sse.stream().open();
+                sse.stream().finish(job);
+            } else {
+                answerFinished(ctx, job);
+            }
             return;
         }
         JobWaiters.Waiting finished = waiters.register(jobId, context);
@@ -351,9 +400,13 @@ public final class JobsApi {
             rejectTooManyWaiting(ctx);
             return;
         }
-        JobEvent known = job != null ? job : JobEvent.newBuilder().setJobId(jobId).setTenant("").setModel("")
-                .setStatus(JobStatus.QUEUED.toWire()).setAtMs(clock.millis()).setStateTimes(java.util.Map.of()).build();
-        answerWhenFinished(ctx, known, finished);
+        if (sub.stream()) {
+            SseFollow sse = subscribe(ctx, jobId, known, sub.includeUsage(), context);
+            sse.stream().open();
+            follow(ctx, jobId, sse, finished);
+        } else {
+            answerWhenFinished(ctx, known, finished);
+        }
         // it may have finished between the read and the registration: read once more
         vertx.executeBlocking(() -> view.get(jobId), false).onSuccess(latest -> {
             if (latest != null) {
@@ -364,6 +417,10 @@ public final class JobsApi {
 
     private void answerFinished(RoutingContext ctx, JobEvent job) {
         JobStatus status = JobStatus.fromWire(job.getStatus());
+        if (status != JobStatus.SUCCEEDED) {
+            // the job's one outcome: a retry would only get it again (OpenAI SDKs honour this header)
+            ctx.response().putHeader(SdkRetries.SHOULD_RETRY, "false").putHeader("inferq-job-id", job.getJobId());
+        }
         if (status == JobStatus.SUCCEEDED) {
             ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toChatCompletion(job).encode());
             return;
@@ -384,12 +441,20 @@ public final class JobsApi {
     private record Admitted(ApiError error, Existing existing) {
     }
 
-    private Admitted admit(Tenant tenant, String idemKey, String jobId, JobSubmission sub) {
+    private Admitted admit(Tenant tenant, String idemKey, String jobId, JobSubmission sub, boolean freshSdkRequest) {
         io.inferq.ingress.tenants.ActiveJobEstimate.ReadStart readAt = activeJobs.readStart();
         activeJobs.refreshed(tenant.id(), view.activeJobs(tenant.id()), readAt);
         long active = activeJobs.estimate(tenant.id()); // with this process's accepts the read cannot include yet
         if (idemKey != null) {
             JobView.IdempotencyRecord prev = view.reserve(tenant.id(), idemKey, jobId, sub.requestHash());
+            if (prev != null && freshSdkRequest) {
+                // an SDK's first attempt is a new request even when its body was sent before: the key now names this job
+                view.release(tenant.id(), idemKey, prev.jobId());
+                prev = view.reserve(tenant.id(), idemKey, jobId, sub.requestHash());
+                if (prev != null && prev.requestHash().equals(sub.requestHash())) {
+                    prev = null; // a concurrent identical first attempt holds it: this one is a job of its own all the same
+                }
+            }
             if (prev != null) {
                 if (!prev.requestHash().equals(sub.requestHash())) {
                     return new Admitted(ApiError.conflict("idempotency_key_reused", "Idempotency-Key '" + idemKey
@@ -450,7 +515,102 @@ public final class JobsApi {
                 .setMetadata(new java.util.HashMap<>(sub.metadata())).setWebhookUrl(sub.webhookUrl())
                 .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(sub.webhookEvents())))
                 .setIdempotencyKey(idemKey).setRequestHash(sub.requestHash()).setSource("http")
+                .setOptionsJson(sub.optionsJson()).setStreamTokens(sub.stream())
+                .setMessageExtrasJson(MessageExtras.encode(sub.messages()))
                 .build();
+    }
+
+    /** A streamed answer and its subscription to the job's text (null subscription: no token source configured). */
+    private record SseFollow(io.inferq.ingress.streaming.ChatCompletionStream stream,
+            io.inferq.ingress.streaming.TokenStreams.Subscription subscription) {
+    }
+
+    private SseFollow subscribe(RoutingContext ctx, String jobId, JobEvent known, boolean includeUsage, Context context) {
+        long created = known.getStateTimes().getOrDefault("queued", known.getAtMs()) / 1000;
+        var stream = new io.inferq.ingress.streaming.ChatCompletionStream(ctx.response(), jobId, known.getModel(), created,
+                includeUsage);
+        io.inferq.ingress.streaming.TokenStreams streams = tokenStreams;
+        StringBuilder before = new StringBuilder();
+        var subscription = streams == null ? null : streams.subscribe(jobId, context, before::append, stream::text);
+        if (before.length() > 0) {
+            // a late joiner: the text so far goes first, once the stream is open
+            context.runOnContext(v -> stream.text(before.toString()));
+        }
+        return new SseFollow(stream, subscription);
+    }
+
+    private void unsubscribe(SseFollow sse) {
+        io.inferq.ingress.streaming.TokenStreams streams = tokenStreams;
+        if (streams != null && sse.subscription() != null) {
+            streams.unsubscribe(sse.subscription());
+        }
+    }
+
+    /**
+     * Follows a streamed job until it ends (or the wait limit passes: an error event naming the job). A caller that goes
+     * away stops following; the job goes on (cancel it with {@code POST /v1/jobs/{id}/cancel}).
+     */
+    private void follow(RoutingContext ctx, String jobId, SseFollow sse, JobWaiters.Waiting waiting) {
+        long timer = vertx.setTimer(syncWaitMs, t -> {
+            if (waiters.cancel(waiting)) {
+                unsubscribe(sse);
+                sse.stream().error("server_error", "wait_timeout", "job " + jobId + " has not finished within " + syncWaitMs
+                        + " ms; it goes on: GET /v1/jobs/" + jobId + " or GET /v1/jobs/" + jobId + "/stream");
+            }
+        });
+        ctx.response().closeHandler(v -> {
+            vertx.cancelTimer(timer);
+            waiters.cancel(waiting);
+            unsubscribe(sse);
+        });
+        waiting.future().onSuccess(job -> {
+            vertx.cancelTimer(timer);
+            unsubscribe(sse);
+            sse.stream().finish(job);
+        });
+    }
+
+    /** {@code GET /v1/jobs/{id}/stream}: the job's answer as chat-completion chunks, from its text so far. */
+    private void streamJob(RoutingContext ctx) {
+        Tenant tenant = authenticate(ctx);
+        if (tenant == null) {
+            return;
+        }
+        String id = ctx.pathParam("id");
+        Context context = vertx.getOrCreateContext();
+        vertx.executeBlocking(() -> view.get(id), false).onComplete(ar -> {
+            if (ar.failed()) {
+                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
+                return;
+            }
+            JobEvent job = ar.result();
+            if (job == null || !job.getTenant().equals(tenant.id())) {
+                reject(ctx, ApiError.notFound("no job '" + id + "'"));
+                return;
+            }
+            boolean includeUsage = !"false".equals(ctx.request().getParam("include_usage"));
+            if (JobStatus.fromWire(job.getStatus()).isTerminal()) {
+                SseFollow sse = subscribe(ctx, id, job, includeUsage, context);
+                unsubscribe(sse);
+                sse.stream().open();
+                sse.stream().finish(job);
+                return;
+            }
+            JobWaiters.Waiting waiting = waiters.register(id, context);
+            if (waiting == null) {
+                rejectTooManyWaiting(ctx);
+                return;
+            }
+            SseFollow sse = subscribe(ctx, id, job, includeUsage, context);
+            sse.stream().open();
+            follow(ctx, id, sse, waiting);
+            // it may have finished between the read and the registration: read once more
+            vertx.executeBlocking(() -> view.get(id), false).onSuccess(latest -> {
+                if (latest != null) {
+                    waiters.complete(latest);
+                }
+            });
+        });
     }
 
     private void get(RoutingContext ctx) {
@@ -611,10 +771,7 @@ public final class JobsApi {
         try {
             event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal));
             String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
-            rec = new ProducerRecord<>(topic, terminal.getJobId(), resultSerde.encode(JobSnapshots.result(terminal)));
-            if (terminal.getCorrelationId() != null) {
-                rec.headers().add("inferq-correlation-id", terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
-            }
+            rec = io.inferq.broker.job.ResultRecords.record(topic, terminal);
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }

@@ -38,11 +38,11 @@ public record WebhookSettings(Duration timeout, int inlineOutputLimit, boolean a
         if (inlineOutputLimit < 0) {
             throw new IllegalArgumentException("webhooks.inline-output-limit must not be negative, was " + inlineOutputLimit);
         }
-        allowlist = List.copyOf(Objects.requireNonNull(allowlist, "webhooks.allowlist must be set (may be empty)"));
+        allowlist = List.copyOf(Objects.requireNonNull(allowlist, "webhooks.allow-private-targets must be set (may be empty)"));
         for (String entry : allowlist) {
             String problem = AddressRules.allowlistEntryProblem(entry);
             if (problem != null) {
-                throw new IllegalArgumentException("webhooks.allowlist: " + problem);
+                throw new IllegalArgumentException("webhooks.allow-private-targets: " + problem);
             }
         }
         if (maxConcurrent < 1) {

@@ -41,7 +41,7 @@ public final class WebhookTargetPolicy {
         for (String entry : allowlist) {
             String problem = AddressRules.allowlistEntryProblem(entry);
             if (problem != null) {
-                throw new IllegalArgumentException("webhooks.allowlist: " + problem);
+                throw new IllegalArgumentException("webhooks.allow-private-targets: " + problem);
             }
             if (entry.contains("/")) {
                 nets.add(AddressRules.Cidr.parse(entry.trim()));
@@ -97,7 +97,7 @@ public final class WebhookTargetPolicy {
             return "'webhook' host " + host + " is a cloud metadata endpoint";
         }
         if (!allowPrivateTargets && AddressRules.isLocalName(host)) {
-            return "'webhook' host " + host + " is this machine (loopback); add it to webhooks.allowlist to allow it";
+            return "'webhook' host " + host + " is this machine (loopback); add it to webhooks.allow-private-targets to allow it";
         }
         return null;
     }
@@ -161,7 +161,7 @@ public final class WebhookTargetPolicy {
         String reason = AddressRules.nonPublicReason(a);
         if (reason != null) {
             return "'webhook' host " + host + " resolves to " + reason + " (" + a.getHostAddress()
-                    + "); add it to webhooks.allowlist to allow a trusted internal receiver";
+                    + "); add it to webhooks.allow-private-targets to allow a trusted internal receiver";
         }
         return null;
     }

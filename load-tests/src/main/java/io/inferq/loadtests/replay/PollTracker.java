@@ -73,11 +73,13 @@ public final class PollTracker implements Tracker {
             if (!TERMINAL.contains(status)) {
                 return;
             }
-            JsonNode ts = j.path("timestamps");
-            o.submittedAtMs = millis(ts.path("queued_at"));
-            o.startedAtMs = millis(ts.path("running_at"));
-            o.firstTokenAtMs = millis(ts.path("first_token_at"));
-            o.finishedAtMs = millis(ts.path(status + "_at"));
+            // epoch milliseconds where the server gives them (timestamps themselves are integer Unix seconds)
+            JsonNode ts = j.has("timestamps_ms") ? j.path("timestamps_ms") : j.path("timestamps");
+            double scale = j.has("timestamps_ms") ? 0.001 : 1;
+            o.submittedAtMs = millis(ts.path("queued_at"), scale);
+            o.startedAtMs = millis(ts.path("running_at"), scale);
+            o.firstTokenAtMs = millis(ts.path("first_token_at"), scale);
+            o.finishedAtMs = millis(ts.path(status + "_at"), scale);
             o.pool = j.path("pool").asText(null);
             JsonNode usage = j.path("result").path("usage");
             o.cachedTokens = usage.path("prompt_tokens_details").path("cached_tokens").asInt(0);
@@ -98,8 +100,8 @@ public final class PollTracker implements Tracker {
         }
     }
 
-    private static long millis(JsonNode seconds) {
-        return seconds.isNumber() ? Math.round(seconds.asDouble() * 1000) : 0;
+    private static long millis(JsonNode seconds, double secondsPerUnit) {
+        return seconds.isNumber() ? Math.round(seconds.asDouble() * secondsPerUnit * 1000) : 0;
     }
 
     @Override

@@ -71,6 +71,12 @@ public final class ConfigLoader {
 
     /** Binds a complete tree (for tests and tools). */
     public static InferqConfig bind(ObjectNode tree) {
+        JsonNode privateTargets = tree.at("/webhooks/allow-private-targets");
+        if (privateTargets.isBoolean() || privateTargets.isNumber()) {
+            throw new ConfigException("webhooks.allow-private-targets is a list of host names, IP addresses or CIDRs that "
+                    + "webhooks may call although they are private, e.g. [127.0.0.1, 10.20.0.0/16, hooks.internal]; it is "
+                    + "not a switch, was " + privateTargets);
+        }
         try {
             return YAML.treeToValue(tree, InferqConfig.class);
         } catch (JsonMappingException e) {

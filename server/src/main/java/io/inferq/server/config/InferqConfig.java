@@ -51,13 +51,15 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
 
     /** HTTP listener. */
     public record Http(String host, int port, int maxBodyBytes, long idleTimeoutMs, long headerTimeoutMs, long bodyTimeoutMs,
-            int maxConnections, String operatorKey) {
+            int maxConnections, String operatorKey, long syncWaitMs) {
         public Http {
             require(idleTimeoutMs >= 100, "http.idle-timeout-ms must be at least 100, was " + idleTimeoutMs);
             require(headerTimeoutMs >= 100, "http.header-timeout-ms must be at least 100, was " + headerTimeoutMs);
             require(bodyTimeoutMs >= 100, "http.body-timeout-ms must be at least 100, was " + bodyTimeoutMs);
             require(maxConnections >= 1, "http.max-connections must be at least 1, was " + maxConnections);
             require(operatorKey == null || operatorKey.length() >= 12, "http.operator-key must be at least 12 characters");
+            require(syncWaitMs >= 1000 && syncWaitMs <= 3_600_000, "http.sync-wait-ms must be 1000-3600000 (how long a "
+                    + "synchronous /v1/chat/completions waits before it answers 504 with the job id), was " + syncWaitMs);
             require(host != null && !host.isBlank(), "http.host must be set");
             requirePort(port, "http.port");
             require(maxBodyBytes >= 1024, "http.max-body-bytes must be at least 1024, was " + maxBodyBytes);
@@ -174,6 +176,12 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             require(timeoutMs >= 100 && timeoutMs <= 120_000, "webhooks.timeout-ms must be 100-120000, was " + timeoutMs);
             require(inlineOutputLimit >= 0, "webhooks.inline-output-limit must not be negative");
             allowPrivateTargets = allowPrivateTargets == null ? List.of() : List.copyOf(allowPrivateTargets);
+            for (String t : allowPrivateTargets) {
+                require(t != null && !t.isBlank() && !"true".equalsIgnoreCase(t.trim()) && !"false".equalsIgnoreCase(t.trim()),
+                        "webhooks.allow-private-targets is a list of host names, IP addresses or CIDRs that webhooks may call "
+                        + "although they are private, e.g. [127.0.0.1, 10.20.0.0/16, hooks.internal]; it is not a switch, was "
+                        + allowPrivateTargets);
+            }
         }
     }
 

@@ -55,6 +55,8 @@ final class JsonChatRequest {
         }
         RequestRules.messageCount(msgs.size());
         List<ChatMessage> messages = new ArrayList<>(msgs.size());
+        com.fasterxml.jackson.databind.node.ArrayNode extras = MAPPER.createArrayNode();
+        boolean anyExtras = false;
         long chars = 0;
         for (int i = 0; i < msgs.size(); i++) {
             JsonNode m = msgs.get(i);
@@ -64,12 +66,28 @@ final class JsonChatRequest {
             }
             JsonNode role = m.get("role");
             RequestRules.role(i, role == null || role.isNull() ? null : role.isTextual() ? role.asText() : role.toString());
-            String content = content(m.get("content"));
+            JsonNode toolCalls = m.get("tool_calls");
+            boolean toolCallMessage = toolCalls != null && toolCalls.isArray() && !toolCalls.isEmpty()
+                    && "assistant".equals(role.asText());
+            String content = toolCallMessage && (m.get("content") == null || m.get("content").isNull()) ? ""
+                    : content(m.get("content"));
             if (content == null) {
                 throw RequestRules.invalid("invalid_content", param + ".content must be a string or an array of text parts", param + ".content");
             }
             chars += content.length();
             messages.add(new ChatMessage(role.asText(), content));
+            com.fasterxml.jackson.databind.node.ObjectNode x = MAPPER.createObjectNode();
+            if (toolCallMessage) {
+                x.set("tool_calls", toolCalls);
+            }
+            if (m.path("tool_call_id").isTextual()) {
+                x.put("tool_call_id", m.get("tool_call_id").asText());
+            }
+            if (m.path("name").isTextual()) {
+                x.put("name", m.get("name").asText());
+            }
+            extras.add(x.isEmpty() ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : x);
+            anyExtras |= !x.isEmpty();
         }
         int promptTokens = RequestRules.estimatePromptTokens(chars, messages.size());
         JsonNode mt = json.has("max_tokens") && !json.get("max_tokens").isNull() ? json.get("max_tokens") : json.get("max_completion_tokens");
@@ -145,7 +163,15 @@ final class JsonChatRequest {
                 throw RequestRules.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds", "deadline");
             }
         }
-        return new Draft(served.id(), messages, maxTokens, promptTokens, temperature, lane, webhook, List.copyOf(events), metadata, deadline);
+        com.fasterxml.jackson.databind.node.ObjectNode options = MAPPER.createObjectNode();
+        for (String field : PASS_THROUGH) {
+            JsonNode v = json.get(field);
+            if (v != null && !v.isNull()) {
+                options.set(field, v);
+            }
+        }
+        return new Draft(served.id(), messages, maxTokens, promptTokens, temperature, lane, webhook, List.copyOf(events), metadata, deadline,
+                options.isEmpty() ? null : options.toString(), anyExtras ? extras.toString() : null);
     }
 
     private static String content(JsonNode c) {
@@ -183,6 +209,11 @@ final class JsonChatRequest {
      * @param deadline from the body's {@code deadline}, or null
      */
     record Draft(String model, List<ChatMessage> messages, int maxTokens, int promptTokens, Double temperature, JobLane lane,
-            String webhook, List<String> webhookEvents, Map<String, String> metadata, Long deadline) {
+            String webhook, List<String> webhookEvents, Map<String, String> metadata, Long deadline, String optionsJson,
+            String messageExtrasJson) {
     }
+
+    /** OpenAI parameters carried to the engine as sent (JobRequest.options_json), as over HTTP. */
+    static final List<String> PASS_THROUGH = List.of("tools", "tool_choice", "response_format", "stop", "seed", "top_p",
+            "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "user", "parallel_tool_calls", "reasoning_effort");
 }

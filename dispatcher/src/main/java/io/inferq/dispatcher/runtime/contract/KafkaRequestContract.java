@@ -175,6 +175,9 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         long producedAt = record.timestamp() > 0 ? record.timestamp() : clock.millis();
         JobLane topicLane = TopicCatalogue.REQUESTS_BATCH.equals(record.topic()) ? JobLane.BATCH : JobLane.INTERACTIVE;
         String contentType = contentType(record);
+        if (contentType == null && RejectionReply.looksLikeJson(value)) {
+            contentType = ContractHeaders.JSON; // a JSON object sent without content-type (Avro starts with 0xC3 0x01)
+        }
         JobRequest.Builder b;
         Long bodyDeadline;
         String givenJobId;
@@ -184,7 +187,8 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
                     .setPromptTokens(d.promptTokens()).setTemperature(d.temperature())
                     .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhook())
                     .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(d.webhookEvents())))
-                    .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant);
+                    .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant)
+                    .setOptionsJson(d.optionsJson()).setMessageExtrasJson(d.messageExtrasJson());
             bodyDeadline = d.deadline();
             givenJobId = null;
         } else if (contentType == null || ContractHeaders.AVRO.equals(contentType)) {
@@ -250,6 +254,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         JobRequest request = b.setJobId(jobId).setDeadlineAtMs(deadline).setCorrelationId(correlationId).setReplyTopic(replyTopic)
                 .setSubmittedAtMs(producedAt).setSource("kafka").setRequestHash(sha256(value)).setAttempt(0)
                 .setBatchId(null) // only inferq's batch API attaches jobs to a batch
+                .setResultContentType(RejectionReply.wantsJson(record) ? io.inferq.broker.job.ResultRecords.JSON : null)
                 .build();
         return RequestDecoding.Result.accepted(request, JobSnapshots.fromRequest(request, JobStatus.QUEUED, producedAt));
     }

@@ -1,0 +1,73 @@
+package io.inferq.broker.job;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.avro.JobResult;
+import io.inferq.broker.serde.AvroSerde;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * The result record of a terminal job, in the format its request asked for ({@code JobEvent.result_content_type}):
+ * Avro single-object {@code JobResult} (the default), or JSON for {@value #JSON} — the fields of {@code JobResult.avsc}
+ * under the same names, {@code status} in lower case, {@code tool_calls} and {@code logprobs} as JSON values. Every
+ * result carries the header {@value #CONTENT_TYPE_HEADER} ({@value #AVRO} or {@value #JSON}) and, when the request had
+ * one, {@code inferq-correlation-id}. Stateless and thread-safe.
+ */
+public final class ResultRecords {
+    public static final String CONTENT_TYPE_HEADER = "content-type";
+    public static final String JSON = "application/json";
+    public static final String AVRO = "avro/binary";
+    public static final String CORRELATION_HEADER = "inferq-correlation-id";
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final AvroSerde<JobResult> AVRO_SERDE = new AvroSerde<>(JobResult.class);
+
+    private ResultRecords() {
+    }
+
+    /** The result record of {@code terminal} for {@code topic}, keyed by job id, with its headers. */
+    public static ProducerRecord<String, byte[]> record(String topic, JobEvent terminal) {
+        JobResult result = JobSnapshots.result(terminal);
+        boolean json = JSON.equals(terminal.getResultContentType());
+        ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, terminal.getJobId(), json ? json(result) : AVRO_SERDE.encode(result));
+        r.headers().add(CONTENT_TYPE_HEADER, (json ? JSON : AVRO).getBytes(StandardCharsets.UTF_8));
+        if (terminal.getCorrelationId() != null) {
+            r.headers().add(CORRELATION_HEADER, terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
+        }
+        return r;
+    }
+
+    /** A result as JSON. */
+    public static byte[] json(JobResult r) {
+        ObjectNode o = MAPPER.createObjectNode();
+        o.put("job_id", r.getJobId()).put("tenant", r.getTenant()).put("model", r.getModel())
+                .put("status", JobStatus.fromWire(r.getStatus()).apiName()).put("output", r.getOutput())
+                .put("finish_reason", r.getFinishReason());
+        if (r.getUsage() != null) {
+            o.putObject("usage").put("prompt_tokens", r.getUsage().getPromptTokens())
+                    .put("completion_tokens", r.getUsage().getCompletionTokens())
+                    .put("cached_tokens", r.getUsage().getCachedTokens());
+        } else {
+            o.putNull("usage");
+        }
+        if (r.getError() != null) {
+            o.putObject("error").put("type", r.getError().getType()).put("code", r.getError().getCode())
+                    .put("message", r.getError().getMessage());
+        } else {
+            o.putNull("error");
+        }
+        o.put("correlation_id", r.getCorrelationId()).put("pool_id", r.getPoolId()).put("chip", r.getChip())
+                .put("submitted_at_ms", r.getSubmittedAtMs()).put("started_at_ms", r.getStartedAtMs())
+                .put("first_token_at_ms", r.getFirstTokenAtMs()).put("finished_at_ms", r.getFinishedAtMs());
+        try {
+            o.set("tool_calls", r.getToolCallsJson() == null ? null : MAPPER.readTree(r.getToolCallsJson()));
+            o.set("logprobs", r.getLogprobsJson() == null ? null : MAPPER.readTree(r.getLogprobsJson()));
+            return MAPPER.writeValueAsBytes(o);
+        } catch (IOException e) {
+            throw new UncheckedIOException("bug: a result's JSON fields are not JSON", e);
+        }
+    }
+}

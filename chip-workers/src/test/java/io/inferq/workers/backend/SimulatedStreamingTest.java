@@ -1,0 +1,45 @@
+package io.inferq.workers.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The simulated backend streams text at its modelled decode rate and honours stop, on a fake clock. */
+class SimulatedStreamingTest {
+    final ManualBackendClock clock = new ManualBackendClock(SimulatedBackendTest.T0);
+
+    record Piece(String jobId, String text, long atMs) {
+    }
+
+    @Test
+    void textArrivesSpreadOverTheDecodeAndAddsUpToTheOutput() throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(SimulatedBackendTest.ROOFLINE, 1.0, clock);
+        SequenceWork streamed = new SequenceWork("s", "dense-10b", List.of(new SequenceWork.Message("user", "hi")), 100, 500,
+                null, 0, null, true);
+        SequenceWork plain = SimulatedBackendTest.sequence("p", 100, 0, 500);
+        List<Piece> pieces = new ArrayList<>();
+        List<SequenceOutcome> out = backend.run(new BatchWork("b", "pool", 0, List.of(streamed, plain)),
+                (job, text) -> pieces.add(new Piece(job, text, clock.epochMillis())));
+        SequenceOutcome.Completed done = (SequenceOutcome.Completed) out.get(0);
+        assertThat(pieces).allMatch(p -> p.jobId().equals("s"));
+        assertThat(String.join("", pieces.stream().map(Piece::text).toList())).isEqualTo(done.text());
+        assertThat(pieces.size()).as("pieces over a %d ms decode", done.finishedAtMs() - done.firstTokenAtMs()).isGreaterThan(5);
+        assertThat(pieces.get(0).atMs()).isEqualTo(done.firstTokenAtMs());
+        assertThat(pieces.get(pieces.size() - 1).atMs()).isEqualTo(done.finishedAtMs());
+        // between first and last, pieces follow the decode: the middle one arrives mid-way
+        Piece middle = pieces.get(pieces.size() / 2);
+        assertThat(middle.atMs()).isBetween(done.firstTokenAtMs() + 1, done.finishedAtMs() - 1);
+    }
+
+    @Test
+    void stopCutsTheTextAndSaysSo() throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(SimulatedBackendTest.ROOFLINE, 1.0, clock);
+        SequenceWork s = new SequenceWork("s", "dense-10b", List.of(new SequenceWork.Message("user", "hi")), 10, 8, null, 0,
+                "{\"stop\":[\"simulated tokens\"],\"seed\":1}", false);
+        SequenceOutcome.Completed done = (SequenceOutcome.Completed) backend.run(new BatchWork("b", "pool", 0, List.of(s))).get(0);
+        assertThat(done.finishReason()).isEqualTo("stop");
+        assertThat(done.text()).doesNotContain("simulated tokens").endsWith("8 ");
+    }
+}
