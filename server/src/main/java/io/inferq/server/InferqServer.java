@@ -21,6 +21,10 @@ import io.inferq.dispatcher.runtime.contract.KafkaRequestContract;
 import io.inferq.dispatcher.runtime.contract.ReplyTopicCheck;
 import io.inferq.dispatcher.runtime.contract.ServedModelLimits;
 import io.inferq.ingress.IngressServer;
+import io.inferq.ingress.batch.BatchSettings;
+import io.inferq.ingress.batch.BatchesApi;
+import io.inferq.ingress.files.FilesApi;
+import io.inferq.ingress.files.KafkaFileStore;
 import io.inferq.ingress.api.JobSubmissionParser;
 import io.inferq.ingress.api.JobsApi;
 import io.inferq.ingress.api.ServedModel;
@@ -116,6 +120,8 @@ public final class InferqServer implements AutoCloseable {
     private JobEventsMaterializer materializer;
     private WebhookDispatcher webhooks;
     private IngressServer ingress;
+    private KafkaFileStore fileStore;
+    private BatchesApi batchesApi;
     private String ingressDeployment;
     private volatile boolean brokerReachable;
     private Admin admin;
@@ -240,7 +246,7 @@ public final class InferqServer implements AutoCloseable {
     private void startIngress(List<PoolPlan> plans, TerminalClaims claims, Clock clock, TrustedOrigin origin) {
         // the HTTP handlers send from the event loop: learn the topics' metadata now, so a send never waits for it there
         for (String topic : List.of(TopicCatalogue.REQUESTS, TopicCatalogue.REQUESTS_BATCH, TopicCatalogue.JOB_EVENTS,
-                TopicCatalogue.RESULTS)) {
+                TopicCatalogue.RESULTS, TopicCatalogue.FILES, TopicCatalogue.BATCHES)) {
             try {
                 producer.partitionsFor(topic);
             } catch (RuntimeException e) {
@@ -282,13 +288,14 @@ public final class InferqServer implements AutoCloseable {
                 claims.claim(e.getJobId(), status, e.getDispatchId() != null ? e.getDispatchId() : "replay");
             }
         });
-        materializer.start();
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
-        List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount);
+        List<Consumer<Router>> apis = new ArrayList<>(List.of(jobs::mount, webhookApi::mount));
+        startBatchApis(apis, jobs, view, claims, clock, origin, served, targets);
+        materializer.start(); // after every listener is registered, so none misses the replay
         ingress = new IngressServer(config.http().host(), config.http().port(), config.http().maxBodyBytes(), apis, served,
                 this::readiness, registry::scrape);
         try {
@@ -314,6 +321,27 @@ public final class InferqServer implements AutoCloseable {
             LOG.warn("the job view has not caught up with {} after 120 s; job calls answer 503 view_loading until it has",
                     TopicCatalogue.JOB_EVENTS);
         }
+    }
+
+    /** The Files and Batch APIs: the Kafka file store, the batch store and runner, fed by the job view's events. */
+    private void startBatchApis(List<Consumer<Router>> apis, JobsApi jobs, HazelcastJobView view, TerminalClaims claims, Clock clock,
+            TrustedOrigin origin, List<ServedModel> served, WebhookTargetPolicy targets) {
+        InferqConfig.Batches b = config.batches();
+        BatchSettings settings = new BatchSettings(java.time.Duration.ofSeconds(b.completionWindowSeconds()), b.maxLines(),
+                b.maxFileBytes(), b.maxErrors(), b.tenantMaxStoredBytes(), b.tenantMaxBatchesInProgress(), b.tenantMaxLinesInProgress(),
+                java.time.Duration.ofDays(b.fileExpiryDays()));
+        fileStore = new KafkaFileStore(kafka, producer, clock);
+        fileStore.start();
+        WebhookDispatcher wh = webhooks;
+        batchesApi = new BatchesApi(vertx, kafka, producer, fileStore, new JobSubmissionParser(served), origin, claims, view::get,
+                jobs::authenticate, clock, settings, targets::check,
+                (tenant, url, type, batch) -> wh.onEvent(tenant, batch.getString("id"), type, url, batch, clock.millis()));
+        materializer.onApplied(batchesApi::onJobEvent);
+        batchesApi.start();
+        FilesApi filesApi = new FilesApi(vertx, fileStore, jobs::authenticate, clock, settings.maxFileBytes(),
+                settings.tenantMaxStoredBytes(), settings.fileExpiry().toSeconds());
+        apis.add(filesApi::mount);
+        apis.add(batchesApi::mount);
     }
 
     /**
@@ -487,6 +515,12 @@ public final class InferqServer implements AutoCloseable {
         if (webhooks != null) {
             r.put("webhooks", webhooks.isReady());
         }
+        if (fileStore != null) {
+            r.put("files", fileStore.isReady());
+        }
+        if (batchesApi != null) {
+            r.put("batches", batchesApi.isReady());
+        }
         if (dispatcher != null) {
             r.put("dispatcher", dispatcher.isReady());
         }
@@ -581,6 +615,14 @@ public final class InferqServer implements AutoCloseable {
         }
         workers.forEach(w -> quietly(w::close));
         workers.clear();
+        if (batchesApi != null) {
+            quietly(batchesApi::close);
+            batchesApi = null;
+        }
+        if (fileStore != null) {
+            quietly(fileStore::close);
+            fileStore = null;
+        }
         if (materializer != null) {
             quietly(materializer::close);
             materializer = null;

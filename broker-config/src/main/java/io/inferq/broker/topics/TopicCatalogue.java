@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
  *       of every job is kept (for 7 days, like the requests).</li>
  *   <li>{@value #WEBHOOK_DELIVERIES}: pending webhook deliveries and their retry state (compacted), and
  *       {@value #WEBHOOK_DLQ} for exhausted ones.</li>
+ *   <li>{@value #FILES}: Files API content in chunks of at most 512 KiB and file metadata (compacted; kept until
+ *       deleted or expired, when tombstones remove it). {@value #BATCHES}: Batch API snapshots (compacted).</li>
  * </ul>
  */
 public final class TopicCatalogue {
@@ -30,6 +32,10 @@ public final class TopicCatalogue {
     public static final String WEBHOOK_DELIVERIES = "inferq.webhook-deliveries";
     public static final String WEBHOOK_DLQ = "inferq.webhook-deliveries.dlq";
     public static final String POOL_PREFIX = "inferq.pool.";
+    /** Files of the Files API: metadata and content chunks keyed {@code <file-id>/...}, compacted; deletes are tombstones. */
+    public static final String FILES = "inferq.files";
+    /** Batches of the Batch API: the latest snapshot of every batch keyed by batch id (plus cancel requests), compacted. */
+    public static final String BATCHES = "inferq.batches";
 
     private static final Pattern POOL_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final long DAY_MS = 24L * 3600 * 1000;
@@ -90,6 +96,9 @@ public final class TopicCatalogue {
                 "segment.ms", String.valueOf(DAY_MS))));
         specs.add(new TopicSpec(WEBHOOK_DELIVERIES, partitions, Map.of("cleanup.policy", "compact")));
         specs.add(new TopicSpec(WEBHOOK_DLQ, 1, retention(30 * DAY_MS)));
+        specs.add(new TopicSpec(FILES, partitions, Map.of("cleanup.policy", "compact",
+                "max.message.bytes", String.valueOf(2 * 1024 * 1024), "segment.bytes", String.valueOf(256 * 1024 * 1024))));
+        specs.add(new TopicSpec(BATCHES, partitions, Map.of("cleanup.policy", "compact")));
         instancesByPool.forEach((pool, instances) ->
                 specs.add(new TopicSpec(poolTopic(pool), Math.max(partitions, instances), large(retention(DAY_MS)))));
         return List.copyOf(specs);
