@@ -6,7 +6,6 @@ import io.inferq.ingress.tenants.Tenant;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpServerFileUpload;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -82,8 +81,8 @@ public final class FilesApi {
         if (tenant == null) {
             return;
         }
-        String ct = req.getHeader("Content-Type");
-        if (ct == null || !ct.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
+        String boundary = MultipartReader.boundaryOf(req.getHeader("Content-Type"));
+        if (boundary == null) {
             HttpErrors.send(ctx, ApiError.invalid("invalid_content_type", "upload a file as multipart/form-data with the fields "
                     + "'file' and 'purpose'", null));
             return;
@@ -100,15 +99,90 @@ public final class FilesApi {
         }
         Context context = vertx.getOrCreateContext();
         UploadState state = new UploadState();
-        req.setExpectMultipart(true);
-        req.uploadHandler(part -> onPart(part, tenant, stored, state, context));
+        MultipartReader reader = new MultipartReader(boundary, new MultipartReader.Listener() {
+            @Override
+            public void partStart(String name, String filename) {
+                state.part = name;
+                if ("file".equals(name) && state.upload == null) {
+                    state.filename = filename == null || filename.isBlank() ? "upload.jsonl" : filename;
+                    state.upload = store.begin(null, tenant.id(), state.filename, "batch", null);
+                    state.inFile = true;
+                } else {
+                    state.inFile = false;
+                    state.field = new StringBuilder();
+                }
+            }
+
+            @Override
+            public void partData(byte[] data) {
+                if (state.error != null) {
+                    return;
+                }
+                if (!state.inFile) {
+                    if (state.field.length() + data.length > 4096) {
+                        state.error = ApiError.invalid("invalid_field", "the form field '" + state.part + "' is too long", state.part);
+                        return;
+                    }
+                    state.field.append(new String(data, java.nio.charset.StandardCharsets.UTF_8));
+                    return;
+                }
+                long bytes = state.upload.bytes() + data.length;
+                if (bytes > maxFileBytes) {
+                    state.error = tooLarge();
+                    return;
+                }
+                if (stored + bytes > tenantMaxStoredBytes) {
+                    state.error = storageLimit(tenant, stored + bytes);
+                    return;
+                }
+                var written = state.upload.write(data).toCompletableFuture();
+                if (!written.isDone()) {
+                    state.paused++;
+                    if (state.paused == 1) {
+                        req.pause();
+                    }
+                    written.whenComplete((v, ex) -> context.runOnContext(x -> {
+                        if (ex != null && state.error == null) {
+                            state.error = unavailable(ex);
+                        }
+                        if (--state.paused == 0) {
+                            req.resume();
+                        }
+                    }));
+                } else if (written.isCompletedExceptionally() && state.error == null) {
+                    state.error = ApiError.unavailable("storage_unavailable", "the file could not be stored; try again", 1000);
+                }
+            }
+
+            @Override
+            public void partEnd() {
+                if (!state.inFile && state.field != null) {
+                    state.fields.put(state.part, state.field.toString());
+                }
+                state.inFile = false;
+            }
+        });
+        req.handler(buf -> {
+            try {
+                reader.feed(buf.getBytes());
+            } catch (MultipartReader.MalformedMultipart e) {
+                if (state.error == null) {
+                    state.error = ApiError.invalid("invalid_multipart", e.getMessage(), null);
+                }
+            }
+        });
         req.exceptionHandler(ex -> {
             if (state.upload != null) {
                 state.upload.abort();
             }
             LOG.debug("upload failed: {}", ex.toString());
         });
-        req.endHandler(v -> finishUpload(ctx, tenant, state));
+        req.endHandler(v -> {
+            if (state.error == null && !reader.finished()) {
+                state.error = ApiError.invalid("invalid_multipart", "the multipart body ended before its closing boundary", null);
+            }
+            finishUpload(ctx, state);
+        });
         req.resume();
     }
 
@@ -117,49 +191,15 @@ public final class FilesApi {
         FileStore.Upload upload;
         String filename;
         ApiError error;
-        boolean writing;
+        String part;
+        boolean inFile;
+        StringBuilder field;
+        int paused;
+        final java.util.Map<String, String> fields = new java.util.HashMap<>();
     }
 
-    private void onPart(HttpServerFileUpload part, Tenant tenant, long storedAtStart, UploadState state, Context context) {
-        if (!"file".equals(part.name()) || state.upload != null) {
-            part.handler(b -> { });
-            return;
-        }
-        state.filename = part.filename() == null || part.filename().isBlank() ? "upload.jsonl" : part.filename();
-        state.upload = store.begin(null, tenant.id(), state.filename, "batch", null);
-        part.handler(buf -> {
-            if (state.error != null) {
-                return; // drain
-            }
-            long bytes = state.upload.bytes() + buf.length();
-            if (bytes > maxFileBytes) {
-                state.error = tooLarge();
-                return;
-            }
-            if (storedAtStart + bytes > tenantMaxStoredBytes) {
-                state.error = storageLimit(tenant, storedAtStart + bytes);
-                return;
-            }
-            var written = state.upload.write(buf.getBytes()).toCompletableFuture();
-            if (!written.isDone()) {
-                part.pause();
-                state.writing = true;
-                written.whenComplete((v, ex) -> context.runOnContext(x -> {
-                    state.writing = false;
-                    if (ex != null && state.error == null) {
-                        state.error = unavailable(ex);
-                    }
-                    part.resume();
-                }));
-            } else if (written.isCompletedExceptionally() && state.error == null) {
-                state.error = ApiError.unavailable("storage_unavailable", "the file could not be stored; try again", 1000);
-            }
-        });
-    }
-
-    private void finishUpload(RoutingContext ctx, Tenant tenant, UploadState state) {
-        HttpServerRequest req = ctx.request();
-        String purpose = req.getFormAttribute("purpose");
+    private void finishUpload(RoutingContext ctx, UploadState state) {
+        String purpose = state.fields.get("purpose");
         ApiError error = state.error;
         if (error == null && (purpose == null || purpose.isBlank())) {
             error = ApiError.invalid("missing_purpose", "'purpose' is required; use 'batch'", "purpose");
@@ -171,8 +211,8 @@ public final class FilesApi {
         Long expiresAt = null;
         long now = clock.millis() / 1000;
         if (error == null) {
-            String anchor = req.getFormAttribute("expires_after[anchor]");
-            String seconds = req.getFormAttribute("expires_after[seconds]");
+            String anchor = state.fields.get("expires_after[anchor]");
+            String seconds = state.fields.get("expires_after[seconds]");
             if (seconds != null) {
                 long s = parseLong(seconds, -1);
                 if (s < 3600 || s > 30L * 24 * 3600 || anchor != null && !"created_at".equals(anchor)) {
