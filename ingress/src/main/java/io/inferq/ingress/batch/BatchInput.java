@@ -83,7 +83,7 @@ final class BatchInput {
         if (!(json.getValue("body") instanceof JsonObject body)) {
             return error(n, customId, "invalid_body", "line " + n + ": 'body' must be a chat-completions request object", "body");
         }
-        JobSubmissionParser.Parsed parsed = parser.parse(body.encode(), null, nowMs);
+        JobSubmissionParser.Parsed parsed = parser.parse(body, null, nowMs, text);
         if (parsed.error() != null) {
             ApiError e = parsed.error();
             return error(n, customId, e.code(), "line " + n + ": " + e.message(), e.param() == null ? "body" : "body." + e.param());

@@ -490,6 +490,7 @@ final class BatchRunner implements AutoCloseable {
         long createdAt = b.getLong("created_at");
         Long outputExpiry = in.getLong("output_expires_after_seconds");
         Long expiresAt = outputExpiry != null ? createdAt + outputExpiry : nowSeconds() + settings.fileExpiry().toSeconds();
+        LOG.info("batch {}: writing its output and error files ({})", id, target);
         FileStore.Upload out = files.begin(fileId(id, "output"), tenant, id + "_output.jsonl", "batch_output", expiresAt);
         FileStore.Upload err = files.begin(fileId(id, "error"), tenant, id + "_error.jsonl", "batch_output", expiresAt);
         long[] sums = new long[5]; // completed, failed, prompt, completion, cached
