@@ -44,6 +44,7 @@ public final class LoadCommand {
               bench-policies  routing policies on both traces: policy simulator + the real pipeline
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
+              bench-batch     a 50,000-line batch vs the same jobs one by one; interactive TTFT with a batch running
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
             every command's flags, with defaults: README.md, section "Load tests: trace replay and benchmarks\"""";
 
@@ -82,6 +83,7 @@ public final class LoadCommand {
             case "bench-policies" -> PolicyBenchmark.run(f, out);
             case "bench-burst" -> BurstBenchmark.run(f, out);
             case "bench-memory" -> MemoryBenchmark.run(f, out);
+            case "bench-batch" -> io.inferq.loadtests.bench.BatchBenchmark.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }

@@ -514,7 +514,12 @@ final class BatchRunner implements AutoCloseable {
                 String code = unfinishedCode;
                 String message = "the request did not finish before the batch ended";
                 JsonObject response = null;
-                if (status != null && status.isTerminal() && job.getError() != null) {
+                boolean endedByBatch = status == JobStatus.EXPIRED && "expired".equals(target)
+                        || status == JobStatus.CANCELLED && "cancelled".equals(target);
+                if (endedByBatch || status == null || !status.isTerminal()) {
+                    // not run, or stopped by the batch's end (its window's deadline reached the dispatcher first)
+                    code = unfinishedCode;
+                } else if (job.getError() != null) {
                     code = String.valueOf(job.getError().getCode());
                     message = String.valueOf(job.getError().getMessage());
                     if (status == JobStatus.FAILED) {
@@ -522,7 +527,7 @@ final class BatchRunner implements AutoCloseable {
                                 .put("error", new JsonObject().put("message", message).put("type", String.valueOf(job.getError().getType()))
                                         .put("param", null).put("code", code)));
                     }
-                } else if (status != null && status.isTerminal()) {
+                } else {
                     code = status.apiName();
                     message = "the request ended " + status.apiName();
                 }
