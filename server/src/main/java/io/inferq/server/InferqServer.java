@@ -335,7 +335,8 @@ public final class InferqServer implements AutoCloseable {
         WebhookDispatcher wh = webhooks;
         batchesApi = new BatchesApi(vertx, kafka, producer, fileStore, new JobSubmissionParser(served), origin, claims, view::get,
                 jobs::authenticate, clock, settings, targets::check,
-                (tenant, url, type, batch) -> wh.onEvent(tenant, batch.getString("id"), type, url, batch, clock.millis()));
+                (tenant, url, type, batch) -> wh.onEvent(tenant, batch.getString("id"), type, url, batch, clock.millis()),
+                materializer::isCaughtUp);
         materializer.onApplied(batchesApi::onJobEvent);
         batchesApi.start();
         FilesApi filesApi = new FilesApi(vertx, fileStore, jobs::authenticate, clock, settings.maxFileBytes(),

@@ -76,6 +76,7 @@ final class BatchRunner implements AutoCloseable {
     private final Clock clock;
     private final BatchSettings settings;
     private final BatchWebhooks webhooks;
+    private final java.util.function.BooleanSupplier viewCaughtUp;
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
     private final AvroSerde<JobResult> resultSerde = new AvroSerde<>(JobResult.class);
@@ -89,7 +90,8 @@ final class BatchRunner implements AutoCloseable {
 
     BatchRunner(BatchStore store, BatchProgress progress, FileStore files, JobSubmissionParser parser, Producer<String, byte[]> producer,
             TrustedOrigin origin, TerminalClaims claims, Function<String, JobEvent> jobLookup, Clock clock, BatchSettings settings,
-            BatchWebhooks webhooks) {
+            BatchWebhooks webhooks, java.util.function.BooleanSupplier viewCaughtUp) {
+        this.viewCaughtUp = viewCaughtUp;
         this.store = store;
         this.progress = progress;
         this.files = files;
@@ -119,7 +121,8 @@ final class BatchRunner implements AutoCloseable {
 
     private void run() {
         while (running) {
-            for (JsonObject b : store.all()) {
+            // progress and the jobs already written come from the job view: wait until it has replayed the job events
+            for (JsonObject b : viewCaughtUp.getAsBoolean() ? store.all() : List.<JsonObject>of()) {
                 if (!running) {
                     return;
                 }

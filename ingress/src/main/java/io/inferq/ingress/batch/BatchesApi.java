@@ -53,11 +53,13 @@ public final class BatchesApi implements AutoCloseable {
     /**
      * @param jobLookup          a job's latest snapshot from the job view (blocking)
      * @param webhookTargetCheck null when a webhook URL may be called, else why not
+     * @param viewCaughtUp       whether the job view has replayed the job events (batches are run only once it has)
      */
     public BatchesApi(Vertx vertx, KafkaClientSettings kafka, Producer<String, byte[]> producer, FileStore files,
             JobSubmissionParser parser, TrustedOrigin origin, TerminalClaims claims, Function<String, JobEvent> jobLookup,
             Function<RoutingContext, Tenant> authenticate, Clock clock, BatchSettings settings,
-            java.util.function.UnaryOperator<String> webhookTargetCheck, BatchWebhooks webhooks) {
+            java.util.function.UnaryOperator<String> webhookTargetCheck, BatchWebhooks webhooks,
+            java.util.function.BooleanSupplier viewCaughtUp) {
         this.vertx = vertx;
         this.files = files;
         this.authenticate = authenticate;
@@ -65,7 +67,8 @@ public final class BatchesApi implements AutoCloseable {
         this.settings = settings;
         this.webhookTargetCheck = webhookTargetCheck;
         this.store = new BatchStore(kafka, producer);
-        this.runner = new BatchRunner(store, progress, files, parser, producer, origin, claims, jobLookup, clock, settings, webhooks);
+        this.runner = new BatchRunner(store, progress, files, parser, producer, origin, claims, jobLookup, clock, settings, webhooks,
+                viewCaughtUp);
     }
 
     public void start() {
