@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>idle deadline: a kept-alive connection must deliver its next request's headers within {@code idle-timeout-ms}
  *       of its previous answer; else it is closed. A request in progress (a synchronous call waiting for its job) is
  *       never idle, however long it takes;
- *   <li>body deadline: a request's body must be complete within {@code body-timeout-ms} of its headers; else
+ *   <li>body deadline: a request's body must be complete within {@code body-timeout-ms} of its headers, plus one
+ *       second per MiB of its {@code Content-Length} (so a 200 MB file upload needs 1 MiB/s, not 7 MB/s); else
  *       {@code 408 request_timeout} with {@code Connection: close}, and the connection is closed. The handler never
  *       ran (the body handler waits for the whole body), so nothing was accepted.
  * </ul>
@@ -53,6 +54,8 @@ final class ConnectionGuard {
         boolean answeredBefore;
         HttpServerRequest current;
         long headersAt;
+        /** Extra time the current request's body may take: its declared length at {@link #MIN_BODY_BYTES_PER_SECOND}. */
+        long bodyAllowanceNs;
 
         State(long now) {
             waitingSince = now;
@@ -98,6 +101,25 @@ final class ConnectionGuard {
             st.current = req;
             st.headersAt = System.nanoTime();
             st.answeredBefore = true;
+            st.bodyAllowanceNs = bodyAllowanceNs(req.getHeader("Content-Length"));
+        }
+    }
+
+    /**
+     * A large body (a file upload of up to 200 MB) is not expected within {@code body-timeout-ms}: it gets one more
+     * second per {@value #MIN_BODY_BYTES_PER_SECOND} bytes it declares, i.e. a client must sustain at least 1 MiB/s.
+     */
+    static final long MIN_BODY_BYTES_PER_SECOND = 1024 * 1024;
+
+    static long bodyAllowanceNs(String contentLength) {
+        if (contentLength == null) {
+            return 0;
+        }
+        try {
+            long n = Long.parseLong(contentLength.trim());
+            return n <= 0 ? 0 : TimeUnit.SECONDS.toNanos(Math.min(n, 1L << 40) / MIN_BODY_BYTES_PER_SECOND);
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 
@@ -125,7 +147,7 @@ final class ConnectionGuard {
                     forget(e.getKey());
                     e.getKey().close();
                 }
-            } else if (!req.isEnded() && now - st.headersAt > bodyNs) {
+            } else if (!req.isEnded() && now - st.headersAt > bodyNs + st.bodyAllowanceNs) {
                 bodyTimeouts.increment();
                 forget(e.getKey());
                 answerTimeout(req, e.getKey());

@@ -76,7 +76,15 @@ public final class IngressServer extends VerticleBase {
     @Override
     public Future<?> start() {
         Router router = Router.router(vertx);
-        router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
+        BodyHandler bodies = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
+        // a file upload streams its body itself (never whole in memory)
+        router.route().handler(ctx -> {
+            if (io.inferq.ingress.files.FilesApi.isStreamedUpload(ctx.request())) {
+                ctx.next();
+            } else {
+                bodies.handle(ctx);
+            }
+        });
         guard = new ConnectionGuard(vertx, limits, registry);
         router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
         router.get("/ready").handler(ctx -> {

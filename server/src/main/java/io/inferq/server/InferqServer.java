@@ -27,6 +27,10 @@ import io.inferq.ingress.console.ConsoleApi;
 import io.inferq.ingress.console.ConsoleSource;
 import io.inferq.ingress.console.KafkaOverview;
 import io.inferq.ingress.webhooks.WebhookConsoleView;
+import io.inferq.ingress.batch.BatchSettings;
+import io.inferq.ingress.batch.BatchesApi;
+import io.inferq.ingress.files.FilesApi;
+import io.inferq.ingress.files.KafkaFileStore;
 import io.inferq.ingress.api.JobSubmissionParser;
 import io.inferq.ingress.api.JobsApi;
 import io.inferq.ingress.api.ServedModel;
@@ -123,6 +127,8 @@ public final class InferqServer implements AutoCloseable {
     private WebhookDispatcher webhooks;
     private IngressServer ingress;
     private io.inferq.server.wiring.DispatcherConsoleSource consoleSource; // operator console (issue 19)
+    private KafkaFileStore fileStore;
+    private BatchesApi batchesApi;
     private String ingressDeployment;
     private volatile boolean brokerReachable;
     private Admin admin;
@@ -270,7 +276,7 @@ public final class InferqServer implements AutoCloseable {
         // learn the topics' metadata now, so the first submits do not wait for it (the HTTP handlers send from a
         // sender pool, never from the event loop)
         for (String topic : List.of(TopicCatalogue.REQUESTS, TopicCatalogue.REQUESTS_BATCH, TopicCatalogue.JOB_EVENTS,
-                TopicCatalogue.RESULTS)) {
+                TopicCatalogue.RESULTS, TopicCatalogue.FILES, TopicCatalogue.BATCHES)) {
             try {
                 producer.partitionsFor(topic);
             } catch (RuntimeException e) {
@@ -315,7 +321,6 @@ public final class InferqServer implements AutoCloseable {
                 claims.claim(e.getJobId(), status, e.getDispatchId() != null ? e.getDispatchId() : "replay");
             }
         });
-        materializer.start();
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
         JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
@@ -325,8 +330,11 @@ public final class InferqServer implements AutoCloseable {
         jobs.clientOptions(tokenStreams, config.http().syncWaitMs());
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
+        List<Consumer<Router>> apis = new ArrayList<>(List.of(jobs::mount, webhookApi::mount));
         ConsoleApi console = console(plans, directory, view, jobs, clock);
-        List<Consumer<Router>> apis = List.of(jobs::mount, webhookApi::mount, console::mount);
+        apis.add(console::mount);
+        startBatchApis(apis, jobs, view, claims, clock, origin, served, targets);
+        materializer.start(); // after every listener is registered, so none misses the replay
         InferqConfig.Http http = config.http();
         ingress = new IngressServer(http.host(), http.port(), http.maxBodyBytes(), new io.inferq.ingress.HttpLimits(http.idleTimeoutMs(),
                 http.headerTimeoutMs(), http.bodyTimeoutMs(), http.maxConnections()), apis, served, this::readiness, registry::scrape,
@@ -380,6 +388,28 @@ public final class InferqServer implements AutoCloseable {
             }
         });
         return console;
+    }
+
+    /** The Files and Batch APIs: the Kafka file store, the batch store and runner, fed by the job view's events. */
+    private void startBatchApis(List<Consumer<Router>> apis, JobsApi jobs, HazelcastJobView view, TerminalClaims claims, Clock clock,
+            TrustedOrigin origin, List<ServedModel> served, WebhookTargetPolicy targets) {
+        InferqConfig.Batches b = config.batches();
+        BatchSettings settings = new BatchSettings(java.time.Duration.ofSeconds(b.completionWindowSeconds()), b.maxLines(),
+                b.maxFileBytes(), b.maxErrors(), b.tenantMaxStoredBytes(), b.tenantMaxBatchesInProgress(), b.tenantMaxLinesInProgress(),
+                java.time.Duration.ofDays(b.fileExpiryDays()));
+        fileStore = new KafkaFileStore(kafka, producer, clock);
+        fileStore.start();
+        WebhookDispatcher wh = webhooks;
+        batchesApi = new BatchesApi(vertx, kafka, producer, fileStore, new JobSubmissionParser(served), origin, claims, view::get,
+                jobs::authenticate, clock, settings, targets::check,
+                (tenant, url, type, batch) -> wh.onEvent(tenant, batch.getString("id"), type, url, batch, clock.millis()),
+                materializer::isCaughtUp);
+        materializer.onApplied(batchesApi::onJobEvent);
+        batchesApi.start();
+        FilesApi filesApi = new FilesApi(vertx, fileStore, jobs::authenticate, clock, settings.maxFileBytes(),
+                settings.tenantMaxStoredBytes(), settings.fileExpiry().toSeconds());
+        apis.add(filesApi::mount);
+        apis.add(batchesApi::mount);
     }
 
     /**
@@ -573,6 +603,12 @@ public final class InferqServer implements AutoCloseable {
         if (webhooks != null) {
             r.put("webhooks", webhooks.isReady());
         }
+        if (fileStore != null) {
+            r.put("files", fileStore.isReady());
+        }
+        if (batchesApi != null) {
+            r.put("batches", batchesApi.isReady());
+        }
         if (dispatcher != null) {
             r.put("dispatcher", dispatcher.isReady());
         }
@@ -693,6 +729,14 @@ public final class InferqServer implements AutoCloseable {
         }
         workers.forEach(w -> quietly(w::close));
         workers.clear();
+        if (batchesApi != null) {
+            quietly(batchesApi::close);
+            batchesApi = null;
+        }
+        if (fileStore != null) {
+            quietly(fileStore::close);
+            fileStore = null;
+        }
         if (materializer != null) {
             quietly(materializer::close);
             materializer = null;

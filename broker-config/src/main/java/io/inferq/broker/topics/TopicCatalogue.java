@@ -20,6 +20,8 @@ import java.util.regex.Pattern;
  *   <li>{@value #JOB_TOKENS}: generated text of streamed jobs as it is produced (10 minutes; not a result).</li>
  *   <li>{@value #WEBHOOK_DELIVERIES}: pending webhook deliveries and their retry state (compacted), and
  *       {@value #WEBHOOK_DLQ} for exhausted ones.</li>
+ *   <li>{@value #FILES}: Files API content in chunks of at most 512 KiB and file metadata (compacted; kept until
+ *       deleted or expired, when tombstones remove it). {@value #BATCHES}: Batch API snapshots (compacted).</li>
  * </ul>
  */
 public final class TopicCatalogue {
@@ -38,6 +40,10 @@ public final class TopicCatalogue {
     public static final String JOB_TOKENS = "inferq.job-tokens";
     /** How long {@link #JOB_TOKENS} keeps its records. */
     public static final long JOB_TOKENS_RETENTION_MS = 10 * 60 * 1000L;
+    /** Files of the Files API: metadata and content chunks keyed {@code <file-id>/...}, compacted; deletes are tombstones. */
+    public static final String FILES = "inferq.files";
+    /** Batches of the Batch API: the latest snapshot of every batch keyed by batch id (plus cancel requests), compacted. */
+    public static final String BATCHES = "inferq.batches";
 
     private static final Pattern POOL_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final long DAY_MS = 24L * 3600 * 1000;
@@ -100,6 +106,9 @@ public final class TopicCatalogue {
         specs.add(new TopicSpec(JOB_TOKENS, partitions, Map.of("cleanup.policy", "delete",
                 "retention.ms", String.valueOf(JOB_TOKENS_RETENTION_MS), "segment.ms", String.valueOf(JOB_TOKENS_RETENTION_MS))));
         specs.add(new TopicSpec(WEBHOOK_DLQ, 1, retention(30 * DAY_MS)));
+        specs.add(new TopicSpec(FILES, partitions, Map.of("cleanup.policy", "compact",
+                "max.message.bytes", String.valueOf(2 * 1024 * 1024), "segment.bytes", String.valueOf(256 * 1024 * 1024))));
+        specs.add(new TopicSpec(BATCHES, partitions, Map.of("cleanup.policy", "compact")));
         instancesByPool.forEach((pool, instances) ->
                 specs.add(new TopicSpec(poolTopic(pool), Math.max(partitions, instances), large(retention(DAY_MS)))));
         return List.copyOf(specs);

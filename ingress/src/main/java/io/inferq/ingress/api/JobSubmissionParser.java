@@ -75,7 +75,8 @@ public final class JobSubmissionParser {
         return parse(read.object(), cancelAfter, nowMs, read.canonical());
     }
 
-    Parsed parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
+    /** As {@link #parse(String, String, long)}, for a body already decoded ({@code rawBody} is what the request hash covers). */
+    public Parsed parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
         Object modelValue = json.getValue("model");
         if (!(modelValue instanceof String model) || model.isBlank()) {
             return Parsed.fail(ApiError.invalid("missing_model", "'model' is required and must be a string", "model"));

@@ -285,6 +285,45 @@ public final class WebhookDispatcher implements AutoCloseable {
         });
     }
 
+    /**
+     * Creates the delivery of an event that is not a job's (a batch's {@code batch.completed}, ...), with {@code data} as
+     * the payload's {@code data}. The {@code webhook-id} is a function of subject and type, so repeating the call (another
+     * process, a restart) creates nothing twice. Any thread; returns quickly unless creation is saturated.
+     *
+     * @param subjectId the batch id (or other object id) the event is about
+     */
+    public void onEvent(String tenant, String subjectId, String type, String url, JsonObject data, long atMs) {
+        if (closed) {
+            return;
+        }
+        String id;
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest((subjectId + "\n" + type).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            id = "msg_" + java.util.HexFormat.of().formatHex(h, 0, 16);
+        } catch (java.security.NoSuchAlgorithmException ex) {
+            throw new IllegalStateException(ex);
+        }
+        if (deliveries.containsKey(id)) {
+            return;
+        }
+        long now = clock.millis();
+        String payload = new JsonObject().put("type", type).put("timestamp", Instant.ofEpochMilli(atMs).toString())
+                .put("data", data).encode();
+        Delivery d = new Delivery(id, 1, Delivery.State.PENDING, tenant, subjectId, type, url, payload, atMs, 0, now, null, 0, now);
+        try {
+            if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
+                dropped.increment();
+                LOG.error("webhook {} for {} dropped: {} creations already waiting for 30 s", id, subjectId, settings.maxPending());
+                return;
+            }
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        context.runOnContext(v -> create(d));
+    }
+
     // ---- on the context ------------------------------------------------------------------------------------
 
     private void create(Delivery d) {

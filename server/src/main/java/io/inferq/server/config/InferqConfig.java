@@ -14,7 +14,7 @@ import java.util.Set;
  */
 public record InferqConfig(Path dataDir, String processId, List<Role> roles, Http http, Kafka kafka, Hazelcast hazelcast,
         Dispatcher dispatcher, Workers workers, KvCache kvCache, Webhooks webhooks, Retention retention,
-        List<TenantSetting> tenants, List<PoolSetting> pools) {
+        List<TenantSetting> tenants, List<PoolSetting> pools, Batches batches) {
 
     /** What a process runs. */
     public enum Role { INGRESS, DISPATCHER, WORKERS }
@@ -29,6 +29,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
         pools = pools == null ? List.of() : List.copyOf(pools);
         require(!pools.isEmpty() || !roles.contains(Role.WORKERS) && !roles.contains(Role.DISPATCHER),
                 "pools must list at least one pool when the dispatcher or workers role runs");
+        batches = batches == null ? Batches.DEFAULTS : batches;
         Set<String> ids = new HashSet<>();
         for (PoolSetting p : pools) {
             require(ids.add(p.id()), "pools: id '" + p.id() + "' is configured twice");
@@ -209,6 +210,27 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
 
         public java.time.Duration terminalClaims() {
             return java.time.Duration.ofDays(terminalClaimDays);
+        }
+    }
+
+    /**
+     * Batch and Files APIs (see the ingress module's {@code BatchSettings}, which validates them).
+     *
+     * @param completionWindowSeconds how long a {@code "24h"} batch may run before it expires (shorter for tests)
+     */
+    public record Batches(long completionWindowSeconds, int maxLines, long maxFileBytes, int maxErrors, long tenantMaxStoredBytes,
+            int tenantMaxBatchesInProgress, long tenantMaxLinesInProgress, int fileExpiryDays) {
+        static final Batches DEFAULTS = new Batches(86_400, 50_000, 200_000_000L, 1000, 10_737_418_240L, 100, 1_000_000, 30);
+
+        public Batches {
+            require(completionWindowSeconds >= 1, "batches.completion-window-seconds must be at least 1, was " + completionWindowSeconds);
+            require(maxLines >= 1 && maxLines <= 1_000_000, "batches.max-lines must be 1-1000000, was " + maxLines);
+            require(maxFileBytes >= 1024, "batches.max-file-bytes must be at least 1024, was " + maxFileBytes);
+            require(maxErrors >= 1, "batches.max-errors must be at least 1, was " + maxErrors);
+            require(tenantMaxStoredBytes >= maxFileBytes, "batches.tenant-max-stored-bytes must be at least batches.max-file-bytes");
+            require(tenantMaxBatchesInProgress >= 1, "batches.tenant-max-batches-in-progress must be at least 1");
+            require(tenantMaxLinesInProgress >= 1, "batches.tenant-max-lines-in-progress must be at least 1");
+            require(fileExpiryDays >= 1 && fileExpiryDays <= 365, "batches.file-expiry-days must be 1-365, was " + fileExpiryDays);
         }
     }
 

@@ -1,0 +1,314 @@
+package io.inferq.loadtests.bench;
+
+import io.inferq.loadtests.Flags;
+import io.inferq.loadtests.LoadCommand;
+import io.inferq.loadtests.embedded.EmbeddedInferq;
+import io.inferq.loadtests.replay.HttpTarget;
+import io.inferq.loadtests.replay.JobOutcome;
+import io.inferq.loadtests.replay.PromptText;
+import io.inferq.loadtests.replay.ReplayPlan;
+import io.inferq.loadtests.replay.Replayer;
+import io.inferq.loadtests.replay.ResultFollower;
+import io.inferq.loadtests.report.ReplayReport;
+import io.inferq.loadtests.report.Stats;
+import io.inferq.server.InferqServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code bench-batch}, side by side in one run:
+ * <ol>
+ *   <li>On an instant fleet (simulated pools at {@code --time-scale}, 10<sup>6</sup> by default): the same
+ *       {@code --lines} requests (50,000) sent one by one to {@code POST /v1/jobs} (at most 256 in flight) and as one
+ *       batch (uploaded, then timed from create to {@code completed}). Prints jobs/s, lines/s, their ratio (goal ≥ 1: a
+ *       batch is never slower than individual submits) and the peak heap of the process in each phase.</li>
+ *   <li>On the simulated mixed fleet at {@code --ttft-time-scale}: interactive jobs at {@code --interactive-rate} per
+ *       second for {@code --interactive-seconds}, first alone, then while a {@code --ttft-batch-lines} batch (20,000)
+ *       runs on the same model. Prints p50/p99 time to first token of both and the p99 ratio (goal ≤ 1.2).</li>
+ * </ol>
+ * Everything runs in this JVM (broker, Hazelcast, inferq, client), so heap figures include all of it.
+ */
+public final class BatchBenchmark {
+    private static final String MODEL = "deepseek-v2-lite";
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+
+    private BatchBenchmark() {
+    }
+
+    public static int run(Flags f, PrintStream out) {
+        int lines = f.intValue("lines", 50_000);
+        int warmup = f.intValue("warmup", 2000);
+        double timeScale = f.positive("time-scale", 1e6);
+        int promptTokens = f.intValue("prompt-tokens", 64);
+        int ttftBatchLines = f.intValue("ttft-batch-lines", 20_000);
+        double ttftTimeScale = f.positive("ttft-time-scale", 20);
+        double rate = f.positive("interactive-rate", 4);
+        double seconds = f.positive("interactive-seconds", 30);
+        boolean skipTtft = f.bool("skip-ttft");
+        Path dir = LoadCommand.outDir(f, "bench-batch");
+        f.rejectUnknown();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("command", "bench-batch");
+        m.put("lines", lines);
+        try {
+            String prompt = PromptText.build(promptTokens, List.of(), 0, 1);
+            Path input = writeInput(dir.resolve("input.jsonl"), lines, prompt, 1);
+            Path warmInput = writeInput(dir.resolve("warmup.jsonl"), Math.max(1, warmup), prompt, 1);
+            out.printf(Locale.ROOT, "part 1: %d requests on an instant fleet (time-scale %.0g)%n", lines, timeScale);
+            try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(timeScale)
+                    .extra(t -> ((com.fasterxml.jackson.databind.node.ObjectNode) t.get("batches")).put("max-lines", Math.max(lines, 50_000))))) {
+                String url = "http://127.0.0.1:" + server.httpPort();
+                Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
+                if (warmup > 0) {
+                    individual(url, server, s, warmup, promptTokens, out);
+                    runBatch(url, warmInput, out);
+                }
+                HeapPeak heap1 = HeapPeak.start();
+                Replayer.Result r = individual(url, server, s, lines, promptTokens, out);
+                long jobsHeap = heap1.stop();
+                long finished = r.outcomes().stream().filter(JobOutcome::finished).count();
+                double jobRate = finished / r.wallSeconds();
+                out.printf(Locale.ROOT, "individual POST /v1/jobs: %d of %d finished in %.1f s: %.0f jobs/s; peak heap %d MiB%n",
+                        finished, lines, r.wallSeconds(), jobRate, jobsHeap >> 20);
+                System.gc();
+                HeapPeak heap2 = HeapPeak.start();
+                BatchRun b = runBatch(url, input, out);
+                long batchHeap = heap2.stop();
+                double lineRate = b.lines / b.seconds;
+                out.printf(Locale.ROOT, "batch: %d lines %s in %.1f s from create (validated after %.1f s): %.0f lines/s; "
+                        + "upload %.1f s; peak heap %d MiB%n", b.lines, b.status, b.seconds, b.validatedSeconds,
+                        lineRate, b.uploadSeconds, batchHeap >> 20);
+                out.printf(Locale.ROOT, "RATIO batch lines/s ÷ individual jobs/s = %.2f   (goal ≥ 1)%n", lineRate / jobRate);
+                m.put("individual_jobs_per_s", ReplayReport.round(jobRate));
+                m.put("individual_peak_heap_mib", jobsHeap >> 20);
+                m.put("batch_lines_per_s", ReplayReport.round(lineRate));
+                m.put("batch_status", b.status);
+                m.put("batch_seconds", ReplayReport.round(b.seconds));
+                m.put("batch_validated_s", ReplayReport.round(b.validatedSeconds));
+                m.put("batch_peak_heap_mib", batchHeap >> 20);
+                m.put("ratio_batch_vs_individual", ReplayReport.round(lineRate / jobRate));
+            }
+            if (!skipTtft) {
+                Path ttftInput = writeInput(dir.resolve("ttft-batch.jsonl"), ttftBatchLines, prompt, 16);
+                out.printf(Locale.ROOT, "part 2: interactive TTFT on the simulated mixed fleet (time-scale %.0f), %.1f jobs/s for %.0f s, "
+                        + "without and with a %d-line batch%n", ttftTimeScale, rate, seconds, ttftBatchLines);
+                try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(ttftTimeScale))) {
+                    String url = "http://127.0.0.1:" + server.httpPort();
+                    Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
+                    double[] alone = ttft(paced(url, server, s, rate, seconds, promptTokens, out));
+                    String fileId = upload(url, ttftInput);
+                    String batchId = create(url, fileId);
+                    awaitRunning(url, batchId);
+                    double[] withBatch = ttft(paced(url, server, s, rate, seconds, promptTokens, out));
+                    JsonObject during = get(url, batchId);
+                    post(url, "/v1/batches/" + batchId + "/cancel");
+                    double p99Ratio = Stats.pct(withBatch, 0.99) / Stats.pct(alone, 0.99);
+                    out.printf(Locale.ROOT, "interactive TTFT alone:      p50 %.0f ms, p99 %.0f ms (%d jobs)%n", Stats.pct(alone, 0.5) * 1000,
+                            Stats.pct(alone, 0.99) * 1000, alone.length);
+                    out.printf(Locale.ROOT, "interactive TTFT with batch: p50 %.0f ms, p99 %.0f ms (%d jobs; the batch had %s of %d lines done)%n",
+                            Stats.pct(withBatch, 0.5) * 1000, Stats.pct(withBatch, 0.99) * 1000, withBatch.length,
+                            during.getJsonObject("request_counts").getInteger("completed"), ttftBatchLines);
+                    out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2)%n", p99Ratio);
+                    m.put("ttft_alone_p50_ms", ReplayReport.round(Stats.pct(alone, 0.5) * 1000));
+                    m.put("ttft_alone_p99_ms", ReplayReport.round(Stats.pct(alone, 0.99) * 1000));
+                    m.put("ttft_with_batch_p50_ms", ReplayReport.round(Stats.pct(withBatch, 0.5) * 1000));
+                    m.put("ttft_with_batch_p99_ms", ReplayReport.round(Stats.pct(withBatch, 0.99) * 1000));
+                    m.put("ratio_ttft_p99", ReplayReport.round(p99Ratio));
+                }
+            }
+            Bench.writeJson(dir.resolve("summary.json"), m);
+            out.println("summary: " + dir.resolve("summary.json").toAbsolutePath());
+            return 0;
+        } catch (IOException e) {
+            throw new IllegalStateException("batch benchmark failed: " + e, e);
+        }
+    }
+
+    private static Path writeInput(Path file, int n, String prompt, int maxTokens) throws IOException {
+        Files.createDirectories(file.getParent());
+        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            for (int i = 0; i < n; i++) {
+                w.write(new JsonObject().put("custom_id", "req-" + i).put("method", "POST").put("url", "/v1/chat/completions")
+                        .put("body", new JsonObject().put("model", MODEL).put("max_tokens", maxTokens).put("messages",
+                                new JsonArray().add(new JsonObject().put("role", "user").put("content", prompt + " #" + i)))).encode());
+                w.write('\n');
+            }
+        }
+        return file;
+    }
+
+    private static Replayer.Result individual(String url, InferqServer server, Replayer.Settings s, int n, int promptTokens, PrintStream out) {
+        try (ResultFollower tracker = new ResultFollower(server.kafkaBootstrapServers()); HttpTarget target = new HttpTarget(url, null)) {
+            return Replayer.run(PipelineOverheadBenchmark.burstPlan(n, promptTokens), s, target, tracker, url, out);
+        }
+    }
+
+    private static Replayer.Result paced(String url, InferqServer server, Replayer.Settings s, double rate, double seconds, int promptTokens,
+            PrintStream out) {
+        ReplayPlan plan = PipelineOverheadBenchmark.pacedPlan(rate, seconds, promptTokens);
+        try (ResultFollower tracker = new ResultFollower(server.kafkaBootstrapServers()); HttpTarget target = new HttpTarget(url, null)) {
+            return Replayer.run(plan, s, target, tracker, url, out);
+        }
+    }
+
+    private static double[] ttft(Replayer.Result r) {
+        return r.outcomes().stream().filter(JobOutcome::finished).mapToDouble(JobOutcome::ttftSeconds).filter(d -> !Double.isNaN(d)).toArray();
+    }
+
+    private record BatchRun(int lines, String status, double seconds, double validatedSeconds, double uploadSeconds) {
+    }
+
+    private static BatchRun runBatch(String url, Path input, PrintStream out) throws IOException {
+        long u0 = System.nanoTime();
+        String fileId = upload(url, input);
+        double uploadSeconds = (System.nanoTime() - u0) / 1e9;
+        long t0 = System.nanoTime();
+        String id = create(url, fileId);
+        double validated = Double.NaN;
+        JsonObject b;
+        long lastPrint = 0;
+        while (true) {
+            b = get(url, id);
+            String status = b.getString("status");
+            double at = (System.nanoTime() - t0) / 1e9;
+            if (Double.isNaN(validated) && !"validating".equals(status)) {
+                validated = at;
+            }
+            if (Set.of("completed", "failed", "expired", "cancelled").contains(status)) {
+                break;
+            }
+            if (System.nanoTime() - lastPrint > 10_000_000_000L) {
+                lastPrint = System.nanoTime();
+                out.printf(Locale.ROOT, "  batch %s: %s, %s%n", id, status, b.getJsonObject("request_counts").encode());
+            }
+            sleep(100);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return new BatchRun(b.getJsonObject("request_counts").getInteger("total"), b.getString("status"), seconds, validated,
+                uploadSeconds);
+    }
+
+    private static void awaitRunning(String url, String id) {
+        while (true) {
+            JsonObject b = get(url, id);
+            if (b.getJsonObject("request_counts").getInteger("completed") > 0 || !Set.of("validating", "in_progress").contains(b.getString("status"))) {
+                return;
+            }
+            sleep(200);
+        }
+    }
+
+    static String upload(String url, Path file) throws IOException {
+        String boundary = "----inferq-bench-" + System.nanoTime();
+        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + file.getFileName() + "\"\r\n"
+                + "Content-Type: application/jsonl\r\n\r\n";
+        String tail = "\r\n--" + boundary + "--\r\n";
+        HttpRequest req = HttpRequest.newBuilder(URI.create(url + "/v1/files")).timeout(Duration.ofMinutes(10))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.concat(HttpRequest.BodyPublishers.ofString(head), HttpRequest.BodyPublishers.ofFile(file),
+                        HttpRequest.BodyPublishers.ofString(tail))).build();
+        return send(req, 200).getString("id");
+    }
+
+    static String create(String url, String fileId) {
+        return send(HttpRequest.newBuilder(URI.create(url + "/v1/batches")).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(new JsonObject()
+                        .put("input_file_id", fileId).put("endpoint", "/v1/chat/completions").put("completion_window", "24h").encode()))
+                .build(), 200).getString("id");
+    }
+
+    static JsonObject get(String url, String id) {
+        return send(HttpRequest.newBuilder(URI.create(url + "/v1/batches/" + id)).timeout(Duration.ofSeconds(60)).GET().build(), 200);
+    }
+
+    static void post(String url, String path) {
+        try {
+            HTTP.send(HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(60))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static JsonObject send(HttpRequest req, int expect) {
+        try {
+            HttpResponse<String> r = HTTP.send(req, HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != expect) {
+                throw new IllegalStateException(req.method() + " " + req.uri() + " answered " + r.statusCode() + ": " + r.body());
+            }
+            return new JsonObject(r.body());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Samples the heap in use every 50 ms until stopped; reports the peak. */
+    private static final class HeapPeak {
+        private final AtomicLong peak = new AtomicLong();
+        private final AtomicBoolean running = new AtomicBoolean(true);
+        private final Thread thread;
+
+        private HeapPeak() {
+            thread = new Thread(() -> {
+                var mem = ManagementFactory.getMemoryMXBean();
+                while (running.get()) {
+                    peak.accumulateAndGet(mem.getHeapMemoryUsage().getUsed(), Math::max);
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "heap-peak");
+            thread.setDaemon(true);
+        }
+
+        static HeapPeak start() {
+            HeapPeak h = new HeapPeak();
+            h.thread.start();
+            return h;
+        }
+
+        long stop() {
+            running.set(false);
+            thread.interrupt();
+            return peak.get();
+        }
+    }
+}
