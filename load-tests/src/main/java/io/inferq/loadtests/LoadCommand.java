@@ -45,6 +45,7 @@ public final class LoadCommand {
               bench-burst     Azure bursts at 3x capacity: inferq vs a queue-less provider answering 503
               bench-memory    queue many jobs with workers stopped: server heap and /health latency, then drain
               bench-kv-resp   LMCache's access pattern: inferq's remote KV tier (Redis protocol) vs a real redis-server
+              bench-kv-routing  precise (engines' KV events) vs approximate vs prefix-blind routing: policy simulator
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
             every command's flags, with defaults: README.md, section "Load tests: trace replay and benchmarks\"""";
 
@@ -84,6 +85,7 @@ public final class LoadCommand {
             case "bench-burst" -> BurstBenchmark.run(f, out);
             case "bench-memory" -> MemoryBenchmark.run(f, out);
             case "bench-kv-resp" -> io.inferq.loadtests.bench.KvRespBenchmark.run(f, out);
+            case "bench-kv-routing" -> io.inferq.loadtests.bench.KvRoutingBenchmark.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }

@@ -332,9 +332,31 @@ public final class PolicySimulator {
         }
     }
 
+    /**
+     * Engines that keep their own prefix cache per instance and tell routing what they hold, in place of the
+     * simulator's one LRU per pool ({@code bench-kv-routing}: engines publishing KV events, an approximate index, or
+     * nothing). A batch's jobs read {@link #leadingCached} of the instance the scheduler planned, then {@link #store}
+     * their blocks there.
+     */
+    public interface EngineCaches {
+        /** Leading blocks of {@code hashes} instance {@code instance} of {@code poolId} holds now. */
+        int leadingCached(String poolId, int instance, List<Long> hashes);
+
+        /** A job's blocks were prefilled (or read) on that instance. */
+        void store(String poolId, int instance, List<Long> hashes);
+
+        /** The dispatcher's locator; {@link PrefixLocator#NONE} routes prefix-blind (overlap weight 0). */
+        PrefixLocator locator();
+    }
+
     /** Replays {@code trace} (already scaled) with the named policy. Deterministic for the settings' seed. */
     public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware) {
         return run(trace, policyName, prefixAware, false);
+    }
+
+    /** As {@link #run(List, String, boolean, boolean)} with the fleet's prefix caches and routing given by {@code engines}. */
+    public Result run(List<TraceRequest> trace, String policyName, EngineCaches engines, boolean expireAtWorker) {
+        return run(trace, policyName, engines.locator() != PrefixLocator.NONE, expireAtWorker, engines);
     }
 
     /**
@@ -343,12 +365,17 @@ public final class PolicySimulator {
      * Without it every dispatched job runs, however late.
      */
     public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware, boolean expireAtWorker) {
+        return run(trace, policyName, prefixAware, expireAtWorker, null);
+    }
+
+    private Result run(List<TraceRequest> trace, String policyName, boolean prefixAware, boolean expireAtWorker,
+                       EngineCaches engines) {
         Map<String, PoolState> pools = new LinkedHashMap<>();
         for (PoolProfile p : fleet.profiles()) {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
                     fleet.cacheBlocks().get(p.poolId())));
         }
-        PrefixLocator locator = prefixAware ? hashes -> {
+        PrefixLocator locator = engines != null ? engines.locator() : prefixAware ? hashes -> {
             Map<String, Integer> m = new HashMap<>();
             pools.forEach((id, ps) -> {
                 int n = ps.leadingCached(hashes);
@@ -419,14 +446,25 @@ public final class PolicySimulator {
                 }
                 List<SequenceShape> shapes = new ArrayList<>();
                 for (QueuedJob j : live) {
-                    int here = ps.leadingCached(j.prefixBlockHashes());
+                    int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
+                            : ps.leadingCached(j.prefixBlockHashes());
                     int best = here;
                     for (PoolState other : pools.values()) {
-                        best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                        if (engines == null) {
+                            best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                            continue;
+                        }
+                        for (int i = 0; i < other.freeAtMs.length; i++) {
+                            best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
+                        }
                     }
                     // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
                     int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    ps.insert(j.prefixBlockHashes());
+                    if (engines != null) {
+                        engines.store(plan.poolId(), inst, j.prefixBlockHashes());
+                    } else {
+                        ps.insert(j.prefixBlockHashes());
+                    }
                     cachedTokens += cached;
                     bestCachedTokens += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
                     promptTokens += j.promptTokens();
