@@ -49,6 +49,7 @@ public final class LoadCommand {
               bench-kv-resp   LMCache's access pattern: inferq's remote KV tier (Redis protocol) vs a real redis-server
               bench-fairness  tenants sharing the simulated fleet: fair sharing vs oldest-first vs each tenant alone
               bench-batch     a 50,000-line batch vs the same jobs one by one; interactive TTFT with a batch running
+              bench-kv-routing  precise (engines' KV events) vs approximate vs prefix-blind routing: policy simulator
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
               chaos           load over HTTP and Kafka while killing the server (kill -9, SIGTERM) and failing webhook
                               receivers and engines; proves nothing is lost or duplicated; one row per fault
@@ -93,6 +94,7 @@ public final class LoadCommand {
             case "bench-kv-resp" -> io.inferq.loadtests.bench.KvRespBenchmark.run(f, out);
             case "bench-fairness" -> FairnessBenchmark.run(f, out);
             case "bench-batch" -> io.inferq.loadtests.bench.BatchBenchmark.run(f, out);
+            case "bench-kv-routing" -> io.inferq.loadtests.bench.KvRoutingBenchmark.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class FlagsDocumentedTest {
     static final List<String> COMMANDS = List.of("replay", "serve", "bench-overhead", "bench-policies", "bench-burst", "bench-memory",
-            "chaos", "bench-kv-resp", "bench-fairness", "bench-batch");
+            "chaos", "bench-kv-resp", "bench-fairness", "bench-batch", "bench-kv-routing");
 
     static String loadTestsSection() throws Exception {
         String readme = Files.readString(Path.of("..", "README.md"));

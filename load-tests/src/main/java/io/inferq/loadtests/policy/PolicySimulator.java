@@ -333,9 +333,32 @@ public final class PolicySimulator {
         }
     }
 
+    /**
+     * Engines that keep their own prefix cache per instance and tell routing what they hold, in place of the
+     * simulator's one LRU per pool ({@code bench-kv-routing}: engines publishing KV events, an approximate index, or
+     * nothing). A batch's jobs read {@link #leadingCached} of the instance the scheduler planned, then {@link #store}
+     * their blocks there.
+     */
+    public interface EngineCaches {
+        /** Leading blocks of {@code hashes} instance {@code instance} of {@code poolId} holds now. */
+        int leadingCached(String poolId, int instance, List<Long> hashes);
+
+        /** A job's blocks were prefilled (or read) on that instance. */
+        void store(String poolId, int instance, List<Long> hashes);
+
+        /** The dispatcher's locator; {@link PrefixLocator#NONE} routes prefix-blind (overlap weight 0). */
+        PrefixLocator locator();
+    }
+
     /** Replays {@code trace} (already scaled) with the named policy. Deterministic for the settings' seed. */
     public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware) {
         return run(trace, policyName, prefixAware, false);
+    }
+
+    /** As {@link #run(List, String, boolean, boolean)} with the fleet's prefix caches and routing given by {@code engines}. */
+    public Result run(List<TraceRequest> trace, String policyName, EngineCaches engines, boolean expireAtWorker) {
+        return runTenants(trace, null, FairnessConfig.defaults(), policyName, engines.locator() != PrefixLocator.NONE, expireAtWorker,
+                engines).result();
     }
 
     /**
@@ -374,6 +397,11 @@ public final class PolicySimulator {
      */
     public TenantRun runTenants(List<TraceRequest> trace, List<String> tenants, FairnessConfig fairness, String policyName,
                                 boolean prefixAware, boolean expireAtWorker) {
+        return runTenants(trace, tenants, fairness, policyName, prefixAware, expireAtWorker, null);
+    }
+
+    private TenantRun runTenants(List<TraceRequest> trace, List<String> tenants, FairnessConfig fairness, String policyName,
+                                 boolean prefixAware, boolean expireAtWorker, EngineCaches engines) {
         if (tenants != null && tenants.size() != trace.size()) {
             throw new IllegalArgumentException("tenants must name one tenant per request: " + tenants.size() + " for "
                     + trace.size() + " requests");
@@ -383,7 +411,7 @@ public final class PolicySimulator {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
                     fleet.cacheBlocks().get(p.poolId())));
         }
-        PrefixLocator locator = prefixAware ? hashes -> {
+        PrefixLocator locator = engines != null ? engines.locator() : prefixAware ? hashes -> {
             Map<String, Integer> m = new HashMap<>();
             pools.forEach((id, ps) -> {
                 int n = ps.leadingCached(hashes);
@@ -459,14 +487,25 @@ public final class PolicySimulator {
                 }
                 List<SequenceShape> shapes = new ArrayList<>();
                 for (QueuedJob j : live) {
-                    int here = ps.leadingCached(j.prefixBlockHashes());
+                    int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
+                            : ps.leadingCached(j.prefixBlockHashes());
                     int best = here;
                     for (PoolState other : pools.values()) {
-                        best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                        if (engines == null) {
+                            best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                            continue;
+                        }
+                        for (int i = 0; i < other.freeAtMs.length; i++) {
+                            best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
+                        }
                     }
                     // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
                     int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    ps.insert(j.prefixBlockHashes());
+                    if (engines != null) {
+                        engines.store(plan.poolId(), inst, j.prefixBlockHashes());
+                    } else {
+                        ps.insert(j.prefixBlockHashes());
+                    }
                     cachedTokens += cached;
                     bestCachedTokens += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
                     promptTokens += j.promptTokens();
