@@ -112,7 +112,7 @@ class HostileHttpCorpusTest {
         p.add(field("deadline over 7 days", "\"deadline\":\"2999-01-01T00:00:00Z\"", "invalid_deadline"));
         p.add(body("deadline and Cancel-After", M + ",\"deadline\":\"2999-01-01T00:00:00Z\"}", 400, "invalid_deadline", "Cancel-After", "5m"));
         p.add(body("Cancel-After not a duration", M + "}", 400, "invalid_deadline", "Cancel-After", "soon"));
-        p.add(field("stream true", "\"stream\":true", "unsupported_parameter"));
+        p.add(field("stream_options not an object", "\"stream\":true,\"stream_options\":\"usage\"", "invalid_stream_options"));
         p.add(field("stream \"true\"", "\"stream\":\"true\"", "invalid_type"));
         p.add(field("stream 1", "\"stream\":1", "invalid_type"));
         p.add(field("n 2", "\"n\":2", "unsupported_parameter"));
