@@ -62,7 +62,7 @@ class HostileHttpCorpusTest {
         p.add(body("role not a string", "{\"model\":\"m\",\"messages\":[{\"role\":1,\"content\":\"x\"}]}", 400, "invalid_role"));
         p.add(body("content a number", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":42}]}", 400, "invalid_content"));
         p.add(body("content image part", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
-                400, "invalid_content"));
+                400, "unsupported_content"));
         p.add(field("max_tokens 0", "\"max_tokens\":0", "invalid_max_tokens"));
         p.add(field("max_tokens negative", "\"max_tokens\":-1", "invalid_max_tokens"));
         p.add(field("max_tokens fraction", "\"max_tokens\":1.5", "invalid_max_tokens"));
