@@ -70,4 +70,55 @@ public final class ResultRecords {
             throw new UncheckedIOException("bug: a result's JSON fields are not JSON", e);
         }
     }
+
+    /**
+     * Reads a result as inferq writes it, in either format: JSON (what {@link #json} writes; the value starts with
+     * {@code '{'}) or single-object Avro (starts with {@code 0xC3 0x01}). For Java consumers of result topics that
+     * receive both (JSON producers get JSON results unless they ask otherwise).
+     *
+     * @throws RuntimeException if the value is neither (an {@link IllegalArgumentException} or Avro's decode error)
+     */
+    public static JobResult decode(byte[] value) {
+        if (value != null && value.length > 0 && value[0] == '{') {
+            return fromJson(value);
+        }
+        return AVRO_SERDE.decode(value);
+    }
+
+    /** The inverse of {@link #json}. @throws IllegalArgumentException if the value is not such a result */
+    public static JobResult fromJson(byte[] value) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode o = MAPPER.readTree(value);
+            JobResult.Builder b = JobResult.newBuilder().setJobId(o.path("job_id").asText()).setTenant(o.path("tenant").asText())
+                    .setModel(o.path("model").asText()).setStatus(JobStatus.fromApiName(o.path("status").asText()).toWire())
+                    .setOutput(text(o, "output")).setFinishReason(text(o, "finish_reason"))
+                    .setCorrelationId(text(o, "correlation_id")).setPoolId(text(o, "pool_id")).setChip(text(o, "chip"))
+                    .setSubmittedAtMs(o.path("submitted_at_ms").asLong()).setFinishedAtMs(o.path("finished_at_ms").asLong())
+                    .setStartedAtMs(o.path("started_at_ms").isNumber() ? o.path("started_at_ms").asLong() : null)
+                    .setFirstTokenAtMs(o.path("first_token_at_ms").isNumber() ? o.path("first_token_at_ms").asLong() : null)
+                    .setToolCallsJson(o.path("tool_calls").isMissingNode() || o.path("tool_calls").isNull() ? null
+                            : o.get("tool_calls").toString())
+                    .setLogprobsJson(o.path("logprobs").isMissingNode() || o.path("logprobs").isNull() ? null
+                            : o.get("logprobs").toString());
+            com.fasterxml.jackson.databind.JsonNode u = o.path("usage");
+            if (u.isObject()) {
+                b.setUsage(io.inferq.broker.avro.Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt())
+                        .setCompletionTokens(u.path("completion_tokens").asInt()).setCachedTokens(u.path("cached_tokens").asInt())
+                        .build());
+            }
+            com.fasterxml.jackson.databind.JsonNode e = o.path("error");
+            if (e.isObject()) {
+                b.setError(io.inferq.broker.avro.JobError.newBuilder().setType(e.path("type").asText())
+                        .setCode(e.path("code").asText()).setMessage(e.path("message").asText()).build());
+            }
+            return b.build();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException("not an inferq result in JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private static String text(com.fasterxml.jackson.databind.JsonNode o, String field) {
+        com.fasterxml.jackson.databind.JsonNode n = o.get(field);
+        return n == null || n.isNull() ? null : n.asText();
+    }
 }

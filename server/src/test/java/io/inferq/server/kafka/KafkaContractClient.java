@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobRequest;
-import io.inferq.broker.avro.JobResult;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.dispatcher.runtime.contract.ContractHeaders;
 import io.inferq.server.InferqServer;
@@ -30,7 +29,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /** What an external producer/consumer of inferq's Kafka contract does, for the integration tests. */
 final class KafkaContractClient {
     static final AvroSerde<JobRequest> REQUESTS = new AvroSerde<>(JobRequest.class);
-    static final AvroSerde<JobResult> RESULTS = new AvroSerde<>(JobResult.class);
 
     private KafkaContractClient() {
     }
