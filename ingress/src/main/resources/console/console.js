@@ -245,6 +245,37 @@ async function pollKafka() {
   }
 }
 
+const BATCH_CANCELLABLE = ['validating', 'in_progress'];
+
+// A file of the caller's tenant, fetched with the API key (a plain link would not send it) and saved.
+async function download(fileId, ev) {
+  ev.preventDefault();
+  try {
+    const key = sessionStorage.getItem('inferq-key');
+    const r = await fetch('/v1/files/' + encodeURIComponent(fileId) + '/content',
+      { headers: key ? { Authorization: 'Bearer ' + key } : {}, cache: 'no-store' });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    const url = URL.createObjectURL(await r.blob());
+    const a = h('a', { href: url, download: fileId + '.jsonl' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    setStatus('download ' + fileId + ': ' + e.message, true);
+  }
+}
+
+async function cancelBatch(id) {
+  try {
+    await api('/v1/batches/' + encodeURIComponent(id) + '/cancel', { method: 'POST' });
+    setStatus('cancelling ' + id);
+  } catch (e) {
+    setStatus('cancel ' + id + ': ' + e.message, true);
+  }
+  await pollBatches();
+}
+
 async function pollBatches() {
   try {
     const b = await api('/v1/console/batches');
@@ -252,14 +283,25 @@ async function pollBatches() {
       $('batch-view').replaceChildren(h('p', { class: 'empty', 'data-testid': 'batches-unavailable' }, b.message || 'Batch API not available'));
       return;
     }
-    // HOOK (Batch API): request_counts progress, cancel and download links
-    $('batch-view').replaceChildren(h('table', {}, h('tbody', {}, ...b.data.map(x => h('tr', {},
-      h('td', {}, x.id), h('td', {}, x.status),
-      h('td', {}, bar(x.request_counts.total ? (x.request_counts.completed + x.request_counts.failed) / x.request_counts.total : 0,
-        x.request_counts.completed + ' done, ' + x.request_counts.failed + ' failed of ' + x.request_counts.total)),
-      h('td', {}, x.output_file_id ? h('a', { href: '/v1/files/' + encodeURIComponent(x.output_file_id) + '/content' }, 'output') : ''),
-      h('td', {}, ['validating', 'in_progress', 'finalizing'].includes(x.status)
-        ? h('button', { class: 'danger', onclick: () => api('/v1/batches/' + encodeURIComponent(x.id) + '/cancel', { method: 'POST' }).then(pollBatches) }, 'Cancel') : ''))))));
+    // cancel and downloads go through the tenant API: the operator key (no tenant of its own) cannot use them
+    const scope = state.overview?.scope;
+    const actions = !(scope && scope.operator && scope.tenant == null);
+    const file = (id, label) => id ? h('a', { href: '/v1/files/' + encodeURIComponent(id) + '/content', 'data-file': id,
+      onclick: ev => download(id, ev) }, label) : null;
+    $('batch-view').replaceChildren(h('table', { 'data-testid': 'batch-list' },
+      h('thead', {}, h('tr', {}, ...['batch', 'tenant', 'status', 'created', 'progress', 'files', ''].map(t => h('th', {}, t)))),
+      h('tbody', {}, ...(b.data.length ? b.data.map(x => {
+        const c = x.request_counts || { total: 0, completed: 0, failed: 0 };
+        const done = c.completed + c.failed;
+        return h('tr', { 'data-batch': x.id },
+          h('td', {}, x.id), h('td', {}, x.tenant ?? ''), h('td', { class: 'status-' + x.status }, x.status), h('td', {}, time(x.created_at)),
+          h('td', {}, bar(c.total ? done / c.total : 0, c.completed + ' done, ' + c.failed + ' failed of ' + c.total)),
+          h('td', {}, actions ? [file(x.output_file_id, 'output'), x.output_file_id && x.error_file_id ? ' ' : null, file(x.error_file_id, 'errors')]
+            : [x.output_file_id ? 'output ' + x.output_file_id : null, x.error_file_id ? ' errors ' + x.error_file_id : null]),
+          h('td', {}, actions && BATCH_CANCELLABLE.includes(x.status)
+            ? h('button', { class: 'danger', 'data-cancel-batch': x.id, onclick: () => cancelBatch(x.id) }, 'Cancel') : ''));
+      }) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'no batch'))]))),
+      h('p', { class: 'note' }, actions ? '' : 'Cancel and file downloads need the tenant\'s API key.'));
   } catch (e) {
     $('batch-view').replaceChildren(h('p', { class: 'empty' }, 'Batches: ' + e.message));
   }

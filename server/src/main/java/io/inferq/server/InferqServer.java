@@ -331,9 +331,9 @@ public final class InferqServer implements AutoCloseable {
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = new ArrayList<>(List.of(jobs::mount, webhookApi::mount));
+        startBatchApis(apis, jobs, view, claims, clock, origin, served, targets); // before the console, which shows its batches
         ConsoleApi console = console(plans, directory, view, jobs, clock);
         apis.add(console::mount);
-        startBatchApis(apis, jobs, view, claims, clock, origin, served, targets);
         materializer.start(); // after every listener is registered, so none misses the replay
         InferqConfig.Http http = config.http();
         ingress = new IngressServer(http.host(), http.port(), http.maxBodyBytes(), new io.inferq.ingress.HttpLimits(http.idleTimeoutMs(),
@@ -380,7 +380,7 @@ public final class InferqServer implements AutoCloseable {
                 : config.tenants().stream().map(InferqConfig.TenantSetting::id).toList();
         ConsoleApi console = new ConsoleApi(vertx, directory, config.http().operatorKey(), tenantIds, view, consoleSource, registry,
                 new WebhookConsoleView(webhooks), new KafkaOverview(vertx, admin, materializer::isCaughtUp, clock::millis, 5000),
-                BatchSource.NONE, jobs::cancelAs, clock);
+                batchesApi != null ? new io.inferq.server.wiring.BatchesConsoleSource(batchesApi) : BatchSource.NONE, jobs::cancelAs, clock);
         JobEventsMaterializer m = materializer;
         m.onApplied(e -> {
             if (m.isCaughtUp()) {

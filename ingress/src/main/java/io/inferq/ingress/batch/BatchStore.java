@@ -172,6 +172,31 @@ final class BatchStore implements AutoCloseable {
                 from + limit < all.size());
     }
 
+    /**
+     * The newest {@code limit} batches this process holds, newest first, without waiting for other processes' writes
+     * (the console's view): a bounded heap over the in-memory replica, so it never blocks.
+     *
+     * @param tenant the tenant, or null for every tenant
+     */
+    Page recent(String tenant, int limit) {
+        Comparator<JsonObject> newestFirst = Comparator.<JsonObject>comparingLong(b -> b.getLong("created_at"))
+                .thenComparing(b -> b.getString("id")).reversed();
+        java.util.PriorityQueue<JsonObject> heap = new java.util.PriorityQueue<>(limit + 1, newestFirst.reversed());
+        int matching = 0;
+        for (JsonObject b : batches.values()) {
+            if (tenant == null || tenant.equals(b.getJsonObject(INTERNAL).getString("tenant"))) {
+                matching++;
+                heap.add(b);
+                if (heap.size() > limit) {
+                    heap.poll(); // the oldest of limit + 1
+                }
+            }
+        }
+        List<JsonObject> page = new ArrayList<>(heap);
+        page.sort(newestFirst);
+        return new Page(List.copyOf(page), matching > limit);
+    }
+
     /** @return every batch this process knows */
     List<JsonObject> all() {
         return List.copyOf(batches.values());

@@ -86,6 +86,24 @@ public final class BatchesApi implements AutoCloseable {
         progress.onJobEvent(e);
     }
 
+    /**
+     * The operator console's batches page: the newest {@code limit} batches in the OpenAI list shape (live
+     * {@code request_counts}), each with its {@code tenant}. Reads this process's replica without waiting (a batch another
+     * process just created shows once the replica has it); bounded work, no blocking: any thread.
+     *
+     * @param tenant the tenant, or null for every tenant (operator)
+     * @param limit  1..{@value #MAX_LIST_LIMIT}
+     */
+    public JsonObject consolePage(String tenant, int limit) {
+        BatchStore.Page page = store.recent(tenant, Math.max(1, Math.min(limit, MAX_LIST_LIMIT)));
+        JsonArray data = new JsonArray();
+        page.batches().forEach(b -> data.add(view(b).put("tenant", b.getJsonObject(BatchStore.INTERNAL).getString("tenant"))));
+        return new JsonObject().put("object", "list").put("data", data)
+                .put("first_id", data.isEmpty() ? null : data.getJsonObject(0).getString("id"))
+                .put("last_id", data.isEmpty() ? null : data.getJsonObject(data.size() - 1).getString("id"))
+                .put("has_more", page.hasMore());
+    }
+
     public void mount(Router router) {
         router.post("/v1/batches").handler(this::create);
         router.get("/v1/batches").handler(this::list);

@@ -4,8 +4,8 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 
 /**
- * HOOK for the Batch API: where the console's Batches view gets its data. Until a batch store is wired in
- * {@code server} ({@link #NONE}), the view says "Batch API not available".
+ * Where the console's Batches view gets its data: in {@code server}, the Batch API's store. Without one
+ * ({@link #NONE}), the view says "Batch API not available".
  *
  * <p>An implementation answers {@code GET /v1/console/batches} for one scope: a page in the OpenAI list shape whose
  * {@code data} holds batch objects ({@code id, status, request_counts {total, completed, failed}, created_at,

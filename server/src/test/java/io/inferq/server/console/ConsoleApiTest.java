@@ -10,7 +10,11 @@ import io.inferq.ingress.console.ConsoleApi;
 import io.inferq.server.TestInferq;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,7 +55,7 @@ class ConsoleApiTest {
         assertThat(q.getBoolean("available")).isTrue();
         assertThat(q.getJsonArray("lanes").stream().map(l -> ((JsonObject) l).getString("lane"))).containsExactly("interactive", "batch");
         assertThat(o.getJsonObject("admission").getJsonObject("expired").fieldNames()).contains("interactive", "batch");
-        assertThat(o.getJsonObject("batches").getBoolean("available")).isFalse();
+        assertThat(o.getJsonObject("batches").getBoolean("available")).isTrue();
         // samples accumulate every 2 s, and 'since' returns only newer ones
         TestInferq.await(Duration.ofSeconds(15), () -> !f.get("/v1/console/overview", OPERATOR_KEY).getJsonObject("throughput")
                 .getJsonArray("samples").isEmpty(), "a throughput sample");
@@ -157,10 +161,78 @@ class ConsoleApiTest {
     }
 
     @Test
-    void batchesSayTheApiIsNotAvailable() {
-        JsonObject b = f.get("/v1/console/batches", ACME);
-        assertThat(b.getBoolean("available")).isFalse();
-        assertThat(b.getString("message")).isEqualTo("Batch API not available");
+    void aBatchShowsForItsTenantAndTheOperatorWithProgressAndFiles() {
+        String line = new JsonObject().put("custom_id", "c0").put("method", "POST").put("url", "/v1/chat/completions")
+                .put("body", new JsonObject().put("model", FAST_MODEL).put("max_tokens", 4)
+                        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "console batch"))))
+                .encode();
+        String fileId = upload(ACME, (line + "\n" + line.replace("\"c0\"", "\"c1\"") + "\n").getBytes(StandardCharsets.UTF_8));
+        HttpResponse<String> created = TestInferq.http(f.server, "POST", "/v1/batches", new JsonObject().put("input_file_id", fileId)
+                .put("endpoint", "/v1/chat/completions").put("completion_window", "24h").encode(), "Authorization", "Bearer " + ACME);
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(200);
+        String batch = new JsonObject(created.body()).getString("id");
+
+        JsonObject own = f.get("/v1/console/batches?limit=100", ACME);
+        assertThat(own.getBoolean("available")).isTrue();
+        assertThat(own.getString("object")).isEqualTo("list");
+        assertThat(ids(own)).contains(batch);
+        JsonObject b = consoleBatch(ACME, batch);
+        assertThat(b.getString("object")).isEqualTo("batch");
+        assertThat(b.getString("tenant")).isEqualTo("acme");
+        assertThat(b.getString("input_file_id")).isEqualTo(fileId);
+        assertThat(b.getJsonObject("request_counts").fieldNames()).contains("total", "completed", "failed");
+        assertThat(b.fieldNames()).contains("status", "created_at", "output_file_id", "error_file_id").doesNotContain("_inferq");
+        assertThat(ids(f.get("/v1/console/batches?limit=100", OPERATOR_KEY))).contains(batch);
+        assertThat(ids(f.get("/v1/console/batches?limit=100", GLOBEX))).doesNotContain(batch);
+        assertThat(f.get("/v1/console/overview", ACME).getJsonObject("batches").getBoolean("available")).isTrue();
+        assertThat(f.get("/v1/console/batches?limit=1", OPERATOR_KEY).getJsonArray("data")).hasSize(1);
+        assertThat(f.call("GET", "/v1/console/batches?limit=1000", ACME).statusCode()).isEqualTo(400);
+
+        // this fixture parks the batch lane, so the batch stays in progress: the page's cancel action, then its download link
+        HttpResponse<String> cancel = f.call("POST", "/v1/batches/" + batch + "/cancel", ACME);
+        assertThat(cancel.statusCode()).as(cancel.body()).isEqualTo(200);
+        assertThat(consoleBatch(ACME, batch).getString("status")).isIn("cancelling", "cancelled");
+        JsonObject[] last = new JsonObject[1];
+        TestInferq.await(Duration.ofSeconds(60), () -> (last[0] = consoleBatch(OPERATOR_KEY, batch)).getString("status").equals("cancelled"),
+                "batch " + batch + " to be cancelled");
+        assertThat(last[0].getJsonObject("request_counts").getInteger("total")).isEqualTo(2);
+        String errors = last[0].getString("error_file_id");
+        assertThat(errors).as(last[0].encode()).isNotNull();
+        HttpResponse<String> content = f.call("GET", "/v1/files/" + errors + "/content", ACME);
+        assertThat(content.statusCode()).as(content.body()).isEqualTo(200);
+        assertThat(content.body()).contains("\"c0\"", "\"c1\"");
+        assertThat(f.call("GET", "/v1/files/" + errors + "/content", GLOBEX).statusCode()).isEqualTo(404);
+    }
+
+    private static JsonObject consoleBatch(String key, String id) {
+        return f.get("/v1/console/batches?limit=100", key).getJsonArray("data").stream().map(JsonObject.class::cast)
+                .filter(x -> x.getString("id").equals(id)).findFirst().orElseThrow();
+    }
+
+    private static final HttpClient UPLOADS = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    /** Uploads a batch input file for {@code key} and returns its id. */
+    private static String upload(String key, byte[] content) {
+        String boundary = "----inferq" + System.nanoTime();
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"input.jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n")
+                .getBytes(StandardCharsets.UTF_8));
+        body.writeBytes(content);
+        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(f.base() + "/v1/files")).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary).header("Authorization", "Bearer " + key)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build();
+        try {
+            HttpResponse<String> r = UPLOADS.send(request, HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            return new JsonObject(r.body()).getString("id");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test
