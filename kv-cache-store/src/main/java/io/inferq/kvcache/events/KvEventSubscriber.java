@@ -32,6 +32,12 @@ public final class KvEventSubscriber implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KvEventSubscriber.class);
     static final int RECEIVE_TIMEOUT_MS = 200;
     static final int REPLAY_TIMEOUT_MS = 3000;
+    /**
+     * A TCP connection whose ZMTP handshake has not completed by then is dropped and re-dialled. JeroMQ's default
+     * (30 s) leaves a connection whose handshake stalled (seen under load: the peer's greeting sits unread in the
+     * socket buffer) silent for 30 s, longer than a replay request waits.
+     */
+    static final int HANDSHAKE_TIMEOUT_MS = 1000;
     private static final long END_OF_REPLAY = -1;
 
     private final String poolId;
@@ -89,6 +95,7 @@ public final class KvEventSubscriber implements AutoCloseable {
         try (ZMQ.Socket sub = context.createSocket(SocketType.SUB)) {
             sub.setReceiveTimeOut(RECEIVE_TIMEOUT_MS);
             sub.setRcvHWM(100_000);
+            sub.setHandshakeIvl(HANDSHAKE_TIMEOUT_MS);
             sub.subscribe(topic.getBytes(StandardCharsets.UTF_8));
             sub.connect(endpoint);
             LOG.info("following KV events of engine {}/{} at {} (replay: {})", poolId, instance, endpoint,
@@ -157,6 +164,7 @@ public final class KvEventSubscriber implements AutoCloseable {
             try (ZMQ.Socket dealer = context.createSocket(SocketType.DEALER)) {
                 dealer.setReceiveTimeOut(REPLAY_TIMEOUT_MS);
                 dealer.setLinger(0);
+                dealer.setHandshakeIvl(HANDSHAKE_TIMEOUT_MS);
                 dealer.connect(replayEndpoint);
                 dealer.sendMore(new byte[0]);
                 dealer.send(ByteBuffer.allocate(8).putLong(from).array(), 0);
