@@ -84,6 +84,11 @@ final class BatchInput {
             return error(n, customId, "invalid_body", "line " + n + ": 'body' must be a chat-completions request object", "body");
         }
         JobSubmissionParser.Parsed parsed = parser.parse(body, null, nowMs, text);
+        if (parsed.error() == null && Boolean.TRUE.equals(body.getValue("stream"))) {
+            // a batch line's answer goes to the output file: there is no connection to stream it to
+            return error(n, customId, "unsupported_parameter", "line " + n + ": 'stream' is not supported in a batch (results go "
+                    + "to the output file)", "body.stream");
+        }
         if (parsed.error() != null) {
             ApiError e = parsed.error();
             return error(n, customId, e.code(), "line " + n + ": " + e.message(), e.param() == null ? "body" : "body." + e.param());
