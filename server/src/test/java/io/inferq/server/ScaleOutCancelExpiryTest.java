@@ -66,8 +66,9 @@ class ScaleOutCancelExpiryTest {
         return new JsonObject(TestInferq.http(s, "GET", "/v1/jobs/" + id, null).body());
     }
 
+    /** @return a time in ms by which the job's deadline has surely passed ({@code deadline_at} is whole Unix seconds) */
     private static long deadlineOf(InferqServer s, String id) {
-        return (long) (job(s, id).getDouble("deadline_at") * 1000);
+        return job(s, id).getLong("deadline_at") * 1000 + 1000;
     }
 
     private static void awaitStatus(InferqServer s, String id, String status) {
