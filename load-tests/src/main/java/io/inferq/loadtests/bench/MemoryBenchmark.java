@@ -88,7 +88,7 @@ public final class MemoryBenchmark {
                         synchronized (health) {
                             health.add(new double[] {t, (System.nanoTime() - h0) / 1e6});
                         }
-                        HttpResponse<String> m = probe.send(HttpRequest.newBuilder(URI.create(url + "/metrics"))
+                        HttpResponse<String> m = probe.send(operator(HttpRequest.newBuilder(URI.create(url + "/metrics")))
                                 .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
                         synchronized (heap) {
                             heap.add(new double[] {t, heapBytes(m.body()) / 1048576.0, accepted.get()});
@@ -309,7 +309,13 @@ public final class MemoryBenchmark {
     }
 
     private static String get(HttpClient c, String u) throws IOException, InterruptedException {
-        return c.send(HttpRequest.newBuilder(URI.create(u)).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        return c.send(operator(HttpRequest.newBuilder(URI.create(u))).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The child runs with the bench tenant configured, so {@code /metrics} needs the operator key. */
+    private static HttpRequest.Builder operator(HttpRequest.Builder b) {
+        return b.header("Authorization", "Bearer " + io.inferq.loadtests.embedded.EmbeddedInferq.operatorKey(KEY));
     }
 
     private static String jcmd(long pid, String cmd) throws IOException, InterruptedException {

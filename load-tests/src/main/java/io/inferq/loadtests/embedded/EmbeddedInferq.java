@@ -125,6 +125,9 @@ public final class EmbeddedInferq {
             t.put("id", "bench").put("max-queued-jobs", o.maxQueuedJobs() == null ? 2_000_000 : o.maxQueuedJobs())
                     .put("requests-per-second", 1_000_000.0);
             t.putArray("api-keys").add(o.benchApiKey());
+            // with a tenant configured, /metrics needs the operator key
+            ObjectNode http = tree.has("http") ? (ObjectNode) tree.get("http") : tree.putObject("http");
+            http.put("operator-key", operatorKey(o.benchApiKey()));
         }
         o.extra().accept(tree);
         return tree;
@@ -150,5 +153,10 @@ public final class EmbeddedInferq {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** @return the operator key (for {@code /metrics}) of a server started with {@code benchApiKey} */
+    public static String operatorKey(String benchApiKey) {
+        return "operator-" + benchApiKey;
     }
 }
