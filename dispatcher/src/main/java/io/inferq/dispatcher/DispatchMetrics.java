@@ -1,6 +1,6 @@
 package io.inferq.dispatcher;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;

@@ -1,6 +1,6 @@
 package io.inferq.dispatcher;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.dispatcher.fairness.VirtualTokenCounter;
 import io.micrometer.core.instrument.MeterRegistry;

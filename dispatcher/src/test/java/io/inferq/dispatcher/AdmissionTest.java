@@ -1,7 +1,7 @@
 package io.inferq.dispatcher;
 
-import static io.inferq.broker.job.JobLane.BATCH;
-import static io.inferq.broker.job.JobLane.INTERACTIVE;
+import static io.inferq.job.JobLane.BATCH;
+import static io.inferq.job.JobLane.INTERACTIVE;
 import static io.inferq.dispatcher.Fixtures.job;
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -11,7 +11,7 @@ import java.util.Set;
 import org.apache.kafka.clients.consumer.ConsumerPartitionAssignor.Subscription;
 import org.apache.kafka.clients.consumer.RangeAssignor;
 import org.apache.kafka.common.TopicPartition;
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import org.junit.jupiter.api.Test;
 
 /** {@link BatchPlan#partitionOf} against Kafka's own range assignor, as the pool's worker slots use it. */

@@ -53,10 +53,10 @@ class DispatchConfigTest {
         DispatchScheduler s = new DispatchScheduler(Fixtures.config().withTenantQuotas(100, Map.of()),
                 List.of(Fixtures.pool("p", "m", 1, 1000, 4, Fixtures.linear(1000, 0.01))),
                 RoutingPolicies.roundRobin(), PrefixLocator.NONE, reg);
-        s.enqueue(Fixtures.job("a", io.inferq.broker.job.JobLane.INTERACTIVE, 40, 0));
-        s.enqueue(Fixtures.job("b", io.inferq.broker.job.JobLane.INTERACTIVE, 20, 0));
+        s.enqueue(Fixtures.job("a", io.inferq.job.JobLane.INTERACTIVE, 40, 0));
+        s.enqueue(Fixtures.job("b", io.inferq.job.JobLane.INTERACTIVE, 20, 0));
         assertThat(reg.get("inferq.dispatcher.queue.depth").tag("lane", "interactive").gauge().value()).isEqualTo(2);
-        s.admit(Fixtures.job("c", io.inferq.broker.job.JobLane.INTERACTIVE, 90, 0), 0);
+        s.admit(Fixtures.job("c", io.inferq.job.JobLane.INTERACTIVE, 90, 0), 0);
         assertThat(reg.get("inferq.dispatcher.rejections").tag("code", Admission.CODE_TENANT_QUOTA).counter().count())
                 .isEqualTo(1);
         s.formBatches(100);

@@ -2,7 +2,7 @@ package io.inferq.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;

@@ -2,7 +2,7 @@ package io.inferq.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.dispatcher.fairness.VirtualTokenCounter;
 import java.util.ArrayList;

@@ -1,10 +1,10 @@
 package io.inferq.dispatcher;
 
-import static io.inferq.broker.job.JobLane.BATCH;
-import static io.inferq.broker.job.JobLane.INTERACTIVE;
+import static io.inferq.job.JobLane.BATCH;
+import static io.inferq.job.JobLane.INTERACTIVE;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.dispatcher.fairness.VirtualTokenCounter;
 import java.util.ArrayList;

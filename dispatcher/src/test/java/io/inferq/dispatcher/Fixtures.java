@@ -1,6 +1,6 @@
 package io.inferq.dispatcher;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import java.util.List;
 
 /** Test fixtures: linear time models and job builders. */

@@ -1,6 +1,6 @@
 package io.inferq.dispatcher;
 
-import static io.inferq.broker.job.JobLane.INTERACTIVE;
+import static io.inferq.job.JobLane.INTERACTIVE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;

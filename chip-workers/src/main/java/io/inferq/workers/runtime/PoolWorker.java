@@ -1,7 +1,7 @@
 package io.inferq.workers.runtime;
 
 import io.inferq.broker.client.KafkaClientSettings;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.TerminalClaims;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.workers.backend.InferenceBackend;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -5,10 +5,10 @@ import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.broker.avro.PoolBatch;
 import io.inferq.broker.client.KafkaClientSettings;
-import io.inferq.broker.job.JobLane;
-import io.inferq.broker.job.JobSnapshots;
-import io.inferq.broker.job.JobStatus;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.JobLane;
+import io.inferq.job.JobSnapshots;
+import io.inferq.job.JobStatus;
+import io.inferq.job.TerminalClaims;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
@@ -615,7 +615,7 @@ final class WorkerSlot {
             ProducerRecord<String, byte[]> rr;
             try {
                 eventBytes = eventSerde.encode(e);
-                rr = io.inferq.broker.job.ResultRecords.record(resultTopic, e); // Avro or JSON, content-type and correlation headers
+                rr = io.inferq.job.ResultRecords.record(resultTopic, e); // Avro or JSON, content-type and correlation headers
             } catch (RuntimeException x) {
                 if (f == null) {
                     retry.failing.put(id, new WriteFailure(WriteFailure.RESULT_NOT_SERIALIZABLE, "the job's outcome could not be encoded ("

@@ -9,7 +9,7 @@ import io.inferq.broker.avro.JobStatusCode;
 import io.inferq.broker.avro.PoolBatch;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.embedded.EmbeddedKafkaBroker;
-import io.inferq.broker.job.InMemoryTerminalClaims;
+import io.inferq.job.InMemoryTerminalClaims;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicBootstrap;

@@ -6,10 +6,10 @@ import io.inferq.broker.avro.PoolBatch;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.client.KafkaPollLoop;
 import io.inferq.broker.client.TopicFollower;
-import io.inferq.broker.job.JobLane;
-import io.inferq.broker.job.JobSnapshots;
-import io.inferq.broker.job.JobStatus;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.JobLane;
+import io.inferq.job.JobSnapshots;
+import io.inferq.job.JobStatus;
+import io.inferq.job.TerminalClaims;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.dispatcher.BatchPlan;
@@ -534,7 +534,7 @@ public final class DispatcherVerticle extends VerticleBase {
         sendUntilAcked(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), 0, oneAcked);
         // Kafka's internal topics (refused at intake since, but a record may predate that) take no client's records
         String topic = ev.getReplyTopic() != null && !ev.getReplyTopic().startsWith("__") ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
-        sendUntilAcked(io.inferq.broker.job.ResultRecords.record(topic, ev), 0, oneAcked);
+        sendUntilAcked(io.inferq.job.ResultRecords.record(topic, ev), 0, oneAcked);
     }
 
     /**

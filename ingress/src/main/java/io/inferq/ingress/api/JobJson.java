@@ -1,8 +1,8 @@
 package io.inferq.ingress.api;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobLane;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobLane;
+import io.inferq.job.JobStatus;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;

@@ -1,7 +1,7 @@
 package io.inferq.ingress.api;
 
-import io.inferq.broker.job.ChatRequestRules;
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.ChatRequestRules;
+import io.inferq.job.JobLane;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;

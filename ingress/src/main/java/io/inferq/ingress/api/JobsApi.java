@@ -3,10 +3,10 @@ package io.inferq.ingress.api;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.avro.JobRequest;
-import io.inferq.broker.job.JobLane;
-import io.inferq.broker.job.JobSnapshots;
-import io.inferq.broker.job.JobStatus;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.JobLane;
+import io.inferq.job.JobSnapshots;
+import io.inferq.job.JobStatus;
+import io.inferq.job.TerminalClaims;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.ingress.tenants.SubmitRateLimiter;
@@ -771,7 +771,7 @@ public final class JobsApi {
         try {
             event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal));
             String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
-            rec = io.inferq.broker.job.ResultRecords.record(topic, terminal);
+            rec = io.inferq.job.ResultRecords.record(topic, terminal);
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
-import io.inferq.broker.job.ChatRequestRules;
+import io.inferq.job.ChatRequestRules;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.math.BigDecimal;

@@ -2,7 +2,7 @@ package io.inferq.ingress.batch;
 
 import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.client.KafkaClientSettings;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.TerminalClaims;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.ingress.api.ApiError;
 import io.inferq.ingress.api.HttpErrors;

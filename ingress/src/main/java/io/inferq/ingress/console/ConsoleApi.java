@@ -1,8 +1,8 @@
 package io.inferq.ingress.console;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobLane;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobLane;
+import io.inferq.job.JobStatus;
 import io.inferq.ingress.api.ApiError;
 import io.inferq.ingress.api.HttpErrors;
 import io.inferq.ingress.api.JobJson;

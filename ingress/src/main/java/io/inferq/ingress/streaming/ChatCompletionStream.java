@@ -1,7 +1,7 @@
 package io.inferq.ingress.streaming;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;

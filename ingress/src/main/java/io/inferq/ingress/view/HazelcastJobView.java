@@ -9,7 +9,7 @@ import com.hazelcast.map.IMap;
 import com.hazelcast.query.Predicate;
 import com.hazelcast.query.Predicates;
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import io.inferq.broker.serde.AvroSerde;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package io.inferq.ingress.view;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import java.util.List;
 
 /**

@@ -1,6 +1,6 @@
 package io.inferq.ingress.view;
 
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 
 /**
  * One job in the shared view map (key: the job id): the fields list queries filter and sort on, plus the

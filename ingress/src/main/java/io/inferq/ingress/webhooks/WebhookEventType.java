@@ -1,7 +1,7 @@
 package io.inferq.ingress.webhooks;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

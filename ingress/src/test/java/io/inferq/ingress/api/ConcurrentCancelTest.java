@@ -2,8 +2,8 @@ package io.inferq.ingress.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.JobStatus;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.JobStatus;
+import io.inferq.job.TerminalClaims;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.ingress.HttpLimits;
 import io.vertx.core.json.JsonObject;

@@ -1,8 +1,8 @@
 package io.inferq.ingress.api;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.InMemoryTerminalClaims;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.InMemoryTerminalClaims;
+import io.inferq.job.JobStatus;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;

@@ -2,7 +2,7 @@ package io.inferq.ingress.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.InMemoryTerminalClaims;
+import io.inferq.job.InMemoryTerminalClaims;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.ingress.IngressServer;
 import io.inferq.ingress.tenants.SubmitRateLimiter;

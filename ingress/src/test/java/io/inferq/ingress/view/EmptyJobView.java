@@ -1,7 +1,7 @@
 package io.inferq.ingress.view;
 
 import io.inferq.broker.avro.JobEvent;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import java.util.List;
 
 /** A test fake of {@link JobView} that holds no job: applies nothing, lists nothing, reserves every key. */

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.inferq.broker.SharedKafkaBroker;
 import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.client.KafkaClientSettings;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicBootstrap;
 import io.inferq.broker.topics.TopicCatalogue;

@@ -2,7 +2,7 @@ package io.inferq.ingress.webhooks;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.ChatRequestRules;
+import io.inferq.job.ChatRequestRules;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

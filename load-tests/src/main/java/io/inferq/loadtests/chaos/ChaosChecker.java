@@ -2,7 +2,7 @@ package io.inferq.loadtests.chaos;
 
 import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.client.KafkaClientSettings;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobStatus;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import java.nio.charset.StandardCharsets;

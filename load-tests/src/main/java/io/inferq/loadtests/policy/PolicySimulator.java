@@ -2,7 +2,7 @@ package io.inferq.loadtests.policy;
 
 import io.inferq.server.wiring.RooflineServiceTime;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.inferq.dispatcher.Admission;
 import io.inferq.dispatcher.BatchPlan;
 import io.inferq.dispatcher.DispatchConfig;

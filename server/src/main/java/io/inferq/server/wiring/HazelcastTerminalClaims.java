@@ -3,8 +3,8 @@ package io.inferq.server.wiring;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
-import io.inferq.broker.job.JobStatus;
-import io.inferq.broker.job.TerminalClaims;
+import io.inferq.job.JobStatus;
+import io.inferq.job.TerminalClaims;
 
 /**
  * {@link TerminalClaims} in a Hazelcast map shared by every process of the cluster: the claim is an

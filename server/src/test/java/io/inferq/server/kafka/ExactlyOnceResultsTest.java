@@ -70,7 +70,7 @@ class ExactlyOnceResultsTest {
                 Map<String, Integer> perJob = new HashMap<>();
                 Map<String, Integer> perCorrelation = new HashMap<>();
                 for (ConsumerRecord<String, byte[]> r : committed) {
-                    JobResult res = io.inferq.broker.job.ResultRecords.decode(r.value());
+                    JobResult res = io.inferq.job.ResultRecords.decode(r.value());
                     perJob.merge(res.getJobId(), 1, Integer::sum);
                     perCorrelation.merge(header(r, ContractHeaders.CORRELATION_ID), 1, Integer::sum);
                 }

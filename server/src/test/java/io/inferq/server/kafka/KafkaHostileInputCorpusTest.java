@@ -206,7 +206,7 @@ class KafkaHostileInputCorpusTest {
             List<ConsumerRecord<String, byte[]>> results = resultsByCorrelation.getOrDefault(cid, List.of());
             assertThat(results).as("results of %s", cid).hasSize(1);
             assertThat(results.get(0).topic()).isEqualTo(GLOBEX_REPLIES);
-            assertThat(io.inferq.broker.job.ResultRecords.decode(results.get(0).value()).getStatus()).isEqualTo(JobStatusCode.SUCCEEDED);
+            assertThat(io.inferq.job.ResultRecords.decode(results.get(0).value()).getStatus()).isEqualTo(JobStatusCode.SUCCEEDED);
         }
     }
 
@@ -247,7 +247,7 @@ class KafkaHostileInputCorpusTest {
     private static JobResult onlyResult(String cid) {
         List<ConsumerRecord<String, byte[]>> results = resultsByCorrelation.getOrDefault(cid, List.of());
         assertThat(results).as("results of %s", cid).hasSize(1);
-        return io.inferq.broker.job.ResultRecords.decode(results.get(0).value());
+        return io.inferq.job.ResultRecords.decode(results.get(0).value());
     }
 
     private static String cid(String probe) {

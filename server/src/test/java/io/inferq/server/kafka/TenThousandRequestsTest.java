@@ -99,7 +99,7 @@ class TenThousandRequestsTest {
         for (ConsumerRecord<String, byte[]> r : results) {
             String cid = header(r, ContractHeaders.CORRELATION_ID);
             perCorrelation.merge(cid, 1, Integer::sum);
-            JobResult res = io.inferq.broker.job.ResultRecords.decode(r.value());
+            JobResult res = io.inferq.job.ResultRecords.decode(r.value());
             assertThat(res.getJobId()).isEqualTo(r.key());
             assertThat(jobIds.add(res.getJobId())).as("one result per job id: %s", res.getJobId()).isTrue();
             assertThat(res.getCorrelationId()).isEqualTo(cid);

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.hazelcast.core.HazelcastInstance;
-import io.inferq.broker.job.JobStatus;
-import io.inferq.broker.job.TerminalClaims.Claim;
+import io.inferq.job.JobStatus;
+import io.inferq.job.TerminalClaims.Claim;
 import io.inferq.server.TestInferq;
 import java.util.List;
 import java.util.Map;

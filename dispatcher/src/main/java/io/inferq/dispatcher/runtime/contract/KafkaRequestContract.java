@@ -1,11 +1,11 @@
 package io.inferq.dispatcher.runtime.contract;
 
-import io.inferq.broker.job.ChatRequestRules;
+import io.inferq.job.ChatRequestRules;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobRequest;
-import io.inferq.broker.job.JobLane;
-import io.inferq.broker.job.JobSnapshots;
-import io.inferq.broker.job.JobStatus;
+import io.inferq.job.JobLane;
+import io.inferq.job.JobSnapshots;
+import io.inferq.job.JobStatus;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
@@ -254,7 +254,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         JobRequest request = b.setJobId(jobId).setDeadlineAtMs(deadline).setCorrelationId(correlationId).setReplyTopic(replyTopic)
                 .setSubmittedAtMs(producedAt).setSource("kafka").setRequestHash(sha256(value)).setAttempt(0)
                 .setBatchId(null) // only inferq's batch API attaches jobs to a batch
-                .setResultContentType(RejectionReply.wantsJson(record) ? io.inferq.broker.job.ResultRecords.JSON : null)
+                .setResultContentType(RejectionReply.wantsJson(record) ? io.inferq.job.ResultRecords.JSON : null)
                 .build();
         return RequestDecoding.Result.accepted(request, JobSnapshots.fromRequest(request, JobStatus.QUEUED, producedAt));
     }

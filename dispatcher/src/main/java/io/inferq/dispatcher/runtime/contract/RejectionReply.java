@@ -3,7 +3,7 @@ package io.inferq.dispatcher.runtime.contract;
 import io.inferq.broker.avro.JobError;
 import io.inferq.broker.avro.JobResult;
 import io.inferq.broker.avro.JobStatusCode;
-import io.inferq.broker.job.ResultRecords;
+import io.inferq.job.ResultRecords;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.dispatcher.runtime.RequestDecoding;

@@ -1,6 +1,6 @@
 package io.inferq.dispatcher.runtime.contract;
 
-import io.inferq.broker.job.ChatRequestRules;
+import io.inferq.job.ChatRequestRules;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;

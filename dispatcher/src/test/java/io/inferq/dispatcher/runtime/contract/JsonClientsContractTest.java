@@ -2,7 +2,7 @@ package io.inferq.dispatcher.runtime.contract;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.ResultRecords;
+import io.inferq.job.ResultRecords;
 import io.inferq.dispatcher.runtime.RequestDecoding;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;

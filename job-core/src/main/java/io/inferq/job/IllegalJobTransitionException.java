@@ -1,4 +1,4 @@
-package io.inferq.broker.job;
+package io.inferq.job;
 
 /** A change of job state that the transition table of {@link JobStatus} forbids: a bug, never user input. */
 public final class IllegalJobTransitionException extends IllegalStateException {

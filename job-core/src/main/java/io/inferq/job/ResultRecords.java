@@ -1,4 +1,4 @@
-package io.inferq.broker.job;
+package io.inferq.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -1,4 +1,4 @@
-package io.inferq.broker;
+package io.inferq.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,7 +7,6 @@ import io.inferq.broker.avro.JobError;
 import io.inferq.broker.avro.JobResult;
 import io.inferq.broker.avro.JobStatusCode;
 import io.inferq.broker.avro.Usage;
-import io.inferq.broker.job.ResultRecords;
 import io.inferq.broker.serde.AvroSerde;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;

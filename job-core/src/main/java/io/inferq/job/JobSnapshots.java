@@ -1,4 +1,4 @@
-package io.inferq.broker.job;
+package io.inferq.job;
 
 import io.inferq.broker.avro.JobError;
 import io.inferq.broker.avro.JobEvent;

@@ -1,10 +1,8 @@
-package io.inferq.broker;
+package io.inferq.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.inferq.broker.job.IllegalJobTransitionException;
-import io.inferq.broker.job.JobStatus;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.inferq.broker.job;
+package io.inferq.job;
 
 import java.net.URI;
 import java.net.URISyntaxException;

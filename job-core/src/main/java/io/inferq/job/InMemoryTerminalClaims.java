@@ -1,4 +1,4 @@
-package io.inferq.broker.job;
+package io.inferq.job;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

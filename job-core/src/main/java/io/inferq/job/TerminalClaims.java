@@ -1,4 +1,4 @@
-package io.inferq.broker.job;
+package io.inferq.job;
 
 /**
  * The arbiter of "exactly one terminal state": before anyone publishes a terminal event or result
