@@ -9,7 +9,23 @@ import org.junit.jupiter.api.Test;
 
 class ActiveJobEstimateTest {
     final AtomicLong now = new AtomicLong(1_000);
-    final ActiveJobEstimate estimate = new ActiveJobEstimate(now::get, 100, 2_000);
+    final java.time.Clock clock = new java.time.Clock() {
+        @Override
+        public java.time.Instant instant() {
+            return java.time.Instant.ofEpochMilli(now.get());
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+    };
+    final ActiveJobEstimate estimate = new ActiveJobEstimate(clock, 100, 2_000);
 
     @Test
     void unknownUntilFirstReadThenCountsLocalAccepts() {
@@ -100,7 +116,7 @@ class ActiveJobEstimateTest {
 
     @Test
     void rejectsInconsistentSettings() {
-        assertThatThrownBy(() -> new ActiveJobEstimate(now::get, 0, 10)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new ActiveJobEstimate(now::get, 100, 10)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new ActiveJobEstimate(clock, 0, 10)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new ActiveJobEstimate(clock, 100, 10)).isInstanceOf(IllegalArgumentException.class);
     }
 }

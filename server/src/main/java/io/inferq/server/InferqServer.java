@@ -61,7 +61,6 @@ import io.inferq.kvcache.store.KvBlockStore;
 import io.inferq.kvcache.store.SharedKvTier;
 import io.inferq.kvcache.tokens.PromptTokenizer;
 import com.hazelcast.map.IMap;
-import io.inferq.workers.backend.BackendClock;
 import io.inferq.workers.chips.ChipCatalogue;
 import io.inferq.workers.chips.ModelCatalogue;
 import io.inferq.workers.chips.ModelProfile;
@@ -224,7 +223,7 @@ public final class InferqServer implements AutoCloseable {
                 PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), processId,
                         plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
                         config.workers().sessionTimeoutMs());
-                PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, BackendClock.system()), claims,
+                PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, clock), claims,
                         cacheHook, origin, clock, registry);
                 w.start();
                 workers.add(w);
@@ -236,7 +235,7 @@ public final class InferqServer implements AutoCloseable {
             dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer, KafkaRequestContract.forTenants(
                     servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
                     config.tenants().stream().collect(java.util.stream.Collectors.toMap(InferqConfig.TenantSetting::id, InferqConfig.TenantSetting::apiKeys)),
-                    ReplyTopicCheck.viaAdmin(admin, System::nanoTime), clock).withReplyTopicPrefixes(replyTopicPrefixes())
+                    ReplyTopicCheck.viaAdmin(admin, clock), clock).withReplyTopicPrefixes(replyTopicPrefixes())
                     .withWebhookTargets(WebhookTargetPolicy.of(WebhookSettings.defaults().withTargets(false,
                             config.webhooks().allowPrivateTargets()))::check),
                     clock, registry);
@@ -322,7 +321,7 @@ public final class InferqServer implements AutoCloseable {
             }
         });
         WebhookTargetPolicy targets = WebhookTargetPolicy.of(webhookSettings);
-        JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served),
+        JobsApi jobs = new JobsApi(vertx, directory, new SubmitRateLimiter(clock), new JobSubmissionParser(served),
                 view, claims, producer, clock, registry, targets::check, origin, materializer::isCaughtUp);
         io.inferq.ingress.streaming.TokenStreams tokenStreams = new io.inferq.ingress.streaming.TokenStreams(kafka);
         tokenStreams.start();
@@ -379,7 +378,7 @@ public final class InferqServer implements AutoCloseable {
         List<String> tenantIds = config.tenants().isEmpty() ? List.of("default")
                 : config.tenants().stream().map(InferqConfig.TenantSetting::id).toList();
         ConsoleApi console = new ConsoleApi(vertx, directory, config.http().operatorKey(), tenantIds, view, consoleSource, registry,
-                new WebhookConsoleView(webhooks), new KafkaOverview(vertx, admin, materializer::isCaughtUp, clock::millis, 5000),
+                new WebhookConsoleView(webhooks), new KafkaOverview(vertx, admin, materializer::isCaughtUp, clock, 5000),
                 batchesApi != null ? new io.inferq.server.wiring.BatchesConsoleSource(batchesApi) : BatchSource.NONE, jobs::cancelAs, clock);
         JobEventsMaterializer m = materializer;
         m.onApplied(e -> {

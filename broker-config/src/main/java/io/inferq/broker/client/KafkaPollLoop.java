@@ -13,16 +13,14 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,11 +43,9 @@ import org.slf4j.LoggerFactory;
  * keyed as raw bytes; decoding (and routing bad records to a DLQ) is the sink's job, so one poison
  * record never stops a partition.
  */
-public final class KafkaPollLoop implements AutoCloseable {
+public final class KafkaPollLoop extends ConsumerThread {
     private static final Logger LOG = LoggerFactory.getLogger(KafkaPollLoop.class);
 
-    private final String name;
-    private final Properties props;
     private final Collection<String> topics;
     private final Consumer<List<ConsumerRecord<String, byte[]>>> sink;
     private final int maxInFlight;
@@ -58,12 +54,11 @@ public final class KafkaPollLoop implements AutoCloseable {
     private final ConcurrentLinkedQueue<ConsumerRecord<?, ?>> doneQueue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile java.util.function.Consumer<Collection<TopicPartition>> revokedHook = parts -> { };
-    private final AtomicBoolean running = new AtomicBoolean();
     private final AtomicBoolean externallyPaused = new AtomicBoolean();
     private volatile boolean assignedOnce;
     private volatile boolean healthy;
-    private Thread thread;
-    private KafkaConsumer<String, byte[]> consumer;
+    /** The current session's consumer; confined to the loop thread. */
+    private org.apache.kafka.clients.consumer.Consumer<String, byte[]> consumer;
     private boolean paused;
 
     /**
@@ -75,25 +70,34 @@ public final class KafkaPollLoop implements AutoCloseable {
      */
     public KafkaPollLoop(String name, Properties props, Collection<String> topics, int maxInFlight,
             Consumer<List<ConsumerRecord<String, byte[]>>> sink) {
+        this(name, kafkaConsumers(withMaxPollRecords(props, maxPollRecords(maxInFlight))), topics, maxInFlight, sink);
+    }
+
+    /**
+     * A loop whose consumers come from {@code consumers} (a {@code MockConsumer} in unit tests); they should return at
+     * most {@code max(1, min(500, maxInFlight / 2))} records a poll.
+     */
+    public KafkaPollLoop(String name, Supplier<? extends org.apache.kafka.clients.consumer.Consumer<String, byte[]>> consumers,
+            Collection<String> topics, int maxInFlight, Consumer<List<ConsumerRecord<String, byte[]>>> sink) {
+        super(name, consumers, RESTART_DELAY, Duration.ofSeconds(15));
         if (maxInFlight < 1) {
             throw new IllegalArgumentException(name + ": max in-flight records must be at least 1, was " + maxInFlight);
         }
-        this.name = name;
-        this.props = props;
         this.topics = List.copyOf(topics);
         this.maxInFlight = maxInFlight;
-        this.maxPollRecords = Math.max(1, Math.min(500, maxInFlight / 2));
+        this.maxPollRecords = maxPollRecords(maxInFlight);
         this.sink = sink;
     }
 
-    /** Starts the loop thread. */
-    public synchronized void start() {
-        if (!running.compareAndSet(false, true)) {
-            return;
-        }
-        thread = new Thread(this::run, name);
-        thread.setDaemon(true);
-        thread.start();
+    private static int maxPollRecords(int maxInFlight) {
+        return Math.max(1, Math.min(500, maxInFlight / 2));
+    }
+
+    private static Properties withMaxPollRecords(Properties props, int maxPollRecords) {
+        Properties p = new Properties();
+        p.putAll(props);
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(maxPollRecords));
+        return p;
     }
 
     /** @return true once the consumer has joined its group and is polling without errors */
@@ -127,19 +131,20 @@ public final class KafkaPollLoop implements AutoCloseable {
 
     public void resume() {
         externallyPaused.set(false);
-        if (consumer != null) {
-            consumer.wakeup();
-        }
+        wakeup();
     }
 
-    private void run() {
-        Properties p = new Properties();
-        p.putAll(props);
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(maxPollRecords));
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
-            consumer = c;
+    @Override
+    protected void session(org.apache.kafka.clients.consumer.Consumer<String, byte[]> c) {
+        // a new consumer rejoins the group and starts from the committed offsets: nothing of an earlier one is pending
+        progress.clear();
+        doneQueue.clear();
+        inFlight.set(0);
+        paused = false;
+        consumer = c;
+        try {
             c.subscribe(topics, new Rebalance());
-            while (running.get()) {
+            while (running()) {
                 applyDone();
                 applyPause();
                 try {
@@ -159,14 +164,12 @@ public final class KafkaPollLoop implements AutoCloseable {
                     // resume() or close(): loop around
                 } catch (RuntimeException e) {
                     healthy = false;
-                    LOG.error("{}: poll failed, retrying in 1 s", name, e);
-                    sleepQuietly();
+                    LOG.error("{}: poll failed, retrying in 1 s", name(), e);
+                    pauseWhileRunning(1000);
                 }
             }
             applyDone();
             commitDone(true);
-        } catch (RuntimeException e) {
-            LOG.error("{}: consumer loop stopped", name, e);
         } finally {
             healthy = false;
             consumer = null;
@@ -216,7 +219,7 @@ public final class KafkaPollLoop implements AutoCloseable {
             } else {
                 consumer.commitAsync(offsets, (o, ex) -> {
                     if (ex != null) {
-                        LOG.warn("{}: offset commit failed (will retry with the next commit): {}", name, ex.toString());
+                        LOG.warn("{}: offset commit failed (will retry with the next commit): {}", name(), ex.toString());
                         o.forEach((tp, om) -> {
                             PartitionProgress pp = progress.get(tp);
                             if (pp != null && pp.committed == om.offset()) {
@@ -227,41 +230,12 @@ public final class KafkaPollLoop implements AutoCloseable {
                 });
             }
         } catch (RuntimeException e) {
-            LOG.warn("{}: offset commit failed: {}", name, e.toString());
+            LOG.warn("{}: offset commit failed: {}", name(), e.toString());
         }
     }
 
     private PartitionProgress progressOf(TopicPartition tp) {
         return progress.computeIfAbsent(tp, k -> new PartitionProgress());
-    }
-
-    private static void sleepQuietly() {
-        try {
-            Thread.sleep(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** Stops the loop after committing what is done; records not done are redelivered later. */
-    @Override
-    public void close() {
-        Thread t;
-        synchronized (this) {
-            if (!running.compareAndSet(true, false)) {
-                return;
-            }
-            t = thread;
-        }
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            t.join(15_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private final class Rebalance implements ConsumerRebalanceListener {
@@ -293,7 +267,7 @@ public final class KafkaPollLoop implements AutoCloseable {
                 try {
                     revokedHook.accept(partitions);
                 } catch (RuntimeException e) {
-                    LOG.warn("{}: revocation hook failed: {}", name, e.toString());
+                    LOG.warn("{}: revocation hook failed: {}", name(), e.toString());
                 }
             }
         }

@@ -7,6 +7,7 @@ import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.streams.WriteStream;
+import java.time.Clock;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -31,9 +32,9 @@ final class EngineStream implements WriteStream<Buffer> {
     private JsonObject usage;
     private boolean sawChunk;
     private long firstTokenAtMs = -1;
-    private final BackendClock clock;
+    private final Clock clock;
 
-    EngineStream(String jobId, TokenSink sink, BackendClock clock) {
+    EngineStream(String jobId, TokenSink sink, Clock clock) {
         this.jobId = jobId;
         this.sink = sink;
         this.clock = clock;
@@ -124,7 +125,7 @@ final class EngineStream implements WriteStream<Buffer> {
         }
         if (delta.getValue("content") instanceof String piece && !piece.isEmpty()) {
             if (firstTokenAtMs < 0) {
-                firstTokenAtMs = clock.epochMillis();
+                firstTokenAtMs = clock.millis();
             }
             text.append(piece);
             sink.tokens(jobId, piece);

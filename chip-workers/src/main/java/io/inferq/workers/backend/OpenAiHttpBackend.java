@@ -4,6 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.WebClient;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -44,7 +45,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class OpenAiHttpBackend implements InferenceBackend {
     private final OpenAiHttpSettings settings;
-    private final BackendClock clock;
+    private final Clock clock;
     private final WebClient client;
     private final List<EngineInstance> instances;
     private final long waitLimitMs;
@@ -56,7 +57,7 @@ public final class OpenAiHttpBackend implements InferenceBackend {
      *                           pool's {@code maxConcurrentSequences}); at least 1
      * @param clock              time for Retry-After and timestamps
      */
-    public OpenAiHttpBackend(Vertx vertx, OpenAiHttpSettings settings, int creditsPerInstance, BackendClock clock) {
+    public OpenAiHttpBackend(Vertx vertx, OpenAiHttpSettings settings, int creditsPerInstance, Clock clock) {
         Objects.requireNonNull(vertx, "vertx");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -143,7 +144,7 @@ public final class OpenAiHttpBackend implements InferenceBackend {
                 : request.as(io.vertx.ext.web.codec.BodyCodec.pipe(stream)).sendJsonObject(body);
         sent.onComplete(result -> {
                     instance.finished();
-                    long now = clock.epochMillis();
+                    long now = clock.millis();
                     SequenceOutcome answer;
                     try {
                         if (result.failed()) {
@@ -198,12 +199,12 @@ public final class OpenAiHttpBackend implements InferenceBackend {
 
     /** @return sequences instance {@code instance} can take now: 0 while it backs off after a 429/503 */
     public int availableCredits(int instance) {
-        return instances.get(instance).availableCredits(clock.epochMillis());
+        return instances.get(instance).availableCredits(clock.millis());
     }
 
     /** @return the sum of {@link #availableCredits(int)} over all instances */
     public int availableCredits() {
-        long now = clock.epochMillis();
+        long now = clock.millis();
         return instances.stream().mapToInt(i -> i.availableCredits(now)).sum();
     }
 
@@ -219,7 +220,7 @@ public final class OpenAiHttpBackend implements InferenceBackend {
 
     /** @return whether an instance is backing off after a 429/503 */
     public boolean isBackingOff(int instance) {
-        return instances.get(instance).backingOff(clock.epochMillis());
+        return instances.get(instance).backingOff(clock.millis());
     }
 
     public int instances() {

@@ -4,6 +4,7 @@ import io.inferq.workers.chips.BatchEstimate;
 import io.inferq.workers.chips.ModelProfile;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.SequenceShape;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -43,7 +44,7 @@ import java.util.Objects;
 public final class SimulatedBackend implements InferenceBackend {
     private final RooflineModel roofline;
     private final double timeScale;
-    private final BackendClock clock;
+    private final Clock clock;
 
     /**
      * @param roofline  the instance's chips and model (one instance; every instance of a pool is alike)
@@ -51,7 +52,7 @@ public final class SimulatedBackend implements InferenceBackend {
      *                  positive and finite
      * @param clock     the clock to sleep on and stamp with
      */
-    public SimulatedBackend(RooflineModel roofline, double timeScale, BackendClock clock) {
+    public SimulatedBackend(RooflineModel roofline, double timeScale, Clock clock) {
         this.roofline = Objects.requireNonNull(roofline, "roofline");
         this.clock = Objects.requireNonNull(clock, "clock");
         if (!(timeScale > 0) || Double.isInfinite(timeScale)) {
@@ -106,7 +107,7 @@ public final class SimulatedBackend implements InferenceBackend {
             waves.add(wave);
         }
 
-        long startNanos = clock.nanoTime();
+        long startNanos = ManualClock.nanoTime(clock);
         double waveStartSeconds = 0;
         double tick = STREAM_TICK_MS / 1000.0 * timeScale; // simulated seconds between two reports
         for (List<Integer> members : waves) {
@@ -114,7 +115,7 @@ public final class SimulatedBackend implements InferenceBackend {
             BatchEstimate estimate = roofline.estimateBatch(shapes);
             double prefillEnd = waveStartSeconds + estimate.prefillSeconds();
             sleepUntil(startNanos, prefillEnd);
-            long firstTokenAt = clock.epochMillis();
+            long firstTokenAt = clock.millis();
             String[][] texts = new String[members.size()][];
             int[] sent = new int[members.size()];
             boolean streams = false;
@@ -148,7 +149,7 @@ public final class SimulatedBackend implements InferenceBackend {
                     sent[k] = texts[k][0].length();
                 }
                 outcomes[index] = new SequenceOutcome.Completed(s.jobId(), texts[k][0], texts[k][1], s.promptTokens(),
-                        s.maxTokens(), s.cachedPrefixTokens(), firstTokenAt, clock.epochMillis());
+                        s.maxTokens(), s.cachedPrefixTokens(), firstTokenAt, clock.millis());
             }
             waveStartSeconds += estimate.totalSeconds();
         }
@@ -203,9 +204,9 @@ public final class SimulatedBackend implements InferenceBackend {
 
     private void sleepUntil(long startNanos, double simulatedSeconds) throws InterruptedException {
         long target = startNanos + (long) (simulatedSeconds / timeScale * 1e9);
-        long remaining = target - clock.nanoTime();
+        long remaining = target - ManualClock.nanoTime(clock);
         if (remaining > 0) {
-            clock.sleepNanos(remaining);
+            ManualClock.sleepNanos(clock, remaining);
         }
     }
 

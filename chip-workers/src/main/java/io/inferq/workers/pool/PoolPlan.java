@@ -1,6 +1,5 @@
 package io.inferq.workers.pool;
 
-import io.inferq.workers.backend.BackendClock;
 import io.inferq.workers.backend.InferenceBackend;
 import io.inferq.workers.backend.OpenAiHttpBackend;
 import io.inferq.workers.backend.SimulatedBackend;
@@ -12,6 +11,7 @@ import io.inferq.workers.chips.RooflineAssumptions;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.WeightPrecision;
 import io.vertx.core.Vertx;
+import java.time.Clock;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -79,7 +79,7 @@ public record PoolPlan(PoolSpec spec, ChipProfile chip, ModelProfile model, Roof
      *
      * @param vertx used only by the HTTP backend (may be null for a simulated pool)
      */
-    public InferenceBackend createBackend(Vertx vertx, BackendClock clock) {
+    public InferenceBackend createBackend(Vertx vertx, Clock clock) {
         if (spec.backend() instanceof BackendSpec.OpenAiHttp http) {
             return new OpenAiHttpBackend(Objects.requireNonNull(vertx, "vertx is needed for an openai-http pool"),
                     http.settings(), spec.limits().maxConcurrentSequences(), clock);

@@ -30,7 +30,7 @@ class OpenAiHttpBackendTest {
     static final List<String> RECEIVED = new CopyOnWriteArrayList<>();
     static final List<JsonObject> BODIES = new CopyOnWriteArrayList<>();
 
-    final ManualBackendClock clock = new ManualBackendClock(1_700_000_000_000L);
+    final ManualClock clock = new ManualClock(1_700_000_000_000L);
     OpenAiHttpBackend backend;
 
     @BeforeAll
@@ -128,7 +128,7 @@ class OpenAiHttpBackendTest {
         assertThat(first.completionTokens()).isEqualTo(5);
         assertThat(first.cachedTokens()).isEqualTo(8);
         assertThat(first.finishReason()).isEqualTo("stop");
-        assertThat(first.finishedAtMs()).isEqualTo(clock.epochMillis());
+        assertThat(first.finishedAtMs()).isEqualTo(clock.millis());
 
         assertThat(RECEIVED).containsExactlyInAnyOrder("i0 POST /i0/v1/chat/completions j1",
                 "i0 POST /i0/v1/chat/completions j2");

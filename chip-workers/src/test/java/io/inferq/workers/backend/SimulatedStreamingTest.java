@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 
 /** The simulated backend streams text at its modelled decode rate and honours stop, on a fake clock. */
 class SimulatedStreamingTest {
-    final ManualBackendClock clock = new ManualBackendClock(SimulatedBackendTest.T0);
+    final ManualClock clock = new ManualClock(SimulatedBackendTest.T0);
 
     record Piece(String jobId, String text, long atMs) {
     }
@@ -21,7 +21,7 @@ class SimulatedStreamingTest {
         SequenceWork plain = SimulatedBackendTest.sequence("p", 100, 0, 500);
         List<Piece> pieces = new ArrayList<>();
         List<SequenceOutcome> out = backend.run(new BatchWork("b", "pool", 0, List.of(streamed, plain)),
-                (job, text) -> pieces.add(new Piece(job, text, clock.epochMillis())));
+                (job, text) -> pieces.add(new Piece(job, text, clock.millis())));
         SequenceOutcome.Completed done = (SequenceOutcome.Completed) out.get(0);
         assertThat(pieces).allMatch(p -> p.jobId().equals("s"));
         assertThat(String.join("", pieces.stream().map(Piece::text).toList())).isEqualTo(done.text());

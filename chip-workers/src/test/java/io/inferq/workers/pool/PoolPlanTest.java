@@ -3,7 +3,7 @@ package io.inferq.workers.pool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.inferq.workers.backend.BackendClock;
+import java.time.Clock;
 import io.inferq.workers.backend.OpenAiHttpSettings;
 import io.inferq.workers.backend.SimulatedBackend;
 import io.inferq.workers.chips.ChipCatalogue;
@@ -47,7 +47,7 @@ class PoolPlanTest {
         PoolPlan plan = PoolPlan.resolve(
                 PoolSpec.simulated("h800-r1", "h800", 16, 2, "deepseek-r1", limits).withTimeScale(60), chips, models);
         assertThat(plan.kvCapacityTokensPerInstance()).isEqualTo(6_844_831L);
-        assertThat(plan.createBackend(null, BackendClock.system())).isInstanceOfSatisfying(SimulatedBackend.class,
+        assertThat(plan.createBackend(null, Clock.systemUTC())).isInstanceOfSatisfying(SimulatedBackend.class,
                 backend -> assertThat(backend.timeScale()).isEqualTo(60));
     }
 

@@ -118,7 +118,7 @@ public final class JobsApi {
         this.sender = new RecordSender(producer, registry);
         this.clock = clock;
         this.registry = registry;
-        this.activeJobs = new io.inferq.ingress.tenants.ActiveJobEstimate(clock::millis, ACTIVE_COUNT_REFRESH_MS,
+        this.activeJobs = new io.inferq.ingress.tenants.ActiveJobEstimate(clock, ACTIVE_COUNT_REFRESH_MS,
                 ACTIVE_COUNT_MAX_AGE_MS);
     }
 

@@ -1,5 +1,7 @@
 package io.inferq.ingress.batch;
 
+import io.inferq.broker.client.ConsumerThread;
+import io.inferq.broker.client.GroupMembership;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.ingress.files.TopicReplica;
@@ -25,7 +27,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * of the batch (the API's batch object plus an {@code _inferq} section of runner state); under {@code <id>#cancel}, a
  * cancel request, which any process may write and only the batch's runner acts on (so the runner stays the only writer
  * of snapshots). Every process replays the topic into memory for reads; a batch's records all go to one partition,
- * and the process owning that partition in the runners' group runs the batch ({@link BatchOwnership}).
+ * and the process owning that partition in the runners' group runs the batch (a {@link GroupMembership}).
  *
  * <p>Blocking methods (writes wait for Kafka; reads wait for the replica to catch up with writes of other processes):
  * call from worker threads.
@@ -38,7 +40,7 @@ final class BatchStore implements AutoCloseable {
     private final Producer<String, byte[]> producer;
     private final int partitions;
     private final TopicReplica replica;
-    private final BatchOwnership ownership;
+    private final GroupMembership ownership;
     private final Map<String, JsonObject> batches = new ConcurrentHashMap<>();
     private final Map<String, Long> cancelRequests = new ConcurrentHashMap<>();
 
@@ -46,7 +48,8 @@ final class BatchStore implements AutoCloseable {
         this.producer = producer;
         this.partitions = producer.partitionsFor(TopicCatalogue.BATCHES).size();
         this.replica = new TopicReplica("batches-view", kafka, TopicCatalogue.BATCHES, this::apply);
-        this.ownership = new BatchOwnership(kafka, TopicCatalogue.BATCHES, "inferq-batch-runners");
+        this.ownership = new GroupMembership("batch-ownership",
+                ConsumerThread.kafkaConsumers(kafka.consumer("batch-runner", "inferq-batch-runners")), TopicCatalogue.BATCHES, owned -> { });
     }
 
     void start() {

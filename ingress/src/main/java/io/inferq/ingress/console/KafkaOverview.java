@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -13,7 +14,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.function.LongSupplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec;
@@ -38,12 +38,12 @@ public final class KafkaOverview {
     private final Vertx vertx;
     private final Admin admin;
     private final BooleanSupplier viewCaughtUp;
-    private final LongSupplier clock;
+    private final Clock clock;
     private final long ttlMs;
     private Future<JsonObject> cached;
     private long cachedAtMs;
 
-    public KafkaOverview(Vertx vertx, Admin admin, BooleanSupplier viewCaughtUp, LongSupplier clock, long ttlMs) {
+    public KafkaOverview(Vertx vertx, Admin admin, BooleanSupplier viewCaughtUp, Clock clock, long ttlMs) {
         this.vertx = vertx;
         this.admin = admin;
         this.viewCaughtUp = viewCaughtUp;
@@ -53,7 +53,7 @@ public final class KafkaOverview {
 
     /** @return the cached snapshot, refreshed when older than the TTL. Call from one context (the HTTP verticle's). */
     public Future<JsonObject> snapshot() {
-        long now = clock.getAsLong();
+        long now = clock.millis();
         if (cached != null && (!cached.isComplete() || now - cachedAtMs < ttlMs)) { // a failure is kept as long, too
             return cached;
         }
@@ -127,7 +127,7 @@ public final class KafkaOverview {
         }
         groups.add(new JsonObject().put("group", null).put("role", "job view (no group: follows inferq.job-events)")
                 .put("caught_up", viewCaughtUp.getAsBoolean()));
-        return new JsonObject().put("available", true).put("read_at", clock.getAsLong() / 1000.0)
+        return new JsonObject().put("available", true).put("read_at", clock.millis() / 1000.0)
                 .put("topics", topics).put("groups", groups);
     }
 

@@ -1,9 +1,9 @@
 package io.inferq.ingress.tenants;
 
+import java.time.Clock;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
 
 /**
  * The submit path's view of how many jobs each tenant has not yet finished, without a blocking read per request:
@@ -28,7 +28,7 @@ public final class ActiveJobEstimate {
     public static final long FORGET_AFTER_MS = 60_000;
     private static final long NOT_YET = Long.MAX_VALUE;
 
-    private final LongSupplier clockMs;
+    private final Clock clock;
     private final long refreshMs;
     private final long maxAgeMs;
     private final ConcurrentHashMap<String, Entry> entries = new ConcurrentHashMap<>();
@@ -57,15 +57,15 @@ public final class ActiveJobEstimate {
     }
 
     /**
-     * @param clockMs   milliseconds now
+     * @param clock     the time source
      * @param refreshMs a read older than this asks for a refresh ({@link #claimRefresh})
      * @param maxAgeMs  a read older than this is not used at all ({@link #estimate} answers -1)
      */
-    public ActiveJobEstimate(LongSupplier clockMs, long refreshMs, long maxAgeMs) {
+    public ActiveJobEstimate(Clock clock, long refreshMs, long maxAgeMs) {
         if (refreshMs < 1 || maxAgeMs < refreshMs) {
             throw new IllegalArgumentException("need 1 <= refreshMs <= maxAgeMs, was " + refreshMs + ", " + maxAgeMs);
         }
-        this.clockMs = clockMs;
+        this.clock = clock;
         this.refreshMs = refreshMs;
         this.maxAgeMs = maxAgeMs;
     }
@@ -73,7 +73,7 @@ public final class ActiveJobEstimate {
     /** @return the tenant's estimated unfinished jobs, or -1 when there is no read younger than {@code maxAgeMs} */
     public long estimate(String tenant) {
         Entry e = entries.get(tenant);
-        if (e == null || e.readAtMs == Long.MIN_VALUE || clockMs.getAsLong() - e.readAtMs > maxAgeMs) {
+        if (e == null || e.readAtMs == Long.MIN_VALUE || clock.millis() - e.readAtMs > maxAgeMs) {
             return -1;
         }
         return e.count + e.uncounted.size();
@@ -86,13 +86,13 @@ public final class ActiveJobEstimate {
     public boolean claimRefresh(String tenant) {
         Entry e = entries.computeIfAbsent(tenant, t -> new Entry());
         long read = e.readAtMs;
-        boolean due = read == Long.MIN_VALUE || clockMs.getAsLong() - read >= refreshMs;
+        boolean due = read == Long.MIN_VALUE || clock.millis() - read >= refreshMs;
         return due && e.refreshing.compareAndSet(false, true);
     }
 
     /** @return the start of a read of the shared count; take it just before the read and pass it to {@link #refreshed} */
     public ReadStart readStart() {
-        long atMs = clockMs.getAsLong();
+        long atMs = clock.millis();
         return new ReadStart(atMs, sequence.incrementAndGet());
     }
 
@@ -127,7 +127,7 @@ public final class ActiveJobEstimate {
      * the write fails.
      */
     public void accepted(String tenant, String jobId) {
-        entries.computeIfAbsent(tenant, t -> new Entry()).uncounted.putIfAbsent(jobId, new Accept(clockMs.getAsLong(), NOT_YET));
+        entries.computeIfAbsent(tenant, t -> new Entry()).uncounted.putIfAbsent(jobId, new Accept(clock.millis(), NOT_YET));
     }
 
     /** A job counted by {@link #accepted} whose write failed: it is not queued after all. */

@@ -1,28 +1,29 @@
 package io.inferq.ingress.tenants;
 
+import java.time.Instant;
+import java.time.Clock;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.LongSupplier;
 
 /**
  * A token bucket per tenant, local to this ingress process: {@code requestsPerSecond} sustained,
- * bursts up to two seconds' worth. Thread-safe; time comes from an injected nano clock.
+ * bursts up to two seconds' worth. Thread-safe; time comes from an injected clock.
  */
 public final class SubmitRateLimiter {
-    private final LongSupplier nanoTime;
+    private final Clock clock;
     private final Map<String, Bucket> buckets = new ConcurrentHashMap<>();
 
-    public SubmitRateLimiter(LongSupplier nanoTime) {
-        this.nanoTime = nanoTime;
+    public SubmitRateLimiter(Clock clock) {
+        this.clock = clock;
     }
 
     /** @return 0 if the request may go ahead, else milliseconds until it may */
     public long tryAcquire(Tenant tenant) {
-        Bucket b = buckets.computeIfAbsent(tenant.id(), k -> new Bucket(tenant.requestsPerSecond(), nanoTime.getAsLong()));
+        Bucket b = buckets.computeIfAbsent(tenant.id(), k -> new Bucket(tenant.requestsPerSecond(), nanoTime()));
         synchronized (b) {
-            long now = nanoTime.getAsLong();
+            long now = nanoTime();
             double capacity = Math.max(1, tenant.requestsPerSecond() * 2);
-            b.tokens = Math.min(capacity, b.tokens + (now - b.lastNanos) / 1e9 * tenant.requestsPerSecond());
+            b.tokens = Math.min(capacity, b.tokens + Math.max(0, now - b.lastNanos) / 1e9 * tenant.requestsPerSecond());
             b.lastNanos = now;
             if (b.tokens >= 1) {
                 b.tokens -= 1;
@@ -30,6 +31,11 @@ public final class SubmitRateLimiter {
             }
             return (long) Math.ceil((1 - b.tokens) / tenant.requestsPerSecond() * 1000);
         }
+    }
+
+    private long nanoTime() {
+        Instant i = clock.instant();
+        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
     }
 
     private static final class Bucket {

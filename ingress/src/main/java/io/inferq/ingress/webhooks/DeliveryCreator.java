@@ -1,35 +1,27 @@
 package io.inferq.ingress.webhooks;
 
 import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.client.CommittingBatchConsumer;
+import io.inferq.broker.client.ConsumerThread;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.serde.AvroSerde;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,25 +37,19 @@ import org.slf4j.LoggerFactory;
  * <p>Each partition of the events topic is read by one process of the group, so a delivery is created by exactly one
  * process in the normal case, independent of which process's write changed the job view.
  *
- * <p><b>Threading.</b> One own thread owns the consumer and blocks on the writes (never an event loop). The
- * callbacks ({@code known}, {@code created}) are called on that thread and must hand off at once.
+ * <p><b>Threading.</b> A {@link CommittingBatchConsumer} owns the consumer on its own thread and blocks there on the
+ * writes (never an event loop). The callbacks ({@code known}, {@code created}) are called on that thread and must hand off at once.
  */
 final class DeliveryCreator implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryCreator.class);
     private static final long WRITE_TIMEOUT_MS = 150_000; // above the producer's delivery.timeout.ms (120 s)
 
-    private final Properties props;
-    private final String topic;
-    private final BooleanSupplier readerCaughtUp;
     private final Function<JobEvent, Optional<Delivery>> deliveryFor;
     private final Predicate<String> known;
     private final Function<Delivery, CompletableFuture<RecordMetadata>> write;
     private final BiConsumer<Delivery, RecordMetadata> created;
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
-    private final AtomicBoolean running = new AtomicBoolean();
-    private volatile KafkaConsumer<String, byte[]> consumer;
-    private volatile boolean assigned;
-    private Thread thread;
+    private final CommittingBatchConsumer consumer;
 
     /**
      * @param kafka          client settings
@@ -78,78 +64,21 @@ final class DeliveryCreator implements AutoCloseable {
     DeliveryCreator(KafkaClientSettings kafka, String topic, String groupId, BooleanSupplier readerCaughtUp,
             Function<JobEvent, Optional<Delivery>> deliveryFor, Predicate<String> known,
             Function<Delivery, CompletableFuture<RecordMetadata>> write, BiConsumer<Delivery, RecordMetadata> created) {
-        this.props = kafka.consumer("webhook-creator", groupId);
-        this.topic = topic;
-        this.readerCaughtUp = readerCaughtUp;
         this.deliveryFor = deliveryFor;
         this.known = known;
         this.write = write;
         this.created = created;
+        this.consumer = new CommittingBatchConsumer("webhook-creator",
+                ConsumerThread.kafkaConsumers(kafka.consumer("webhook-creator", groupId)), topic, readerCaughtUp, this::createAll);
     }
 
     void start() {
-        running.set(true);
-        thread = new Thread(this::run, "webhook-creator");
-        thread.setDaemon(true);
-        thread.start();
+        consumer.start();
     }
 
     /** @return true once this process has had its first assignment in the creators' group */
     boolean isReady() {
-        return assigned;
-    }
-
-    private void run() {
-        while (running.get() && !readerCaughtUp.getAsBoolean()) {
-            if (!pause(20)) {
-                return;
-            }
-        }
-        long backoffMs = 100;
-        while (running.get()) {
-            try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
-                consumer = c;
-                c.subscribe(List.of(topic), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
-                    @Override
-                    public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
-                        // nothing pending: each poll is written and committed before the next one
-                    }
-
-                    @Override
-                    public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
-                        assigned = true;
-                    }
-                });
-                while (running.get()) {
-                    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(200));
-                    if (records.isEmpty()) {
-                        continue;
-                    }
-                    if (createAll(records)) {
-                        c.commitSync(nextOffsets(records));
-                        backoffMs = 100;
-                    } else {
-                        rewind(c, records);
-                        if (!pause(backoffMs)) {
-                            return;
-                        }
-                        backoffMs = Math.min(5_000, backoffMs * 2);
-                    }
-                }
-            } catch (WakeupException e) {
-                // closing
-            } catch (RuntimeException e) {
-                if (!running.get()) {
-                    break;
-                }
-                LOG.error("webhook creator failed; reading {} again from the committed offsets in 1 s", topic, e);
-                if (!pause(1000)) {
-                    return;
-                }
-            } finally {
-                consumer = null;
-            }
-        }
+        return consumer.isReady();
     }
 
     /** Writes the deliveries these events call for. @return true when every write was acknowledged */
@@ -219,56 +148,16 @@ final class DeliveryCreator implements AutoCloseable {
             try {
                 return ack.get(200, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
-                if (!running.get() || System.nanoTime() > giveUpAt) {
+                if (consumer.isClosing() || System.nanoTime() > giveUpAt) {
                     throw e;
                 }
             }
         }
     }
 
-    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<String, byte[]> records) {
-        Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-        for (TopicPartition tp : records.partitions()) {
-            List<ConsumerRecord<String, byte[]>> rs = records.records(tp);
-            next.put(tp, new OffsetAndMetadata(rs.get(rs.size() - 1).offset() + 1));
-        }
-        return next;
-    }
-
-    private static void rewind(KafkaConsumer<String, byte[]> c, ConsumerRecords<String, byte[]> records) {
-        for (TopicPartition tp : records.partitions()) {
-            c.seek(tp, records.records(tp).get(0).offset());
-        }
-    }
-
-    /** @return false when interrupted or closed meanwhile */
-    private boolean pause(long ms) {
-        try {
-            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-            while (running.get() && System.nanoTime() < until) {
-                Thread.sleep(Math.min(50, ms)); // own thread; short steps so a close is seen at once
-            }
-            return running.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
     /** Stops reading; what was not committed is read again by the partitions' next owner. Blocking. */
     @Override
     public void close() {
-        running.set(false);
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        if (thread != null) {
-            try {
-                thread.join(15_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        consumer.close();
     }
 }

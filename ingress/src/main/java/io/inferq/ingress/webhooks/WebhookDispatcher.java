@@ -1,7 +1,10 @@
 package io.inferq.ingress.webhooks;
 
 import io.inferq.broker.avro.JobEvent;
+import io.inferq.broker.client.ConsumerThread;
+import io.inferq.broker.client.GroupMembership;
 import io.inferq.broker.client.KafkaClientSettings;
+import io.inferq.broker.client.TopicFollower;
 import io.inferq.ingress.api.JobJson;
 import io.inferq.ingress.tenants.Tenant;
 import io.micrometer.core.instrument.Counter;
@@ -120,8 +123,8 @@ public final class WebhookDispatcher implements AutoCloseable {
     private volatile Consumer<Delivery> settledListener = d -> { };
 
     private KafkaProducer<String, byte[]> producer;
-    private DeliveryLogReader reader;
-    private PartitionOwnership ownership;
+    private TopicFollower reader;
+    private GroupMembership ownership;
     private long timerId = -1;
     private String jobEventsTopic;
     private DeliveryCreator creator;
@@ -175,9 +178,10 @@ public final class WebhookDispatcher implements AutoCloseable {
      */
     public Future<Void> start() {
         producer = new KafkaProducer<>(kafka.producer("webhook-deliveries"), new StringSerializer(), new ByteArraySerializer());
-        reader = new DeliveryLogReader(kafka, settings.deliveriesTopic(),
-                batch -> context.runOnContext(v -> applyBatch(batch)), () -> context.runOnContext(v -> onCaughtUp()));
-        ownership = new PartitionOwnership(kafka, settings.deliveriesTopic(), settings.groupId(),
+        reader = TopicFollower.batched("webhook-delivery-log", kafka, settings.deliveriesTopic(), TopicFollower.Start.BEGINNING,
+                batch -> context.runOnContext(v -> applyBatch(batch))).onCaughtUp(() -> context.runOnContext(v -> onCaughtUp()));
+        ownership = new GroupMembership("webhook-ownership",
+                ConsumerThread.kafkaConsumers(kafka.consumer("webhook-deliverer", settings.groupId())), settings.deliveriesTopic(),
                 set -> context.runOnContext(v -> onOwnership(set)));
         reader.start();
         ownership.start();

@@ -81,7 +81,7 @@ final class IngressRig implements AutoCloseable {
         Tenant globex = new Tenant("globex", List.of("globex-key"), 1000, 1 << 20, 10_000,
                 List.of("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), null);
         TenantDirectory directory = new TenantDirectory(List.of(acme, globex), null);
-        api = new JobsApi(vertx, directory, new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served), view, claims,
+        api = new JobsApi(vertx, directory, new SubmitRateLimiter(java.time.Clock.systemUTC()), new JobSubmissionParser(served), view, claims,
                 wrap.apply(mock), Clock.systemUTC(), registry, new io.inferq.ingress.webhooks.WebhookTargetPolicy(false, List.of())::check, TrustedOrigin.withSecret(new byte[32]), () -> true);
         server = new IngressServer("127.0.0.1", 0, 1 << 20, limits, List.of(api::mount), served, Map::of,
                 () -> "# metrics\ninferq_x{tenant=\"acme\"} 1\n",

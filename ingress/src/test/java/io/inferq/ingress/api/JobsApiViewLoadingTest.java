@@ -40,7 +40,7 @@ class JobsApiViewLoadingTest {
         MockProducer<String, byte[]> producer = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
         List<ServedModel> served = List.of(new ServedModel("m", "inferq", 4096, 512, 2048, List.of("p")));
         JobsApi api = new JobsApi(vertx, new TenantDirectory(List.of(), Tenant.openDefault("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
-                new SubmitRateLimiter(System::nanoTime), new JobSubmissionParser(served), new EmptyJobView(),
+                new SubmitRateLimiter(java.time.Clock.systemUTC()), new JobSubmissionParser(served), new EmptyJobView(),
                 new InMemoryTerminalClaims(), producer, Clock.systemUTC(), new SimpleMeterRegistry(), url -> null,
                 TrustedOrigin.withSecret(new byte[32]), caughtUp::get);
         IngressServer server = new IngressServer("127.0.0.1", 0, 1 << 20, List.of(api::mount), served, Map::of, () -> "");

@@ -1,6 +1,8 @@
 package io.inferq.kvcache.events;
 
 import io.inferq.kvcache.hashing.BlockHasher;
+import java.time.Instant;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -8,7 +10,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +32,7 @@ public final class EngineBlockIndex {
     static final int MAX_BLOCKS_PER_INSTANCE = 4_000_000;
 
     private final BlockHasher hasher;
-    private final LongSupplier nanoTime;
+    private final Clock clock;
     private final Map<String, Instance[]> pools = new ConcurrentHashMap<>();
 
     /** One engine instance's blocks. */
@@ -55,11 +56,16 @@ public final class EngineBlockIndex {
 
     /**
      * @param hasher   the chain the prompt side uses for these pools (same seed and block size)
-     * @param nanoTime time source for freshness ({@code System::nanoTime}; a fake in tests)
+     * @param clock    time source for freshness ({@code Clock.systemUTC()}; a fake in tests)
      */
-    public EngineBlockIndex(BlockHasher hasher, LongSupplier nanoTime) {
+    public EngineBlockIndex(BlockHasher hasher, Clock clock) {
         this.hasher = Objects.requireNonNull(hasher, "hasher must not be null");
-        this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime must not be null");
+        this.clock = Objects.requireNonNull(clock, "clock must not be null");
+    }
+
+    private long nanoTime() {
+        Instant i = clock.instant();
+        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
     }
 
     public BlockHasher hasher() {
@@ -102,12 +108,12 @@ public final class EngineBlockIndex {
             }
         }
         in.batches++;
-        in.lastEventNanos = nanoTime.getAsLong();
+        in.lastEventNanos = nanoTime();
     }
 
     /** Marks an instance as heard from (a message arrived) without changing its blocks. */
     public void heardFrom(String poolId, int instanceIndex) {
-        instance(poolId, instanceIndex).lastEventNanos = nanoTime.getAsLong();
+        instance(poolId, instanceIndex).lastEventNanos = nanoTime();
     }
 
     /** Forgets everything an instance holds (after an unrecoverable gap in its events). */
@@ -191,7 +197,7 @@ public final class EngineBlockIndex {
         if (a == null) {
             return false;
         }
-        long now = nanoTime.getAsLong();
+        long now = nanoTime();
         for (Instance in : a) {
             if (in.lastEventNanos == Long.MIN_VALUE || now - in.lastEventNanos > maxAgeNanos || in.blockSizeMismatch) {
                 return false;

@@ -16,6 +16,7 @@ import io.inferq.kvcache.index.PrefixMatch;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.time.Duration;
 import java.util.Collection;
@@ -130,13 +131,13 @@ public final class KvBlockStore {
         this.sharedErrors = Counter.builder("inferq.kv.shared.errors").tag("worker", w).register(r);
         this.integrityFailures = Counter.builder("inferq.kv.integrity.failures").tag("worker", w).register(r);
         this.touchesDropped = Counter.builder("inferq.kv.shared.touches.dropped").tag("worker", w).register(r);
-        this.ticker = b.ticker;
+        this.ticker = tickerOf(b.clock);
         this.touchBatch = b.touchBatch;
         this.touchMaxDelayNanos = b.touchMaxDelay.toNanos();
         this.local = Caffeine.newBuilder()
                 .maximumWeight(b.localMaxBytes)
                 .<BlockKey, byte[]>weigher((k, v) -> v.length)
-                .ticker(b.ticker)
+                .ticker(this.ticker)
                 .executor(b.executor)
                 .removalListener((BlockKey k, byte[] v, RemovalCause cause) -> onLocalRemoval(k, cause))
                 .build();
@@ -148,6 +149,20 @@ public final class KvBlockStore {
 
     private static Counter counter(MeterRegistry r, String name, String tier, String worker) {
         return Counter.builder(name).tag("tier", tier).tag("worker", worker).register(r);
+    }
+
+    /**
+     * The adapter Caffeine needs: its {@link Ticker} read from {@code clock} (nanoseconds on the clock's time line);
+     * the system clock maps to Caffeine's own monotonic system ticker.
+     */
+    static Ticker tickerOf(Clock clock) {
+        if (clock.equals(Clock.systemUTC())) {
+            return Ticker.systemTicker();
+        }
+        return () -> {
+            java.time.Instant i = clock.instant();
+            return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+        };
     }
 
     public static Builder builder() {
@@ -580,7 +595,7 @@ public final class KvBlockStore {
         private IMap<String, byte[]> sharedMap;
         private PrefixIndex index = NoPrefixIndex.INSTANCE;
         private MeterRegistry registry;
-        private Ticker ticker = Ticker.systemTicker();
+        private Clock clock = Clock.systemUTC();
         private Executor executor = Runnable::run;
         private int touchBatch = DEFAULT_TOUCH_BATCH;
         private Duration touchMaxDelay = DEFAULT_TOUCH_MAX_DELAY;
@@ -636,7 +651,7 @@ public final class KvBlockStore {
 
         /**
          * How local-tier hits refresh the shared tier's recency: sent in batches of up to {@code batch}
-         * blocks, each hit waiting at most {@code maxDelay} (measured with {@link #ticker}; checked when the
+         * blocks, each hit waiting at most {@code maxDelay} (measured with {@link #clock}; checked when the
          * store is next used). Defaults {@value #DEFAULT_TOUCH_BATCH} and 1 s. {@code batch = 1} sends every
          * hit at once (still asynchronously).
          */
@@ -653,9 +668,9 @@ public final class KvBlockStore {
             return this;
         }
 
-        /** The time source of the local tier and of touch batching (a fake one in tests). Default: system ticker. */
-        public Builder ticker(Ticker ticker) {
-            this.ticker = Objects.requireNonNull(ticker, "ticker must not be null");
+        /** The time source of the local tier and of touch batching (a fake one in tests). Default: the system clock. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock must not be null");
             return this;
         }
 

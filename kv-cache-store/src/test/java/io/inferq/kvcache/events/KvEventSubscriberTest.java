@@ -8,6 +8,7 @@ import io.inferq.kvcache.events.FakeVllmPublisher.Removed;
 import io.inferq.kvcache.events.FakeVllmPublisher.Stored;
 import io.inferq.kvcache.hashing.BlockHasher;
 import io.inferq.kvcache.hashing.HashSeed;
+import io.inferq.kvcache.FakeClock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -87,7 +88,7 @@ class KvEventSubscriberTest {
     @Test
     void theIndexFollowsThePublisherThroughBothEncodingsAGapAndALateJoin() {
         AtomicLong clock = new AtomicLong();
-        EngineBlockIndex index = new EngineBlockIndex(hasher, clock::get);
+        EngineBlockIndex index = new EngineBlockIndex(hasher, new FakeClock(clock));
         index.registerPool("h800", 2);
         try (FakeVllmPublisher pub = new FakeVllmPublisher("kv", Set.of(5L, 6L, 7L, 8L))) {
             // published before anyone listens: reaches the subscriber only by replay
@@ -148,7 +149,7 @@ class KvEventSubscriberTest {
 
     @Test
     void anotherBlockSizeIsRefusedAndSaidSo() {
-        EngineBlockIndex index = new EngineBlockIndex(hasher, System::nanoTime);
+        EngineBlockIndex index = new EngineBlockIndex(hasher, java.time.Clock.systemUTC());
         index.registerPool("p", 1);
         int[] t = tokens(2);
         index.apply("p", 0, KvEventBatch.decode(FakeVllmPublisher.batch(1.0,
@@ -160,7 +161,7 @@ class KvEventSubscriberTest {
 
     @Test
     void anUnrecoverableGapForgetsTheInstance() {
-        EngineBlockIndex index = new EngineBlockIndex(hasher, System::nanoTime);
+        EngineBlockIndex index = new EngineBlockIndex(hasher, java.time.Clock.systemUTC());
         index.registerPool("p", 1);
         try (FakeVllmPublisher pub = new FakeVllmPublisher("", Set.of())) {
             // no replay endpoint: a gap cannot be filled

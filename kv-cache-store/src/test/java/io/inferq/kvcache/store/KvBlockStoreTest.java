@@ -3,7 +3,6 @@ package io.inferq.kvcache.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.github.benmanes.caffeine.cache.Ticker;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import io.inferq.kvcache.KvFormat;
@@ -14,6 +13,7 @@ import io.inferq.kvcache.index.BlockHolder;
 import io.inferq.kvcache.index.InMemoryPrefixIndex;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.inferq.kvcache.FakeClock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -28,22 +28,12 @@ class KvBlockStoreTest {
     static final BlockHolder W1 = new BlockHolder("w1", "hopper");
     static final BlockHolder W2 = new BlockHolder("w2", "hopper");
 
-    /** Caffeine time source under test control (nothing here depends on time; no sleeps anywhere). */
-    static final class FakeTicker implements Ticker {
-        final AtomicLong nanos = new AtomicLong();
-
-        @Override
-        public long read() {
-            return nanos.get();
-        }
-    }
-
     final MeterRegistry registry = new SimpleMeterRegistry();
     final InMemoryPrefixIndex index = new InMemoryPrefixIndex(100_000);
 
     KvBlockStore.Builder base(BlockHolder holder, long localBytes) {
         return KvBlockStore.builder().holder(holder).localMaxBytes(localBytes).meterRegistry(registry)
-                .prefixIndex(index).ticker(new FakeTicker()).executor(Runnable::run);
+                .prefixIndex(index).clock(new FakeClock()).executor(Runnable::run);
     }
 
     static List<Long> hashes(long from, int n) {

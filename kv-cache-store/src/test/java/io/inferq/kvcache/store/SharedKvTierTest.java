@@ -9,7 +9,7 @@ import io.inferq.kvcache.KvFormat;
 import io.inferq.kvcache.TestHazelcast;
 import io.inferq.kvcache.index.BlockHolder;
 import io.inferq.kvcache.index.InMemoryPrefixIndex;
-import io.inferq.kvcache.store.KvBlockStoreTest.FakeTicker;
+import io.inferq.kvcache.FakeClock;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
@@ -24,13 +24,13 @@ class SharedKvTierTest {
     static final KvFormat F = KvBlockStoreTest.HOPPER;
     final MeterRegistry registry = new SimpleMeterRegistry();
     final InMemoryPrefixIndex index = new InMemoryPrefixIndex(100_000);
-    final FakeTicker ticker = new FakeTicker();
+    final FakeClock ticker = new FakeClock();
     final HazelcastInstance hz = TestHazelcast.member();
     final String mapName = "kv-recency-" + UUID.randomUUID();
 
     KvBlockStore store(String worker, long localBytes, IMap<String, byte[]> map) {
         return KvBlockStore.builder().holder(new BlockHolder(worker, "pool")).localMaxBytes(localBytes)
-                .meterRegistry(registry).prefixIndex(index).ticker(ticker).executor(Runnable::run)
+                .meterRegistry(registry).prefixIndex(index).clock(ticker).executor(Runnable::run)
                 .sharedMap(map).touchBatching(100, Duration.ofSeconds(1)).build();
     }
 
@@ -99,7 +99,7 @@ class SharedKvTierTest {
     void multiChunkBlocksAreEvictedWhole() {
         IMap<String, byte[]> map = SharedKvTier.install(hz, mapName, 10, registry);
         KvBlockStore w = KvBlockStore.builder().holder(new BlockHolder("w", "pool")).localMaxBytes(0)
-                .meterRegistry(registry).ticker(ticker).sharedMap(map).chunkBytes(1024).build();
+                .meterRegistry(registry).clock(ticker).sharedMap(map).chunkBytes(1024).build();
         List<Long> first = KvBlockStoreTest.hashes(1, 2);
         w.storeAll(F, first, KvBlockStoreTest.payloads(F, first, 4000));       // 4 chunks each: 8
         w.flushTouches(Duration.ofSeconds(10));

@@ -158,7 +158,7 @@ public final class KvRoutingBenchmark {
             this.mode = mode;
             this.blockTokens = blockTokens;
             this.index = new EngineBlockIndex(new BlockHasher(HashSeed.derive("bench-kv-routing", "trace-blocks", ""),
-                    blockTokens), () -> 0L);
+                    blockTokens), java.time.Clock.fixed(java.time.Instant.EPOCH, java.time.ZoneOffset.UTC));
             long total = 0;
             Map<String, Long> staleAfter = new LinkedHashMap<>();
             for (PoolProfile p : pools) {

@@ -31,7 +31,7 @@ public final class EngineEventsLauncher {
 
     public static EnginePrefixLocator start(InferqConfig config, PrefixHashing hashing, PrefixLocator fallback,
                                             MeterRegistry registry, List<AutoCloseable> toClose) {
-        EngineBlockIndex index = new EngineBlockIndex(engineHasher(hashing), System::nanoTime);
+        EngineBlockIndex index = new EngineBlockIndex(engineHasher(hashing), java.time.Clock.systemUTC());
         Map<String, Long> staleAfter = new LinkedHashMap<>();
         for (InferqConfig.PoolSetting p : config.pools()) {
             if (p.kvEventsEndpoints().isEmpty()) {

@@ -61,7 +61,22 @@ class EnginePrefixLocatorTest {
                 List.of(new ChatMessage("system", "Something else entirely. ".repeat(60))));
 
         AtomicLong nanos = new AtomicLong();
-        EngineBlockIndex index = new EngineBlockIndex(EngineEventsLauncher.engineHasher(hashing), nanos::get);
+        EngineBlockIndex index = new EngineBlockIndex(EngineEventsLauncher.engineHasher(hashing), new java.time.Clock() {
+            @Override
+            public java.time.Instant instant() {
+                return java.time.Instant.ofEpochSecond(0, nanos.get());
+            }
+
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public java.time.Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+        });
         index.registerPool("vllm", 2);
         int bs = hashing.blockSize();
         index.apply("vllm", 0, stored(other.tokens(), 2, bs, "x"));

@@ -1,12 +1,12 @@
 package io.inferq.dispatcher.runtime.contract;
 
+import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.LongSupplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
@@ -28,7 +28,7 @@ public interface ReplyTopicCheck {
      * topic created after a refusal is accepted soon). When the cluster cannot answer within 2 s the
      * topic is taken to exist: a transient outage must not dead-letter good requests.
      */
-    static ReplyTopicCheck viaAdmin(Admin admin, LongSupplier nanoTime) {
+    static ReplyTopicCheck viaAdmin(Admin admin, Clock clock) {
         Map<String, Long> missingUntil = new ConcurrentHashMap<>();
         Map<String, Boolean> known = new ConcurrentHashMap<>();
         return topic -> {
@@ -36,7 +36,7 @@ public interface ReplyTopicCheck {
                 return true;
             }
             Long until = missingUntil.get(topic);
-            if (until != null && nanoTime.getAsLong() - until < 0) {
+            if (until != null && clock.millis() - until < 0) {
                 return false;
             }
             try {
@@ -51,7 +51,7 @@ public interface ReplyTopicCheck {
                     if (missingUntil.size() > 10_000) {
                         missingUntil.clear();
                     }
-                    missingUntil.put(topic, nanoTime.getAsLong() + TimeUnit.SECONDS.toNanos(10));
+                    missingUntil.put(topic, clock.millis() + TimeUnit.SECONDS.toMillis(10));
                     return false;
                 }
                 return true;
