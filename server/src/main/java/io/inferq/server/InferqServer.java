@@ -49,11 +49,11 @@ import io.inferq.server.wiring.HazelcastLauncher;
 import io.inferq.server.wiring.HazelcastTerminalClaims;
 import io.inferq.server.wiring.PrometheusMetrics;
 import io.inferq.server.wiring.RooflineServiceTime;
-import io.inferq.server.kv.IndexPrefixLocator;
-import io.inferq.server.kv.KvPrefixCacheHook;
-import io.inferq.server.kv.KvPromptAnalyzer;
-import io.inferq.server.kv.PoolKvCache;
-import io.inferq.server.kv.PrefixHashing;
+import io.inferq.dispatcher.kv.IndexPrefixLocator;
+import io.inferq.workers.kv.KvPrefixCacheHook;
+import io.inferq.dispatcher.kv.KvPromptAnalyzer;
+import io.inferq.workers.kv.PoolKvCache;
+import io.inferq.kvcache.hashing.PrefixHashing;
 import io.inferq.kvcache.index.BlockHolder;
 import io.inferq.kvcache.index.HazelcastPrefixIndex;
 import io.inferq.kvcache.index.PrefixIndex;
@@ -579,7 +579,7 @@ public final class InferqServer implements AutoCloseable {
             IndexPrefixLocator locator = new IndexPrefixLocator(prefixIndex, lookups, registry);
             prefixLocator = locator;
             promptAnalyzer = new KvPromptAnalyzer(hashing, locator::prefetch);
-            io.inferq.server.kv.EnginePrefixLocator precise = io.inferq.server.kv.EngineEventsLauncher.start(config, hashing,
+            io.inferq.dispatcher.kv.EnginePrefixLocator precise = io.inferq.server.kv.EngineEventsLauncher.start(config, hashing,
                     locator, registry, toClose);
             if (precise != null) {   // pools with kv-events-endpoints: precise prefix routing from vLLM KV events
                 prefixLocator = precise;

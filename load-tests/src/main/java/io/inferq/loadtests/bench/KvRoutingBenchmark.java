@@ -2,6 +2,8 @@ package io.inferq.loadtests.bench;
 
 import io.inferq.dispatcher.PoolProfile;
 import io.inferq.dispatcher.PrefixLocator;
+import io.inferq.dispatcher.kv.EnginePrefixLocator;
+import io.inferq.dispatcher.kv.IndexPrefixLocator;
 import io.inferq.kvcache.events.EngineBlockIndex;
 import io.inferq.kvcache.events.KvEventBatch;
 import io.inferq.kvcache.hashing.BlockHasher;
@@ -13,8 +15,6 @@ import io.inferq.loadtests.TraceFiles;
 import io.inferq.loadtests.policy.PolicySimulator;
 import io.inferq.loadtests.policy.TraceReader;
 import io.inferq.loadtests.policy.TraceRequest;
-import io.inferq.server.kv.EnginePrefixLocator;
-import io.inferq.server.kv.IndexPrefixLocator;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
 import java.nio.file.Path;

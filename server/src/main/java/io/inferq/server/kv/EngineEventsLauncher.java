@@ -1,10 +1,10 @@
 package io.inferq.server.kv;
 
 import io.inferq.dispatcher.PrefixLocator;
+import io.inferq.dispatcher.kv.EnginePrefixLocator;
 import io.inferq.kvcache.events.EngineBlockIndex;
 import io.inferq.kvcache.events.KvEventSubscriber;
-import io.inferq.kvcache.hashing.BlockHasher;
-import io.inferq.kvcache.hashing.HashSeed;
+import io.inferq.kvcache.hashing.PrefixHashing;
 import io.inferq.server.config.InferqConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.LinkedHashMap;
@@ -24,14 +24,9 @@ public final class EngineEventsLauncher {
     private EngineEventsLauncher() {
     }
 
-    /** The engine index's chain: unsalted (events carry no tenant), the tokenizer's name, the configured block size. */
-    public static BlockHasher engineHasher(PrefixHashing hashing) {
-        return new BlockHasher(HashSeed.derive("vllm-kv-events", hashing.tokenizer().name(), ""), hashing.blockSize());
-    }
-
     public static EnginePrefixLocator start(InferqConfig config, PrefixHashing hashing, PrefixLocator fallback,
                                             MeterRegistry registry, List<AutoCloseable> toClose) {
-        EngineBlockIndex index = new EngineBlockIndex(engineHasher(hashing), java.time.Clock.systemUTC());
+        EngineBlockIndex index = new EngineBlockIndex(hashing.engineHasher(), java.time.Clock.systemUTC());
         Map<String, Long> staleAfter = new LinkedHashMap<>();
         for (InferqConfig.PoolSetting p : config.pools()) {
             if (p.kvEventsEndpoints().isEmpty()) {

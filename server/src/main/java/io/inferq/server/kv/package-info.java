@@ -1,8 +1,9 @@
 /**
- * Adapters that plug kv-cache-store into the pipeline: {@link io.inferq.server.kv.KvPromptAnalyzer} (dispatcher
- * intake: real token count and chained block hashes), {@link io.inferq.server.kv.IndexPrefixLocator} (dispatcher
- * routing: cached leading blocks per pool, from the prefix index) and {@link io.inferq.server.kv.KvPrefixCacheHook}
- * (workers: read cached prefix before prefill, store new blocks after). All three hash through one
- * {@link io.inferq.server.kv.PrefixHashing}, so tokens, block size and seeds are the same everywhere.
+ * Starts the KV pieces that need the server's configuration: {@link io.inferq.server.kv.EngineEventsLauncher}
+ * (subscribers to the engines' KV-cache events, for precise prefix routing) and
+ * {@link io.inferq.server.kv.RemoteKvTierLauncher} (the Redis-protocol remote KV tier). The adapters themselves
+ * live with their modules: prompt hashing in {@code kv-cache-store} ({@code io.inferq.kvcache.hashing.PrefixHashing}),
+ * the prompt analyser and prefix locators in {@code dispatcher} ({@code io.inferq.dispatcher.kv}), the workers'
+ * cache hook in {@code chip-workers} ({@code io.inferq.workers.kv}).
  */
 package io.inferq.server.kv;

@@ -4,11 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
+import io.inferq.dispatcher.kv.IndexPrefixLocator;
+import io.inferq.dispatcher.kv.KvPromptAnalyzer;
+import io.inferq.kvcache.hashing.PrefixHashing;
 import io.inferq.kvcache.index.BlockHolder;
 import io.inferq.kvcache.index.HazelcastPrefixIndex;
 import io.inferq.kvcache.store.KvBlockStore;
 import io.inferq.kvcache.store.SharedKvTier;
 import io.inferq.workers.backend.SequenceWork;
+import io.inferq.workers.kv.KvPrefixCacheHook;
+import io.inferq.workers.kv.PoolKvCache;
 import io.inferq.workers.pool.PoolPlan;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -41,7 +46,7 @@ class KvAdaptersHazelcastTest {
                         Map.of("h800-lite", PoolKvCache.forPool(plan, store, hashing, KvAdaptersTest.SCALE)), registry);
             }
             List<SequenceWork.Message> conv = KvAdaptersTest.conversation(2);
-            PrefixHashing.Prompt prompt = hashing.analyze(KvAdaptersTest.MODEL, "acme", PrefixHashing.fromWork(conv));
+            PrefixHashing.Prompt prompt = hashing.analyze(KvAdaptersTest.MODEL, "acme", KvAdaptersTest.template(conv));
             int full = prompt.blockHashes().size() * 64;
 
             workers[0].stored("h800-lite", "acme", KvAdaptersTest.work("j1", conv, prompt.tokenCount(), 0));

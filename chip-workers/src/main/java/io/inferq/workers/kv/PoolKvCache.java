@@ -1,7 +1,8 @@
-package io.inferq.server.kv;
+package io.inferq.workers.kv;
 
 import io.inferq.kvcache.KvFormat;
 import io.inferq.kvcache.KvGeometry;
+import io.inferq.kvcache.hashing.PrefixHashing;
 import io.inferq.kvcache.store.KvBlockStore;
 import io.inferq.workers.chips.ModelProfile;
 import io.inferq.workers.chips.WeightPrecision;

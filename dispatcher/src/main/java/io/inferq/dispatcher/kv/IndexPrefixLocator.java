@@ -1,4 +1,4 @@
-package io.inferq.server.kv;
+package io.inferq.dispatcher.kv;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;

@@ -1,11 +1,7 @@
-package io.inferq.server.kv;
+package io.inferq.kvcache.hashing;
 
-import io.inferq.kvcache.hashing.BlockHasher;
-import io.inferq.kvcache.hashing.HashSeed;
 import io.inferq.kvcache.tokens.ChatMessage;
 import io.inferq.kvcache.tokens.PromptTokenizer;
-import io.inferq.workers.backend.SequenceWork;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -13,7 +9,7 @@ import java.util.function.Function;
 
 /**
  * The one place that turns a conversation into tokens and chained block hashes, shared by the dispatcher
- * ({@link KvPromptAnalyzer}, {@link IndexPrefixLocator}) and the workers ({@link KvPrefixCacheHook}), so the
+ * (its prompt analyser and prefix locators) and the workers (their prefix-cache hook), so the
  * routing hash and the store key always agree: same chat template and tokenizer, same block size, same seed
  * {@code HashSeed.derive(model as the client named it, tokenizer name, tenant cache salt)}.
  *
@@ -123,26 +119,16 @@ public final class PrefixHashing {
         });
     }
 
-
-    /** Avro chat messages (dispatcher side) as template messages. */
-    public static List<ChatMessage> fromAvro(List<io.inferq.broker.avro.ChatMessage> messages) {
-        List<ChatMessage> out = new ArrayList<>(messages.size());
-        for (io.inferq.broker.avro.ChatMessage m : messages) {
-            out.add(message(m.getRole(), m.getContent()));
-        }
-        return out;
+    /**
+     * The chain of a vLLM engine's KV-cache events for this tokenizer and block size: unsalted (an event does not say
+     * which tenant a block belongs to), seeded with the tokenizer's name.
+     */
+    public BlockHasher engineHasher() {
+        return new BlockHasher(HashSeed.derive("vllm-kv-events", tokenizer.name(), ""), blockSize);
     }
 
-    /** Worker-side messages as template messages. */
-    public static List<ChatMessage> fromWork(List<SequenceWork.Message> messages) {
-        List<ChatMessage> out = new ArrayList<>(messages.size());
-        for (SequenceWork.Message m : messages) {
-            out.add(message(m.role(), m.content()));
-        }
-        return out;
-    }
-
-    private static ChatMessage message(String role, String content) {
+    /** A chat message with its role lower-cased and nulls as empty strings, as the chat template takes it. */
+    public static ChatMessage message(String role, String content) {
         return new ChatMessage(role == null ? "" : role.toLowerCase(Locale.ROOT), content == null ? "" : content);
     }
 }

@@ -1,4 +1,4 @@
-package io.inferq.server.kv;
+package io.inferq.dispatcher.kv;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;

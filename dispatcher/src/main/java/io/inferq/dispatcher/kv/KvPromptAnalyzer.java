@@ -1,7 +1,10 @@
-package io.inferq.server.kv;
+package io.inferq.dispatcher.kv;
 
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.dispatcher.runtime.PromptAnalyzer;
+import io.inferq.kvcache.hashing.PrefixHashing;
+import io.inferq.kvcache.tokens.ChatMessage;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -57,7 +60,7 @@ public final class KvPromptAnalyzer implements PromptAnalyzer {
     public PromptShape analyze(JobRequest request) {
         PrefixHashing.Prompt prompt;
         try {
-            prompt = hashing.analyze(request.getModel(), request.getTenant(), PrefixHashing.fromAvro(request.getMessages()));
+            prompt = hashing.analyze(request.getModel(), request.getTenant(), fromAvro(request.getMessages()));
         } catch (RuntimeException e) {
             LOG.warn("job {}: prompt could not be tokenised, routing on the intake estimate: {}",
                     request.getJobId(), e.toString());
@@ -71,5 +74,14 @@ public final class KvPromptAnalyzer implements PromptAnalyzer {
             }
         }
         return new PromptShape(Math.max(1, prompt.tokenCount()), prompt.blockHashes());
+    }
+
+    /** Avro chat messages as template messages. */
+    static List<ChatMessage> fromAvro(List<io.inferq.broker.avro.ChatMessage> messages) {
+        List<ChatMessage> out = new ArrayList<>(messages.size());
+        for (io.inferq.broker.avro.ChatMessage m : messages) {
+            out.add(PrefixHashing.message(m.getRole(), m.getContent()));
+        }
+        return out;
     }
 }

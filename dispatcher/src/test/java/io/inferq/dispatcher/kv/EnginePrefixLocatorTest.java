@@ -1,4 +1,4 @@
-package io.inferq.server.kv;
+package io.inferq.dispatcher.kv;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,6 +14,7 @@ import io.inferq.dispatcher.RoutingPolicies;
 import io.inferq.dispatcher.ServiceTimeModel;
 import io.inferq.kvcache.events.EngineBlockIndex;
 import io.inferq.kvcache.events.KvEventBatch;
+import io.inferq.kvcache.hashing.PrefixHashing;
 import io.inferq.kvcache.tokens.ChatMessage;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayList;
@@ -61,7 +62,7 @@ class EnginePrefixLocatorTest {
                 List.of(new ChatMessage("system", "Something else entirely. ".repeat(60))));
 
         AtomicLong nanos = new AtomicLong();
-        EngineBlockIndex index = new EngineBlockIndex(EngineEventsLauncher.engineHasher(hashing), new java.time.Clock() {
+        EngineBlockIndex index = new EngineBlockIndex(hashing.engineHasher(), new java.time.Clock() {
             @Override
             public java.time.Instant instant() {
                 return java.time.Instant.ofEpochSecond(0, nanos.get());

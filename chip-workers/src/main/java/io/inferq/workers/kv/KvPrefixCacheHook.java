@@ -1,9 +1,11 @@
-package io.inferq.server.kv;
+package io.inferq.workers.kv;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.inferq.kvcache.hashing.PrefixHashing;
 import io.inferq.kvcache.store.PrefixRead;
 import io.inferq.kvcache.store.SimulatedKvPayloads;
+import io.inferq.kvcache.tokens.ChatMessage;
 import io.inferq.workers.backend.SequenceWork;
 import io.inferq.workers.runtime.PrefixCacheHook;
 import io.micrometer.core.instrument.Counter;
@@ -155,7 +157,16 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
 
     private PrefixHashing.Prompt prompt(String poolId, String tenant, SequenceWork work) {
         return recent.get(key(poolId, work),
-                k -> hashing.analyze(work.model(), tenant, PrefixHashing.fromWork(work.messages())));
+                k -> hashing.analyze(work.model(), tenant, fromWork(work.messages())));
+    }
+
+    /** Worker-side messages as template messages. */
+    static List<ChatMessage> fromWork(List<SequenceWork.Message> messages) {
+        List<ChatMessage> out = new ArrayList<>(messages.size());
+        for (SequenceWork.Message m : messages) {
+            out.add(PrefixHashing.message(m.role(), m.content()));
+        }
+        return out;
     }
 
     private static String key(String poolId, SequenceWork work) {

@@ -1,4 +1,4 @@
-package io.inferq.server.kv;
+package io.inferq.kvcache.hashing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -36,7 +36,7 @@ class PrefixHashingTest {
         PrefixHashing.Prompt atIntake = hashing.analyze("deepseek-r1", "acme", List.of(new ChatMessage("user", text)));
         // the worker decodes its own copy of the request: equal, not identical, strings
         PrefixHashing.Prompt atWorker = hashing.analyze("deepseek-r1", "acme",
-                PrefixHashing.fromWork(List.of(new io.inferq.workers.backend.SequenceWork.Message("USER", new String(text.toCharArray())))));
+                List.of(PrefixHashing.message("USER", new String(text.toCharArray()))));
 
         assertThat(tokenizer.calls).hasValue(1);
         assertThat(atWorker.blockHashes()).isEqualTo(atIntake.blockHashes()).isNotEmpty();
