@@ -51,6 +51,8 @@ public final class ChaosCommand {
         double faultS = f.positive("fault-s", 4);
         double httpRate = f.doubleValue("http-rate", 5);
         double kafkaRate = f.doubleValue("kafka-rate", 5);
+        double batchRate = f.doubleValue("batch-rate", 0.25);
+        int batchLines = f.intValue("batch-lines", 5);
         double drainS = f.positive("drain-s", 240);
         String heap = f.string("heap", "768m");
         Path dir = LoadCommand.outDir(f, "chaos");
@@ -72,7 +74,7 @@ public final class ChaosCommand {
             }
         }
         try {
-            return new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).execute();
+            return new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).batches(batchRate, batchLines).execute();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         } catch (Exception e) {
@@ -96,6 +98,8 @@ public final class ChaosCommand {
         /** Per fault: seconds from the fault to the first webhook delivered after it (process faults), or -1. */
         final List<Double> firstDoneS = new ArrayList<>();
         int hazelcastPort;
+        double batchRate;
+        int batchLines;
         String clusterName;
 
         Run(Path dir, List<String> schedule, double phaseS, double faultS, double httpRate, double kafkaRate, double drainS,
@@ -111,6 +115,12 @@ public final class ChaosCommand {
             this.out = out;
         }
 
+        Run batches(double rate, int lines) {
+            this.batchRate = rate;
+            this.batchLines = lines;
+            return this;
+        }
+
         int execute() throws Exception {
             Files.createDirectories(dir);
             int http = freePort();
@@ -124,8 +134,8 @@ public final class ChaosCommand {
             clusterName = "inferq-chaos-" + ProcessHandle.current().pid();
             Files.writeString(config, config(dir.resolve("data"), http, kafka, controller, hazelcast, engine), StandardCharsets.UTF_8);
             String bootstrap = "127.0.0.1:" + kafka;
-            out.printf(Locale.ROOT, "chaos: %d faults %s; load %.1f HTTP jobs/s + %.1f Kafka requests/s; server log %s%n",
-                    schedule.size(), schedule, httpRate, kafkaRate, dir.resolve("server.log"));
+            out.printf(Locale.ROOT, "chaos: %d faults %s; load %.1f HTTP jobs/s + %.1f Kafka requests/s + %.2f batches/s of %d lines;"
+                    + " server log %s%n", schedule.size(), schedule, httpRate, kafkaRate, batchRate, batchLines, dir.resolve("server.log"));
             ChaosServer server = new ChaosServer(config, dir.resolve("server.log"), http, heap);
             try (ChaosFixtures fx = new ChaosFixtures(engine, receiver)) {
                 fx.start();
@@ -136,9 +146,9 @@ public final class ChaosCommand {
                 }
                 out.printf(Locale.ROOT, "server ready in %.1f s (pid %d)%n", (System.nanoTime() - t0) / 1e9, server.pid());
                 createReplyTopic(bootstrap);
-                ChaosLoad load = new ChaosLoad(server.base(), bootstrap, REPLY_TOPIC, MODEL, httpRate, kafkaRate, phase::get,
+                ChaosLoad load = new ChaosLoad(server.base(), bootstrap, REPLY_TOPIC, MODEL, httpRate, kafkaRate, batchRate, batchLines, phase::get,
                         () -> "http://127.0.0.1:" + receiver + hookPath.get());
-                ChaosChecker checker = new ChaosChecker(bootstrap, REPLY_TOPIC);
+                ChaosChecker checker = new ChaosChecker(bootstrap, REPLY_TOPIC, server.base());
                 try {
                     load.start();
                     for (int i = 0; i < schedule.size(); i++) {
@@ -311,7 +321,7 @@ public final class ChaosCommand {
             load.refusedByPhase.forEach((k, v) -> refused.put(k, v.get()));
             List<ChaosChecker.Row> rows;
             while (true) {
-                ChaosChecker.Observed o = checker.observe();
+                ChaosChecker.Observed o = checker.observe(load.batchIds);
                 rows = checker.rows(schedule, recoverS, load.accepted, refused, fx.received, o);
                 boolean settled = rows.stream().allMatch(r -> r.lost() == 0 && r.webhooksDone() == r.webhooksExpected());
                 if (settled || System.currentTimeMillis() > deadline) {
@@ -320,7 +330,7 @@ public final class ChaosCommand {
                 Thread.sleep(2000);
             }
             Thread.sleep(2000); // late duplicates would show in a last look
-            return checker.rows(schedule, recoverS, load.accepted, refused, fx.received, checker.observe());
+            return checker.rows(schedule, recoverS, load.accepted, refused, fx.received, checker.observe(load.batchIds));
         }
 
         int report(List<ChaosChecker.Row> rows, ChaosLoad load) throws IOException {
