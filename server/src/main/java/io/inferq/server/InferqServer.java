@@ -115,6 +115,8 @@ public final class InferqServer implements AutoCloseable {
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private EmbeddedKafkaBroker broker;
     private HazelcastInstance hazelcast;
+    /** Hazelcast starting beside the broker (see {@link #startAll}); taken into {@link #hazelcast} once it has. */
+    private java.util.concurrent.CompletableFuture<HazelcastInstance> hazelcastStarting;
     private Vertx vertx;
     private PrometheusMeterRegistry registry;
     private KafkaProducer<String, byte[]> producer;
@@ -170,6 +172,21 @@ public final class InferqServer implements AutoCloseable {
         List<PoolPlan> plans = resolvePools();
         registry = PrometheusMetrics.create();
 
+        // Hazelcast starts on its own thread beside the broker: the two are independent, and each spends part of its
+        // start waiting (the broker for its controller and registration), which matters most on a restart after a crash
+        List<MapConfig> maps = new ArrayList<>();
+        maps.add(HazelcastTerminalClaims.mapConfig(config.retention().terminalClaims()));
+        maps.add(HazelcastJobView.jobsMapConfig());
+        maps.add(HazelcastJobView.idempotencyMapConfig());
+        String hazelcastHost = loopbackOr(config.http().host());
+        hazelcastStarting = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> HazelcastLauncher.start(config.hazelcast(), hazelcastHost, maps),
+                r -> {
+                    Thread t = new Thread(r, "inferq-hazelcast-start");
+                    t.setDaemon(true);
+                    t.start();
+                });
+
         // Kafka
         String bootstrap;
         if (config.kafka().embedded()) {
@@ -194,11 +211,7 @@ public final class InferqServer implements AutoCloseable {
         brokerReachable = true;
 
         // Hazelcast
-        List<MapConfig> maps = new ArrayList<>();
-        maps.add(HazelcastTerminalClaims.mapConfig(config.retention().terminalClaims()));
-        maps.add(HazelcastJobView.jobsMapConfig());
-        maps.add(HazelcastJobView.idempotencyMapConfig());
-        hazelcast = HazelcastLauncher.start(config.hazelcast(), loopbackOr(config.http().host()), maps);
+        hazelcast = awaitHazelcast();
         TerminalClaims claims = new HazelcastTerminalClaims(hazelcast);
 
         vertx = Vertx.vertx();
@@ -761,6 +774,10 @@ public final class InferqServer implements AutoCloseable {
             quietly(() -> await(v.close(), "vert.x stop"));
             vertx = null;
         }
+        if (hazelcast == null && hazelcastStarting != null) {
+            quietly(() -> hazelcast = awaitHazelcast()); // a start that failed before taking it: stop it all the same
+        }
+        hazelcastStarting = null;
         if (hazelcast != null) {
             HazelcastInstance h = hazelcast;
             quietly(() -> h.shutdown());
@@ -771,6 +788,18 @@ public final class InferqServer implements AutoCloseable {
             broker = null;
         }
         LOG.info("inferq stopped in {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    /** Waits for the Hazelcast start begun in {@link #startAll}; rethrows its failure as it was thrown. */
+    private HazelcastInstance awaitHazelcast() {
+        try {
+            return hazelcastStarting.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
     }
 
     private interface Step {

@@ -80,12 +80,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             Files.createDirectories(logDir);
             Properties props = brokerProperties(logDir);
             String clusterId = clusterId();
-            if (!Files.exists(logDir.resolve("meta.properties"))) {
+            boolean restart = Files.exists(logDir.resolve("meta.properties"));
+            if (!restart) {
                 format(props, clusterId);
             }
             server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
             server.startup();
             awaitReady(timeoutMs);
+            if (restart) {
+                abortHangingTransactions();
+            }
             LOG.info("embedded Kafka broker (KRaft) ready on {} with data in {}", bootstrapServers(), logDir);
         } catch (IOException e) {
             throw new BrokerStartException("cannot prepare Kafka data directory " + dataDir + ": " + e.getMessage(), e);
@@ -171,6 +175,34 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             }
         }
     }
+
+    /**
+     * After a restart on existing data: aborts transactions left open on a partition that the coordinator no longer
+     * finishes ({@link HangingTransactions}), before any client reads. A failure here is logged, not fatal: the broker
+     * serves as it would have without the check.
+     */
+    private void abortHangingTransactions() {
+        Properties ap = new Properties();
+        ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        ap.put(AdminClientConfig.CLIENT_ID_CONFIG, "inferq-embedded-txn-check-" + UUID.randomUUID());
+        long t0 = System.nanoTime();
+        try (Admin admin = Admin.create(ap)) {
+            var aborted = new HangingTransactions(admin).abortAll(HANGING_SETTLE_MS);
+            if (!aborted.isEmpty()) {
+                LOG.warn("aborted {} hanging transaction(s) left by an unclean stop in {} ms", aborted.size(),
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrokerStartException("interrupted while checking for hanging transactions", e);
+        } catch (Exception e) {
+            LOG.warn("hanging-transaction check failed ({}); read_committed readers may stall on a partition left open by"
+                    + " an unclean stop", e.toString());
+        }
+    }
+
+    /** How long the hanging-transaction check waits for transactions the coordinator is still finishing. */
+    static final long HANGING_SETTLE_MS = 15_000;
 
     /** Stops the broker cleanly (flushes logs, writes the clean-shutdown marker) and waits. */
     @Override

@@ -226,6 +226,7 @@ final class WorkerSlot {
                 return;
             } catch (ProducerFencedException e) {
                 LOG.error("slot {} of pool {} fenced by a newer incarnation; stopping", index, settings.poolId());
+                ready = false; // a stopped slot must not count as ready in /ready
                 return;
             } catch (RuntimeException e) {
                 ready = false;

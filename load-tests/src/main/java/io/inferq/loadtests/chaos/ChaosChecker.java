@@ -29,13 +29,14 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * every accepted job reached exactly one terminal state (HTTP jobs: their terminal events on
  * {@code inferq.job-events}; Kafka requests: exactly one committed result on the reply topic), and every terminal HTTP
  * job's {@code job.completed} webhook was delivered (answered 2xx) or dead-lettered, with at most one distinct
- * {@code webhook-id} per job (repeats of that id are counted, and allowed).
+ * {@code webhook-id} per job (repeats of that id are counted, and allowed). Batch lines: every line of every created
+ * batch is in exactly one line of the batch's output or error file once the batch has ended (read over HTTP).
  */
 final class ChaosChecker {
 
     /** What the topics and the receiver say now. */
     record Observed(Map<String, Set<String>> terminalStatuses, Map<String, Integer> resultsByCorrelation,
-            Set<String> deadLettered) {
+            Set<String> deadLettered, Map<String, Integer> batchLines) {
     }
 
     /** One row of the table. */
@@ -50,12 +51,60 @@ final class ChaosChecker {
     private final String replyTopic;
     private final AvroSerde<JobEvent> events = new AvroSerde<>(JobEvent.class);
 
-    ChaosChecker(String bootstrap, String replyTopic) {
+    private final String base;
+    private final java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(2)).build();
+    /** Lines of batches that have ended ({@code <batch id>/<custom_id>} → occurrences in its files): they cannot change. */
+    private final Map<String, Integer> endedBatchLines = new HashMap<>();
+    private final Set<String> endedBatches = new HashSet<>();
+
+    ChaosChecker(String bootstrap, String replyTopic, String base) {
         this.kafka = KafkaClientSettings.of(bootstrap);
         this.replyTopic = replyTopic;
+        this.base = base;
     }
 
-    Observed observe() {
+    /** Reads each ended batch's output and error files once; a batch still running (or not answering) counts no line. */
+    private Map<String, Integer> batchLines(List<String> batchIds) {
+        for (String id : batchIds) {
+            if (endedBatches.contains(id)) {
+                continue;
+            }
+            try {
+                io.vertx.core.json.JsonObject b = new io.vertx.core.json.JsonObject(get("/v1/batches/" + id));
+                if (!Set.of("completed", "failed", "expired", "cancelled").contains(b.getString("status"))) {
+                    continue;
+                }
+                Map<String, Integer> lines = new HashMap<>();
+                for (String file : new String[] {b.getString("output_file_id"), b.getString("error_file_id")}) {
+                    if (file == null) {
+                        continue;
+                    }
+                    get("/v1/files/" + file + "/content").lines().filter(l -> !l.isBlank()).forEach(l -> lines.merge(
+                            id + "/" + new io.vertx.core.json.JsonObject(l).getString("custom_id"), 1, Integer::sum));
+                }
+                endedBatchLines.putAll(lines);
+                endedBatches.add(id);
+            } catch (java.io.IOException | RuntimeException e) {
+                // not answering now (a restart): read again on the next look
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return Map.copyOf(endedBatchLines);
+    }
+
+    private String get(String path) throws java.io.IOException, InterruptedException {
+        java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path))
+                .timeout(Duration.ofSeconds(10)).GET().build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new java.io.IOException(path + " answered " + r.statusCode());
+        }
+        return r.body();
+    }
+
+    Observed observe(List<String> batchIds) {
         Map<String, Set<String>> terminal = new HashMap<>();
         for (ConsumerRecord<String, byte[]> r : readAll(TopicCatalogue.JOB_EVENTS)) {
             if (r.value() == null) {
@@ -76,7 +125,7 @@ final class ChaosChecker {
         for (ConsumerRecord<String, byte[]> r : readAll(TopicCatalogue.WEBHOOK_DLQ)) {
             dlq.add(r.key());
         }
-        return new Observed(terminal, results, dlq);
+        return new Observed(terminal, results, dlq, batchLines(batchIds));
     }
 
     /** @return the rows, one per phase (fault), in order */
@@ -131,7 +180,8 @@ final class ChaosChecker {
                     }
                     repeats += Math.max(0, requestsById.getOrDefault(expectedId, 0) - 1);
                 } else {
-                    int n = o.resultsByCorrelation().getOrDefault(a.id(), 0);
+                    int n = a.entry() == ChaosLoad.Entry.KAFKA ? o.resultsByCorrelation().getOrDefault(a.id(), 0)
+                            : o.batchLines().getOrDefault(a.id(), 0);
                     if (n == 0) {
                         lost++;
                     } else {

@@ -36,8 +36,8 @@ import org.apache.kafka.clients.admin.NewTopic;
  * dead-lettered, with one {@code webhook-id} per job. Prints one row per fault; exit code 0 only when all hold.
  */
 public final class ChaosCommand {
-    static final List<String> ALL_FAULTS = List.of("kill", "sigterm", "webhook-fail", "webhook-hang", "webhook-410",
-            "webhook-vanish", "engine-429", "engine-500", "engine-timeout");
+    static final List<String> ALL_FAULTS = List.of("kill", "sigterm", "hazelcast-member", "webhook-fail", "webhook-hang",
+            "webhook-410", "webhook-vanish", "engine-429", "engine-500", "engine-timeout");
     static final String REPLY_TOPIC = "chaos.replies";
     static final String MODEL = "deepseek-v2-lite";
 
@@ -51,6 +51,8 @@ public final class ChaosCommand {
         double faultS = f.positive("fault-s", 4);
         double httpRate = f.doubleValue("http-rate", 5);
         double kafkaRate = f.doubleValue("kafka-rate", 5);
+        double batchRate = f.doubleValue("batch-rate", 0.25);
+        int batchLines = f.intValue("batch-lines", 5);
         double drainS = f.positive("drain-s", 240);
         String heap = f.string("heap", "768m");
         Path dir = LoadCommand.outDir(f, "chaos");
@@ -72,7 +74,7 @@ public final class ChaosCommand {
             }
         }
         try {
-            return new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).execute();
+            return new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).batches(batchRate, batchLines).execute();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         } catch (Exception e) {
@@ -93,6 +95,12 @@ public final class ChaosCommand {
         final AtomicInteger phase = new AtomicInteger();
         final AtomicReference<String> hookPath = new AtomicReference<>("/hook");
         final List<Double> recoverS = new ArrayList<>();
+        /** Per fault: seconds from the fault to the first webhook delivered after it (process faults), or -1. */
+        final List<Double> firstDoneS = new ArrayList<>();
+        int hazelcastPort;
+        double batchRate;
+        int batchLines;
+        String clusterName;
 
         Run(Path dir, List<String> schedule, double phaseS, double faultS, double httpRate, double kafkaRate, double drainS,
                 String heap, PrintStream out) {
@@ -107,6 +115,12 @@ public final class ChaosCommand {
             this.out = out;
         }
 
+        Run batches(double rate, int lines) {
+            this.batchRate = rate;
+            this.batchLines = lines;
+            return this;
+        }
+
         int execute() throws Exception {
             Files.createDirectories(dir);
             int http = freePort();
@@ -116,10 +130,12 @@ public final class ChaosCommand {
             int engine = freePort();
             int receiver = freePort();
             Path config = dir.resolve("inferq-chaos.yaml");
+            hazelcastPort = hazelcast;
+            clusterName = "inferq-chaos-" + ProcessHandle.current().pid();
             Files.writeString(config, config(dir.resolve("data"), http, kafka, controller, hazelcast, engine), StandardCharsets.UTF_8);
             String bootstrap = "127.0.0.1:" + kafka;
-            out.printf(Locale.ROOT, "chaos: %d faults %s; load %.1f HTTP jobs/s + %.1f Kafka requests/s; server log %s%n",
-                    schedule.size(), schedule, httpRate, kafkaRate, dir.resolve("server.log"));
+            out.printf(Locale.ROOT, "chaos: %d faults %s; load %.1f HTTP jobs/s + %.1f Kafka requests/s + %.2f batches/s of %d lines;"
+                    + " server log %s%n", schedule.size(), schedule, httpRate, kafkaRate, batchRate, batchLines, dir.resolve("server.log"));
             ChaosServer server = new ChaosServer(config, dir.resolve("server.log"), http, heap);
             try (ChaosFixtures fx = new ChaosFixtures(engine, receiver)) {
                 fx.start();
@@ -130,17 +146,21 @@ public final class ChaosCommand {
                 }
                 out.printf(Locale.ROOT, "server ready in %.1f s (pid %d)%n", (System.nanoTime() - t0) / 1e9, server.pid());
                 createReplyTopic(bootstrap);
-                ChaosLoad load = new ChaosLoad(server.base(), bootstrap, REPLY_TOPIC, MODEL, httpRate, kafkaRate, phase::get,
+                ChaosLoad load = new ChaosLoad(server.base(), bootstrap, REPLY_TOPIC, MODEL, httpRate, kafkaRate, batchRate, batchLines, phase::get,
                         () -> "http://127.0.0.1:" + receiver + hookPath.get());
-                ChaosChecker checker = new ChaosChecker(bootstrap, REPLY_TOPIC);
+                ChaosChecker checker = new ChaosChecker(bootstrap, REPLY_TOPIC, server.base());
                 try {
                     load.start();
                     for (int i = 0; i < schedule.size(); i++) {
                         phase.set(i);
                         Thread.sleep(phaseMs);
+                        long faultAt = System.currentTimeMillis();
                         double rec = inject(schedule.get(i), server, fx, load);
                         recoverS.add(rec);
-                        out.printf(Locale.ROOT, "  %-16s injected; recovered in %s%n", schedule.get(i), rec < 0 ? "-" : String.format(Locale.ROOT, "%.1f s", rec));
+                        double done = processFault(schedule.get(i)) ? sinceEnd(fx.webhookOkAtMs, faultAt) : -1;
+                        firstDoneS.add(done);
+                        out.printf(Locale.ROOT, "  %-16s injected; recovered in %s%s (load average %.1f)%n", schedule.get(i), seconds(rec),
+                                processFault(schedule.get(i)) ? "; first webhook delivered after " + seconds(done) : "", loadAverage());
                     }
                     Thread.sleep(phaseMs); // the last phase's load after its fault
                     load.stop();
@@ -152,6 +172,59 @@ public final class ChaosCommand {
                     server.sigterm();
                 }
             }
+        }
+
+        static boolean processFault(String fault) {
+            return fault.startsWith("kill -9") || fault.equals("sigterm") || fault.equals("hazelcast-member");
+        }
+
+        static String seconds(double s) {
+            return s < 0 ? "-" : String.format(Locale.ROOT, "%.1f s", s);
+        }
+
+        static double loadAverage() {
+            return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        }
+
+        /**
+         * An extra Hazelcast member (in this JVM, on loopback) joins the server's cluster, takes its share of the
+         * partitions under load, and is then terminated without a goodbye, as a crashed member would be.
+         *
+         * @return seconds from the member's death to the next HTTP job accepted, or -1
+         */
+        double hazelcastMemberLoss(ChaosLoad load) throws Exception {
+            com.hazelcast.config.Config c = new com.hazelcast.config.Config();
+            c.setClusterName(clusterName);
+            c.setProperty("hazelcast.phone.home.enabled", "false");
+            c.setProperty("hazelcast.logging.type", "slf4j");
+            c.setProperty("hazelcast.shutdownhook.enabled", "false");
+            c.setProperty("hazelcast.wait.seconds.before.join", "0");
+            c.setProperty("hazelcast.socket.bind.any", "false");
+            com.hazelcast.config.NetworkConfig net = c.getNetworkConfig();
+            net.setPort(freePort()).setPortAutoIncrement(false);
+            net.getInterfaces().setEnabled(true).addInterface("127.0.0.1");
+            net.getJoin().getMulticastConfig().setEnabled(false);
+            net.getJoin().getAutoDetectionConfig().setEnabled(false);
+            net.getJoin().getTcpIpConfig().setEnabled(true).addMember("127.0.0.1:" + hazelcastPort);
+            com.hazelcast.core.HazelcastInstance member = com.hazelcast.core.Hazelcast.newHazelcastInstance(c);
+            try {
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (member.getCluster().getMembers().size() < 2 && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(100);
+                }
+                if (member.getCluster().getMembers().size() < 2) {
+                    throw new IllegalStateException("the extra Hazelcast member did not join the server's cluster in 60 s");
+                }
+                Thread.sleep(faultMs); // partitions migrate to it while the load goes on
+            } finally {
+                member.getLifecycleService().terminate();
+            }
+            long deadAt = System.currentTimeMillis();
+            long until = deadAt + 60_000;
+            while (load.lastHttpAcceptMs.get() <= deadAt && System.currentTimeMillis() < until) {
+                Thread.sleep(20);
+            }
+            return load.lastHttpAcceptMs.get() <= deadAt ? -1 : (load.lastHttpAcceptMs.get() - deadAt) / 1000.0;
         }
 
         /** Injects one fault; @return seconds to recover, or -1 when not measured */
@@ -168,6 +241,9 @@ public final class ChaosCommand {
                     long stoppedAt = System.currentTimeMillis();
                     server.start();
                     return awaitAcceptAfter(load, stoppedAt, server);
+                }
+                case "hazelcast-member" -> {
+                    return hazelcastMemberLoss(load);
                 }
                 case "webhook-fail" -> {
                     return receiverFault(fx, ChaosFixtures.ReceiverMode.FAIL_FIRST_ATTEMPT);
@@ -245,7 +321,7 @@ public final class ChaosCommand {
             load.refusedByPhase.forEach((k, v) -> refused.put(k, v.get()));
             List<ChaosChecker.Row> rows;
             while (true) {
-                ChaosChecker.Observed o = checker.observe();
+                ChaosChecker.Observed o = checker.observe(load.batchIds);
                 rows = checker.rows(schedule, recoverS, load.accepted, refused, fx.received, o);
                 boolean settled = rows.stream().allMatch(r -> r.lost() == 0 && r.webhooksDone() == r.webhooksExpected());
                 if (settled || System.currentTimeMillis() > deadline) {
@@ -254,23 +330,26 @@ public final class ChaosCommand {
                 Thread.sleep(2000);
             }
             Thread.sleep(2000); // late duplicates would show in a last look
-            return checker.rows(schedule, recoverS, load.accepted, refused, fx.received, checker.observe());
+            return checker.rows(schedule, recoverS, load.accepted, refused, fx.received, checker.observe(load.batchIds));
         }
 
         int report(List<ChaosChecker.Row> rows, ChaosLoad load) throws IOException {
-            String header = String.format(Locale.ROOT, "%-16s %9s %8s %10s %5s %11s %12s %15s %16s %11s",
+            String header = String.format(Locale.ROOT, "%-16s %9s %8s %10s %5s %11s %12s %15s %16s %10s %13s",
                     "fault", "accepted", "refused", "completed", "lost", "duplicated", "webhooks", "webhook-id-dups",
-                    "same-id-repeats", "recover-s");
+                    "same-id-repeats", "recover-s", "first-done-s");
             StringBuilder table = new StringBuilder(header).append('\n');
             int accepted = 0;
             int lost = 0;
             int dup = 0;
             boolean ok = true;
             List<Map<String, Object>> json = new ArrayList<>();
-            for (ChaosChecker.Row r : rows) {
-                table.append(String.format(Locale.ROOT, "%-16s %9d %8d %10d %5d %11d %12s %15d %16d %11s%n", r.fault(), r.accepted(),
+            for (int i = 0; i < rows.size(); i++) {
+                ChaosChecker.Row r = rows.get(i);
+                double done = i < firstDoneS.size() ? firstDoneS.get(i) : -1;
+                table.append(String.format(Locale.ROOT, "%-16s %9d %8d %10d %5d %11d %12s %15d %16d %10s %13s%n", r.fault(), r.accepted(),
                         r.refused(), r.completed(), r.lost(), r.duplicated(), r.webhooksDone() + "/" + r.webhooksExpected(),
-                        r.webhookIdClashes(), r.webhookRepeats(), r.recoverS() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.recoverS())));
+                        r.webhookIdClashes(), r.webhookRepeats(), r.recoverS() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.recoverS()),
+                        done < 0 ? "-" : String.format(Locale.ROOT, "%.1f", done)));
                 accepted += r.accepted();
                 lost += r.lost();
                 dup += r.duplicated();
@@ -287,6 +366,7 @@ public final class ChaosCommand {
                 m.put("webhook_id_clashes", r.webhookIdClashes());
                 m.put("webhook_same_id_repeats", r.webhookRepeats());
                 m.put("recover_s", r.recoverS());
+                m.put("first_done_s", done);
                 json.add(m);
             }
             String verdict = String.format(Locale.ROOT, "CHAOS %s: %d accepted, %d lost, %d duplicated over %d faults",

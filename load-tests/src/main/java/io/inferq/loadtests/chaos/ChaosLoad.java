@@ -38,13 +38,24 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 final class ChaosLoad implements AutoCloseable {
 
-    /** An accepted job. */
-    record Accepted(String id, boolean http, int phase, long atMs) {
+    /** How a job entered. */
+    enum Entry { HTTP, KAFKA, BATCH_LINE }
+
+    /**
+     * An accepted job: an HTTP job (its id), a Kafka request (its correlation id) or a batch line
+     * ({@code <batch id>/<custom_id>}).
+     */
+    record Accepted(String id, Entry entry, int phase, long atMs) {
+        boolean http() {
+            return entry == Entry.HTTP;
+        }
     }
 
     final List<Accepted> accepted = new CopyOnWriteArrayList<>();
     final Map<Integer, AtomicInteger> refusedByPhase = new ConcurrentHashMap<>();
     final AtomicLong lastHttpAcceptMs = new AtomicLong();
+    /** Batches created (answered with a batch object): their lines are in {@link #accepted}. */
+    final List<String> batchIds = new CopyOnWriteArrayList<>();
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final KafkaProducer<String, byte[]> producer;
@@ -56,9 +67,11 @@ final class ChaosLoad implements AutoCloseable {
     private final Supplier<String> webhookUrl;
     private final Thread httpThread;
     private final Thread kafkaThread;
+    private final Thread batchThread;
+    private final int batchLines;
 
     ChaosLoad(String base, String bootstrap, String replyTopic, String model, double httpRate, double kafkaRate,
-            IntSupplier phase, Supplier<String> webhookUrl) {
+            double batchRate, int batchLines, IntSupplier phase, Supplier<String> webhookUrl) {
         this.base = base;
         this.replyTopic = replyTopic;
         this.model = model;
@@ -71,11 +84,14 @@ final class ChaosLoad implements AutoCloseable {
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         this.httpThread = pacer("chaos-http-load", httpRate, this::submitHttp);
         this.kafkaThread = pacer("chaos-kafka-load", kafkaRate, this::submitKafka);
+        this.batchLines = batchLines;
+        this.batchThread = pacer("chaos-batch-load", batchLines > 0 ? batchRate : 0, this::submitBatch);
     }
 
     void start() {
         httpThread.start();
         kafkaThread.start();
+        batchThread.start();
     }
 
     private Thread pacer(String name, double rate, Runnable submit) {
@@ -115,7 +131,7 @@ final class ChaosLoad implements AutoCloseable {
                     HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() == 202) {
                 long now = System.currentTimeMillis();
-                accepted.add(new Accepted(new JsonObject(r.body()).getString("id"), true, ph, now));
+                accepted.add(new Accepted(new JsonObject(r.body()).getString("id"), Entry.HTTP, ph, now));
                 lastHttpAcceptMs.set(now);
                 return;
             }
@@ -140,7 +156,7 @@ final class ChaosLoad implements AutoCloseable {
         try {
             producer.send(rec, (md, ex) -> {
                 if (ex == null) {
-                    accepted.add(new Accepted(id, false, ph, System.currentTimeMillis()));
+                    accepted.add(new Accepted(id, Entry.KAFKA, ph, System.currentTimeMillis()));
                 } else {
                     refusedByPhase.computeIfAbsent(ph, k -> new AtomicInteger()).incrementAndGet();
                 }
@@ -150,11 +166,59 @@ final class ChaosLoad implements AutoCloseable {
         }
     }
 
+    /**
+     * Uploads a JSONL file of {@code batchLines} chat requests ({@code POST /v1/files}, multipart) and creates a batch
+     * from it ({@code POST /v1/batches}); the batch's lines count as accepted once the batch object comes back.
+     */
+    private void submitBatch() {
+        int ph = phase.getAsInt();
+        String tag = UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        StringBuilder jsonl = new StringBuilder();
+        List<String> customIds = new java.util.ArrayList<>();
+        for (int i = 0; i < batchLines; i++) {
+            String customId = "chaos-" + tag + "-" + i;
+            customIds.add(customId);
+            jsonl.append(new JsonObject().put("custom_id", customId).put("method", "POST").put("url", "/v1/chat/completions")
+                    .put("body", new JsonObject().put("model", model).put("max_tokens", 8).put("messages", new JsonArray()
+                            .add(new JsonObject().put("role", "user").put("content", "chaos batch " + customId)))).encode()).append('\n');
+        }
+        String boundary = "chaos" + tag;
+        String multipart = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+                + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"chaos-" + tag + ".jsonl\"\r\n"
+                + "Content-Type: application/jsonl\r\n\r\n" + jsonl + "\r\n--" + boundary + "--\r\n";
+        try {
+            HttpResponse<String> f = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/files")).timeout(Duration.ofSeconds(10))
+                    .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                    .POST(HttpRequest.BodyPublishers.ofString(multipart)).build(), HttpResponse.BodyHandlers.ofString());
+            if (f.statusCode() == 200) {
+                String fileId = new JsonObject(f.body()).getString("id");
+                HttpResponse<String> b = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/batches")).timeout(Duration.ofSeconds(10))
+                        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(new JsonObject()
+                                .put("input_file_id", fileId).put("endpoint", "/v1/chat/completions").put("completion_window", "24h")
+                                .encode())).build(), HttpResponse.BodyHandlers.ofString());
+                if (b.statusCode() == 200) {
+                    String batchId = new JsonObject(b.body()).getString("id");
+                    long now = System.currentTimeMillis();
+                    batchIds.add(batchId);
+                    customIds.forEach(c -> accepted.add(new Accepted(batchId + "/" + c, Entry.BATCH_LINE, ph, now)));
+                    return;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // refused, reset or timed out: not accepted
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        refusedByPhase.computeIfAbsent(ph, k -> new AtomicInteger()).addAndGet(batchLines);
+    }
+
     /** Stops submitting; waits for the Kafka sends in flight to be acknowledged or to fail. */
     void stop() throws InterruptedException {
         running.set(false);
         httpThread.join(10_000);
         kafkaThread.join(10_000);
+        batchThread.join(30_000);
         producer.flush();
     }
 

@@ -10,19 +10,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
-// Off in the default suite: in one full run on a host running three test suites at once, the server restarted after
-// kill -9 accepted jobs and completed none within the drain window (suspected: the restarted workers' transactional
-// producers waiting on the dead process's open transactions). Until that is understood, run it on its own:
-// mvn -B -pl load-tests -am verify -Dtest=ChaosSmokeTest -Dsurefire.failIfNoSpecifiedTests=false -Dinferq.chaos=true
 /**
  * The short chaos run of the suite: the real server as a child process under HTTP (with webhooks) and Kafka load,
  * one kill -9 of the whole process (restarted on the same data directory) and one webhook receiver fault; the checker
  * must find every accepted job in exactly one terminal state, one committed result per Kafka request and every webhook
  * delivered, with one {@code webhook-id} per job.
+ *
+ * <p>Bounded for a slow 2-core machine: the server gets 180 s to start, and after the load stops the drain ends as soon
+ * as everything is accounted for, after 120 s at most (about 1–2 min in all on an idle machine). A restart that leaves
+ * a transaction hanging (see {@code HangingTransactions} in broker-config) used to stall it for good.
  */
-@EnabledIfSystemProperty(named = "inferq.chaos", matches = "true", disabledReason = "chaos smoke runs with -Dinferq.chaos=true")
 class ChaosSmokeTest {
 
     @Test
@@ -30,7 +28,7 @@ class ChaosSmokeTest {
         Path out = Files.createTempDirectory("inferq-chaos-smoke");
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         int rc = LoadCommand.run(List.of("chaos", "--faults", "kill,webhook-fail", "--kills", "1", "--phase-s", "3",
-                "--fault-s", "2", "--http-rate", "3", "--kafka-rate", "3", "--drain-s", "60", "--heap", "512m",
+                "--fault-s", "2", "--http-rate", "3", "--kafka-rate", "3", "--drain-s", "120", "--heap", "512m",
                 "--out", out.toString()), new PrintStream(buf, true, StandardCharsets.UTF_8));
         String printed = buf.toString(StandardCharsets.UTF_8);
         System.out.print(printed); // the table, in the build log
