@@ -40,7 +40,7 @@ public final class RejectionReply {
         }
         try {
             RequestRules.replyTopic(replyTopic);
-        } catch (RequestContractException.Invalid e) {
+        } catch (io.inferq.job.request.RequestRejected e) {
             return Optional.empty();
         }
         String jobId = header(record, ContractHeaders.JOB_ID);
