@@ -6,15 +6,20 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
+import io.inferq.job.request.ModelLimits;
+import io.inferq.job.request.RequestError;
+import io.inferq.job.request.RequestRejected;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The limits and field formats of an inference request that every way in shares — the HTTP API
- * ({@code ingress}) and the Kafka contract ({@code dispatcher}) — so both accept and refuse the same
- * things. Pure functions, stateless and thread-safe.
+ * The limits, field formats and checks of an inference request that every way in shares — the HTTP API and batch lines
+ * ({@code ingress}) and the Kafka contract ({@code dispatcher}) — so all accept and refuse the same things with the same
+ * error codes and messages. A check that fails throws {@link RequestRejected} carrying the {@link RequestError}; each
+ * entry point catches it at its edge. Pure functions, stateless and thread-safe.
  */
 public final class ChatRequestRules {
     public static final int MAX_MESSAGES = 2048;
@@ -152,5 +157,133 @@ public final class ChatRequestRules {
     /** @return {@code s}, cut to 40 characters for an error message */
     public static String abbreviate(String s) {
         return s.length() <= 40 ? s : s.substring(0, 40) + "…";
+    }
+
+    // ---- checks: each throws RequestRejected with the error every entry point reports -----------------------------
+
+    /** A {@link RequestError.Kind#INVALID} refusal, to throw. */
+    public static RequestRejected invalid(String code, String message, String param) {
+        return RequestError.invalid(code, message, param).rejected();
+    }
+
+    /** @return the served model named {@code model} (null: missing or not a string) */
+    public static <M extends ModelLimits> M model(String model, Map<String, M> models) {
+        if (model == null || model.isBlank()) {
+            throw invalid("missing_model", "'model' is required and must be a string", "model");
+        }
+        M served = models.get(model);
+        if (served == null) {
+            throw new RequestError(RequestError.Kind.UNKNOWN_MODEL, "model_not_found", "the model '" + abbreviate(model)
+                    + "' does not exist or is not served here; served models: " + models.keySet(), "model").rejected();
+        }
+        return served;
+    }
+
+    public static void messageCount(int n) {
+        if (n == 0) {
+            throw invalid("invalid_messages", "'messages' must contain at least one message", "messages");
+        }
+        if (n > MAX_MESSAGES) {
+            throw invalid("invalid_messages", "'messages' has " + n + " entries; at most " + MAX_MESSAGES + " are accepted", "messages");
+        }
+    }
+
+    /** @return the role of message {@code i} */
+    public static String role(int i, Object role) {
+        if (!(role instanceof String r) || !ROLES.contains(r)) {
+            String param = "messages[" + i + "].role";
+            throw invalid("invalid_role", param + " must be one of " + new java.util.TreeSet<>(ROLES)
+                    + ", was " + (role == null ? "missing" : "'" + role + "'"), param);
+        }
+        return r;
+    }
+
+    /** The prompt estimate every entry point uses: a token per 4 characters plus 4 per message. */
+    public static int estimatePromptTokens(long chars, int messages) {
+        return (int) Math.min(Integer.MAX_VALUE, (chars + 3) / 4 + 4L * messages);
+    }
+
+    /**
+     * @param requested the whole number asked for (saturated, {@link #saturatedLong}), or null for the default
+     *                  ({@code min(1024, max output)})
+     * @param shown     the number as the client wrote it, for the message
+     */
+    public static int maxTokens(Long requested, String shown, ModelLimits served) {
+        if (requested == null) {
+            return Math.min(1024, served.maxOutputTokens());
+        }
+        if (requested < 1 || requested > served.maxOutputTokens()) {
+            throw invalid("invalid_max_tokens", "'max_tokens' must be between 1 and " + served.maxOutputTokens() + " for "
+                    + served.id() + ", was " + shown, "max_tokens");
+        }
+        return requested.intValue();
+    }
+
+    public static void context(int promptTokens, int maxTokens, ModelLimits served) {
+        if ((long) promptTokens + maxTokens > served.contextTokens()) {
+            throw invalid("context_length_exceeded", "the prompt (about " + promptTokens + " tokens) plus max_tokens (" + maxTokens
+                    + ") exceeds " + served.id() + "'s context of " + served.contextTokens() + " tokens", "messages");
+        }
+    }
+
+    /** @param t null: not given */
+    public static void temperature(Double t) {
+        if (t != null && (t.isNaN() || t < 0 || t > 2)) {
+            throw invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature");
+        }
+    }
+
+    /** @param url null: no webhook */
+    public static void webhook(String url) {
+        if (url == null) {
+            return;
+        }
+        String problem = webhookProblem(url);
+        if (problem != null) {
+            throw invalid("invalid_webhook", problem, "webhook");
+        }
+    }
+
+    /** @return the event name */
+    public static String webhookEvent(Object ev) {
+        if (!(ev instanceof String s) || !WEBHOOK_EVENTS.contains(s)) {
+            throw invalid("invalid_webhook_events_filter", "'webhook_events_filter' may contain only 'queued', 'running', 'completed', found "
+                    + ev, "webhook_events_filter");
+        }
+        return s;
+    }
+
+    public static void metadataSize(int pairs) {
+        if (pairs > MAX_METADATA_PAIRS) {
+            throw invalid("invalid_metadata", "'metadata' has " + pairs + " pairs; at most " + MAX_METADATA_PAIRS + " are allowed", "metadata");
+        }
+    }
+
+    /** @return the value */
+    public static String metadataPair(String k, Object v) {
+        if (k.length() > MAX_METADATA_KEY || !(v instanceof String sv) || sv.length() > MAX_METADATA_VALUE) {
+            throw invalid("invalid_metadata", "metadata keys must be at most " + MAX_METADATA_KEY + " characters and values strings of at most "
+                    + MAX_METADATA_VALUE + " characters (key '" + abbreviate(k) + "')", "metadata." + abbreviate(k));
+        }
+        return sv;
+    }
+
+    /**
+     * A deadline must lie after {@code fromMs} and at most {@link #MAX_DEADLINE} beyond it.
+     *
+     * @param deadlineAtMs null: none
+     * @param fromMs       the request's time (HTTP: now; Kafka: when the record was produced)
+     * @param pastMessage  what to say of a deadline not after {@code fromMs}
+     */
+    public static void deadline(Long deadlineAtMs, long fromMs, String pastMessage) {
+        if (deadlineAtMs == null) {
+            return;
+        }
+        if (deadlineAtMs <= fromMs) {
+            throw invalid("invalid_deadline", pastMessage, "deadline");
+        }
+        if (deadlineAtMs - fromMs > MAX_DEADLINE.toMillis()) {
+            throw invalid("invalid_deadline", "the deadline is more than " + MAX_DEADLINE.toDays() + " days away", "deadline");
+        }
     }
 }

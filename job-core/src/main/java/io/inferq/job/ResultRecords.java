@@ -15,13 +15,12 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * Avro single-object {@code JobResult} (the default), or JSON for {@value #JSON} — the fields of {@code JobResult.avsc}
  * under the same names, {@code status} in lower case, {@code tool_calls} and {@code logprobs} as JSON values. Every
  * result carries the header {@value #CONTENT_TYPE_HEADER} ({@value #AVRO} or {@value #JSON}) and, when the request had
- * one, {@code inferq-correlation-id}. Stateless and thread-safe.
+ * one, {@value JobHeaders#CORRELATION_ID}. Stateless and thread-safe.
  */
 public final class ResultRecords {
-    public static final String CONTENT_TYPE_HEADER = "content-type";
+    public static final String CONTENT_TYPE_HEADER = JobHeaders.CONTENT_TYPE;
     public static final String JSON = "application/json";
     public static final String AVRO = "avro/binary";
-    public static final String CORRELATION_HEADER = "inferq-correlation-id";
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final AvroSerde<JobResult> AVRO_SERDE = new AvroSerde<>(JobResult.class);
 
@@ -35,7 +34,7 @@ public final class ResultRecords {
         ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, terminal.getJobId(), json ? json(result) : AVRO_SERDE.encode(result));
         r.headers().add(CONTENT_TYPE_HEADER, (json ? JSON : AVRO).getBytes(StandardCharsets.UTF_8));
         if (terminal.getCorrelationId() != null) {
-            r.headers().add(CORRELATION_HEADER, terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
+            r.headers().add(JobHeaders.CORRELATION_ID, terminal.getCorrelationId().getBytes(StandardCharsets.UTF_8));
         }
         return r;
     }

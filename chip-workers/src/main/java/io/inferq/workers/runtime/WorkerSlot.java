@@ -9,6 +9,8 @@ import io.inferq.job.JobLane;
 import io.inferq.job.JobSnapshots;
 import io.inferq.job.JobStatus;
 import io.inferq.job.TerminalClaims;
+import io.inferq.job.outcome.Backoff;
+import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
@@ -60,7 +62,6 @@ import org.slf4j.LoggerFactory;
  */
 final class WorkerSlot {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerSlot.class);
-    static final String CORRELATION_HEADER = "inferq-correlation-id";
 
     private final PoolWorkerSettings settings;
     private final int index;
@@ -121,6 +122,7 @@ final class WorkerSlot {
     /** Delay before writing a batch again after a transient failure: from this, doubling, up to {@link #WRITE_RETRY_MAX_MS}. */
     static final long WRITE_RETRY_MIN_MS = 200;
     static final long WRITE_RETRY_MAX_MS = 5_000;
+    private static final Backoff WRITE_BACKOFF = new Backoff(WRITE_RETRY_MIN_MS, WRITE_RETRY_MAX_MS);
 
     WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
             TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry,
@@ -387,7 +389,7 @@ final class WorkerSlot {
         if (!(e instanceof org.apache.kafka.common.errors.RetriableException) && retry.attempts >= MAX_WRITE_ATTEMPTS) {
             return false;
         }
-        long delay = Math.min(WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS << Math.min(retry.attempts - 1, 16));
+        long delay = WRITE_BACKOFF.delayMs(retry.attempts - 1);
         LOG.warn("pool {}: batch {} not committed ({}), attempt {}; written again in {} ms", settings.poolId(), retry.batchId,
                 e.toString(), retry.attempts, delay);
         writeRetries.increment();
@@ -562,8 +564,7 @@ final class WorkerSlot {
             if (outcome instanceof SequenceOutcome.Completed) {
                 prefixCache.stored(settings.poolId(), job.getTenant(), work.get(i));
                 outcomeClaims.put(job.getJobId(), JobStatus.SUCCEEDED);
-            } else if (outcome instanceof SequenceOutcome.Failed f
-                    && !(f.error().retriable() && job.getAttempt() + 1 < settings.maxAttempts())) {
+            } else if (outcome instanceof SequenceOutcome.Failed f && !triesAgain(f.error(), job)) {
                 outcomeClaims.put(job.getJobId(), JobStatus.FAILED);
             }
         }
@@ -593,7 +594,7 @@ final class WorkerSlot {
                 }
             } else if (outcome instanceof SequenceOutcome.Failed f) {
                 InferenceError err = f.error();
-                if (err.retriable() && job.getAttempt() + 1 < settings.maxAttempts()) {
+                if (triesAgain(err, job)) {
                     handBack.add(JobRequest.newBuilder(job).setAttempt(job.getAttempt() + 1).build());
                     handedBack.increment();
                 } else if (won(winner, JobStatus.FAILED, owner)) {
@@ -612,10 +613,10 @@ final class WorkerSlot {
             WriteFailure f = retry.failing.get(id);
             String resultTopic = f != null && f.replyTopic() ? TopicCatalogue.RESULTS
                     : retry.replyTopics.getOrDefault(id, TopicCatalogue.RESULTS);
-            byte[] eventBytes;
+            ProducerRecord<String, byte[]> er;
             ProducerRecord<String, byte[]> rr;
             try {
-                eventBytes = eventSerde.encode(e);
+                er = TerminalOutcomeWriter.eventRecord(e);
                 rr = io.inferq.job.ResultRecords.record(resultTopic, e); // Avro or JSON, content-type and correlation headers
             } catch (RuntimeException x) {
                 if (f == null) {
@@ -628,7 +629,7 @@ final class WorkerSlot {
                 LOG.error("pool {}: outcome of job {} not encodable; the batch is written again without it", settings.poolId(), id, x);
                 return false;
             }
-            records.add(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, id, eventBytes));
+            records.add(er);
             kinds.add(new Sent(id, SentKind.EVENT, null));
             records.add(rr);
             kinds.add(new Sent(id, resultTopic.equals(TopicCatalogue.RESULTS) ? SentKind.RESULT : SentKind.REPLY, null));
@@ -686,6 +687,11 @@ final class WorkerSlot {
         }
         OffsetAndMetadata committed = c.committed(java.util.Set.of(tp), Duration.ofSeconds(10)).get(tp);
         return committed == null || committed.offset() <= offset;
+    }
+
+    /** Whether a job that failed with {@code error} is handed back to run again (else its failure is its outcome). */
+    private boolean triesAgain(InferenceError error, JobRequest job) {
+        return error.retriable() && job.getAttempt() + 1 < settings.maxAttempts();
     }
 
     /** Whether {@code winner} is this owner's claim of {@code status} (it won, or repeats its own earlier win). */

@@ -2,7 +2,8 @@ package io.inferq.workers.runtime;
 
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.broker.topics.TopicCatalogue;
-import java.nio.ByteBuffer;
+import io.inferq.job.JobHeaders;
+import io.inferq.job.outcome.DeadLetterHeaders;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -32,22 +33,6 @@ record WriteFailure(String code, String message, boolean replyTopic, String erro
     static final String RESULT_NOT_SERIALIZABLE = "result_not_serializable";
     /** Writes that kept failing with transient errors, past the retry limit. */
     static final String RESULT_WRITE_FAILED = "result_write_failed";
-
-    // Dead-letter headers: the conventions the dispatcher writes (Kafka Connect's and Spring Kafka's), plus inferq's code
-    static final String CONNECT_TOPIC = "__connect.errors.topic";
-    static final String CONNECT_PARTITION = "__connect.errors.partition";
-    static final String CONNECT_OFFSET = "__connect.errors.offset";
-    static final String CONNECT_CONNECTOR_NAME = "__connect.errors.connector.name";
-    static final String CONNECT_STAGE = "__connect.errors.stage";
-    static final String CONNECT_EXCEPTION_CLASS = "__connect.errors.exception.class.name";
-    static final String CONNECT_EXCEPTION_MESSAGE = "__connect.errors.exception.message";
-    static final String SPRING_ORIGINAL_TOPIC = "kafka_dlt-original-topic";
-    static final String SPRING_ORIGINAL_PARTITION = "kafka_dlt-original-partition";
-    static final String SPRING_ORIGINAL_OFFSET = "kafka_dlt-original-offset";
-    static final String SPRING_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn";
-    static final String SPRING_EXCEPTION_MESSAGE = "kafka_dlt-exception-message";
-    static final String ERROR_CODE = "inferq-error-code";
-    static final String TENANT = "inferq-tenant";
 
     /** A reply topic refused before anything is written: Kafka's internal topics and names Kafka does not accept. */
     static WriteFailure replyTopicProblem(String topic) {
@@ -102,22 +87,11 @@ record WriteFailure(String code, String message, boolean replyTopic, String erro
         ProducerRecord<String, byte[]> r = new ProducerRecord<>(TopicCatalogue.REQUESTS_DLQ, job.getJobId(), requestBytes);
         var h = r.headers();
         if (job.getCorrelationId() != null) {
-            h.add(WorkerSlot.CORRELATION_HEADER, utf8(job.getCorrelationId()));
+            h.add(JobHeaders.CORRELATION_ID, utf8(job.getCorrelationId()));
         }
-        h.add(TENANT, utf8(job.getTenant()));
-        h.add(CONNECT_TOPIC, utf8(poolTopic));
-        h.add(CONNECT_PARTITION, utf8(String.valueOf(partition)));
-        h.add(CONNECT_OFFSET, utf8(String.valueOf(offset)));
-        h.add(CONNECT_CONNECTOR_NAME, utf8("inferq-worker"));
-        h.add(CONNECT_STAGE, utf8("PRODUCER"));
-        h.add(CONNECT_EXCEPTION_CLASS, utf8(errorClass));
-        h.add(CONNECT_EXCEPTION_MESSAGE, utf8(message));
-        h.add(SPRING_ORIGINAL_TOPIC, utf8(poolTopic));
-        h.add(SPRING_ORIGINAL_PARTITION, ByteBuffer.allocate(Integer.BYTES).putInt(partition).array());
-        h.add(SPRING_ORIGINAL_OFFSET, ByteBuffer.allocate(Long.BYTES).putLong(offset).array());
-        h.add(SPRING_EXCEPTION_FQCN, utf8(errorClass));
-        h.add(SPRING_EXCEPTION_MESSAGE, utf8(message));
-        h.add(ERROR_CODE, utf8(code));
+        h.add(JobHeaders.TENANT, utf8(job.getTenant()));
+        DeadLetterHeaders.add(h, new DeadLetterHeaders.Source(poolTopic, partition, offset, null, null, null, "inferq-worker",
+                "PRODUCER", null), new DeadLetterHeaders.Failure(errorClass, message, code));
         return r;
     }
 

@@ -9,6 +9,8 @@ import io.inferq.broker.avro.JobStatusCode;
 import io.inferq.broker.avro.PoolBatch;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.embedded.EmbeddedKafkaBroker;
+import io.inferq.job.JobHeaders;
+import io.inferq.job.outcome.DeadLetterHeaders;
 import io.inferq.job.InMemoryTerminalClaims;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
@@ -115,10 +117,10 @@ class UnwritableOutcomeTest {
             Map<String, ConsumerRecord<String, byte[]>> dlq = read(List.of(TopicCatalogue.REQUESTS_DLQ), 3, Duration.ofSeconds(30),
                     k -> !k.startsWith("job_isr"));
             assertThat(dlq).containsOnlyKeys("job_internal", "job_txstate", "job_huge");
-            assertThat(header(dlq.get("job_internal"), WriteFailure.ERROR_CODE)).isEqualTo("reply_topic_not_writable");
-            assertThat(header(dlq.get("job_huge"), WriteFailure.ERROR_CODE)).isEqualTo("result_too_large");
-            assertThat(header(dlq.get("job_huge"), WriteFailure.CONNECT_TOPIC)).isEqualTo(TopicCatalogue.poolTopic(POOL));
-            assertThat(header(dlq.get("job_huge"), WorkerSlot.CORRELATION_HEADER)).isEqualTo("c-job_huge");
+            assertThat(header(dlq.get("job_internal"), DeadLetterHeaders.ERROR_CODE)).isEqualTo("reply_topic_not_writable");
+            assertThat(header(dlq.get("job_huge"), DeadLetterHeaders.ERROR_CODE)).isEqualTo("result_too_large");
+            assertThat(header(dlq.get("job_huge"), DeadLetterHeaders.CONNECT_TOPIC)).isEqualTo(TopicCatalogue.poolTopic(POOL));
+            assertThat(header(dlq.get("job_huge"), JobHeaders.CORRELATION_ID)).isEqualTo("c-job_huge");
             assertThat(new AvroSerde<>(JobRequest.class).decode(dlq.get("job_huge").value()).getJobId()).isEqualTo("job_huge");
         } finally {
             worker.close();
@@ -155,7 +157,7 @@ class UnwritableOutcomeTest {
             assertThat(runs.get("job_isr_neighbour")).as("written again, not run again").isEqualTo(1);
             Map<String, ConsumerRecord<String, byte[]>> dlq = read(List.of(TopicCatalogue.REQUESTS_DLQ), 1, Duration.ofSeconds(30),
                     k -> k.startsWith("job_isr"));
-            assertThat(header(dlq.get("job_isr"), WriteFailure.ERROR_CODE)).isEqualTo("result_write_failed");
+            assertThat(header(dlq.get("job_isr"), DeadLetterHeaders.ERROR_CODE)).isEqualTo("result_write_failed");
         } finally {
             worker.close();
         }
@@ -166,7 +168,7 @@ class UnwritableOutcomeTest {
         assertThat(res.getStatus()).as("%s", res).isEqualTo(JobStatusCode.FAILED);
         assertThat(res.getError().getCode()).isEqualTo(code);
         assertThat(r.topic()).isEqualTo(topic);
-        assertThat(header(r, WorkerSlot.CORRELATION_HEADER)).isEqualTo("c-" + res.getJobId());
+        assertThat(header(r, JobHeaders.CORRELATION_ID)).isEqualTo("c-" + res.getJobId());
     }
 
     private static void assertSucceeded(ConsumerRecord<String, byte[]> r, String topic) {

@@ -10,6 +10,9 @@ import io.inferq.job.JobLane;
 import io.inferq.job.JobSnapshots;
 import io.inferq.job.JobStatus;
 import io.inferq.job.TerminalClaims;
+import io.inferq.job.outcome.Backoff;
+import io.inferq.job.outcome.DeadLetterHeaders;
+import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.dispatcher.BatchPlan;
@@ -20,7 +23,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -65,29 +67,8 @@ import org.slf4j.LoggerFactory;
 public final class DispatcherVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(DispatcherVerticle.class);
 
-    // Dead-letter headers: Kafka Connect's convention (DeadLetterQueueReporter), values UTF-8 strings
-    public static final String CONNECT_TOPIC = "__connect.errors.topic";
-    public static final String CONNECT_PARTITION = "__connect.errors.partition";
-    public static final String CONNECT_OFFSET = "__connect.errors.offset";
-    public static final String CONNECT_CONNECTOR_NAME = "__connect.errors.connector.name";
-    public static final String CONNECT_STAGE = "__connect.errors.stage";
-    public static final String CONNECT_EXECUTING_CLASS = "__connect.errors.class.name";
-    public static final String CONNECT_EXCEPTION_CLASS = "__connect.errors.exception.class.name";
-    public static final String CONNECT_EXCEPTION_MESSAGE = "__connect.errors.exception.message";
-    // ... and Spring Kafka's (DeadLetterPublishingRecoverer): partition int, offset and timestamp long, big-endian
-    public static final String SPRING_ORIGINAL_TOPIC = "kafka_dlt-original-topic";
-    public static final String SPRING_ORIGINAL_PARTITION = "kafka_dlt-original-partition";
-    public static final String SPRING_ORIGINAL_OFFSET = "kafka_dlt-original-offset";
-    public static final String SPRING_ORIGINAL_TIMESTAMP = "kafka_dlt-original-timestamp";
-    public static final String SPRING_ORIGINAL_TIMESTAMP_TYPE = "kafka_dlt-original-timestamp-type";
-    public static final String SPRING_ORIGINAL_CONSUMER_GROUP = "kafka_dlt-original-consumer-group";
-    public static final String SPRING_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn";
-    public static final String SPRING_EXCEPTION_MESSAGE = "kafka_dlt-exception-message";
-    /** inferq's own: the OpenAI-style error code ({@code invalid_max_tokens}), when the decoder gives one. */
-    public static final String DLQ_ERROR_CODE = "inferq-error-code";
+    /** The dead-letter copies' connector name ({@code __connect.errors.connector.name}). */
     private static final String DLQ_SOURCE_NAME = "inferq-dispatcher";
-    /** Credentials and inferq's origin mark never reach the dead-letter topic. */
-    private static final java.util.Set<String> DLQ_DROPPED_HEADERS = java.util.Set.of("inferq-api-key", "inferq-origin-signature");
 
     private final DispatchScheduler scheduler;
     private final KafkaClientSettings kafka;
@@ -110,6 +91,8 @@ public final class DispatcherVerticle extends VerticleBase {
     private final Counter releasedByAudit;
     private final Counter writeRetries;
     private final Counter writesAbandoned;
+    /** Terminal outcomes and dead-letter copies, written until acknowledged while this verticle runs (on its context). */
+    private final TerminalOutcomeWriter outcomes;
     private boolean auditRunning;
     private KafkaPollLoop interactiveLoop;
     private KafkaPollLoop batchLoop;
@@ -152,6 +135,20 @@ public final class DispatcherVerticle extends VerticleBase {
         this.releasedByAudit = registry.counter("inferq.dispatcher.audit_released_jobs");
         this.writeRetries = registry.counter("inferq.dispatcher.write_retries");
         this.writesAbandoned = registry.counter("inferq.dispatcher.writes_abandoned");
+        this.outcomes = new TerminalOutcomeWriter(TerminalOutcomeWriter.Transport.of(r -> TerminalOutcomeWriter.send(producer, r),
+                task -> context.runOnContext(v -> task.run()), (ms, task) -> vertx.setTimer(ms, t -> task.run())),
+                new TerminalOutcomeWriter.Policy(new Backoff(RETRY_MIN_MS, RETRY_MAX_MS), Integer.MAX_VALUE),
+                new TerminalOutcomeWriter.Listener() {
+                    @Override
+                    public void retrying(ProducerRecord<String, byte[]> record, Throwable cause, long delayMs) {
+                        writeRetries.increment();
+                    }
+
+                    @Override
+                    public void givenUp(ProducerRecord<String, byte[]> record, Throwable cause) {
+                        writesAbandoned.increment();
+                    }
+                }, () -> timerId >= 0);
     }
 
     @Override
@@ -523,65 +520,12 @@ public final class DispatcherVerticle extends VerticleBase {
         return Math.min(RETRY_MAX_MS, RETRY_MIN_MS << Math.min(attempt, 16));
     }
 
-    /** Writes a terminal event and its result; {@code whenDurable} runs on the context once both are acknowledged. */
-    private void publishTerminal(JobEvent ev, Runnable whenDurable) {
-        int[] acks = {0};
-        Runnable oneAcked = () -> {
-            if (++acks[0] == 2) {
-                whenDurable.run();
-            }
-        };
-        sendUntilAcked(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, ev.getJobId(), eventSerde.encode(ev)), 0, oneAcked);
-        // Kafka's internal topics (refused at intake since, but a record may predate that) take no client's records
-        String topic = ev.getReplyTopic() != null && !ev.getReplyTopic().startsWith("__") ? ev.getReplyTopic() : TopicCatalogue.RESULTS;
-        sendUntilAcked(io.inferq.job.ResultRecords.record(topic, ev), 0, oneAcked);
-    }
-
     /**
-     * Sends a record and, if Kafka does not acknowledge it (after the producer's own retries, within
-     * {@code delivery.timeout.ms}) with a retriable error, sends it again after a growing delay, for as long as this
-     * verticle runs: the record it answers stays undone meanwhile, so its offset is never committed before the write is
-     * durable. A write that failed with a timeout may have landed, so a retry can duplicate it (consumers keep the first
-     * per job). A result for a reply topic that fails goes to {@code inferq.results} instead; a permanent error (record
-     * too large, not authorised) is logged, counted ({@code inferq.dispatcher.writes_abandoned}) and given up, so it
-     * cannot stall its partition. {@code whenAcked} runs on the context.
+     * Writes a terminal event and its result ({@link TerminalOutcomeWriter}, until acknowledged while this verticle
+     * runs); {@code whenDurable} runs on the context once both are acknowledged or given up for good.
      */
-    private void sendUntilAcked(ProducerRecord<String, byte[]> record, int attempt, Runnable whenAcked) {
-        Context ctx = context;
-        org.apache.kafka.clients.producer.Callback acked = (md, ex) -> ctx.runOnContext(v -> {
-            if (ex == null) {
-                whenAcked.run();
-                return;
-            }
-            if (timerId < 0) {
-                return; // stopped: the undone record is read again after a restart
-            }
-            if (!record.topic().startsWith("inferq.")) {
-                // a reply topic (deleted since intake, or refused): the result goes to the default results topic, as a
-                // worker's would, rather than blocking this context on its metadata at every retry
-                LOG.warn("result for {} not written to reply topic {} ({}); writing it to {}", record.key(), record.topic(),
-                        ex.toString(), TopicCatalogue.RESULTS);
-                sendUntilAcked(new ProducerRecord<>(TopicCatalogue.RESULTS, null, record.key(), record.value(), record.headers()),
-                        attempt, whenAcked);
-                return;
-            }
-            if (!(ex instanceof org.apache.kafka.common.errors.RetriableException)) {
-                // permanent (too large, not authorised, ...): trying again cannot help, and waiting would stall the partition
-                LOG.error("write to {} (key {}) failed for good: {}; given up", record.topic(), record.key(), ex.toString());
-                writesAbandoned.increment();
-                whenAcked.run();
-                return;
-            }
-            long delay = retryDelay(attempt);
-            LOG.warn("write to {} (key {}) failed: {}; trying again in {} ms", record.topic(), record.key(), ex.toString(), delay);
-            writeRetries.increment();
-            vertx.setTimer(delay, t -> sendUntilAcked(record, attempt + 1, whenAcked));
-        });
-        try {
-            producer.send(record, acked);
-        } catch (RuntimeException e) {
-            acked.onCompletion(null, e);
-        }
+    private void publishTerminal(JobEvent ev, Runnable whenDurable) {
+        outcomes.write(ev).thenRun(whenDurable);
     }
 
     /**
@@ -590,39 +534,22 @@ public final class DispatcherVerticle extends VerticleBase {
      * headers of both common conventions, so Kafka Connect and Spring Kafka tooling read them unchanged:
      * Connect's {@code __connect.errors.*} (UTF-8 strings) and Spring's {@code kafka_dlt-*} (topic and
      * texts UTF-8; partition a 4-byte and offset/timestamp 8-byte big-endian integers, as Spring writes
-     * them), and {@value #DLQ_ERROR_CODE}. The record is done (its offset committable) only once the
-     * copy is acknowledged; a failed copy is written again ({@link #sendUntilAcked}) and the record stays undone meanwhile.
+     * them), and {@code inferq-error-code} ({@link DeadLetterHeaders}). The record is done (its offset committable) only once
+     * the copy is acknowledged; a failed copy is written again ({@link TerminalOutcomeWriter#deliver}) and the record stays
+     * undone meanwhile.
      */
     private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, RequestDecoding.Result why) {
-        String errorClass = why.errorClass() == null ? "io.inferq.UnknownError" : why.errorClass();
-        String message = why.errorMessage() == null ? "" : why.errorMessage();
         ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(TopicCatalogue.REQUESTS_DLQ, null, record.key(), record.value());
         record.headers().forEach(h -> {
-            if (!DLQ_DROPPED_HEADERS.contains(h.key().toLowerCase(java.util.Locale.ROOT))) {
+            if (DeadLetterHeaders.copied(h.key())) {
                 dlq.headers().add(h);
             }
         });
-        var h = dlq.headers();
-        h.add(CONNECT_TOPIC, utf8(record.topic()));
-        h.add(CONNECT_PARTITION, utf8(String.valueOf(record.partition())));
-        h.add(CONNECT_OFFSET, utf8(String.valueOf(record.offset())));
-        h.add(CONNECT_CONNECTOR_NAME, utf8(DLQ_SOURCE_NAME));
-        h.add(CONNECT_STAGE, utf8("VALUE_CONVERTER"));
-        h.add(CONNECT_EXECUTING_CLASS, utf8(decoder.getClass().getName()));
-        h.add(CONNECT_EXCEPTION_CLASS, utf8(errorClass));
-        h.add(CONNECT_EXCEPTION_MESSAGE, utf8(message));
-        h.add(SPRING_ORIGINAL_TOPIC, utf8(record.topic()));
-        h.add(SPRING_ORIGINAL_PARTITION, java.nio.ByteBuffer.allocate(Integer.BYTES).putInt(record.partition()).array());
-        h.add(SPRING_ORIGINAL_OFFSET, java.nio.ByteBuffer.allocate(Long.BYTES).putLong(record.offset()).array());
-        h.add(SPRING_ORIGINAL_TIMESTAMP, java.nio.ByteBuffer.allocate(Long.BYTES).putLong(record.timestamp()).array());
-        h.add(SPRING_ORIGINAL_TIMESTAMP_TYPE, utf8(record.timestampType().toString()));
-        h.add(SPRING_ORIGINAL_CONSUMER_GROUP, utf8(loop == batchLoop ? "inferq-dispatcher-batch" : "inferq-dispatcher"));
-        h.add(SPRING_EXCEPTION_FQCN, utf8(errorClass));
-        h.add(SPRING_EXCEPTION_MESSAGE, utf8(message));
-        if (why.errorCode() != null) {
-            h.add(DLQ_ERROR_CODE, utf8(why.errorCode()));
-        }
-        sendUntilAcked(dlq, 0, () -> {
+        DeadLetterHeaders.add(dlq.headers(), new DeadLetterHeaders.Source(record.topic(), record.partition(), record.offset(),
+                record.timestamp(), record.timestampType().toString(),
+                loop == batchLoop ? "inferq-dispatcher-batch" : "inferq-dispatcher", DLQ_SOURCE_NAME, "VALUE_CONVERTER",
+                decoder.getClass().getName()), new DeadLetterHeaders.Failure(why.errorClass(), why.errorMessage(), why.errorCode()));
+        outcomes.deliver(dlq).thenRun(() -> {
             dlqCounter.increment();
             loop.done(record);
             // a producer waiting on its reply topic learns of the refusal too (best effort: the DLQ copy is the record)
@@ -640,10 +567,6 @@ public final class DispatcherVerticle extends VerticleBase {
                 }
             });
         });
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

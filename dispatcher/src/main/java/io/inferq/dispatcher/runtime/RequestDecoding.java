@@ -41,6 +41,11 @@ public final class RequestDecoding {
         public static Result reject(String errorClass, String errorCode, String message) {
             return new Result(null, null, errorClass, errorCode, message);
         }
+
+        /** A request refused by a rule: the dead-letter headers name its kind's class and its code. */
+        public static Result reject(io.inferq.job.request.RequestError error) {
+            return new Result(null, null, error.kind().deadLetterClass(), error.code(), error.message());
+        }
     }
 
     /** Avro single-object {@link JobRequest}s only. Thread-safe. */

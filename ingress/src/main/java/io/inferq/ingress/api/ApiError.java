@@ -19,6 +19,15 @@ public record ApiError(int status, String type, String code, String message, Str
         return new ApiError(400, "invalid_request_error", code, message, param, 0);
     }
 
+    /** A refused request as the HTTP API answers it: 404 for a model not served, 401 unauthenticated, else 400. */
+    public static ApiError of(io.inferq.job.request.RequestError e) {
+        return switch (e.kind()) {
+            case UNKNOWN_MODEL -> new ApiError(404, "invalid_request_error", e.code(), e.message(), e.param(), 0);
+            case UNAUTHENTICATED -> new ApiError(401, "authentication_error", e.code(), e.message(), e.param(), 0);
+            default -> invalid(e.code(), e.message(), e.param());
+        };
+    }
+
     public static ApiError notFound(String what) {
         return new ApiError(404, "invalid_request_error", "not_found", what, null, 0);
     }

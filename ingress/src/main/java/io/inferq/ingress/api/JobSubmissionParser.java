@@ -2,6 +2,7 @@ package io.inferq.ingress.api;
 
 import io.inferq.job.ChatRequestRules;
 import io.inferq.job.JobLane;
+import io.inferq.job.request.RequestRejected;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
@@ -77,19 +78,22 @@ public final class JobSubmissionParser {
 
     /** As {@link #parse(String, String, long)}, for a body already decoded ({@code rawBody} is what the request hash covers). */
     public Parsed parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
+        try {
+            return validate(json, cancelAfter, nowMs, rawBody);
+        } catch (RequestRejected e) {
+            return Parsed.fail(ApiError.of(e.error()));
+        }
+    }
+
+    /** Checks the body in the order every entry point reports problems; the first one found is thrown. */
+    private Parsed validate(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
         Object modelValue = json.getValue("model");
-        if (!(modelValue instanceof String model) || model.isBlank()) {
-            return Parsed.fail(ApiError.invalid("missing_model", "'model' is required and must be a string", "model"));
-        }
-        ServedModel served = models.get(model);
-        if (served == null) {
-            return Parsed.fail(new ApiError(404, "invalid_request_error", "model_not_found",
-                    "the model '" + model + "' does not exist or is not served here; served models: " + models.keySet(), "model", 0));
-        }
+        String model = modelValue instanceof String m ? m : null;
+        ServedModel served = ChatRequestRules.model(model, models);
         Object streamValue = json.getValue("stream");
         if (streamValue != null && !(streamValue instanceof Boolean)) {
-            return Parsed.fail(ApiError.invalid("invalid_type", "'stream' must be a boolean (true or false), was "
-                    + ChatRequestRules.abbreviate(String.valueOf(streamValue)), "stream"));
+            throw ChatRequestRules.invalid("invalid_type", "'stream' must be a boolean (true or false), was "
+                    + ChatRequestRules.abbreviate(String.valueOf(streamValue)), "stream");
         }
         boolean stream = Boolean.TRUE.equals(streamValue);
         boolean includeUsage = false;
@@ -97,38 +101,28 @@ public final class JobSubmissionParser {
         if (streamOptions != null) {
             if (!(streamOptions instanceof JsonObject so) || (so.getValue("include_usage") != null
                     && !(so.getValue("include_usage") instanceof Boolean))) {
-                return Parsed.fail(ApiError.invalid("invalid_stream_options", "'stream_options' must be an object such as "
-                        + "{\"include_usage\": true}", "stream_options"));
+                throw ChatRequestRules.invalid("invalid_stream_options", "'stream_options' must be an object such as "
+                        + "{\"include_usage\": true}", "stream_options");
             }
             includeUsage = Boolean.TRUE.equals(so.getValue("include_usage"));
         }
         Object n = json.getValue("n");
         if (n != null && !(n instanceof Number num && ChatRequestRules.isWholeNumber(num) && ChatRequestRules.saturatedLong(num) == 1)) {
-            return Parsed.fail(ApiError.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n"));
+            throw ChatRequestRules.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n");
         }
         Object msgs = json.getValue("messages");
         if (!(msgs instanceof JsonArray arr)) {
-            return Parsed.fail(ApiError.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages"));
+            throw ChatRequestRules.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages");
         }
-        if (arr.isEmpty()) {
-            return Parsed.fail(ApiError.invalid("invalid_messages", "'messages' must contain at least one message", "messages"));
-        }
-        if (arr.size() > MAX_MESSAGES) {
-            return Parsed.fail(ApiError.invalid("invalid_messages", "'messages' has " + arr.size() + " entries; at most "
-                    + MAX_MESSAGES + " are accepted", "messages"));
-        }
+        ChatRequestRules.messageCount(arr.size());
         List<JobSubmission.Message> messages = new ArrayList<>(arr.size());
         long chars = 0;
         for (int i = 0; i < arr.size(); i++) {
             String param = "messages[" + i + "]";
             if (!(arr.getValue(i) instanceof JsonObject m)) {
-                return Parsed.fail(ApiError.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param));
+                throw ChatRequestRules.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param);
             }
-            Object role = m.getValue("role");
-            if (!(role instanceof String r) || !ROLES.contains(r)) {
-                return Parsed.fail(ApiError.invalid("invalid_role", param + ".role must be one of " + new java.util.TreeSet<>(ROLES)
-                        + ", was " + (role == null ? "missing" : "'" + role + "'"), param + ".role"));
-            }
+            String r = ChatRequestRules.role(i, m.getValue("role"));
             ApiError toolProblem = OpenAiBodyFields.messageProblem(m, r, param);
             if (toolProblem != null) {
                 return Parsed.fail(toolProblem);
@@ -136,49 +130,44 @@ public final class JobSubmissionParser {
             Object toolCalls = m.getValue("tool_calls");
             String content = toolCalls != null && m.getValue("content") == null ? "" : content(m.getValue("content"));
             if (content == null && hasImagePart(m.getValue("content"))) {
-                return Parsed.fail(ApiError.invalid("unsupported_content", param + ".content has an image part; no pool "
-                        + "serving " + model + " takes images: send text parts only", param + ".content"));
+                throw ChatRequestRules.invalid("unsupported_content", param + ".content has an image part; no pool "
+                        + "serving " + model + " takes images: send text parts only", param + ".content");
             }
             if (content == null) {
-                return Parsed.fail(ApiError.invalid("invalid_content", param + ".content must be a string or an array of text parts",
-                        param + ".content"));
+                throw ChatRequestRules.invalid("invalid_content", param + ".content must be a string or an array of text parts",
+                        param + ".content");
             }
             chars += content.length();
             messages.add(new JobSubmission.Message(r, content, toolCalls == null ? null : ((JsonArray) toolCalls).encode(),
                     (String) m.getValue("tool_call_id"), (String) m.getValue("name")));
         }
-        int promptTokens = (int) Math.min(Integer.MAX_VALUE, (chars + 3) / 4 + 4L * messages.size());
+        int promptTokens = ChatRequestRules.estimatePromptTokens(chars, messages.size());
 
         Object mt = json.getValue("max_tokens", json.getValue("max_completion_tokens"));
-        int maxTokens = Math.min(1024, served.maxOutputTokens());
+        Long requested = null;
+        String shown = null;
         if (mt != null) {
             if (!(mt instanceof Number num) || !ChatRequestRules.isWholeNumber(num)) {
-                return Parsed.fail(ApiError.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens"));
+                throw ChatRequestRules.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens");
             }
-            long v = ChatRequestRules.saturatedLong(num); // exact, or saturated: never wrapped into range
-            if (v < 1 || v > served.maxOutputTokens()) {
-                return Parsed.fail(ApiError.invalid("invalid_max_tokens", "'max_tokens' must be between 1 and "
-                        + served.maxOutputTokens() + " for " + model + ", was " + ChatRequestRules.exactText(num), "max_tokens"));
-            }
-            maxTokens = (int) v;
+            requested = ChatRequestRules.saturatedLong(num); // exact, or saturated: never wrapped into range
+            shown = ChatRequestRules.exactText(num);
         }
+        int maxTokens = ChatRequestRules.maxTokens(requested, shown, served);
         if (promptTokens > served.maxPromptTokens()) {
-            return Parsed.fail(ApiError.invalid("prompt_too_long", "the prompt (about " + promptTokens + " tokens) is longer "
+            throw ChatRequestRules.invalid("prompt_too_long", "the prompt (about " + promptTokens + " tokens) is longer "
                     + "than any pool serving " + model + " can take (at most " + served.maxPromptTokens()
-                    + " prompt tokens: the largest max-batch-tokens among its pools)", "messages"));
+                    + " prompt tokens: the largest max-batch-tokens among its pools)", "messages");
         }
-        if ((long) promptTokens + maxTokens > served.contextTokens()) {
-            return Parsed.fail(ApiError.invalid("context_length_exceeded", "the prompt (about " + promptTokens
-                    + " tokens) plus max_tokens (" + maxTokens + ") exceeds " + model + "'s context of "
-                    + served.contextTokens() + " tokens", "messages"));
-        }
+        ChatRequestRules.context(promptTokens, maxTokens, served);
         Object t = json.getValue("temperature");
         Double temperature = null;
         if (t != null) {
-            if (!(t instanceof Number num) || num.doubleValue() < 0 || num.doubleValue() > 2) {
-                return Parsed.fail(ApiError.invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature"));
+            if (!(t instanceof Number num)) {
+                throw ChatRequestRules.invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature");
             }
             temperature = num.doubleValue();
+            ChatRequestRules.temperature(temperature);
         }
         JobLane lane = JobLane.INTERACTIVE;
         Object pr = json.getValue("priority");
@@ -188,34 +177,27 @@ public final class JobSubmissionParser {
             } else if ("batch".equals(pr)) {
                 lane = JobLane.BATCH;
             } else {
-                return Parsed.fail(ApiError.invalid("invalid_priority", "'priority' must be 'interactive' or 'batch'", "priority"));
+                throw ChatRequestRules.invalid("invalid_priority", "'priority' must be 'interactive' or 'batch'", "priority");
             }
         }
         String webhook = null;
         Object wh = json.getValue("webhook");
         if (wh != null) {
             if (!(wh instanceof String w)) {
-                return Parsed.fail(ApiError.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook"));
+                throw ChatRequestRules.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook");
             }
-            String problem = ChatRequestRules.webhookProblem(w);
-            if (problem != null) {
-                return Parsed.fail(ApiError.invalid("invalid_webhook", problem, "webhook"));
-            }
+            ChatRequestRules.webhook(w);
             webhook = w;
         }
         Set<String> events = new LinkedHashSet<>();
         Object filter = json.getValue("webhook_events_filter");
         if (filter != null) {
             if (!(filter instanceof JsonArray fa)) {
-                return Parsed.fail(ApiError.invalid("invalid_webhook_events_filter",
-                        "'webhook_events_filter' must be an array of 'queued', 'running', 'completed'", "webhook_events_filter"));
+                throw ChatRequestRules.invalid("invalid_webhook_events_filter",
+                        "'webhook_events_filter' must be an array of 'queued', 'running', 'completed'", "webhook_events_filter");
             }
             for (Object ev : fa) {
-                if (!(ev instanceof String s) || !WEBHOOK_EVENTS.contains(s)) {
-                    return Parsed.fail(ApiError.invalid("invalid_webhook_events_filter", "'webhook_events_filter' may contain only "
-                            + "'queued', 'running', 'completed', found " + ev, "webhook_events_filter"));
-                }
-                events.add(s);
+                events.add(ChatRequestRules.webhookEvent(ev));
             }
         }
         events.add("completed");
@@ -223,51 +205,34 @@ public final class JobSubmissionParser {
         Object md = json.getValue("metadata");
         if (md != null) {
             if (!(md instanceof JsonObject mo)) {
-                return Parsed.fail(ApiError.invalid("invalid_metadata", "'metadata' must be an object of string values", "metadata"));
+                throw ChatRequestRules.invalid("invalid_metadata", "'metadata' must be an object of string values", "metadata");
             }
-            if (mo.size() > MAX_METADATA_PAIRS) {
-                return Parsed.fail(ApiError.invalid("invalid_metadata", "'metadata' has " + mo.size() + " pairs; at most "
-                        + MAX_METADATA_PAIRS + " are allowed", "metadata"));
-            }
+            ChatRequestRules.metadataSize(mo.size());
             for (String k : mo.fieldNames()) {
-                Object v = mo.getValue(k);
-                if (k.length() > MAX_METADATA_KEY || !(v instanceof String sv) || sv.length() > MAX_METADATA_VALUE) {
-                    return Parsed.fail(ApiError.invalid("invalid_metadata", "metadata keys must be at most " + MAX_METADATA_KEY
-                            + " characters and values strings of at most " + MAX_METADATA_VALUE + " characters (key '"
-                            + ChatRequestRules.abbreviate(k) + "')", "metadata." + ChatRequestRules.abbreviate(k)));
-                }
-                metadata.put(k, sv);
+                metadata.put(k, ChatRequestRules.metadataPair(k, mo.getValue(k)));
             }
         }
         Long deadline = null;
         Object dl = json.getValue("deadline");
         if (dl != null && cancelAfter != null) {
-            return Parsed.fail(ApiError.invalid("invalid_deadline", "give either the Cancel-After header or 'deadline', not both", "deadline"));
+            throw ChatRequestRules.invalid("invalid_deadline", "give either the Cancel-After header or 'deadline', not both", "deadline");
         }
         if (dl != null) {
             Long at = ChatRequestRules.parseDeadline(dl);
             if (at == null) {
-                return Parsed.fail(ApiError.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds",
-                        "deadline"));
+                throw ChatRequestRules.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds",
+                        "deadline");
             }
             deadline = at;
         } else if (cancelAfter != null) {
             Long d = ChatRequestRules.parseDuration(cancelAfter.trim());
             if (d == null || d <= 0) {
-                return Parsed.fail(ApiError.invalid("invalid_deadline", "the Cancel-After header must be a positive duration such as "
-                        + "'90s', '5m', '2h' or 'PT30S', was '" + ChatRequestRules.abbreviate(cancelAfter) + "'", "Cancel-After"));
+                throw ChatRequestRules.invalid("invalid_deadline", "the Cancel-After header must be a positive duration such as "
+                        + "'90s', '5m', '2h' or 'PT30S', was '" + ChatRequestRules.abbreviate(cancelAfter) + "'", "Cancel-After");
             }
             deadline = nowMs + d;
         }
-        if (deadline != null) {
-            if (deadline <= nowMs) {
-                return Parsed.fail(ApiError.invalid("invalid_deadline", "the deadline is in the past", "deadline"));
-            }
-            if (deadline - nowMs > MAX_DEADLINE.toMillis()) {
-                return Parsed.fail(ApiError.invalid("invalid_deadline", "the deadline is more than " + MAX_DEADLINE.toDays()
-                        + " days away", "deadline"));
-            }
-        }
+        ChatRequestRules.deadline(deadline, nowMs, "the deadline is in the past");
         OpenAiBodyFields.Options options = OpenAiBodyFields.options(json, served);
         if (options.error() != null) {
             return Parsed.fail(options.error());

@@ -7,6 +7,7 @@ import io.inferq.job.JobLane;
 import io.inferq.job.JobSnapshots;
 import io.inferq.job.JobStatus;
 import io.inferq.job.TerminalClaims;
+import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.ingress.tenants.SubmitRateLimiter;
@@ -765,19 +766,18 @@ public final class JobsApi {
         });
     }
 
+    /**
+     * Writes a cancel's event and result ({@link TerminalOutcomeWriter}: once, a refused reply topic falling back to
+     * {@code inferq.results}); fails if either is not written, on the caller's context.
+     */
     private Future<Void> publishTerminal(JobEvent terminal) {
-        ProducerRecord<String, byte[]> event;
-        ProducerRecord<String, byte[]> rec;
-        try {
-            event = new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal));
-            String topic = terminal.getReplyTopic() != null ? terminal.getReplyTopic() : TopicCatalogue.RESULTS;
-            rec = io.inferq.job.ResultRecords.record(topic, terminal);
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
         // a reply topic's metadata may not be known yet: the send can block, so never on the event loop
         Context context = vertx.getOrCreateContext();
-        return Future.all(sender.send(event, context), sender.send(rec, context)).mapEmpty();
+        TerminalOutcomeWriter writer = new TerminalOutcomeWriter(TerminalOutcomeWriter.Transport.of(
+                r -> sender.send(r, context).toCompletionStage(), task -> context.runOnContext(v -> task.run()),
+                (ms, task) -> vertx.setTimer(ms, t -> task.run())), TerminalOutcomeWriter.Policy.ONCE, null, null);
+        return Future.fromCompletionStage(writer.write(terminal), context)
+                .compose(w -> w.complete() ? Future.succeededFuture() : Future.failedFuture(w.givenUp().get(0).cause()));
     }
 
     private void reject(RoutingContext ctx, ApiError error) {

@@ -14,7 +14,7 @@ import java.util.List;
  * @param pools          pools that serve it, e.g. {@code h800-r1 (NVIDIA H800, simulated)}
  */
 public record ServedModel(String id, String ownedBy, int contextTokens, int maxOutputTokens, int maxPromptTokens,
-                          List<String> pools) {
+                          List<String> pools) implements io.inferq.job.request.ModelLimits {
     public ServedModel {
         pools = List.copyOf(pools);
     }

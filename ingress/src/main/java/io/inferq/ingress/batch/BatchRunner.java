@@ -2,10 +2,11 @@ package io.inferq.ingress.batch;
 
 import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.avro.JobRequest;
-import io.inferq.broker.avro.JobResult;
 import io.inferq.job.JobSnapshots;
 import io.inferq.job.JobStatus;
 import io.inferq.job.TerminalClaims;
+import io.inferq.job.outcome.Backoff;
+import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.origin.TrustedOrigin;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
@@ -63,6 +64,8 @@ final class BatchRunner implements AutoCloseable {
     static final int CHUNK = 1000;
     static final int IN_FLIGHT = 4096;
     static final long END_GRACE_MS = 30_000;
+    /** Attempts at writing one ended request's event or result (200 ms doubling to 5 s between them). */
+    static final TerminalOutcomeWriter.Policy TERMINAL_WRITES = new TerminalOutcomeWriter.Policy(new Backoff(200, 5_000), 5);
     static final Set<String> TERMINAL = Set.of("completed", "failed", "expired", "cancelled");
 
     private final BatchStore store;
@@ -79,7 +82,15 @@ final class BatchRunner implements AutoCloseable {
     private final java.util.function.BooleanSupplier viewCaughtUp;
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
-    private final AvroSerde<JobResult> resultSerde = new AvroSerde<>(JobResult.class);
+    /** Runs the terminal writer's retries and continuations (one daemon thread, created on first use). */
+    private final java.util.concurrent.ScheduledExecutorService writeTimer = java.util.concurrent.Executors
+            .newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "batch-runner-writes");
+                t.setDaemon(true);
+                return t;
+            });
+    /** Writes the cancelled / expired outcomes of a batch's open requests: a transient failure is retried a few times. */
+    private final TerminalOutcomeWriter outcomes;
     /** Batches whose open lines this runner has already ended in this session. Runner thread only. */
     private final Set<String> endedLines = new HashSet<>();
     /** Batches whose first chunk after a takeover must skip jobs already written. Runner thread only. */
@@ -103,6 +114,8 @@ final class BatchRunner implements AutoCloseable {
         this.clock = clock;
         this.settings = settings;
         this.webhooks = webhooks;
+        this.outcomes = new TerminalOutcomeWriter(TerminalOutcomeWriter.Transport.of(r -> TerminalOutcomeWriter.send(producer, r),
+                writeTimer, (ms, task) -> writeTimer.schedule(task, ms, TimeUnit.MILLISECONDS)), TERMINAL_WRITES, null, () -> running);
     }
 
     void start() {
@@ -417,6 +430,7 @@ final class BatchRunner implements AutoCloseable {
             });
             String owner = "batch:" + id;
             long now = clock.millis();
+            List<java.util.concurrent.CompletableFuture<TerminalOutcomeWriter.Written>> writes = new ArrayList<>();
             for (int i = 0; i < open.size(); i += 500) {
                 Map<String, JobStatus> want = new HashMap<>();
                 for (int line : open.subList(i, Math.min(open.size(), i + 500))) {
@@ -427,11 +441,11 @@ final class BatchRunner implements AutoCloseable {
                     if (e.getValue().status() == status && owner.equals(e.getValue().owner())) {
                         JobEvent ended = BatchJobs.ended(jobLookup.apply(e.getKey()), id, BatchJobs.lineOf(e.getKey()),
                                 in.getString("tenant"), b.getString("model"), status, code, message, now);
-                        publishTerminal(ended);
+                        writes.add(outcomes.write(ended).toCompletableFuture());
                     }
                 }
             }
-            producer.flush();
+            awaitWritten(id, writes);
             LOG.info("batch {}: {} open request(s) ended as {}", id, open.size(), status.apiName());
         }
         int submitted = countSubmitted(b);
@@ -458,9 +472,28 @@ final class BatchRunner implements AutoCloseable {
         return n[0];
     }
 
-    private void publishTerminal(JobEvent terminal) {
-        producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, terminal.getJobId(), eventSerde.encode(terminal)));
-        producer.send(new ProducerRecord<>(TopicCatalogue.RESULTS, terminal.getJobId(), resultSerde.encode(JobSnapshots.result(terminal))));
+    /** Waits (while running) until every outcome is written or given up; logs those given up. */
+    private void awaitWritten(String batchId, List<java.util.concurrent.CompletableFuture<TerminalOutcomeWriter.Written>> writes) {
+        int givenUp = 0;
+        for (var w : writes) {
+            while (running) {
+                try {
+                    givenUp += w.get(1, TimeUnit.SECONDS).complete() ? 0 : 1;
+                    break;
+                } catch (TimeoutException e) {
+                    // still trying; look again (a stop leaves the rest to the next owner of the batch)
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } catch (ExecutionException e) {
+                    givenUp++;
+                    break;
+                }
+            }
+        }
+        if (givenUp > 0) {
+            LOG.error("batch {}: the outcome of {} request(s) could not be written", batchId, givenUp);
+        }
     }
 
     private interface LineVisitor {
@@ -608,5 +641,6 @@ final class BatchRunner implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        writeTimer.shutdown(); // after the runner: a write still open is redone by the next owner of the batch
     }
 }

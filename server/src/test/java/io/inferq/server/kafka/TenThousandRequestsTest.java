@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.inferq.broker.avro.JobResult;
 import io.inferq.broker.avro.JobStatusCode;
 import io.inferq.broker.topics.TopicCatalogue;
-import io.inferq.dispatcher.runtime.DispatcherVerticle;
+import io.inferq.job.outcome.DeadLetterHeaders;
 import io.inferq.dispatcher.runtime.contract.ContractHeaders;
 import io.inferq.server.InferqServer;
 import io.inferq.server.TestInferq;
@@ -113,16 +113,16 @@ class TenThousandRequestsTest {
         Set<String> dlqCorrelations = new HashSet<>();
         for (ConsumerRecord<String, byte[]> d : dlq) {
             dlqCorrelations.add(header(d, ContractHeaders.CORRELATION_ID));
-            assertThat(header(d, DispatcherVerticle.CONNECT_TOPIC)).isEqualTo(TopicCatalogue.REQUESTS);
-            long offset = Long.parseLong(header(d, DispatcherVerticle.CONNECT_OFFSET));
-            int partition = Integer.parseInt(header(d, DispatcherVerticle.CONNECT_PARTITION));
-            assertThat(ByteBuffer.wrap(d.headers().lastHeader(DispatcherVerticle.SPRING_ORIGINAL_OFFSET).value()).getLong()).isEqualTo(offset);
-            assertThat(ByteBuffer.wrap(d.headers().lastHeader(DispatcherVerticle.SPRING_ORIGINAL_PARTITION).value()).getInt()).isEqualTo(partition);
-            assertThat(header(d, DispatcherVerticle.SPRING_ORIGINAL_TOPIC)).isEqualTo(TopicCatalogue.REQUESTS);
-            assertThat(header(d, DispatcherVerticle.CONNECT_EXCEPTION_CLASS)).startsWith("io.inferq.dispatcher.runtime.contract.RequestContractException$");
-            assertThat(header(d, DispatcherVerticle.CONNECT_EXCEPTION_MESSAGE)).isNotBlank();
-            assertThat(header(d, DispatcherVerticle.SPRING_EXCEPTION_FQCN)).isEqualTo(header(d, DispatcherVerticle.CONNECT_EXCEPTION_CLASS));
-            assertThat(header(d, DispatcherVerticle.DLQ_ERROR_CODE)).isNotBlank();
+            assertThat(header(d, DeadLetterHeaders.CONNECT_TOPIC)).isEqualTo(TopicCatalogue.REQUESTS);
+            long offset = Long.parseLong(header(d, DeadLetterHeaders.CONNECT_OFFSET));
+            int partition = Integer.parseInt(header(d, DeadLetterHeaders.CONNECT_PARTITION));
+            assertThat(ByteBuffer.wrap(d.headers().lastHeader(DeadLetterHeaders.SPRING_ORIGINAL_OFFSET).value()).getLong()).isEqualTo(offset);
+            assertThat(ByteBuffer.wrap(d.headers().lastHeader(DeadLetterHeaders.SPRING_ORIGINAL_PARTITION).value()).getInt()).isEqualTo(partition);
+            assertThat(header(d, DeadLetterHeaders.SPRING_ORIGINAL_TOPIC)).isEqualTo(TopicCatalogue.REQUESTS);
+            assertThat(header(d, DeadLetterHeaders.CONNECT_EXCEPTION_CLASS)).startsWith("io.inferq.dispatcher.runtime.contract.RequestContractException$");
+            assertThat(header(d, DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE)).isNotBlank();
+            assertThat(header(d, DeadLetterHeaders.SPRING_EXCEPTION_FQCN)).isEqualTo(header(d, DeadLetterHeaders.CONNECT_EXCEPTION_CLASS));
+            assertThat(header(d, DeadLetterHeaders.ERROR_CODE)).isNotBlank();
             assertThat(d.headers().lastHeader(ContractHeaders.API_KEY)).as("credentials never reach the DLQ").isNull();
         }
         assertThat(dlqCorrelations).isEqualTo(poisonOffsetsByCorrelation.keySet());

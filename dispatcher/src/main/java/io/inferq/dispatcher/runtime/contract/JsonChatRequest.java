@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeType;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.job.ChatRequestRules;
 import io.inferq.job.JobLane;
+import io.inferq.job.request.RequestError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -27,33 +28,33 @@ final class JsonChatRequest {
     private JsonChatRequest() {
     }
 
-    static Draft read(byte[] body, Map<String, ServedModelLimits> models) throws RequestContractException {
+    static Draft read(byte[] body, Map<String, ServedModelLimits> models) {
         JsonNode json;
         try {
             json = MAPPER.readTree(body);
         } catch (JacksonException e) {
-            throw new RequestContractException.Undecodable("invalid_json", "the record value is not valid JSON: " + firstLine(e.getOriginalMessage()));
+            throw RequestError.undecodable("invalid_json", "the record value is not valid JSON: " + firstLine(e.getOriginalMessage())).rejected();
         } catch (java.io.IOException e) {
-            throw new RequestContractException.Undecodable("invalid_json", "the record value is not readable JSON: " + e.getMessage());
+            throw RequestError.undecodable("invalid_json", "the record value is not readable JSON: " + e.getMessage()).rejected();
         }
         if (json == null || !json.isObject()) {
-            throw new RequestContractException.Undecodable("invalid_json", "the record value must be a JSON object");
+            throw RequestError.undecodable("invalid_json", "the record value must be a JSON object").rejected();
         }
         JsonNode modelNode = json.get("model");
-        ServedModelLimits served = RequestRules.model(modelNode != null && modelNode.isTextual() ? modelNode.asText() : null, models);
+        ServedModelLimits served = ChatRequestRules.model(modelNode != null && modelNode.isTextual() ? modelNode.asText() : null, models);
         if (json.path("stream").isBoolean() && json.path("stream").asBoolean()) {
-            throw RequestRules.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream");
+            throw ChatRequestRules.invalid("unsupported_parameter", "'stream' is not supported for queued jobs", "stream");
         }
         JsonNode n = json.get("n");
         if (n != null && !n.isNull() && !(n.isNumber() && ChatRequestRules.isWholeNumber(n.numberValue())
                 && ChatRequestRules.saturatedLong(n.numberValue()) == 1)) {
-            throw RequestRules.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n");
+            throw ChatRequestRules.invalid("unsupported_parameter", "'n' must be 1 for queued jobs", "n");
         }
         JsonNode msgs = json.get("messages");
         if (msgs == null || !msgs.isArray()) {
-            throw RequestRules.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages");
+            throw ChatRequestRules.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages");
         }
-        RequestRules.messageCount(msgs.size());
+        ChatRequestRules.messageCount(msgs.size());
         List<ChatMessage> messages = new ArrayList<>(msgs.size());
         com.fasterxml.jackson.databind.node.ArrayNode extras = MAPPER.createArrayNode();
         boolean anyExtras = false;
@@ -62,17 +63,17 @@ final class JsonChatRequest {
             JsonNode m = msgs.get(i);
             String param = "messages[" + i + "]";
             if (!m.isObject()) {
-                throw RequestRules.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param);
+                throw ChatRequestRules.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param);
             }
             JsonNode role = m.get("role");
-            RequestRules.role(i, role == null || role.isNull() ? null : role.isTextual() ? role.asText() : role.toString());
+            ChatRequestRules.role(i, role == null || role.isNull() ? null : role.isTextual() ? role.asText() : role.toString());
             JsonNode toolCalls = m.get("tool_calls");
             boolean toolCallMessage = toolCalls != null && toolCalls.isArray() && !toolCalls.isEmpty()
                     && "assistant".equals(role.asText());
             String content = toolCallMessage && (m.get("content") == null || m.get("content").isNull()) ? ""
                     : content(m.get("content"));
             if (content == null) {
-                throw RequestRules.invalid("invalid_content", param + ".content must be a string or an array of text parts", param + ".content");
+                throw ChatRequestRules.invalid("invalid_content", param + ".content must be a string or an array of text parts", param + ".content");
             }
             chars += content.length();
             messages.add(new ChatMessage(role.asText(), content));
@@ -89,25 +90,25 @@ final class JsonChatRequest {
             extras.add(x.isEmpty() ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : x);
             anyExtras |= !x.isEmpty();
         }
-        int promptTokens = RequestRules.estimatePromptTokens(chars, messages.size());
+        int promptTokens = ChatRequestRules.estimatePromptTokens(chars, messages.size());
         JsonNode mt = json.has("max_tokens") && !json.get("max_tokens").isNull() ? json.get("max_tokens") : json.get("max_completion_tokens");
         Long requested = null;
         if (mt != null && !mt.isNull()) {
             if (!mt.isNumber() || !ChatRequestRules.isWholeNumber(mt.numberValue())) {
-                throw RequestRules.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens");
+                throw ChatRequestRules.invalid("invalid_max_tokens", "'max_tokens' must be an integer", "max_tokens");
             }
             requested = ChatRequestRules.saturatedLong(mt.numberValue()); // exact, or saturated: never wrapped into range
         }
-        int maxTokens = RequestRules.maxTokens(requested, served);
-        RequestRules.context(promptTokens, maxTokens, served);
+        int maxTokens = ChatRequestRules.maxTokens(requested, String.valueOf(requested), served);
+        ChatRequestRules.context(promptTokens, maxTokens, served);
         JsonNode t = json.get("temperature");
         Double temperature = null;
         if (t != null && !t.isNull()) {
             if (!t.isNumber()) {
-                throw RequestRules.invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature");
+                throw ChatRequestRules.invalid("invalid_temperature", "'temperature' must be a number between 0 and 2", "temperature");
             }
             temperature = t.asDouble();
-            RequestRules.temperature(temperature);
+            ChatRequestRules.temperature(temperature);
         }
         JobLane lane = null;
         JsonNode pr = json.get("priority");
@@ -117,27 +118,27 @@ final class JsonChatRequest {
             } else if ("batch".equals(pr.asText(null)) && pr.isTextual()) {
                 lane = JobLane.BATCH;
             } else {
-                throw RequestRules.invalid("invalid_priority", "'priority' must be 'interactive' or 'batch'", "priority");
+                throw ChatRequestRules.invalid("invalid_priority", "'priority' must be 'interactive' or 'batch'", "priority");
             }
         }
         String webhook = null;
         JsonNode wh = json.get("webhook");
         if (wh != null && !wh.isNull()) {
             if (!wh.isTextual()) {
-                throw RequestRules.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook");
+                throw ChatRequestRules.invalid("invalid_webhook", "'webhook' must be an http or https URL", "webhook");
             }
             webhook = wh.asText();
-            RequestRules.webhook(webhook);
+            ChatRequestRules.webhook(webhook);
         }
         Set<String> events = new LinkedHashSet<>();
         JsonNode filter = json.get("webhook_events_filter");
         if (filter != null && !filter.isNull()) {
             if (!filter.isArray()) {
-                throw RequestRules.invalid("invalid_webhook_events_filter",
+                throw ChatRequestRules.invalid("invalid_webhook_events_filter",
                         "'webhook_events_filter' must be an array of 'queued', 'running', 'completed'", "webhook_events_filter");
             }
             for (JsonNode ev : filter) {
-                RequestRules.webhookEvent(ev.isTextual() ? ev.asText() : ev.toString());
+                ChatRequestRules.webhookEvent(ev.isTextual() ? ev.asText() : ev.toString());
                 events.add(ev.asText());
             }
         }
@@ -146,11 +147,11 @@ final class JsonChatRequest {
         JsonNode md = json.get("metadata");
         if (md != null && !md.isNull()) {
             if (!md.isObject()) {
-                throw RequestRules.invalid("invalid_metadata", "'metadata' must be an object of string values", "metadata");
+                throw ChatRequestRules.invalid("invalid_metadata", "'metadata' must be an object of string values", "metadata");
             }
-            RequestRules.metadataSize(md.size());
+            ChatRequestRules.metadataSize(md.size());
             for (Map.Entry<String, JsonNode> e : md.properties()) {
-                RequestRules.metadataPair(e.getKey(), e.getValue().isTextual() ? e.getValue().asText() : e.getValue());
+                ChatRequestRules.metadataPair(e.getKey(), e.getValue().isTextual() ? e.getValue().asText() : e.getValue());
                 metadata.put(e.getKey(), e.getValue().asText());
             }
         }
@@ -158,9 +159,9 @@ final class JsonChatRequest {
         JsonNode dl = json.get("deadline");
         if (dl != null && !dl.isNull()) {
             Object v = dl.isNumber() ? (Object) dl.numberValue() : dl.isTextual() ? dl.asText() : null;
-            deadline = RequestRules.parseBodyDeadline(v);
+            deadline = ChatRequestRules.parseDeadline(v);
             if (deadline == null) {
-                throw RequestRules.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds", "deadline");
+                throw ChatRequestRules.invalid("invalid_deadline", "'deadline' must be an RFC 3339 timestamp or epoch seconds", "deadline");
             }
         }
         com.fasterxml.jackson.databind.node.ObjectNode options = MAPPER.createObjectNode();

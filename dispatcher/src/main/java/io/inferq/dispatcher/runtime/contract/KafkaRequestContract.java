@@ -4,6 +4,8 @@ import io.inferq.job.ChatRequestRules;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.job.JobLane;
+import io.inferq.job.request.RequestError;
+import io.inferq.job.request.RequestRejected;
 import io.inferq.job.JobSnapshots;
 import io.inferq.job.JobStatus;
 import io.inferq.broker.origin.TrustedOrigin;
@@ -144,34 +146,34 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
     public RequestDecoding.Result apply(ConsumerRecord<String, byte[]> record) {
         try {
             return decode(record);
-        } catch (RequestContractException e) {
-            return RequestDecoding.Result.reject(e.getClass().getName(), e.code(), e.getMessage());
+        } catch (RequestRejected e) {
+            return RequestDecoding.Result.reject(e.error());
         }
     }
 
-    /** @throws RequestContractException when the record goes to the dead-letter topic */
-    public RequestDecoding.Result decode(ConsumerRecord<String, byte[]> record) throws RequestContractException {
+    /** @throws RequestRejected when the record goes to the dead-letter topic */
+    public RequestDecoding.Result decode(ConsumerRecord<String, byte[]> record) {
         byte[] value = record.value();
         if (value == null || value.length == 0) {
-            throw new RequestContractException.Undecodable("empty_record", "the record has no value");
+            throw RequestError.undecodable("empty_record", "the record has no value").rejected();
         }
         switch (origin.verify(record.headers(), value)) {
             case INGRESS, WORKER:
                 return RequestDecoding.Result.ok(decodeAvro(value));
             case FORGED:
-                throw new RequestContractException.Unauthenticated("invalid_origin", "the record claims to come from inferq ("
-                        + TrustedOrigin.ORIGIN_HEADER + ") but its " + TrustedOrigin.SIGNATURE_HEADER + " is missing or wrong");
+                throw RequestError.unauthenticated("invalid_origin", "the record claims to come from inferq ("
+                        + TrustedOrigin.ORIGIN_HEADER + ") but its " + TrustedOrigin.SIGNATURE_HEADER + " is missing or wrong").rejected();
             default:
                 return external(record, value);
         }
     }
 
-    private RequestDecoding.Result external(ConsumerRecord<String, byte[]> record, byte[] value) throws RequestContractException {
+    private RequestDecoding.Result external(ConsumerRecord<String, byte[]> record, byte[] value) {
         String tenantHeader = header(record, ContractHeaders.TENANT);
         String tenant = tenants.authenticate(tenantHeader, header(record, ContractHeaders.API_KEY)).orElseThrow(() ->
-                new RequestContractException.Unauthenticated("invalid_api_key", tenantHeader == null
+                RequestError.unauthenticated("invalid_api_key", tenantHeader == null
                         ? "the record names no tenant: set the " + ContractHeaders.TENANT + " and " + ContractHeaders.API_KEY + " headers"
-                        : "unknown tenant '" + ChatRequestRules.abbreviate(tenantHeader) + "' or wrong " + ContractHeaders.API_KEY));
+                        : "unknown tenant '" + ChatRequestRules.abbreviate(tenantHeader) + "' or wrong " + ContractHeaders.API_KEY).rejected());
         long producedAt = record.timestamp() > 0 ? record.timestamp() : clock.millis();
         JobLane topicLane = TopicCatalogue.REQUESTS_BATCH.equals(record.topic()) ? JobLane.BATCH : JobLane.INTERACTIVE;
         String contentType = contentType(record);
@@ -194,33 +196,33 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         } else if (contentType == null || ContractHeaders.AVRO.equals(contentType)) {
             JobRequest r = decodeAvro(value);
             if (!r.getTenant().isEmpty() && !r.getTenant().equals(tenant)) {
-                throw new RequestContractException.Unauthenticated("tenant_mismatch", "the record's tenant field '"
-                        + ChatRequestRules.abbreviate(r.getTenant()) + "' is not the authenticated tenant '" + tenant + "'");
+                throw RequestError.unauthenticated("tenant_mismatch", "the record's tenant field '"
+                        + ChatRequestRules.abbreviate(r.getTenant()) + "' is not the authenticated tenant '" + tenant + "'").rejected();
             }
             b = validateAvro(r, topicLane).setTenant(tenant);
             bodyDeadline = r.getDeadlineAtMs();
             givenJobId = r.getJobId().isEmpty() ? null : r.getJobId();
         } else {
-            throw new RequestContractException.Undecodable("unsupported_content_type", "content-type '" + ChatRequestRules.abbreviate(contentType)
-                    + "' is not supported; use " + ContractHeaders.JSON + " or " + ContractHeaders.AVRO + " (or no content-type for Avro)");
+            throw RequestError.undecodable("unsupported_content_type", "content-type '" + ChatRequestRules.abbreviate(contentType)
+                    + "' is not supported; use " + ContractHeaders.JSON + " or " + ContractHeaders.AVRO + " (or no content-type for Avro)").rejected();
         }
 
         String deadlineHeader = header(record, ContractHeaders.DEADLINE);
         Long deadline = bodyDeadline;
         if (deadlineHeader != null) {
             if (bodyDeadline != null) {
-                throw RequestRules.invalid("invalid_deadline", "give either the " + ContractHeaders.DEADLINE + " header or a deadline in the body, not both",
+                throw ChatRequestRules.invalid("invalid_deadline", "give either the " + ContractHeaders.DEADLINE + " header or a deadline in the body, not both",
                         "deadline");
             }
             deadline = RequestRules.deadlineHeader(deadlineHeader, producedAt);
         }
-        RequestRules.deadline(deadline, producedAt);
+        ChatRequestRules.deadline(deadline, producedAt, "the deadline is before the record was produced");
 
         String webhook = b.getWebhookUrl();
         if (webhook != null) {
             String problem = webhookTargets.problem(webhook);
             if (problem != null) {
-                throw RequestRules.invalid("invalid_webhook", problem, "webhook");
+                throw ChatRequestRules.invalid("invalid_webhook", problem, "webhook");
             }
         }
         String jobIdHeader = header(record, ContractHeaders.JOB_ID);
@@ -240,7 +242,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         RequestRules.replyTopic(replyTopic);
         RequestRules.replyTopicAllowed(replyTopic, tenant, replyTopicPrefixes.get(tenant));
         if (replyTopic != null && !replyTopic.equals(TopicCatalogue.RESULTS) && !replyTopics.exists(replyTopic)) {
-            throw RequestRules.invalid("reply_topic_not_found", "the reply topic '" + replyTopic + "' does not exist; create it before"
+            throw ChatRequestRules.invalid("reply_topic_not_found", "the reply topic '" + replyTopic + "' does not exist; create it before"
                     + " producing requests that name it", ContractHeaders.REPLY_TOPIC);
         }
         String jobId;
@@ -260,44 +262,44 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
     }
 
     /** An external Avro request checked with the same rules as a JSON one. */
-    private JobRequest.Builder validateAvro(JobRequest r, JobLane topicLane) throws RequestContractException.Invalid {
-        ServedModelLimits served = RequestRules.model(r.getModel(), models);
-        RequestRules.messageCount(r.getMessages().size());
+    private JobRequest.Builder validateAvro(JobRequest r, JobLane topicLane) {
+        ServedModelLimits served = ChatRequestRules.model(r.getModel(), models);
+        ChatRequestRules.messageCount(r.getMessages().size());
         long chars = 0;
         for (int i = 0; i < r.getMessages().size(); i++) {
             ChatMessage m = r.getMessages().get(i);
-            RequestRules.role(i, m.getRole());
+            ChatRequestRules.role(i, m.getRole());
             chars += m.getContent().length();
         }
-        int promptTokens = RequestRules.estimatePromptTokens(chars, r.getMessages().size());
-        int maxTokens = RequestRules.maxTokens((long) r.getMaxTokens(), served);
-        RequestRules.context(promptTokens, maxTokens, served);
-        RequestRules.temperature(r.getTemperature());
-        RequestRules.webhook(r.getWebhookUrl());
+        int promptTokens = ChatRequestRules.estimatePromptTokens(chars, r.getMessages().size());
+        int maxTokens = ChatRequestRules.maxTokens((long) r.getMaxTokens(), String.valueOf(r.getMaxTokens()), served);
+        ChatRequestRules.context(promptTokens, maxTokens, served);
+        ChatRequestRules.temperature(r.getTemperature());
+        ChatRequestRules.webhook(r.getWebhookUrl());
         List<String> events = new ArrayList<>();
         for (String ev : r.getWebhookEvents()) {
-            RequestRules.webhookEvent(ev);
+            ChatRequestRules.webhookEvent(ev);
             events.add(ev);
         }
         if (!events.contains("completed")) {
             events.add("completed");
         }
         events.sort(null);
-        RequestRules.metadataSize(r.getMetadata().size());
+        ChatRequestRules.metadataSize(r.getMetadata().size());
         for (Map.Entry<String, String> e : r.getMetadata().entrySet()) {
-            RequestRules.metadataPair(e.getKey(), e.getValue());
+            ChatRequestRules.metadataPair(e.getKey(), e.getValue());
         }
         JobLane lane = topicLane == JobLane.BATCH ? JobLane.BATCH : JobLane.fromWire(r.getLane());
         return JobRequest.newBuilder(r).setPromptTokens(promptTokens).setMaxTokens(maxTokens).setLane(lane.toWire())
                 .setWebhookEvents(events).setMetadata(new HashMap<>(r.getMetadata()));
     }
 
-    private JobRequest decodeAvro(byte[] value) throws RequestContractException.Undecodable {
+    private JobRequest decodeAvro(byte[] value) {
         try {
             return avro.decode(value);
         } catch (AvroSerde.AvroDecodeException e) {
-            throw new RequestContractException.Undecodable("invalid_avro", e.getMessage()
-                    + " (send Avro single-object encoding of JobRequest.avsc, or JSON with content-type: application/json)");
+            throw RequestError.undecodable("invalid_avro", e.getMessage()
+                    + " (send Avro single-object encoding of JobRequest.avsc, or JSON with content-type: application/json)").rejected();
         }
     }
 

@@ -40,7 +40,7 @@ public final class RejectionReply {
         }
         try {
             RequestRules.replyTopic(replyTopic);
-        } catch (RequestContractException.Invalid e) {
+        } catch (io.inferq.job.request.RequestRejected e) {
             return Optional.empty();
         }
         String jobId = header(record, ContractHeaders.JOB_ID);
@@ -57,7 +57,7 @@ public final class RejectionReply {
         boolean json = wantsJson(record);
         ProducerRecord<String, byte[]> r = new ProducerRecord<>(replyTopic, jobId, json ? ResultRecords.json(result) : AVRO.encode(result));
         r.headers().add(ResultRecords.CONTENT_TYPE_HEADER, (json ? ResultRecords.JSON : ResultRecords.AVRO).getBytes(StandardCharsets.UTF_8));
-        r.headers().add(ResultRecords.CORRELATION_HEADER, correlation.getBytes(StandardCharsets.UTF_8));
+        r.headers().add(io.inferq.job.JobHeaders.CORRELATION_ID, correlation.getBytes(StandardCharsets.UTF_8));
         r.headers().add("inferq-dead-lettered-to", TopicCatalogue.REQUESTS_DLQ.getBytes(StandardCharsets.UTF_8));
         return Optional.of(r);
     }

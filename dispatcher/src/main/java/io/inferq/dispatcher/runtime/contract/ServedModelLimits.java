@@ -9,7 +9,7 @@ import java.util.Objects;
  * @param contextTokens   longest prompt + output accepted
  * @param maxOutputTokens largest {@code max_tokens} accepted; also the cap of the default
  */
-public record ServedModelLimits(String id, int contextTokens, int maxOutputTokens) {
+public record ServedModelLimits(String id, int contextTokens, int maxOutputTokens) implements io.inferq.job.request.ModelLimits {
     public ServedModelLimits {
         Objects.requireNonNull(id, "model id must not be null");
         if (contextTokens < 1 || maxOutputTokens < 1) {

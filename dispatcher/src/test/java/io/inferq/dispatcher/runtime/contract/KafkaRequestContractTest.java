@@ -91,7 +91,7 @@ class KafkaRequestContractTest {
         var r = ContractRecords.open().apply(json(body.trim()));
         assertThat(r.request()).isNull();
         assertThat(r.errorCode()).isEqualTo(code);
-        assertThat(r.errorClass()).startsWith(RequestContractException.class.getName() + "$");
+        assertThat(r.errorClass()).startsWith("io.inferq.dispatcher.runtime.contract.RequestContractException$");
         assertThat(r.errorMessage()).isNotBlank();
     }
 
@@ -140,7 +140,7 @@ class KafkaRequestContractTest {
         assertThat(c.apply(json(chat(""), ContractHeaders.TENANT, "acme", ContractHeaders.API_KEY, "sk-globex")).errorCode())
                 .isEqualTo("invalid_api_key");
         var unknown = c.apply(json(chat(""), ContractHeaders.TENANT, "initech", ContractHeaders.API_KEY, "sk-acme-1"));
-        assertThat(unknown.errorClass()).isEqualTo(RequestContractException.Unauthenticated.class.getName());
+        assertThat(unknown.errorClass()).isEqualTo(io.inferq.job.request.RequestError.Kind.UNAUTHENTICATED.deadLetterClass());
         assertThat(unknown.errorMessage()).doesNotContain("sk-acme-1");
     }
 
