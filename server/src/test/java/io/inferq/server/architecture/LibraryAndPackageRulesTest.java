@@ -8,9 +8,9 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * Holds what DESIGN.md's module table says beyond module edges (which Maven already enforces): which modules may
@@ -44,6 +44,19 @@ class LibraryAndPackageRulesTest {
         com.tngtech.archunit.ArchConfiguration.get().setResolveMissingDependenciesFromClassPath(false);
         classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                 .importPackages("io.inferq");
+    }
+
+    /** Guards against the library rules passing vacuously: library types are seen although not imported as classes. */
+    @Test
+    void libraryDependenciesAreSeen() {
+        for (String[] pair : new String[][] {{"io.inferq.ingress.view", "com.hazelcast"}, {"io.inferq.kvcache.store", "com.github.benmanes.caffeine"},
+                {"io.inferq.dispatcher.runtime", "org.apache.kafka"}, {"io.inferq.ingress.api", "io.vertx"},
+                {"io.inferq.broker.embedded", "kafka"}}) {
+            boolean seen = classes.stream().filter(c -> c.getPackageName().equals(pair[0]))
+                    .flatMap(c -> c.getDirectDependenciesFromSelf().stream())
+                    .anyMatch(d -> d.getTargetClass().getPackageName().startsWith(pair[1] + "."));
+            org.assertj.core.api.Assertions.assertThat(seen).as(pair[0] + " -> " + pair[1]).isTrue();
+        }
     }
 
     // ---- libraries ------------------------------------------------------------------------------------------
