@@ -196,13 +196,18 @@ public final class WebhookDispatcher implements AutoCloseable {
         if (wanted.isEmpty() || log.contains(wanted.get().id())) {
             return;
         }
-        Delivery d = wanted.get();
-        String id = d.id();
-        String jobId = d.jobId();
+        createWhenPermitted(wanted.get(), "job " + wanted.get().jobId());
+    }
+
+    /**
+     * Hands {@code d} to the context for creation once a creation permit is free: waits at most 30 s (back-pressure on
+     * the caller), then drops it with an error.
+     */
+    private void createWhenPermitted(Delivery d, String subject) {
         try {
             if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
                 meters.creationDropped();
-                LOG.error("webhook {} for job {} dropped: {} creations already waiting for 30 s", id, jobId, settings.maxPending());
+                LOG.error("webhook {} for {} dropped: {} creations already waiting for 30 s", d.id(), subject, settings.maxPending());
                 return;
             }
         } catch (InterruptedException ex) {
@@ -275,18 +280,7 @@ public final class WebhookDispatcher implements AutoCloseable {
         if (log.contains(id)) {
             return;
         }
-        Delivery d = factory.forEvent(tenant, subjectId, type, url, data, atMs);
-        try {
-            if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
-                meters.creationDropped();
-                LOG.error("webhook {} for {} dropped: {} creations already waiting for 30 s", id, subjectId, settings.maxPending());
-                return;
-            }
-        } catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        context.runOnContext(v -> create(d));
+        createWhenPermitted(factory.forEvent(tenant, subjectId, type, url, data, atMs), subjectId);
     }
 
     // ---- on the context ------------------------------------------------------------------------------------
