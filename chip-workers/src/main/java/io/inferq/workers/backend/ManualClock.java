@@ -50,6 +50,11 @@ public final class ManualClock extends Clock {
         return new ManualClock(epochMillisAtZero, nanos);
     }
 
+    /** @return nanoseconds this clock has advanced since it was made */
+    public long elapsedNanos() {
+        return nanos.get();
+    }
+
     /** A virtual sleep: moves time forward at once. */
     public void sleepNanos(long duration) throws InterruptedException {
         if (Thread.interrupted()) {

@@ -5,11 +5,9 @@ import io.inferq.broker.client.ConsumerThread;
 import io.inferq.broker.client.GroupMembership;
 import io.inferq.broker.client.KafkaClientSettings;
 import io.inferq.broker.client.TopicFollower;
-import io.inferq.ingress.api.JobJson;
 import io.inferq.ingress.tenants.Tenant;
-import io.micrometer.core.instrument.Counter;
+import io.inferq.ingress.webhooks.DeliveryLog.Tracked;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -22,15 +20,12 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.Function;
@@ -104,9 +99,9 @@ public final class WebhookDispatcher implements AutoCloseable {
     private final Semaphore creationPermits;
 
     /** Latest known state per delivery id. Written only on {@link #context}; read from any thread (API). */
-    private final Map<String, Tracked> deliveries = new ConcurrentHashMap<>();
-    /** Disabled endpoints by key. Written only on the context. */
-    private final Map<String, DeliveryLogCodec.DisabledEndpoint> disabled = new ConcurrentHashMap<>();
+    private final DeliveryLog log = new DeliveryLog();
+    private final DeliveryFactory factory;
+    private final WebhookMeters meters;
     // confined to the context
     private final Set<String> inFlight = new HashSet<>();
     private final Set<String> creating = new HashSet<>();
@@ -114,7 +109,6 @@ public final class WebhookDispatcher implements AutoCloseable {
     private Set<Integer> owned = Set.of();
     private boolean readerPaused;
     private long lastSweepMs;
-    private final AtomicInteger live = new AtomicInteger();
 
     private final Promise<Void> started = Promise.promise();
     private volatile boolean caughtUp;
@@ -130,11 +124,6 @@ public final class WebhookDispatcher implements AutoCloseable {
     private DeliveryCreator creator;
     private UnaryOperator<Function<Delivery, CompletableFuture<RecordMetadata>>> creationWriteDecorator = UnaryOperator.identity();
 
-    private final Counter attempted;
-    private final Counter succeeded;
-    private final Counter deadLettered;
-    private final Counter dropped;
-    private final MeterRegistry registry;
 
     /**
      * @param vertx      the Vert.x instance; a context of it is taken here for all delivery state
@@ -156,18 +145,13 @@ public final class WebhookDispatcher implements AutoCloseable {
         this.settings = java.util.Objects.requireNonNull(settings, "webhook settings");
         this.tenantById = java.util.Objects.requireNonNull(tenantById, "tenant directory");
         this.clock = java.util.Objects.requireNonNull(clock, "clock");
-        this.registry = java.util.Objects.requireNonNull(registry, "meter registry");
+        java.util.Objects.requireNonNull(registry, "meter registry");
         this.context = vertx.getOrCreateContext();
         this.schedule = new RetrySchedule(settings.jitter(), random);
         this.sender = new WebhookSender(vertx, context, WebhookTargetPolicy.of(settings), settings, clock);
         this.creationPermits = new Semaphore(settings.maxPending());
-        this.attempted = Counter.builder("inferq.webhooks.attempts").description("webhook HTTP attempts made").register(registry);
-        this.succeeded = Counter.builder("inferq.webhooks.deliveries.succeeded").description("deliveries answered 2xx").register(registry);
-        this.deadLettered = Counter.builder("inferq.webhooks.deliveries.dead_lettered")
-                .description("deliveries that failed for good and went to the dead-letter topic").register(registry);
-        this.dropped = Counter.builder("inferq.webhooks.creations.dropped")
-                .description("deliveries not created because creation was saturated for 30 s").register(registry);
-        registry.gauge("inferq.webhooks.deliveries.live", live);
+        this.factory = new DeliveryFactory(settings, clock);
+        this.meters = new WebhookMeters(registry, log.liveGauge());
     }
 
     /**
@@ -187,7 +171,7 @@ public final class WebhookDispatcher implements AutoCloseable {
         ownership.start();
         if (jobEventsTopic != null) {
             creator = new DeliveryCreator(kafka, jobEventsTopic, settings.groupId() + "-creators", () -> caughtUp && !closed,
-                    this::deliveryFor, deliveries::containsKey, creationWriteDecorator.apply(this::writeCreated), this::onCreated);
+                    this::deliveryFor, log::contains, creationWriteDecorator.apply(this::writeCreated), this::onCreated);
             creator.start();
         }
         context.runOnContext(v -> timerId = vertx.setPeriodic(settings.tick().toMillis(), id -> tick()));
@@ -209,16 +193,21 @@ public final class WebhookDispatcher implements AutoCloseable {
             return;
         }
         Optional<Delivery> wanted = deliveryFor(e);
-        if (wanted.isEmpty() || deliveries.containsKey(wanted.get().id())) {
+        if (wanted.isEmpty() || log.contains(wanted.get().id())) {
             return;
         }
-        Delivery d = wanted.get();
-        String id = d.id();
-        String jobId = d.jobId();
+        createWhenPermitted(wanted.get(), "job " + wanted.get().jobId());
+    }
+
+    /**
+     * Hands {@code d} to the context for creation once a creation permit is free: waits at most 30 s (back-pressure on
+     * the caller), then drops it with an error.
+     */
+    private void createWhenPermitted(Delivery d, String subject) {
         try {
             if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
-                dropped.increment();
-                LOG.error("webhook {} for job {} dropped: {} creations already waiting for 30 s", id, jobId, settings.maxPending());
+                meters.creationDropped();
+                LOG.error("webhook {} for {} dropped: {} creations already waiting for 30 s", d.id(), subject, settings.maxPending());
                 return;
             }
         } catch (InterruptedException ex) {
@@ -233,20 +222,7 @@ public final class WebhookDispatcher implements AutoCloseable {
      * for no event, or when its state is older than {@code creationHorizon} (history, not news).
      */
     Optional<Delivery> deliveryFor(JobEvent e) {
-        Optional<WebhookEventType> type = WebhookEventType.select(e);
-        if (type.isEmpty()) {
-            return Optional.empty();
-        }
-        long now = clock.millis();
-        if (now - e.getAtMs() > settings.creationHorizon().toMillis()) {
-            return Optional.empty();
-        }
-        String jobId = String.valueOf(e.getJobId());
-        String payload = new JsonObject().put("type", type.get().wireName)
-                .put("timestamp", Instant.ofEpochMilli(e.getAtMs()).toString())
-                .put("data", JobJson.toJson(e, settings.inlineOutputLimit())).encode();
-        return Optional.of(new Delivery(type.get().deliveryId(jobId), 1, Delivery.State.PENDING, String.valueOf(e.getTenant()), jobId,
-                type.get().wireName, String.valueOf(e.getWebhookUrl()), payload, e.getAtMs(), 0, now, null, 0, now));
+        return factory.forJob(e);
     }
 
     /**
@@ -282,7 +258,7 @@ public final class WebhookDispatcher implements AutoCloseable {
     /** The creator's write of {@code d} was acknowledged: track it at once (the reader would find it too). Any thread. */
     private void onCreated(Delivery d, RecordMetadata md) {
         context.runOnContext(v -> {
-            if (!closed && !deliveries.containsKey(d.id()) && !readerPaused) {
+            if (!closed && !log.contains(d.id()) && !readerPaused) {
                 put(new Tracked(d, md.partition(), md.offset()));
             }
             pump();
@@ -300,32 +276,11 @@ public final class WebhookDispatcher implements AutoCloseable {
         if (closed) {
             return;
         }
-        String id;
-        try {
-            byte[] h = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest((subjectId + "\n" + type).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            id = "msg_" + java.util.HexFormat.of().formatHex(h, 0, 16);
-        } catch (java.security.NoSuchAlgorithmException ex) {
-            throw new IllegalStateException(ex);
-        }
-        if (deliveries.containsKey(id)) {
+        String id = DeliveryFactory.eventDeliveryId(subjectId, type);
+        if (log.contains(id)) {
             return;
         }
-        long now = clock.millis();
-        String payload = new JsonObject().put("type", type).put("timestamp", Instant.ofEpochMilli(atMs).toString())
-                .put("data", data).encode();
-        Delivery d = new Delivery(id, 1, Delivery.State.PENDING, tenant, subjectId, type, url, payload, atMs, 0, now, null, 0, now);
-        try {
-            if (!creationPermits.tryAcquire(30, TimeUnit.SECONDS)) {
-                dropped.increment();
-                LOG.error("webhook {} for {} dropped: {} creations already waiting for 30 s", id, subjectId, settings.maxPending());
-                return;
-            }
-        } catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        context.runOnContext(v -> create(d));
+        createWhenPermitted(factory.forEvent(tenant, subjectId, type, url, data, atMs), subjectId);
     }
 
     // ---- on the context ------------------------------------------------------------------------------------
@@ -339,7 +294,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             awaitingCatchUp.add(d); // keeps its permit: bounded by maxPending
             return;
         }
-        if (deliveries.containsKey(d.id()) || !creating.add(d.id())) {
+        if (log.contains(d.id()) || !creating.add(d.id())) {
             creationPermits.release();
             return;
         }
@@ -351,7 +306,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                         settings.deliveriesTopic(), ar.cause().toString());
                 return;
             }
-            if (!deliveries.containsKey(d.id()) && !readerPaused) {
+            if (!log.contains(d.id()) && !readerPaused) {
                 put(new Tracked(d, ar.result().partition(), ar.result().offset()));
                 pump();
             } // else: the reader will find it in Kafka
@@ -389,48 +344,19 @@ public final class WebhookDispatcher implements AutoCloseable {
                 LOG.error("undecodable webhook delivery record {}-{}@{} skipped: {}", r.topic(), r.partition(), r.offset(), ex.toString());
             }
         }
-        if (!readerPaused && live.get() >= settings.maxPending()) {
+        if (!readerPaused && log.live() >= settings.maxPending()) {
             readerPaused = true;
             reader.pause();
-            LOG.warn("webhook deliveries: {} in memory, the limit; reading more waits until some settle", live.get());
+            LOG.warn("webhook deliveries: {} in memory, the limit; reading more waits until some settle", log.live());
         }
         pump();
     }
 
     private void apply(ConsumerRecord<String, byte[]> r) {
-        String key = r.key();
-        if (key == null) {
-            return;
-        }
-        if (key.startsWith("ep_")) {
-            if (r.value() == null) {
-                disabled.remove(key);
-            } else if (DeliveryLogCodec.decode(r.value()) instanceof DeliveryLogCodec.DisabledEndpoint ep) {
-                disabled.put(key, ep);
-            }
-            return;
-        }
-        Tracked cur = deliveries.get(key);
-        if (r.value() == null) {
-            // written by a retention sweep; ignore when a newer state was written after it
-            if (cur != null && cur.d().state() != Delivery.State.PENDING && cur.offset() >= 0 && r.offset() > cur.offset()) {
-                remove(key);
-            }
-            return;
-        }
-        if (!(DeliveryLogCodec.decode(r.value()) instanceof Delivery d)) {
-            return;
-        }
-        if (cur == null || d.version() > cur.d().version()) {
-            put(new Tracked(d, r.partition(), r.offset()));
-        } else if (d.version() == cur.d().version()) {
-            if (cur.offset() < 0) {
-                put(new Tracked(cur.d(), r.partition(), r.offset()));
-            }
-        } else if (cur.offset() >= 0 && r.offset() > cur.offset() && owned.contains(r.partition())
-                && !inFlight.contains(key)) {
+        Tracked cur = log.apply(r);
+        if (cur != null && owned.contains(r.partition()) && !inFlight.contains(cur.d().id())) {
             // an older version landed after the current one: rewrite the current one so compaction keeps it
-            LOG.info("webhook {}: stale version {} after {}; rewriting the current state", key, d.version(), cur.d().version());
+            LOG.info("webhook {}: stale version after {}; rewriting the current state", cur.d().id(), cur.d().version());
             write(cur.d().rewrittenAs(cur.d().version() + 1), cur.partition());
         }
     }
@@ -471,7 +397,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             return 0;
         }
         long now = clock.millis();
-        List<Tracked> due = deliveries.values().stream()
+        List<Tracked> due = log.all().stream()
                 .filter(t -> t.d().state() == Delivery.State.PENDING && t.d().nextAttemptAtMs() <= now
                         && owned.contains(t.partition()) && !inFlight.contains(t.d().id()))
                 .sorted(Comparator.comparingLong(t -> t.d().nextAttemptAtMs()))
@@ -483,7 +409,7 @@ public final class WebhookDispatcher implements AutoCloseable {
     private void attempt(Tracked t) {
         Delivery d = t.d();
         inFlight.add(d.id());
-        DeliveryLogCodec.DisabledEndpoint ep = disabled.get(DeliveryLogCodec.endpointKey(d.tenant(), d.url()));
+        DeliveryLogCodec.DisabledEndpoint ep = log.disabledEndpoint(DeliveryLogCodec.endpointKey(d.tenant(), d.url()));
         if (ep != null) {
             settle(t, new AttemptOutcome.Refused("endpoint disabled since " + Instant.ofEpochMilli(ep.disabledAtMs())
                     + " (" + ep.reason() + "); replaying a delivery to it re-enables it"), 0);
@@ -498,7 +424,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             settle(t, new AttemptOutcome.Refused("tenant " + d.tenant() + " has no webhook secret to sign with"), 0);
             return;
         }
-        attempted.increment();
+        meters.attempted();
         long startNs = System.nanoTime();
         sender.send(d, tenant.get().webhookSecrets()).onComplete(ar -> settle(t, ar.succeeded() ? ar.result()
                 : new AttemptOutcome.Retryable("internal error: " + ar.cause(), 0, 0, "internal"), System.nanoTime() - startNs));
@@ -507,20 +433,18 @@ public final class WebhookDispatcher implements AutoCloseable {
     private void settle(Tracked t, AttemptOutcome outcome, long latencyNs) {
         Delivery d = t.d();
         inFlight.remove(d.id());
-        Tracked cur = deliveries.get(d.id());
+        Tracked cur = log.tracked(d.id());
         if (cur != null && cur.d().version() > d.version()) {
             d = cur.d(); // rewritten meanwhile (a repair): build on the latest version
         }
         long now = clock.millis();
         Delivery next;
         if (outcome instanceof AttemptOutcome.Delivered ok) {
-            succeeded.increment();
-            timer("delivered").record(latencyNs, TimeUnit.NANOSECONDS);
+            meters.delivered(latencyNs);
             next = d.delivered(now, ok.status());
             write(next, t.partition());
         } else if (outcome instanceof AttemptOutcome.Retryable fail) {
-            failedCounter(fail.kind()).increment();
-            timer("failed").record(latencyNs, TimeUnit.NANOSECONDS);
+            meters.failed(fail.kind(), latencyNs);
             long delay = schedule.nextDelayMs(d.attempts() + 1, fail.retryAfterMs());
             if (delay < 0) {
                 next = d.failed(now, fail.reason() + "; gave up after " + (d.attempts() + 1) + " attempts", fail.status(), true);
@@ -530,21 +454,20 @@ public final class WebhookDispatcher implements AutoCloseable {
                 write(next, t.partition());
             }
         } else if (outcome instanceof AttemptOutcome.Gone gone) {
-            failedCounter("gone").increment();
-            timer("failed").record(latencyNs, TimeUnit.NANOSECONDS);
+            meters.failed("gone", latencyNs);
             var ep = new DeliveryLogCodec.DisabledEndpoint(d.tenant(), d.url(), now, gone.reason());
-            disabled.put(ep.key(), ep);
+            log.disable(ep);
             produce(settings.deliveriesTopic(), ep.key(), DeliveryLogCodec.encode(ep));
             next = d.failed(now, gone.reason() + "; endpoint disabled, no further deliveries to it", 410, true);
             deadLetter(next, t.partition());
         } else {
             AttemptOutcome.Refused refused = (AttemptOutcome.Refused) outcome;
-            failedCounter("refused").increment();
+            meters.failed("refused", -1);
             next = d.failed(now, refused.reason(), 0, false);
             deadLetter(next, t.partition());
         }
         settledListener.accept(next);
-        if (readerPaused && live.get() < settings.maxPending() * 9L / 10) {
+        if (readerPaused && log.live() < settings.maxPending() * 9L / 10) {
             readerPaused = false;
             reader.resume();
         }
@@ -552,7 +475,7 @@ public final class WebhookDispatcher implements AutoCloseable {
     }
 
     private void deadLetter(Delivery failed, int partition) {
-        deadLettered.increment();
+        meters.deadLettered();
         LOG.warn("webhook {} for job {} to {} dead-lettered: {}", failed.id(), failed.jobId(), failed.url(), failed.lastError());
         produce(settings.dlqTopic(), failed.id(), DeliveryLogCodec.encodeDeadLetter(failed, failed.updatedAtMs()));
         write(failed, partition);
@@ -567,10 +490,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                         d.id(), d.version(), ar.cause().toString());
                 return;
             }
-            Tracked cur = deliveries.get(d.id());
-            if (cur != null && cur.d().version() == d.version() && cur.offset() < 0) {
-                put(new Tracked(d, ar.result().partition(), ar.result().offset()));
-            }
+            log.acknowledged(d, ar.result().partition(), ar.result().offset());
         });
     }
 
@@ -578,7 +498,7 @@ public final class WebhookDispatcher implements AutoCloseable {
     private void sweep(long now) {
         long deliveredBefore = now - settings.creationHorizon().toMillis();
         long failedBefore = now - settings.failedRetention().toMillis();
-        for (Tracked t : deliveries.values()) {
+        for (Tracked t : log.all()) {
             Delivery d = t.d();
             boolean expired = d.state() == Delivery.State.DELIVERED && d.updatedAtMs() < deliveredBefore
                     || d.state() == Delivery.State.FAILED && d.updatedAtMs() < failedBefore;
@@ -589,15 +509,7 @@ public final class WebhookDispatcher implements AutoCloseable {
     }
 
     private void put(Tracked t) {
-        Tracked old = deliveries.put(t.d().id(), t);
-        live.addAndGet((t.d().isLive() ? 1 : 0) - (old != null && old.d().isLive() ? 1 : 0));
-    }
-
-    private void remove(String id) {
-        Tracked old = deliveries.remove(id);
-        if (old != null && old.d().isLive()) {
-            live.decrementAndGet();
-        }
+        log.put(t);
     }
 
     /** Sends on a worker thread, in call order; the result comes back on the context. */
@@ -617,16 +529,6 @@ public final class WebhookDispatcher implements AutoCloseable {
         return p.future();
     }
 
-    private Counter failedCounter(String kind) {
-        return Counter.builder("inferq.webhooks.attempts.failed").tag("reason", kind)
-                .description("webhook attempts that did not deliver").register(registry);
-    }
-
-    private Timer timer(String outcome) {
-        return Timer.builder("inferq.webhooks.attempt.latency").tag("outcome", outcome)
-                .description("time from sending a webhook attempt to its outcome").register(registry);
-    }
-
     // ---- API support (WebhookApi) ----------------------------------------------------------------------------
 
     /**
@@ -634,10 +536,7 @@ public final class WebhookDispatcher implements AutoCloseable {
      * @return the tenant's deliveries in the given states, newest first. Any thread (a consistent-per-entry view).
      */
     List<Delivery> list(String tenant, Set<Delivery.State> states) {
-        return deliveries.values().stream().map(Tracked::d)
-                .filter(d -> (tenant == null || d.tenant().equals(tenant)) && states.contains(d.state()))
-                .sorted(Comparator.comparingLong(Delivery::createdAtMs).reversed().thenComparing(Delivery::id))
-                .toList();
+        return log.list(tenant, states);
     }
 
     /** What a replay request came to. */
@@ -666,7 +565,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                 p.complete(new ReplayResult.Unavailable("webhook deliveries are starting"));
                 return;
             }
-            Tracked t = deliveries.get(id);
+            Tracked t = log.tracked(id);
             if (t == null || tenant != null && !t.d().tenant().equals(tenant)) { // null: the operator console
                 p.complete(new ReplayResult.NotFound());
                 return;
@@ -677,7 +576,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             }
             Delivery again = t.d().replayed(clock.millis());
             String epKey = DeliveryLogCodec.endpointKey(again.tenant(), again.url());
-            if (disabled.remove(epKey) != null) {
+            if (log.enable(epKey)) {
                 produce(settings.deliveriesTopic(), epKey, null);
             }
             put(new Tracked(again, t.partition(), -1));
@@ -686,10 +585,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                     p.complete(new ReplayResult.Unavailable("could not write the replay to Kafka: " + ar.cause().getMessage()));
                     return;
                 }
-                Tracked cur = deliveries.get(again.id());
-                if (cur != null && cur.d().version() == again.version() && cur.offset() < 0) {
-                    put(new Tracked(again, ar.result().partition(), ar.result().offset()));
-                }
+                log.acknowledged(again, ar.result().partition(), ar.result().offset());
                 p.complete(new ReplayResult.Replayed(again));
                 pump();
             });
@@ -704,8 +600,7 @@ public final class WebhookDispatcher implements AutoCloseable {
 
     /** For tests and the API: the current state of a delivery, or null. Any thread. */
     Delivery get(String id) {
-        Tracked t = deliveries.get(id);
-        return t == null ? null : t.d();
+        return log.get(id);
     }
 
     /** Stops sending and reading, leaves the group (partitions move at once) and flushes. Blocking. */
@@ -728,9 +623,5 @@ public final class WebhookDispatcher implements AutoCloseable {
             producer.close(Duration.ofSeconds(10));
         }
         sender.close();
-    }
-
-    /** A delivery with where its latest record lives ({@code offset} -1 until the write is acknowledged). */
-    private record Tracked(Delivery d, int partition, long offset) {
     }
 }

@@ -21,7 +21,9 @@ import org.junit.jupiter.api.Test;
  * ingress         → broker-config
  * server          → all
  * </pre>
- * and: dispatcher and ingress never import each other.
+ * and: dispatcher and ingress never import each other. Nothing here depends on {@code load-tests}: its classes are not
+ * on this class path, so that rule lives in {@code load-tests} ({@code LoadTestsArchitectureTest}), where every module is.
+ * Libraries, packages and cycles: {@link LibraryAndPackageRulesTest}.
  */
 class ModuleDependencyRulesTest {
     private static final String BROKER = "io.inferq.broker..";
@@ -79,12 +81,6 @@ class ModuleDependencyRulesTest {
     void ingressUsesOnlyBrokerConfig() {
         check(noClasses().that().resideInAPackage(INGRESS).should().dependOnClassesThat()
                 .resideInAnyPackage(KV, WORKERS, DISPATCHER, SERVER, LOAD_TESTS));
-    }
-
-    @Test
-    void nothingButLoadTestsDependsOnLoadTests() {
-        check(noClasses().that().resideOutsideOfPackage(LOAD_TESTS).should().dependOnClassesThat()
-                .resideInAPackage(LOAD_TESTS));
     }
 
     /** Except the remote KV tier's network front end ({@code kvcache.resp}, a Vert.x NetServer); its store is Vert.x-free. */
