@@ -184,6 +184,7 @@ public final class DispatchScheduler {
     private final String batchTag = Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36 * 36,
             36L * 36 * 36 * 36 * 36 * 36 * 36), 36);
     private final DispatchMetrics metrics;
+    private boolean calibrate = true;
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -914,17 +915,23 @@ public final class DispatchScheduler {
         return cached;
     }
 
-    /** Estimated seconds for {@code jobs} as one batch on one instance of {@code pool}. */
+    /** Estimated seconds for {@code jobs} as one batch on one instance of {@code pool} (calibrated). */
     private double serviceSeconds(PoolProfile pool, List<QueuedJob> jobs, long cachedTokens) {
+        PoolLedger ledger = pools.get(pool.poolId());
+        return ledger.model.seconds(priorEstimate(ledger, jobs, cachedTokens));
+    }
+
+    /** The prior's parts of {@code jobs} as one batch on {@code pool}, for estimating and later calibrating. */
+    private CalibratedServiceTime.Estimate priorEstimate(PoolLedger pool, List<QueuedJob> jobs, long cachedTokens) {
         long prompt = 0;
         int maxOut = 0;
         for (QueuedJob j : jobs) {
             prompt += j.promptTokens();
             maxOut = Math.max(maxOut, j.maxTokens());
         }
-        long uncached = Math.max(0, prompt - Math.round(config.prefixOverlapWeight() * cachedTokens));
-        return pool.timeModel().prefillSeconds((int) Math.min(Integer.MAX_VALUE, uncached))
-                + pool.timeModel().decodeSeconds(jobs.size(), maxOut, prompt);
+        long fetched = Math.round(config.prefixOverlapWeight() * cachedTokens);
+        long uncached = Math.max(0, prompt - fetched);
+        return pool.model.priorEstimate((int) Math.min(Integer.MAX_VALUE, uncached), jobs.size(), maxOut, prompt, fetched);
     }
 
     private BatchPlan dispatch(BucketQueue g, PoolLedger pool, List<QueuedJob> jobs, long nowMs,
@@ -941,8 +948,9 @@ public final class DispatchScheduler {
             work += j.quotaTokens();
         }
         String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (++batchSequence);
-        double est = serviceSeconds(pool.profile, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
-        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs));
+        CalibratedServiceTime.Estimate prior = priorEstimate(pool, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
+        double est = pool.model.seconds(prior);
+        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs), prior);
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
                 config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
         metrics.dispatched(plan, nowMs);
@@ -974,14 +982,38 @@ public final class DispatchScheduler {
     }
 
     /**
-     * Returns the batch's credit to its pool. Idempotent: an unknown or already finished batch is ignored.
+     * Returns the batch's credit to its pool, without learning from its run time (see
+     * {@link #batchFinished(String, String, long, boolean)}). Idempotent: an unknown or already finished batch is ignored.
      * Call {@link #formBatches} afterwards: freed credits may let held work go.
      *
      * @return true if the batch was in flight
      */
     public boolean batchFinished(String poolId, String batchId, long nowMs) {
+        return batchFinished(poolId, batchId, nowMs, false);
+    }
+
+    /**
+     * As {@link #batchFinished(String, String, long)}; with {@code ranAsEstimated} (every job of the batch ran to its
+     * end on the pool) and calibration on, the batch's run time calibrates the pool's service-time model
+     * ({@link CalibratedServiceTime}). Pass false when jobs were dropped, cancelled or handed back: the batch then
+     * says nothing about the pool's speed.
+     */
+    public boolean batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated) {
         PoolLedger p = pools.get(poolId);
-        return p != null && p.finish(batchId, nowMs);
+        return p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
+    }
+
+    /**
+     * Turns learning service times from finished batches on (the default) or off; off keeps each pool's current
+     * estimate (its prior, if never on).
+     */
+    public void setCalibration(boolean enabled) {
+        this.calibrate = enabled;
+    }
+
+    /** The calibrated service-time model of a pool: its prior and what the batches it ran taught. */
+    public CalibratedServiceTime serviceTime(String poolId) {
+        return ledger(poolId).model;
     }
 
     /**
@@ -1157,18 +1189,19 @@ public final class DispatchScheduler {
         }
         double rate = 0;
         for (PoolLedger p : m.pools) {
-            rate += workTokensPerSecond(p.profile, m);
+            rate += workTokensPerSecond(p, m);
         }
         return rate <= 0 ? Long.MAX_VALUE / 4 : (long) Math.ceil(workTokens / rate * 1000.0);
     }
 
-    private static double workTokensPerSecond(PoolProfile p, ModelState m) {
+    private static double workTokensPerSecond(PoolLedger ledger, ModelState m) {
+        PoolProfile p = ledger.profile;
         int prompt = (int) Math.max(1, Math.round(m.meanPrompt));
         int output = (int) Math.max(1, Math.round(m.meanOutput));
         int seqs = Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / prompt));
         long batchPrompt = Math.min((long) seqs * prompt, Integer.MAX_VALUE);
-        double seconds = p.timeModel().prefillSeconds((int) batchPrompt)
-                + p.timeModel().decodeSeconds(seqs, output, batchPrompt);
+        double seconds = ledger.model.prefillSeconds((int) batchPrompt)
+                + ledger.model.decodeSeconds(seqs, output, batchPrompt);
         return seconds <= 0 ? Double.MAX_VALUE / 1e6 : p.instances() * (seqs * (double) (prompt + output)) / seconds;
     }
 }

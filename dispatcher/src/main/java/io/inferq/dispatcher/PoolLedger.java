@@ -13,7 +13,8 @@ import java.util.Map;
  */
 final class PoolLedger {
 
-    record InFlight(String batchId, int instance, int sequences, long workTokens, double estimatedSeconds) {
+    record InFlight(String batchId, int instance, int sequences, long workTokens, double estimatedSeconds,
+                    CalibratedServiceTime.Estimate prior) {
     }
 
     private static final class InstanceQueue {
@@ -22,6 +23,8 @@ final class PoolLedger {
     }
 
     final PoolProfile profile;
+    /** The pool's service time: its profile's model as the prior, calibrated by the batches it ran. */
+    final CalibratedServiceTime model;
     final int maxBatchCredits;
     private int batchCredits;
     private final Map<String, InFlight> inFlight = new HashMap<>();
@@ -31,6 +34,7 @@ final class PoolLedger {
 
     PoolLedger(PoolProfile profile, int maxInFlightBatchesPerInstance) {
         this.profile = profile;
+        this.model = new CalibratedServiceTime(profile.timeModel());
         this.maxBatchCredits = Math.multiplyExact(profile.instances(), maxInFlightBatchesPerInstance);
         this.batchCredits = maxBatchCredits;
         this.instances = new InstanceQueue[profile.instances()];
@@ -102,7 +106,7 @@ final class PoolLedger {
      * returns that instance's index.
      */
     int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
-        return add(batchId, sequences, workTokens, estimatedSeconds, nowMs, new int[0]);
+        return add(batchId, sequences, workTokens, estimatedSeconds, nowMs, new int[0], null);
     }
 
     /**
@@ -110,7 +114,8 @@ final class PoolLedger {
      * prefix blocks ({@code cachedBlocks[i]}, from engine KV events) among those whose backlog is at most one
      * batch-estimate above the least-backlogged one: a hit saves prefill, but not an unbounded wait.
      */
-    int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks) {
+    int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks,
+            CalibratedServiceTime.Estimate prior) {
         int chosen = 0;
         double best = Double.MAX_VALUE;
         double[] backlogs = new double[instances.length];
@@ -133,7 +138,7 @@ final class PoolLedger {
                 }
             }
         }
-        InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds);
+        InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds, prior);
         InstanceQueue q = instances[chosen];
         if (q.batches.isEmpty()) {
             q.headStartedMs = nowMs;
@@ -145,8 +150,19 @@ final class PoolLedger {
         return chosen;
     }
 
-    /** @return false if the batch is unknown (already finished, or never sent here) */
+    /** As {@link #finish(String, long, boolean)}, learning from the batch. */
     boolean finish(String batchId, long nowMs) {
+        return finish(batchId, nowMs, true);
+    }
+
+    /**
+     * Returns the batch's credit. With {@code observed}, a batch that was at the head of its instance's queue (so it
+     * ran from {@code headStartedMs} to now) calibrates the pool's {@link #model}; pass false when the batch's run does
+     * not reflect its estimate (jobs dropped at the worker, cancelled, handed back).
+     *
+     * @return false if the batch is unknown (already finished, or never sent here)
+     */
+    boolean finish(String batchId, long nowMs, boolean observed) {
         InFlight f = inFlight.remove(batchId);
         if (f == null) {
             return false;
@@ -162,6 +178,9 @@ final class PoolLedger {
             }
         }
         if (wasHead) {
+            if (observed && f.prior() != null) {
+                model.observe(f.prior(), (nowMs - q.headStartedMs) / 1000.0);
+            }
             q.headStartedMs = nowMs;
         }
         return true;
