@@ -104,6 +104,11 @@ public final class DispatchScheduler {
     static final int AFFINITY_LOOKAHEAD_FACTOR = 4;
     /** Prefix-affinity fairness: a job passed over this many times is taken in queue order, before affinity. */
     static final int MAX_AFFINITY_SKIPS = 3;
+    /**
+     * How long a pool whose shared credits are all held by other dispatchers counts as full before the gate is asked
+     * again: about one interactive max wait, far below a batch's service time, so a freed credit is seen promptly.
+     */
+    static final long GATE_RETRY_MS = 25;
 
     private record GroupKey(JobLane lane, String model, int bucket) {
     }
@@ -532,6 +537,11 @@ public final class DispatchScheduler {
      */
     public List<BatchPlan> formBatches(long nowMs) {
         List<BatchPlan> plans = new ArrayList<>();
+        for (PoolLedger p : pools.values()) {
+            if (p.gateRefused && nowMs >= p.gateRefusedUntilMs) {
+                p.gateRefused = false;
+            }
+        }
         Set<BucketQueue> held = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Map<String, Integer>> prefixMemo = new HashMap<>();
         boolean affinity = affinity();
@@ -589,7 +599,10 @@ public final class DispatchScheduler {
             if (byAffinity && recordSkips(g, order, chosen.jobs())) {
                 metrics.formedByAffinity(chosen.poolId());
             }
-            plans.add(dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo));
+            BatchPlan plan = dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo);
+            if (plan != null) {
+                plans.add(plan);
+            }
         }
     }
 
@@ -934,9 +947,23 @@ public final class DispatchScheduler {
         return pool.model.priorEstimate((int) Math.min(Integer.MAX_VALUE, uncached), jobs.size(), maxOut, prompt, fetched);
     }
 
+    /** @return the plan, or null if a shared credit gate refused every instance of the pool (nothing changed) */
     private BatchPlan dispatch(BucketQueue g, PoolLedger pool, List<QueuedJob> jobs, long nowMs,
                                Map<String, Map<String, Integer>> memo) {
+        String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (batchSequence + 1);
         long work = 0;
+        for (QueuedJob j : jobs) {
+            work += j.quotaTokens();
+        }
+        CalibratedServiceTime.Estimate prior = priorEstimate(pool, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
+        double est = pool.model.seconds(prior);
+        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs), prior);
+        if (instance < 0) {
+            pool.gateRefusedUntilMs = nowMs + GATE_RETRY_MS;
+            pool.gateRefused = true;
+            return null;
+        }
+        batchSequence++;
         VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
         for (QueuedJob j : jobs) {
             // charged before it leaves the backlog, so a tenant that leaves takes its served counter with it
@@ -945,16 +972,25 @@ public final class DispatchScheduler {
             g.jobs.remove(j.jobId());
             groupOfJob.remove(j.jobId());
             unaccount(g, j);
-            work += j.quotaTokens();
         }
-        String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (++batchSequence);
-        CalibratedServiceTime.Estimate prior = priorEstimate(pool, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
-        double est = pool.model.seconds(prior);
-        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs), prior);
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
                 config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
         metrics.dispatched(plan, nowMs);
         return plan;
+    }
+
+    /**
+     * Shares the pools' batch credits with other dispatchers through {@code gate}: a batch is sent only when the gate
+     * grants a credit of the instance it goes to, so N dispatchers together never keep more than
+     * {@code maxInFlightBatchesPerInstance} batches on one instance. A pool whose every instance the gate refuses
+     * counts as having no free credit for {@value #GATE_RETRY_MS} ms (another dispatcher's batch may end meanwhile);
+     * then it is asked again. Set before the first batch.
+     */
+    public void shareCredits(io.inferq.dispatcher.credits.CreditGate gate) {
+        Objects.requireNonNull(gate, "gate must not be null (use CreditGate.UNSHARED)");
+        for (PoolLedger p : pools.values()) {
+            p.gate = gate;
+        }
     }
 
     /** Prefix blocks of {@code jobs} each instance of the pool holds, summed; empty when the locator cannot tell. */
@@ -1041,6 +1077,13 @@ public final class DispatchScheduler {
             next = earliestAfter(next, enq + maxWait(g.key.lane()), nowMs);
             if (g.key.lane() == JobLane.BATCH) {
                 next = earliestAfter(next, enq + config.batchPromotionAfterMs(), nowMs);
+            }
+        }
+        if (!groups.isEmpty()) {
+            for (PoolLedger p : pools.values()) {
+                if (p.gateRefused) {
+                    next = earliestAfter(next, p.gateRefusedUntilMs, nowMs);
+                }
             }
         }
         if (queuedWithDeadline > 0) {

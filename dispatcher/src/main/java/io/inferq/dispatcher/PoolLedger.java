@@ -26,6 +26,11 @@ final class PoolLedger {
     /** The pool's service time: its profile's model as the prior, calibrated by the batches it ran. */
     final CalibratedServiceTime model;
     final int maxBatchCredits;
+    final int maxPerInstance;
+    /** Credits shared with other dispatchers ({@link io.inferq.dispatcher.credits.CreditGate#UNSHARED}: none). */
+    io.inferq.dispatcher.credits.CreditGate gate = io.inferq.dispatcher.credits.CreditGate.UNSHARED;
+    /** Until then the shared gate refused every instance: the pool counts as having no free credit. */
+    long gateRefusedUntilMs = Long.MIN_VALUE;
     private int batchCredits;
     private final Map<String, InFlight> inFlight = new HashMap<>();
     private final InstanceQueue[] instances;
@@ -37,6 +42,7 @@ final class PoolLedger {
         this.model = new CalibratedServiceTime(profile.timeModel());
         this.maxBatchCredits = Math.multiplyExact(profile.instances(), maxInFlightBatchesPerInstance);
         this.batchCredits = maxBatchCredits;
+        this.maxPerInstance = maxInFlightBatchesPerInstance;
         this.instances = new InstanceQueue[profile.instances()];
         for (int i = 0; i < instances.length; i++) {
             instances[i] = new InstanceQueue();
@@ -44,8 +50,11 @@ final class PoolLedger {
     }
 
     int freeCredits() {
-        return Math.max(0, batchCredits - inFlight.size());
+        return gateRefused ? 0 : Math.max(0, batchCredits - inFlight.size());
     }
+
+    /** Whether the shared gate refused every instance (until {@link #gateRefusedUntilMs}). */
+    boolean gateRefused;
 
     int totalCredits() {
         return batchCredits;
@@ -110,7 +119,8 @@ final class PoolLedger {
     }
 
     /**
-     * As {@link #add(String, int, long, double, long)}, preferring the instance that holds most of the batch's
+     * As {@link #add(String, int, long, double, long)}, returning -1 (nothing booked) when a shared
+     * {@link #gate} has no credit on any instance; preferring the instance that holds most of the batch's
      * prefix blocks ({@code cachedBlocks[i]}, from engine KV events) among those whose backlog is at most one
      * batch-estimate above the least-backlogged one: a hit saves prefill, but not an unbounded wait.
      */
@@ -137,6 +147,25 @@ final class PoolLedger {
                     chosen = i;
                 }
             }
+        }
+        if (gate != io.inferq.dispatcher.credits.CreditGate.UNSHARED && !gate.tryAcquire(profile.poolId(), chosen, maxPerInstance)) {
+            // another dispatcher holds that instance's credits: the next-least-backlogged instance that has one
+            Integer[] order = new Integer[instances.length];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(backlogs[a], backlogs[b]));
+            int taken = -1;
+            for (int i : order) {
+                if (i != chosen && gate.tryAcquire(profile.poolId(), i, maxPerInstance)) {
+                    taken = i;
+                    break;
+                }
+            }
+            if (taken < 0) {
+                return -1;
+            }
+            chosen = taken;
         }
         InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds, prior);
         InstanceQueue q = instances[chosen];
@@ -169,6 +198,7 @@ final class PoolLedger {
         }
         inFlightSequences -= f.sequences();
         inFlightWorkTokens -= f.workTokens();
+        gate.release(profile.poolId(), f.instance());
         InstanceQueue q = instances[f.instance()];
         boolean wasHead = !q.batches.isEmpty() && q.batches.peekFirst().batchId().equals(batchId);
         for (Iterator<InFlight> it = q.batches.iterator(); it.hasNext(); ) {
