@@ -104,6 +104,11 @@ public final class DispatchScheduler {
     static final int AFFINITY_LOOKAHEAD_FACTOR = 4;
     /** Prefix-affinity fairness: a job passed over this many times is taken in queue order, before affinity. */
     static final int MAX_AFFINITY_SKIPS = 3;
+    /**
+     * How long a pool whose shared credits are all held by other dispatchers counts as full before the gate is asked
+     * again: about one interactive max wait, far below a batch's service time, so a freed credit is seen promptly.
+     */
+    static final long GATE_RETRY_MS = 25;
 
     private record GroupKey(JobLane lane, String model, int bucket) {
     }
@@ -184,6 +189,7 @@ public final class DispatchScheduler {
     private final String batchTag = Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36 * 36,
             36L * 36 * 36 * 36 * 36 * 36 * 36), 36);
     private final DispatchMetrics metrics;
+    private boolean calibrate = true;
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -531,6 +537,11 @@ public final class DispatchScheduler {
      */
     public List<BatchPlan> formBatches(long nowMs) {
         List<BatchPlan> plans = new ArrayList<>();
+        for (PoolLedger p : pools.values()) {
+            if (p.gateRefused && nowMs >= p.gateRefusedUntilMs) {
+                p.gateRefused = false;
+            }
+        }
         Set<BucketQueue> held = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Map<String, Integer>> prefixMemo = new HashMap<>();
         boolean affinity = affinity();
@@ -588,7 +599,10 @@ public final class DispatchScheduler {
             if (byAffinity && recordSkips(g, order, chosen.jobs())) {
                 metrics.formedByAffinity(chosen.poolId());
             }
-            plans.add(dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo));
+            BatchPlan plan = dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo);
+            if (plan != null) {
+                plans.add(plan);
+            }
         }
     }
 
@@ -914,22 +928,42 @@ public final class DispatchScheduler {
         return cached;
     }
 
-    /** Estimated seconds for {@code jobs} as one batch on one instance of {@code pool}. */
+    /** Estimated seconds for {@code jobs} as one batch on one instance of {@code pool} (calibrated). */
     private double serviceSeconds(PoolProfile pool, List<QueuedJob> jobs, long cachedTokens) {
+        PoolLedger ledger = pools.get(pool.poolId());
+        return ledger.model.seconds(priorEstimate(ledger, jobs, cachedTokens));
+    }
+
+    /** The prior's parts of {@code jobs} as one batch on {@code pool}, for estimating and later calibrating. */
+    private CalibratedServiceTime.Estimate priorEstimate(PoolLedger pool, List<QueuedJob> jobs, long cachedTokens) {
         long prompt = 0;
         int maxOut = 0;
         for (QueuedJob j : jobs) {
             prompt += j.promptTokens();
             maxOut = Math.max(maxOut, j.maxTokens());
         }
-        long uncached = Math.max(0, prompt - Math.round(config.prefixOverlapWeight() * cachedTokens));
-        return pool.timeModel().prefillSeconds((int) Math.min(Integer.MAX_VALUE, uncached))
-                + pool.timeModel().decodeSeconds(jobs.size(), maxOut, prompt);
+        long fetched = Math.round(config.prefixOverlapWeight() * cachedTokens);
+        long uncached = Math.max(0, prompt - fetched);
+        return pool.model.priorEstimate((int) Math.min(Integer.MAX_VALUE, uncached), jobs.size(), maxOut, prompt, fetched);
     }
 
+    /** @return the plan, or null if a shared credit gate refused every instance of the pool (nothing changed) */
     private BatchPlan dispatch(BucketQueue g, PoolLedger pool, List<QueuedJob> jobs, long nowMs,
                                Map<String, Map<String, Integer>> memo) {
+        String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (batchSequence + 1);
         long work = 0;
+        for (QueuedJob j : jobs) {
+            work += j.quotaTokens();
+        }
+        CalibratedServiceTime.Estimate prior = priorEstimate(pool, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
+        double est = pool.model.seconds(prior);
+        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs), prior);
+        if (instance < 0) {
+            pool.gateRefusedUntilMs = nowMs + GATE_RETRY_MS;
+            pool.gateRefused = true;
+            return null;
+        }
+        batchSequence++;
         VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
         for (QueuedJob j : jobs) {
             // charged before it leaves the backlog, so a tenant that leaves takes its served counter with it
@@ -938,15 +972,25 @@ public final class DispatchScheduler {
             g.jobs.remove(j.jobId());
             groupOfJob.remove(j.jobId());
             unaccount(g, j);
-            work += j.quotaTokens();
         }
-        String batchId = pool.profile.poolId() + "-" + batchTag + "-" + (++batchSequence);
-        double est = serviceSeconds(pool.profile, jobs, cachedTokens(jobs, pool.profile.poolId(), memo));
-        int instance = pool.add(batchId, jobs.size(), work, est, nowMs, cachedBlocksByInstance(pool, jobs));
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
                 config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
         metrics.dispatched(plan, nowMs);
         return plan;
+    }
+
+    /**
+     * Shares the pools' batch credits with other dispatchers through {@code gate}: a batch is sent only when the gate
+     * grants a credit of the instance it goes to, so N dispatchers together never keep more than
+     * {@code maxInFlightBatchesPerInstance} batches on one instance. A pool whose every instance the gate refuses
+     * counts as having no free credit for {@value #GATE_RETRY_MS} ms (another dispatcher's batch may end meanwhile);
+     * then it is asked again. Set before the first batch.
+     */
+    public void shareCredits(io.inferq.dispatcher.credits.CreditGate gate) {
+        Objects.requireNonNull(gate, "gate must not be null (use CreditGate.UNSHARED)");
+        for (PoolLedger p : pools.values()) {
+            p.gate = gate;
+        }
     }
 
     /** Prefix blocks of {@code jobs} each instance of the pool holds, summed; empty when the locator cannot tell. */
@@ -974,14 +1018,38 @@ public final class DispatchScheduler {
     }
 
     /**
-     * Returns the batch's credit to its pool. Idempotent: an unknown or already finished batch is ignored.
+     * Returns the batch's credit to its pool, without learning from its run time (see
+     * {@link #batchFinished(String, String, long, boolean)}). Idempotent: an unknown or already finished batch is ignored.
      * Call {@link #formBatches} afterwards: freed credits may let held work go.
      *
      * @return true if the batch was in flight
      */
     public boolean batchFinished(String poolId, String batchId, long nowMs) {
+        return batchFinished(poolId, batchId, nowMs, false);
+    }
+
+    /**
+     * As {@link #batchFinished(String, String, long)}; with {@code ranAsEstimated} (every job of the batch ran to its
+     * end on the pool) and calibration on, the batch's run time calibrates the pool's service-time model
+     * ({@link CalibratedServiceTime}). Pass false when jobs were dropped, cancelled or handed back: the batch then
+     * says nothing about the pool's speed.
+     */
+    public boolean batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated) {
         PoolLedger p = pools.get(poolId);
-        return p != null && p.finish(batchId, nowMs);
+        return p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
+    }
+
+    /**
+     * Turns learning service times from finished batches on (the default) or off; off keeps each pool's current
+     * estimate (its prior, if never on).
+     */
+    public void setCalibration(boolean enabled) {
+        this.calibrate = enabled;
+    }
+
+    /** The calibrated service-time model of a pool: its prior and what the batches it ran taught. */
+    public CalibratedServiceTime serviceTime(String poolId) {
+        return ledger(poolId).model;
     }
 
     /**
@@ -1009,6 +1077,13 @@ public final class DispatchScheduler {
             next = earliestAfter(next, enq + maxWait(g.key.lane()), nowMs);
             if (g.key.lane() == JobLane.BATCH) {
                 next = earliestAfter(next, enq + config.batchPromotionAfterMs(), nowMs);
+            }
+        }
+        if (!groups.isEmpty()) {
+            for (PoolLedger p : pools.values()) {
+                if (p.gateRefused) {
+                    next = earliestAfter(next, p.gateRefusedUntilMs, nowMs);
+                }
             }
         }
         if (queuedWithDeadline > 0) {
@@ -1157,18 +1232,19 @@ public final class DispatchScheduler {
         }
         double rate = 0;
         for (PoolLedger p : m.pools) {
-            rate += workTokensPerSecond(p.profile, m);
+            rate += workTokensPerSecond(p, m);
         }
         return rate <= 0 ? Long.MAX_VALUE / 4 : (long) Math.ceil(workTokens / rate * 1000.0);
     }
 
-    private static double workTokensPerSecond(PoolProfile p, ModelState m) {
+    private static double workTokensPerSecond(PoolLedger ledger, ModelState m) {
+        PoolProfile p = ledger.profile;
         int prompt = (int) Math.max(1, Math.round(m.meanPrompt));
         int output = (int) Math.max(1, Math.round(m.meanOutput));
         int seqs = Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / prompt));
         long batchPrompt = Math.min((long) seqs * prompt, Integer.MAX_VALUE);
-        double seconds = p.timeModel().prefillSeconds((int) batchPrompt)
-                + p.timeModel().decodeSeconds(seqs, output, batchPrompt);
+        double seconds = ledger.model.prefillSeconds((int) batchPrompt)
+                + ledger.model.decodeSeconds(seqs, output, batchPrompt);
         return seconds <= 0 ? Double.MAX_VALUE / 1e6 : p.instances() * (seqs * (double) (prompt + output)) / seconds;
     }
 }

@@ -13,7 +13,8 @@ import java.util.Map;
  */
 final class PoolLedger {
 
-    record InFlight(String batchId, int instance, int sequences, long workTokens, double estimatedSeconds) {
+    record InFlight(String batchId, int instance, int sequences, long workTokens, double estimatedSeconds,
+                    CalibratedServiceTime.Estimate prior) {
     }
 
     private static final class InstanceQueue {
@@ -22,7 +23,14 @@ final class PoolLedger {
     }
 
     final PoolProfile profile;
+    /** The pool's service time: its profile's model as the prior, calibrated by the batches it ran. */
+    final CalibratedServiceTime model;
     final int maxBatchCredits;
+    final int maxPerInstance;
+    /** Credits shared with other dispatchers ({@link io.inferq.dispatcher.credits.CreditGate#UNSHARED}: none). */
+    io.inferq.dispatcher.credits.CreditGate gate = io.inferq.dispatcher.credits.CreditGate.UNSHARED;
+    /** Until then the shared gate refused every instance: the pool counts as having no free credit. */
+    long gateRefusedUntilMs = Long.MIN_VALUE;
     private int batchCredits;
     private final Map<String, InFlight> inFlight = new HashMap<>();
     private final InstanceQueue[] instances;
@@ -31,8 +39,10 @@ final class PoolLedger {
 
     PoolLedger(PoolProfile profile, int maxInFlightBatchesPerInstance) {
         this.profile = profile;
+        this.model = new CalibratedServiceTime(profile.timeModel());
         this.maxBatchCredits = Math.multiplyExact(profile.instances(), maxInFlightBatchesPerInstance);
         this.batchCredits = maxBatchCredits;
+        this.maxPerInstance = maxInFlightBatchesPerInstance;
         this.instances = new InstanceQueue[profile.instances()];
         for (int i = 0; i < instances.length; i++) {
             instances[i] = new InstanceQueue();
@@ -40,8 +50,11 @@ final class PoolLedger {
     }
 
     int freeCredits() {
-        return Math.max(0, batchCredits - inFlight.size());
+        return gateRefused ? 0 : Math.max(0, batchCredits - inFlight.size());
     }
+
+    /** Whether the shared gate refused every instance (until {@link #gateRefusedUntilMs}). */
+    boolean gateRefused;
 
     int totalCredits() {
         return batchCredits;
@@ -102,15 +115,17 @@ final class PoolLedger {
      * returns that instance's index.
      */
     int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
-        return add(batchId, sequences, workTokens, estimatedSeconds, nowMs, new int[0]);
+        return add(batchId, sequences, workTokens, estimatedSeconds, nowMs, new int[0], null);
     }
 
     /**
-     * As {@link #add(String, int, long, double, long)}, preferring the instance that holds most of the batch's
+     * As {@link #add(String, int, long, double, long)}, returning -1 (nothing booked) when a shared
+     * {@link #gate} has no credit on any instance; preferring the instance that holds most of the batch's
      * prefix blocks ({@code cachedBlocks[i]}, from engine KV events) among those whose backlog is at most one
      * batch-estimate above the least-backlogged one: a hit saves prefill, but not an unbounded wait.
      */
-    int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks) {
+    int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks,
+            CalibratedServiceTime.Estimate prior) {
         int chosen = 0;
         double best = Double.MAX_VALUE;
         double[] backlogs = new double[instances.length];
@@ -133,7 +148,26 @@ final class PoolLedger {
                 }
             }
         }
-        InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds);
+        if (gate != io.inferq.dispatcher.credits.CreditGate.UNSHARED && !gate.tryAcquire(profile.poolId(), chosen, maxPerInstance)) {
+            // another dispatcher holds that instance's credits: the next-least-backlogged instance that has one
+            Integer[] order = new Integer[instances.length];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(backlogs[a], backlogs[b]));
+            int taken = -1;
+            for (int i : order) {
+                if (i != chosen && gate.tryAcquire(profile.poolId(), i, maxPerInstance)) {
+                    taken = i;
+                    break;
+                }
+            }
+            if (taken < 0) {
+                return -1;
+            }
+            chosen = taken;
+        }
+        InFlight f = new InFlight(batchId, chosen, sequences, workTokens, estimatedSeconds, prior);
         InstanceQueue q = instances[chosen];
         if (q.batches.isEmpty()) {
             q.headStartedMs = nowMs;
@@ -145,14 +179,26 @@ final class PoolLedger {
         return chosen;
     }
 
-    /** @return false if the batch is unknown (already finished, or never sent here) */
+    /** As {@link #finish(String, long, boolean)}, learning from the batch. */
     boolean finish(String batchId, long nowMs) {
+        return finish(batchId, nowMs, true);
+    }
+
+    /**
+     * Returns the batch's credit. With {@code observed}, a batch that was at the head of its instance's queue (so it
+     * ran from {@code headStartedMs} to now) calibrates the pool's {@link #model}; pass false when the batch's run does
+     * not reflect its estimate (jobs dropped at the worker, cancelled, handed back).
+     *
+     * @return false if the batch is unknown (already finished, or never sent here)
+     */
+    boolean finish(String batchId, long nowMs, boolean observed) {
         InFlight f = inFlight.remove(batchId);
         if (f == null) {
             return false;
         }
         inFlightSequences -= f.sequences();
         inFlightWorkTokens -= f.workTokens();
+        gate.release(profile.poolId(), f.instance());
         InstanceQueue q = instances[f.instance()];
         boolean wasHead = !q.batches.isEmpty() && q.batches.peekFirst().batchId().equals(batchId);
         for (Iterator<InFlight> it = q.batches.iterator(); it.hasNext(); ) {
@@ -162,6 +208,9 @@ final class PoolLedger {
             }
         }
         if (wasHead) {
+            if (observed && f.prior() != null) {
+                model.observe(f.prior(), (nowMs - q.headStartedMs) / 1000.0);
+            }
             q.headStartedMs = nowMs;
         }
         return true;

@@ -15,9 +15,11 @@ import io.inferq.job.outcome.DeadLetterHeaders;
 import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
+import io.inferq.dispatcher.Admission;
 import io.inferq.dispatcher.BatchPlan;
 import io.inferq.dispatcher.DispatchScheduler;
 import io.inferq.dispatcher.QueuedJob;
+import io.inferq.dispatcher.runtime.loop.DispatchLoop;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
@@ -79,10 +81,9 @@ public final class DispatcherVerticle extends VerticleBase {
     private final Function<ConsumerRecord<String, byte[]>, RequestDecoding.Result> decoder;
     private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
-    private final Map<String, Pending> pending = new HashMap<>();
+    /** Admission, queue, expiry, batch forming: the one dispatch loop (shared with the policy simulator). */
+    private final DispatchLoop<Pending> dispatch;
     private final InFlightBatches inFlight = new InFlightBatches();
-    /** Records that could not be queued because the scheduler was full (after a rebalance); queued as space frees. */
-    private final java.util.ArrayDeque<Overflow> overflow = new java.util.ArrayDeque<>();
     private final Map<String, Integer> partitionCounts = new HashMap<>();
     private final Map<String, Integer> instancesByPool = new HashMap<>();
     private final Counter dlqCounter;
@@ -93,19 +94,32 @@ public final class DispatcherVerticle extends VerticleBase {
     private final Counter writesAbandoned;
     /** Terminal outcomes and dead-letter copies, written until acknowledged while this verticle runs (on its context). */
     private final TerminalOutcomeWriter outcomes;
+    private final Counter refusedQuota;
     private boolean auditRunning;
+    private volatile boolean running;
+    private long wakeTimerId = -1;
     private KafkaPollLoop interactiveLoop;
     private KafkaPollLoop batchLoop;
     private TopicFollower events;
-    private long timerId = -1;
     private long auditTimerId = -1;
 
-    private record Pending(JobRequest request, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop) {
+    /**
+     * A queued job's request and the record carrying it.
+     *
+     * @param viaKafka the job entered through Kafka (the dispatcher wrote its {@code queued} event): a refusal also
+     *                 leaves a dead-letter copy naming the reason
+     */
+    private record Pending(JobRequest request, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, boolean viaKafka) {
+        Pending(JobRequest request, ConsumerRecord<String, byte[]> record, KafkaPollLoop loop) {
+            this(request, record, loop, false);
+        }
     }
 
-    private record Overflow(QueuedJob job, Pending pending) {
-    }
-
+    /**
+     * Longest wait between two decisions while anything waits on a timer: the next decision time is read from the
+     * injected clock, which may jump (NTP, a test's clock), so a far wake-up is checked again at least this often.
+     */
+    static final long MAX_WAKE_DELAY_MS = 1_000;
     /** How often in-flight batches are audited against the terminal claims, and from what age. */
     static final long AUDIT_PERIOD_MS = 5_000;
     static final long AUDIT_AFTER_MS = 10_000;
@@ -148,7 +162,53 @@ public final class DispatcherVerticle extends VerticleBase {
                     public void givenUp(ProducerRecord<String, byte[]> record, Throwable cause) {
                         writesAbandoned.increment();
                     }
-                }, () -> timerId >= 0);
+                }, () -> running);
+        this.refusedQuota = registry.counter("inferq.dispatcher.refused", "code", Admission.CODE_TENANT_QUOTA);
+        // the poll loops hold at most maxQueuedJobs undone records together: that bounds the jobs held aside
+        this.dispatch = new DispatchLoop<>(scheduler, new LoopEffects(), this::wakeAt,
+                2 * Math.max(2, scheduler.config().maxQueuedJobs() / 2));
+    }
+
+    /** The dispatch loop's decisions, carried out over Kafka. Called on this verticle's context. */
+    private final class LoopEffects implements DispatchLoop.Effects<Pending> {
+        @Override
+        public void send(BatchPlan plan, List<QueuedJob> jobs, List<Pending> handles, long nowMs) {
+            DispatcherVerticle.this.send(plan, jobs, handles, nowMs);
+        }
+
+        @Override
+        public void expired(QueuedJob job, Pending handle, long nowMs) {
+            if (handle != null) {
+                expire(handle, nowMs);
+            }
+        }
+
+        @Override
+        public void refused(QueuedJob job, Pending handle, Admission.Rejected why, long nowMs) {
+            refuse(handle, why);
+        }
+    }
+
+    /**
+     * Asks for one decision at {@code atMs} (the scheduler's next decision time): one timer at a time, replaced by each
+     * request. Decisions also run on every intake, finished batch and credit change, so there is no periodic poll.
+     */
+    private void wakeAt(long atMs) {
+        if (vertx == null) {
+            return;
+        }
+        if (wakeTimerId >= 0) {
+            vertx.cancelTimer(wakeTimerId);
+            wakeTimerId = -1;
+        }
+        if (atMs == Long.MAX_VALUE || !running) {
+            return;
+        }
+        long delay = Math.max(1, Math.min(MAX_WAKE_DELAY_MS, atMs - clock.millis()));
+        wakeTimerId = vertx.setTimer(delay, id -> {
+            wakeTimerId = -1;
+            dispatch.wake(clock.millis());
+        });
     }
 
     @Override
@@ -166,7 +226,7 @@ public final class DispatcherVerticle extends VerticleBase {
         events.start();
         interactiveLoop.start();
         batchLoop.start();
-        timerId = vertx.setPeriodic(20, id -> decide());
+        running = true;
         auditTimerId = vertx.setPeriodic(AUDIT_PERIOD_MS, id -> auditInFlight());
         return Future.succeededFuture();
     }
@@ -210,12 +270,12 @@ public final class DispatcherVerticle extends VerticleBase {
                 continue;
             }
             JobRequest req = decoded.request();
-            Pending queuedHere = pending.get(req.getJobId());
-            if (queuedHere != null) {
-                if (sameRecord(queuedHere.record(), record)) {
+            Pending queuedHere = dispatch.handle(req.getJobId());
+            if (queuedHere != null || dispatch.isWaiting(req.getJobId())) {
+                if (queuedHere != null && sameRecord(queuedHere.record(), record)) {
                     // the same record again (its partition was revoked and came back): the new delivery is the one
                     // the loop tracks now, and it is done only when the job is
-                    pending.put(req.getJobId(), new Pending(queuedHere.request(), record, loop));
+                    dispatch.replaceHandle(req.getJobId(), new Pending(queuedHere.request(), record, loop, queuedHere.viaKafka()));
                 } else {
                     loop.done(record); // another copy of a job already queued here; the first one carries it
                 }
@@ -231,25 +291,49 @@ public final class DispatcherVerticle extends VerticleBase {
             if (shape.promptTokens() != req.getPromptTokens()) {
                 req = JobRequest.newBuilder(req).setPromptTokens(shape.promptTokens()).build();
             }
-            Pending p = new Pending(req, record, loop);
-            if (!overflow.isEmpty() || scheduler.queuedJobs() >= scheduler.config().maxQueuedJobs()) {
-                overflow.add(new Overflow(job, p)); // bounded by the poll loops' undone records
-                continue;
-            }
-            queue(job, p);
+            Pending p = new Pending(req, record, loop, decoded.acceptedEvent() != null);
+            // admission (quota, deadline, a pool that fits) then the queue; a full queue holds it aside (bounded by the
+            // poll loops' undone records)
+            dispatch.offer(job, p, now);
         }
         decide();
     }
 
-    private void queue(QueuedJob job, Pending p) {
-        try {
-            if (scheduler.enqueue(job)) {
-                pending.put(job.jobId(), p);
-            } else {
-                p.loop().done(p.record());
+    /**
+     * Ends a job admission refused: a deadline its predicted wait misses ends {@code expired} with
+     * {@code deadline_exceeded}; a tenant over its queued-token quota ends {@code failed} with
+     * {@code tenant_quota_exceeded} (type {@code rate_limit_error}); a job no pool can run ends {@code failed} with
+     * {@code not_runnable}. A job that entered through Kafka also gets a dead-letter copy naming the reason
+     * ({@value #DLQ_ERROR_CODE}), besides the error result on its reply (or the results) topic. The record is done
+     * once the outcome is durable.
+     */
+    private void refuse(Pending p, Admission.Rejected why) {
+        long now = clock.millis();
+        switch (why.code()) {
+            case Admission.CODE_DEADLINE -> expire(p, now);
+            case Admission.CODE_TENANT_QUOTA -> {
+                JobRequest req = p.request();
+                claimThen(req.getJobId(), JobStatus.FAILED, 0, won -> {
+                    if (!won) {
+                        p.loop().done(p.record());
+                        return;
+                    }
+                    refusedQuota.increment();
+                    JobEvent ev = JobSnapshots.withError(JobSnapshots.fromRequest(req, JobStatus.FAILED, now),
+                            "rate_limit_error", Admission.CODE_TENANT_QUOTA, why.message());
+                    publishTerminal(ev, () -> finishRefused(p, Admission.CODE_TENANT_QUOTA, why.message()));
+                });
             }
-        } catch (IllegalArgumentException e) {
-            finishUnrunnable(p.request(), p.record(), p.loop(), e.getMessage());
+            default -> finishUnrunnable(p.request(), p.record(), p.loop(), why.message());
+        }
+    }
+
+    /** After a refusal's outcome is durable: the record is done, through a dead-letter copy if it came by Kafka. */
+    private void finishRefused(Pending p, String code, String message) {
+        if (p.viaKafka()) {
+            deadLetter(p.record(), p.loop(), RequestDecoding.Result.reject(Admission.class.getName(), code, message));
+        } else {
+            p.loop().done(p.record());
         }
     }
 
@@ -259,19 +343,9 @@ public final class DispatcherVerticle extends VerticleBase {
      */
     private void dropRevoked(KafkaPollLoop loop, java.util.Collection<org.apache.kafka.common.TopicPartition> parts) {
         java.util.Set<org.apache.kafka.common.TopicPartition> lost = new java.util.HashSet<>(parts);
-        java.util.function.Predicate<Pending> fromLost = p -> p.loop() == loop
+        java.util.function.Predicate<Pending> fromLost = p -> p != null && p.loop() == loop
                 && lost.contains(new org.apache.kafka.common.TopicPartition(p.record().topic(), p.record().partition()));
-        int dropped = 0;
-        for (var it = pending.entrySet().iterator(); it.hasNext(); ) {
-            var e = it.next();
-            if (fromLost.test(e.getValue()) && scheduler.withdraw(e.getKey())) {
-                it.remove();
-                dropped++;
-            }
-        }
-        int before = overflow.size();
-        overflow.removeIf(o -> fromLost.test(o.pending()));
-        dropped += before - overflow.size();
+        int dropped = dispatch.withdrawIf((job, p) -> fromLost.test(p));
         if (dropped > 0) {
             LOG.info("{} queued job(s) of revoked partitions {} left to their new owner", dropped, lost);
         }
@@ -282,38 +356,16 @@ public final class DispatcherVerticle extends VerticleBase {
     }
 
     private void decide() {
-        long now = clock.millis();
-        for (QueuedJob expired : scheduler.expireDue(now)) {
-            Pending p = pending.remove(expired.jobId());
-            if (p != null) {
-                expire(p, now);
-            }
-        }
-        for (BatchPlan plan : scheduler.formBatches(now)) {
-            send(plan, now);
-        }
-        while (!overflow.isEmpty() && scheduler.queuedJobs() < scheduler.config().maxQueuedJobs()) {
-            Overflow o = overflow.poll();
-            if (!pending.containsKey(o.job().jobId())) {
-                queue(o.job(), o.pending());
-            } else {
-                o.pending().loop().done(o.pending().record());
-            }
-        }
+        dispatch.decide(clock.millis());
     }
 
-    private void send(BatchPlan plan, long now) {
-        List<JobRequest> jobs = new ArrayList<>(plan.jobs().size());
-        List<Pending> carried = new ArrayList<>(plan.jobs().size());
-        for (QueuedJob j : plan.jobs()) {
-            Pending p = pending.remove(j.jobId());
-            if (p != null) {
-                jobs.add(p.request());
-                carried.add(p);
-            }
+    private void send(BatchPlan plan, List<QueuedJob> planned, List<Pending> carried, long now) {
+        List<JobRequest> jobs = new ArrayList<>(carried.size());
+        for (Pending p : carried) {
+            jobs.add(p.request());
         }
         if (jobs.isEmpty()) {
-            scheduler.batchFinished(plan.poolId(), plan.batchId(), now);
+            scheduler.batchFinished(plan.poolId(), plan.batchId(), now, false);
             return;
         }
         PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs);
@@ -327,20 +379,11 @@ public final class DispatcherVerticle extends VerticleBase {
                         // not durable: put the jobs back so they are dispatched again
                         LOG.warn("batch {} to pool {} not written ({}); requeueing its jobs", plan.batchId(), plan.poolId(), ex.toString());
                         inFlight.forget(plan.batchId());
-                        scheduler.batchFinished(plan.poolId(), plan.batchId(), clock.millis());
-                        Map<String, Pending> byId = new HashMap<>();
-                        carried.forEach(p -> byId.put(p.request().getJobId(), p));
-                        for (QueuedJob q : plan.jobs()) {
-                            Pending p = byId.get(q.jobId());
-                            if (p == null) {
-                                continue;
-                            }
-                            if (scheduler.queuedJobs() >= scheduler.config().maxQueuedJobs()) {
-                                overflow.addFirst(new Overflow(q, p));
-                            } else {
-                                queue(q, p);
-                            }
+                        scheduler.batchFinished(plan.poolId(), plan.batchId(), clock.millis(), false);
+                        for (int i = 0; i < planned.size(); i++) {
+                            dispatch.requeue(planned.get(i), carried.get(i));
                         }
+                        decide();
                         return;
                     }
                     dispatchedCounter.increment();
@@ -393,14 +436,11 @@ public final class DispatcherVerticle extends VerticleBase {
         if (s.isTerminal()) {
             // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
             // still queued here needs no more work, and a batch holding the job will never report it
-            Pending p = pending.remove(e.getJobId());
-            boolean dropped = p != null && (s == JobStatus.CANCELLED ? scheduler.cancel(e.getJobId()) : scheduler.withdraw(e.getJobId()));
-            if (dropped) {
+            Pending p = s == JobStatus.CANCELLED ? dispatch.cancel(e.getJobId()) : dispatch.withdraw(e.getJobId());
+            if (p != null) {
                 p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
-            } else if (p != null) {
-                pending.put(e.getJobId(), p);
             }
-            release(inFlight.terminal(e.getJobId()));
+            release(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED));
         } else if (s == JobStatus.QUEUED && e.getDispatchId() != null) {
             InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
             release(f == null ? List.of() : List.of(f));
@@ -413,7 +453,7 @@ public final class DispatcherVerticle extends VerticleBase {
         }
         long now = clock.millis();
         for (InFlightBatches.Finished f : finished) {
-            scheduler.batchFinished(f.poolId(), f.batchId(), now);
+            scheduler.batchFinished(f.poolId(), f.batchId(), now, f.ranAsEstimated());
         }
         decide();
     }
@@ -571,10 +611,13 @@ public final class DispatcherVerticle extends VerticleBase {
 
     @Override
     public Future<?> stop() {
-        if (timerId >= 0) {
-            vertx.cancelTimer(timerId);
+        if (running) {
+            running = false;
             vertx.cancelTimer(auditTimerId);
-            timerId = -1;
+            if (wakeTimerId >= 0) {
+                vertx.cancelTimer(wakeTimerId);
+                wakeTimerId = -1;
+            }
         }
         // stop reading; records not yet dispatched stay uncommitted and are read again after a restart
         if (interactiveLoop != null) {

@@ -25,13 +25,18 @@ import java.util.Set;
 final class InFlightBatches {
 
     /** A batch whose last job left: its credit goes back to {@code poolId}. */
-    record Finished(String poolId, String batchId) {
+    record Finished(String poolId, String batchId, boolean ranAsEstimated) {
+        Finished(String poolId, String batchId) {
+            this(poolId, batchId, false);
+        }
     }
 
     private static final class Batch {
         final String poolId;
         final long sentAtMs;
         final Set<String> outstanding;
+        /** Every job that left so far ran on the pool (succeeded): the batch's time says how fast the pool is. */
+        boolean ran = true;
 
         Batch(String poolId, long sentAtMs, Set<String> outstanding) {
             this.poolId = poolId;
@@ -66,7 +71,7 @@ final class InFlightBatches {
      * @return the batch, if the job was its last one
      */
     Finished left(String jobId, String batchId) {
-        return leave(jobId, batchId);
+        return leave(jobId, batchId, false);
     }
 
     /**
@@ -75,13 +80,21 @@ final class InFlightBatches {
      * @return the batches it was the last job of
      */
     List<Finished> terminal(String jobId) {
+        return terminal(jobId, false);
+    }
+
+    /**
+     * As {@link #terminal(String)}; {@code ran}: the job succeeded on its batch's pool (a batch whose every job did
+     * finishes {@link Finished#ranAsEstimated()}, and its time calibrates the pool's service time).
+     */
+    List<Finished> terminal(String jobId, boolean ran) {
         List<String> holding = batchesOfJob.get(jobId);
         if (holding == null) {
             return List.of();
         }
         List<Finished> out = new ArrayList<>(1);
         for (String batchId : List.copyOf(holding)) {
-            Finished f = leave(jobId, batchId);
+            Finished f = leave(jobId, batchId, ran);
             if (f != null) {
                 out.add(f);
             }
@@ -121,17 +134,18 @@ final class InFlightBatches {
         return b == null ? 0 : b.outstanding.size();
     }
 
-    private Finished leave(String jobId, String batchId) {
+    private Finished leave(String jobId, String batchId, boolean ran) {
         Batch b = batches.get(batchId);
         if (b == null || !b.outstanding.remove(jobId)) {
             return null;
         }
+        b.ran &= ran;
         unlink(jobId, batchId);
         if (!b.outstanding.isEmpty()) {
             return null;
         }
         batches.remove(batchId);
-        return new Finished(b.poolId, batchId);
+        return new Finished(b.poolId, batchId, b.ran);
     }
 
     private void unlink(String jobId, String batchId) {

@@ -12,6 +12,7 @@ import io.inferq.dispatcher.PrefixLocator;
 import io.inferq.dispatcher.QueuedJob;
 import io.inferq.dispatcher.RoutingPolicies;
 import io.inferq.dispatcher.fairness.FairnessConfig;
+import io.inferq.dispatcher.runtime.loop.DispatchLoop;
 import io.inferq.workers.chips.BatchEstimate;
 import io.inferq.workers.chips.ChipCatalogue;
 import io.inferq.workers.chips.ChipProfile;
@@ -198,9 +199,22 @@ public final class PolicySimulator {
 
     private final Settings settings;
     private final Fleet fleet;
+    /** Per pool: how much slower its engines really are than their roofline (1 = as the roofline says). */
+    private final Map<String, Double> actualSlowdown;
+    /** Per pool: the slowdown the dispatcher's prior (its configured service time) assumes. */
+    private final Map<String, Double> configuredSlowdown;
+    private final boolean calibrate;
 
     public PolicySimulator(Settings settings) {
+        this(settings, Map.of(), Map.of(), true);
+    }
+
+    private PolicySimulator(Settings settings, Map<String, Double> actualSlowdown, Map<String, Double> configuredSlowdown,
+                            boolean calibrate) {
         this.settings = settings;
+        this.actualSlowdown = Map.copyOf(actualSlowdown);
+        this.configuredSlowdown = Map.copyOf(configuredSlowdown);
+        this.calibrate = calibrate;
         ChipCatalogue chips = ChipCatalogue.builtIn();
         ModelProfile model = ModelCatalogue.builtIn().get(settings.model());
         List<PoolProfile> profiles = new ArrayList<>();
@@ -216,14 +230,55 @@ public final class PolicySimulator {
                 throw new IllegalArgumentException("pool " + p.id() + ": " + r.describe() + " cannot hold the weights");
             }
             int budget = (int) Math.min(p.maxBatchTokens(), kv / 2); // leave half the KV for decode growth
+            double prior = configuredSlowdown.getOrDefault(p.id(), 1.0);
+            io.inferq.dispatcher.ServiceTimeModel roofline = new RooflineServiceTime(r);
             profiles.add(new PoolProfile(p.id(), p.chipId(), settings.model(), p.instances(), budget,
-                    p.maxSequences(), new RooflineServiceTime(r)));
+                    p.maxSequences(), prior == 1.0 ? roofline : scaled(roofline, prior)));
             rooflines.put(p.id(), r);
             cacheBlocks.put(p.id(), settings.prefixCacheBlocksPerPool() == KV_SIZED_CACHE
                     ? prefixCacheBlocks(r, p.instances(), budget, settings.prefixBlockTokens())
                     : settings.prefixCacheBlocksPerPool());
         }
         this.fleet = new Fleet(List.copyOf(profiles), rooflines, cacheBlocks);
+    }
+
+    private static io.inferq.dispatcher.ServiceTimeModel scaled(io.inferq.dispatcher.ServiceTimeModel m, double factor) {
+        return new io.inferq.dispatcher.ServiceTimeModel() {
+            @Override
+            public double prefillSeconds(int uncachedPromptTokens) {
+                return factor * m.prefillSeconds(uncachedPromptTokens);
+            }
+
+            @Override
+            public double decodeSeconds(int batchSequences, int outputTokens, long contextTokens) {
+                return factor * m.decodeSeconds(batchSequences, outputTokens, contextTokens);
+            }
+        };
+    }
+
+    /**
+     * This simulator with pool {@code poolId}'s engines {@code actual} × slower than its roofline, and the dispatcher
+     * configured to expect {@code configured} × (its prior): {@code (2, 1)} is a pool configured 2× too optimistic,
+     * {@code (2, 2)} the same pool correctly configured.
+     */
+    public PolicySimulator withPoolSlowdown(String poolId, double actual, double configured) {
+        if (!(actual > 0) || !(configured > 0)) {
+            throw new IllegalArgumentException("slowdowns must be positive, were " + actual + " and " + configured);
+        }
+        Map<String, Double> a = new HashMap<>(actualSlowdown);
+        Map<String, Double> c = new HashMap<>(configuredSlowdown);
+        a.put(poolId, actual);
+        c.put(poolId, configured);
+        return new PolicySimulator(settings, a, c, calibrate);
+    }
+
+    /** This simulator with the dispatcher's online service-time calibration on (the default, as in the runtime) or off. */
+    public PolicySimulator withCalibration(boolean enabled) {
+        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, enabled);
+    }
+
+    private double actualSlowdown(String poolId) {
+        return actualSlowdown.getOrDefault(poolId, 1.0);
     }
 
     /**
@@ -425,6 +480,7 @@ public final class PolicySimulator {
         DispatchScheduler scheduler = new DispatchScheduler(cfg, fairness, fleet.profiles(),
                 RoutingPolicies.byName(policyName, settings.seed()), locator, null);
 
+        scheduler.setCalibration(calibrate);
         PriorityQueue<Event> events = new PriorityQueue<>((a, b) -> a.atMs() != b.atMs()
                 ? Long.compare(a.atMs(), b.atMs()) : Long.compare(a.seq(), b.seq()));
         long[] seq = {0};
@@ -439,51 +495,33 @@ public final class PolicySimulator {
         double[] waitS = new double[trace.size()];
         int[] cachedOf = new int[trace.size()];
         Arrays.fill(waitS, Double.NaN);
-        int good = 0;
         Map<String, Integer> goodByPool = new LinkedHashMap<>();
         pools.keySet().forEach(id -> goodByPool.put(id, 0));
-        int rejected = 0;
-        int expired = 0;
-        long cachedTokens = 0;
-        long bestCachedTokens = 0;
-        long promptTokens = 0;
+        // good, rejected, expired
+        int[] counts = new int[3];
+        // cached, best cached, prompt tokens
+        long[] tokens = new long[3];
+        // batches whose jobs all ran (their time calibrates the pool) vs batches with jobs dropped at the worker
+        java.util.Set<String> cleanBatches = new java.util.HashSet<>();
         long ttftSloMs = Math.round(settings.ttftSloSeconds() * 1000);
 
-        while (!events.isEmpty()) {
-            Event e = events.poll();
-            long now = e.atMs();
-            if (e.kind() == ARRIVAL) {
-                TraceRequest t = trace.get(e.index());
-                QueuedJob job = new QueuedJob(Integer.toString(e.index()),
-                        tenants == null ? "default" : tenants.get(e.index()), settings.model(),
-                        JobLane.INTERACTIVE, t.inputTokens(), t.outputTokens(), now, now + ttftSloMs,
-                        t.blockHashes());
-                if (scheduler.admit(job, now) instanceof Admission.Accepted) {
-                    scheduler.enqueue(job);
-                } else {
-                    rejected++;
-                }
-            } else if (e.kind() == BATCH_DONE) {
-                scheduler.batchFinished(e.poolId(), e.batchId(), now);
-            } else {
-                timers.remove(now);
-            }
-            expired += scheduler.expireDue(now).size();
-            for (BatchPlan plan : scheduler.formBatches(now)) {
+        DispatchLoop.Effects<Integer> effects = new DispatchLoop.Effects<>() {
+            @Override
+            public void send(BatchPlan plan, List<QueuedJob> planJobs, List<Integer> handles, long now) {
                 PoolState ps = pools.get(plan.poolId());
                 int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
                 long start = Math.max(now, ps.freeAtMs[inst]);
-                List<QueuedJob> live = new ArrayList<>(plan.jobs().size());
-                for (QueuedJob j : plan.jobs()) {
+                List<QueuedJob> live = new ArrayList<>(planJobs.size());
+                for (QueuedJob j : planJobs) {
                     if (expireAtWorker && j.deadlineAtMs() != null && j.deadlineAtMs() <= start) {
-                        expired++;
+                        counts[2]++;
                     } else {
                         live.add(j);
                     }
                 }
                 if (live.isEmpty()) {
                     events.add(new Event(start, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
-                    continue;
+                    return;
                 }
                 List<SequenceShape> shapes = new ArrayList<>();
                 for (QueuedJob j : live) {
@@ -506,40 +544,80 @@ public final class PolicySimulator {
                     } else {
                         ps.insert(j.prefixBlockHashes());
                     }
-                    cachedTokens += cached;
-                    bestCachedTokens += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    promptTokens += j.promptTokens();
+                    tokens[0] += cached;
+                    tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    tokens[2] += j.promptTokens();
                     shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
                     cachedOf[Integer.parseInt(j.jobId())] = cached;
                 }
                 BatchEstimate est = ps.roofline.estimateBatch(shapes);
-                long end = start + (long) Math.ceil(est.totalSeconds() * 1000);
+                long end = start + (long) Math.ceil(est.totalSeconds() * actualSlowdown(plan.poolId()) * 1000);
                 ps.freeAtMs[inst] = end;
-                ps.busySeconds += est.totalSeconds();
+                ps.busySeconds += est.totalSeconds() * actualSlowdown(plan.poolId());
+                if (live.size() == planJobs.size()) {
+                    cleanBatches.add(plan.batchId());
+                }
+                double slow = actualSlowdown(plan.poolId());
                 for (int k = 0; k < live.size(); k++) {
                     QueuedJob j = live.get(k);
                     int idx = Integer.parseInt(j.jobId());
                     double startS = start / 1000.0;
                     double arrivalS = trace.get(idx).arrivalMs() / 1000.0;
-                    ttft[idx] = startS + est.prefillSeconds() - arrivalS;
-                    double finish = est.finishSeconds().get(k);
+                    ttft[idx] = startS + est.prefillSeconds() * slow - arrivalS;
+                    double finish = est.finishSeconds().get(k) * slow;
                     e2e[idx] = startS + finish - arrivalS;
-                    double tpot = j.maxTokens() > 1 ? (finish - est.prefillSeconds()) / (j.maxTokens() - 1) : 0;
+                    double tpot = j.maxTokens() > 1 ? (finish - est.prefillSeconds() * slow) / (j.maxTokens() - 1) : 0;
                     done[idx] = true;
                     waitS[idx] = (start - trace.get(idx).arrivalMs()) / 1000.0;
                     if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
                         goodJob[idx] = true;
-                        good++;
+                        counts[0]++;
                         goodByPool.merge(plan.poolId(), 1, Integer::sum);
                     }
                 }
                 events.add(new Event(end, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
             }
-            long next = scheduler.nextDecisionAtMs(now);
-            if (next != Long.MAX_VALUE && timers.add(next)) {
-                events.add(new Event(next, seq[0]++, TIMER, -1, null, null));
+
+            @Override
+            public void expired(QueuedJob job, Integer handle, long now) {
+                counts[2]++;
+            }
+
+            @Override
+            public void refused(QueuedJob job, Integer handle, Admission.Rejected why, long now) {
+                counts[1]++;
+            }
+        };
+        DispatchLoop<Integer> loop = new DispatchLoop<>(scheduler, effects, at -> {
+            if (at != Long.MAX_VALUE && timers.add(at)) {
+                events.add(new Event(at, seq[0]++, TIMER, -1, null, null));
+            }
+        }, trace.size());
+
+        while (!events.isEmpty()) {
+            Event e = events.poll();
+            long now = e.atMs();
+            if (e.kind() == ARRIVAL) {
+                TraceRequest t = trace.get(e.index());
+                QueuedJob job = new QueuedJob(Integer.toString(e.index()),
+                        tenants == null ? "default" : tenants.get(e.index()), settings.model(),
+                        JobLane.INTERACTIVE, t.inputTokens(), t.outputTokens(), now, now + ttftSloMs,
+                        t.blockHashes());
+                loop.offer(job, e.index(), now);
+                loop.decide(now);
+            } else if (e.kind() == BATCH_DONE) {
+                loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()));
+            } else {
+                timers.remove(now);
+                loop.wake(now);
             }
         }
+        int good = counts[0];
+        int rejected = counts[1];
+        int expired = counts[2];
+        long cachedTokens = tokens[0];
+        long bestCachedTokens = tokens[1];
+        long promptTokens = tokens[2];
         if (scheduler.queuedJobs() != 0) {
             throw new IllegalStateException("simulation ended with " + scheduler.queuedJobs() + " jobs queued");
         }

@@ -1,0 +1,224 @@
+package io.inferq.dispatcher;
+
+import java.util.Objects;
+
+/**
+ * A pool's service-time model learned online: the configured model (a chip's roofline figures) is the <em>prior</em>,
+ * and three coefficients are fitted to the batches the pool actually ran:
+ * <pre>
+ *   observed seconds ≈ a × prior prefill seconds + b × prior decode seconds + c × prefix tokens fetched
+ * </pre>
+ * {@code a} and {@code b} scale the prior's prefill and decode rates (1 = the prior is right; 2 = the pool is twice as
+ * slow as its catalogue entry), {@code c} is the cost in seconds of each cached prompt token read instead of
+ * prefilled (a KV fetch: 0 for an engine's local prefix cache, more for a remote tier).
+ *
+ * <h2>Fit</h2>
+ * Weighted least squares over every observed batch with exponentially decaying weights, plus a ridge pull toward the
+ * prior ({@code a = b = 1}, {@code c = c0}) worth {@value #PRIOR_WEIGHT} batch of the recent mix (each penalty is in
+ * seconds of that coefficient's contribution to a mean batch, so it does not depend on units). A batch's weight halves
+ * every {@link #halfLifeBatches()} later batches of the same pool (default {@value #DEFAULT_HALF_LIFE_BATCHES}: a pool
+ * that gets slower — a co-tenant, thermal throttling, an engine upgrade — is re-learned within a few dozen batches,
+ * while one odd batch moves the estimate by about 1/{@value #DEFAULT_HALF_LIFE_BATCHES} × 1.44 of its error).
+ * Memory is bounded: the fit keeps only the weighted sums (a 3 × 3 matrix and two vectors), whatever the number of
+ * batches. Coefficients are clamped to [{@value #MIN_SCALE}, {@value #MAX_SCALE}], so a burst of outliers (a batch
+ * held up by a restart) cannot make a pool look free or dead. When prefill and decode are always seen in the same
+ * proportion the two cannot be told apart; the ridge then keeps their ratio at the prior's, scaling both alike.
+ *
+ * <h2>Threading</h2>
+ * Not thread-safe: owned by the scheduler's thread, like {@link PoolLedger}. The estimate methods are cheap (a few
+ * multiplications over the prior's answer).
+ */
+public final class CalibratedServiceTime implements ServiceTimeModel {
+
+    /** Default half-life of an observation, in batches of the pool. */
+    public static final int DEFAULT_HALF_LIFE_BATCHES = 32;
+    /** How many (recent, mean) batches the prior counts for. */
+    static final double PRIOR_WEIGHT = 1.0;
+    static final double MIN_SCALE = 0.1;
+    static final double MAX_SCALE = 10.0;
+
+    private final ServiceTimeModel prior;
+    private final double decay;
+    private final int halfLifeBatches;
+    private final double fetchPrior;
+    // weighted sums of x xᵀ, x y and x (x = prior prefill s, prior decode s, fetched tokens; y = observed s)
+    private final double[][] sxx = new double[3][3];
+    private final double[] sxy = new double[3];
+    private final double[] sx = new double[3];
+    private double sw;
+    private long observations;
+    private double prefillScale = 1;
+    private double decodeScale = 1;
+    private double fetchSecondsPerToken;
+
+    /** Calibrates {@code prior} with the default half-life and no KV-fetch cost as the prior. */
+    public CalibratedServiceTime(ServiceTimeModel prior) {
+        this(prior, DEFAULT_HALF_LIFE_BATCHES, 0.0);
+    }
+
+    /**
+     * @param prior                      the configured model (roofline): the estimate before any batch ran
+     * @param halfLifeBatches            how many later batches halve an observation's weight, at least 1
+     * @param fetchSecondsPerTokenPrior  prior KV-fetch cost per cached prompt token, seconds, at least 0
+     */
+    public CalibratedServiceTime(ServiceTimeModel prior, int halfLifeBatches, double fetchSecondsPerTokenPrior) {
+        this.prior = Objects.requireNonNull(prior, "prior must not be null");
+        if (halfLifeBatches < 1) {
+            throw new IllegalArgumentException("halfLifeBatches must be at least 1, was " + halfLifeBatches);
+        }
+        if (!(fetchSecondsPerTokenPrior >= 0)) {
+            throw new IllegalArgumentException("fetchSecondsPerTokenPrior must be at least 0, was " + fetchSecondsPerTokenPrior);
+        }
+        this.halfLifeBatches = halfLifeBatches;
+        this.decay = Math.pow(0.5, 1.0 / halfLifeBatches);
+        this.fetchPrior = fetchSecondsPerTokenPrior;
+        this.fetchSecondsPerToken = fetchSecondsPerTokenPrior;
+    }
+
+    @Override
+    public double prefillSeconds(int uncachedPromptTokens) {
+        return prefillScale * prior.prefillSeconds(uncachedPromptTokens);
+    }
+
+    @Override
+    public double decodeSeconds(int batchSequences, int outputTokens, long contextTokens) {
+        return decodeScale * prior.decodeSeconds(batchSequences, outputTokens, contextTokens);
+    }
+
+    /** Seconds to read {@code cachedTokens} prompt tokens from the KV cache instead of prefilling them. */
+    public double fetchSeconds(long cachedTokens) {
+        return fetchSecondsPerToken * Math.max(0, cachedTokens);
+    }
+
+    /** The prior's estimate of one batch, split into the parts the fit scales. */
+    public record Estimate(double priorPrefillSeconds, double priorDecodeSeconds, long fetchedTokens) {
+    }
+
+    /** The prior's parts for a batch (what {@link #observe} needs back when the batch has run). */
+    public Estimate priorEstimate(int uncachedPromptTokens, int sequences, int maxOutputTokens, long contextTokens,
+                                  long fetchedTokens) {
+        return new Estimate(prior.prefillSeconds(uncachedPromptTokens),
+                prior.decodeSeconds(sequences, maxOutputTokens, contextTokens), fetchedTokens);
+    }
+
+    /** The calibrated estimate of a batch whose prior parts are {@code e}. */
+    public double seconds(Estimate e) {
+        return prefillScale * e.priorPrefillSeconds() + decodeScale * e.priorDecodeSeconds()
+                + fetchSecondsPerToken * e.fetchedTokens();
+    }
+
+    /**
+     * Learns from one batch that ran for {@code observedSeconds} (from its start on an instance to its end). Ignores
+     * non-finite or non-positive figures.
+     */
+    public void observe(Estimate e, double observedSeconds) {
+        if (!(observedSeconds > 0) || Double.isInfinite(observedSeconds)
+                || !(e.priorPrefillSeconds() + e.priorDecodeSeconds() > 0)) {
+            return;
+        }
+        double[] x = {e.priorPrefillSeconds(), e.priorDecodeSeconds(), e.fetchedTokens()};
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                sxx[i][j] = decay * sxx[i][j] + x[i] * x[j];
+            }
+            sxy[i] = decay * sxy[i] + x[i] * observedSeconds;
+            sx[i] = decay * sx[i] + x[i];
+        }
+        sw = decay * sw + 1;
+        observations++;
+        fit();
+    }
+
+    private void fit() {
+        // ridge toward the prior, each penalty in seconds² of the coefficient's contribution to a mean batch
+        double[] mean = {sx[0] / sw, sx[1] / sw, sx[2] / sw};
+        double[] target = {1, 1, fetchPrior};
+        double[][] m = new double[3][4];
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                m[i][j] = sxx[i][j];
+            }
+            double ridge = PRIOR_WEIGHT * mean[i] * mean[i];
+            if (ridge == 0) {
+                ridge = 1e-12; // a regressor never seen (no fetched tokens): keep its prior
+            }
+            m[i][i] += ridge;
+            m[i][3] = sxy[i] + ridge * target[i];
+        }
+        double[] theta = solve(m);
+        if (theta == null) {
+            return;
+        }
+        prefillScale = clamp(theta[0]);
+        decodeScale = clamp(theta[1]);
+        fetchSecondsPerToken = Math.max(0, theta[2]);
+    }
+
+    /** Gaussian elimination with partial pivoting on an n × (n+1) augmented matrix; null if singular. */
+    private static double[] solve(double[][] m) {
+        int n = m.length;
+        for (int col = 0; col < n; col++) {
+            int pivot = col;
+            for (int r = col + 1; r < n; r++) {
+                if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) {
+                    pivot = r;
+                }
+            }
+            if (Math.abs(m[pivot][col]) < 1e-300) {
+                return null;
+            }
+            double[] t = m[col];
+            m[col] = m[pivot];
+            m[pivot] = t;
+            for (int r = 0; r < n; r++) {
+                if (r != col) {
+                    double f = m[r][col] / m[col][col];
+                    for (int c = col; c <= n; c++) {
+                        m[r][c] -= f * m[col][c];
+                    }
+                }
+            }
+        }
+        double[] out = new double[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = m[i][n] / m[i][i];
+            if (!Double.isFinite(out[i])) {
+                return null;
+            }
+        }
+        return out;
+    }
+
+    private static double clamp(double v) {
+        return Math.max(MIN_SCALE, Math.min(MAX_SCALE, v));
+    }
+
+    /** Observed prefill time ÷ the prior's (1 before any batch). */
+    public double prefillScale() {
+        return prefillScale;
+    }
+
+    /** Observed decode time ÷ the prior's (1 before any batch). */
+    public double decodeScale() {
+        return decodeScale;
+    }
+
+    /** Learned KV-fetch cost, seconds per cached prompt token read. */
+    public double fetchSecondsPerToken() {
+        return fetchSecondsPerToken;
+    }
+
+    /** Batches observed so far. */
+    public long observations() {
+        return observations;
+    }
+
+    public int halfLifeBatches() {
+        return halfLifeBatches;
+    }
+
+    /** The configured (prior) model. */
+    public ServiceTimeModel prior() {
+        return prior;
+    }
+}
