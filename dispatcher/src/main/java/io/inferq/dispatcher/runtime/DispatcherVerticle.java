@@ -308,18 +308,21 @@ public final class DispatcherVerticle extends VerticleBase {
     private void send(BatchPlan plan, long now) {
         List<JobRequest> jobs = new ArrayList<>(plan.jobs().size());
         List<Pending> carried = new ArrayList<>(plan.jobs().size());
+        List<List<Long>> blockHashes = new ArrayList<>(plan.jobs().size());
         for (QueuedJob j : plan.jobs()) {
             Pending p = pending.remove(j.jobId());
             if (p != null) {
                 jobs.add(p.request());
                 carried.add(p);
+                blockHashes.add(j.prefixBlockHashes());
             }
         }
         if (jobs.isEmpty()) {
             scheduler.batchFinished(plan.poolId(), plan.batchId(), now);
             return;
         }
-        PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs);
+        PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs,
+                io.inferq.dispatcher.kv.CarriedPromptBlocks.of(scheduler.config().prefixBlockTokens(), blockHashes));
         List<String> jobIds = new ArrayList<>(jobs.size());
         jobs.forEach(j -> jobIds.add(j.getJobId()));
         inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);
