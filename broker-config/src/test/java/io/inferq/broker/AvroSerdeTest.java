@@ -36,9 +36,12 @@ class AvroSerdeTest {
         JobRequest req = request("job-1");
         assertThat(new AvroSerde<>(JobRequest.class).decode(new AvroSerde<>(JobRequest.class).encode(req))).isEqualTo(req);
 
-        PoolBatch batch = new PoolBatch("b-1", "h800-r1", 1024, 5L, List.of(req, request("job-2")));
+        PoolBatch batch = new PoolBatch("b-1", "h800-r1", 1024, 5L, List.of(req, request("job-2")), null);
         AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
         assertThat(batchSerde.decode(batchSerde.encode(batch))).isEqualTo(batch);
+        PoolBatch hashed = PoolBatch.newBuilder(batch)
+                .setPromptBlocks(new io.inferq.broker.avro.PromptBlocks(64, List.of(List.of(1L, -2L), List.of()))).build();
+        assertThat(batchSerde.decode(batchSerde.encode(hashed))).isEqualTo(hashed);
 
         JobResult result = JobResult.newBuilder().setJobId("job-1").setTenant("acme").setModel("deepseek-r1")
                 .setStatus(JobStatusCode.FAILED).setError(new JobError("server_error", "engine_down", "boom"))

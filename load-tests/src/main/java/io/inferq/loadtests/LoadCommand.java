@@ -7,7 +7,6 @@ import io.inferq.loadtests.bench.MemoryBenchmark;
 import io.inferq.loadtests.bench.PipelineOverheadBenchmark;
 import io.inferq.loadtests.bench.PolicyBenchmark;
 import io.inferq.loadtests.embedded.EmbeddedInferq;
-import io.inferq.loadtests.policy.TraceReader;
 import io.inferq.loadtests.policy.TraceRequest;
 import io.inferq.loadtests.replay.HttpTarget;
 import io.inferq.loadtests.replay.StreamingHttpTarget;
@@ -50,6 +49,9 @@ public final class LoadCommand {
               bench-fairness  tenants sharing the simulated fleet: fair sharing vs oldest-first vs each tenant alone
               bench-batch     a 50,000-line batch vs the same jobs one by one; interactive TTFT with a batch running
               bench-kv-routing  precise (engines' KV events) vs approximate vs prefix-blind routing: policy simulator
+              sim-policies    the policy simulator's report on any traces: every policy (--mode policies) or prefix routing on/off (--mode prefix)
+              kv-experiment   prefix-cache hit ratio on a trace with hash_ids: shared two-tier cache vs private caches vs the bound
+              gen-trace       write a synthetic trace (length mixes, burst shapes, prefix reuse) in any supported format
               serve           run an in-process inferq for load tests (embedded broker and Hazelcast)
               chaos           load over HTTP and Kafka while killing the server (kill -9, SIGTERM) and failing webhook
                               receivers and engines; proves nothing is lost or duplicated; one row per fault
@@ -95,6 +97,9 @@ public final class LoadCommand {
             case "bench-fairness" -> FairnessBenchmark.run(f, out);
             case "bench-batch" -> io.inferq.loadtests.bench.BatchBenchmark.run(f, out);
             case "bench-kv-routing" -> io.inferq.loadtests.bench.KvRoutingBenchmark.run(f, out);
+            case "sim-policies" -> io.inferq.loadtests.policy.SimulatorCommand.run(f, out);
+            case "kv-experiment" -> io.inferq.loadtests.kvcache.PrefixCacheExperiment.run(f, out);
+            case "gen-trace" -> io.inferq.loadtests.trace.SyntheticTrace.run(f, out);
             default -> throw new IllegalArgumentException("unknown command '" + args.get(0) + "'");
         };
     }
@@ -117,7 +122,8 @@ public final class LoadCommand {
     }
 
     static int replay(Flags f, PrintStream out) {
-        Path trace = Path.of(f.string("trace", TraceFiles.defaultFile(TraceFiles.CONVERSATION)));
+        TraceFiles.TraceInput input = TraceFiles.input(f, "trace", TraceFiles.CONVERSATION);
+        Path trace = input.path();
         String url = f.string("url", null);
         String bootstrap = f.string("bootstrap", null);
         String via = f.string("via", "http");
@@ -144,7 +150,7 @@ public final class LoadCommand {
         if (!via.equals("http") && !via.equals("kafka")) {
             throw new IllegalArgumentException("--via must be http or kafka, was '" + via + "'");
         }
-        List<TraceRequest> requests = TraceReader.read(trace);
+        List<TraceRequest> requests = input.read();
         ReplayPlan plan = ReplayPlan.of(requests, fromMs, windowMs, load, maxRequests, seed);
         out.printf(Locale.ROOT, "trace %s: %d requests; plan: %d requests over %.1f trace s (load %.2f), speedup %.1f → %.1f wall s%n",
                 trace.getFileName(), requests.size(), plan.items().size(), plan.spanMs() / 1000.0, load, speedup,

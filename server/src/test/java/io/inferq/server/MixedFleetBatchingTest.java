@@ -74,6 +74,13 @@ class MixedFleetBatchingTest {
                     jobsSeen.merge(j.getJobId(), 1, Integer::sum);
                 }
                 assertThat(buckets).as("buckets in batch " + batch.getBatchId()).hasSize(1);
+                // the dispatcher's block hashes travel with the batch, so the worker does not tokenise the prompts again
+                assertThat(batch.getPromptBlocks()).as("prompt blocks of " + batch.getBatchId()).isNotNull();
+                assertThat(batch.getPromptBlocks().getHashesByJob()).hasSameSizeAs(batch.getJobs());
+                for (int i = 0; i < batch.getJobs().size(); i++) {
+                    assertThat(batch.getPromptBlocks().getHashesByJob().get(i))
+                            .hasSize(batch.getJobs().get(i).getPromptTokens() / batch.getPromptBlocks().getBlockTokens());
+                }
             }
             assertThat(jobsSeen.keySet()).containsAll(ids);
         }

@@ -34,8 +34,9 @@ import org.slf4j.LoggerFactory;
  *       ({@code work.cachedPrefixTokens()}), with the simulated backend's deterministic bytes
  *       ({@link SimulatedKvPayloads}) of the pool's block size.</li>
  * </ul>
- * The tokens and hashes of a job are kept between the two calls (a small bounded cache by pool and job id),
- * so a prompt is tokenised once per run.
+ * The hashes of a job are kept between the two calls (a small bounded cache by pool and job id), so a prompt is
+ * tokenised at most once per run, and not at all when the batch carries the hashes the dispatcher computed at
+ * intake ({@code PoolBatch.prompt_blocks}, see {@link #cachedPrefixTokens(String, List, List, CarriedBlockHashes)}).
  *
  * <p>Runs on the slot thread (blocks on Hazelcast when the pool's store has a shared tier). Never throws:
  * any failure is logged, counted ({@code inferq.kv.hook.errors}) and answered as a miss.
@@ -46,7 +47,11 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
 
     private final PrefixHashing hashing;
     private final Map<String, PoolKvCache> pools;
-    private final Cache<String, PrefixHashing.Prompt> recent;
+    private final Cache<String, Hashed> recent;
+
+    /** A prompt's full-block hashes and its token count (hashed here, or carried from the dispatcher). */
+    private record Hashed(List<Long> blockHashes, int tokenCount) {
+    }
     private final Counter errors;
     private final Counter skippedStores;
     private final java.util.concurrent.Executor storeExecutor;
@@ -96,17 +101,37 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
      */
     @Override
     public int[] cachedPrefixTokens(String poolId, List<String> tenants, List<SequenceWork> works) {
+        return cachedPrefixTokens(poolId, tenants, works, null);
+    }
+
+    /**
+     * As above, taking each prompt's hashes from {@code carried} when it was made with this hook's block size (the
+     * dispatcher hashed the prompt at intake through the same {@link PrefixHashing} settings): the prompt is then
+     * not tokenised here at all. Without them (null, or another block size) each prompt is hashed here.
+     */
+    @Override
+    public int[] cachedPrefixTokens(String poolId, List<String> tenants, List<SequenceWork> works,
+            CarriedBlockHashes carried) {
         PrefixCacheHook.requireOneTenantPerSequence(tenants, works);
+        boolean useCarried = carried != null && carried.blockTokens() == hashing.blockSize()
+                && carried.bySequence().size() == works.size();
         int[] out = new int[works.size()];
         PoolKvCache pool = pools.get(poolId);
         if (pool == null || works.isEmpty()) {
             return out;
         }
         try {
-            List<PrefixHashing.Prompt> prompts = new ArrayList<>(works.size());
+            List<Hashed> prompts = new ArrayList<>(works.size());
             List<List<Long>> hashes = new ArrayList<>(works.size());
             for (int i = 0; i < works.size(); i++) {
-                PrefixHashing.Prompt prompt = prompt(poolId, tenants.get(i), works.get(i));
+                Hashed prompt;
+                if (useCarried) {
+                    // the dispatcher's count is the real one (it replaced the intake estimate when it hashed)
+                    prompt = new Hashed(carried.bySequence().get(i), works.get(i).promptTokens());
+                    recent.put(key(poolId, works.get(i)), prompt);
+                } else {
+                    prompt = prompt(poolId, tenants.get(i), works.get(i));
+                }
                 prompts.add(prompt);
                 hashes.add(prompt.blockHashes());
             }
@@ -129,7 +154,7 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
             return;
         }
         try {
-            PrefixHashing.Prompt prompt = prompt(poolId, tenant, work);
+            Hashed prompt = prompt(poolId, tenant, work);
             recent.invalidate(key(poolId, work));
             List<Long> hashes = prompt.blockHashes();
             int from = Math.min(hashes.size(), work.cachedPrefixTokens() / hashing.blockSize());
@@ -155,9 +180,11 @@ public final class KvPrefixCacheHook implements PrefixCacheHook {
         }
     }
 
-    private PrefixHashing.Prompt prompt(String poolId, String tenant, SequenceWork work) {
-        return recent.get(key(poolId, work),
-                k -> hashing.analyze(work.model(), tenant, fromWork(work.messages())));
+    private Hashed prompt(String poolId, String tenant, SequenceWork work) {
+        return recent.get(key(poolId, work), k -> {
+            PrefixHashing.Prompt p = hashing.analyze(work.model(), tenant, fromWork(work.messages()));
+            return new Hashed(p.blockHashes(), p.tokenCount());
+        });
     }
 
     /** Worker-side messages as template messages. */

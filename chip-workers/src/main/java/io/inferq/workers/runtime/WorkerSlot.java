@@ -525,7 +525,8 @@ final class WorkerSlot {
             plain.add(toWork(job, 0));
             tenants.add(job.getTenant());
         }
-        int[] cachedByJob = live.isEmpty() ? new int[0] : prefixCache.cachedPrefixTokens(settings.poolId(), tenants, plain);
+        int[] cachedByJob = live.isEmpty() ? new int[0] : prefixCache.cachedPrefixTokens(settings.poolId(), tenants, plain,
+                PrefixCacheHook.CarriedBlockHashes.of(batch, live));
         List<SequenceWork> work = new ArrayList<>(live.size());
         List<SequenceWork> toRun = new ArrayList<>();
         for (int i = 0; i < live.size(); i++) {

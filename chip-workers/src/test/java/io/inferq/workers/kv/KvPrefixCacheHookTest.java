@@ -9,6 +9,7 @@ import io.inferq.kvcache.index.InMemoryPrefixIndex;
 import io.inferq.kvcache.index.PrefixIndex;
 import io.inferq.kvcache.index.PrefixMatch;
 import io.inferq.kvcache.store.KvBlockStore;
+import io.inferq.kvcache.tokens.PromptTokenizer;
 import io.inferq.workers.backend.SequenceWork;
 import io.inferq.workers.chips.ChipCatalogue;
 import io.inferq.workers.chips.ModelCatalogue;
@@ -16,12 +17,14 @@ import io.inferq.workers.chips.WeightPrecision;
 import io.inferq.workers.pool.PoolLimits;
 import io.inferq.workers.pool.PoolPlan;
 import io.inferq.workers.pool.PoolSpec;
+import io.inferq.workers.runtime.PrefixCacheHook;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -187,5 +190,45 @@ class KvPrefixCacheHookTest {
         assertThat(hook.cachedPrefixTokens("p", "acme",
                 work("c", List.of(new SequenceWork.Message("user turn!", "hi")), 5, 0))).isZero();
         assertThat(registry.get("inferq.kv.hook.errors").counter().count()).isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void hashesCarriedInTheBatchAreUsedWithoutTokenisingAgain() {
+        AtomicInteger encodes = new AtomicInteger();
+        PromptTokenizer counting = new PromptTokenizer() {
+            @Override
+            public String name() {
+                return PromptTokenizer.o200kBase().name();
+            }
+
+            @Override
+            public int[] encode(String text) {
+                encodes.incrementAndGet();
+                return PromptTokenizer.o200kBase().encode(text);
+            }
+        };
+        PrefixHashing hashing = new PrefixHashing(counting, 64, SALTS::get);
+        PoolPlan h800 = plan("p", "h800");
+        KvBlockStore store = KvBlockStore.builder().holder(new BlockHolder("w", "p")).localMaxBytes(64L << 20)
+                .prefixIndex(index).meterRegistry(registry).build();
+        KvPrefixCacheHook hook = new KvPrefixCacheHook(hashing, Map.of("p", PoolKvCache.forPool(h800, store, hashing, SCALE)),
+                registry);
+        List<SequenceWork.Message> conv = conversation(1);
+        // what the dispatcher computed at intake (another PrefixHashing instance with the same settings)
+        PrefixHashing.Prompt atIntake = HASHING.analyze(MODEL, "acme", KvPrefixCacheHook.fromWork(conv));
+        int real = atIntake.tokenCount();
+        PrefixCacheHook.CarriedBlockHashes carried = new PrefixCacheHook.CarriedBlockHashes(64, List.of(atIntake.blockHashes()));
+
+        assertThat(hook.cachedPrefixTokens("p", List.of("acme"), List.of(work("a", conv, real, 0)), carried)).containsExactly(0);
+        hook.stored("p", "acme", work("a", conv, real, 0));
+        assertThat(hook.cachedPrefixTokens("p", List.of("acme"), List.of(work("b", conv, real, 0)), carried))
+                .containsExactly(real / 64 * 64);
+        assertThat(encodes).as("no prompt was tokenised on the worker").hasValue(0);
+
+        // the same answer when the worker hashes for itself, or when the hashes were made with another block size
+        assertThat(hook.cachedPrefixTokens("p", List.of("acme"), List.of(work("c", conv, real, 0)))).containsExactly(real / 64 * 64);
+        assertThat(hook.cachedPrefixTokens("p", List.of("acme"), List.of(work("d", conv, real, 0)),
+                new PrefixCacheHook.CarriedBlockHashes(32, List.of(List.of(1L, 2L))))).containsExactly(real / 64 * 64);
+        assertThat(encodes.get()).isPositive();
     }
 }

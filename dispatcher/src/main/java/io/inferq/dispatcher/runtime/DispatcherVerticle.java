@@ -361,14 +361,17 @@ public final class DispatcherVerticle extends VerticleBase {
 
     private void send(BatchPlan plan, List<QueuedJob> planned, List<Pending> carried, long now) {
         List<JobRequest> jobs = new ArrayList<>(carried.size());
-        for (Pending p : carried) {
-            jobs.add(p.request());
+        List<List<Long>> blockHashes = new ArrayList<>(carried.size());
+        for (int i = 0; i < carried.size(); i++) {
+            jobs.add(carried.get(i).request());
+            blockHashes.add(planned.get(i).prefixBlockHashes());
         }
         if (jobs.isEmpty()) {
             scheduler.batchFinished(plan.poolId(), plan.batchId(), now, false);
             return;
         }
-        PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs);
+        PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs,
+                io.inferq.dispatcher.kv.CarriedPromptBlocks.of(scheduler.config().prefixBlockTokens(), blockHashes));
         List<String> jobIds = new ArrayList<>(jobs.size());
         jobs.forEach(j -> jobIds.add(j.getJobId()));
         inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);

@@ -4,7 +4,6 @@ import io.inferq.loadtests.Flags;
 import io.inferq.loadtests.LoadCommand;
 import io.inferq.loadtests.embedded.EmbeddedInferq;
 import io.inferq.loadtests.policy.PolicySimulator;
-import io.inferq.loadtests.policy.TraceReader;
 import io.inferq.loadtests.policy.TraceRequest;
 import io.inferq.loadtests.replay.HttpTarget;
 import io.inferq.loadtests.replay.JobOutcome;
@@ -43,7 +42,8 @@ public final class BurstBenchmark {
     }
 
     public static int run(Flags f, PrintStream out) {
-        Path trace = Path.of(f.string("trace", io.inferq.loadtests.TraceFiles.defaultFile(io.inferq.loadtests.TraceFiles.AZURE)));
+        io.inferq.loadtests.TraceFiles.TraceInput input = io.inferq.loadtests.TraceFiles.input(f, "trace", io.inferq.loadtests.TraceFiles.AZURE);
+        Path trace = input.path();
         double peak = f.positive("peak", 3);
         // < 1 (slow motion): at 3x the fleet's capacity the burst is ~400 requests per trace second, more than one
         // client and the ingress on a 2-core machine send; 0.2 makes it ~80 per wall second
@@ -56,7 +56,7 @@ public final class BurstBenchmark {
         f.rejectUnknown();
         PolicySimulator.Settings settings = PolicySimulator.Settings.defaults();
         PolicySimulator sim = new PolicySimulator(settings);
-        List<TraceRequest> all = TraceReader.read(trace);
+        List<TraceRequest> all = input.read();
         double capacity = sim.capacityJobsPerSecond(all);
         long busiest = ReplayPlan.busiestWindowStart(all, 10_000);
         int inBusiest = (int) all.stream().filter(t -> t.arrivalMs() >= busiest && t.arrivalMs() < busiest + 10_000).count();

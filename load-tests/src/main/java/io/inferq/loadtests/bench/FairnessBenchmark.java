@@ -71,6 +71,8 @@ public final class FairnessBenchmark {
             }
         }, true, java.nio.charset.StandardCharsets.UTF_8);
         Path traces = Path.of(f.string("traces", TraceFiles.defaultDir().toString()));
+        String tracePath = f.string("trace", null);
+        TraceReader.Format traceFormat = TraceFiles.format(f);
         String fleet = f.string("fleet", "r1-mixed");
         double load = f.positive("load", 2.0);
         double seconds = f.positive("seconds", 300);
@@ -111,7 +113,8 @@ public final class FairnessBenchmark {
         Map<String, Object> goals = new LinkedHashMap<>();
         for (String w : workloads) {
             List<TraceRequest> base = switch (w) {
-                case "trace" -> TraceReader.read(traces.resolve("conversation_trace.jsonl"));
+                case "trace" -> TraceReader.read(tracePath != null ? Path.of(tracePath) : traces.resolve(TraceFiles.CONVERSATION),
+                        traceFormat);
                 case "synthetic" -> null;
                 default -> throw new IllegalArgumentException("--workloads takes trace and/or synthetic, was " + w);
             };

@@ -13,7 +13,6 @@ import io.inferq.kvcache.index.InMemoryPrefixIndex;
 import io.inferq.loadtests.Flags;
 import io.inferq.loadtests.TraceFiles;
 import io.inferq.loadtests.policy.PolicySimulator;
-import io.inferq.loadtests.policy.TraceReader;
 import io.inferq.loadtests.policy.TraceRequest;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
@@ -56,7 +55,8 @@ public final class KvRoutingBenchmark {
     }
 
     public static int run(Flags f, PrintStream out) {
-        Path tracePath = Path.of(f.string("trace", TraceFiles.defaultFile(TraceFiles.CONVERSATION)));
+        TraceFiles.TraceInput input = TraceFiles.input(f, "trace", TraceFiles.CONVERSATION);
+        Path tracePath = input.path();
         double[] loads = numbers(f.string("loads", "1,2"));
         String fleet = f.string("fleet", "defaults");
         int cacheBlocks = f.intValue("cache-blocks", 0);
@@ -67,9 +67,9 @@ public final class KvRoutingBenchmark {
             throw new IllegalArgumentException("--cache-blocks and --max-requests must be ≥ 0 (0: default)");
         }
         PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.forFleet(fleet));
-        List<TraceRequest> trace = TraceReader.read(tracePath);
+        List<TraceRequest> trace = input.read();
         if (trace.stream().allMatch(t -> t.blockHashes().isEmpty())) {
-            throw new IllegalArgumentException("--trace " + tracePath + " has no hash_ids (a Mooncake .jsonl trace is needed)");
+            throw new IllegalArgumentException("--trace " + tracePath + " has no hash_ids (a Mooncake .jsonl trace with hash_ids is needed: shared/traces or gen-trace --reuse > 0)");
         }
         if (maxRequests > 0 && trace.size() > maxRequests) {
             trace = trace.subList(0, maxRequests);

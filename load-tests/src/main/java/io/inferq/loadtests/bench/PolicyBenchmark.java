@@ -93,6 +93,8 @@ public final class PolicyBenchmark {
 
     public static int run(Flags f, PrintStream out) {
         Path traces = Path.of(f.string("traces", io.inferq.loadtests.TraceFiles.defaultDir().toString()));
+        String traceList = f.string("trace", null);
+        TraceReader.Format traceFormat = io.inferq.loadtests.TraceFiles.format(f);
         double[] loads = numbers(f.string("loads", "0.5,1,2"), "loads");
         double[] pipelineLoads = numbers(f.string("pipeline-load", "2"), "pipeline-load");
         // the slice: this many trace seconds (after scaling to the load), at most this many requests, per trace
@@ -114,8 +116,15 @@ public final class PolicyBenchmark {
         PolicySimulator.Settings settings = PolicySimulator.Settings.defaults();
         PolicySimulator sim = new PolicySimulator(settings);
         Map<String, List<TraceRequest>> byTrace = new LinkedHashMap<>();
-        byTrace.put("conversation", TraceReader.read(traces.resolve("conversation_trace.jsonl")));
-        byTrace.put("azure-conv", TraceReader.read(traces.resolve("AzureLLMInferenceTrace_conv.csv")));
+        if (traceList == null) {
+            byTrace.put("conversation", TraceReader.read(traces.resolve("conversation_trace.jsonl"), traceFormat));
+            byTrace.put("azure-conv", TraceReader.read(traces.resolve("AzureLLMInferenceTrace_conv.csv"), traceFormat));
+        } else { // --trace a,b: any traces, labelled by file name
+            for (String p : traceList.split(",")) {
+                io.inferq.loadtests.TraceFiles.TraceInput in = new io.inferq.loadtests.TraceFiles.TraceInput(Path.of(p.trim()), traceFormat);
+                byTrace.put(in.label(), in.read());
+            }
+        }
         List<Row> rows = new ArrayList<>();
         out.printf(Locale.ROOT, "fleet %s serving %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms%n",
                 settings.pools().stream().map(p -> p.instances() + "×" + p.chipId()).toList(), settings.model(),

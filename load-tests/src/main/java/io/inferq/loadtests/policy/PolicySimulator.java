@@ -22,7 +22,6 @@ import io.inferq.workers.chips.RooflineAssumptions;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.SequenceShape;
 import io.inferq.workers.chips.WeightPrecision;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -670,48 +669,20 @@ public final class PolicySimulator {
     static final List<String> POLICIES = List.of("ect", "round-robin", "least-loaded", "random");
 
     /**
-     * Usage: {@code PolicySimulator [--fleet defaults|r1-mixed] [traceDir] [ttftSloSeconds] [tpotSloSeconds]
-     * [prefixCacheBlocksPerPool]}. The default fleet prints every policy on both traces (plus ect with prefix-blind
-     * routing on the conversation trace); {@code r1-mixed} prints prefix-aware vs prefix-blind ect on the
-     * conversation trace (the Azure trace has no prefix information). A cache size overrides the fleet's
-     * (r1-mixed: sized from KV memory).
+     * The {@code sim-policies} command ({@link SimulatorCommand}): {@code PolicySimulator [--mode policies|prefix]
+     * [--fleet defaults|r1-mixed|r1-h20] [--trace a,b] [--trace-format f] [--loads ...] [--ttft-slo-s s] [--tpot-slo-s s]
+     * [--cache-blocks n]}; the older positional form {@code [traceDir] [ttftSloSeconds] [tpotSloSeconds]
+     * [prefixCacheBlocksPerPool]} still works.
      */
     public static void main(String[] args) {
-        List<String> positional = new ArrayList<>();
-        String fleetName = "defaults";
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--fleet") && i + 1 < args.length) {
-                fleetName = args[++i];
-            } else if (args[i].startsWith("--fleet=")) {
-                fleetName = args[i].substring("--fleet=".length());
-            } else {
-                positional.add(args[i]);
-            }
+        int rc;
+        try {
+            rc = SimulatorCommand.run(io.inferq.loadtests.Flags.parse(SimulatorCommand.legacyArgs(args)), System.out);
+        } catch (IllegalArgumentException e) {
+            System.err.println("error: " + e.getMessage());
+            rc = 2;
         }
-        Path dir = (positional.size() > 0 ? Path.of(positional.get(0)) : io.inferq.loadtests.TraceFiles.defaultDir());
-        Settings s = Settings.forFleet(fleetName);
-        s = s.withSlo(positional.size() > 1 ? Double.parseDouble(positional.get(1)) : s.ttftSloSeconds(),
-                positional.size() > 2 ? Double.parseDouble(positional.get(2)) : s.tpotSloSeconds());
-        if (positional.size() > 3) {
-            s = s.withPrefixCacheBlocksPerPool(Integer.parseInt(positional.get(3)));
-        }
-        PolicySimulator sim = new PolicySimulator(s);
-        long wall = System.nanoTime();
-        List<TraceRequest> conversation = TraceReader.read(dir.resolve("conversation_trace.jsonl"));
-        if (fleetName.equals("defaults")) {
-            System.out.println(report(sim, "conversation (Mooncake)", conversation, true));
-            System.out.println(report(sim, "Azure conv", TraceReader.read(dir.resolve("AzureLLMInferenceTrace_conv.csv")), false));
-        } else {
-            System.out.println(describeFleet(sim));
-            System.out.println(prefixReport(sim, "conversation (Mooncake)", conversation, new double[] {0.5, 1.0, 2.0}));
-        }
-        System.out.printf(Locale.ROOT, "simulated fleet %s: %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; prefix cache %s "
-                        + "blocks/pool; wall time %.1f s%n", s.fleet(),
-                sim.fleet.profiles().stream().map(p -> p.instances() + "×[" + sim.fleet.rooflines().get(p.poolId())
-                        .describe() + "]").toList(),
-                s.ttftSloSeconds(), s.tpotSloSeconds() * 1000,
-                s.prefixCacheBlocksPerPool() == KV_SIZED_CACHE ? "KV-sized" : Integer.toString(s.prefixCacheBlocksPerPool()),
-                (System.nanoTime() - wall) / 1e9);
+        System.exit(rc);
     }
 
     /** One line per pool: chips, precision, KV capacity, prefix-cache blocks, batch budget, prefill speed. */

@@ -1,9 +1,10 @@
-package io.inferq.kvcache.trace;
+package io.inferq.loadtests.kvcache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.inferq.kvcache.hashing.BlockHasher;
 import io.inferq.kvcache.hashing.HashSeed;
+import io.inferq.loadtests.policy.TraceRequest;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -12,13 +13,6 @@ class TracePrefixSynthesizerTest {
 
     private final TracePrefixSynthesizer synth = TracePrefixSynthesizer.mooncake();
     private final BlockHasher hasher = new BlockHasher(HashSeed.derive("deepseek-v3", "trace-synthetic", ""), 64);
-
-    @Test
-    void parsesMooncakeLines() {
-        TraceRequest r = MooncakeTrace.parse(
-                "{\"timestamp\": 3000, \"input_length\": 1100, \"output_length\": 12, \"hash_ids\": [0, 14, 15]}");
-        assertThat(r).isEqualTo(new TraceRequest(3000, 1100, 12, List.of(0L, 14L, 15L)));
-    }
 
     @Test
     void blocksAreDeterministicAndDistinct() {

@@ -1,5 +1,7 @@
-package io.inferq.kvcache.trace;
+package io.inferq.loadtests.kvcache;
 
+import io.inferq.loadtests.policy.TraceRequest;
+import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
 
@@ -56,14 +58,15 @@ public final class TracePrefixSynthesizer {
     }
 
     /**
-     * The prompt of {@code request}: {@code min(inputLength, ids × traceBlockTokens)} tokens.
+     * The prompt of {@code request}: {@code min(inputTokens, ids × traceBlockTokens)} tokens.
      */
     public int[] promptTokens(TraceRequest request) {
         Objects.requireNonNull(request, "request must not be null");
-        int n = (int) Math.min(request.inputLength(), (long) request.hashIds().size() * traceBlockTokens);
+        List<Long> ids = request.blockHashes();
+        int n = (int) Math.min(request.inputTokens(), (long) ids.size() * traceBlockTokens);
         int[] out = new int[n];
         for (int b = 0, off = 0; off < n; b++, off += traceBlockTokens) {
-            fill(request.hashIds().get(b), out, off, Math.min(traceBlockTokens, n - off));
+            fill(ids.get(b), out, off, Math.min(traceBlockTokens, n - off));
         }
         return out;
     }
