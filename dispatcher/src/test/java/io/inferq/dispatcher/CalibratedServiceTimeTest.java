@@ -3,7 +3,7 @@ package io.inferq.dispatcher;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

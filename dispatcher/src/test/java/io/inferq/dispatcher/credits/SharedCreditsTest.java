@@ -2,7 +2,7 @@ package io.inferq.dispatcher.credits;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.inferq.dispatcher.Admission;
 import io.inferq.dispatcher.BatchPlan;
 import io.inferq.dispatcher.DispatchConfig;

@@ -3,7 +3,7 @@ package io.inferq.dispatcher.runtime.loop;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.inferq.broker.job.JobLane;
+import io.inferq.job.JobLane;
 import io.inferq.dispatcher.Admission;
 import io.inferq.dispatcher.BatchPlan;
 import io.inferq.dispatcher.DispatchConfig;
