@@ -84,7 +84,7 @@ final class WorkerSlot {
     private final Counter abandonedJobs;
     private final Counter writeRetries;
     /** The batch being written and what its failed attempts taught (slot thread only). */
-    private BatchRetry retry = new BatchRetry(null);
+    private BatchWriteRetry retry;
     private final Timer batchTimer;
     private final Counter promptTokens;
     private final Counter completionTokens;
@@ -122,7 +122,7 @@ final class WorkerSlot {
     /** Delay before writing a batch again after a transient failure: from this, doubling, up to {@link #WRITE_RETRY_MAX_MS}. */
     static final long WRITE_RETRY_MIN_MS = 200;
     static final long WRITE_RETRY_MAX_MS = 5_000;
-    private static final Backoff WRITE_BACKOFF = new Backoff(WRITE_RETRY_MIN_MS, WRITE_RETRY_MAX_MS);
+    static final Backoff WRITE_BACKOFF = new Backoff(WRITE_RETRY_MIN_MS, WRITE_RETRY_MAX_MS);
 
     WorkerSlot(PoolWorkerSettings settings, int index, KafkaClientSettings kafka, InferenceBackend backend,
             TerminalClaims claims, PrefixCacheHook prefixCache, TrustedOrigin origin, Clock clock, MeterRegistry registry,
@@ -148,6 +148,11 @@ final class WorkerSlot {
         this.completionTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "completion");
         this.cachedTokens = registry.counter("inferq.worker.tokens", "pool", pool, "kind", "cached");
         this.busySlots = busy;
+        this.retry = newRetry(null);
+    }
+
+    private BatchWriteRetry newRetry(String batchId) {
+        return new BatchWriteRetry(batchId, settings.poolId(), writeRetries, abandonedJobs);
     }
 
     void start() {
@@ -307,18 +312,18 @@ final class WorkerSlot {
             return;
         }
         if (!batch.getBatchId().equals(retry.batchId)) {
-            retry = new BatchRetry(batch.getBatchId());
+            retry = newRetry(batch.getBatchId());
         }
         long start = System.nanoTime();
         busySlots.incrementAndGet();
         try {
             if (runBatch(batch, tx, events, c, tp, record.offset())) {
-                retry = new BatchRetry(null);
+                retry = newRetry(null);
             } else {
                 c.seek(tp, record.offset()); // a job's outcome could not be encoded: it fails, the batch is written again
             }
         } catch (KafkaException e) {
-            if (!writeAgainAfter(e, tx)) {
+            if (!retry.writeAgainAfter(e, tx)) {
                 // fenced, invalid transaction state, ...: this producer is unusable; the slot's loop
                 // closes every client (leaving the group, so the batch moves on) and starts afresh
                 LOG.warn("pool {}: batch {} not committed ({}); its clients restart", settings.poolId(), batch.getBatchId(), e.toString());
@@ -329,137 +334,6 @@ final class WorkerSlot {
             busySlots.decrementAndGet();
         }
         batchTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-    }
-
-    /**
-     * After the batch's transaction failed: aborts it and decides how the batch is written again. A record refused for
-     * good (invalid or unauthorised topic, too large, not serialisable: {@link WriteFailure#classify}) fails its job —
-     * the next attempt writes that job as {@code failed}, with a dead-letter copy, and the batch's other jobs as they
-     * ended — at once. Anything else is retried after a growing delay ({@value #WRITE_RETRY_MIN_MS} ms doubling to
-     * {@value #WRITE_RETRY_MAX_MS} ms); after {@value #MAX_WRITE_ATTEMPTS} failed attempts the jobs whose results go to
-     * a reply topic (the one destination a producer chose) fail with {@code result_write_failed}. When only inferq's own
-     * topics are left, Kafka itself is failing: the batch is retried at the longest delay for as long as it takes.
-     *
-     * @return false when the producer is unusable (fenced, fatal error, abort failed): the caller restarts the clients
-     */
-    private boolean writeAgainAfter(KafkaException e, KafkaProducer<String, byte[]> tx) throws InterruptedException {
-        if (e instanceof ProducerFencedException || e instanceof org.apache.kafka.common.errors.InvalidProducerEpochException
-                || e instanceof org.apache.kafka.common.errors.AuthenticationException
-                || e instanceof org.apache.kafka.common.errors.TransactionalIdAuthorizationException
-                || e instanceof org.apache.kafka.common.errors.ClusterAuthorizationException
-                || e instanceof org.apache.kafka.common.errors.UnsupportedVersionException) {
-            return false;
-        }
-        if (retry.transactionOpen) {
-            retry.transactionOpen = false;
-            try {
-                tx.abortTransaction();
-            } catch (RuntimeException abort) {
-                // a commit that timed out cannot be aborted while the writes it waits for are pending (a reply topic deleted
-                // since the producer learnt its partitions waits out delivery.timeout.ms): those writes to reply topics are
-                // the ones to blame. The producer is dropped at once; the new one's initTransactions aborts the transaction.
-                for (Sent s : retry.sends) {
-                    if (s.kind() == SentKind.REPLY && !s.ack().isDone()) {
-                        retry.suspects.add(s.jobId());
-                    }
-                }
-                retry.sends.clear();
-                retry.attempts++;
-                if (retry.attempts >= MAX_WRITE_ATTEMPTS) {
-                    failReplyTopicJobs(e);
-                }
-                LOG.warn("pool {}: batch {} not committed ({}), attempt {}; its clients restart", settings.poolId(), retry.batchId,
-                        e.toString(), retry.attempts);
-                writeRetries.increment();
-                tx.close(Duration.ZERO);
-                return false;
-            }
-        }
-        retry.attempts++;
-        boolean learnt = attributeFailures();
-        retry.sends.clear(); // read once: a later failure before the next transaction must not read them again
-        if (learnt) {
-            writeRetries.increment();
-            return true; // the next attempt leaves the failed jobs' records out
-        }
-        if (retry.attempts >= MAX_WRITE_ATTEMPTS && failReplyTopicJobs(e)) {
-            writeRetries.increment();
-            return true;
-        }
-        if (!(e instanceof org.apache.kafka.common.errors.RetriableException) && retry.attempts >= MAX_WRITE_ATTEMPTS) {
-            return false;
-        }
-        long delay = WRITE_BACKOFF.delayMs(retry.attempts - 1);
-        LOG.warn("pool {}: batch {} not committed ({}), attempt {}; written again in {} ms", settings.poolId(), retry.batchId,
-                e.toString(), retry.attempts, delay);
-        writeRetries.increment();
-        Thread.sleep(delay);
-        return true;
-    }
-
-    /**
-     * Reads the acknowledgements of the failed transaction's records and marks the jobs whose records were refused for
-     * good. A job that already failed this way and is refused again is given up (it publishes nothing more; logged and
-     * counted) rather than stall the pool; a refused dead-letter copy is left out of the next attempt.
-     *
-     * @return whether anything was learnt, so that the next attempt differs from this one
-     */
-    private boolean attributeFailures() {
-        boolean learnt = false;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        for (Sent s : retry.sends) {
-            Throwable error;
-            try {
-                s.ack().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                continue;
-            } catch (java.util.concurrent.ExecutionException ee) {
-                error = ee.getCause();
-            } catch (java.util.concurrent.TimeoutException te) {
-                continue;
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-            WriteFailure f = WriteFailure.classify(error, s.kind() == SentKind.REPLY);
-            if (f == null) {
-                if (s.kind() == SentKind.REPLY && error instanceof org.apache.kafka.common.errors.RetriableException) {
-                    retry.suspects.add(s.jobId()); // its own write failed (not just aborted with the rest): the one to blame at the limit
-                }
-                continue;
-            }
-            if (s.kind() == SentKind.DEAD_LETTER) {
-                learnt |= retry.noDeadLetter.add(s.jobId());
-                LOG.error("pool {}: dead-letter copy of job {} refused ({}); the job fails without one", settings.poolId(), s.jobId(),
-                        error.toString());
-            } else if (retry.failing.containsKey(s.jobId())) {
-                learnt |= retry.abandoned.add(s.jobId());
-                LOG.error("pool {}: even the failed outcome of job {} was refused ({}); nothing is published for it", settings.poolId(),
-                        s.jobId(), error.toString());
-                abandonedJobs.increment();
-            } else {
-                retry.failing.putIfAbsent(s.jobId(), f);
-                LOG.warn("pool {}: job {} fails: {} ({})", settings.poolId(), s.jobId(), f.code(), f.message());
-                learnt = true;
-            }
-        }
-        return learnt;
-    }
-
-    /**
-     * Past the retry limit: the jobs whose result writes to a reply topic failed on their own fail; when no write could be
-     * blamed, every job of the batch whose result goes to a reply topic. @return whether any job failed now
-     */
-    private boolean failReplyTopicJobs(KafkaException e) {
-        boolean any = false;
-        for (var entry : retry.replyTopics.entrySet()) {
-            boolean suspect = retry.suspects.isEmpty() || retry.suspects.contains(entry.getKey());
-            if (suspect && !entry.getValue().equals(TopicCatalogue.RESULTS) && !retry.failing.containsKey(entry.getKey())) {
-                retry.failing.put(entry.getKey(), new WriteFailure(WriteFailure.RESULT_WRITE_FAILED, "the result could not be written to"
-                        + " the reply topic '" + entry.getValue() + "' in " + retry.attempts + " attempts (" + e + ")", true, e.getClass().getName()));
-                any = true;
-            }
-        }
-        return any;
     }
 
     /** @return true when the batch is committed (or left to another slot); false when it must be run again at once */
@@ -608,7 +482,7 @@ final class WorkerSlot {
         }
         // encode everything first: an outcome that cannot be encoded fails its job instead of the whole batch
         List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
-        List<Sent> kinds = new ArrayList<>();
+        List<BatchWriteRetry.Sent> kinds = new ArrayList<>();
         for (JobEvent e : terminal) {
             String id = e.getJobId();
             WriteFailure f = retry.failing.get(id);
@@ -631,13 +505,13 @@ final class WorkerSlot {
                 return false;
             }
             records.add(er);
-            kinds.add(new Sent(id, SentKind.EVENT, null));
+            kinds.add(new BatchWriteRetry.Sent(id, BatchWriteRetry.SentKind.EVENT, null));
             records.add(rr);
-            kinds.add(new Sent(id, resultTopic.equals(TopicCatalogue.RESULTS) ? SentKind.RESULT : SentKind.REPLY, null));
+            kinds.add(new BatchWriteRetry.Sent(id, resultTopic.equals(TopicCatalogue.RESULTS) ? BatchWriteRetry.SentKind.RESULT : BatchWriteRetry.SentKind.REPLY, null));
             if (f != null && !retry.noDeadLetter.contains(id)) {
                 JobRequest job = byId.get(id);
                 records.add(f.deadLetter(job, requestSerde.encode(job), tp.topic(), tp.partition(), offset));
-                kinds.add(new Sent(id, SentKind.DEAD_LETTER, null));
+                kinds.add(new BatchWriteRetry.Sent(id, BatchWriteRetry.SentKind.DEAD_LETTER, null));
             }
         }
         for (JobRequest job : handBack) {
@@ -646,20 +520,20 @@ final class WorkerSlot {
             ProducerRecord<String, byte[]> handedBackRecord = new ProducerRecord<>(topic, job.getJobId(), value);
             origin.mark(handedBackRecord.headers(), TrustedOrigin.WORKER, value);
             records.add(handedBackRecord);
-            kinds.add(new Sent(job.getJobId(), SentKind.HAND_BACK, null));
+            kinds.add(new BatchWriteRetry.Sent(job.getJobId(), BatchWriteRetry.SentKind.HAND_BACK, null));
             JobEvent back = onPool(JobSnapshots.fromRequest(job, JobStatus.QUEUED, clock.millis()), batch);
             records.add(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, job.getJobId(), eventSerde.encode(back)));
-            kinds.add(new Sent(job.getJobId(), SentKind.HAND_BACK, null));
+            kinds.add(new BatchWriteRetry.Sent(job.getJobId(), BatchWriteRetry.SentKind.HAND_BACK, null));
         }
         retry.sends.clear();
         tx.beginTransaction();
         retry.transactionOpen = true;
         for (int i = 0; i < records.size(); i++) {
-            Sent kind = kinds.get(i);
+            BatchWriteRetry.Sent kind = kinds.get(i);
             try {
-                retry.sends.add(new Sent(kind.jobId(), kind.kind(), tx.send(records.get(i))));
+                retry.sends.add(new BatchWriteRetry.Sent(kind.jobId(), kind.kind(), tx.send(records.get(i))));
             } catch (KafkaException x) {
-                retry.sends.add(new Sent(kind.jobId(), kind.kind(), java.util.concurrent.CompletableFuture.failedFuture(x)));
+                retry.sends.add(new BatchWriteRetry.Sent(kind.jobId(), kind.kind(), java.util.concurrent.CompletableFuture.failedFuture(x)));
                 throw x;
             }
         }
@@ -735,35 +609,6 @@ final class WorkerSlot {
         }
         retry.replyTopics.put(job.getJobId(), TopicCatalogue.RESULTS);
         return null;
-    }
-
-    /** What a record of the batch's transaction was, to tell from its acknowledgement which job a refusal belongs to. */
-    private enum SentKind { EVENT, RESULT, REPLY, DEAD_LETTER, HAND_BACK }
-
-    private record Sent(String jobId, SentKind kind, java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> ack) {
-    }
-
-    /**
-     * What the slot learnt about the batch it is writing, across its attempts (slot thread only; one batch at a time, so
-     * bounded by a batch): which jobs fail because their outcome cannot be written, the engine outcomes (a batch written
-     * again does not run its jobs again), and the last attempt's records.
-     */
-    private static final class BatchRetry {
-        final String batchId;
-        int attempts;
-        boolean transactionOpen;
-        final Map<String, WriteFailure> failing = new java.util.HashMap<>();
-        final java.util.Set<String> noDeadLetter = new java.util.HashSet<>();
-        final java.util.Set<String> abandoned = new java.util.HashSet<>();
-        final Map<String, SequenceOutcome> outcomes = new java.util.HashMap<>();
-        final Map<String, String> replyTopics = new java.util.HashMap<>();
-        /** Jobs whose result write to a reply topic failed by itself with a transient error, in some attempt. */
-        final java.util.Set<String> suspects = new java.util.HashSet<>();
-        final List<Sent> sends = new ArrayList<>();
-
-        BatchRetry(String batchId) {
-            this.batchId = batchId;
-        }
     }
 
     private JobEvent onPool(JobEvent e, PoolBatch batch) {

@@ -7,6 +7,12 @@ public final class HttpErrors {
     private HttpErrors() {
     }
 
+    /** Counts the refusal ({@code inferq.ingress.rejections} by code) and sends it. */
+    static void reject(io.micrometer.core.instrument.MeterRegistry registry, RoutingContext ctx, ApiError error) {
+        registry.counter("inferq.ingress.rejections", "code", error.code()).increment();
+        send(ctx, error);
+    }
+
     public static void send(RoutingContext ctx, ApiError error) {
         if (ctx.response().ended()) {
             return;

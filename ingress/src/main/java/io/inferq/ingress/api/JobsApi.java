@@ -7,7 +7,6 @@ import io.inferq.job.JobLane;
 import io.inferq.job.JobSnapshots;
 import io.inferq.job.JobStatus;
 import io.inferq.job.TerminalClaims;
-import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.ingress.tenants.SubmitRateLimiter;
@@ -18,11 +17,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +45,9 @@ import org.slf4j.LoggerFactory;
  * no blocking call;
  * a submit with a key, or when the estimate is stale, reads the shared state first.
  *
+ * <p><b>Parts.</b> This class wires the routes and submits jobs; callers that wait for a job are answered by
+ * {@link JobAnswers}, queries by {@link JobQueries}, cancels by {@link JobCancellation}.
+ *
  * <p><b>Cancel.</b> A cancel claims the job's terminal state ({@link TerminalClaims}) and takes the claim for its own
  * write (an atomic hand-over, so of concurrent cancels exactly one writes and answers {@code 200}) before it writes the
  * {@code cancelled} event and result, then marks the claim written; so a repeated cancel answers {@code 409} even
@@ -60,17 +60,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class JobsApi {
     private static final Logger LOG = LoggerFactory.getLogger(JobsApi.class);
-    /** Owner of a cancel's claim until its event and result are written; then {@link #WRITTEN_CANCEL_OWNER}. */
-    static final String CANCEL_OWNER = "api";
-    static final String WRITTEN_CANCEL_OWNER = "api:written";
-    /**
-     * Owner of a cancel's claim while one call writes its event and result: {@code api:writing:<epoch ms>:<nonce>}. Only
-     * that call writes; a concurrent repeat answers 409. A call that fails hands the claim back to {@link #CANCEL_OWNER};
-     * one that vanished (a crash) leaves it, and a cancel after {@link #STALE_CANCEL_WRITE_MS} takes it over.
-     */
-    static final String WRITING_CANCEL_PREFIX = "api:writing:";
-    static final long STALE_CANCEL_WRITE_MS = 30_000;
-    private static final TerminalClaims.Claim UNWRITTEN_CANCEL = new TerminalClaims.Claim(JobStatus.CANCELLED, CANCEL_OWNER);
     public static final int MAX_LIST_LIMIT = 100;
     /** How old the shared active-job count used by a submit may be before it is read again (off the request path). */
     public static final long ACTIVE_COUNT_REFRESH_MS = 100;
@@ -90,11 +79,13 @@ public final class JobsApi {
     private final MeterRegistry registry;
     private final java.util.function.UnaryOperator<String> webhookTargetCheck;
     private final io.inferq.broker.origin.TrustedOrigin origin;
-    private final JobWaiters waiters = new JobWaiters(JobWaiters.MAX_WAITERS);
+    /** The seams: callers waiting for a job (synchronous and streamed answers), queries, and cancellation. */
+    private final JobAnswers answers;
+    private final JobWaiters waiters;
+    private final JobQueries queries;
+    private final JobCancellation cancellation;
     private final io.inferq.ingress.tenants.ActiveJobEstimate activeJobs;
     private final java.util.function.BooleanSupplier viewCaughtUp;
-    private volatile io.inferq.ingress.streaming.TokenStreams tokenStreams;
-    private volatile long syncWaitMs = JobWaiters.WAIT_TIMEOUT_MS;
 
     /**
      * @param webhookTargetCheck returns null when a webhook URL may be called, else why not (SSRF rules);
@@ -121,6 +112,10 @@ public final class JobsApi {
         this.registry = registry;
         this.activeJobs = new io.inferq.ingress.tenants.ActiveJobEstimate(clock, ACTIVE_COUNT_REFRESH_MS,
                 ACTIVE_COUNT_MAX_AGE_MS);
+        this.answers = new JobAnswers(vertx, view, clock, registry, this::authenticate);
+        this.waiters = answers.waiters();
+        this.queries = new JobQueries(vertx, view, registry, this::authenticate);
+        this.cancellation = new JobCancellation(vertx, view, claims, sender, clock, registry);
     }
 
     /**
@@ -132,8 +127,7 @@ public final class JobsApi {
         if (syncWaitMillis < 1) {
             throw new IllegalArgumentException("the synchronous wait limit must be at least 1 ms, was " + syncWaitMillis);
         }
-        this.tokenStreams = streams;
-        this.syncWaitMs = syncWaitMillis;
+        answers.options(streams, syncWaitMillis);
         return this;
     }
 
@@ -143,9 +137,9 @@ public final class JobsApi {
         router.route("/v1/chat/completions").handler(this::whenViewCaughtUp);
         router.post("/v1/jobs").handler(ctx -> submit(ctx, false));
         router.post("/v1/chat/completions").handler(ctx -> submit(ctx, true));
-        router.get("/v1/jobs").handler(this::list);
-        router.get("/v1/jobs/:id").handler(this::get);
-        router.get("/v1/jobs/:id/stream").handler(this::streamJob);
+        router.get("/v1/jobs").handler(queries::list);
+        router.get("/v1/jobs/:id").handler(queries::get);
+        router.get("/v1/jobs/:id/stream").handler(answers::streamJob);
         router.post("/v1/jobs/:id/cancel").handler(this::cancel);
     }
 
@@ -179,11 +173,7 @@ public final class JobsApi {
         if (JobStatus.fromWire(job.getStatus()) == JobStatus.QUEUED) {
             activeJobs.applied(job.getTenant(), job.getJobId());
         }
-        waiters.complete(job);
-        io.inferq.ingress.streaming.TokenStreams streams = tokenStreams;
-        if (streams != null && JobStatus.fromWire(job.getStatus()).isTerminal()) {
-            streams.finished(job.getJobId());
-        }
+        answers.applied(job);
     }
 
     private void submit(RoutingContext ctx, boolean waitForResult) {
@@ -261,7 +251,7 @@ public final class JobsApi {
                 return;
             }
             if (a.existing != null && waitForResult) {
-                answerExisting(ctx, a.existing.jobId, a.existing.job, context, sub);
+                answers.answerExisting(ctx, a.existing.jobId, a.existing.job, context, sub);
                 return;
             }
             if (a.existing != null) {
@@ -304,21 +294,22 @@ public final class JobsApi {
         if (waitForResult) {
             finished = waiters.register(jobId, context);
             if (finished == null) {
-                rejectTooManyWaiting(ctx);
+                answers.rejectTooManyWaiting(ctx);
                 return;
             }
         }
         JobWaiters.Waiting waiting = finished;
-        SseFollow sse = waiting != null && sub.stream() ? subscribe(ctx, jobId, queued, sub.includeUsage(), context) : null;
+        JobAnswers.SseFollow sse = waiting != null && sub.stream() ? answers.subscribe(ctx, jobId, queued, sub.includeUsage(), context)
+                : null;
         activeJobs.accepted(tenant.id(), jobId);
         enqueue(request, queued).onComplete(w -> context.runOnContext(v -> {
             if (w.succeeded()) {
                 registry.counter("inferq.ingress.jobs.accepted", "tenant", tenant.id(), "lane", sub.lane().apiName()).increment();
                 if (sse != null) {
                     sse.stream().open();
-                    follow(ctx, jobId, sse, waiting);
+                    answers.follow(ctx, jobId, sse, waiting);
                 } else if (waiting != null) {
-                    answerWhenFinished(ctx, queued, waiting);
+                    answers.answerWhenFinished(ctx, queued, waiting);
                 } else {
                     ctx.response().setStatusCode(202).putHeader("Content-Type", "application/json")
                             .putHeader("Location", "/v1/jobs/" + jobId)
@@ -330,7 +321,7 @@ public final class JobsApi {
                     waiters.cancel(waiting);
                 }
                 if (sse != null) {
-                    unsubscribe(sse);
+                    answers.unsubscribe(sse);
                 }
                 LOG.warn("could not queue job {}: {}", jobId, w.cause().toString());
                 if (idemKey != null) {
@@ -352,89 +343,6 @@ public final class JobsApi {
         }));
     }
 
-    /**
-     * Answers a synchronous request: the chat completion when the job succeeded, an error naming the
-     * outcome otherwise, or — past the wait limit ({@link #clientOptions}) — {@code 504 wait_timeout} naming the job,
-     * which goes on (its {@code Location} to poll). Never another object type: OpenAI clients read any 2xx as a
-     * {@code chat.completion}.
-     */
-    private void answerWhenFinished(RoutingContext ctx, JobEvent queued, JobWaiters.Waiting finished) {
-        String jobId = queued.getJobId();
-        long timer = vertx.setTimer(syncWaitMs, t -> {
-            if (waiters.cancel(finished) && !ctx.response().ended()) {
-                ctx.response().setStatusCode(504).putHeader("Content-Type", "application/json")
-                        .putHeader("Location", "/v1/jobs/" + jobId).putHeader("inferq-job-id", jobId)
-                        .end(SdkRetries.waitTimeout(jobId, syncWaitMs).encode());
-            }
-        });
-        finished.future().onSuccess(job -> {
-            vertx.cancelTimer(timer);
-            answerFinished(ctx, job);
-        });
-    }
-
-    private void rejectTooManyWaiting(RoutingContext ctx) {
-        reject(ctx, ApiError.unavailable("too_many_waiting", "too many synchronous requests are waiting; use "
-                + "POST /v1/jobs and poll, or retry", 1000));
-    }
-
-    /**
-     * A synchronous request repeated with its {@code Idempotency-Key}: answered as the first one is, with the job's chat
-     * completion (or its error) once it has finished, waiting for it as the first caller does.
-     */
-    private void answerExisting(RoutingContext ctx, String jobId, JobEvent job, Context context, JobSubmission sub) {
-        JobEvent known = job != null ? job : JobEvent.newBuilder().setJobId(jobId).setTenant("").setModel(sub.model())
-                .setStatus(JobStatus.QUEUED.toWire()).setAtMs(clock.millis()).setStateTimes(java.util.Map.of()).build();
-        if (job != null && JobStatus.fromWire(job.getStatus()).isTerminal()) {
-            if (sub.stream()) {
-                SseFollow sse = subscribe(ctx, jobId, known, sub.includeUsage(), context);
-                unsubscribe(sse);
-                sse.stream().open();
-                sse.stream().finish(job);
-            } else {
-                answerFinished(ctx, job);
-            }
-            return;
-        }
-        JobWaiters.Waiting finished = waiters.register(jobId, context);
-        if (finished == null) {
-            rejectTooManyWaiting(ctx);
-            return;
-        }
-        if (sub.stream()) {
-            SseFollow sse = subscribe(ctx, jobId, known, sub.includeUsage(), context);
-            sse.stream().open();
-            follow(ctx, jobId, sse, finished);
-        } else {
-            answerWhenFinished(ctx, known, finished);
-        }
-        // it may have finished between the read and the registration: read once more
-        vertx.executeBlocking(() -> view.get(jobId), false).onSuccess(latest -> {
-            if (latest != null) {
-                waiters.complete(latest);
-            }
-        });
-    }
-
-    private void answerFinished(RoutingContext ctx, JobEvent job) {
-        JobStatus status = JobStatus.fromWire(job.getStatus());
-        if (status != JobStatus.SUCCEEDED) {
-            // the job's one outcome: a retry would only get it again (OpenAI SDKs honour this header)
-            ctx.response().putHeader(SdkRetries.SHOULD_RETRY, "false").putHeader("inferq-job-id", job.getJobId());
-        }
-        if (status == JobStatus.SUCCEEDED) {
-            ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toChatCompletion(job).encode());
-            return;
-        }
-        String message = job.getError() == null ? "the job ended " + status.apiName() : job.getError().getMessage();
-        String code = job.getError() == null ? status.apiName() : job.getError().getCode();
-        ApiError err = switch (status) {
-            case EXPIRED -> new ApiError(408, "invalid_request_error", code, message, null, 0);
-            case CANCELLED -> ApiError.conflict(code, message);
-            default -> new ApiError(502, "server_error", code, message, null, 0);
-        };
-        HttpErrors.send(ctx, err);
-    }
 
     private record Existing(String jobId, JobEvent job) {
     }
@@ -521,184 +429,6 @@ public final class JobsApi {
                 .build();
     }
 
-    /** A streamed answer and its subscription to the job's text (null subscription: no token source configured). */
-    private record SseFollow(io.inferq.ingress.streaming.ChatCompletionStream stream,
-            io.inferq.ingress.streaming.TokenStreams.Subscription subscription) {
-    }
-
-    private SseFollow subscribe(RoutingContext ctx, String jobId, JobEvent known, boolean includeUsage, Context context) {
-        long created = known.getStateTimes().getOrDefault("queued", known.getAtMs()) / 1000;
-        var stream = new io.inferq.ingress.streaming.ChatCompletionStream(ctx.response(), jobId, known.getModel(), created,
-                includeUsage);
-        io.inferq.ingress.streaming.TokenStreams streams = tokenStreams;
-        StringBuilder before = new StringBuilder();
-        var subscription = streams == null ? null : streams.subscribe(jobId, context, before::append, stream::text);
-        if (before.length() > 0) {
-            // a late joiner: the text so far goes first, once the stream is open
-            context.runOnContext(v -> stream.text(before.toString()));
-        }
-        return new SseFollow(stream, subscription);
-    }
-
-    private void unsubscribe(SseFollow sse) {
-        io.inferq.ingress.streaming.TokenStreams streams = tokenStreams;
-        if (streams != null && sse.subscription() != null) {
-            streams.unsubscribe(sse.subscription());
-        }
-    }
-
-    /**
-     * Follows a streamed job until it ends (or the wait limit passes: an error event naming the job). A caller that goes
-     * away stops following; the job goes on (cancel it with {@code POST /v1/jobs/{id}/cancel}).
-     */
-    private void follow(RoutingContext ctx, String jobId, SseFollow sse, JobWaiters.Waiting waiting) {
-        long timer = vertx.setTimer(syncWaitMs, t -> {
-            if (waiters.cancel(waiting)) {
-                unsubscribe(sse);
-                sse.stream().error("server_error", "wait_timeout", "job " + jobId + " has not finished within " + syncWaitMs
-                        + " ms; it goes on: GET /v1/jobs/" + jobId + " or GET /v1/jobs/" + jobId + "/stream");
-            }
-        });
-        ctx.response().closeHandler(v -> {
-            vertx.cancelTimer(timer);
-            waiters.cancel(waiting);
-            unsubscribe(sse);
-        });
-        waiting.future().onSuccess(job -> {
-            vertx.cancelTimer(timer);
-            unsubscribe(sse);
-            sse.stream().finish(job);
-        });
-    }
-
-    /** {@code GET /v1/jobs/{id}/stream}: the job's answer as chat-completion chunks, from its text so far. */
-    private void streamJob(RoutingContext ctx) {
-        Tenant tenant = authenticate(ctx);
-        if (tenant == null) {
-            return;
-        }
-        String id = ctx.pathParam("id");
-        Context context = vertx.getOrCreateContext();
-        vertx.executeBlocking(() -> view.get(id), false).onComplete(ar -> {
-            if (ar.failed()) {
-                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
-                return;
-            }
-            JobEvent job = ar.result();
-            if (job == null || !job.getTenant().equals(tenant.id())) {
-                reject(ctx, ApiError.notFound("no job '" + id + "'"));
-                return;
-            }
-            boolean includeUsage = !"false".equals(ctx.request().getParam("include_usage"));
-            if (JobStatus.fromWire(job.getStatus()).isTerminal()) {
-                SseFollow sse = subscribe(ctx, id, job, includeUsage, context);
-                unsubscribe(sse);
-                sse.stream().open();
-                sse.stream().finish(job);
-                return;
-            }
-            JobWaiters.Waiting waiting = waiters.register(id, context);
-            if (waiting == null) {
-                rejectTooManyWaiting(ctx);
-                return;
-            }
-            SseFollow sse = subscribe(ctx, id, job, includeUsage, context);
-            sse.stream().open();
-            follow(ctx, id, sse, waiting);
-            // it may have finished between the read and the registration: read once more
-            vertx.executeBlocking(() -> view.get(id), false).onSuccess(latest -> {
-                if (latest != null) {
-                    waiters.complete(latest);
-                }
-            });
-        });
-    }
-
-    private void get(RoutingContext ctx) {
-        Tenant tenant = authenticate(ctx);
-        if (tenant == null) {
-            return;
-        }
-        String id = ctx.pathParam("id");
-        vertx.executeBlocking(() -> view.get(id), false).onComplete(ar -> {
-            if (ar.failed()) {
-                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
-            } else if (ar.result() == null || !ar.result().getTenant().equals(tenant.id())) {
-                reject(ctx, ApiError.notFound("no job '" + id + "'"));
-            } else {
-                ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toJson(ar.result(), Integer.MAX_VALUE).encode());
-            }
-        });
-    }
-
-    private void list(RoutingContext ctx) {
-        Tenant tenant = authenticate(ctx);
-        if (tenant == null) {
-            return;
-        }
-        String statusParam = ctx.request().getParam("status");
-        JobStatus status = null;
-        if (statusParam != null) {
-            status = JobStatus.fromApiName(statusParam);
-            if (status == null) {
-                reject(ctx, ApiError.invalid("invalid_status", "'status' must be one of queued, dispatched, running, succeeded, "
-                        + "failed, cancelled, expired", "status"));
-                return;
-            }
-        }
-        int limit = 20;
-        String limitParam = ctx.request().getParam("limit");
-        if (limitParam != null) {
-            try {
-                limit = Integer.parseInt(limitParam);
-            } catch (NumberFormatException e) {
-                limit = -1;
-            }
-            if (limit < 1 || limit > MAX_LIST_LIMIT) {
-                reject(ctx, ApiError.invalid("invalid_limit", "'limit' must be an integer between 1 and " + MAX_LIST_LIMIT, "limit"));
-                return;
-            }
-        }
-        String after = ctx.request().getParam("after");
-        JobStatus s = status;
-        int l = limit;
-        vertx.executeBlocking(() -> view.list(tenant.id(), s, l, after), false).onComplete(ar -> {
-            if (ar.failed() && ar.cause() instanceof JobView.UnknownCursor) {
-                reject(ctx, ApiError.invalid("invalid_cursor", "'after' must be the id of one of your jobs (the last_id of "
-                        + "a previous page); no job '" + after + "' is listed", "after"));
-                return;
-            }
-            if (ar.failed()) {
-                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
-                return;
-            }
-            JsonArray data = new JsonArray();
-            ar.result().jobs().forEach(j -> data.add(JobJson.toJson(j, Integer.MAX_VALUE)));
-            JsonObject page = new JsonObject().put("object", "list").put("data", data)
-                    .put("first_id", data.isEmpty() ? null : data.getJsonObject(0).getString("id"))
-                    .put("last_id", data.isEmpty() ? null : data.getJsonObject(data.size() - 1).getString("id"))
-                    .put("has_more", ar.result().hasMore());
-            ctx.response().putHeader("Content-Type", "application/json").end(page.encode());
-        });
-    }
-
-    private record CancelOutcome(ApiError error, JobEvent cancelled, TerminalClaims.Claim writing) {
-    }
-
-    /** Whether {@code claim} is a cancel being written by a call that started long enough ago to be presumed gone. */
-    private boolean staleWrite(TerminalClaims.Claim claim) {
-        if (claim.status() != JobStatus.CANCELLED || !claim.owner().startsWith(WRITING_CANCEL_PREFIX)) {
-            return false;
-        }
-        String rest = claim.owner().substring(WRITING_CANCEL_PREFIX.length());
-        int colon = rest.indexOf(':');
-        try {
-            return clock.millis() - Long.parseLong(colon < 0 ? rest : rest.substring(0, colon)) > STALE_CANCEL_WRITE_MS;
-        } catch (NumberFormatException e) {
-            return false;
-        }
-    }
-
     private void cancel(RoutingContext ctx) {
         Tenant tenant = authenticate(ctx);
         if (tenant == null) {
@@ -712,76 +442,10 @@ public final class JobsApi {
      * (the operator console calls it with the job's own tenant). Event loop.
      */
     public void cancelAs(RoutingContext ctx, Tenant tenant, String id) {
-        Context context = vertx.getOrCreateContext();
-        vertx.executeBlocking(() -> {
-            JobEvent job = view.get(id);
-            if (job == null || !job.getTenant().equals(tenant.id())) {
-                return new CancelOutcome(ApiError.notFound("no job '" + id + "'"), null, null);
-            }
-            JobStatus current = JobStatus.fromWire(job.getStatus());
-            if (current.isTerminal()) {
-                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + current.apiName()), null,
-                        null);
-            }
-            TerminalClaims.Claim claim = claims.claim(id, JobStatus.CANCELLED, CANCEL_OWNER);
-            // exactly one call writes: the one that moves the unwritten (or abandoned) claim to its own writing owner
-            TerminalClaims.Claim writing = new TerminalClaims.Claim(JobStatus.CANCELLED, WRITING_CANCEL_PREFIX + clock.millis() + ":"
-                    + UUID.randomUUID());
-            boolean mine = (claim.equals(UNWRITTEN_CANCEL) || staleWrite(claim)) && claims.transfer(id, claim, writing.owner());
-            if (!mine) {
-                // another outcome won, another cancel is writing, or an earlier one wrote and the view has not caught up
-                return new CancelOutcome(ApiError.conflict("job_already_finished", "job " + id + " is already " + claim.status().apiName()),
-                        null, null);
-            }
-            JobEvent cancelled = JobSnapshots.withError(JobSnapshots.advance(job, JobStatus.CANCELLED, clock.millis()),
-                    "invalid_request_error", "cancelled", "the job was cancelled through the API");
-            return new CancelOutcome(null, cancelled, writing);
-        }, false).onComplete(ar -> {
-            if (ar.failed()) {
-                reject(ctx, ApiError.unavailable("state_unavailable", "the job state store is unavailable; try again", 1000));
-                return;
-            }
-            if (ar.result().error() != null) {
-                reject(ctx, ar.result().error());
-                return;
-            }
-            JobEvent cancelled = ar.result().cancelled();
-            TerminalClaims.Claim writing = ar.result().writing();
-            publishTerminal(cancelled).onComplete(w -> context.runOnContext(v -> {
-                if (w.failed()) {
-                    // the claim stands, so the job never runs; handed back, so the next cancel call writes the event
-                    vertx.executeBlocking(() -> claims.transfer(id, writing, CANCEL_OWNER), false).onComplete(t ->
-                            reject(ctx, ApiError.unavailable("queue_unavailable", "the cancellation is recorded but its event could "
-                                    + "not be written yet; call cancel again", 1000)));
-                    return;
-                }
-                vertx.executeBlocking(() -> claims.transfer(id, writing, WRITTEN_CANCEL_OWNER), false).onComplete(t -> {
-                    if (t.failed() || !t.result()) {
-                        // the event is written; only a repeated cancel would now write a second (de-duplicable) result
-                        LOG.warn("cancel of {}: written, but the claim could not be marked written", id, t.cause());
-                    }
-                    ctx.response().putHeader("Content-Type", "application/json").end(JobJson.toJson(cancelled, Integer.MAX_VALUE).encode());
-                });
-            }));
-        });
-    }
-
-    /**
-     * Writes a cancel's event and result ({@link TerminalOutcomeWriter}: once, a refused reply topic falling back to
-     * {@code inferq.results}); fails if either is not written, on the caller's context.
-     */
-    private Future<Void> publishTerminal(JobEvent terminal) {
-        // a reply topic's metadata may not be known yet: the send can block, so never on the event loop
-        Context context = vertx.getOrCreateContext();
-        TerminalOutcomeWriter writer = new TerminalOutcomeWriter(TerminalOutcomeWriter.Transport.of(
-                r -> sender.send(r, context).toCompletionStage(), task -> context.runOnContext(v -> task.run()),
-                (ms, task) -> vertx.setTimer(ms, t -> task.run())), TerminalOutcomeWriter.Policy.ONCE, null, null);
-        return Future.fromCompletionStage(writer.write(terminal), context)
-                .compose(w -> w.complete() ? Future.succeededFuture() : Future.failedFuture(w.givenUp().get(0).cause()));
+        cancellation.cancelAs(ctx, tenant, id);
     }
 
     private void reject(RoutingContext ctx, ApiError error) {
-        registry.counter("inferq.ingress.rejections", "code", error.code()).increment();
-        HttpErrors.send(ctx, error);
+        HttpErrors.reject(registry, ctx, error);
     }
 }

@@ -41,7 +41,7 @@ class ConcurrentCancelTest {
             long cancelledEvents = rig.mock.history().stream().filter(r -> r.topic().equals(TopicCatalogue.JOB_EVENTS)).count() - 1;
             assertThat(cancelledEvents).as("one cancelled event besides the queued one").isEqualTo(1);
             assertThat(rig.mock.history().stream().filter(r -> r.topic().equals(TopicCatalogue.RESULTS)).count()).isEqualTo(1);
-            assertThat(rig.claims.claimed(id)).isEqualTo(new TerminalClaims.Claim(JobStatus.CANCELLED, JobsApi.WRITTEN_CANCEL_OWNER));
+            assertThat(rig.claims.claimed(id)).isEqualTo(new TerminalClaims.Claim(JobStatus.CANCELLED, JobCancellation.WRITTEN_CANCEL_OWNER));
             // after the view caught up, still 409
             rig.materialize();
             assertThat(rig.http("POST", "/v1/jobs/" + id + "/cancel", null, "Authorization", IngressRig.GLOBEX).statusCode())
