@@ -233,6 +233,11 @@ public final class InferqServer implements AutoCloseable {
         if (config.runs(InferqConfig.Role.DISPATCHER)) {
             DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), fairnessConfig(), poolProfiles(plans),
                     RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator, registry);
+            if ("true".equalsIgnoreCase(System.getenv("INFERQ_DISPATCHER_SHARED_CREDITS"))) {
+                // several dispatcher processes, one set of credits per pool instance (issue 17; README "Several dispatchers")
+                scheduler.shareCredits(new io.inferq.server.wiring.HazelcastCreditGate(hazelcast,
+                        processId + "-" + Long.toString(System.nanoTime(), 36), io.inferq.server.wiring.HazelcastCreditGate.DEFAULT_LEASE_MS));
+            }
             dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer, KafkaRequestContract.forTenants(
                     servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
                     config.tenants().stream().collect(java.util.stream.Collectors.toMap(InferqConfig.TenantSetting::id, InferqConfig.TenantSetting::apiKeys)),
