@@ -116,6 +116,16 @@ public final class InferqServer implements AutoCloseable {
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private EmbeddedKafkaBroker broker;
     private HazelcastInstance hazelcast;
+    private io.inferq.server.wiring.EngineBackPressureRelay enginePressure;
+    private String enginePressureProcessId;
+
+    /** The relay of engines' back-pressure between worker and dispatcher processes (started on first use). */
+    private io.inferq.server.wiring.EngineBackPressureRelay enginePressure() {
+        if (enginePressure == null) {
+            enginePressure = new io.inferq.server.wiring.EngineBackPressureRelay(hazelcast, enginePressureProcessId);
+        }
+        return enginePressure;
+    }
     private Vertx vertx;
     private PrometheusMeterRegistry registry;
     private KafkaProducer<String, byte[]> producer;
@@ -169,6 +179,7 @@ public final class InferqServer implements AutoCloseable {
         String processId = config.processId() != null ? config.processId()
                 : config.kafka().embedded() ? persistedProcessId() : defaultProcessId();
         List<PoolPlan> plans = resolvePools();
+        enginePressureProcessId = processId;
         registry = PrometheusMetrics.create();
 
         // Kafka
@@ -224,7 +235,11 @@ public final class InferqServer implements AutoCloseable {
                 PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), processId,
                         plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
                         config.workers().sessionTimeoutMs());
-                PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, BackendClock.system()), claims,
+                var backend = plan.createBackend(vertx, BackendClock.system());
+                if (backend instanceof io.inferq.workers.backend.OpenAiHttpBackend engines) {
+                    enginePressure().publish(plan.spec().id(), engines); // engines' 429/503 reach every dispatcher
+                }
+                PoolWorker w = new PoolWorker(settings, kafka, backend, claims,
                         cacheHook, origin, clock, registry);
                 w.start();
                 workers.add(w);
@@ -247,6 +262,9 @@ public final class InferqServer implements AutoCloseable {
                     clock, registry);
             dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                     "dispatcher");
+            if (plans.stream().anyMatch(p -> !(p.spec().backend() instanceof BackendSpec.Simulated))) {
+                enginePressure().follow(dispatcher::applyEnginePressure);
+            }
             if (consoleSource != null) {
                 consoleSource.attach(dispatcher);
             }
@@ -766,6 +784,10 @@ public final class InferqServer implements AutoCloseable {
             Vertx v = vertx;
             quietly(() -> await(v.close(), "vert.x stop"));
             vertx = null;
+        }
+        if (enginePressure != null) {
+            enginePressure.close();
+            enginePressure = null;
         }
         if (hazelcast != null) {
             HazelcastInstance h = hazelcast;
