@@ -52,6 +52,12 @@ final class DispatchMetrics {
                 .tag("pool", poolId).register(registry);
         Gauge.builder("inferq.dispatcher.pool.utilisation", scheduler, s -> s.creditUtilisation(poolId))
                 .tag("pool", poolId).description("share of batch credits in use").register(registry);
+        Gauge.builder("inferq.dispatcher.pool.service.time.scale", scheduler, s -> s.serviceTime(poolId).prefillScale())
+                .tag("pool", poolId).tag("phase", "prefill")
+                .description("learned prefill time ÷ the configured (roofline) one").register(registry);
+        Gauge.builder("inferq.dispatcher.pool.service.time.scale", scheduler, s -> s.serviceTime(poolId).decodeScale())
+                .tag("pool", poolId).tag("phase", "decode")
+                .description("learned decode time ÷ the configured (roofline) one").register(registry);
         batchSize.put(poolId, DistributionSummary.builder("inferq.dispatcher.batch.size").tag("pool", poolId)
                 .baseUnit("jobs").register(registry));
         affinityBatches.put(poolId, Counter.builder("inferq.dispatcher.batch.prefix.affinity").tag("pool", poolId)

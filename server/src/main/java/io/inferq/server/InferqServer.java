@@ -117,6 +117,16 @@ public final class InferqServer implements AutoCloseable {
     private HazelcastInstance hazelcast;
     /** Hazelcast starting beside the broker (see {@link #startAll}); taken into {@link #hazelcast} once it has. */
     private java.util.concurrent.CompletableFuture<HazelcastInstance> hazelcastStarting;
+    private io.inferq.server.wiring.EngineBackPressureRelay enginePressure;
+    private String enginePressureProcessId;
+
+    /** The relay of engines' back-pressure between worker and dispatcher processes (started on first use). */
+    private io.inferq.server.wiring.EngineBackPressureRelay enginePressure() {
+        if (enginePressure == null) {
+            enginePressure = new io.inferq.server.wiring.EngineBackPressureRelay(hazelcast, enginePressureProcessId);
+        }
+        return enginePressure;
+    }
     private Vertx vertx;
     private PrometheusMeterRegistry registry;
     private KafkaProducer<String, byte[]> producer;
@@ -170,6 +180,7 @@ public final class InferqServer implements AutoCloseable {
         String processId = config.processId() != null ? config.processId()
                 : config.kafka().embedded() ? persistedProcessId() : defaultProcessId();
         List<PoolPlan> plans = resolvePools();
+        enginePressureProcessId = processId;
         registry = PrometheusMetrics.create();
 
         // Hazelcast starts on its own thread beside the broker: the two are independent, and each spends part of its
@@ -236,7 +247,11 @@ public final class InferqServer implements AutoCloseable {
                 PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), processId,
                         plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
                         config.workers().sessionTimeoutMs());
-                PoolWorker w = new PoolWorker(settings, kafka, plan.createBackend(vertx, clock), claims,
+                var backend = plan.createBackend(vertx, clock);
+                if (backend instanceof io.inferq.workers.backend.OpenAiHttpBackend engines) {
+                    enginePressure().publish(plan.spec().id(), engines); // engines' 429/503 reach every dispatcher
+                }
+                PoolWorker w = new PoolWorker(settings, kafka, backend, claims,
                         cacheHook, origin, clock, registry);
                 w.start();
                 workers.add(w);
@@ -245,6 +260,11 @@ public final class InferqServer implements AutoCloseable {
         if (config.runs(InferqConfig.Role.DISPATCHER)) {
             DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), fairnessConfig(), poolProfiles(plans),
                     RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator, registry);
+            if ("true".equalsIgnoreCase(System.getenv("INFERQ_DISPATCHER_SHARED_CREDITS"))) {
+                // several dispatcher processes, one set of credits per pool instance (issue 17; README "Several dispatchers")
+                scheduler.shareCredits(new io.inferq.server.wiring.HazelcastCreditGate(hazelcast,
+                        processId + "-" + Long.toString(System.nanoTime(), 36), io.inferq.server.wiring.HazelcastCreditGate.DEFAULT_LEASE_MS));
+            }
             dispatcher = new DispatcherVerticle(scheduler, kafka, producer, claims, promptAnalyzer, KafkaRequestContract.forTenants(
                     servedModels(plans).stream().map(m -> new ServedModelLimits(m.id(), m.contextTokens(), m.maxOutputTokens())).toList(),
                     config.tenants().stream().collect(java.util.stream.Collectors.toMap(InferqConfig.TenantSetting::id, InferqConfig.TenantSetting::apiKeys)),
@@ -254,6 +274,9 @@ public final class InferqServer implements AutoCloseable {
                     clock, registry);
             dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                     "dispatcher");
+            if (plans.stream().anyMatch(p -> !(p.spec().backend() instanceof BackendSpec.Simulated))) {
+                enginePressure().follow(dispatcher::applyEnginePressure);
+            }
             if (consoleSource != null) {
                 consoleSource.attach(dispatcher);
             }
@@ -778,6 +801,10 @@ public final class InferqServer implements AutoCloseable {
             quietly(() -> hazelcast = awaitHazelcast()); // a start that failed before taking it: stop it all the same
         }
         hazelcastStarting = null;
+        if (enginePressure != null) {
+            enginePressure.close();
+            enginePressure = null;
+        }
         if (hazelcast != null) {
             HazelcastInstance h = hazelcast;
             quietly(() -> h.shutdown());

@@ -251,6 +251,34 @@ public final class DispatcherVerticle extends VerticleBase {
         return p.future();
     }
 
+    /**
+     * Engines' back-pressure, relayed from the worker processes: each named pool's batch credits become {@code share}
+     * (0..1) of {@code instances × maxInFlightBatchesPerInstance}, rounded, at least 1 unless the share is 0 (every
+     * instance inside its {@code Retry-After}). Batches in flight above the new limit are not recalled. Any thread.
+     */
+    public void applyEnginePressure(Map<String, Double> shareByPool) {
+        Context ctx = context;
+        if (ctx == null || shareByPool.isEmpty()) {
+            return;
+        }
+        ctx.runOnContext(v -> {
+            boolean changed = false;
+            for (io.inferq.dispatcher.PoolProfile p : scheduler.pools()) {
+                Double share = shareByPool.get(p.poolId());
+                if (share == null) {
+                    continue;
+                }
+                int max = p.instances() * scheduler.config().maxInFlightBatchesPerInstance();
+                int credits = share <= 0 ? 0 : Math.max(1, (int) Math.round(Math.min(1.0, share) * max));
+                scheduler.setBatchCredits(p.poolId(), credits);
+                changed = true;
+            }
+            if (changed) {
+                decide();
+            }
+        });
+    }
+
     /** @return whether both intake consumers joined their groups and the job-events follower reached the topic's end */
     public boolean isReady() {
         return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady() && events.isCaughtUp();

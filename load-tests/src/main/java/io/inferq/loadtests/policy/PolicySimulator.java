@@ -34,9 +34,12 @@ import java.util.PriorityQueue;
 import java.util.TreeSet;
 
 /**
- * Deterministic virtual-time, discrete-event replay of a trace through the <em>real</em>
- * {@link DispatchScheduler} and routing policies, against a simulated fleet timed by chip-workers'
- * {@link RooflineModel}. No Kafka, no threads, no wall clock: an hour of traffic runs in about a second.
+ * Deterministic virtual-time, discrete-event replay of a trace through the <em>real</em> dispatch loop
+ * ({@link DispatchLoop}: the admission, expiry, batch forming and wake-ups the dispatcher service runs, over a
+ * {@link DispatchScheduler} and its routing policy, with service times calibrated online from the batches each pool
+ * ran), against a simulated fleet timed by chip-workers' {@link RooflineModel}. No Kafka, no threads, no wall clock:
+ * an hour of traffic runs in about a second. {@link #withPoolSlowdown} makes a pool's engines slower than the
+ * dispatcher's configured figures (to measure calibration); {@link #withCalibration} turns calibration off.
  *
  * <h2>The simulated fleet</h2>
  * Each pool instance runs the batches it is given one after another (a batch goes to the instance that frees
