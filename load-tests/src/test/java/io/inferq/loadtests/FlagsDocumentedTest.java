@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
  */
 class FlagsDocumentedTest {
     static final List<String> COMMANDS = List.of("replay", "serve", "bench-overhead", "bench-policies", "bench-burst", "bench-memory",
-            "chaos", "bench-kv-resp", "bench-fairness", "bench-batch", "bench-kv-routing");
+            "chaos", "bench-kv-resp", "bench-fairness", "bench-batch", "bench-kv-routing", "sim-policies", "kv-experiment",
+            "gen-trace");
 
     static String loadTestsSection() throws Exception {
         String readme = Files.readString(Path.of("..", "README.md"));

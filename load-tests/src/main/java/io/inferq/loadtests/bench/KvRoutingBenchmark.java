@@ -84,6 +84,7 @@ public final class KvRoutingBenchmark {
         out.printf(Locale.ROOT, "== bench-kv-routing: %s, %d requests, fleet %s (%s), policy %s, engine prefix cache "
                         + "blocks per instance %s, %d-token blocks; fleet capacity %.2f jobs/s ==%n", tracePath.getFileName(),
                 trace.size(), fleet, describe(sim), policy, perInstance, blockTokens, sim.capacityJobsPerSecond(trace));
+        out.println(io.inferq.loadtests.policy.CacheAwareCapacity.measure(sim, trace, policy).describe(input.label(), loads));
         out.printf(Locale.ROOT, "%-5s %-12s %7s %10s %8s %8s %6s %6s %8s %10s%n", "load", "routing", "hit%", "goodput/s",
                 "p50TTFT", "p99TTFT", "rej", "exp", "best%", "events");
         for (double load : loads) {

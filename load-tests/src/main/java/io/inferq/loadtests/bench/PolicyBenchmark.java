@@ -129,6 +129,9 @@ public final class PolicyBenchmark {
         out.printf(Locale.ROOT, "fleet %s serving %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms%n",
                 settings.pools().stream().map(p -> p.instances() + "×" + p.chipId()).toList(), settings.model(),
                 settings.ttftSloSeconds(), settings.tpotSloSeconds() * 1000);
+        for (var e : byTrace.entrySet()) { // loads are multiples of the nominal capacity; this states them against both
+            out.println(io.inferq.loadtests.policy.CacheAwareCapacity.measure(sim, e.getValue(), "ect").describe(e.getKey(), loads));
+        }
         out.println("== policy simulator (virtual time, whole traces); simulator: every dispatched job runs, however late; "
                 + "sim-wexp: a job whose deadline passed before its batch starts is dropped at the worker, as inferq's workers do ==");
         header(out);
