@@ -5,10 +5,8 @@ import io.inferq.ingress.api.JobSubmission;
 import io.inferq.ingress.api.JobSubmissionParser;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -39,15 +37,40 @@ final class BatchInput {
     }
 
     static void scan(InputStream in, JobSubmissionParser parser, String endpoint, long nowMs, Sink sink) throws IOException {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 64 * 1024)) {
-            String text;
+        // each physical line is decoded on its own, reporting bytes that are not UTF-8 (as over HTTP) on that line rather
+        // than turning them into U+FFFD unnoticed
+        java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        try (java.io.BufferedInputStream r = new java.io.BufferedInputStream(in, 64 * 1024)) {
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
             int number = 0;
-            while ((text = r.readLine()) != null) {
-                number++;
-                if (text.isBlank()) {
+            while (true) {
+                int b = r.read();
+                if (b != -1 && b != '\n') {
+                    bytes.write(b);
                     continue;
                 }
-                if (!sink.accept(check(number, text, parser, endpoint, nowMs))) {
+                if (b == -1 && bytes.size() == 0) {
+                    return;
+                }
+                number++;
+                byte[] raw = bytes.toByteArray();
+                bytes.reset();
+                int len = raw.length > 0 && raw[raw.length - 1] == '\r' ? raw.length - 1 : raw.length;
+                String text;
+                try {
+                    text = utf8.decode(java.nio.ByteBuffer.wrap(raw, 0, len)).toString();
+                } catch (java.nio.charset.CharacterCodingException e) {
+                    if (!sink.accept(error(number, null, "invalid_encoding", "line " + number + " is not valid UTF-8", null))) {
+                        return;
+                    }
+                    continue;
+                }
+                if (!text.isBlank() && !sink.accept(check(number, text, parser, endpoint, nowMs))) {
+                    return;
+                }
+                if (b == -1) {
                     return;
                 }
             }
@@ -64,6 +87,12 @@ final class BatchInput {
             json = o;
         } catch (RuntimeException e) {
             return error(n, null, "invalid_json_line", "line " + n + " is not valid JSON", null);
+        }
+        String duplicate = duplicateKey(text);
+        if (duplicate != null) {
+            // as over HTTP: a key given twice is refused, not silently resolved to its last value
+            return error(n, null, "duplicate_key", "line " + n + ": the key '" + duplicate + "' appears more than once in one object",
+                    null);
         }
         Object cid = json.getValue("custom_id");
         if (!(cid instanceof String customId) || customId.isEmpty()) {
@@ -94,6 +123,25 @@ final class BatchInput {
             return error(n, customId, e.code(), "line " + n + ": " + e.message(), e.param() == null ? "body" : "body." + e.param());
         }
         return new Line(n, customId, parsed.submission(), null, null, null);
+    }
+
+    private static final com.fasterxml.jackson.core.JsonFactory STRICT = com.fasterxml.jackson.core.JsonFactory.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+
+    /** @return the first key that appears twice in one object of {@code text} (valid JSON), or null */
+    private static String duplicateKey(String text) {
+        try (com.fasterxml.jackson.core.JsonParser p = STRICT.createParser(text)) {
+            while (p.nextToken() != null) {
+                // every token is read: the parser checks each object's keys as it goes
+            }
+            return null;
+        } catch (com.fasterxml.jackson.core.JsonParseException e) {
+            String m = String.valueOf(e.getOriginalMessage());
+            int q = m.indexOf('\'');
+            return m.startsWith("Duplicate field") && q >= 0 ? m.substring(q + 1, Math.max(q + 1, m.indexOf('\'', q + 1))) : null;
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static Line error(int n, String customId, String code, String message, String param) {
