@@ -2,6 +2,7 @@ package io.inferq.ingress.api;
 
 import io.inferq.job.ChatRequestRules;
 import io.inferq.job.JobLane;
+import io.inferq.job.request.ChatRequest;
 import io.inferq.job.request.RequestRejected;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -19,7 +20,8 @@ import java.util.Set;
 
 /**
  * Validates a {@code POST /v1/jobs} body (an OpenAI chat-completions request plus inferq's fields)
- * into a {@link JobSubmission}, or names exactly what is wrong as an {@link ApiError}.
+ * into a {@link JobSubmission} (a {@link ChatRequest} plus what only HTTP has), or names exactly what is wrong as an
+ * {@link ApiError} (a {@link io.inferq.job.request.RequestError} where the rule is one every entry point shares).
  * Stateless and thread-safe; pure CPU work, safe on an event loop.
  */
 public final class JobSubmissionParser {
@@ -115,7 +117,7 @@ public final class JobSubmissionParser {
             throw ChatRequestRules.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages");
         }
         ChatRequestRules.messageCount(arr.size());
-        List<JobSubmission.Message> messages = new ArrayList<>(arr.size());
+        List<ChatRequest.Message> messages = new ArrayList<>(arr.size());
         long chars = 0;
         for (int i = 0; i < arr.size(); i++) {
             String param = "messages[" + i + "]";
@@ -138,7 +140,7 @@ public final class JobSubmissionParser {
                         param + ".content");
             }
             chars += content.length();
-            messages.add(new JobSubmission.Message(r, content, toolCalls == null ? null : ((JsonArray) toolCalls).encode(),
+            messages.add(new ChatRequest.Message(r, content, toolCalls == null ? null : ((JsonArray) toolCalls).encode(),
                     (String) m.getValue("tool_call_id"), (String) m.getValue("name")));
         }
         int promptTokens = ChatRequestRules.estimatePromptTokens(chars, messages.size());
@@ -237,9 +239,8 @@ public final class JobSubmissionParser {
         if (options.error() != null) {
             return Parsed.fail(options.error());
         }
-        return Parsed.ok(new JobSubmission(model, List.copyOf(messages), maxTokens, temperature, lane, webhook,
-                Set.copyOf(events), Map.copyOf(metadata), deadline, promptTokens, sha256(rawBody), options.optionsJson(),
-                stream, includeUsage));
+        return Parsed.ok(new JobSubmission(new ChatRequest(model, messages, maxTokens, promptTokens, temperature, lane, webhook, events,
+                metadata, deadline, options.optionsJson()), sha256(rawBody), stream, includeUsage));
     }
 
     private static boolean hasImagePart(Object c) {

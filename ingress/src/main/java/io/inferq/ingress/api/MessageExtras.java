@@ -1,5 +1,6 @@
 package io.inferq.ingress.api;
 
+import io.inferq.job.request.ChatRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -10,10 +11,10 @@ final class MessageExtras {
     }
 
     /** @return a JSON array with one entry per message (null or its tool parts), or null when no message has any */
-    static String encode(List<JobSubmission.Message> messages) {
+    static String encode(List<ChatRequest.Message> messages) {
         JsonArray out = new JsonArray();
         boolean any = false;
-        for (JobSubmission.Message m : messages) {
+        for (ChatRequest.Message m : messages) {
             if (m.toolCallsJson() == null && m.toolCallId() == null && m.name() == null) {
                 out.addNull();
                 continue;

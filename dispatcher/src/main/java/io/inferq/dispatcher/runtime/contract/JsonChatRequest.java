@@ -4,9 +4,9 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
-import io.inferq.broker.avro.ChatMessage;
 import io.inferq.job.ChatRequestRules;
 import io.inferq.job.JobLane;
+import io.inferq.job.request.ChatRequest;
 import io.inferq.job.request.RequestError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,7 +17,7 @@ import java.util.Set;
 
 /**
  * Reads an OpenAI chat-completions JSON body (plus inferq's {@code priority}, {@code metadata},
- * {@code deadline}, {@code webhook}, {@code webhook_events_filter}) into a {@link Draft}, checking the
+ * {@code deadline}, {@code webhook}, {@code webhook_events_filter}) into a {@link ChatRequest}, checking the
  * HTTP API's rules in the HTTP API's order. Thread-safe (the mapper is only read).
  */
 final class JsonChatRequest {
@@ -28,7 +28,7 @@ final class JsonChatRequest {
     private JsonChatRequest() {
     }
 
-    static Draft read(byte[] body, Map<String, ServedModelLimits> models) {
+    static Read read(byte[] body, Map<String, ServedModelLimits> models) {
         JsonNode json;
         try {
             json = MAPPER.readTree(body);
@@ -55,7 +55,7 @@ final class JsonChatRequest {
             throw ChatRequestRules.invalid("invalid_messages", "'messages' is required and must be an array of messages", "messages");
         }
         ChatRequestRules.messageCount(msgs.size());
-        List<ChatMessage> messages = new ArrayList<>(msgs.size());
+        List<ChatRequest.Message> messages = new ArrayList<>(msgs.size());
         com.fasterxml.jackson.databind.node.ArrayNode extras = MAPPER.createArrayNode();
         boolean anyExtras = false;
         long chars = 0;
@@ -76,7 +76,7 @@ final class JsonChatRequest {
                 throw ChatRequestRules.invalid("invalid_content", param + ".content must be a string or an array of text parts", param + ".content");
             }
             chars += content.length();
-            messages.add(new ChatMessage(role.asText(), content));
+            messages.add(new ChatRequest.Message(role.asText(), content));
             com.fasterxml.jackson.databind.node.ObjectNode x = MAPPER.createObjectNode();
             if (toolCallMessage) {
                 x.set("tool_calls", toolCalls);
@@ -171,8 +171,8 @@ final class JsonChatRequest {
                 options.set(field, v);
             }
         }
-        return new Draft(served.id(), messages, maxTokens, promptTokens, temperature, lane, webhook, List.copyOf(events), metadata, deadline,
-                options.isEmpty() ? null : options.toString(), anyExtras ? extras.toString() : null);
+        return new Read(new ChatRequest(served.id(), messages, maxTokens, promptTokens, temperature, lane, webhook, events, metadata,
+                deadline, options.isEmpty() ? null : options.toString()), anyExtras ? extras.toString() : null);
     }
 
     private static String content(JsonNode c) {
@@ -206,12 +206,11 @@ final class JsonChatRequest {
     /**
      * A request body that passed every body rule; headers are applied afterwards.
      *
-     * @param lane     from {@code priority}, or null to take the topic's lane
-     * @param deadline from the body's {@code deadline}, or null
+     * @param request           the chat request; its lane is null unless {@code priority} was given (then the topic's),
+     *                          its deadline the body's {@code deadline} or null
+     * @param messageExtrasJson the tool-conversation parts of the messages ({@code JobRequest.message_extras_json}), or null
      */
-    record Draft(String model, List<ChatMessage> messages, int maxTokens, int promptTokens, Double temperature, JobLane lane,
-            String webhook, List<String> webhookEvents, Map<String, String> metadata, Long deadline, String optionsJson,
-            String messageExtrasJson) {
+    record Read(ChatRequest request, String messageExtrasJson) {
     }
 
     /** OpenAI parameters carried to the engine as sent (JobRequest.options_json), as over HTTP. */

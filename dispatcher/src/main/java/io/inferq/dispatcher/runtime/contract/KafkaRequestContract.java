@@ -4,6 +4,7 @@ import io.inferq.job.ChatRequestRules;
 import io.inferq.broker.avro.ChatMessage;
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.job.JobLane;
+import io.inferq.job.request.ChatRequest;
 import io.inferq.job.request.RequestError;
 import io.inferq.job.request.RequestRejected;
 import io.inferq.job.JobSnapshots;
@@ -184,14 +185,17 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         Long bodyDeadline;
         String givenJobId;
         if (ContractHeaders.JSON.equals(contentType)) {
-            JsonChatRequest.Draft d = JsonChatRequest.read(value, models);
-            b = JobRequest.newBuilder().setModel(d.model()).setMessages(d.messages()).setMaxTokens(d.maxTokens())
+            JsonChatRequest.Read read = JsonChatRequest.read(value, models);
+            ChatRequest d = read.request();
+            List<ChatMessage> messages = new ArrayList<>(d.messages().size());
+            d.messages().forEach(m -> messages.add(new ChatMessage(m.role(), m.content())));
+            b = JobRequest.newBuilder().setModel(d.model()).setMessages(messages).setMaxTokens(d.maxTokens())
                     .setPromptTokens(d.promptTokens()).setTemperature(d.temperature())
-                    .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhook())
+                    .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhookUrl())
                     .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(d.webhookEvents())))
                     .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant)
-                    .setOptionsJson(d.optionsJson()).setMessageExtrasJson(d.messageExtrasJson());
-            bodyDeadline = d.deadline();
+                    .setOptionsJson(d.optionsJson()).setMessageExtrasJson(read.messageExtrasJson());
+            bodyDeadline = d.deadlineAtMs();
             givenJobId = null;
         } else if (contentType == null || ContractHeaders.AVRO.equals(contentType)) {
             JobRequest r = decodeAvro(value);
@@ -333,7 +337,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
     }
 
     /** The last value of a header, case-insensitively (HTTP habits carry over: {@code Content-Type}). */
-    private static String header(ConsumerRecord<String, byte[]> record, String name) {
+    static String header(ConsumerRecord<String, byte[]> record, String name) {
         String found = null;
         for (Header h : record.headers()) {
             if (h.key().equalsIgnoreCase(name) && h.value() != null) {

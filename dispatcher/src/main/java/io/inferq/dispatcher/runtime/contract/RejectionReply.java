@@ -12,7 +12,6 @@ import java.util.Locale;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Header;
 
 /**
  * The error result a producer waiting on its reply topic gets when its request is refused: besides the dead-letter copy,
@@ -32,8 +31,8 @@ public final class RejectionReply {
 
     /** @return the error result to send for a refused record, if its producer can be answered */
     public static Optional<ProducerRecord<String, byte[]>> of(ConsumerRecord<String, byte[]> record, RequestDecoding.Result why) {
-        String correlation = header(record, ContractHeaders.CORRELATION_ID);
-        String replyTopic = header(record, ContractHeaders.REPLY_TOPIC);
+        String correlation = KafkaRequestContract.header(record, ContractHeaders.CORRELATION_ID);
+        String replyTopic = KafkaRequestContract.header(record, ContractHeaders.REPLY_TOPIC);
         if (correlation == null || correlation.isEmpty() || correlation.length() > 255 || replyTopic == null
                 || String.valueOf(why.errorCode()).contains("reply_topic")) {
             return Optional.empty();
@@ -43,11 +42,11 @@ public final class RejectionReply {
         } catch (io.inferq.job.request.RequestRejected e) {
             return Optional.empty();
         }
-        String jobId = header(record, ContractHeaders.JOB_ID);
+        String jobId = KafkaRequestContract.header(record, ContractHeaders.JOB_ID);
         if (jobId == null || jobId.isBlank() || jobId.length() > 128) {
             jobId = KafkaRequestContract.derivedJobId(record);
         }
-        String tenant = header(record, ContractHeaders.TENANT);
+        String tenant = KafkaRequestContract.header(record, ContractHeaders.TENANT);
         long now = record.timestamp() > 0 ? record.timestamp() : 0;
         JobResult result = JobResult.newBuilder().setJobId(jobId).setTenant(tenant == null ? "" : tenant).setModel("")
                 .setStatus(JobStatusCode.FAILED).setCorrelationId(correlation).setSubmittedAtMs(now).setFinishedAtMs(now)
@@ -64,11 +63,11 @@ public final class RejectionReply {
 
     /** Whether a request's result should be JSON: its {@value #RESULT_CONTENT_TYPE}, else whether the request is JSON. */
     static boolean wantsJson(ConsumerRecord<String, byte[]> record) {
-        String asked = header(record, RESULT_CONTENT_TYPE);
+        String asked = KafkaRequestContract.header(record, RESULT_CONTENT_TYPE);
         if (asked != null) {
             return asked.trim().toLowerCase(Locale.ROOT).startsWith(ResultRecords.JSON);
         }
-        String ct = header(record, ContractHeaders.CONTENT_TYPE);
+        String ct = KafkaRequestContract.header(record, ContractHeaders.CONTENT_TYPE);
         if (ct != null) {
             return ct.trim().toLowerCase(Locale.ROOT).startsWith(ContractHeaders.JSON);
         }
@@ -87,15 +86,5 @@ public final class RejectionReply {
             return b == '{';
         }
         return false;
-    }
-
-    private static String header(ConsumerRecord<String, byte[]> record, String name) {
-        String found = null;
-        for (Header h : record.headers()) {
-            if (h.key().equalsIgnoreCase(name) && h.value() != null) {
-                found = new String(h.value(), StandardCharsets.UTF_8);
-            }
-        }
-        return found;
     }
 }
