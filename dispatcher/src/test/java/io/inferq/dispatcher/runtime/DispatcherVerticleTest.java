@@ -245,6 +245,21 @@ class DispatcherVerticleTest {
     }
 
     @Test
+    void admissionRunsInProductionAJobOverItsTenantsQuotaEndsFailed() throws Exception {
+        // its own queued tokens (prompt + max output) exceed the default per-tenant quota of 4M tokens
+        JobRequest greedy = JobRequest.newBuilder(request("q1", 0)).setMaxTokens(4_100_000).build();
+        submit(greedy);
+        ConsumerRecord<String, byte[]> failed = firstRecord(TopicCatalogue.JOB_EVENTS, r -> r.key().equals("q1")
+                && JobStatus.fromWire(EVENTS.decode(r.value()).getStatus()) == JobStatus.FAILED);
+        assertThat(failed).as("the refusal written as the job's terminal state").isNotNull();
+        assertThat(EVENTS.decode(failed.value()).getError().getCode()).isEqualTo("tenant_quota_exceeded");
+        assertThat(firstRecord(TopicCatalogue.RESULTS, r -> r.key().equals("q1"))).as("and its error result").isNotNull();
+        // the dispatcher goes on: a job within the quota is sent as usual
+        submit(request("q2", 0));
+        assertThat(jobIds(nextBatch())).containsExactly("q2");
+    }
+
+    @Test
     void aResultForAReplyTopicThatIsGoneGoesToTheResultsTopic() throws Exception {
         JobRequest late = JobRequest.newBuilder(request("y1", 0)).setDeadlineAtMs(nowMs.get() - 1).setReplyTopic("it.deleted-since")
                 .build();
