@@ -21,7 +21,7 @@ class PrefixCacheExperimentTest {
     @Test
     void runsOnAnyTraceWithHashIds(@TempDir Path dir) {
         Path trace = dir.resolve("reuse.jsonl");
-        SyntheticTrace.write(SyntheticTrace.generate(new SyntheticTrace.Spec(150, 5, "poisson", 4, 10, 60,
+        SyntheticTrace.write(SyntheticTrace.generate(new SyntheticTrace.Spec(80, 5, "poisson", 4, 10, 60,
                 SyntheticTrace.lengths("1:3000:100"), 0.5, 0.7, 1, 20, 2)), TraceReader.Format.MOONCAKE, trace);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         int port = EmbeddedInferq.freePort();
@@ -29,7 +29,7 @@ class PrefixCacheExperimentTest {
                 "--capacity-share", "0.5", "--local-fraction", "0.2"), new PrintStream(buf, true, StandardCharsets.UTF_8));
         String out = buf.toString(StandardCharsets.UTF_8);
         assertThat(rc).isZero();
-        assertThat(out).contains("trace: 150 requests", "(50% of distinct trace blocks x 8)", "shared / bound = ",
+        assertThat(out).contains("trace: 80 requests", "(50% of distinct trace blocks x 8)", "shared / bound = ",
                 "integrity mismatches 0");
 
         Path csv = dir.resolve("azure.csv");
