@@ -78,11 +78,13 @@ final class HangingTransactions {
         List<TopicPartition> partitions = partitions();
         List<Open> aborted = new ArrayList<>();
         while (true) {
+            // the coordinator first, then the partitions: a transaction the coordinator had finished before a partition
+            // still shows it open is hanging; read the other way round, markers written in between would look missing
+            Map<Long, TransactionDescription> byProducer = coordinatorView();
             List<Open> open = open(partitions);
             if (open.isEmpty()) {
                 return aborted;
             }
-            Map<Long, TransactionDescription> byProducer = coordinatorView();
             boolean waiting = false;
             for (Open o : open) {
                 TransactionDescription d = byProducer.get(o.producer().producerId());
@@ -93,8 +95,11 @@ final class HangingTransactions {
                 if (d != null && d.state() == TransactionState.ONGOING && d.topicPartitions().contains(o.partition())) {
                     continue; // a live transaction as the coordinator sees it: it ends through the coordinator
                 }
-                abort(o, d);
-                aborted.add(o);
+                if (abort(o, d)) {
+                    aborted.add(o);
+                } else {
+                    waiting = true; // its markers arrived meanwhile: look again
+                }
             }
             if (!waiting || System.nanoTime() > deadline) {
                 if (waiting) {
@@ -106,13 +111,24 @@ final class HangingTransactions {
         }
     }
 
-    private void abort(Open o, TransactionDescription d) throws InterruptedException, ExecutionException, TimeoutException {
+    /** @return false when the partition had moved past that transaction already (its markers arrived meanwhile) */
+    private boolean abort(Open o, TransactionDescription d) throws InterruptedException, ExecutionException, TimeoutException {
         ProducerState p = o.producer();
         LOG.warn("aborting a hanging transaction on {}: producer {} epoch {} open since offset {} (coordinator: {}); its records"
                 + " become aborted and read_committed readers move past them", o.partition(), p.producerId(), p.producerEpoch(),
                 p.currentTransactionStartOffset().orElse(-1), d == null ? "producer unknown" : d.state() + " " + d.topicPartitions());
-        admin.abortTransaction(new AbortTransactionSpec(o.partition(), p.producerId(), (short) p.producerEpoch(),
-                p.coordinatorEpoch().orElse(-1))).all().get(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        try {
+            admin.abortTransaction(new AbortTransactionSpec(o.partition(), p.producerId(), (short) p.producerEpoch(),
+                    p.coordinatorEpoch().orElse(-1))).all().get(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            return true;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof org.apache.kafka.common.errors.InvalidProducerEpochException
+                    || e.getCause() instanceof org.apache.kafka.common.errors.TransactionCoordinatorFencedException) {
+                LOG.info("the transaction on {} ended meanwhile ({}); checking again", o.partition(), e.getCause().toString());
+                return false;
+            }
+            throw e;
+        }
     }
 
     private List<TopicPartition> partitions() throws InterruptedException, ExecutionException, TimeoutException {
