@@ -227,11 +227,12 @@ public final class DispatchLoop<H> {
         decide(nowMs);
     }
 
-    /** The wake-up asked for fired (or any other reason to decide now). */
+    /**
+     * The runtime's timer fired (at the time asked for, or earlier: a runtime may cap its timers): decides, and asks
+     * again for the next wake-up, since the timer that fired is spent.
+     */
     public void wake(long nowMs) {
-        if (nowMs >= wakeAtMs) {
-            wakeAtMs = Long.MAX_VALUE;
-        }
+        wakeAtMs = Long.MIN_VALUE;
         decide(nowMs);
     }
 

@@ -86,6 +86,18 @@ class DispatchLoopTest {
     }
 
     @Test
+    void aTimerThatFiresEarlyIsArmedAgain() {
+        DispatchLoop<String> loop = loop(config().withMaxWaits(5_000, 5_000), 1);
+        loop.offer(job("a", "t", 50, 10, 0, null), "A", 0);
+        loop.decide(0);
+        assertThat(wakeups).containsExactly(5_000L);
+        loop.wake(1_000); // the service caps its timers at 1 s
+        assertThat(wakeups).containsExactly(5_000L, 5_000L);
+        loop.wake(5_000);
+        assertThat(log).containsExactly("send [A] @5000");
+    }
+
+    @Test
     void aFreedCreditSendsHeldWorkAtOnce() {
         DispatchLoop<String> loop = loop(config(), 1);
         for (String id : List.of("a", "b", "c", "d", "e")) {
