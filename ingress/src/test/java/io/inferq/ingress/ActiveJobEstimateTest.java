@@ -61,6 +61,35 @@ class ActiveJobEstimateTest {
     }
 
     @Test
+    void aReadOverlappingTheViewsWriteCountsTheJobOnTopAndIsUncertainUntilAReadAfterTheApply() {
+        estimate.refreshed("t", 0, estimate.readStart());
+        estimate.accepted("t", "a");
+        assertThat(estimate.uncertain("t")).isFalse();
+        estimate.applying("t", "a"); // the view is writing a: a read from now on may already hold it
+        ActiveJobEstimate.ReadStart overlapping = estimate.readStart();
+        now.addAndGet(100);
+        estimate.refreshed("t", 1, overlapping); // this read saw the write land
+        assertThat(estimate.estimate("t")).as("never counted short, so here twice").isEqualTo(2);
+        assertThat(estimate.uncertain("t")).as("the caller must read again before refusing on it").isTrue();
+        assertThat(estimate.claimRefresh("t")).as("an uncertain estimate is due for a read at once").isTrue();
+        estimate.applied("t", "a");
+        estimate.refreshed("t", 1, estimate.readStart());
+        assertThat(estimate.estimate("t")).isEqualTo(1);
+        assertThat(estimate.uncertain("t")).isFalse();
+    }
+
+    @Test
+    void aReadThatEndedBeforeTheViewStartedWritingIsCertain() {
+        estimate.refreshed("t", 0, estimate.readStart());
+        estimate.accepted("t", "a");
+        ActiveJobEstimate.ReadStart before = estimate.readStart();
+        estimate.applying("t", "a");
+        estimate.refreshed("t", 0, before);
+        assertThat(estimate.estimate("t")).isEqualTo(1);
+        assertThat(estimate.uncertain("t")).isFalse();
+    }
+
+    @Test
     void anApplyAndAReadInTheSameMillisecondAreStillOrdered() {
         estimate.refreshed("t", 0, estimate.readStart());
         estimate.accepted("t", "a");

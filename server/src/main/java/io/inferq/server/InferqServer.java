@@ -363,6 +363,7 @@ public final class InferqServer implements AutoCloseable {
         tokenStreams.start();
         toClose.add(tokenStreams);
         jobs.clientOptions(tokenStreams, config.http().syncWaitMs());
+        materializer.onApplying(jobs::onJobApplying);
         materializer.onApplied(jobs::onJobApplied);
         WebhookApi webhookApi = new WebhookApi(webhooks, jobs::authenticate);
         List<Consumer<Router>> apis = new ArrayList<>(List.of(jobs::mount, webhookApi::mount));

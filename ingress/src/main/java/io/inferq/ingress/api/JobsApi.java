@@ -164,7 +164,17 @@ public final class JobsApi {
     }
 
     /**
-     * Keeps the queued-jobs estimate exact for this process's own accepts, and answers waiting synchronous
+     * Keeps the queued-jobs estimate exact for this process's own accepts: call with every job event just before this
+     * process's view writes it ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplying}). Any thread.
+     */
+    public void onJobApplying(JobEvent job) {
+        if (JobStatus.fromWire(job.getStatus()) == JobStatus.QUEUED) {
+            activeJobs.applying(job.getTenant(), job.getJobId());
+        }
+    }
+
+    /**
+     * Keeps the queued-jobs estimate exact (see {@link #onJobApplying}) and answers waiting synchronous
      * {@code /v1/chat/completions} callers: call with every job event once this process's view holds it
      * ({@link io.inferq.ingress.view.JobEventsMaterializer#onApplied}), not only those whose write this process won:
      * with several ingress processes, another one may have applied the terminal event first. Any thread.
@@ -229,6 +239,9 @@ public final class JobsApi {
         Context context = vertx.getOrCreateContext();
         refreshActiveCount(tenant);
         long estimate = idemKey == null ? activeJobs.estimate(tenant.id()) : -1;
+        if (estimate >= tenant.maxQueuedJobs() && activeJobs.uncertain(tenant.id())) {
+            estimate = -1; // the last read overlapped the view writing this process's jobs: read again before refusing
+        }
         if (estimate >= 0) {
             // the common case: no blocking read on the request's path (see ActiveJobEstimate for the precision)
             if (estimate >= tenant.maxQueuedJobs()) {

@@ -14,7 +14,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * process's job view had applied the job's {@code queued} event ({@link #applied}): only then is it in the shared
  * count. "Before" and "after" are decided by one sequence shared by {@link #readStart} and {@link #applied}, not by
  * the clock: an apply and a read in the same millisecond are still ordered, so a job is counted neither short nor
- * twice. So this process never counts its own accepted jobs short, whatever the view's lag. Other processes' accepts
+ * twice. A read that started while the view was writing a job ({@link #applying} called, {@link #applied} not yet)
+ * may or may not hold it: it is counted on top (never short), and the estimate is {@link #uncertain} until a read
+ * that started after the apply replaces it — a caller about to refuse on an uncertain estimate reads again. So this
+ * process never counts its own accepted jobs short, whatever the view's lag. Other processes' accepts
  * reach the estimate with the next read (at most {@code refreshMs} later, plus their views' lag): across processes a
  * burst can pass a tenant's limit by that much. The limit is a back-pressure bound, not an exact quota.
  *
@@ -44,14 +47,19 @@ public final class ActiveJobEstimate {
     public record ReadStart(long atMs, long seq) {
     }
 
-    /** A job accepted here: when, and the sequence number of its apply in this process's view ({@link #NOT_YET}). */
-    private record Accept(long acceptedAtMs, long appliedSeq) {
+    /**
+     * A job accepted here: when, and the sequence numbers at which this process's view started writing it and had
+     * written it ({@link #NOT_YET} until then).
+     */
+    private record Accept(long acceptedAtMs, long applyingSeq, long appliedSeq) {
     }
 
     private static final class Entry {
         volatile long count;
         volatile long readAtMs = Long.MIN_VALUE;
         long readSeq = Long.MIN_VALUE;
+        /** The last read may hold some of {@link #uncounted} already (it overlapped their writes to the view). */
+        volatile boolean uncertain;
         final ConcurrentHashMap<String, Accept> uncounted = new ConcurrentHashMap<>();
         final AtomicBoolean refreshing = new AtomicBoolean();
     }
@@ -86,7 +94,7 @@ public final class ActiveJobEstimate {
     public boolean claimRefresh(String tenant) {
         Entry e = entries.computeIfAbsent(tenant, t -> new Entry());
         long read = e.readAtMs;
-        boolean due = read == Long.MIN_VALUE || clock.millis() - read >= refreshMs;
+        boolean due = read == Long.MIN_VALUE || e.uncertain || clock.millis() - read >= refreshMs;
         return due && e.refreshing.compareAndSet(false, true);
     }
 
@@ -108,9 +116,19 @@ public final class ActiveJobEstimate {
                 e.readSeq = start.seq();
                 e.readAtMs = start.atMs();
                 e.uncounted.values().removeIf(a -> a.appliedSeq() < start.seq() || a.acceptedAtMs() < start.atMs() - FORGET_AFTER_MS);
+                e.uncertain = e.uncounted.values().stream().anyMatch(a -> a.applyingSeq() < start.seq());
             }
         }
         e.refreshing.set(false);
+    }
+
+    /**
+     * @return true when the tenant's last read overlapped this process's view writing jobs accepted here, so the
+     *         estimate may count those twice (it is never short): read again before refusing on it
+     */
+    public boolean uncertain(String tenant) {
+        Entry e = entries.get(tenant);
+        return e != null && e.uncertain;
     }
 
     /** Ends a claimed refresh that could not read; the next submit may try again. */
@@ -127,7 +145,7 @@ public final class ActiveJobEstimate {
      * the write fails.
      */
     public void accepted(String tenant, String jobId) {
-        entries.computeIfAbsent(tenant, t -> new Entry()).uncounted.putIfAbsent(jobId, new Accept(clock.millis(), NOT_YET));
+        entries.computeIfAbsent(tenant, t -> new Entry()).uncounted.putIfAbsent(jobId, new Accept(clock.millis(), NOT_YET, NOT_YET));
     }
 
     /** A job counted by {@link #accepted} whose write failed: it is not queued after all. */
@@ -139,6 +157,18 @@ public final class ActiveJobEstimate {
     }
 
     /**
+     * This process's job view is about to write the job's {@code queued} event (call just before the write): a read
+     * that starts from now on, until {@link #applied}, may or may not count it. Jobs accepted elsewhere are ignored.
+     */
+    public void applying(String tenant, String jobId) {
+        Entry e = entries.get(tenant);
+        if (e != null) {
+            e.uncounted.computeIfPresent(jobId, (k, a) -> a.applyingSeq() == NOT_YET
+                    ? new Accept(a.acceptedAtMs(), sequence.incrementAndGet(), a.appliedSeq()) : a);
+        }
+    }
+
+    /**
      * This process's job view has applied the job's {@code queued} event (call after the write, whether or not this
      * process's write was the one that changed the view): a read that starts from now on counts it. Jobs accepted
      * elsewhere are ignored.
@@ -146,7 +176,13 @@ public final class ActiveJobEstimate {
     public void applied(String tenant, String jobId) {
         Entry e = entries.get(tenant);
         if (e != null) {
-            e.uncounted.computeIfPresent(jobId, (k, a) -> a.appliedSeq() == NOT_YET ? new Accept(a.acceptedAtMs(), sequence.incrementAndGet()) : a);
+            e.uncounted.computeIfPresent(jobId, (k, a) -> a.appliedSeq() == NOT_YET
+                    ? applied(a, sequence.incrementAndGet()) : a);
         }
+    }
+
+    /** {@code a} applied at {@code seq}; without a known start of the write, the write is taken to start then. */
+    private static Accept applied(Accept a, long seq) {
+        return new Accept(a.acceptedAtMs(), a.applyingSeq() == NOT_YET ? seq : a.applyingSeq(), seq);
     }
 }

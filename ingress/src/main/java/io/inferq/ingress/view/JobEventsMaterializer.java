@@ -31,6 +31,7 @@ public final class JobEventsMaterializer implements AutoCloseable {
     private final JobView view;
     private final List<Consumer<JobEvent>> listeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<JobEvent>> appliedReaders = new CopyOnWriteArrayList<>();
+    private final List<Consumer<JobEvent>> applyingReaders = new CopyOnWriteArrayList<>();
     private final AvroSerde<JobEvent> serde = new AvroSerde<>(JobEvent.class);
     private final TopicFollower follower;
     private final Duration maxRetry;
@@ -69,6 +70,15 @@ public final class JobEventsMaterializer implements AutoCloseable {
         appliedReaders.add(reader);
     }
 
+    /**
+     * Adds a listener called with every decoded event just before this process writes it to the view: from then on a
+     * read of the view may or may not reflect it, until {@link #onApplied} says it does. Materializer thread; must not
+     * block.
+     */
+    public void onApplying(Consumer<JobEvent> reader) {
+        applyingReaders.add(reader);
+    }
+
     public void start() {
         follower.start();
     }
@@ -95,6 +105,9 @@ public final class JobEventsMaterializer implements AutoCloseable {
         }
         if (events.isEmpty()) {
             return;
+        }
+        for (JobEvent e : events) {
+            notify(applyingReaders, e, "applying-listener");
         }
         List<JobEvent> changed = new ArrayList<>();
         List<JobEvent> retry;
