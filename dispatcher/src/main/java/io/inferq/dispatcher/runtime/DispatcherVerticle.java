@@ -399,7 +399,7 @@ public final class DispatcherVerticle extends VerticleBase {
             return;
         }
         PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs,
-                io.inferq.dispatcher.kv.CarriedPromptBlocks.of(scheduler.config().prefixBlockTokens(), blockHashes));
+                CarriedPromptBlocks.of(scheduler.config().prefixBlockTokens(), blockHashes));
         List<String> jobIds = new ArrayList<>(jobs.size());
         jobs.forEach(j -> jobIds.add(j.getJobId()));
         inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);

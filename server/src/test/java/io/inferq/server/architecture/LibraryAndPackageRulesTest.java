@@ -68,9 +68,11 @@ class LibraryAndPackageRulesTest {
                 .should().dependOnClassesThat().resideInAPackage(HAZELCAST));
     }
 
+    /** The KV adapters of the dispatcher and the workers ({@code dispatcher.kv}, {@code workers.kv}) keep small memos. */
     @Test
-    void caffeineOnlyInTheCacheStoreAndTheWiring() {
+    void caffeineOnlyInTheCacheStoreItsAdaptersAndTheWiring() {
         check(noClasses().that().resideInAnyPackage(BROKER, WORKERS, DISPATCHER, INGRESS)
+                .and().resideOutsideOfPackages("io.inferq.dispatcher.kv..", "io.inferq.workers.kv..")
                 .should().dependOnClassesThat().resideInAPackage(CAFFEINE));
     }
 
@@ -150,7 +152,7 @@ class LibraryAndPackageRulesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"broker", "kvcache", "workers", "dispatcher", "ingress", "server"})
+    @ValueSource(strings = {"broker", "job", "kvcache", "workers", "dispatcher", "ingress", "server"})
     void packagesInsideEachModuleAreFreeOfCycles(String module) {
         check(slices().matching("io.inferq." + module + ".(*)..").should().beFreeOfCycles());
     }

@@ -1,4 +1,4 @@
-package io.inferq.dispatcher.kv;
+package io.inferq.dispatcher.runtime;
 
 import io.inferq.broker.avro.PromptBlocks;
 import java.util.ArrayList;
@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * The block hashes a batch carries to its pool ({@code PoolBatch.prompt_blocks}): the hashes computed at intake by
- * {@link KvPromptAnalyzer}, so the worker's cache hook does not tokenise and hash each prompt a second time.
+ * {@link io.inferq.dispatcher.kv.KvPromptAnalyzer}, so the worker's cache hook does not tokenise and hash each prompt a second time.
  */
 public final class CarriedPromptBlocks {
 
