@@ -91,7 +91,7 @@ final class BatchRunner implements AutoCloseable {
             });
     /** Writes the cancelled / expired outcomes of a batch's open requests: a transient failure is retried a few times. */
     private final TerminalOutcomeWriter outcomes;
-    /** Batches whose open lines this runner has already ended in this session. Runner thread only. */
+    /** Batches whose open lines this runner has already ended since it started. Runner thread only. */
     private final Set<String> endedLines = new HashSet<>();
     /** Batches whose first chunk after a takeover must skip jobs already written. Runner thread only. */
     private final Set<String> resumed = new HashSet<>();
