@@ -36,7 +36,14 @@ final class BatchInput {
     private BatchInput() {
     }
 
-    static void scan(InputStream in, JobSubmissionParser parser, String endpoint, long nowMs, Sink sink) throws IOException {
+    /**
+     * Reads {@code in} line by line and hands each checked line to {@code sink}.
+     *
+     * @param webhookTargets null when a line's {@code webhook} URL may be called, else why not (the SSRF rules HTTP
+     *                       submits are held to)
+     */
+    static void scan(InputStream in, JobSubmissionParser parser, java.util.function.UnaryOperator<String> webhookTargets,
+            String endpoint, long nowMs, Sink sink) throws IOException {
         // each physical line is decoded on its own, reporting bytes that are not UTF-8 (as over HTTP) on that line rather
         // than turning them into U+FFFD unnoticed
         java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
@@ -67,7 +74,7 @@ final class BatchInput {
                     }
                     continue;
                 }
-                if (!text.isBlank() && !sink.accept(check(number, text, parser, endpoint, nowMs))) {
+                if (!text.isBlank() && !sink.accept(check(number, text, parser, webhookTargets, endpoint, nowMs))) {
                     return;
                 }
                 if (b == -1) {
@@ -77,7 +84,8 @@ final class BatchInput {
         }
     }
 
-    static Line check(int n, String text, JobSubmissionParser parser, String endpoint, long nowMs) {
+    static Line check(int n, String text, JobSubmissionParser parser, java.util.function.UnaryOperator<String> webhookTargets,
+            String endpoint, long nowMs) {
         JsonObject json;
         try {
             Object v = Json.decodeValue(text);
@@ -121,6 +129,12 @@ final class BatchInput {
         if (parsed.error() != null) {
             ApiError e = parsed.error();
             return error(n, customId, e.code(), "line " + n + ": " + e.message(), e.param() == null ? "body" : "body." + e.param());
+        }
+        String webhook = parsed.submission().webhookUrl();
+        String refused = webhook == null ? null : webhookTargets.apply(webhook);
+        if (refused != null) {
+            // as over HTTP: a target the webhook rules refuse (a private address, say) is refused when the line is read
+            return error(n, customId, "invalid_webhook", "line " + n + ": " + refused, "body.webhook");
         }
         return new Line(n, customId, parsed.submission(), null, null, null);
     }

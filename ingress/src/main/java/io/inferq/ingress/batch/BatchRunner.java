@@ -72,6 +72,8 @@ final class BatchRunner implements AutoCloseable {
     private final BatchProgress progress;
     private final FileStore files;
     private final JobSubmissionParser parser;
+    /** Null when a line's webhook URL may be called, else why not. */
+    private final java.util.function.UnaryOperator<String> webhookTargets;
     private final Producer<String, byte[]> producer;
     private final TrustedOrigin origin;
     private final TerminalClaims claims;
@@ -101,8 +103,10 @@ final class BatchRunner implements AutoCloseable {
 
     BatchRunner(BatchStore store, BatchProgress progress, FileStore files, JobSubmissionParser parser, Producer<String, byte[]> producer,
             TrustedOrigin origin, TerminalClaims claims, Function<String, JobEvent> jobLookup, Clock clock, BatchSettings settings,
-            BatchWebhooks webhooks, java.util.function.BooleanSupplier viewCaughtUp) {
+            BatchWebhooks webhooks, java.util.function.BooleanSupplier viewCaughtUp,
+            java.util.function.UnaryOperator<String> webhookTargets) {
         this.viewCaughtUp = viewCaughtUp;
+        this.webhookTargets = webhookTargets;
         this.store = store;
         this.progress = progress;
         this.files = files;
@@ -255,7 +259,7 @@ final class BatchRunner implements AutoCloseable {
             String endpoint = b.getString("endpoint");
             long now = clock.millis();
             try (InputStream in = files.open(file.get())) {
-                BatchInput.scan(in, parser, endpoint, now, line -> {
+                BatchInput.scan(in, parser, webhookTargets, endpoint, now, line -> {
                     counts[2] = line.number();
                     JsonObject err = null;
                     if (!line.valid()) {
@@ -336,7 +340,7 @@ final class BatchRunner implements AutoCloseable {
         int[] sinceCheckpoint = {0};
         int[] checkUntil = {checkExisting ? from + CHUNK : 0};
         try (InputStream input = files.open(file.get())) {
-            BatchInput.scan(input, parser, b.getString("endpoint"), now, line -> {
+            BatchInput.scan(input, parser, webhookTargets, b.getString("endpoint"), now, line -> {
                 if (line.number() <= from || !line.valid()) {
                     return true;
                 }
@@ -505,7 +509,7 @@ final class BatchRunner implements AutoCloseable {
         StoredFile file = files.get(tenant, b.getString("input_file_id"))
                 .orElseThrow(() -> new IllegalStateException("input file of " + b.getString("id") + " is gone"));
         try (InputStream input = files.open(file)) {
-            BatchInput.scan(input, parser, b.getString("endpoint"), clock.millis(), line -> {
+            BatchInput.scan(input, parser, webhookTargets, b.getString("endpoint"), clock.millis(), line -> {
                 if (line.valid()) {
                     visitor.visit(line);
                 }

@@ -68,7 +68,7 @@ public final class BatchesApi implements AutoCloseable {
         this.webhookTargetCheck = webhookTargetCheck;
         this.store = new BatchStore(kafka, producer);
         this.runner = new BatchRunner(store, progress, files, parser, producer, origin, claims, jobLookup, clock, settings, webhooks,
-                viewCaughtUp);
+                viewCaughtUp, webhookTargetCheck);
     }
 
     public void start() {

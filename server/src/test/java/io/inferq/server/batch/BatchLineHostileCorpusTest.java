@@ -89,6 +89,8 @@ class BatchLineHostileCorpusTest {
         p.add(bodyFields("stream true", "\"max_tokens\":4,\"stream\":true", "unsupported_parameter"));
         p.add(bodyFields("stream \"true\"", "\"max_tokens\":4,\"stream\":\"true\"", "invalid_type"));
         p.add(bodyFields("webhook not a URL", "\"max_tokens\":4,\"webhook\":\"not a url\"", "invalid_webhook"));
+        p.add(bodyFields("webhook to a private address", "\"max_tokens\":4,\"webhook\":\"http://10.0.0.1/hook\"", "invalid_webhook"));
+        p.add(bodyFields("webhook to the loopback", "\"max_tokens\":4,\"webhook\":\"http://127.0.0.1:9/hook\"", "invalid_webhook"));
         p.add(bodyFields("a key twice in the body", "\"max_tokens\":4,\"max_tokens\":8", "duplicate_key"));
         byte[] badUtf8 = ("{\"custom_id\":\"p\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"" + MODEL
                 + "\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"bad \u0000\"}]}}").getBytes(StandardCharsets.UTF_8);
