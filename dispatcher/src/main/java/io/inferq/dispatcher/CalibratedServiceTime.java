@@ -28,7 +28,7 @@ import java.util.Objects;
  * Not thread-safe: owned by the scheduler's thread, like {@link PoolLedger}. The estimate methods are cheap (a few
  * multiplications over the prior's answer).
  */
-public final class CalibratedServiceTime implements ServiceTimeModel {
+final class CalibratedServiceTime implements ServiceTimeModel {
 
     /** Default half-life of an observation, in batches of the pool. */
     public static final int DEFAULT_HALF_LIFE_BATCHES = 32;

@@ -26,7 +26,7 @@ import java.util.Objects;
  * @param cachedPromptTokens   prompt tokens of the comparison batch that the pool holds in its KV cache,
  *                             as reported by the {@link PrefixLocator} (before weighting)
  */
-public record RouteOption(PoolProfile pool, List<QueuedJob> jobs, int freeBatchCredits, int totalBatchCredits,
+record RouteOption(PoolProfile pool, List<QueuedJob> jobs, int freeBatchCredits, int totalBatchCredits,
                           int inFlightBatches, int inFlightSequences, double aheadSeconds, double serviceSeconds,
                           long cachedPromptTokens) {
 

@@ -8,7 +8,7 @@ import java.util.Optional;
  * may keep state (a round-robin cursor, a seeded random). They must not read the wall clock: time comes in
  * as {@code nowMs}. See {@link RoutingPolicies} for the default and the baselines.
  */
-public interface RoutingPolicy {
+interface RoutingPolicy {
 
     /** Short name for reports and metrics, e.g. {@code "ect"}. */
     String name();

@@ -1,7 +1,7 @@
 package io.inferq.job;
 
 /** A change of job state that the transition table of {@link JobStatus} forbids: a bug, never user input. */
-public final class IllegalJobTransitionException extends IllegalStateException {
+final class IllegalJobTransitionException extends IllegalStateException {
     private static final long serialVersionUID = 1L;
 
     public IllegalJobTransitionException(String jobId, JobStatus from, JobStatus to) {

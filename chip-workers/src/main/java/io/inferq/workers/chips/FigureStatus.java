@@ -4,7 +4,7 @@ package io.inferq.workers.chips;
  * How much a published accelerator figure can be trusted. The simulator reports every figure it used
  * that is not {@link #PUBLISHED}, so a capacity plan says which of its inputs are guesses.
  */
-public enum FigureStatus {
+enum FigureStatus {
     /** From a vendor datasheet or product page. */
     PUBLISHED,
     /** Circulates in secondary sources, but no primary source was found. */

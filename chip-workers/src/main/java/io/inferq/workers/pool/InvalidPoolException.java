@@ -1,7 +1,7 @@
 package io.inferq.workers.pool;
 
 /** A pool configuration that cannot work; the message names the pool, the setting and why. */
-public final class InvalidPoolException extends IllegalArgumentException {
+final class InvalidPoolException extends IllegalArgumentException {
     InvalidPoolException(String message) {
         super(message);
     }

@@ -7,7 +7,7 @@ import java.util.Map;
  * Credits of pool instances shared by several dispatchers in one process (the policy simulator, tests): one count
  * per (pool, instance) and owner. Thread-safe (one lock). {@link #gate} gives each dispatcher its view.
  */
-public final class SharedCredits {
+final class SharedCredits {
 
     private final Map<String, Map<String, Integer>> taken = new HashMap<>();
 

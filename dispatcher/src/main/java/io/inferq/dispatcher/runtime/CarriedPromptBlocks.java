@@ -8,7 +8,7 @@ import java.util.List;
  * The block hashes a batch carries to its pool ({@code PoolBatch.prompt_blocks}): the hashes computed at intake by
  * {@link io.inferq.dispatcher.kv.KvPromptAnalyzer}, so the worker's cache hook does not tokenise and hash each prompt a second time.
  */
-public final class CarriedPromptBlocks {
+final class CarriedPromptBlocks {
 
     private CarriedPromptBlocks() {
     }

@@ -10,7 +10,7 @@ import java.util.Set;
  * refuses those the pools serving the model cannot honour, and returns them as one JSON object (the request contract's
  * {@code options_json}). Also reads the tool-conversation parts of a message. Stateless; pure CPU work.
  */
-public final class OpenAiBodyFields {
+final class OpenAiBodyFields {
     /** Passed through to OpenAI-compatible engines as sent. */
     public static final List<String> PASS_THROUGH = List.of("tools", "tool_choice", "response_format", "stop", "seed",
             "top_p", "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "user", "parallel_tool_calls",

@@ -14,7 +14,7 @@ import java.util.Optional;
  *
  * @param tenant the caller's tenant; for the operator, the open tenant or null
  */
-public record ConsoleScope(boolean operator, Tenant tenant) {
+record ConsoleScope(boolean operator, Tenant tenant) {
 
     /** @return the tenant whose data this scope is limited to, or null for every tenant */
     public String tenantFilter() {

@@ -18,7 +18,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * Waits and end-to-end times are those of jobs that ran (succeeded or failed), measured from the job's state times.
  * Thread-safe (short synchronized sections).
  */
-public final class ThroughputRecorder {
+final class ThroughputRecorder {
     static final int RESERVOIR = 1024;
     private final int capacity;
     private final Sample[] ring;

@@ -8,7 +8,7 @@ package io.inferq.kvcache.store;
  * @param localBlocks  blocks of the run found in this worker's local tier
  * @param sharedBlocks blocks of the run found only in the shared tier
  */
-public record CachedPrefix(int localBlocks, int sharedBlocks) {
+record CachedPrefix(int localBlocks, int sharedBlocks) {
 
     public static final CachedPrefix NONE = new CachedPrefix(0, 0);
 

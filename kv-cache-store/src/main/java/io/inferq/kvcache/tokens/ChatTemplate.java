@@ -19,7 +19,7 @@ import java.util.Objects;
  *
  * <p>Stateless and thread-safe.
  */
-public final class ChatTemplate {
+final class ChatTemplate {
 
     private static final String START = "<|im_start|>";
     private static final String END = "<|im_end|>";

@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  *
  * <p>Immutable and thread-safe; each call allocates its result.
  */
-public final class TracePrefixSynthesizer {
+final class TracePrefixSynthesizer {
 
     /** Tokens per block id in the Mooncake traces. */
     public static final int MOONCAKE_BLOCK_TOKENS = 512;

@@ -16,7 +16,7 @@ import java.util.Map;
  * Cross-setting rules (for example {@code workers.session-timeout-ms} at most {@code workers.lease-ms}) are checked by
  * the config records and stated in the docs here.
  */
-public final class SettingDefinitions {
+final class SettingDefinitions {
 
     /** A setting's value type. */
     public enum Type { STRING, INT, LONG, DOUBLE, BOOLEAN, LIST, MAP, PATH }

@@ -13,7 +13,7 @@ import java.util.Optional;
  * Implementations are thread-safe and must not block (the dispatcher calls them for every record).
  */
 @FunctionalInterface
-public interface TenantCheck {
+interface TenantCheck {
     /** The tenant of every request when no tenant is configured. */
     String OPEN_TENANT = "default";
 
