@@ -42,12 +42,19 @@ class BatchExpiryAndLimitsTest {
             ((ObjectNode) tree.get("batches")).put("completion-window-seconds", 15).put("tenant-max-batches-in-progress", 1)
                     .put("max-file-bytes", 100_000).put("tenant-max-stored-bytes", 150_000);
             ((ObjectNode) tree.get("webhooks")).putArray("allow-private-targets").add("127.0.0.1");
-            // real time, small batches: a 400-line batch takes far longer than 15 s, its first lines a few seconds
+            // real time, small batches: the long lines of the batch take far longer than 15 s, its short ones a moment
             tree.withArray("pools").forEach(p -> ((ObjectNode) p).put("time-scale", 1.0).put("max-concurrent-sequences", 2));
         })) {
             // storage limits: a file over max-file-bytes is refused, and past the tenant's stored bytes 429
             assertThat(BatchHttp.upload(server, null, new byte[120_000], "batch").statusCode()).isEqualTo(413);
-            String file = BatchHttp.uploadOk(server, null, BatchHttp.lines("exp-", 400, 256));
+            // 10 short lines that finish within the window, then 390 long ones that cannot all finish in it (3 lite
+            // instances x 2 sequences; each long line decodes up to 4,096 tokens in real time), however fast the host
+            byte[] short10 = BatchHttp.lines("exp-short-", 10, 16);
+            byte[] long390 = BatchHttp.lines("exp-long-", 390, 4096);
+            byte[] input = new byte[short10.length + long390.length];
+            System.arraycopy(short10, 0, input, 0, short10.length);
+            System.arraycopy(long390, 0, input, short10.length, long390.length);
+            String file = BatchHttp.uploadOk(server, null, input);
             String spare = BatchHttp.uploadOk(server, null, BatchHttp.lines("spare-", 300, 4));
             var full = BatchHttp.upload(server, null, BatchHttp.lines("more-", 300, 4), "batch");
             assertThat(full.statusCode()).as(full.body()).isEqualTo(429);
