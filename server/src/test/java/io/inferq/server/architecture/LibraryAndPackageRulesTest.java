@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <pre>
  * Hazelcast  kv-cache-store; ingress.view (derived views only); server (wiring)
- * Caffeine   kv-cache-store; server (wiring)
+ * Caffeine   kv-cache-store; its adapters dispatcher.kv and workers.kv; server (wiring)
  * Vert.x     chip-workers, dispatcher.runtime, ingress, server; in kv-cache-store only the RESP front end (kvcache.resp)
  * Kafka      broker-config, chip-workers.runtime, dispatcher.runtime, ingress, server; never kv-cache-store;
  *            the broker itself (kafka.*, org.apache.kafka.server/raft/metadata/storage) only in broker.embedded
