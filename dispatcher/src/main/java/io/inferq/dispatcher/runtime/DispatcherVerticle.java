@@ -293,11 +293,11 @@ public final class DispatcherVerticle extends VerticleBase {
             } catch (RuntimeException e) {
                 decoded = RequestDecoding.Result.reject(e.getClass().getName(), String.valueOf(e.getMessage()));
             }
-            if (decoded.request() == null) {
-                deadLetter(record, loop, decoded);
+            if (!(decoded instanceof RequestDecoding.Result.Accepted accepted)) {
+                deadLetter(record, loop, ((RequestDecoding.Result.Rejected) decoded).why());
                 continue;
             }
-            JobRequest req = decoded.request();
+            JobRequest req = accepted.request();
             Pending queuedHere = dispatch.handle(req.getJobId());
             if (queuedHere != null || dispatch.isWaiting(req.getJobId())) {
                 if (queuedHere != null && sameRecord(queuedHere.record(), record)) {
@@ -309,9 +309,9 @@ public final class DispatcherVerticle extends VerticleBase {
                 }
                 continue;
             }
-            if (decoded.acceptedEvent() != null) {
+            if (accepted.acceptedEvent() != null) {
                 // a job that entered through Kafka: its 'queued' event is written by the dispatcher
-                producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, req.getJobId(), eventSerde.encode(decoded.acceptedEvent())));
+                producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, req.getJobId(), eventSerde.encode(accepted.acceptedEvent())));
             }
             PromptAnalyzer.PromptShape shape = analyzer.analyze(req);
             QueuedJob job = new QueuedJob(req.getJobId(), req.getTenant(), req.getModel(), JobLane.fromWire(req.getLane()),
@@ -319,7 +319,7 @@ public final class DispatcherVerticle extends VerticleBase {
             if (shape.promptTokens() != req.getPromptTokens()) {
                 req = JobRequest.newBuilder(req).setPromptTokens(shape.promptTokens()).build();
             }
-            Pending p = new Pending(req, record, loop, decoded.acceptedEvent() != null);
+            Pending p = new Pending(req, record, loop, accepted.acceptedEvent() != null);
             // admission (quota, deadline, a pool that fits) then the queue; a full queue holds it aside (bounded by the
             // poll loops' undone records)
             dispatch.offer(job, p, now);
@@ -359,7 +359,7 @@ public final class DispatcherVerticle extends VerticleBase {
     /** After a refusal's outcome is durable: the record is done, through a dead-letter copy if it came by Kafka. */
     private void finishRefused(Pending p, String code, String message) {
         if (p.viaKafka()) {
-            deadLetter(p.record(), p.loop(), RequestDecoding.Result.reject(Admission.class.getName(), code, message));
+            deadLetter(p.record(), p.loop(), new DeadLetterHeaders.Failure(Admission.class.getName(), message, code));
         } else {
             p.loop().done(p.record());
         }
@@ -609,7 +609,7 @@ public final class DispatcherVerticle extends VerticleBase {
      * the copy is acknowledged; a failed copy is written again ({@link TerminalOutcomeWriter#deliver}) and the record stays
      * undone meanwhile.
      */
-    private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, RequestDecoding.Result why) {
+    private void deadLetter(ConsumerRecord<String, byte[]> record, KafkaPollLoop loop, DeadLetterHeaders.Failure why) {
         ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(TopicCatalogue.REQUESTS_DLQ, null, record.key(), record.value());
         record.headers().forEach(h -> {
             if (DeadLetterHeaders.copied(h.key())) {
@@ -619,12 +619,12 @@ public final class DispatcherVerticle extends VerticleBase {
         DeadLetterHeaders.add(dlq.headers(), new DeadLetterHeaders.Source(record.topic(), record.partition(), record.offset(),
                 record.timestamp(), record.timestampType().toString(),
                 loop == batchLoop ? "inferq-dispatcher-batch" : "inferq-dispatcher", DLQ_SOURCE_NAME, "VALUE_CONVERTER",
-                decoder.getClass().getName()), new DeadLetterHeaders.Failure(why.errorClass(), why.errorMessage(), why.errorCode()));
+                decoder.getClass().getName()), why);
         outcomes.deliver(dlq).thenRun(() -> {
             dlqCounter.increment();
             loop.done(record);
             // a producer waiting on its reply topic learns of the refusal too (best effort: the DLQ copy is the record)
-            io.inferq.dispatcher.runtime.contract.RejectionReply.of(record, why).ifPresent(reply -> {
+            io.inferq.dispatcher.runtime.contract.RejectionReply.of(record, new RequestDecoding.Result.Rejected(why)).ifPresent(reply -> {
                 try {
                     producer.send(reply, (md, ex) -> {
                         if (ex != null) {

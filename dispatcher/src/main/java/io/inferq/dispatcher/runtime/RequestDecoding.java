@@ -3,6 +3,7 @@ package io.inferq.dispatcher.runtime;
 import io.inferq.broker.avro.JobEvent;
 import io.inferq.broker.avro.JobRequest;
 import io.inferq.broker.serde.AvroSerde;
+import io.inferq.job.outcome.DeadLetterHeaders;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -16,35 +17,87 @@ public final class RequestDecoding {
     }
 
     /**
-     * A decoded request, or why it goes to the dead-letter topic.
-     *
-     * @param request       the request, or null when rejected
-     * @param acceptedEvent a {@code queued} event the dispatcher must write (for requests that did not
-     *                      come through the HTTP ingress), or null
-     * @param errorClass    Java class name of the failure, for the DLQ header
-     * @param errorCode     OpenAI-style error code ({@code invalid_max_tokens}), for the DLQ header; may be null
-     * @param errorMessage  what was wrong
+     * A decoded request ({@link Accepted}), or why it goes to the dead-letter topic ({@link Rejected}). The accessors on
+     * the interface answer null where the outcome has no such part, for callers that only look at one of them.
      */
-    public record Result(JobRequest request, JobEvent acceptedEvent, String errorClass, String errorCode, String errorMessage) {
-        public static Result ok(JobRequest request) {
-            return new Result(request, null, null, null, null);
+    public sealed interface Result permits Result.Accepted, Result.Rejected {
+        /**
+         * @param request       the request
+         * @param acceptedEvent a {@code queued} event the dispatcher must write (for requests that did not come through
+         *                      the HTTP ingress), or null
+         */
+        record Accepted(JobRequest request, JobEvent acceptedEvent) implements Result {
+            public Accepted {
+                java.util.Objects.requireNonNull(request, "request");
+            }
         }
 
-        public static Result accepted(JobRequest request, JobEvent queued) {
-            return new Result(request, queued, null, null, null);
+        /** @param why the failure the dead-letter headers name (class, message, code) */
+        record Rejected(DeadLetterHeaders.Failure why) implements Result {
+            public Rejected {
+                java.util.Objects.requireNonNull(why, "why");
+            }
+
+            @Override
+            public String errorClass() {
+                return why.errorClass();
+            }
+
+            @Override
+            public String errorCode() {
+                return why.code();
+            }
+
+            @Override
+            public String errorMessage() {
+                return why.message();
+            }
         }
 
-        public static Result reject(String errorClass, String message) {
-            return new Result(null, null, errorClass, null, message);
+        static Result ok(JobRequest request) {
+            return new Accepted(request, null);
         }
 
-        public static Result reject(String errorClass, String errorCode, String message) {
-            return new Result(null, null, errorClass, errorCode, message);
+        static Result accepted(JobRequest request, JobEvent queued) {
+            return new Accepted(request, queued);
+        }
+
+        static Result reject(String errorClass, String message) {
+            return new Rejected(new DeadLetterHeaders.Failure(errorClass, message, null));
+        }
+
+        static Result reject(String errorClass, String errorCode, String message) {
+            return new Rejected(new DeadLetterHeaders.Failure(errorClass, message, errorCode));
         }
 
         /** A request refused by a rule: the dead-letter headers name its kind's class and its code. */
-        public static Result reject(io.inferq.job.request.RequestError error) {
-            return new Result(null, null, error.kind().deadLetterClass(), error.code(), error.message());
+        static Result reject(io.inferq.job.request.RequestError error) {
+            return reject(error.kind().deadLetterClass(), error.code(), error.message());
+        }
+
+        /** @return the request, or null when rejected */
+        default JobRequest request() {
+            return null;
+        }
+
+        /** @return the {@code queued} event to write, or null */
+        default JobEvent acceptedEvent() {
+            return null;
+        }
+
+        /** @return the Java class name of the failure, for the DLQ header, or null when accepted */
+        default String errorClass() {
+            return null;
+        }
+
+        /** @return the OpenAI-style error code ({@code invalid_max_tokens}), or null */
+        default String errorCode() {
+            return null;
+        }
+
+        /** @return what was wrong, or null when accepted */
+        default String errorMessage() {
+            return null;
         }
     }
 

@@ -20,8 +20,9 @@ import java.util.Set;
 
 /**
  * Validates a {@code POST /v1/jobs} body (an OpenAI chat-completions request plus inferq's fields)
- * into a {@link JobSubmission} (a {@link ChatRequest} plus what only HTTP has), or names exactly what is wrong as an
- * {@link ApiError} (a {@link io.inferq.job.request.RequestError} where the rule is one every entry point shares).
+ * into a {@link JobSubmission} (a {@link ChatRequest} plus what only HTTP has), or names exactly what is wrong with the
+ * {@link io.inferq.job.request.RequestError} every entry point reports (thrown as {@link RequestRejected}; the HTTP API
+ * renders it with {@link ApiError#of}, a batch line as an entry of its error file).
  * Stateless and thread-safe; pure CPU work, safe on an event loop.
  */
 public final class JobSubmissionParser {
@@ -41,23 +42,13 @@ public final class JobSubmissionParser {
         this.models = Map.copyOf(m);
     }
 
-    /** Outcome of parsing: exactly one of the two is set. */
-    public record Parsed(JobSubmission submission, ApiError error) {
-        static Parsed ok(JobSubmission s) {
-            return new Parsed(s, null);
-        }
-
-        static Parsed fail(ApiError e) {
-            return new Parsed(null, e);
-        }
-    }
-
     /**
      * @param body        the raw body
      * @param cancelAfter the {@code Cancel-After} header or null
      * @param nowMs       the current time
+     * @throws RequestRejected naming exactly what is wrong (the first problem found)
      */
-    public Parsed parse(String body, String cancelAfter, long nowMs) {
+    public JobSubmission parse(String body, String cancelAfter, long nowMs) {
         return parse(StrictJson.read(body), cancelAfter, nowMs);
     }
 
@@ -66,29 +57,27 @@ public final class JobSubmissionParser {
      * request hash (idempotency) is of the body's canonical form, so whitespace and key order do not matter.
      *
      * @param body the raw body bytes
+     * @throws RequestRejected naming exactly what is wrong (the first problem found)
      */
-    public Parsed parse(byte[] body, String cancelAfter, long nowMs) {
+    public JobSubmission parse(byte[] body, String cancelAfter, long nowMs) {
         return parse(StrictJson.read(body), cancelAfter, nowMs);
     }
 
-    private Parsed parse(StrictJson.Read read, String cancelAfter, long nowMs) {
-        if (read.error() != null) {
-            return Parsed.fail(read.error());
-        }
+    private JobSubmission parse(StrictJson.Read read, String cancelAfter, long nowMs) {
         return parse(read.object(), cancelAfter, nowMs, read.canonical());
     }
 
-    /** As {@link #parse(String, String, long)}, for a body already decoded ({@code rawBody} is what the request hash covers). */
-    public Parsed parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
-        try {
-            return validate(json, cancelAfter, nowMs, rawBody);
-        } catch (RequestRejected e) {
-            return Parsed.fail(ApiError.of(e.error()));
-        }
+    /**
+     * As {@link #parse(String, String, long)}, for a body already decoded ({@code rawBody} is what the request hash covers).
+     *
+     * @throws RequestRejected naming exactly what is wrong (the first problem found)
+     */
+    public JobSubmission parse(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
+        return validate(json, cancelAfter, nowMs, rawBody);
     }
 
     /** Checks the body in the order every entry point reports problems; the first one found is thrown. */
-    private Parsed validate(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
+    private JobSubmission validate(JsonObject json, String cancelAfter, long nowMs, String rawBody) {
         Object modelValue = json.getValue("model");
         String model = modelValue instanceof String m ? m : null;
         ServedModel served = ChatRequestRules.model(model, models);
@@ -125,10 +114,7 @@ public final class JobSubmissionParser {
                 throw ChatRequestRules.invalid("invalid_messages", param + " must be an object with 'role' and 'content'", param);
             }
             String r = ChatRequestRules.role(i, m.getValue("role"));
-            ApiError toolProblem = OpenAiBodyFields.messageProblem(m, r, param);
-            if (toolProblem != null) {
-                return Parsed.fail(toolProblem);
-            }
+            OpenAiBodyFields.checkMessage(m, r, param);
             Object toolCalls = m.getValue("tool_calls");
             String content = toolCalls != null && m.getValue("content") == null ? "" : content(m.getValue("content"));
             if (content == null && hasImagePart(m.getValue("content"))) {
@@ -235,12 +221,9 @@ public final class JobSubmissionParser {
             deadline = nowMs + d;
         }
         ChatRequestRules.deadline(deadline, nowMs, "the deadline is in the past");
-        OpenAiBodyFields.Options options = OpenAiBodyFields.options(json, served);
-        if (options.error() != null) {
-            return Parsed.fail(options.error());
-        }
-        return Parsed.ok(new JobSubmission(new ChatRequest(model, messages, maxTokens, promptTokens, temperature, lane, webhook, events,
-                metadata, deadline, options.optionsJson()), sha256(rawBody), stream, includeUsage));
+        String optionsJson = OpenAiBodyFields.options(json, served);
+        return new JobSubmission(new ChatRequest(model, messages, maxTokens, promptTokens, temperature, lane, webhook, events,
+                metadata, deadline, optionsJson), sha256(rawBody), stream, includeUsage);
     }
 
     private static boolean hasImagePart(Object c) {

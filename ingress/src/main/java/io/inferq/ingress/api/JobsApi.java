@@ -208,12 +208,13 @@ public final class JobsApi {
             return;
         }
         long now = clock.millis();
-        var parsed = parser.parse(body.getBytes(), ctx.request().getHeader("Cancel-After"), now);
-        if (parsed.error() != null) {
-            reject(ctx, parsed.error());
+        JobSubmission sub;
+        try {
+            sub = parser.parse(body.getBytes(), ctx.request().getHeader("Cancel-After"), now);
+        } catch (io.inferq.job.request.RequestRejected e) {
+            reject(ctx, ApiError.of(e.error()));
             return;
         }
-        JobSubmission sub = parsed.submission();
         if (sub.webhookUrl() != null) {
             String refused = webhookTargetCheck.apply(sub.webhookUrl());
             if (refused != null) {

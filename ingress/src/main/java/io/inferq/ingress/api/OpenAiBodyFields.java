@@ -1,5 +1,8 @@
 package io.inferq.ingress.api;
 
+import io.inferq.job.request.RequestError;
+import io.inferq.job.request.RequestRejected;
+
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -21,12 +24,12 @@ final class OpenAiBodyFields {
     private OpenAiBodyFields() {
     }
 
-    /** Exactly one of the two is set; {@code optionsJson} is null when the request has none of the fields. */
-    public record Options(String optionsJson, ApiError error) {
-    }
-
-    /** @param served the model the request names */
-    public static Options options(JsonObject body, ServedModel served) {
+    /**
+     * @param served the model the request names
+     * @return the pass-through parameters as a JSON object, or null when the request has none of them
+     * @throws RequestRejected when one is malformed or not honoured by the pools serving the model
+     */
+    public static String options(JsonObject body, ServedModel served) {
         JsonObject out = new JsonObject();
         for (String field : PASS_THROUGH) {
             Object v = body.getValue(field);
@@ -35,16 +38,16 @@ final class OpenAiBodyFields {
             }
             String problem = typeProblem(field, v);
             if (problem != null) {
-                return new Options(null, ApiError.invalid("invalid_" + field, "'" + field + "' " + problem, field));
+                throw RequestError.invalid("invalid_" + field, "'" + field + "' " + problem, field).rejected();
             }
             if (!SIMULATED_HONOURS.contains(field) && simulatedOnly(served)) {
-                return new Options(null, ApiError.invalid("unsupported_parameter", "'" + field + "' is not supported by the "
+                throw RequestError.invalid("unsupported_parameter", "'" + field + "' is not supported by the "
                         + "pools serving " + served.id() + " (simulated backends honour only stop, seed and "
-                        + "max_completion_tokens; an openai-http pool passes every parameter to its engine)", field));
+                        + "max_completion_tokens; an openai-http pool passes every parameter to its engine)", field).rejected();
             }
             out.put(field, v);
         }
-        return new Options(out.isEmpty() ? null : out.encode(), null);
+        return out.isEmpty() ? null : out.encode();
     }
 
     /** @return whether every pool serving the model is simulated (so only {@link #SIMULATED_HONOURS} can be honoured) */
@@ -102,24 +105,23 @@ final class OpenAiBodyFields {
      * The tool-conversation parts of message {@code m}: an assistant's {@code tool_calls} (then {@code content} may be
      * null), a tool message's {@code tool_call_id}, a {@code name}.
      *
-     * @return null when they are well-formed, else the error
+     * @throws RequestRejected when they are not well-formed
      */
-    static ApiError messageProblem(JsonObject m, String role, String param) {
+    static void checkMessage(JsonObject m, String role, String param) {
         Object calls = m.getValue("tool_calls");
         if (calls != null && (!"assistant".equals(role) || !(calls instanceof JsonArray a) || a.isEmpty()
                 || a.stream().anyMatch(c -> !(c instanceof JsonObject o) || !(o.getValue("id") instanceof String)))) {
-            return ApiError.invalid("invalid_tool_calls", param + ".tool_calls is allowed on assistant messages only and "
-                    + "must be a non-empty array of calls, each with an 'id'", param + ".tool_calls");
+            throw RequestError.invalid("invalid_tool_calls", param + ".tool_calls is allowed on assistant messages only and "
+                    + "must be a non-empty array of calls, each with an 'id'", param + ".tool_calls").rejected();
         }
         Object callId = m.getValue("tool_call_id");
         if ("tool".equals(role) && !(callId instanceof String)) {
-            return ApiError.invalid("invalid_tool_call_id", param + " is a tool message: 'tool_call_id' must name the call "
-                    + "it answers", param + ".tool_call_id");
+            throw RequestError.invalid("invalid_tool_call_id", param + " is a tool message: 'tool_call_id' must name the call "
+                    + "it answers", param + ".tool_call_id").rejected();
         }
         Object name = m.getValue("name");
         if (name != null && !(name instanceof String)) {
-            return ApiError.invalid("invalid_messages", param + ".name must be a string", param + ".name");
+            throw RequestError.invalid("invalid_messages", param + ".name must be a string", param + ".name").rejected();
         }
-        return null;
     }
 }

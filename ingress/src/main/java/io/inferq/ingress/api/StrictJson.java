@@ -6,6 +6,8 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.inferq.job.ChatRequestRules;
+import io.inferq.job.request.RequestError;
+import io.inferq.job.request.RequestRejected;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -40,9 +42,10 @@ final class StrictJson {
     }
 
     /** The body as a JSON object tree (values: maps, lists, strings, numbers, booleans, null) and its canonical text. */
-    record Read(JsonObject object, String canonical, ApiError error) {
+    record Read(JsonObject object, String canonical) {
     }
 
+    /** @throws RequestRejected when the body is not UTF-8 or not one JSON object with each key once */
     static Read read(byte[] body) {
         String text;
         try {
@@ -50,42 +53,48 @@ final class StrictJson {
                     .onUnmappableCharacter(CodingErrorAction.REPORT);
             text = utf8.decode(ByteBuffer.wrap(body)).toString();
         } catch (CharacterCodingException e) {
-            return fail(ApiError.invalid("invalid_encoding", "the request body is not valid UTF-8 (" + e.getMessage()
+            throw fail(RequestError.invalid("invalid_encoding", "the request body is not valid UTF-8 (" + e.getMessage()
                     + " near byte " + firstBadByte(body) + "); send the JSON encoded as UTF-8", null));
         }
         return read(text);
     }
 
+    /** @throws RequestRejected when the text is not one JSON object with each key once */
     static Read read(String text) {
-        Object root;
+        Object root = null;
+        RequestError problem = null; // thrown after the parser's own failures are caught
         try (JsonParser p = FACTORY.createParser(text)) {
             JsonToken first = p.nextToken();
             if (first == null) {
-                return fail(ApiError.invalid("invalid_json", "the request body is empty; send a chat-completions JSON object", null));
-            }
-            root = value(p, first, "");
-            if (p.nextToken() != null) {
-                return fail(ApiError.invalid("invalid_json", "the request body has more after its JSON value", null));
+                problem = RequestError.invalid("invalid_json", "the request body is empty; send a chat-completions JSON object", null);
+            } else {
+                root = value(p, first, "");
+                if (p.nextToken() != null) {
+                    problem = RequestError.invalid("invalid_json", "the request body has more after its JSON value", null);
+                }
             }
         } catch (DuplicateKey d) {
-            return fail(ApiError.invalid("duplicate_key", "the key '" + ChatRequestRules.abbreviate(d.key) + "' appears more than once"
+            throw fail(RequestError.invalid("duplicate_key", "the key '" + ChatRequestRules.abbreviate(d.key) + "' appears more than once"
                     + (d.where.isEmpty() ? "" : " in '" + ChatRequestRules.abbreviate(d.where) + "'")
                     + "; each key may appear only once", d.param()));
         } catch (IOException | RuntimeException e) {
-            return fail(ApiError.invalid("invalid_json", "the request body is not valid JSON: " + firstLine(e.getMessage()), null));
+            throw fail(RequestError.invalid("invalid_json", "the request body is not valid JSON: " + firstLine(e.getMessage()), null));
+        }
+        if (problem != null) {
+            throw fail(problem);
         }
         if (!(root instanceof Map<?, ?>)) {
-            return fail(ApiError.invalid("invalid_json", "the request body must be a JSON object", null));
+            throw fail(RequestError.invalid("invalid_json", "the request body must be a JSON object", null));
         }
         @SuppressWarnings("unchecked")
         Map<String, Object> map = (Map<String, Object>) root;
         StringBuilder canonical = new StringBuilder(text.length());
         canonical(root, canonical);
-        return new Read(new JsonObject(map), canonical.toString(), null);
+        return new Read(new JsonObject(map), canonical.toString());
     }
 
-    private static Read fail(ApiError e) {
-        return new Read(null, null, e);
+    private static RequestRejected fail(RequestError e) {
+        return e.rejected();
     }
 
     private static Object value(JsonParser p, JsonToken t, String path) throws IOException {

@@ -3,6 +3,8 @@ package io.inferq.ingress.batch;
 import io.inferq.ingress.api.ApiError;
 import io.inferq.ingress.api.JobSubmission;
 import io.inferq.ingress.api.JobSubmissionParser;
+import io.inferq.job.request.RequestError;
+import io.inferq.job.request.RequestRejected;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -120,23 +122,25 @@ final class BatchInput {
         if (!(json.getValue("body") instanceof JsonObject body)) {
             return error(n, customId, "invalid_body", "line " + n + ": 'body' must be a chat-completions request object", "body");
         }
-        JobSubmissionParser.Parsed parsed = parser.parse(body, null, nowMs, text);
-        if (parsed.error() == null && Boolean.TRUE.equals(body.getValue("stream"))) {
+        JobSubmission submission;
+        try {
+            submission = parser.parse(body, null, nowMs, text);
+        } catch (RequestRejected rejected) {
+            RequestError e = rejected.error();
+            return error(n, customId, e.code(), "line " + n + ": " + e.message(), e.param() == null ? "body" : "body." + e.param());
+        }
+        if (Boolean.TRUE.equals(body.getValue("stream"))) {
             // a batch line's answer goes to the output file: there is no connection to stream it to
             return error(n, customId, "unsupported_parameter", "line " + n + ": 'stream' is not supported in a batch (results go "
                     + "to the output file)", "body.stream");
         }
-        if (parsed.error() != null) {
-            ApiError e = parsed.error();
-            return error(n, customId, e.code(), "line " + n + ": " + e.message(), e.param() == null ? "body" : "body." + e.param());
-        }
-        String webhook = parsed.submission().webhookUrl();
+        String webhook = submission.webhookUrl();
         String refused = webhook == null ? null : webhookTargets.apply(webhook);
         if (refused != null) {
             // as over HTTP: a target the webhook rules refuse (a private address, say) is refused when the line is read
             return error(n, customId, "invalid_webhook", "line " + n + ": " + refused, "body.webhook");
         }
-        return new Line(n, customId, parsed.submission(), null, null, null);
+        return new Line(n, customId, submission, null, null, null);
     }
 
     private static final com.fasterxml.jackson.core.JsonFactory STRICT = com.fasterxml.jackson.core.JsonFactory.builder()

@@ -16,11 +16,11 @@ class JobSubmissionStrictnessTest {
             List.of("p"))));
     private static final String MESSAGES = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
 
-    private JobSubmissionParser.Parsed parse(String extra) {
-        return parser.parse("{\"model\":\"m\"," + MESSAGES + extra + "}", null, 1_000_000L);
+    private ParseOutcome parse(String extra) {
+        return ParseOutcome.of(() -> parser.parse("{\"model\":\"m\"," + MESSAGES + extra + "}", null, 1_000_000L));
     }
 
-    private static void assertRefused(JobSubmissionParser.Parsed p, String code, String param) {
+    private static void assertRefused(ParseOutcome p, String code, String param) {
         assertThat(p.error()).as("refused").isNotNull();
         assertThat(p.error().status()).isEqualTo(400);
         assertThat(p.error().code()).isEqualTo(code);
@@ -81,10 +81,10 @@ class JobSubmissionStrictnessTest {
 
     @Test
     void aRepeatedKeyIsRefusedAndNamed() {
-        assertRefused(parser.parse("{\"model\":\"m\",\"model\":\"m\"," + MESSAGES + "}", null, 1_000_000L), "duplicate_key", "model");
+        assertRefused(ParseOutcome.of(() -> parser.parse("{\"model\":\"m\",\"model\":\"m\"," + MESSAGES + "}", null, 1_000_000L)), "duplicate_key", "model");
         assertRefused(parse(",\"max_tokens\":4,\"max_tokens\":4000000"), "duplicate_key", "max_tokens");
-        assertRefused(parser.parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\",\"content\":\"b\"}]}", null,
-                1_000_000L), "duplicate_key", "messages[0].content");
+        assertRefused(ParseOutcome.of(() -> parser.parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\",\"content\":\"b\"}]}", null,
+                1_000_000L)), "duplicate_key", "messages[0].content");
         assertRefused(parse(",\"metadata\":{\"k\":\"1\",\"k\":\"2\"}"), "duplicate_key", "metadata.k");
         assertThat(parse(",\"max_tokens\":4,\"max_tokens\":4").error().message()).contains("'max_tokens'");
     }
@@ -95,15 +95,15 @@ class JobSubmissionStrictnessTest {
         String b = "{ \"max_tokens\" : 4.0 ,\n \"metadata\": {\"b\":\"2\", \"a\":\"1\"},\"messages\" : [ {\"content\":\"h\\u0069\", "
                 + "\"role\":\"user\"} ],\t\"model\":\"m\" }";
         String other = a.replace("\"hi\"", "\"ho\"");
-        String hash = parser.parse(a, null, 1_000_000L).submission().requestHash();
-        assertThat(parser.parse(b, null, 1_000_000L).submission().requestHash()).isEqualTo(hash);
-        assertThat(parser.parse(other, null, 1_000_000L).submission().requestHash()).isNotEqualTo(hash);
+        String hash = parser.parse(a, null, 1_000_000L).requestHash();
+        assertThat(parser.parse(b, null, 1_000_000L).requestHash()).isEqualTo(hash);
+        assertThat(parser.parse(other, null, 1_000_000L).requestHash()).isNotEqualTo(hash);
     }
 
     @Test
     void deeplyNestedBodiesAreRefusedAsJson() {
         String deep = "[".repeat(5000) + "]".repeat(5000);
-        JobSubmissionParser.Parsed p = parser.parse("{\"model\":\"m\"," + MESSAGES + ",\"metadata\":" + deep + "}", null, 1_000_000L);
+        ParseOutcome p = ParseOutcome.of(() -> parser.parse("{\"model\":\"m\"," + MESSAGES + ",\"metadata\":" + deep + "}", null, 1_000_000L));
         assertThat(p.error()).isNotNull();
         assertThat(p.error().status()).isEqualTo(400);
     }

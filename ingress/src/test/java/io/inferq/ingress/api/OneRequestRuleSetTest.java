@@ -33,8 +33,7 @@ class OneRequestRuleSetTest {
     @Test
     void anUnknownModelsNameIsCutInTheMessageOverHttpAsOverKafka() {
         String longName = "x".repeat(5_000);
-        ApiError e = parser.parse("{\"model\":\"" + longName + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", null, 0L)
-                .error();
+        ApiError e = ApiError.of(rejection(() -> parser.parse("{\"model\":\"" + longName + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", null, 0L)));
         assertThat(e.status()).isEqualTo(404);
         assertThat(e.code()).isEqualTo("model_not_found");
         assertThat(e.message()).hasSizeLessThan(200).contains("x".repeat(40) + "…");
@@ -45,12 +44,11 @@ class OneRequestRuleSetTest {
 
     @Test
     void theHttpAnswerIsTheSharedRulesError() {
-        ApiError e = parser.parse("{\"model\":\"m\",\"max_tokens\":5000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", null, 0L)
-                .error();
+        ApiError e = ApiError.of(rejection(() -> parser.parse("{\"model\":\"m\",\"max_tokens\":5000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", null, 0L)));
         RequestError viaRules = rejection(() -> ChatRequestRules.maxTokens(5000L, "5000", M));
         assertThat(e).isEqualTo(ApiError.of(viaRules));
         assertThat(e.message()).isEqualTo("'max_tokens' must be between 1 and 2048 for m, was 5000");
-        ApiError badRole = parser.parse("{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"hi\"}]}", null, 0L).error();
+        ApiError badRole = ApiError.of(rejection(() -> parser.parse("{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"hi\"}]}", null, 0L)));
         assertThat(badRole).isEqualTo(ApiError.of(rejection(() -> ChatRequestRules.role(0, "robot"))));
         assertThat(badRole.param()).isEqualTo("messages[0].role");
     }

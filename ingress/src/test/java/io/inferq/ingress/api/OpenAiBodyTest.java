@@ -13,8 +13,8 @@ class OpenAiBodyTest {
             new ServedModel("sim", "x", 32_768, 4096, 16_384, List.of("p1 (1 × 1 MetaX C500, simulated)")),
             new ServedModel("engine", "x", 32_768, 4096, 16_384, List.of("p2 (1 × 16 NVIDIA H800 SXM, openai-http)"))));
 
-    private static JobSubmissionParser.Parsed parse(JsonObject body) {
-        return PARSER.parse(body.encode(), null, 1_000_000L);
+    private static ParseOutcome parse(JsonObject body) {
+        return ParseOutcome.of(() -> PARSER.parse(body.encode(), null, 1_000_000L));
     }
 
     private static JsonObject body(String model) {

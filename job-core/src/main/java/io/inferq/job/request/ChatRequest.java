@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * A chat-completions request that passed every rule, whichever way it came in: {@code POST /v1/jobs} and
- * {@code /v1/chat/completions}, a batch line, or a Kafka record (JSON). It validates itself: the constructor checks what
+ * {@code /v1/chat/completions}, a batch line, or a Kafka record (JSON or Avro). It validates itself: the constructor checks what
  * a request must hold on its own ({@link ChatRequestRules}) and throws {@link RequestRejected} with the
  * {@link RequestError} every entry point reports; what depends on the served model (the {@code max_tokens} range, the
  * context window) is checked by the reader against the model's {@link ModelLimits} before it builds one. Immutable.
@@ -52,13 +52,14 @@ public record ChatRequest(String model, List<Message> messages, int maxTokens, i
         }
         ChatRequestRules.temperature(temperature);
         ChatRequestRules.webhook(webhookUrl);
-        webhookEvents = Set.copyOf(webhookEvents);
+        // checked in the caller's order before copying (a copy's order is unspecified): the first problem is always the same one
         webhookEvents.forEach(ChatRequestRules::webhookEvent);
+        webhookEvents = Set.copyOf(webhookEvents);
         if (!webhookEvents.contains("completed")) {
             throw new IllegalArgumentException("webhook events must include 'completed'");
         }
-        metadata = Map.copyOf(metadata);
         ChatRequestRules.metadataSize(metadata.size());
         metadata.forEach(ChatRequestRules::metadataPair);
+        metadata = Map.copyOf(metadata);
     }
 }

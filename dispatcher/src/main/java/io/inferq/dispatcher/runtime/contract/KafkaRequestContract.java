@@ -187,14 +187,8 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         if (ContractHeaders.JSON.equals(contentType)) {
             JsonChatRequest.Read read = JsonChatRequest.read(value, models);
             ChatRequest d = read.request();
-            List<ChatMessage> messages = new ArrayList<>(d.messages().size());
-            d.messages().forEach(m -> messages.add(new ChatMessage(m.role(), m.content())));
-            b = JobRequest.newBuilder().setModel(d.model()).setMessages(messages).setMaxTokens(d.maxTokens())
-                    .setPromptTokens(d.promptTokens()).setTemperature(d.temperature())
-                    .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhookUrl())
-                    .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(d.webhookEvents())))
-                    .setMetadata(new HashMap<>(d.metadata())).setJobId("").setTenant(tenant)
-                    .setOptionsJson(d.optionsJson()).setMessageExtrasJson(read.messageExtrasJson());
+            b = withChat(JobRequest.newBuilder(), d, topicLane).setJobId("").setTenant(tenant)
+                    .setMessageExtrasJson(read.messageExtrasJson());
             bodyDeadline = d.deadlineAtMs();
             givenJobId = null;
         } else if (contentType == null || ContractHeaders.AVRO.equals(contentType)) {
@@ -203,7 +197,7 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
                 throw RequestError.unauthenticated("tenant_mismatch", "the record's tenant field '"
                         + ChatRequestRules.abbreviate(r.getTenant()) + "' is not the authenticated tenant '" + tenant + "'").rejected();
             }
-            b = validateAvro(r, topicLane).setTenant(tenant);
+            b = withChat(JobRequest.newBuilder(r), chatRequest(r, topicLane), topicLane).setTenant(tenant);
             bodyDeadline = r.getDeadlineAtMs();
             givenJobId = r.getJobId().isEmpty() ? null : r.getJobId();
         } else {
@@ -265,37 +259,43 @@ public final class KafkaRequestContract implements Function<ConsumerRecord<Strin
         return RequestDecoding.Result.accepted(request, JobSnapshots.fromRequest(request, JobStatus.QUEUED, producedAt));
     }
 
-    /** An external Avro request checked with the same rules as a JSON one. */
-    private JobRequest.Builder validateAvro(JobRequest r, JobLane topicLane) {
+    /**
+     * An external Avro request as the same {@link ChatRequest} a JSON one becomes: the rules that need the served model
+     * here, in the order the JSON reader applies them; the rest in {@link ChatRequest}'s constructor.
+     */
+    private ChatRequest chatRequest(JobRequest r, JobLane topicLane) {
         ServedModelLimits served = ChatRequestRules.model(r.getModel(), models);
         ChatRequestRules.messageCount(r.getMessages().size());
+        List<ChatRequest.Message> messages = new ArrayList<>(r.getMessages().size());
         long chars = 0;
         for (int i = 0; i < r.getMessages().size(); i++) {
             ChatMessage m = r.getMessages().get(i);
             ChatRequestRules.role(i, m.getRole());
+            messages.add(new ChatRequest.Message(m.getRole(), m.getContent()));
             chars += m.getContent().length();
         }
         int promptTokens = ChatRequestRules.estimatePromptTokens(chars, r.getMessages().size());
         int maxTokens = ChatRequestRules.maxTokens((long) r.getMaxTokens(), String.valueOf(r.getMaxTokens()), served);
         ChatRequestRules.context(promptTokens, maxTokens, served);
-        ChatRequestRules.temperature(r.getTemperature());
-        ChatRequestRules.webhook(r.getWebhookUrl());
-        List<String> events = new ArrayList<>();
-        for (String ev : r.getWebhookEvents()) {
-            ChatRequestRules.webhookEvent(ev);
-            events.add(ev);
-        }
-        if (!events.contains("completed")) {
-            events.add("completed");
-        }
-        events.sort(null);
-        ChatRequestRules.metadataSize(r.getMetadata().size());
-        for (Map.Entry<String, String> e : r.getMetadata().entrySet()) {
-            ChatRequestRules.metadataPair(e.getKey(), e.getValue());
-        }
+        java.util.Set<String> events = new java.util.LinkedHashSet<>(r.getWebhookEvents());
+        events.add("completed");
         JobLane lane = topicLane == JobLane.BATCH ? JobLane.BATCH : JobLane.fromWire(r.getLane());
-        return JobRequest.newBuilder(r).setPromptTokens(promptTokens).setMaxTokens(maxTokens).setLane(lane.toWire())
-                .setWebhookEvents(events).setMetadata(new HashMap<>(r.getMetadata()));
+        return new ChatRequest(r.getModel(), messages, maxTokens, promptTokens, r.getTemperature(), lane, r.getWebhookUrl(), events,
+                r.getMetadata(), r.getDeadlineAtMs(), r.getOptionsJson());
+    }
+
+    /**
+     * The request's chat fields as the queued Avro request carries them, whether it came as JSON or Avro: events sorted,
+     * the lane the request names or else its topic's.
+     */
+    private static JobRequest.Builder withChat(JobRequest.Builder b, ChatRequest d, JobLane topicLane) {
+        List<ChatMessage> messages = new ArrayList<>(d.messages().size());
+        d.messages().forEach(m -> messages.add(new ChatMessage(m.role(), m.content())));
+        return b.setModel(d.model()).setMessages(messages).setMaxTokens(d.maxTokens())
+                .setPromptTokens(d.promptTokens()).setTemperature(d.temperature())
+                .setLane((d.lane() != null ? d.lane() : topicLane).toWire()).setWebhookUrl(d.webhookUrl())
+                .setWebhookEvents(new ArrayList<>(new java.util.TreeSet<>(d.webhookEvents())))
+                .setMetadata(new HashMap<>(d.metadata())).setOptionsJson(d.optionsJson());
     }
 
     private JobRequest decodeAvro(byte[] value) {
