@@ -57,7 +57,7 @@ final class DispatcherWiring {
         var admin = infra.admin();
         DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), fairnessConfig(), poolProfiles(plans),
                 RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator, registry);
-        if ("true".equalsIgnoreCase(System.getenv("INFERQ_DISPATCHER_SHARED_CREDITS"))) {
+        if (config.dispatcher().sharedCredits()) {
             // several dispatcher processes, one set of credits per pool instance (issue 17; README "Several dispatchers")
             scheduler.shareCredits(new io.inferq.server.wiring.HazelcastCreditGate(hazelcast,
                     processId + "-" + Long.toString(System.nanoTime(), 36), io.inferq.server.wiring.HazelcastCreditGate.DEFAULT_LEASE_MS));
@@ -121,7 +121,8 @@ final class DispatcherWiring {
         int[] edges = d.bucketEdges().stream().mapToInt(Integer::intValue).toArray();
         return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
-                config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256, d.dispatchToIdleInstances());
+                config.kvCache().blockTokens(), d.prefixOverlapWeight(), DispatchConfig.defaults().expireOnPredictedMiss(),
+                DispatchConfig.defaults().referenceOutputTokens(), d.dispatchToIdleInstances());
     }
 
     private FairnessConfig fairnessConfig() {

@@ -104,9 +104,9 @@ final class IngressWiring {
         materializer = new JobEventsMaterializer(kafka, view);
         List<Tenant> tenants = new ArrayList<>();
         for (InferqConfig.TenantSetting t : config.tenants()) {
-            tenants.add(new Tenant(t.id(), t.apiKeys(), t.maxQueuedJobs() == null ? 100_000 : t.maxQueuedJobs(),
+            tenants.add(new Tenant(t.id(), t.apiKeys(), t.maxQueuedJobsOrDefault(),
                     t.maxRequestBytes() == null ? config.http().maxBodyBytes() : t.maxRequestBytes(),
-                    t.requestsPerSecond() == null ? 1000 : t.requestsPerSecond(), t.webhookSecrets(), t.cacheSalt()));
+                    t.requestsPerSecondOrDefault(), t.webhookSecrets(), t.cacheSalt()));
         }
         Tenant open = Tenant.openDefault(openWebhookSecret());
         TenantDirectory directory = new TenantDirectory(tenants, open);

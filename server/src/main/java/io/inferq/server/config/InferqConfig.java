@@ -8,7 +8,8 @@ import java.util.Set;
 
 /**
  * The whole configuration of one inferq process, typed and validated: every constructor checks its
- * settings and names the offending one in its message ({@code http.port must be 1-65535, was 0}).
+ * settings and names the offending one in its message ({@code http.port must be 0-65535, was -1}); the bounds of each
+ * setting are those {@link SettingDefinitions} declares, and the constructors add only the rules between settings.
  * Loaded by {@link ConfigLoader} from {@code inferq-defaults.yaml}, an optional file and
  * {@code INFERQ_*} environment variables. Immutable.
  */
@@ -47,25 +48,24 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     }
 
     static void requirePort(int port, String name) {
-        require(port >= 0 && port <= 65535, name + " must be 0-65535 (0 picks a free port), was " + port);
+        SettingDefinitions.check(name, port, " (0 picks a free port)");
     }
 
     /** HTTP listener. */
     public record Http(String host, int port, int maxBodyBytes, long idleTimeoutMs, long headerTimeoutMs, long bodyTimeoutMs,
             int maxConnections, String operatorKey, long syncWaitMs) {
         public Http {
-            require(idleTimeoutMs >= 100, "http.idle-timeout-ms must be at least 100, was " + idleTimeoutMs);
-            require(headerTimeoutMs >= 100, "http.header-timeout-ms must be at least 100, was " + headerTimeoutMs);
-            require(bodyTimeoutMs >= 100, "http.body-timeout-ms must be at least 100, was " + bodyTimeoutMs);
-            require(maxConnections >= 1, "http.max-connections must be at least 1, was " + maxConnections);
+            SettingDefinitions.check("http.idle-timeout-ms", idleTimeoutMs);
+            SettingDefinitions.check("http.header-timeout-ms", headerTimeoutMs);
+            SettingDefinitions.check("http.body-timeout-ms", bodyTimeoutMs);
+            SettingDefinitions.check("http.max-connections", maxConnections);
             require(operatorKey == null || operatorKey.length() >= 12, "http.operator-key must be at least 12 characters");
-            require(syncWaitMs >= 1000 && syncWaitMs <= 3_600_000, "http.sync-wait-ms must be 1000-3600000 (how long a "
-                    + "synchronous /v1/chat/completions waits before it answers 504 with the job id), was " + syncWaitMs);
+            SettingDefinitions.check("http.sync-wait-ms", syncWaitMs, " (how long a synchronous /v1/chat/completions waits before it"
+                    + " answers 504 with the job id)");
             require(host != null && !host.isBlank(), "http.host must be set");
             requirePort(port, "http.port");
-            require(maxBodyBytes >= 1024, "http.max-body-bytes must be at least 1024, was " + maxBodyBytes);
-            require(maxBodyBytes <= MAX_BODY_BYTES, "http.max-body-bytes must be at most " + MAX_BODY_BYTES
-                    + " (half the largest Kafka record inferq writes, so a job's request record always fits), was " + maxBodyBytes);
+            SettingDefinitions.check("http.max-body-bytes", maxBodyBytes,
+                    " (at most half the largest Kafka record inferq writes, so a job's request record always fits)");
         }
 
         /** Upper bound of {@code http.max-body-bytes}: half of {@link io.inferq.broker.topics.TopicCatalogue#MAX_RECORD_BYTES}. */
@@ -84,8 +84,8 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
                 require(bootstrapServers != null && !bootstrapServers.isBlank(),
                         "kafka.bootstrap-servers must be set when kafka.embedded is false");
             }
-            require(partitions >= 1 && partitions <= 1000, "kafka.partitions must be 1-1000, was " + partitions);
-            require(replicationFactor >= 1 && replicationFactor <= 5, "kafka.replication-factor must be 1-5, was " + replicationFactor);
+            SettingDefinitions.check("kafka.partitions", partitions);
+            SettingDefinitions.check("kafka.replication-factor", replicationFactor);
             require(!embedded || replicationFactor == 1, "kafka.replication-factor must be 1 with the embedded broker");
             client = client == null ? Map.of() : Map.copyOf(client);
         }
@@ -94,23 +94,28 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /** Hazelcast: embedded member or client of an external cluster. */
     public record Hazelcast(boolean embedded, int port, String clusterName, List<String> members) {
         public Hazelcast {
-            require(port >= 1 && port <= 65535, "hazelcast.port must be 1-65535, was " + port);
+            SettingDefinitions.check("hazelcast.port", port);
             require(clusterName != null && !clusterName.isBlank(), "hazelcast.cluster-name must be set");
             require(members != null && !members.isEmpty(), "hazelcast.members must list at least one address");
             members = List.copyOf(members);
         }
     }
 
-    /** Dispatcher scheduling limits (see the dispatcher module's DispatchConfig). */
+    /**
+     * Dispatcher scheduling limits (see the dispatcher module's DispatchConfig).
+     *
+     * @param sharedCredits several dispatcher processes draw on one set of batch credits per pool instance, kept in
+     *                      Hazelcast (README "Several dispatchers")
+     */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
-            double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness) {
+            double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness,
+            boolean sharedCredits) {
         public Dispatcher {
-            require(Set.of("estimated-completion", "round-robin", "least-loaded", "random").contains(policy),
-                    "dispatcher.policy must be one of estimated-completion, round-robin, least-loaded, random; was '" + policy + "'");
+            SettingDefinitions.checkChoice("dispatcher.policy", policy);
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
             bucketEdges = List.copyOf(bucketEdges);
-            require(maxQueuedJobs >= 2, "dispatcher.max-queued-jobs must be at least 2, was " + maxQueuedJobs);
+            SettingDefinitions.check("dispatcher.max-queued-jobs", maxQueuedJobs);
             require(fairness != null, "dispatcher.fairness must be set");
         }
     }
@@ -130,17 +135,17 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
                     "dispatcher.fairness.prefill-weight must be a positive number, was " + prefillWeight);
             require(decodeWeight > 0 && !Double.isInfinite(decodeWeight),
                     "dispatcher.fairness.decode-weight must be a positive number, was " + decodeWeight);
-            require(affinityBudgetTokens >= 0,
-                    "dispatcher.fairness.affinity-budget-tokens must not be negative, was " + affinityBudgetTokens);
+            SettingDefinitions.check("dispatcher.fairness.affinity-budget-tokens", affinityBudgetTokens);
         }
     }
 
     /** Worker slots. */
     public record Workers(int maxAttempts, long leaseMs, long sessionTimeoutMs) {
         public Workers {
-            require(maxAttempts >= 1, "workers.max-attempts must be at least 1, was " + maxAttempts);
-            require(leaseMs >= 10_000, "workers.lease-ms must be at least 10000, was " + leaseMs);
-            require(sessionTimeoutMs >= 6000 && sessionTimeoutMs <= leaseMs,
+            SettingDefinitions.check("workers.max-attempts", maxAttempts);
+            SettingDefinitions.check("workers.lease-ms", leaseMs);
+            SettingDefinitions.check("workers.session-timeout-ms", sessionTimeoutMs);
+            require(sessionTimeoutMs <= leaseMs,
                     "workers.session-timeout-ms must be between 6000 and workers.lease-ms, was " + sessionTimeoutMs);
         }
     }
@@ -153,20 +158,18 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             int simulatedPayloadScaleDown, int respPort, String respHost, int respMaxValueBytes, long respMaxInflightBytes,
             long respLocalBytes, long respSharedBytes, int respBackupCount) {
         public KvCache {
-            require(respPort >= -1 && respPort <= 65535, "kv-cache.resp-port must be -1 (off), 0 (a free port) or 1-65535, was "
-                    + respPort);
+            SettingDefinitions.check("kv-cache.resp-port", respPort, " (-1 off, 0 a free port)");
             require(respHost != null && !respHost.isBlank(), "kv-cache.resp-host must be set");
-            require(respMaxValueBytes >= 1, "kv-cache.resp-max-value-bytes must be positive, was " + respMaxValueBytes);
+            SettingDefinitions.check("kv-cache.resp-max-value-bytes", respMaxValueBytes);
             require(respMaxInflightBytes >= respMaxValueBytes,
                     "kv-cache.resp-max-inflight-bytes must be at least kv-cache.resp-max-value-bytes, was " + respMaxInflightBytes);
-            require(respLocalBytes >= 0, "kv-cache.resp-local-bytes must not be negative, was " + respLocalBytes);
-            require(respSharedBytes >= 1 << 20, "kv-cache.resp-shared-bytes must be at least 1 MiB, was " + respSharedBytes);
-            require(respBackupCount >= 0 && respBackupCount <= 6, "kv-cache.resp-backup-count must be 0-6, was " + respBackupCount);
-            require(simulatedPayloadScaleDown >= 1, "kv-cache.simulated-payload-scale-down must be at least 1, was "
-                    + simulatedPayloadScaleDown);
-            require(blockTokens >= 1 && blockTokens <= 4096, "kv-cache.block-tokens must be 1-4096, was " + blockTokens);
-            require(localTierBytes >= 0, "kv-cache.local-tier-bytes must not be negative");
-            require(sharedTierBytes >= 0, "kv-cache.shared-tier-bytes must not be negative");
+            SettingDefinitions.check("kv-cache.resp-local-bytes", respLocalBytes);
+            SettingDefinitions.check("kv-cache.resp-shared-bytes", respSharedBytes);
+            SettingDefinitions.check("kv-cache.resp-backup-count", respBackupCount);
+            SettingDefinitions.check("kv-cache.simulated-payload-scale-down", simulatedPayloadScaleDown);
+            SettingDefinitions.check("kv-cache.block-tokens", blockTokens);
+            SettingDefinitions.check("kv-cache.local-tier-bytes", localTierBytes);
+            SettingDefinitions.check("kv-cache.shared-tier-bytes", sharedTierBytes);
             require(networkGbps > 0, "kv-cache.network-gbps must be positive");
         }
     }
@@ -174,8 +177,8 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /** Webhook delivery. */
     public record Webhooks(long timeoutMs, int inlineOutputLimit, List<String> allowPrivateTargets) {
         public Webhooks {
-            require(timeoutMs >= 100 && timeoutMs <= 120_000, "webhooks.timeout-ms must be 100-120000, was " + timeoutMs);
-            require(inlineOutputLimit >= 0, "webhooks.inline-output-limit must not be negative");
+            SettingDefinitions.check("webhooks.timeout-ms", timeoutMs);
+            SettingDefinitions.check("webhooks.inline-output-limit", inlineOutputLimit);
             allowPrivateTargets = allowPrivateTargets == null ? List.of() : List.copyOf(allowPrivateTargets);
             for (String t : allowPrivateTargets) {
                 require(t != null && !t.isBlank() && !"true".equalsIgnoreCase(t.trim()) && !"false".equalsIgnoreCase(t.trim()),
@@ -197,11 +200,8 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      */
     public record Retention(int finishedJobHours, int terminalClaimDays) {
         public Retention {
-            require(finishedJobHours >= 1 && finishedJobHours <= 720,
-                    "retention.finished-job-hours must be 1-720, was " + finishedJobHours);
-            require(terminalClaimDays >= 8 && terminalClaimDays <= 365,
-                    "retention.terminal-claim-days must be 8-365 (longer than the request topics' 7 days), was "
-                            + terminalClaimDays);
+            SettingDefinitions.check("retention.finished-job-hours", finishedJobHours);
+            SettingDefinitions.check("retention.terminal-claim-days", terminalClaimDays, " (longer than the request topics' 7 days)");
         }
 
         public java.time.Duration finishedJobs() {
@@ -220,21 +220,29 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      */
     public record Batches(long completionWindowSeconds, int maxLines, long maxFileBytes, int maxErrors, long tenantMaxStoredBytes,
             int tenantMaxBatchesInProgress, long tenantMaxLinesInProgress, int fileExpiryDays) {
-        static final Batches DEFAULTS = new Batches(86_400, 50_000, 200_000_000L, 1000, 10_737_418_240L, 100, 1_000_000, 30);
+        static final Batches DEFAULTS = new Batches(SettingDefinitions.defaultLong("batches.completion-window-seconds"),
+                SettingDefinitions.defaultInt("batches.max-lines"), SettingDefinitions.defaultLong("batches.max-file-bytes"),
+                SettingDefinitions.defaultInt("batches.max-errors"), SettingDefinitions.defaultLong("batches.tenant-max-stored-bytes"),
+                SettingDefinitions.defaultInt("batches.tenant-max-batches-in-progress"),
+                SettingDefinitions.defaultLong("batches.tenant-max-lines-in-progress"), SettingDefinitions.defaultInt("batches.file-expiry-days"));
 
         public Batches {
-            require(completionWindowSeconds >= 1, "batches.completion-window-seconds must be at least 1, was " + completionWindowSeconds);
-            require(maxLines >= 1 && maxLines <= 1_000_000, "batches.max-lines must be 1-1000000, was " + maxLines);
-            require(maxFileBytes >= 1024, "batches.max-file-bytes must be at least 1024, was " + maxFileBytes);
-            require(maxErrors >= 1, "batches.max-errors must be at least 1, was " + maxErrors);
+            SettingDefinitions.check("batches.completion-window-seconds", completionWindowSeconds);
+            SettingDefinitions.check("batches.max-lines", maxLines);
+            SettingDefinitions.check("batches.max-file-bytes", maxFileBytes);
+            SettingDefinitions.check("batches.max-errors", maxErrors);
             require(tenantMaxStoredBytes >= maxFileBytes, "batches.tenant-max-stored-bytes must be at least batches.max-file-bytes");
-            require(tenantMaxBatchesInProgress >= 1, "batches.tenant-max-batches-in-progress must be at least 1");
-            require(tenantMaxLinesInProgress >= 1, "batches.tenant-max-lines-in-progress must be at least 1");
-            require(fileExpiryDays >= 1 && fileExpiryDays <= 365, "batches.file-expiry-days must be 1-365, was " + fileExpiryDays);
+            SettingDefinitions.check("batches.tenant-max-batches-in-progress", tenantMaxBatchesInProgress);
+            SettingDefinitions.check("batches.tenant-max-lines-in-progress", tenantMaxLinesInProgress);
+            SettingDefinitions.check("batches.file-expiry-days", fileExpiryDays);
         }
     }
 
-    /** A tenant. */
+    /**
+     * A tenant. Optional limits left out take the defaults here ({@code max-queued-jobs} {@value #DEFAULT_MAX_QUEUED_JOBS},
+     * {@code requests-per-second} {@value #DEFAULT_REQUESTS_PER_SECOND}) or, for {@code max-request-bytes}, the
+     * process's {@code http.max-body-bytes}.
+     */
     public record TenantSetting(String id, List<String> apiKeys, Integer maxQueuedJobs, Integer maxRequestBytes,
             Double requestsPerSecond, List<String> webhookSecrets, String cacheSalt, Long queuedTokens, String replyTopicPrefix,
             Double weight) {
@@ -247,6 +255,19 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
                     "tenants[" + id + "].weight must be a positive number, was " + weight);
             apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
             webhookSecrets = webhookSecrets == null ? List.of() : List.copyOf(webhookSecrets);
+        }
+
+        public static final int DEFAULT_MAX_QUEUED_JOBS = 100_000;
+        public static final double DEFAULT_REQUESTS_PER_SECOND = 1000;
+
+        /** @return {@code max-queued-jobs}, or its default */
+        public int maxQueuedJobsOrDefault() {
+            return maxQueuedJobs == null ? DEFAULT_MAX_QUEUED_JOBS : maxQueuedJobs;
+        }
+
+        /** @return {@code requests-per-second}, or its default */
+        public double requestsPerSecondOrDefault() {
+            return requestsPerSecond == null ? DEFAULT_REQUESTS_PER_SECOND : requestsPerSecond;
         }
     }
 

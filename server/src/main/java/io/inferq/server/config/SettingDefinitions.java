@@ -108,6 +108,8 @@ final class SettingDefinitions {
         define("dispatcher.max-queued-jobs", Type.INT, "20000", Bounds.atLeast(2), "the dispatcher's window");
         define("dispatcher.tenant-queued-tokens", Type.LONG, "2000000000", Bounds.NONE, "default per-tenant quota of queued tokens");
         define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.NONE, "batch credits per pool instance");
+        define("dispatcher.shared-credits", Type.BOOLEAN, "false", Bounds.NONE,
+                "several dispatcher processes share one set of batch credits per pool instance (in Hazelcast)");
         define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.NONE, "how much routing trusts cached prefixes");
         define("dispatcher.fairness.enabled", Type.BOOLEAN, "true", Bounds.NONE, "fair sharing between tenants");
         define("dispatcher.fairness.prefill-weight", Type.DOUBLE, "1.0", Bounds.NONE, "service per uncached prompt token (positive)");
@@ -160,5 +162,52 @@ final class SettingDefinitions {
     /** @return the declaration of {@code key}, or null */
     public static Setting get(String key) {
         return ALL.get(key);
+    }
+
+    /**
+     * Holds a value to its declared bounds; the config records call this for each bounded setting, so the bounds are
+     * written once, here.
+     *
+     * @throws ConfigException naming the setting and its bounds when {@code value} is outside them
+     */
+    static void check(String key, long value) {
+        check(key, value, "");
+    }
+
+    /** As {@link #check(String, long)}; {@code why} (for example {@code " (0 picks a free port)"}) follows the bounds. */
+    static void check(String key, long value, String why) {
+        if (!within(declared(key).bounds(), value)) {
+            throw new ConfigException(key + " must be " + declared(key).bounds() + why + ", was " + value);
+        }
+    }
+
+    /** A setting whose bounds are a closed set of choices. */
+    static void checkChoice(String key, String value) {
+        List<String> choices = declared(key).bounds().choices();
+        if (!choices.contains(value)) {
+            throw new ConfigException(key + " must be one of " + String.join(", ", choices) + "; was '" + value + "'");
+        }
+    }
+
+    /** @return the declared default of a numeric setting */
+    static long defaultLong(String key) {
+        return Long.parseLong(declared(key).defaultValue());
+    }
+
+    /** @return the declared default of an {@code INT} setting */
+    static int defaultInt(String key) {
+        return Math.toIntExact(defaultLong(key));
+    }
+
+    private static boolean within(Bounds b, double value) {
+        return (b.min() == null || value >= b.min()) && (b.max() == null || value <= b.max());
+    }
+
+    private static Setting declared(String key) {
+        Setting s = ALL.get(key);
+        if (s == null) {
+            throw new IllegalStateException(key + " is not declared in SettingDefinitions");
+        }
+        return s;
     }
 }

@@ -127,4 +127,18 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("tenants[zero].weight");
     }
+
+    /** The switch the README names for several dispatchers is a declared setting: an unknown one would stop the process. */
+    @Test
+    void sharedCreditsAreASettingAndTheirEnvironmentVariableSetsThem() {
+        assertThat(ConfigLoader.load(null, Map.of()).dispatcher().sharedCredits()).isFalse();
+        assertThat(ConfigLoader.load(null, Map.of("INFERQ_DISPATCHER_SHARED_CREDITS", "true")).dispatcher().sharedCredits()).isTrue();
+    }
+
+    @Test
+    void aBoundIsTheDeclaredOneAndTheMessageNamesIt() {
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_KV_CACHE_BLOCK_TOKENS", "4097")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("kv-cache.block-tokens must be 1-4096, was 4097");
+        assertThat(InferqConfig.Batches.DEFAULTS).isEqualTo(ConfigLoader.load(null, Map.of()).batches());
+    }
 }
