@@ -154,52 +154,60 @@ public final class HazelcastCreditGate implements CreditGate, AutoCloseable {
         }
     }
 
-    /** Gives back one of {@code owner}'s credits. */
-    static final class Give implements EntryProcessor<String, HashMap<String, long[]>, Boolean> {
+    /**
+     * A change to {@code owner}'s counts in one pool instance's entry; answers false (and changes nothing) when the owner
+     * holds none there. An entry left with no owner is removed.
+     */
+    abstract static class OwnerUpdate implements EntryProcessor<String, HashMap<String, long[]>, Boolean> {
         private static final long serialVersionUID = 1L;
         private final String owner;
 
-        Give(String owner) {
+        OwnerUpdate(String owner) {
             this.owner = owner;
         }
 
         @Override
-        public Boolean process(Map.Entry<String, HashMap<String, long[]>> entry) {
+        public final Boolean process(Map.Entry<String, HashMap<String, long[]>> entry) {
             HashMap<String, long[]> v = entry.getValue();
             if (v == null || !v.containsKey(owner)) {
                 return false;
             }
-            long[] mine = v.get(owner);
-            if (--mine[0] <= 0) {
-                v.remove(owner);
-            }
-            if (v.isEmpty()) {
-                entry.setValue(null);
-            } else {
-                entry.setValue(v);
-            }
+            update(v, owner);
+            entry.setValue(v.isEmpty() ? null : v);
             return true;
+        }
+
+        /** @param counts owner → {count, last renewal in epoch ms}; holds {@code owner} */
+        abstract void update(HashMap<String, long[]> counts, String owner);
+    }
+
+    /** Gives back one of {@code owner}'s credits. */
+    static final class Give extends OwnerUpdate {
+        private static final long serialVersionUID = 1L;
+
+        Give(String owner) {
+            super(owner);
+        }
+
+        @Override
+        void update(HashMap<String, long[]> counts, String owner) {
+            if (--counts.get(owner)[0] <= 0) {
+                counts.remove(owner);
+            }
         }
     }
 
     /** Stamps {@code owner}'s counts as alive now. */
-    static final class Renew implements EntryProcessor<String, HashMap<String, long[]>, Boolean> {
+    static final class Renew extends OwnerUpdate {
         private static final long serialVersionUID = 1L;
-        private final String owner;
 
         Renew(String owner) {
-            this.owner = owner;
+            super(owner);
         }
 
         @Override
-        public Boolean process(Map.Entry<String, HashMap<String, long[]>> entry) {
-            HashMap<String, long[]> v = entry.getValue();
-            if (v == null || !v.containsKey(owner)) {
-                return false;
-            }
-            v.get(owner)[1] = System.currentTimeMillis();
-            entry.setValue(v);
-            return true;
+        void update(HashMap<String, long[]> counts, String owner) {
+            counts.get(owner)[1] = System.currentTimeMillis();
         }
     }
 }

@@ -12,6 +12,7 @@ import io.inferq.kvcache.index.HazelcastPrefixIndex;
 import io.inferq.kvcache.store.KvBlockStore;
 import io.inferq.kvcache.store.SharedKvTier;
 import io.inferq.workers.backend.SequenceWork;
+import io.inferq.workers.kv.KvConversations;
 import io.inferq.workers.kv.KvPrefixCacheHook;
 import io.inferq.workers.kv.PoolKvCache;
 import io.inferq.workers.pool.PoolPlan;
@@ -36,22 +37,22 @@ class KvAdaptersHazelcastTest {
             MeterRegistry registry = new SimpleMeterRegistry();
             IMap<String, byte[]> blocks = SharedKvTier.install(hz, "kv-blocks", 10_000, registry);
             HazelcastPrefixIndex index = HazelcastPrefixIndex.create(hz, "kv-index", 100_000);
-            PoolPlan plan = KvAdaptersTest.plan("h800-lite", "h800");
-            PrefixHashing hashing = KvAdaptersTest.HASHING;
+            PoolPlan plan = KvConversations.plan("h800-lite", "h800");
+            PrefixHashing hashing = KvConversations.HASHING;
             KvPrefixCacheHook[] workers = new KvPrefixCacheHook[2];
             for (int w = 0; w < 2; w++) {
                 KvBlockStore store = KvBlockStore.builder().holder(new BlockHolder("w" + w, "h800-lite"))
                         .localMaxBytes(8L << 20).sharedMap(blocks).prefixIndex(index).meterRegistry(registry).build();
                 workers[w] = new KvPrefixCacheHook(hashing,
-                        Map.of("h800-lite", PoolKvCache.forPool(plan, store, hashing, KvAdaptersTest.SCALE)), registry);
+                        Map.of("h800-lite", PoolKvCache.forPool(plan, store, hashing, KvConversations.SCALE)), registry);
             }
-            List<SequenceWork.Message> conv = KvAdaptersTest.conversation(2);
-            PrefixHashing.Prompt prompt = hashing.analyze(KvAdaptersTest.MODEL, "acme", KvAdaptersTest.template(conv));
+            List<SequenceWork.Message> conv = KvConversations.conversation(2);
+            PrefixHashing.Prompt prompt = hashing.analyze(KvConversations.MODEL, "acme", KvAdaptersTest.template(conv));
             int full = prompt.blockHashes().size() * 64;
 
-            workers[0].stored("h800-lite", "acme", KvAdaptersTest.work("j1", conv, prompt.tokenCount(), 0));
+            workers[0].stored("h800-lite", "acme", KvConversations.work("j1", conv, prompt.tokenCount(), 0));
             assertThat(workers[1].cachedPrefixTokens("h800-lite", "acme",
-                    KvAdaptersTest.work("j2", conv, prompt.tokenCount(), 0))).isEqualTo(full);
+                    KvConversations.work("j2", conv, prompt.tokenCount(), 0))).isEqualTo(full);
 
             IndexPrefixLocator locator = new IndexPrefixLocator(index, lookups, Duration.ofMillis(50), 100, registry);
             new KvPromptAnalyzer(hashing, locator::prefetch).analyze(KvAdaptersTest.request("j3", "acme", conv));
@@ -67,8 +68,8 @@ class KvAdaptersHazelcastTest {
             KvPrefixCacheHook fresh = new KvPrefixCacheHook(hashing, Map.of("h800-lite", PoolKvCache.forPool(plan,
                     KvBlockStore.builder().holder(new BlockHolder("w9", "h800-lite")).localMaxBytes(1 << 20)
                             .sharedMap(blocks).prefixIndex(index).meterRegistry(registry).build(),
-                    hashing, KvAdaptersTest.SCALE)), registry);
-            SequenceWork again = KvAdaptersTest.work("j4", conv, prompt.tokenCount(), 0);
+                    hashing, KvConversations.SCALE)), registry);
+            SequenceWork again = KvConversations.work("j4", conv, prompt.tokenCount(), 0);
             assertThat(fresh.cachedPrefixTokens("h800-lite", "acme", again)).isZero();
             fresh.stored("h800-lite", "acme", again);
         } finally {

@@ -1,5 +1,12 @@
 package io.inferq.server.kv;
 
+import static io.inferq.workers.kv.KvConversations.HASHING;
+import static io.inferq.workers.kv.KvConversations.MODEL;
+import static io.inferq.workers.kv.KvConversations.SCALE;
+import static io.inferq.workers.kv.KvConversations.conversation;
+import static io.inferq.workers.kv.KvConversations.longText;
+import static io.inferq.workers.kv.KvConversations.plan;
+import static io.inferq.workers.kv.KvConversations.work;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.inferq.broker.avro.ChatMessage;
@@ -35,37 +42,8 @@ import org.junit.jupiter.api.Test;
  */
 class KvAdaptersTest {
 
-    static final String MODEL = "deepseek-v2-lite";
-    static final PrefixHashing HASHING = PrefixHashing.defaults(Map.of("acme", "salt-acme", "globex", "salt-globex")::get);
-    /** Payloads 1024× smaller than real KV: the tests count blocks, not bytes. */
-    static final int SCALE = 1024;
-
     final MeterRegistry registry = new SimpleMeterRegistry();
     final InMemoryPrefixIndex index = new InMemoryPrefixIndex(100_000);
-
-    static PoolPlan plan(String id, String chip) {
-        return PoolPlan.resolve(PoolSpec.simulated(id, chip, 1, 1, MODEL, new PoolLimits(8192, 16)),
-                ChipCatalogue.builtIn(), ModelCatalogue.builtIn());
-    }
-
-    static String longText(int seed, int words) {
-        return IntStream.range(0, words).mapToObj(i -> "word" + ((i * 7919L + seed) % 1000))
-                .collect(Collectors.joining(" "));
-    }
-
-    static List<SequenceWork.Message> conversation(int turns) {
-        List<SequenceWork.Message> m = new ArrayList<>();
-        m.add(new SequenceWork.Message("system", longText(1, 300)));
-        for (int t = 0; t < turns; t++) {
-            m.add(new SequenceWork.Message("user", longText(100 + t, 120)));
-            m.add(new SequenceWork.Message("assistant", longText(200 + t, 80)));
-        }
-        return m;
-    }
-
-    static SequenceWork work(String jobId, List<SequenceWork.Message> messages, int promptTokens, int cached) {
-        return new SequenceWork(jobId, MODEL, messages, promptTokens, 64, null, cached);
-    }
 
     static JobRequest request(String jobId, String tenant, List<SequenceWork.Message> messages) {
         return JobRequest.newBuilder().setJobId(jobId).setTenant(tenant).setModel(MODEL)
