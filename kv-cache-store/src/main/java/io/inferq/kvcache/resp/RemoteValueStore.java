@@ -1,18 +1,16 @@
 package io.inferq.kvcache.resp;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.hazelcast.config.EvictionConfig;
 import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.MaxSizePolicy;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.internal.serialization.impl.HeapData;
 import com.hazelcast.map.IMap;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +25,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Byte values under byte keys, by namespace: the store behind the Redis-protocol tier ({@link RespServer}).
- * A local Caffeine cache (bounded by value bytes) sits in front of two Hazelcast maps shared by every inferq
- * process of the cluster:
+ * A local copy ({@link LocalValueCache}: least recently used out, bounded by value bytes; written on every
+ * {@code set}, so a read right after this process's own write is served locally) sits in front of two Hazelcast
+ * maps shared by every inferq process of the cluster:
  * <ul>
  *   <li>{@code <name>.heads}: namespaced key → a 36-byte head {@code [int magic][int length][int chunkCount]
  *       [long writeId][long checksum][long expiresAtMillis]}, followed by the value itself when it is small
@@ -39,9 +38,14 @@ import org.slf4j.LoggerFactory;
  * A write stores its chunks under a fresh random {@code writeId}, then replaces the head, then deletes the
  * chunks of the head it replaced. A read takes the head (one small round trip), serves the local copy when it
  * belongs to that same write, and otherwise fetches the chunks of that write and checks their checksum
- * (XXH3, seeded with the write id, over each chunk's XXH3): a missing chunk (evicted, member lost, overwritten meanwhile) or a mismatch is a
- * miss, never other bytes. Both maps are bounded by bytes per member ({@link MaxSizePolicy#USED_HEAP_SIZE},
+ * (XXH3, seeded with the write id, over each chunk's CRC32C): a missing chunk (evicted, member lost, overwritten
+ * meanwhile) or a mismatch is a miss, never other bytes. Both maps are bounded by bytes per member ({@link MaxSizePolicy#USED_HEAP_SIZE},
  * LRU) and keep {@code backupCount} backups; a value whose chunks were evicted loses its head on the next read.
+ *
+ * <p>Chunks received by the Redis front end arrive already in Hazelcast's serialized form of a {@code byte[]}
+ * ({@link #newPart}: a {@value #FRAME}-byte header before the bytes), so a write hands them to Hazelcast as
+ * they are instead of having Hazelcast copy each chunk into a growing output buffer and out again; the chunk
+ * writes of one value go out together ({@code setAllAsync}) and the checksum is computed while they travel.
  *
  * <p>Expiry is decided by the injected {@link Clock} (the head's {@code expiresAtMillis}); Hazelcast's own
  * per-entry TTL (a minute longer) only reclaims the memory.
@@ -51,7 +55,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class RemoteValueStore {
 
-    static final int MAGIC = 0x52455350;   // "RESP"
+    /** "RES2": heads whose checksum is over the chunks' CRC32C (an earlier format's heads read as misses). */
+    static final int MAGIC = 0x52455332;
+    /**
+     * Bytes before a part's payload in a framed part ({@link #newPart}): Hazelcast's serialized {@code byte[]}
+     * ({@code [int partitionHash = 0][int typeId = -12][int length]}, big-endian), as its {@code HeapData} holds it.
+     */
+    public static final int FRAME = 12;
+    private static final int BYTE_ARRAY_TYPE = -12;
     static final int HEAD_BYTES = 36;
     /** Hazelcast keeps an expiring entry this much longer than its expiry (reads decide by the clock). */
     static final long TTL_GRACE_MILLIS = 60_000;
@@ -59,12 +70,12 @@ public final class RemoteValueStore {
     private static final Logger LOG = LoggerFactory.getLogger(RemoteValueStore.class);
 
     private final IMap<String, byte[]> heads;
-    private final IMap<String, byte[]> chunks;
+    private final IMap<String, Object> chunks;   // byte[] values; written as framed HeapData
     private final int chunkBytes;
     private final Clock clock;
-    private final Cache<String, LocalCopy> local;
+    private final LocalValueCache<LocalCopy> local;
 
-    private record LocalCopy(long writeId, byte[][] parts) {
+    private record LocalCopy(long writeId, Value value) {
     }
 
     /** A value and, when it has one, its expiry (epoch millis, 0 = none). */
@@ -81,17 +92,13 @@ public final class RemoteValueStore {
         }
     }
 
-    private RemoteValueStore(IMap<String, byte[]> heads, IMap<String, byte[]> chunks, int chunkBytes, long localBytes,
+    private RemoteValueStore(IMap<String, byte[]> heads, IMap<String, Object> chunks, int chunkBytes, long localBytes,
                              Clock clock) {
         this.heads = heads;
         this.chunks = chunks;
         this.chunkBytes = chunkBytes;
         this.clock = clock;
-        this.local = Caffeine.newBuilder()
-                .maximumWeight(Math.max(0, localBytes))
-                .<String, LocalCopy>weigher((k, v) -> (int) Math.min(Integer.MAX_VALUE, length(v.parts())))
-                .executor(Runnable::run)
-                .build();
+        this.local = new LocalValueCache<>(localBytes, v -> v.value().length());
     }
 
     /**
@@ -102,7 +109,7 @@ public final class RemoteValueStore {
      * @param chunkBytes      largest Hazelcast value, 1 KiB – 384 KiB
      * @param sharedMegabytes per-member bound of the chunk map in MiB (the head map gets a sixteenth, at least 16)
      * @param backupCount     Hazelcast backups of each entry, 0-6
-     * @param localBytes      bytes of the local Caffeine copy (0 = none)
+     * @param localBytes      bytes of the local copy (0 = none)
      * @param clock           decides expiry
      */
     public static RemoteValueStore create(HazelcastInstance hazelcast, String name, int chunkBytes, int sharedMegabytes,
@@ -152,20 +159,21 @@ public final class RemoteValueStore {
         return chunkBytes;
     }
 
-    /** Total bytes of a value's parts. */
-    public static long length(byte[][] parts) {
-        long n = 0;
-        for (byte[] p : parts) {
-            n += p.length;
-        }
-        return n;
+    /**
+     * A part of {@code payloadBytes} (at most {@link #chunkBytes()}) to be filled from index {@link #FRAME} on and
+     * passed to {@link #set} in a {@link Value} of offset {@link #FRAME}.
+     */
+    public static byte[] newPart(int payloadBytes) {
+        byte[] a = new byte[FRAME + payloadBytes];
+        ByteBuffer.wrap(a).putInt(0, 0).putInt(4, BYTE_ARRAY_TYPE).putInt(8, payloadBytes);
+        return a;
     }
 
-    /** XXH3 over the parts' own XXH3 hashes, seeded with the write id: independent of how the bytes are cut. */
-    static long checksum(long writeId, List<byte[]> parts) {
-        long[] each = new long[parts.size()];
+    /** XXH3, seeded with the write id, over the parts' CRC32C. */
+    static long checksum(long writeId, Value value) {
+        long[] each = new long[value.parts()];
         for (int i = 0; i < each.length; i++) {
-            each[i] = LongHashFunction.xx3().hashBytes(parts.get(i));
+            each[i] = value.crc(i);
         }
         return LongHashFunction.xx3(writeId).hashLongs(each);
     }
@@ -177,59 +185,61 @@ public final class RemoteValueStore {
      * @param ttlMillis time to live, 0 = none
      * @throws IllegalArgumentException if a part is larger than the chunk size
      */
-    public void set(String namespace, byte[] key, byte[][] parts, long ttlMillis) {
+    public void set(String namespace, byte[] key, Value value, long ttlMillis) {
         String hk = headKey(namespace, key);
         long writeId;
         do {
             writeId = ThreadLocalRandom.current().nextLong();
         } while (writeId == 0);
-        long length = length(parts);
+        long length = value.length();
         if (length > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("value larger than 2 GiB");
         }
-        for (byte[] p : parts) {
-            if (p.length > chunkBytes) {
-                throw new IllegalArgumentException("part of " + p.length + " bytes is larger than the chunk size " + chunkBytes);
+        if (value.offset() != 0 && value.offset() != FRAME) {
+            throw new IllegalArgumentException("parts must be plain or framed, offset was " + value.offset());
+        }
+        for (int i = 0; i < value.parts(); i++) {
+            if (value.partLength(i) > chunkBytes) {
+                throw new IllegalArgumentException("part of " + value.partLength(i) + " bytes is larger than the chunk size "
+                        + chunkBytes);
             }
         }
-        List<byte[]> list = List.of(parts);
         long expiresAt = ttlMillis > 0 ? clock.millis() + ttlMillis : 0;
-        boolean inline = parts.length <= 1;
-        int count = inline ? 0 : parts.length;
+        boolean inline = value.parts() <= 1;
+        int count = inline ? 0 : value.parts();
         long hzTtl = ttlMillis > 0 ? ttlMillis + TTL_GRACE_MILLIS : 0;
+        CompletableFuture<Void> written = CompletableFuture.completedFuture(null);
         if (!inline) {
-            List<CompletableFuture<Void>> writes = new ArrayList<>(count);
-            Map<String, byte[]> all = new HashMap<>();
+            // one operation per chunk, all in flight together: a batch (setAllAsync) would become one operation per
+            // member holding half the value, serialized into a growing buffer of megabytes (humongous arrays)
+            CompletableFuture<?>[] writes = new CompletableFuture<?>[count];
             for (int i = 0; i < count; i++) {
-                if (hzTtl > 0) {
-                    writes.add(chunks.setAsync(chunkKey(hk, writeId, i), parts[i], hzTtl, TimeUnit.MILLISECONDS)
-                            .toCompletableFuture());
-                } else {
-                    all.put(chunkKey(hk, writeId, i), parts[i]);
-                }
+                // a framed part is already Hazelcast's serialized byte[]: handed over as is, not copied again
+                Object chunk = value.offset() == FRAME ? new HeapData(value.array(i)) : value.array(i);
+                String ck = chunkKey(hk, writeId, i);
+                writes[i] = (hzTtl > 0 ? chunks.setAsync(ck, chunk, hzTtl, TimeUnit.MILLISECONDS) : chunks.setAsync(ck, chunk))
+                        .toCompletableFuture();
             }
-            if (!all.isEmpty()) {
-                writes.add(chunks.setAllAsync(all).toCompletableFuture());
-            }
-            CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).join();
+            written = CompletableFuture.allOf(writes);
         }
-        byte[] only = inline && parts.length == 1 ? parts[0] : new byte[0];
+        long checksum = checksum(writeId, value);   // while the chunks travel
+        written.join();
+        byte[] only = inline && value.parts() == 1 ? value.toArray() : new byte[0];
         ByteBuffer head = ByteBuffer.allocate(HEAD_BYTES + (inline ? only.length : 0));
-        head.putInt(MAGIC).putInt((int) length).putInt(count).putLong(writeId).putLong(checksum(writeId, list))
-                .putLong(expiresAt);
+        head.putInt(MAGIC).putInt((int) length).putInt(count).putLong(writeId).putLong(checksum).putLong(expiresAt);
         if (inline) {
             head.put(only);
         }
         byte[] old = hzTtl > 0 ? heads.put(hk, head.array(), hzTtl, TimeUnit.MILLISECONDS) : heads.put(hk, head.array());
         if (keepsLocalCopies()) {
-            local.put(hk, new LocalCopy(writeId, parts));
+            local.put(hk, new LocalCopy(writeId, value));
         }
         deleteChunksOf(hk, Head.parse(old));
     }
 
     /** {@link #set} of one array (split into chunks here). */
     public void set(String namespace, byte[] key, byte[] value, long ttlMillis) {
-        set(namespace, key, split(value), ttlMillis);
+        set(namespace, key, Value.of(split(value)), ttlMillis);
     }
 
     byte[][] split(byte[] value) {
@@ -245,32 +255,19 @@ public final class RemoteValueStore {
     }
 
     private boolean keepsLocalCopies() {
-        return local.policy().eviction().map(e -> e.getMaximum() > 0).orElse(false);
+        return local.enabled();
     }
 
-    /** The value as one array, or null (see {@link #getParts}). */
+    /** The value as one array, or null (see {@link #getValue}). */
     public byte[] get(String namespace, byte[] key) {
-        byte[][] parts = getParts(namespace, key);
-        if (parts == null) {
-            return null;
-        }
-        if (parts.length == 1) {
-            return parts[0];
-        }
-        byte[] v = new byte[(int) length(parts)];
-        int off = 0;
-        for (byte[] p : parts) {
-            System.arraycopy(p, 0, v, off, p.length);
-            off += p.length;
-        }
-        return v;
+        Value v = getValue(namespace, key);
+        return v == null ? null : v.toArray();
     }
 
     /**
-     * The value's parts (to be concatenated; the caller must not change them), or null when absent, expired,
-     * incomplete or unreadable.
+     * The value (the caller must not change its parts), or null when absent, expired, incomplete or unreadable.
      */
-    public byte[][] getParts(String namespace, byte[] key) {
+    public Value getValue(String namespace, byte[] key) {
         String hk = headKey(namespace, key);
         Head h;
         try {
@@ -284,14 +281,14 @@ public final class RemoteValueStore {
             return null;
         }
         if (h.chunkCount() == 0) {
-            byte[] v = java.util.Arrays.copyOfRange(h.raw(), HEAD_BYTES, h.raw().length);
-            return v.length == h.length() && checksum(h.writeId(), List.of(v)) == h.checksum() ? new byte[][] {v} : null;
+            Value v = Value.of(java.util.Arrays.copyOfRange(h.raw(), HEAD_BYTES, h.raw().length));
+            return v.length() == h.length() && checksum(h.writeId(), v) == h.checksum() ? v : null;
         }
-        LocalCopy copy = local.getIfPresent(hk);
+        LocalCopy copy = local.get(hk);
         if (copy != null && copy.writeId() == h.writeId()) {
-            return copy.parts();
+            return copy.value();
         }
-        byte[][] v = readChunks(hk, h);
+        Value v = readChunks(hk, h);
         if (v == null) {
             forgetIncomplete(hk, h);
             return null;
@@ -302,35 +299,42 @@ public final class RemoteValueStore {
         return v;
     }
 
-    private byte[][] readChunks(String hk, Head h) {
+    private Value readChunks(String hk, Head h) {
         if (h.length() < 0 || h.chunkCount() < 1 || (long) h.chunkCount() * chunkBytes < h.length()) {
             return null;
         }
-        Set<String> keys = new HashSet<>();
+        // one get per chunk, all in flight together (not getAll: see set)
+        List<CompletableFuture<Object>> reads = new ArrayList<>(h.chunkCount());
         for (int i = 0; i < h.chunkCount(); i++) {
-            keys.add(chunkKey(hk, h.writeId(), i));
-        }
-        Map<String, byte[]> found;
-        try {
-            found = chunks.getAll(keys);
-        } catch (RuntimeException e) {
-            LOG.debug("remote KV tier: chunk read failed, a miss: {}", e.toString());
-            return null;
+            reads.add(chunks.getAsync(chunkKey(hk, h.writeId(), i)).toCompletableFuture());
         }
         byte[][] v = new byte[h.chunkCount()][];
         long total = 0;
-        for (int i = 0; i < h.chunkCount(); i++) {
-            v[i] = found.get(chunkKey(hk, h.writeId(), i));
-            if (v[i] == null) {
-                return null;
+        boolean complete = true;
+        for (int i = 0; i < v.length; i++) {
+            Object part;
+            try {
+                part = reads.get(i).join();
+            } catch (RuntimeException e) {
+                LOG.debug("remote KV tier: chunk read failed, a miss: {}", e.toString());
+                part = null;
             }
-            total += v[i].length;
+            if (part instanceof byte[] bytes) {
+                v[i] = bytes;
+                total += bytes.length;
+            } else {
+                complete = false;   // go on waiting for the others: nothing is left running behind a miss
+            }
         }
-        if (total != h.length() || checksum(h.writeId(), List.of(v)) != h.checksum()) {
+        if (!complete) {
+            return null;
+        }
+        Value value = Value.of(v);
+        if (total != h.length() || checksum(h.writeId(), value) != h.checksum()) {
             LOG.debug("remote KV tier: value of {} incomplete or failed its checksum: a miss", hk);
             return null;
         }
-        return v;
+        return value;
     }
 
     /** A head whose chunks are gone answers EXISTS wrongly: remove it. */
@@ -344,10 +348,10 @@ public final class RemoteValueStore {
     }
 
     /** Values of several keys, in order (null for each miss). */
-    public List<byte[][]> getAllParts(String namespace, List<byte[]> keys) {
-        List<byte[][]> out = new ArrayList<>(keys.size());
+    public List<Value> getAll(String namespace, List<byte[]> keys) {
+        List<Value> out = new ArrayList<>(keys.size());
         for (byte[] k : keys) {
-            out.add(getParts(namespace, k));
+            out.add(getValue(namespace, k));
         }
         return out;
     }
@@ -407,6 +411,6 @@ public final class RemoteValueStore {
 
     /** Bytes held by the local copy (for INFO). */
     public long localBytes() {
-        return local.policy().eviction().map(e -> e.weightedSize().orElse(0L)).orElse(0L);
+        return local.bytes();
     }
 }

@@ -1,11 +1,14 @@
 package io.inferq.kvcache.resp;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.buffer.BufferInternal;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +20,10 @@ import java.util.Locale;
 /**
  * One client connection: an incremental RESP parser over the socket's input, one command at a time.
  * Everything here runs on the connection's event loop; store calls go to the worker executor.
+ *
+ * <p>Input is taken as Netty's own buffers ({@link NetSocketInternal#messageHandler}: no copy into a Vert.x heap
+ * buffer first) and released once parsed; a value larger than a chunk is received straight into framed chunk
+ * arrays ({@link RemoteValueStore#newPart}), the only copy of its bytes on the way to Hazelcast.
  */
 final class RespConnection {
 
@@ -40,8 +47,7 @@ final class RespConnection {
     private final InflightBudget budget;
     private final long clientId;
 
-    private final ArrayDeque<Buffer> inbox = new ArrayDeque<>();
-    private int readPos;            // in inbox.peekFirst()
+    private final ArrayDeque<ByteBuf> inbox = new ArrayDeque<>();   // each released once read
     private long inboxBytes;
     private boolean paused;
 
@@ -49,11 +55,12 @@ final class RespConnection {
     private final ByteArrayOutputStream line = new ByteArrayOutputStream();
     private int argsExpected = -1;
     private int argsRead;
-    private List<byte[][]> args;       // each argument in parts of at most the store's chunk size
+    private List<Value> args;           // each argument in parts of at most the store's chunk size
     private long pendingBulkLen = -1;   // header read, buffer not yet reserved
-    private byte[][] bulk;             // the argument being received, in parts
+    private byte[][] bulk;             // the argument being received, in parts (framed when larger than a chunk)
+    private int bulkOffset;             // where each part's bytes start: 0 or RemoteValueStore.FRAME
     private int bulkPart;
-    private int bulkFilled;             // of bulk[bulkPart]
+    private int bulkFilled;             // payload bytes of bulk[bulkPart]
     private long skipRemaining;         // bytes of a refused bulk (+ CRLF) still to skip
     private int crlfRemaining;
     private String refused;             // error for the command being read, its arguments skipped
@@ -83,21 +90,34 @@ final class RespConnection {
     void start() {
         // a client that goes away (reset) is normal for a cache: no error log
         socket.exceptionHandler(e -> LOG.debug("remote KV tier connection {}: {}", clientId, e.toString()));
-        socket.handler(this::onData);
+        ((NetSocketInternal) socket).messageHandler(this::onMessage);
     }
 
     void closed() {
         closed = true;
-        inbox.clear();
+        releaseInbox();
         releaseReserved();
     }
 
-    private void onData(Buffer b) {
-        if (closed) {
+    private void releaseInbox() {
+        ByteBuf b;
+        while ((b = inbox.pollFirst()) != null) {
+            b.release();
+        }
+        inboxBytes = 0;
+    }
+
+    private void onMessage(Object msg) {
+        if (!(msg instanceof ByteBuf b)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (closed || !b.isReadable()) {
+            b.release();
             return;
         }
         inbox.add(b);
-        inboxBytes += b.length();
+        inboxBytes += b.readableBytes();
         if (inboxBytes > INBOX_HIGH && !paused) {
             paused = true;
             socket.pause();
@@ -149,9 +169,9 @@ final class RespConnection {
             if (text.isEmpty()) {
                 return true;
             }
-            List<byte[][]> inline = new ArrayList<>();
+            List<Value> inline = new ArrayList<>();
             for (String part : text.split("\\s+")) {
-                inline.add(new byte[][] {part.getBytes(StandardCharsets.ISO_8859_1)});
+                inline.add(Value.of(part.getBytes(StandardCharsets.ISO_8859_1)));
             }
             dispatch(inline, null);
             return true;
@@ -203,8 +223,10 @@ final class RespConnection {
         int chunk = store.chunkBytes();
         int parts = len == 0 ? 1 : (int) ((len + chunk - 1) / chunk);
         bulk = new byte[parts][];
+        bulkOffset = parts > 1 ? RemoteValueStore.FRAME : 0;   // chunks go to Hazelcast as they are
         for (int i = 0; i < parts; i++) {
-            bulk[i] = new byte[(int) Math.min(chunk, len - (long) i * chunk)];
+            int n = (int) Math.min(chunk, len - (long) i * chunk);
+            bulk[i] = parts > 1 ? RemoteValueStore.newPart(n) : new byte[n];
         }
         bulkPart = 0;
         bulkFilled = 0;
@@ -219,23 +241,24 @@ final class RespConnection {
     }
 
     private boolean fillBulk() {
-        while (bulkPart < bulk.length && bulkFilled == bulk[bulkPart].length && bulkPart < bulk.length - 1) {
+        while (bulkFilled == bulk[bulkPart].length - bulkOffset && bulkPart < bulk.length - 1) {
             bulkPart++;
             bulkFilled = 0;
         }
         byte[] part = bulk[bulkPart];
-        if (bulkFilled < part.length) {
-            Buffer b = inbox.peekFirst();
+        int size = part.length - bulkOffset;
+        while (bulkFilled < size) {
+            ByteBuf b = inbox.peekFirst();
             if (b == null) {
                 return false;
             }
-            int n = Math.min(b.length() - readPos, part.length - bulkFilled);
-            b.getBytes(readPos, readPos + n, part, bulkFilled);
+            int n = Math.min(b.readableBytes(), size - bulkFilled);
+            b.readBytes(part, bulkOffset + bulkFilled, n);
             bulkFilled += n;
-            consume(n);
+            consumed(n);
         }
-        if (bulkPart == bulk.length - 1 && bulkFilled == part.length) {
-            args.add(bulk);
+        if (bulkPart == bulk.length - 1) {
+            args.add(new Value(bulk, bulkOffset));
             bulk = null;
             crlfRemaining = 2;
         }
@@ -243,15 +266,15 @@ final class RespConnection {
     }
 
     private boolean skipCrlf() {
-        Buffer b = inbox.peekFirst();
+        ByteBuf b = inbox.peekFirst();
         if (b == null) {
             return false;
         }
         byte expected = crlfRemaining == 2 ? (byte) '\r' : (byte) '\n';
-        if (b.getByte(readPos) != expected) {
+        if (b.readByte() != expected) {
             return protocolError("bulk string not followed by CRLF");
         }
-        consume(1);
+        consumed(1);
         if (--crlfRemaining == 0) {
             argumentDone();
         }
@@ -259,12 +282,13 @@ final class RespConnection {
     }
 
     private boolean skip() {
-        Buffer b = inbox.peekFirst();
+        ByteBuf b = inbox.peekFirst();
         if (b == null) {
             return false;
         }
-        int n = (int) Math.min(b.length() - readPos, skipRemaining);
-        consume(n);
+        int n = (int) Math.min(b.readableBytes(), skipRemaining);
+        b.skipBytes(n);
+        consumed(n);
         skipRemaining -= n;
         if (skipRemaining == 0) {
             argumentDone();
@@ -274,7 +298,7 @@ final class RespConnection {
 
     private void argumentDone() {
         if (++argsRead == argsExpected) {
-            List<byte[][]> cmd = args;
+            List<Value> cmd = args;
             String error = refused;
             argsExpected = -1;
             args = null;
@@ -283,28 +307,29 @@ final class RespConnection {
         }
     }
 
-    private void consume(int n) {
-        readPos += n;
+    /** Accounts for {@code n} bytes read from the first buffer, releasing it once empty. */
+    private void consumed(int n) {
         inboxBytes -= n;
-        Buffer first = inbox.peekFirst();
-        if (first != null && readPos >= first.length()) {
-            inbox.pollFirst();
-            readPos = 0;
+        ByteBuf first = inbox.peekFirst();
+        if (first != null && !first.isReadable()) {
+            inbox.pollFirst().release();
         }
     }
 
     /** A CRLF-terminated line without its terminator, or null if not complete yet. */
     private byte[] readLine() {
         while (true) {
-            Buffer b = inbox.peekFirst();
+            ByteBuf b = inbox.peekFirst();
             if (b == null) {
                 return null;
             }
-            int end = b.length();
-            for (int i = readPos; i < end; i++) {
+            int start = b.readerIndex();
+            int end = b.writerIndex();
+            for (int i = start; i < end; i++) {
                 byte c = b.getByte(i);
                 if (c == '\n') {
-                    consume(i - readPos + 1);
+                    b.readerIndex(i + 1);
+                    consumed(i - start + 1);
                     byte[] out = line.toByteArray();
                     line.reset();
                     int len = out.length;
@@ -315,7 +340,8 @@ final class RespConnection {
                 }
                 line.write(c);
             }
-            consume(end - readPos);
+            b.readerIndex(end);
+            consumed(end - start);
             if (line.size() > MAX_LINE) {
                 protocolError("line too long");
                 return null;
@@ -350,7 +376,7 @@ final class RespConnection {
 
     // ---------------------------------------------------------------- commands
 
-    private void dispatch(List<byte[][]> cmd, String refusedError) {
+    private void dispatch(List<Value> cmd, String refusedError) {
         busy = true;
         Future<Void> done;
         try {
@@ -377,21 +403,11 @@ final class RespConnection {
     }
 
     /** An argument as one array (keys, options: small). */
-    private static byte[] arg(List<byte[][]> cmd, int i) {
-        byte[][] parts = cmd.get(i);
-        if (parts.length == 1) {
-            return parts[0];
-        }
-        byte[] v = new byte[(int) RemoteValueStore.length(parts)];
-        int off = 0;
-        for (byte[] p : parts) {
-            System.arraycopy(p, 0, v, off, p.length);
-            off += p.length;
-        }
-        return v;
+    private static byte[] arg(List<Value> cmd, int i) {
+        return cmd.get(i).toArray();
     }
 
-    private static List<byte[]> args(List<byte[][]> cmd, int from) {
+    private static List<byte[]> args(List<Value> cmd, int from) {
         List<byte[]> out = new ArrayList<>(cmd.size() - from);
         for (int i = from; i < cmd.size(); i++) {
             out.add(arg(cmd, i));
@@ -399,7 +415,7 @@ final class RespConnection {
         return out;
     }
 
-    private Future<Void> execute(List<byte[][]> cmd) {
+    private Future<Void> execute(List<Value> cmd) {
         String name = new String(arg(cmd, 0), StandardCharsets.ISO_8859_1).toUpperCase(Locale.ROOT);
         int argc = cmd.size();
         if (namespace == null && !List.of("HELLO", "AUTH", "PING", "QUIT", "CLIENT").contains(name)) {
@@ -438,13 +454,13 @@ final class RespConnection {
                     return wrongArgs(name);
                 }
                 byte[] key = arg(cmd, 1);
-                return offLoop(() -> store.getParts(namespace, key)).compose(this::valueReply);
+                return offLoop(() -> store.getValue(namespace, key)).compose(this::valueReply);
             case "MGET":
                 if (argc < 2) {
                     return wrongArgs(name);
                 }
                 List<byte[]> keys = args(cmd, 1);
-                return offLoop(() -> store.getAllParts(namespace, keys)).compose(this::arrayReply);
+                return offLoop(() -> store.getAll(namespace, keys)).compose(this::arrayReply);
             case "SET":
                 return set(cmd);
             case "EXISTS":
@@ -481,7 +497,7 @@ final class RespConnection {
         return true;
     }
 
-    private Future<Void> hello(List<byte[][]> cmd) {
+    private Future<Void> hello(List<Value> cmd) {
         int i = 1;
         int proto = protocol;
         if (cmd.size() > 1) {
@@ -524,7 +540,7 @@ final class RespConnection {
         return write(Buffer.buffer(b.toString()));
     }
 
-    private Future<Void> client(List<byte[][]> cmd) {
+    private Future<Void> client(List<Value> cmd) {
         if (cmd.size() < 2) {
             return wrongArgs("CLIENT");
         }
@@ -547,7 +563,7 @@ final class RespConnection {
         }
     }
 
-    private Future<Void> set(List<byte[][]> cmd) {
+    private Future<Void> set(List<Value> cmd) {
         if (cmd.size() < 3) {
             return wrongArgs("SET");
         }
@@ -570,7 +586,7 @@ final class RespConnection {
         }
         long ttlMillis = ttl;
         byte[] key = arg(cmd, 1);
-        byte[][] value = cmd.get(2);
+        Value value = cmd.get(2);
         return offLoop(() -> {
             store.set(namespace, key, value, ttlMillis);
             return null;
@@ -586,19 +602,19 @@ final class RespConnection {
 
     // ---------------------------------------------------------------- replies
 
-    private Future<Void> valueReply(byte[][] v) {
+    private Future<Void> valueReply(Value v) {
         return v == null ? nil() : bulkReply(v, true);
     }
 
-    private Future<Void> arrayReply(List<byte[][]> values) {
+    private Future<Void> arrayReply(List<Value> values) {
         long total = 0;
-        for (byte[][] v : values) {
-            total += v == null ? 0 : RemoteValueStore.length(v);
+        for (Value v : values) {
+            total += v == null ? 0 : v.length();
         }
         long held = total;
         budget.force(held);
         Future<Void> last = write(Buffer.buffer("*" + values.size() + "\r\n"));
-        for (byte[][] v : values) {
+        for (Value v : values) {
             last = v == null ? nil() : bulkReply(v, false);
         }
         return last.eventually(() -> {
@@ -608,31 +624,34 @@ final class RespConnection {
     }
 
     private Future<Void> bulkReply(byte[] v) {
-        return bulkReply(new byte[][] {v}, true);
+        return bulkReply(Value.of(v), true);
     }
 
     /**
-     * A bulk string; a large value is written from its own parts (no copy: one composite buffer) and counted in
-     * flight until written.
+     * A bulk string; a large value is written from its own parts (no copy of the whole) and counted in flight
+     * until written.
      */
-    private Future<Void> bulkReply(byte[][] parts, boolean account) {
-        long length = RemoteValueStore.length(parts);
+    private Future<Void> bulkReply(Value v, boolean account) {
+        long length = v.length();
         byte[] header = ("$" + length + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
         if (length <= SMALL_BULK) {
             Buffer b = Buffer.buffer(header.length + (int) length + 2).appendBytes(header);
-            for (byte[] p : parts) {
-                b.appendBytes(p);
+            for (int i = 0; i < v.parts(); i++) {
+                b.appendBytes(v.array(i), v.offset(), v.partLength(i));
             }
             return write(b.appendString("\r\n"));
         }
         if (account) {
             budget.force(length);
         }
-        byte[][] all = new byte[parts.length + 2][];
-        all[0] = header;
-        System.arraycopy(parts, 0, all, 1, parts.length);
-        all[all.length - 1] = CRLF;
-        Future<Void> last = write(BufferInternal.buffer(Unpooled.wrappedBuffer(all)));
+        // part by part, each wrapping its array: Netty copies a heap buffer into a direct one to write it, and a
+        // composite of all parts would first be flattened into one heap array of the whole value (two copies and a
+        // humongous array per reply); this way each part is copied once, into a pooled direct buffer
+        write(BufferInternal.buffer(Unpooled.wrappedBuffer(header)));
+        for (int i = 0; i < v.parts(); i++) {
+            write(BufferInternal.buffer(Unpooled.wrappedBuffer(v.array(i), v.offset(), v.partLength(i))));
+        }
+        Future<Void> last = write(BufferInternal.buffer(Unpooled.wrappedBuffer(CRLF)));
         return account ? last.eventually(() -> {
             budget.release(length);
             return Future.succeededFuture();

@@ -44,10 +44,19 @@ public final class KvRespBenchmark {
     private KvRespBenchmark() {
     }
 
+    /**
+     * One system's figures; {@code cpuSeconds} is the CPU time spent while it was measured by this JVM (clients and,
+     * for inferq, the tier itself) plus the {@code redis-server} process: CPU per byte moved, which a shared host's
+     * load changes far less than throughput.
+     */
     record Result(String system, double seconds, long puts, long gets, long misses, long wrong, long bytes,
-                  Histogram putMicros, Histogram getMicros) {
+                  Histogram putMicros, Histogram getMicros, double cpuSeconds) {
         double gbPerSecond() {
             return bytes / seconds / 1e9;
+        }
+
+        double cpuSecondsPerGb() {
+            return bytes == 0 ? 0 : cpuSeconds / (bytes / 1e9);
         }
     }
 
@@ -79,8 +88,10 @@ public final class KvRespBenchmark {
         }
 
         out.printf("bench-kv-resp: %d clients, %.1f MB values, %.0f%% gets, last %d pairs per client, %.0f s (+ %.0f s warm-up)"
-                        + " per system in %d alternating rounds; inferq: %d Hazelcast member(s) in this JVM, backup-count %d%n",
-                clients, valueBytes / 1e6, getFraction * 100, keys, seconds, warmup, rounds, members, backups);
+                        + " per system in %d alternating rounds; inferq: %d Hazelcast member(s) in this JVM, backup-count %d,"
+                        + " %d MiB of values per member (Redis: maxmemory %d MiB), local copy %d MiB%n",
+                clients, valueBytes / 1e6, getFraction * 100, keys, seconds, warmup, rounds, members, backups,
+                (sharedBytes / members) >> 20, sharedBytes >> 20, localBytes >> 20);
         List<Result> results = new ArrayList<>();
         List<HazelcastInstance> hz = new ArrayList<>();
         Vertx vertx = Vertx.vertx();
@@ -95,8 +106,9 @@ public final class KvRespBenchmark {
                 hz.add(HazelcastLauncher.start(new InferqConfig.Hazelcast(true, port, cluster,
                         List.of("127.0.0.1:" + firstPort)), "127.0.0.1", List.of()));
             }
+            // the cluster's primary copies together get Redis's maxmemory (each member a share, backups on top)
             RemoteValueStore store = RemoteValueStore.create(hz.get(0), "bench.kv.remote", 256 * 1024,
-                    (int) (sharedBytes >> 20), backups, localBytes, Clock.systemUTC());
+                    (int) Math.max(1, (sharedBytes / members) >> 20), backups, localBytes, Clock.systemUTC());
             server = new RespServer(vertx, store, RespSettings.loopback(0));
             int inferqPort = server.start().toCompletionStage().toCompletableFuture().join();
             // a real Redis, as its own process
@@ -116,9 +128,12 @@ public final class KvRespBenchmark {
             Result real = null;
             for (int round = 0; round < rounds; round++) {
                 double w = round == 0 ? warmup : 0;
-                inferq = merge(inferq, measure("inferq", inferqPort, clients, valueBytes, getFraction, keys, w, seconds / rounds));
+                long redisPid = redis == null ? -1 : redis.pid();
+                inferq = merge(inferq, measure("inferq", inferqPort, clients, valueBytes, getFraction, keys, w, seconds / rounds,
+                        redisPid));
                 if (redisPort > 0) {
-                    real = merge(real, measure("redis", redisPort, clients, valueBytes, getFraction, keys, w, seconds / rounds));
+                    real = merge(real, measure("redis", redisPort, clients, valueBytes, getFraction, keys, w, seconds / rounds,
+                            redisPid));
                 }
                 out.printf("round %d of %d done%n", round + 1, rounds);
             }
@@ -140,22 +155,25 @@ public final class KvRespBenchmark {
         }
 
         out.println();
-        out.printf("%-8s %9s %7s %7s %7s %6s %13s %13s %13s %13s%n", "system", "GB/s", "puts", "gets", "misses", "wrong",
-                "put p50 ms", "put p99 ms", "get p50 ms", "get p99 ms");
+        out.printf("%-8s %9s %7s %7s %7s %6s %13s %13s %13s %13s %9s%n", "system", "GB/s", "puts", "gets", "misses", "wrong",
+                "put p50 ms", "put p99 ms", "get p50 ms", "get p99 ms", "CPU s/GB");
         Map<String, Object> json = new LinkedHashMap<>();
         for (Result r : results) {
-            out.printf("%-8s %9.3f %7d %7d %7d %6d %13.1f %13.1f %13.1f %13.1f%n", r.system(), r.gbPerSecond(), r.puts(),
+            out.printf("%-8s %9.3f %7d %7d %7d %6d %13.1f %13.1f %13.1f %13.1f %9.2f%n", r.system(), r.gbPerSecond(), r.puts(),
                     r.gets(), r.misses(), r.wrong(), ms(r.putMicros(), 50), ms(r.putMicros(), 99), ms(r.getMicros(), 50),
-                    ms(r.getMicros(), 99));
+                    ms(r.getMicros(), 99), r.cpuSecondsPerGb());
             json.put(r.system(), Map.of("gbPerSecond", r.gbPerSecond(), "puts", r.puts(), "gets", r.gets(), "misses",
-                    r.misses(), "wrong", r.wrong(), "putP99Ms", ms(r.putMicros(), 99), "getP99Ms", ms(r.getMicros(), 99)));
+                    r.misses(), "wrong", r.wrong(), "putP99Ms", ms(r.putMicros(), 99), "getP99Ms", ms(r.getMicros(), 99),
+                    "cpuSecondsPerGb", r.cpuSecondsPerGb()));
         }
         if (results.size() == 2) {
             Result i = results.get(0);
             Result r = results.get(1);
-            out.printf("RATIO inferq ÷ redis: throughput %.2f (goal ≥ 0.5); p99 put %.2f×, p99 get %.2f× of Redis's%n",
+            out.printf("RATIO inferq ÷ redis: throughput %.2f (goal ≥ 0.5); p99 put %.2f×, p99 get %.2f× of Redis's;"
+                            + " CPU per GB %.2f× of Redis's (clients included)%n",
                     i.gbPerSecond() / r.gbPerSecond(), ms(i.putMicros(), 99) / ms(r.putMicros(), 99),
-                    ms(i.getMicros(), 99) / ms(r.getMicros(), 99));
+                    ms(i.getMicros(), 99) / ms(r.getMicros(), 99), i.cpuSecondsPerGb() / r.cpuSecondsPerGb());
+            json.put("cpuPerGbRatio", i.cpuSecondsPerGb() / r.cpuSecondsPerGb());
             json.put("throughputRatio", i.gbPerSecond() / r.gbPerSecond());
         }
         Bench.writeJson(outDir.resolve("bench-kv-resp.json"), json);
@@ -172,7 +190,8 @@ public final class KvRespBenchmark {
         Histogram gets = a.getMicros().copy();
         gets.add(b.getMicros());
         return new Result(a.system(), a.seconds() + b.seconds(), a.puts() + b.puts(), a.gets() + b.gets(),
-                a.misses() + b.misses(), a.wrong() + b.wrong(), a.bytes() + b.bytes(), puts, gets);
+                a.misses() + b.misses(), a.wrong() + b.wrong(), a.bytes() + b.bytes(), puts, gets,
+                a.cpuSeconds() + b.cpuSeconds());
     }
 
     private static double ms(Histogram h, double percentile) {
@@ -181,7 +200,7 @@ public final class KvRespBenchmark {
 
     /** One system: warm-up, then {@code seconds} of the mixed load; all clients start and stop together. */
     static Result measure(String system, int port, int clients, int valueBytes, double getFraction, int keys,
-                          double warmup, double seconds) {
+                          double warmup, double seconds, long redisPid) {
         Histogram puts = new Histogram(3_600_000_000L, 3);
         Histogram gets = new Histogram(3_600_000_000L, 3);
         AtomicLong putCount = new AtomicLong();
@@ -251,7 +270,13 @@ public final class KvRespBenchmark {
             }, "bench-kv-resp-client-" + c);
             t.start();
         }
+        double cpuFrom;
         try {
+            long untilMeasured = measureFrom - System.nanoTime();
+            if (untilMeasured > 0 && done.await(untilMeasured, TimeUnit.NANOSECONDS)) {
+                throw new IllegalStateException(system + ": clients ended during the warm-up");
+            }
+            cpuFrom = cpuSeconds(redisPid);
             if (!done.await((long) (warmup + seconds) + 600, TimeUnit.SECONDS)) {
                 throw new IllegalStateException(system + ": clients did not finish");
             }
@@ -262,9 +287,27 @@ public final class KvRespBenchmark {
         if (!errors.isEmpty()) {
             throw new IllegalStateException(system + ": a client failed: " + errors.get(0), errors.get(0));
         }
+        double cpu = cpuSeconds(redisPid) - cpuFrom;
         double measuredSeconds = Math.max(1e-3, (System.nanoTime() - measureFrom) / 1e9);
         return new Result(system, measuredSeconds, putCount.get(), getCount.get(), misses.get(), wrong.get(), bytes.get(),
-                puts, gets);
+                puts, gets, cpu);
+    }
+
+    /** CPU seconds used so far by this JVM and (when {@code redisPid} is positive) the redis-server process. */
+    private static double cpuSeconds(long redisPid) {
+        double jvm = java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() / 1e9 : 0;
+        if (redisPid <= 0) {
+            return jvm;
+        }
+        try {
+            // /proc/<pid>/stat: utime and stime (clock ticks, 100 per second on Linux) are fields 14 and 15
+            String stat = Files.readString(Path.of("/proc", String.valueOf(redisPid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return jvm + (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+        } catch (IOException | RuntimeException e) {
+            return jvm;
+        }
     }
 
     /** Marks a value with its key (first and last 8 bytes), so a read of another value is detected. */
