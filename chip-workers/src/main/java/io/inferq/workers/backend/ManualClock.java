@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Thread-safe, but with several threads sleeping at once their sleeps add up (time is one counter):
  * use one clock per thread of virtual time.
  */
-public final class ManualClock extends Clock {
+final class ManualClock extends Clock {
     private final long epochMillisAtZero;
     private final AtomicLong nanos;
 

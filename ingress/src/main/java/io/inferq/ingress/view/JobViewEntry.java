@@ -16,7 +16,7 @@ import io.inferq.job.JobStatus;
  *                    {@code tenant} empty (restored from the key and {@link #tenant}) and {@code request_hash}
  *                    kept only when the job has an idempotency key (nothing else reads it)
  */
-public record JobViewEntry(String tenant, byte status, long createdAtMs, byte[] snapshot) {
+record JobViewEntry(String tenant, byte status, long createdAtMs, byte[] snapshot) {
 
     /** @return the entry's status */
     public JobStatus jobStatus() {

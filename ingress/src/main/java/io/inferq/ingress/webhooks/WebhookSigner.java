@@ -18,7 +18,7 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <p>Immutable and thread-safe (a {@link Mac} is created per call).
  */
-public final class WebhookSigner {
+final class WebhookSigner {
     public static final String ID_HEADER = "webhook-id";
     public static final String TIMESTAMP_HEADER = "webhook-timestamp";
     public static final String SIGNATURE_HEADER = "webhook-signature";

@@ -82,7 +82,7 @@ public final class HazelcastCreditGate implements CreditGate, AutoCloseable {
         String key = poolId + "#" + instance;
         held.computeIfPresent(key, (k, n) -> n <= 1 ? null : n - 1);
         try {
-            credits.executeOnKey(key, new Give(owner));
+            credits.executeOnKey(key, new OwnerUpdate(owner, OwnerUpdate.Change.GIVE));
         } catch (RuntimeException e) {
             LOG.warn("shared credit of {} not given back ({}); its lease frees it", key, e.toString());
         }
@@ -109,7 +109,7 @@ public final class HazelcastCreditGate implements CreditGate, AutoCloseable {
             return;
         }
         try {
-            credits.executeOnKeys(new java.util.HashSet<>(held.keySet()), new Renew(owner));
+            credits.executeOnKeys(new java.util.HashSet<>(held.keySet()), new OwnerUpdate(owner, OwnerUpdate.Change.RENEW));
         } catch (RuntimeException e) {
             LOG.warn("credit leases not renewed ({}); next try in {} ms", e.toString(), leaseMs / 3);
         }
@@ -155,59 +155,36 @@ public final class HazelcastCreditGate implements CreditGate, AutoCloseable {
     }
 
     /**
-     * A change to {@code owner}'s counts in one pool instance's entry; answers false (and changes nothing) when the owner
-     * holds none there. An entry left with no owner is removed.
+     * A change to {@code owner}'s counts in one pool instance's entry: give back one credit, or stamp the counts as alive
+     * now. Answers false (and changes nothing) when the owner holds none there; an entry left with no owner is removed.
      */
-    abstract static class OwnerUpdate implements EntryProcessor<String, HashMap<String, long[]>, Boolean> {
+    static final class OwnerUpdate implements EntryProcessor<String, HashMap<String, long[]>, Boolean> {
         private static final long serialVersionUID = 1L;
-        private final String owner;
 
-        OwnerUpdate(String owner) {
+        enum Change { GIVE, RENEW }
+
+        private final String owner;
+        private final Change change;
+
+        OwnerUpdate(String owner, Change change) {
             this.owner = owner;
+            this.change = change;
         }
 
         @Override
-        public final Boolean process(Map.Entry<String, HashMap<String, long[]>> entry) {
+        public Boolean process(Map.Entry<String, HashMap<String, long[]>> entry) {
             HashMap<String, long[]> v = entry.getValue();
             if (v == null || !v.containsKey(owner)) {
                 return false;
             }
-            update(v, owner);
+            long[] mine = v.get(owner); // {count, last renewal in epoch ms}
+            if (change == Change.RENEW) {
+                mine[1] = System.currentTimeMillis();
+            } else if (--mine[0] <= 0) {
+                v.remove(owner);
+            }
             entry.setValue(v.isEmpty() ? null : v);
             return true;
-        }
-
-        /** @param counts owner → {count, last renewal in epoch ms}; holds {@code owner} */
-        abstract void update(HashMap<String, long[]> counts, String owner);
-    }
-
-    /** Gives back one of {@code owner}'s credits. */
-    static final class Give extends OwnerUpdate {
-        private static final long serialVersionUID = 1L;
-
-        Give(String owner) {
-            super(owner);
-        }
-
-        @Override
-        void update(HashMap<String, long[]> counts, String owner) {
-            if (--counts.get(owner)[0] <= 0) {
-                counts.remove(owner);
-            }
-        }
-    }
-
-    /** Stamps {@code owner}'s counts as alive now. */
-    static final class Renew extends OwnerUpdate {
-        private static final long serialVersionUID = 1L;
-
-        Renew(String owner) {
-            super(owner);
-        }
-
-        @Override
-        void update(HashMap<String, long[]> counts, String owner) {
-            counts.get(owner)[1] = System.currentTimeMillis();
         }
     }
 }

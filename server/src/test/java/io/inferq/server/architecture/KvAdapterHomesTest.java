@@ -1,5 +1,6 @@
 package io.inferq.server.architecture;
 
+import static io.inferq.server.architecture.ProductionClasses.SERVER;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -8,7 +9,6 @@ import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,14 +19,8 @@ import org.junit.jupiter.api.Test;
  */
 class KvAdapterHomesTest {
 
-    private static final String SERVER = "io.inferq.server..";
 
-    private static JavaClasses classes;
-
-    @BeforeAll
-    static void importClasses() {
-        classes = ProductionClasses.get();
-    }
+    private static final JavaClasses classes = ProductionClasses.get();
 
     /** The packages of {@code modulePackage} that use kv-cache-store. */
     private static Set<String> packagesUsingKvCacheStore(String modulePackage) {

@@ -1,11 +1,15 @@
 package io.inferq.server.architecture;
 
+import static io.inferq.server.architecture.ProductionClasses.BROKER;
+import static io.inferq.server.architecture.ProductionClasses.KV;
+import static io.inferq.server.architecture.ProductionClasses.WORKERS;
+import static io.inferq.server.architecture.ProductionClasses.DISPATCHER;
+import static io.inferq.server.architecture.ProductionClasses.INGRESS;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.lang.ArchRule;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -25,22 +29,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * </pre>
  */
 class LibraryAndPackageRulesTest {
-    private static final String BROKER = "io.inferq.broker..";
-    private static final String KV = "io.inferq.kvcache..";
-    private static final String WORKERS = "io.inferq.workers..";
-    private static final String DISPATCHER = "io.inferq.dispatcher..";
-    private static final String INGRESS = "io.inferq.ingress..";
     private static final String HAZELCAST = "com.hazelcast..";
     private static final String CAFFEINE = "com.github.benmanes.caffeine..";
     private static final String VERTX = "io.vertx..";
     private static final String KAFKA = "org.apache.kafka..";
 
-    private static JavaClasses classes;
-
-    @BeforeAll
-    static void importClasses() {
-        classes = ProductionClasses.get();
-    }
+    private static final JavaClasses classes = ProductionClasses.get();
 
     /** Guards against the library rules passing vacuously: library types are seen although not imported as classes. */
     @Test

@@ -1,10 +1,15 @@
 package io.inferq.server.architecture;
 
+import static io.inferq.server.architecture.ProductionClasses.BROKER;
+import static io.inferq.server.architecture.ProductionClasses.KV;
+import static io.inferq.server.architecture.ProductionClasses.WORKERS;
+import static io.inferq.server.architecture.ProductionClasses.DISPATCHER;
+import static io.inferq.server.architecture.ProductionClasses.INGRESS;
+import static io.inferq.server.architecture.ProductionClasses.SERVER;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.lang.ArchRule;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,20 +29,9 @@ import org.junit.jupiter.api.Test;
  * Libraries, packages and cycles: {@link LibraryAndPackageRulesTest}.
  */
 class ModuleDependencyRulesTest {
-    private static final String BROKER = "io.inferq.broker..";
-    private static final String KV = "io.inferq.kvcache..";
-    private static final String WORKERS = "io.inferq.workers..";
-    private static final String DISPATCHER = "io.inferq.dispatcher..";
-    private static final String INGRESS = "io.inferq.ingress..";
-    private static final String SERVER = "io.inferq.server..";
     private static final String LOAD_TESTS = "io.inferq.loadtests..";
 
-    private static JavaClasses classes;
-
-    @BeforeAll
-    static void importClasses() {
-        classes = ProductionClasses.get();
-    }
+    private static final JavaClasses classes = ProductionClasses.get();
 
     @Test
     void everyModuleWasImported() {

@@ -6,9 +6,16 @@ import com.tngtech.archunit.core.importer.ImportOption;
 
 /**
  * The production classes of every module on the server's test class path ({@code io.inferq}, tests excluded), imported
- * once and shared by the architecture tests. Library types are seen as dependencies only, not imported as classes.
+ * once and shared by the architecture tests, and the package patterns of the modules. Library types are seen as dependencies only, not imported as classes.
  */
 final class ProductionClasses {
+    static final String BROKER = "io.inferq.broker..";
+    static final String KV = "io.inferq.kvcache..";
+    static final String WORKERS = "io.inferq.workers..";
+    static final String DISPATCHER = "io.inferq.dispatcher..";
+    static final String INGRESS = "io.inferq.ingress..";
+    static final String SERVER = "io.inferq.server..";
+
     private static JavaClasses classes;
 
     private ProductionClasses() {
