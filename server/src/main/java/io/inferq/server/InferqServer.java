@@ -526,7 +526,8 @@ public final class InferqServer implements AutoCloseable {
         int[] edges = d.bucketEdges().stream().mapToInt(Integer::intValue).toArray();
         return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
-                config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256, d.dispatchToIdleInstances());
+                config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256, d.dispatchToIdleInstances())
+                .withHeadroom(d.headroomCredits(), d.headroomWindowMs());
     }
 
     private FairnessConfig fairnessConfig() {

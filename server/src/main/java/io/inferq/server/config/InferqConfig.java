@@ -104,7 +104,8 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /** Dispatcher scheduling limits (see the dispatcher module's DispatchConfig). */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
-            double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness) {
+            double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness, int headroomCredits,
+            long headroomWindowMs) {
         public Dispatcher {
             require(Set.of("estimated-completion", "round-robin", "least-loaded", "random").contains(policy),
                     "dispatcher.policy must be one of estimated-completion, round-robin, least-loaded, random; was '" + policy + "'");
@@ -112,6 +113,8 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             bucketEdges = List.copyOf(bucketEdges);
             require(maxQueuedJobs >= 2, "dispatcher.max-queued-jobs must be at least 2, was " + maxQueuedJobs);
             require(fairness != null, "dispatcher.fairness must be set");
+            require(headroomCredits >= 0, "dispatcher.headroom-credits must not be negative, was " + headroomCredits);
+            require(headroomWindowMs >= 0, "dispatcher.headroom-window-ms must not be negative, was " + headroomWindowMs);
         }
     }
 
