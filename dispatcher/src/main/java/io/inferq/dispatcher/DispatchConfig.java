@@ -32,6 +32,15 @@ import java.util.Objects;
  *                                   for its max wait or a full batch, while a pool that can run it has an idle
  *                                   instance (nothing in flight there); the max wait then only applies while
  *                                   every instance is busy, when waiting builds bigger batches at no cost
+ * @param headroomCredits            headroom: each pool keeps its last {@code min(headroomCredits, credits − 1)}
+ *                                   free batch credits for work below its share (interactive work while the batch
+ *                                   lane runs; tenants holding less than their weighted share of the model's
+ *                                   credits), see {@link DispatchScheduler}; 0 = fully work-conserving
+ * @param headroomWindowMs           how long interactive traffic (or a tenant) seen for a model keeps the headroom
+ *                                   reserved for it (or counts the tenant as active for the shares)
+ * @param headroomIdleInstances      headroom in whole instances (with {@code headroomCredits} &gt; 0): work that may
+ *                                   not take reserved credits may also not start on an idle instance while this many
+ *                                   or fewer of the model's instances are idle; 0 = credits only
  */
 public record DispatchConfig(LengthBuckets lengthBuckets,
                              long interactiveMaxWaitMs,
@@ -45,7 +54,17 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
                              double prefixOverlapWeight,
                              boolean expireOnPredictedMiss,
                              int referenceOutputTokens,
-                             boolean dispatchToIdleInstances) {
+                             boolean dispatchToIdleInstances,
+                             int headroomCredits,
+                             long headroomWindowMs,
+                             int headroomIdleInstances) {
+
+    /** Headroom reservation used when none is given: {@value #DEFAULT_HEADROOM_CREDITS} credit per pool. */
+    public static final int DEFAULT_HEADROOM_CREDITS = 1;
+    /** Window of the headroom reservation used when none is given: {@value #DEFAULT_HEADROOM_WINDOW_MS} ms. */
+    public static final long DEFAULT_HEADROOM_WINDOW_MS = 30_000;
+    /** Idle instances kept per model used when none is given: {@value #DEFAULT_HEADROOM_IDLE_INSTANCES}. */
+    public static final int DEFAULT_HEADROOM_IDLE_INSTANCES = 0;
 
     public DispatchConfig {
         Objects.requireNonNull(lengthBuckets, "lengthBuckets must not be null");
@@ -78,17 +97,36 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
             throw new IllegalArgumentException(
                     "prefixOverlapWeight must be within [0,1], was " + prefixOverlapWeight);
         }
+        if (headroomCredits < 0) {
+            throw new IllegalArgumentException("headroomCredits must not be negative, was " + headroomCredits);
+        }
+        requireNonNegative("headroomWindowMs", headroomWindowMs);
+        if (headroomIdleInstances < 0) {
+            throw new IllegalArgumentException("headroomIdleInstances must not be negative, was " + headroomIdleInstances);
+        }
         if (referenceOutputTokens < 1) {
             throw new IllegalArgumentException(
                     "referenceOutputTokens must be at least 1, was " + referenceOutputTokens);
         }
     }
 
+    /** Without explicit headroom: {@link #DEFAULT_HEADROOM_CREDITS} and {@link #DEFAULT_HEADROOM_WINDOW_MS}. */
+    public DispatchConfig(LengthBuckets lengthBuckets, long interactiveMaxWaitMs, long batchMaxWaitMs,
+                          long batchPromotionAfterMs, int maxQueuedJobs, long defaultTenantQueuedTokens,
+                          Map<String, Long> tenantQueuedTokens, int maxInFlightBatchesPerInstance, int prefixBlockTokens,
+                          double prefixOverlapWeight, boolean expireOnPredictedMiss, int referenceOutputTokens,
+                          boolean dispatchToIdleInstances) {
+        this(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs, maxQueuedJobs,
+                defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                DEFAULT_HEADROOM_CREDITS, DEFAULT_HEADROOM_WINDOW_MS, DEFAULT_HEADROOM_IDLE_INSTANCES);
+    }
+
     /**
      * Defaults: {@link LengthBuckets#defaults()}, 25 ms interactive / 250 ms batch max wait, batch-lane
      * promotion after 30 s, 10,000 queued jobs, 4M queued tokens per tenant, 2 in-flight batches per
      * instance, 64-token prefix blocks, prefix weight 1, predicted-miss expiry on, 256 reference output tokens,
-     * idle instances served at once.
+     * idle instances served at once, headroom of 1 credit per pool for 30 s.
      */
     public static DispatchConfig defaults() {
         return new DispatchConfig(LengthBuckets.defaults(), 25, 250, 30_000, 10_000, 4_000_000L, Map.of(),
@@ -103,55 +141,80 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
     public DispatchConfig withLengthBuckets(LengthBuckets v) {
         return new DispatchConfig(v, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs, maxQueuedJobs,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withMaxWaits(long interactiveMs, long batchMs) {
         return new DispatchConfig(lengthBuckets, interactiveMs, batchMs, batchPromotionAfterMs, maxQueuedJobs,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withBatchPromotionAfterMs(long v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, v, maxQueuedJobs,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withMaxQueuedJobs(int v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs, v,
                 defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withTenantQuotas(long defaultTokens, Map<String, Long> overrides) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTokens, overrides, maxInFlightBatchesPerInstance, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withMaxInFlightBatchesPerInstance(int v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, v, prefixBlockTokens,
-                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withPrefix(int blockTokens, double overlapWeight) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
-                blockTokens, overlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances);
+                blockTokens, overlapWeight, expireOnPredictedMiss, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withExpireOnPredictedMiss(boolean v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
-                prefixBlockTokens, prefixOverlapWeight, v, referenceOutputTokens, dispatchToIdleInstances);
+                prefixBlockTokens, prefixOverlapWeight, v, referenceOutputTokens, dispatchToIdleInstances,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
     }
 
     public DispatchConfig withDispatchToIdleInstances(boolean v) {
         return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
-                prefixBlockTokens, prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, v);
+                prefixBlockTokens, prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens, v,
+                headroomCredits, headroomWindowMs, headroomIdleInstances);
+    }
+
+    /** With headroom {@code credits} per pool (0 = fully work-conserving) kept for {@code windowMs}. */
+    public DispatchConfig withHeadroom(int credits, long windowMs) {
+        return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
+                maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
+                prefixBlockTokens, prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens,
+                dispatchToIdleInstances, credits, windowMs, headroomIdleInstances);
+    }
+
+    /** With headroom of {@code instances} idle instances per model for work that may not take reserved credits. */
+    public DispatchConfig withHeadroomIdleInstances(int instances) {
+        return new DispatchConfig(lengthBuckets, interactiveMaxWaitMs, batchMaxWaitMs, batchPromotionAfterMs,
+                maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
+                prefixBlockTokens, prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens,
+                dispatchToIdleInstances, headroomCredits, headroomWindowMs, instances);
     }
 
     private static void requireNonNegative(String setting, long value) {

@@ -27,6 +27,7 @@ final class DispatchMetrics {
     private final Map<String, Counter> rejections = new HashMap<>();
     private final Map<String, Counter> affinityBatches = new HashMap<>();
     private final Counter cancelled;
+    private final Counter heldByHeadroom;
     /** (model, lane, tenant) whose fair-sharing meters are registered. */
     private final Set<String> tenantMeters = new HashSet<>();
 
@@ -43,6 +44,9 @@ final class DispatchMetrics {
         }
         cancelled = Counter.builder("inferq.dispatcher.cancelled").description("queued jobs cancelled")
                 .register(registry);
+        heldByHeadroom = Counter.builder("inferq.dispatcher.headroom.held")
+                .description("decisions that held a group back because only reserved (headroom) credits were free")
+                .register(registry);
     }
 
     void registerPool(String poolId, DispatchScheduler scheduler) {
@@ -50,6 +54,9 @@ final class DispatchMetrics {
                 .tag("pool", poolId).register(registry);
         Gauge.builder("inferq.dispatcher.pool.credits.free", scheduler, s -> s.freeBatchCredits(poolId))
                 .tag("pool", poolId).register(registry);
+        Gauge.builder("inferq.dispatcher.pool.credits.reserved", scheduler, s -> s.reservedCredits(poolId))
+                .tag("pool", poolId).description("free credits kept for work below its share (headroom)")
+                .register(registry);
         Gauge.builder("inferq.dispatcher.pool.utilisation", scheduler, s -> s.creditUtilisation(poolId))
                 .tag("pool", poolId).description("share of batch credits in use").register(registry);
         Gauge.builder("inferq.dispatcher.pool.service.time.scale", scheduler, s -> s.serviceTime(poolId).prefillScale())
@@ -115,6 +122,10 @@ final class DispatchMetrics {
 
     void expired(JobLane lane) {
         expiredByLane.get(lane).increment();
+    }
+
+    void heldByHeadroom() {
+        heldByHeadroom.increment();
     }
 
     void cancelled() {

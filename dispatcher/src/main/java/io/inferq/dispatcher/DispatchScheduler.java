@@ -156,12 +156,22 @@ public final class DispatchScheduler {
         int minBatchTokens = Integer.MAX_VALUE;
         int minSequences = Integer.MAX_VALUE;
         int maxBatchTokens;
+        /** Instances of all pools serving the model. */
+        int instances;
         final long[] queuedWork = new long[JobLane.values().length];
         /** One virtual token counter per lane: the fairness domains of this model. */
         final VirtualTokenCounter[] fair = new VirtualTokenCounter[JobLane.values().length];
         double meanPrompt = 1024;
         double meanOutput;
         long seenJobs;
+        /** Headroom: when interactive work for this model was last seen (enqueued, or queued at a decision). */
+        long interactiveSeenMs = Long.MIN_VALUE;
+        /** Headroom: when each tenant was last seen (enqueued or dispatched) for this model. */
+        final Map<String, Long> tenantSeenMs = new HashMap<>();
+        /** Headroom: batch credits of this model's pools held per tenant (each batch counts for its main tenant). */
+        final Map<String, Integer> tenantInFlight = new HashMap<>();
+        /** Headroom: whether the last decision kept this model's pools' reserve (for the gauge). */
+        boolean headroomInForce;
 
         ModelState(String model) {
             this.model = model;
@@ -190,6 +200,12 @@ public final class DispatchScheduler {
             36L * 36 * 36 * 36 * 36 * 36 * 36), 36);
     private final DispatchMetrics metrics;
     private boolean calibrate = true;
+    /** Headroom: the tenant each in-flight batch counts for, by batch id. */
+    private final Map<String, String> batchTenant = new HashMap<>();
+    /** Headroom: a decision held work back; the earliest time a reservation lapses after it (or MAX_VALUE). */
+    private long headroomLapseMs = Long.MAX_VALUE;
+    /** Headroom: whether the group being decided may not take the pools' reserved credits. */
+    private boolean restricted;
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -234,6 +250,7 @@ public final class DispatchScheduler {
                 }
             }
             m.pools.add(ledger);
+            m.instances += p.instances();
             m.minBatchTokens = Math.min(m.minBatchTokens, p.maxBatchTokens());
             m.minSequences = Math.min(m.minSequences, p.maxConcurrentSequences());
             m.maxBatchTokens = Math.max(m.maxBatchTokens, p.maxBatchTokens());
@@ -357,6 +374,10 @@ public final class DispatchScheduler {
         if (job.deadlineAtMs() != null) {
             queuedWithDeadline++;
         }
+        if (job.lane() == JobLane.INTERACTIVE) {
+            m.interactiveSeenMs = Math.max(m.interactiveSeenMs, job.enqueuedAtMs());
+        }
+        m.tenantSeenMs.merge(job.tenant(), job.enqueuedAtMs(), Math::max);
         return true;
     }
 
@@ -545,26 +566,51 @@ public final class DispatchScheduler {
         Set<BucketQueue> held = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Map<String, Integer>> prefixMemo = new HashMap<>();
         boolean affinity = affinity();
+        headroomLapseMs = Long.MAX_VALUE;
+        for (ModelState m : models.values()) {
+            if (m.queuedWork[JobLane.INTERACTIVE.ordinal()] > 0) {
+                m.interactiveSeenMs = Math.max(m.interactiveSeenMs, nowMs);
+            }
+            m.headroomInForce = config.headroomCredits() > 0
+                    && (interactiveRecent(m, nowMs) || activeWeights(m, nowMs).size() > 1);
+        }
         while (true) {
             BucketQueue g = nextReadyGroup(nowMs, held);
             if (g == null) {
+                restricted = false;
                 return plans;
             }
             ModelState m = models.get(g.key.model());
             QueuedJob head = g.head();
+            restricted = headroomRestricted(g, m, nowMs);
+            Set<String> overShare = null;
             List<PoolLedger> candidates = new ArrayList<>();
             boolean anyCredit = false;
+            boolean anyReserved = false;
             int cmpTokens = Integer.MAX_VALUE;
             int cmpSeqs = Integer.MAX_VALUE;
             for (PoolLedger p : m.pools) {
                 if (p.profile.maxBatchTokens() >= head.promptTokens()) {
                     candidates.add(p);
-                    anyCredit |= p.freeCredits() > 0;
+                    anyCredit |= usableCredits(p) > 0;
+                    anyReserved |= p.freeCredits() > 0;
                     cmpTokens = Math.min(cmpTokens, p.profile.maxBatchTokens());
                     cmpSeqs = Math.min(cmpSeqs, p.profile.maxConcurrentSequences());
                 }
             }
+            if (!anyCredit && anyReserved && restricted && !laneRestricted(g, m, nowMs)) {
+                // the next tenant is at its share: the reserve goes to the group's tenants below theirs, if any
+                Set<String> over = overShareTenants(g, m, nowMs);
+                if (over.size() < g.byTenant.size()) {
+                    overShare = over;
+                    restricted = false;
+                    anyCredit = true;
+                }
+            }
             if (!anyCredit) {
+                if (anyReserved) {
+                    heldByHeadroom(m, nowMs);
+                }
                 held.add(g);
                 continue;
             }
@@ -573,7 +619,7 @@ public final class DispatchScheduler {
                 maxSeqs = Math.max(maxSeqs, p.profile.maxConcurrentSequences());
             }
             // both first fits below look at most 2 × sequence cap jobs ahead; affinity at most LOOKAHEAD × cap
-            List<QueuedJob> order = serviceOrder(g, Math.max(2, AFFINITY_LOOKAHEAD_FACTOR) * maxSeqs);
+            List<QueuedJob> order = serviceOrder(g, Math.max(2, AFFINITY_LOOKAHEAD_FACTOR) * maxSeqs, overShare);
             List<RouteOption> byPrefix = affinity
                     ? affinityOptions(g, order, candidates, cmpTokens, cmpSeqs, nowMs, prefixMemo) : null;
             boolean byAffinity = byPrefix != null;
@@ -581,10 +627,10 @@ public final class DispatchScheduler {
             if (!byAffinity) {
                 List<QueuedJob> comparison = fit(order, cmpTokens, cmpSeqs);
                 for (PoolLedger p : candidates) {
-                    List<QueuedJob> jobs = p.freeCredits() > 0
+                    List<QueuedJob> jobs = usableCredits(p) > 0
                             ? fit(order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
                     long cached = cachedTokens(comparison, p.profile.poolId(), prefixMemo);
-                    options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(),
+                    options.add(new RouteOption(p.profile, jobs, usableCredits(p), p.totalCredits(),
                             p.inFlightBatches(), p.inFlightSequences(), p.aheadSeconds(nowMs),
                             serviceSeconds(p.profile, comparison, cached), cached));
                 }
@@ -604,6 +650,137 @@ public final class DispatchScheduler {
                 plans.add(plan);
             }
         }
+    }
+
+    // ------------------------------------------------------------------ headroom
+
+    /** Credits of {@code p} the group being decided may take: all free ones, or those above the reserve. */
+    private int usableCredits(PoolLedger p) {
+        int free = p.freeCredits();
+        if (!restricted) {
+            return free;
+        }
+        int idleReserve = config.headroomIdleInstances();
+        if (idleReserve > 0 && p.hasIdleInstance() && idleInstances(p.profile.model())
+                <= Math.min(idleReserve, models.get(p.profile.model()).instances - 1)) {
+            return 0;
+        }
+        return Math.max(0, free - reserve(p));
+    }
+
+    private int idleInstances(String model) {
+        int n = 0;
+        for (PoolLedger q : models.get(model).pools) {
+            n += q.idleInstances();
+        }
+        return n;
+    }
+
+    /** The pool's reserve: {@code min(headroomCredits, credits − 1)}, so any work can always use one credit. */
+    private int reserve(PoolLedger p) {
+        return Math.min(config.headroomCredits(), Math.max(0, p.totalCredits() - 1));
+    }
+
+    private boolean interactiveRecent(ModelState m, long nowMs) {
+        return m.interactiveSeenMs != Long.MIN_VALUE && nowMs - m.interactiveSeenMs < config.headroomWindowMs();
+    }
+
+    /**
+     * Whether group {@code g} may not take the reserved credits: a batch-lane group not promoted while interactive work
+     * for its model was seen within the window; or, with fair sharing, a group whose next tenant (fair-order head)
+     * already holds at least its weighted share of the model's credits among the active tenants.
+     */
+    private boolean headroomRestricted(BucketQueue g, ModelState m, long nowMs) {
+        if (config.headroomCredits() == 0) {
+            return false;
+        }
+        if (laneRestricted(g, m, nowMs)) {
+            return true;
+        }
+        if (!fairness.enabled()) {
+            return false;
+        }
+        Map<String, Double> active = activeWeights(m, nowMs);
+        return active.size() >= 2 // alone, a tenant owns its whole share: no reservation cost
+                && atShare(serviceOrder(g, 1).get(0).tenant(), m, active);
+    }
+
+    /** A batch-lane group, not promoted, while interactive work for its model was seen within the window. */
+    private boolean laneRestricted(BucketQueue g, ModelState m, long nowMs) {
+        return g.key.lane() == JobLane.BATCH && !urgent(g, nowMs) && interactiveRecent(m, nowMs);
+    }
+
+    /** Whether {@code tenant} holds at least its weighted share of the model's credits among {@code active}. */
+    private boolean atShare(String tenant, ModelState m, Map<String, Double> active) {
+        double sum = 0;
+        for (double w : active.values()) {
+            sum += w;
+        }
+        int credits = 0;
+        for (PoolLedger p : m.pools) {
+            credits += p.totalCredits();
+        }
+        double share = credits * active.getOrDefault(tenant, fairness.weightOf(tenant)) / sum;
+        return m.tenantInFlight.getOrDefault(tenant, 0) >= share;
+    }
+
+    /** The tenants of {@code g} (fair sharing) that hold at least their share of the model's credits. */
+    private Set<String> overShareTenants(BucketQueue g, ModelState m, long nowMs) {
+        Map<String, Double> active = activeWeights(m, nowMs);
+        Set<String> over = new HashSet<>();
+        for (String t : g.byTenant.keySet()) {
+            if (atShare(t, m, active)) {
+                over.add(t);
+            }
+        }
+        return over;
+    }
+
+    /**
+     * The tenants active on model {@code m} with their weights: seen within the headroom window, holding credits or
+     * backlogged. Forgets tenants that are none of these.
+     */
+    private Map<String, Double> activeWeights(ModelState m, long nowMs) {
+        Map<String, Double> out = new HashMap<>();
+        for (Iterator<Map.Entry<String, Long>> it = m.tenantSeenMs.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, Long> e = it.next();
+            String t = e.getKey();
+            boolean active = nowMs - e.getValue() < config.headroomWindowMs() || m.tenantInFlight.containsKey(t)
+                    || m.fair[0].backlog(t) > 0 || m.fair[1].backlog(t) > 0;
+            if (active) {
+                out.put(t, fairness.weightOf(t));
+            } else {
+                it.remove();
+            }
+        }
+        return out;
+    }
+
+    /** A group was held back only by the reserve: counts it and wakes when the reservation may lapse. */
+    private void heldByHeadroom(ModelState m, long nowMs) {
+        metrics.heldByHeadroom();
+        long lapse = Long.MAX_VALUE;
+        if (interactiveRecent(m, nowMs)) {
+            lapse = m.interactiveSeenMs + config.headroomWindowMs();
+        }
+        for (long seen : m.tenantSeenMs.values()) {
+            long end = seen + config.headroomWindowMs();
+            if (end > nowMs) {
+                lapse = Math.min(lapse, end);
+            }
+        }
+        if (lapse > nowMs) {
+            headroomLapseMs = Math.min(headroomLapseMs, lapse);
+        }
+    }
+
+    /**
+     * Free credits of the pool that, at the last decision, only work below its share could take (0 when no
+     * interactive work was recent and fewer than two tenants were active).
+     */
+    public int reservedCredits(String poolId) {
+        PoolLedger p = ledger(poolId);
+        return models.get(p.profile.model()).headroomInForce ? Math.min(reserve(p), p.freeCredits()) : 0;
     }
 
     /** Whether batches are formed per pool by prefix affinity (weight &gt; 0 and a real locator). */
@@ -716,12 +893,12 @@ public final class DispatchScheduler {
                 cachedCmp += here[i];
             }
             List<QueuedJob> jobs = new ArrayList<>();
-            if (p.freeCredits() > 0) {
+            if (usableCredits(p) > 0) {
                 for (int i : take(window, order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences())) {
                     jobs.add(window.get(i));
                 }
             }
-            options.add(new RouteOption(p.profile, jobs, p.freeCredits(), p.totalCredits(), p.inFlightBatches(),
+            options.add(new RouteOption(p.profile, jobs, usableCredits(p), p.totalCredits(), p.inFlightBatches(),
                     p.inFlightSequences(), p.aheadSeconds(nowMs), serviceSeconds(p.profile, comparison, cachedCmp),
                     cachedCmp));
         }
@@ -836,6 +1013,11 @@ public final class DispatchScheduler {
      * charge of its jobs already placed (at full prompt: the pool is not chosen yet) is lowest.
      */
     private List<QueuedJob> serviceOrder(BucketQueue g, int limit) {
+        return serviceOrder(g, limit, null);
+    }
+
+    /** As {@link #serviceOrder(BucketQueue, int)}, without the jobs of {@code excluded} tenants (null: none). */
+    private List<QueuedJob> serviceOrder(BucketQueue g, int limit, Set<String> excluded) {
         List<QueuedJob> out = new ArrayList<>(Math.min(limit, g.jobs.size()));
         if (!fairness.enabled()) {
             for (QueuedJob j : g.jobs.values()) {
@@ -852,6 +1034,9 @@ public final class DispatchScheduler {
         PriorityQueue<Cursor> cursors = new PriorityQueue<>((a, b) -> a.counter() != b.counter()
                 ? Double.compare(a.counter(), b.counter()) : TENANT_ORDER.compare(a.next(), b.next()));
         for (Map.Entry<String, TreeSet<Entry>> e : g.byTenant.entrySet()) {
+            if (excluded != null && excluded.contains(e.getKey())) {
+                continue;
+            }
             Iterator<Entry> it = e.getValue().iterator();
             cursors.add(new Cursor(e.getKey(), it.next(), it, vtc.counter(e.getKey())));
         }
@@ -973,6 +1158,20 @@ public final class DispatchScheduler {
             groupOfJob.remove(j.jobId());
             unaccount(g, j);
         }
+        ModelState m = models.get(g.key.model());
+        Map<String, Long> tokensOf = new HashMap<>();
+        String main = null;
+        for (QueuedJob j : jobs) {
+            long t = tokensOf.merge(j.tenant(), j.quotaTokens(), Long::sum);
+            if (main == null || t > tokensOf.get(main)) {
+                main = j.tenant();
+            }
+            m.tenantSeenMs.merge(j.tenant(), nowMs, Math::max);
+        }
+        if (main != null) {
+            batchTenant.put(batchId, g.key.model() + "\u0000" + main);
+            m.tenantInFlight.merge(main, 1, Integer::sum);
+        }
         BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
                 config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
         metrics.dispatched(plan, nowMs);
@@ -1036,7 +1235,16 @@ public final class DispatchScheduler {
      */
     public boolean batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated) {
         PoolLedger p = pools.get(poolId);
-        return p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
+        boolean finished = p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
+        if (finished) {
+            String modelTenant = batchTenant.remove(batchId);
+            if (modelTenant != null) {
+                int cut = modelTenant.indexOf('\u0000');
+                ModelState m = models.get(modelTenant.substring(0, cut));
+                m.tenantInFlight.computeIfPresent(modelTenant.substring(cut + 1), (t, n) -> n <= 1 ? null : n - 1);
+            }
+        }
+        return finished;
     }
 
     /**
@@ -1085,6 +1293,9 @@ public final class DispatchScheduler {
                     next = earliestAfter(next, p.gateRefusedUntilMs, nowMs);
                 }
             }
+        }
+        if (!groups.isEmpty()) {
+            next = earliestAfter(next, headroomLapseMs, nowMs);
         }
         if (queuedWithDeadline > 0) {
             for (BucketQueue g : groups.values()) {

@@ -78,6 +78,17 @@ final class PoolLedger {
         return false;
     }
 
+    /** Instances with no batch in flight (per the scheduler's model of the pool). */
+    int idleInstances() {
+        int n = 0;
+        for (InstanceQueue q : instances) {
+            if (q.batches.isEmpty()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     int inFlightSequences() {
         return inFlightSequences;
     }

@@ -148,9 +148,10 @@ class PrefixAffinityTest {
     @Test
     void prefixOffMatchesTheRecordedQueueOrderScheduler() {
         for (String policy : List.of("ect", "round-robin", "least-loaded")) {
-            assertThat(replay(CFG.withPrefix(100, 0.0), ONE_ON_A_TWO_ON_B, policy)).as(policy + ", weight 0")
-                    .isEqualTo(GOLDEN_PREFIX_OFF.get(policy));
-            assertThat(replay(CFG, PrefixLocator.NONE, policy)).as(policy + ", no locator")
+            // recorded before headroom: fully work-conserving (headroom 0) is that scheduler
+            assertThat(replay(CFG.withPrefix(100, 0.0).withHeadroom(0, 0), ONE_ON_A_TWO_ON_B, policy))
+                    .as(policy + ", weight 0").isEqualTo(GOLDEN_PREFIX_OFF.get(policy));
+            assertThat(replay(CFG.withHeadroom(0, 0), PrefixLocator.NONE, policy)).as(policy + ", no locator")
                     .isEqualTo(GOLDEN_PREFIX_OFF.get(policy));
         }
     }

@@ -122,7 +122,8 @@ final class DispatcherWiring {
         return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
                 config.kvCache().blockTokens(), d.prefixOverlapWeight(), DispatchConfig.defaults().expireOnPredictedMiss(),
-                DispatchConfig.defaults().referenceOutputTokens(), d.dispatchToIdleInstances());
+                DispatchConfig.defaults().referenceOutputTokens(), d.dispatchToIdleInstances())
+                .withHeadroom(d.headroomCredits(), d.headroomWindowMs());
     }
 
     private FairnessConfig fairnessConfig() {

@@ -80,6 +80,9 @@ public final class FairnessBenchmark {
         int lights = f.intValue("light-tenants", 1);
         long seed = f.longValue("seed", 7);
         int credits = f.intValue("credits-per-instance", 0);
+        int headroom = f.intValue("headroom-credits", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_CREDITS);
+        long headroomWindow = f.longValue("headroom-window-ms", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_WINDOW_MS);
+        int headroomIdle = f.intValue("headroom-idle-instances", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         List<String> workloads = List.of(f.string("workloads", "trace,synthetic").split(","));
         Path dir = LoadCommand.outDir(f, "bench-fairness");
         f.rejectUnknown();
@@ -102,7 +105,18 @@ public final class FairnessBenchmark {
                     settings.prefixBlockTokens(), settings.dispatch().withMaxInFlightBatchesPerInstance(credits),
                     settings.seed());
         }
+        settings = new PolicySimulator.Settings(settings.fleet(), settings.model(), settings.pools(),
+                settings.ttftSloSeconds(), settings.tpotSloSeconds(), settings.prefixCacheBlocksPerPool(),
+                settings.prefixBlockTokens(), settings.dispatch().withHeadroom(headroom, headroomWindow)
+                .withHeadroomIdleInstances(headroomIdle), settings.seed());
         PolicySimulator sim = new PolicySimulator(settings);
+        // the same fair sharing without headroom (fully work-conserving), side by side
+        PolicySimulator simNoHeadroom = headroom == 0 ? null : new PolicySimulator(new PolicySimulator.Settings(
+                settings.fleet(), settings.model(), settings.pools(), settings.ttftSloSeconds(), settings.tpotSloSeconds(),
+                settings.prefixCacheBlocksPerPool(), settings.prefixBlockTokens(),
+                settings.dispatch().withHeadroom(0, headroomWindow), settings.seed()));
+        out.printf(Locale.ROOT, "headroom: %d credit(s) per pool and %d idle instance(s) kept for work below its share, "
+                        + "window %d ms%s%n", headroom, headroomIdle, headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
         out.printf(Locale.ROOT, "fleet %s serving %s (%d batch credits per instance); SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; "
                         + "load %.1fx; tenants %s; service = %.0f × prompt + %.0f × output tokens; routing ect, prefix-aware, "
                         + "late jobs dropped at the worker%n",
@@ -123,6 +137,8 @@ public final class FairnessBenchmark {
             double span = Math.max(1, scaled.get(scaled.size() - 1).arrivalMs()) / 1000.0;
             long wall = System.nanoTime();
             PolicySimulator.TenantRun fairRun = sim.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
+            PolicySimulator.TenantRun fairRun0 = simNoHeadroom == null ? null
+                    : simNoHeadroom.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
             PolicySimulator.TenantRun oldRun = sim.runTenants(scaled, wl.tenants(), FairnessConfig.oldestFirst()
                     .withTenantWeights(weights), "ect", true, true);
             Map<String, PolicySimulator.TenantRun> alone = new LinkedHashMap<>();
@@ -142,6 +158,8 @@ public final class FairnessBenchmark {
                     sim.capacityJobsPerSecond(wl.requests()), (System.nanoTime() - wall) / 1e9);
             List<TenantRow> fairRows = tenantRows(w, "fair", fairRun, tenants, fair, scaled, wl.tenants(), span);
             List<TenantRow> oldRows = tenantRows(w, "oldest-first", oldRun, tenants, fair, scaled, wl.tenants(), span);
+            List<TenantRow> fairRows0 = fairRun0 == null ? null
+                    : tenantRows(w, "fair-no-headroom", fairRun0, tenants, fair, scaled, wl.tenants(), span);
             List<TenantRow> aloneRows = new ArrayList<>();
             for (Tenant t : tenants) {
                 PolicySimulator.TenantRun a = alone.get(t.name());
@@ -150,11 +168,17 @@ public final class FairnessBenchmark {
             header(out);
             for (int k = 0; k < tenants.size(); k++) {
                 print(out, fairRows.get(k));
+                if (fairRows0 != null) {
+                    print(out, fairRows0.get(k));
+                }
                 print(out, oldRows.get(k));
                 print(out, aloneRows.get(k));
             }
             rows.addAll(fairRows);
             rows.addAll(oldRows);
+            if (fairRows0 != null) {
+                rows.addAll(fairRows0);
+            }
             rows.addAll(aloneRows);
             double totalFair = fairRun.result().goodput();
             double totalOld = oldRun.result().goodput();
@@ -162,6 +186,12 @@ public final class FairnessBenchmark {
                     w, totalFair / totalOld, totalFair / totalOld >= 0.95 ? "" : ", MISSED", totalFair, totalOld);
             Map<String, Object> g = new LinkedHashMap<>();
             g.put("goodput_fair_over_oldest_first", totalFair / totalOld);
+            if (fairRun0 != null) {
+                double total0 = fairRun0.result().goodput();
+                out.printf(Locale.ROOT, "RATIO %s total goodput fair-no-headroom ÷ oldest-first %.3f: %.3f/s%n", w,
+                        total0 / totalOld, total0);
+                g.put("goodput_fair_no_headroom_over_oldest_first", total0 / totalOld);
+            }
             for (int k = 0; k < tenants.size(); k++) {
                 Tenant t = tenants.get(k);
                 if (t.name().equals(HEAVY)) {
@@ -180,6 +210,14 @@ public final class FairnessBenchmark {
                 g.put(t.name() + "_of_fair_share_oldest_first", or.ofFairShare());
                 g.put(t.name() + "_p99_wait_over_alone", waitRatio);
                 g.put(t.name() + "_p99_wait_over_alone_oldest_first", oldWaitRatio);
+                if (fairRows0 != null) {
+                    TenantRow f0 = fairRows0.get(k);
+                    double wait0 = f0.p99Wait() / aloneRows.get(k).p99Wait();
+                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 wait ÷ alone %.2f%n",
+                            w, t.name(), f0.ofFairShare(), wait0);
+                    g.put(t.name() + "_of_fair_share_no_headroom", f0.ofFairShare());
+                    g.put(t.name() + "_p99_wait_over_alone_no_headroom", wait0);
+                }
             }
             goals.put(w, g);
         }
@@ -192,6 +230,9 @@ public final class FairnessBenchmark {
         setup.put("tenants", tenants);
         setup.put("seed", seed);
         setup.put("credits_per_instance", sim.settings().dispatch().maxInFlightBatchesPerInstance());
+        setup.put("headroom_credits", headroom);
+        setup.put("headroom_window_ms", headroomWindow);
+        setup.put("headroom_idle_instances", headroomIdle);
         setup.put("fairness", fair);
         summary.put("setup", setup);
         summary.put("goals", goals);

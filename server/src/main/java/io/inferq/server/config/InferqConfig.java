@@ -104,19 +104,23 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     /**
      * Dispatcher scheduling limits (see the dispatcher module's DispatchConfig).
      *
-     * @param sharedCredits several dispatcher processes draw on one set of batch credits per pool instance, kept in
-     *                      Hazelcast (README "Several dispatchers")
+     * @param sharedCredits    several dispatcher processes draw on one set of batch credits per pool instance, kept in
+     *                         Hazelcast (README "Several dispatchers")
+     * @param headroomCredits  free credits per pool kept for work below its share (README "Headroom credits")
+     * @param headroomWindowMs how long interactive work or a tenant, once seen, keeps the headroom reserved
      */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
             double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness,
-            boolean sharedCredits) {
+            boolean sharedCredits, int headroomCredits, long headroomWindowMs) {
         public Dispatcher {
             SettingDefinitions.checkChoice("dispatcher.policy", policy);
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
             bucketEdges = List.copyOf(bucketEdges);
             SettingDefinitions.check("dispatcher.max-queued-jobs", maxQueuedJobs);
             require(fairness != null, "dispatcher.fairness must be set");
+            SettingDefinitions.check("dispatcher.headroom-credits", headroomCredits);
+            SettingDefinitions.check("dispatcher.headroom-window-ms", headroomWindowMs);
         }
     }
 

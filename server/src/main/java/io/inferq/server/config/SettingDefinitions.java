@@ -110,6 +110,10 @@ final class SettingDefinitions {
         define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.NONE, "batch credits per pool instance");
         define("dispatcher.shared-credits", Type.BOOLEAN, "false", Bounds.NONE,
                 "several dispatcher processes share one set of batch credits per pool instance (in Hazelcast)");
+        define("dispatcher.headroom-credits", Type.INT, "1", Bounds.atLeast(0),
+                "free credits per pool kept for work below its share (0 = fully work-conserving)");
+        define("dispatcher.headroom-window-ms", Type.LONG, "30000", Bounds.atLeast(0),
+                "how long seen interactive work or tenants keep the headroom reserved");
         define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.NONE, "how much routing trusts cached prefixes");
         define("dispatcher.fairness.enabled", Type.BOOLEAN, "true", Bounds.NONE, "fair sharing between tenants");
         define("dispatcher.fairness.prefill-weight", Type.DOUBLE, "1.0", Bounds.NONE, "service per uncached prompt token (positive)");
