@@ -105,7 +105,7 @@ class RemoteValueStoreTest {
         try {
             RemoteValueStore a = RemoteValueStore.create(one, map, CHUNK, 256, 0, 0, Clock.systemUTC());
             RemoteValueStore b = RemoteValueStore.create(two, map, CHUNK, 256, 0, 0, Clock.systemUTC());
-            awaitClusterSafe(one);
+            awaitBalanced(one, two);
             Member twoMember = two.getCluster().getLocalMember();
             byte[] viaTwo = random(4 * CHUNK, 5);
             b.set("ns", b("via-two"), framed(viaTwo), 0);
@@ -155,11 +155,32 @@ class RemoteValueStoreTest {
         }
     }
 
-    private static void awaitClusterSafe(HazelcastInstance hz) {
+    /** Until both members own partitions, agree on every owner and no migration runs (placement is decided by the table). */
+    private static void awaitBalanced(HazelcastInstance one, HazelcastInstance two) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!hz.getPartitionService().isClusterSafe() && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(20_000_000);
+        while (!balanced(one, two) && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(50_000_000);
         }
-        assertThat(hz.getPartitionService().isClusterSafe()).isTrue();
+        assertThat(balanced(one, two)).as("the second member took its partitions").isTrue();
+    }
+
+    private static boolean balanced(HazelcastInstance one, HazelcastInstance two) {
+        if (!one.getPartitionService().isClusterSafe() || !two.getPartitionService().isClusterSafe()) {
+            return false;
+        }
+        Member second = two.getCluster().getLocalMember();
+        Map<Integer, Member> seenByTwo = new java.util.HashMap<>();
+        for (com.hazelcast.partition.Partition p : two.getPartitionService().getPartitions()) {
+            seenByTwo.put(p.getPartitionId(), p.getOwner());
+        }
+        boolean secondOwnsSome = false;
+        for (com.hazelcast.partition.Partition p : one.getPartitionService().getPartitions()) {
+            Member owner = p.getOwner();
+            if (owner == null || !owner.equals(seenByTwo.get(p.getPartitionId()))) {
+                return false;
+            }
+            secondOwnsSome |= owner.equals(second);
+        }
+        return secondOwnsSome;
     }
 }
