@@ -4,6 +4,7 @@ import com.hazelcast.config.EvictionConfig;
 import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.MaxSizePolicy;
+import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.internal.serialization.impl.HeapData;
 import com.hazelcast.map.IMap;
@@ -31,10 +32,15 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code <name>.heads}: namespaced key → a 36-byte head {@code [int magic][int length][int chunkCount]
  *       [long writeId][long checksum][long expiresAtMillis]}, followed by the value itself when it is small
- *       (≤ the chunk size: chunk count 0);</li>
- *   <li>{@code <name>.chunks}: {@code key + writeId + index} → at most {@code chunkBytes} of the value, so no
- *       Hazelcast entry of an 18 MB value is a G1 humongous object.</li>
+ *       (≤ the chunk size: chunk count 0), else by one placement byte per chunk;</li>
+ *   <li>{@code <name>.chunks}: {@code key + writeId + index + placement} → at most {@code chunkBytes} of the
+ *       value, so no Hazelcast entry of an 18 MB value is a G1 humongous object.</li>
  * </ul>
+ * The placement byte of a chunk is chosen by the writing member so that the chunk's key falls in a partition that
+ * member owns: the primary copy stays in the writer's process (only the backup crosses the network), and the
+ * writer's own later reads, LMCache's usual pattern, are served by its own member. Any process can still read
+ * the value: the head names every chunk's key. (On a Hazelcast client, or when ownership has moved since, the
+ * chunks are simply elsewhere.)
  * A write stores its chunks under a fresh random {@code writeId}, then replaces the head, then deletes the
  * chunks of the head it replaced. A read takes the head (one small round trip), serves the local copy when it
  * belongs to that same write, and otherwise fetches the chunks of that write and checks their checksum
@@ -71,6 +77,8 @@ public final class RemoteValueStore {
 
     private final IMap<String, byte[]> heads;
     private final IMap<String, Object> chunks;   // byte[] values; written as framed HeapData
+    private final HazelcastInstance hazelcast;
+    private final Member self;                    // null on a Hazelcast client
     private final int chunkBytes;
     private final Clock clock;
     private final LocalValueCache<LocalCopy> local;
@@ -85,15 +93,26 @@ public final class RemoteValueStore {
                 return null;
             }
             ByteBuffer b = ByteBuffer.wrap(raw);
-            if (b.getInt(0) != MAGIC) {
+            if (b.getInt(0) != MAGIC || b.getInt(8) < 0 || raw.length < HEAD_BYTES + b.getInt(8)) {
                 return null;
             }
             return new Head(b.getInt(4), b.getInt(8), b.getLong(12), b.getLong(20), b.getLong(28), raw);
         }
+
+        /** Placement byte of chunk {@code i}. */
+        int placement(int i) {
+            return raw[HEAD_BYTES + i] & 0xff;
+        }
+
+        String chunkKey(String hk, int i) {
+            return RemoteValueStore.chunkKey(hk, writeId, i, placement(i));
+        }
     }
 
-    private RemoteValueStore(IMap<String, byte[]> heads, IMap<String, Object> chunks, int chunkBytes, long localBytes,
-                             Clock clock) {
+    private RemoteValueStore(HazelcastInstance hazelcast, IMap<String, byte[]> heads, IMap<String, Object> chunks,
+                             int chunkBytes, long localBytes, Clock clock) {
+        this.hazelcast = hazelcast;
+        this.self = hazelcast.getLocalEndpoint() instanceof Member m ? m : null;
         this.heads = heads;
         this.chunks = chunks;
         this.chunkBytes = chunkBytes;
@@ -132,8 +151,8 @@ public final class RemoteValueStore {
             hazelcast.getConfig().addMapConfig(mapConfig(name + ".heads", Math.max(16, sharedMegabytes / 16), backupCount));
             hazelcast.getConfig().addMapConfig(mapConfig(name + ".chunks", sharedMegabytes, backupCount));
         }
-        return new RemoteValueStore(hazelcast.getMap(name + ".heads"), hazelcast.getMap(name + ".chunks"), chunkBytes,
-                localBytes, clock);
+        return new RemoteValueStore(hazelcast, hazelcast.getMap(name + ".heads"), hazelcast.getMap(name + ".chunks"),
+                chunkBytes, localBytes, clock);
     }
 
     static MapConfig mapConfig(String mapName, int megabytes, int backupCount) {
@@ -150,8 +169,32 @@ public final class RemoteValueStore {
         return namespace + '\u0000' + new String(key, StandardCharsets.ISO_8859_1);
     }
 
-    private static String chunkKey(String headKey, long writeId, int index) {
-        return headKey + '\u0000' + Long.toHexString(writeId) + ':' + index;
+    static String chunkKey(String headKey, long writeId, int index, int placement) {
+        return headKey + '\u0000' + Long.toHexString(writeId) + ':' + index + '/' + placement;
+    }
+
+    /** Tries of {@link #placement}: with n members, a try lands on this member's partitions with odds 1/n. */
+    private static final int PLACEMENT_TRIES = 64;
+
+    /**
+     * The placement byte that puts chunk {@code index} of this write in a partition this member owns (0 when none
+     * does within {@value #PLACEMENT_TRIES} tries, or on a client).
+     */
+    private int placement(String hk, long writeId, int index) {
+        if (self == null) {
+            return 0;
+        }
+        try {
+            for (int p = 0; p < PLACEMENT_TRIES; p++) {
+                Member owner = hazelcast.getPartitionService().getPartition(chunkKey(hk, writeId, index, p)).getOwner();
+                if (self.equals(owner)) {
+                    return p;
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("remote KV tier: partition table unavailable, chunk placed by its hash: {}", e.toString());
+        }
+        return 0;
     }
 
     /** The largest part {@link #set} stores as one Hazelcast entry. */
@@ -209,14 +252,18 @@ public final class RemoteValueStore {
         int count = inline ? 0 : value.parts();
         long hzTtl = ttlMillis > 0 ? ttlMillis + TTL_GRACE_MILLIS : 0;
         CompletableFuture<Void> written = CompletableFuture.completedFuture(null);
+        byte[] placements = new byte[0];
         if (!inline) {
             // one operation per chunk, all in flight together: a batch (setAllAsync) would become one operation per
             // member holding half the value, serialized into a growing buffer of megabytes (humongous arrays)
             CompletableFuture<?>[] writes = new CompletableFuture<?>[count];
+            placements = new byte[count];
             for (int i = 0; i < count; i++) {
                 // a framed part is already Hazelcast's serialized byte[]: handed over as is, not copied again
                 Object chunk = value.offset() == FRAME ? new HeapData(value.array(i)) : value.array(i);
-                String ck = chunkKey(hk, writeId, i);
+                int placement = placement(hk, writeId, i);
+                placements[i] = (byte) placement;
+                String ck = chunkKey(hk, writeId, i, placement);
                 writes[i] = (hzTtl > 0 ? chunks.setAsync(ck, chunk, hzTtl, TimeUnit.MILLISECONDS) : chunks.setAsync(ck, chunk))
                         .toCompletableFuture();
             }
@@ -225,11 +272,9 @@ public final class RemoteValueStore {
         long checksum = checksum(writeId, value);   // while the chunks travel
         written.join();
         byte[] only = inline && value.parts() == 1 ? value.toArray() : new byte[0];
-        ByteBuffer head = ByteBuffer.allocate(HEAD_BYTES + (inline ? only.length : 0));
+        ByteBuffer head = ByteBuffer.allocate(HEAD_BYTES + (inline ? only.length : count));
         head.putInt(MAGIC).putInt((int) length).putInt(count).putLong(writeId).putLong(checksum).putLong(expiresAt);
-        if (inline) {
-            head.put(only);
-        }
+        head.put(inline ? only : placements);
         byte[] old = hzTtl > 0 ? heads.put(hk, head.array(), hzTtl, TimeUnit.MILLISECONDS) : heads.put(hk, head.array());
         if (keepsLocalCopies()) {
             local.put(hk, new LocalCopy(writeId, value));
@@ -306,7 +351,7 @@ public final class RemoteValueStore {
         // one get per chunk, all in flight together (not getAll: see set)
         List<CompletableFuture<Object>> reads = new ArrayList<>(h.chunkCount());
         for (int i = 0; i < h.chunkCount(); i++) {
-            reads.add(chunks.getAsync(chunkKey(hk, h.writeId(), i)).toCompletableFuture());
+            reads.add(chunks.getAsync(h.chunkKey(hk, i)).toCompletableFuture());
         }
         byte[][] v = new byte[h.chunkCount()][];
         long total = 0;
@@ -405,7 +450,7 @@ public final class RemoteValueStore {
             return;
         }
         for (int i = 0; i < old.chunkCount(); i++) {
-            chunks.deleteAsync(chunkKey(hk, old.writeId(), i));   // not waited for: a leftover chunk is only memory
+            chunks.deleteAsync(old.chunkKey(hk, i));   // not waited for: a leftover chunk is only memory
         }
     }
 

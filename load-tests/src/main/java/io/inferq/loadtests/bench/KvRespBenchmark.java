@@ -91,7 +91,7 @@ public final class KvRespBenchmark {
                         + " per system in %d alternating rounds; inferq: %d Hazelcast member(s) in this JVM, backup-count %d,"
                         + " %d MiB of values per member (Redis: maxmemory %d MiB), local copy %d MiB%n",
                 clients, valueBytes / 1e6, getFraction * 100, keys, seconds, warmup, rounds, members, backups,
-                (sharedBytes / members) >> 20, sharedBytes >> 20, localBytes >> 20);
+                sharedBytes >> 20, sharedBytes >> 20, localBytes >> 20);
         List<Result> results = new ArrayList<>();
         List<HazelcastInstance> hz = new ArrayList<>();
         Vertx vertx = Vertx.vertx();
@@ -106,9 +106,8 @@ public final class KvRespBenchmark {
                 hz.add(HazelcastLauncher.start(new InferqConfig.Hazelcast(true, port, cluster,
                         List.of("127.0.0.1:" + firstPort)), "127.0.0.1", List.of()));
             }
-            // the cluster's primary copies together get Redis's maxmemory (each member a share, backups on top)
             RemoteValueStore store = RemoteValueStore.create(hz.get(0), "bench.kv.remote", 256 * 1024,
-                    (int) Math.max(1, (sharedBytes / members) >> 20), backups, localBytes, Clock.systemUTC());
+                    (int) (sharedBytes >> 20), backups, localBytes, Clock.systemUTC());
             server = new RespServer(vertx, store, RespSettings.loopback(0));
             int inferqPort = server.start().toCompletionStage().toCompletableFuture().join();
             // a real Redis, as its own process
