@@ -527,7 +527,7 @@ public final class InferqServer implements AutoCloseable {
         return new DispatchConfig(LengthBuckets.of(edges), d.interactiveMaxWaitMs(), d.batchMaxWaitMs(),
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
                 config.kvCache().blockTokens(), d.prefixOverlapWeight(), true, 256, d.dispatchToIdleInstances())
-                .withHeadroom(d.headroomCredits(), d.headroomWindowMs());
+                .withHeadroom(d.headroomCredits(), d.headroomWindowMs()).withHeadroomIdleInstances(d.headroomIdleInstances());
     }
 
     private FairnessConfig fairnessConfig() {

@@ -105,7 +105,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
             double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness, int headroomCredits,
-            long headroomWindowMs) {
+            long headroomWindowMs, int headroomIdleInstances) {
         public Dispatcher {
             require(Set.of("estimated-completion", "round-robin", "least-loaded", "random").contains(policy),
                     "dispatcher.policy must be one of estimated-completion, round-robin, least-loaded, random; was '" + policy + "'");
@@ -115,6 +115,8 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             require(fairness != null, "dispatcher.fairness must be set");
             require(headroomCredits >= 0, "dispatcher.headroom-credits must not be negative, was " + headroomCredits);
             require(headroomWindowMs >= 0, "dispatcher.headroom-window-ms must not be negative, was " + headroomWindowMs);
+            require(headroomIdleInstances >= 0,
+                    "dispatcher.headroom-idle-instances must not be negative, was " + headroomIdleInstances);
         }
     }
 
