@@ -37,7 +37,23 @@ import java.util.Collections;
  * job has waited {@link DispatchConfig#batchPromotionAfterMs()}: from then on it competes with interactive work
  * by enqueue time, so a sustained interactive burst delays batch work by at most that long plus the
  * interactive work that arrived before it — the batch lane never starves. Interactive groups that are not
- * ready yet (still filling) do not reserve credits.
+ * ready yet (still filling) do not reserve credits. With headroom ({@link DispatchConfig#headroomCredits()} &gt; 0)
+ * a group is promoted only when, in addition, no batch of its (model, bucket) was dispatched for that long: a large
+ * batch working through its backlog is being served, not starved.
+ *
+ * <h2>Headroom</h2>
+ * A credit is one batch in flight and a started batch runs to its end, so a work-conserving dispatcher hands every free
+ * credit to a flood and a newly arriving job below its share waits for a whole batch to finish. With
+ * {@link DispatchConfig#headroomCredits()} = R &gt; 0, each pool keeps its last {@code min(R, credits − 1)} free
+ * credits for work below its share: (a) a batch-lane group that is not promoted may not take them while interactive
+ * work for its model was seen (enqueued or queued) within {@link DispatchConfig#headroomWindowMs()}; (b) with fair
+ * sharing, a group whose fair-order head tenant holds at least its weighted share of the model's credits (among the
+ * tenants seen within the window, holding credits or backlogged) may not take them — the reserve then goes to the
+ * group's tenants below their share, if any. A batch counts for the tenant with most tokens in it. With no recent
+ * interactive work and one active tenant nothing is reserved. Optionally ({@link DispatchConfig#headroomIdleInstances()})
+ * restricted work also may not start on one of the model's last idle instances. Every class can always use at least
+ * one credit per pool; a group held only by the reserve is woken when the reservation lapses
+ * ({@link #nextDecisionAtMs}) or a batch finishes, so no job waits for ever.
  *
  * <h2>Batch forming</h2>
  * A group is <em>ready</em> when it holds enough to fill a batch for the smallest pool of its model (its
@@ -170,6 +186,8 @@ public final class DispatchScheduler {
         final Map<String, Long> tenantSeenMs = new HashMap<>();
         /** Headroom: batch credits of this model's pools held per tenant (each batch counts for its main tenant). */
         final Map<String, Integer> tenantInFlight = new HashMap<>();
+        /** Headroom: when a batch-lane batch of each length bucket was last dispatched. */
+        final Map<Integer, Long> batchDispatchedMs = new HashMap<>();
         /** Headroom: whether the last decision kept this model's pools' reserve (for the gauge). */
         boolean headroomInForce;
 
@@ -1054,8 +1072,23 @@ public final class DispatchScheduler {
 
     /** Interactive, or batch-lane promoted by age: served before the (unpromoted) batch lane. */
     private boolean urgent(BucketQueue g, long nowMs) {
-        return g.key.lane() == JobLane.INTERACTIVE
-                || nowMs - g.head().enqueuedAtMs() >= config.batchPromotionAfterMs();
+        return g.key.lane() == JobLane.INTERACTIVE || nowMs >= promotedAtMs(g);
+    }
+
+    /**
+     * When a batch-lane group is promoted: once its oldest job has waited the promotion time and, with headroom, its
+     * bucket has had no batch dispatched for as long — a lane that is being served (a large batch working through its
+     * backlog) is not starving, and promoting it would take the headroom kept for interactive work.
+     */
+    private long promotedAtMs(BucketQueue g) {
+        long at = g.head().enqueuedAtMs() + config.batchPromotionAfterMs();
+        if (config.headroomCredits() > 0) {
+            Long last = models.get(g.key.model()).batchDispatchedMs.get(g.key.bucket());
+            if (last != null) {
+                at = Math.max(at, last + config.batchPromotionAfterMs());
+            }
+        }
+        return at;
     }
 
     private boolean ready(BucketQueue g, long nowMs) {
@@ -1159,6 +1192,9 @@ public final class DispatchScheduler {
             unaccount(g, j);
         }
         ModelState m = models.get(g.key.model());
+        if (g.key.lane() == JobLane.BATCH) {
+            m.batchDispatchedMs.put(g.key.bucket(), nowMs);
+        }
         Map<String, Long> tokensOf = new HashMap<>();
         String main = null;
         for (QueuedJob j : jobs) {
@@ -1284,7 +1320,7 @@ public final class DispatchScheduler {
             long enq = g.head().enqueuedAtMs();
             next = earliestAfter(next, enq + maxWait(g.key.lane()), nowMs);
             if (g.key.lane() == JobLane.BATCH) {
-                next = earliestAfter(next, enq + config.batchPromotionAfterMs(), nowMs);
+                next = earliestAfter(next, promotedAtMs(g), nowMs);
             }
         }
         if (!groups.isEmpty()) {

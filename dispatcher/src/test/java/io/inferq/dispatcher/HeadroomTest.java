@@ -59,6 +59,28 @@ class HeadroomTest {
     }
 
     @Test
+    void aBatchLaneThatIsBeingServedIsNotPromotedOverTheReserve() {
+        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(1_000)
+                .withHeadroom(1, WINDOW);
+        DispatchScheduler s = new DispatchScheduler(cfg, FairnessConfig.defaults(),
+                List.of(Fixtures.pool("p", "m", 1, 10_000, 1, Fixtures.linear(1000, 0.001))),
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+        s.enqueue(job("i0", "t", INTERACTIVE, 0));
+        s.batchFinished("p", s.formBatches(0).get(0).batchId(), 1);
+        for (int i = 0; i < 40; i++) {
+            s.enqueue(job("b" + i, "t", BATCH, 1));
+        }
+        List<BatchPlan> inFlight = new ArrayList<>(s.formBatches(200));
+        assertThat(inFlight).hasSize(3);
+        // the jobs' age passes the promotion time, but the lane gets a batch every 200 ms: the reserve stays
+        for (long t = 400; t < 5_000; t += 200) {
+            s.batchFinished("p", inFlight.remove(0).batchId(), t);
+            inFlight.addAll(s.formBatches(t));
+            assertThat(s.freeBatchCredits("p")).as("t=" + t).isEqualTo(1);
+        }
+    }
+
+    @Test
     void anInteractiveJobTakesTheReservedCreditAtOnce() {
         DispatchScheduler s = afterInteractive(1);
         assertThat(s.formBatches(2_000)).hasSize(3);

@@ -123,7 +123,7 @@ final class DispatcherWiring {
                 d.batchPromotionAfterMs(), d.maxQueuedJobs(), d.tenantQueuedTokens(), quotas, d.maxInFlightBatchesPerInstance(),
                 config.kvCache().blockTokens(), d.prefixOverlapWeight(), DispatchConfig.defaults().expireOnPredictedMiss(),
                 DispatchConfig.defaults().referenceOutputTokens(), d.dispatchToIdleInstances())
-                .withHeadroom(d.headroomCredits(), d.headroomWindowMs());
+                .withHeadroom(d.headroomCredits(), d.headroomWindowMs()).withHeadroomIdleInstances(d.headroomIdleInstances());
     }
 
     private FairnessConfig fairnessConfig() {

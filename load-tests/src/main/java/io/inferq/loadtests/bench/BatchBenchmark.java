@@ -65,75 +65,98 @@ public final class BatchBenchmark {
         double rate = f.positive("interactive-rate", 4);
         double seconds = f.positive("interactive-seconds", 30);
         boolean skipTtft = f.bool("skip-ttft");
+        boolean skipThroughput = f.bool("skip-throughput");
+        int headroom = f.intValue("headroom-credits", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_CREDITS);
+        int headroomIdle = f.intValue("headroom-idle-instances",
+                io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
+        boolean skipHeadroomOff = f.bool("skip-headroom-off");
         Path dir = LoadCommand.outDir(f, "bench-batch");
         f.rejectUnknown();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("command", "bench-batch");
         m.put("lines", lines);
+        m.put("headroom_credits", headroom);
+        m.put("headroom_idle_instances", headroomIdle);
         try {
             String prompt = PromptText.build(promptTokens, List.of(), 0, 1);
             Path input = writeInput(dir.resolve("input.jsonl"), lines, prompt, 1);
             Path warmInput = writeInput(dir.resolve("warmup.jsonl"), Math.max(1, warmup), prompt, 1);
-            out.printf(Locale.ROOT, "part 1: %d requests on an instant fleet (time-scale %.0g)%n", lines, timeScale);
-            try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(timeScale)
-                    .extra(t -> ((com.fasterxml.jackson.databind.node.ObjectNode) t.get("batches")).put("max-lines", Math.max(lines, 50_000))))) {
-                String url = "http://127.0.0.1:" + server.httpPort();
-                Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
-                if (warmup > 0) {
-                    individual(url, server, s, warmup, promptTokens, out);
-                    runBatch(url, warmInput, out);
+            if (!skipThroughput) {
+                out.printf(Locale.ROOT, "part 1: %d requests on an instant fleet (time-scale %.0g)%n", lines, timeScale);
+                try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(timeScale)
+                        .extra(t -> ((com.fasterxml.jackson.databind.node.ObjectNode) t.get("batches")).put("max-lines", Math.max(lines, 50_000))))) {
+                    String url = "http://127.0.0.1:" + server.httpPort();
+                    Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
+                    if (warmup > 0) {
+                        individual(url, server, s, warmup, promptTokens, out);
+                        runBatch(url, warmInput, out);
+                    }
+                    HeapPeak heap1 = HeapPeak.start();
+                    Replayer.Result r = individual(url, server, s, lines, promptTokens, out);
+                    long jobsHeap = heap1.stop();
+                    long finished = r.outcomes().stream().filter(JobOutcome::finished).count();
+                    double jobRate = finished / r.wallSeconds();
+                    out.printf(Locale.ROOT, "individual POST /v1/jobs: %d of %d finished in %.1f s: %.0f jobs/s; peak heap %d MiB%n",
+                            finished, lines, r.wallSeconds(), jobRate, jobsHeap >> 20);
+                    System.gc();
+                    HeapPeak heap2 = HeapPeak.start();
+                    BatchRun b = runBatch(url, input, out);
+                    long batchHeap = heap2.stop();
+                    double lineRate = b.lines / b.seconds;
+                    out.printf(Locale.ROOT, "batch: %d lines %s in %.1f s from create (validated after %.1f s): %.0f lines/s; "
+                            + "upload %.1f s; peak heap %d MiB%n", b.lines, b.status, b.seconds, b.validatedSeconds,
+                            lineRate, b.uploadSeconds, batchHeap >> 20);
+                    out.printf(Locale.ROOT, "RATIO batch lines/s ÷ individual jobs/s = %.2f   (goal ≥ 1)%n", lineRate / jobRate);
+                    m.put("individual_jobs_per_s", ReplayReport.round(jobRate));
+                    m.put("individual_peak_heap_mib", jobsHeap >> 20);
+                    m.put("batch_lines_per_s", ReplayReport.round(lineRate));
+                    m.put("batch_status", b.status);
+                    m.put("batch_seconds", ReplayReport.round(b.seconds));
+                    m.put("batch_validated_s", ReplayReport.round(b.validatedSeconds));
+                    m.put("batch_peak_heap_mib", batchHeap >> 20);
+                    m.put("ratio_batch_vs_individual", ReplayReport.round(lineRate / jobRate));
                 }
-                HeapPeak heap1 = HeapPeak.start();
-                Replayer.Result r = individual(url, server, s, lines, promptTokens, out);
-                long jobsHeap = heap1.stop();
-                long finished = r.outcomes().stream().filter(JobOutcome::finished).count();
-                double jobRate = finished / r.wallSeconds();
-                out.printf(Locale.ROOT, "individual POST /v1/jobs: %d of %d finished in %.1f s: %.0f jobs/s; peak heap %d MiB%n",
-                        finished, lines, r.wallSeconds(), jobRate, jobsHeap >> 20);
-                System.gc();
-                HeapPeak heap2 = HeapPeak.start();
-                BatchRun b = runBatch(url, input, out);
-                long batchHeap = heap2.stop();
-                double lineRate = b.lines / b.seconds;
-                out.printf(Locale.ROOT, "batch: %d lines %s in %.1f s from create (validated after %.1f s): %.0f lines/s; "
-                        + "upload %.1f s; peak heap %d MiB%n", b.lines, b.status, b.seconds, b.validatedSeconds,
-                        lineRate, b.uploadSeconds, batchHeap >> 20);
-                out.printf(Locale.ROOT, "RATIO batch lines/s ÷ individual jobs/s = %.2f   (goal ≥ 1)%n", lineRate / jobRate);
-                m.put("individual_jobs_per_s", ReplayReport.round(jobRate));
-                m.put("individual_peak_heap_mib", jobsHeap >> 20);
-                m.put("batch_lines_per_s", ReplayReport.round(lineRate));
-                m.put("batch_status", b.status);
-                m.put("batch_seconds", ReplayReport.round(b.seconds));
-                m.put("batch_validated_s", ReplayReport.round(b.validatedSeconds));
-                m.put("batch_peak_heap_mib", batchHeap >> 20);
-                m.put("ratio_batch_vs_individual", ReplayReport.round(lineRate / jobRate));
             }
             if (!skipTtft) {
                 Path ttftInput = writeInput(dir.resolve("ttft-batch.jsonl"), ttftBatchLines, prompt, 16);
                 out.printf(Locale.ROOT, "part 2: interactive TTFT on the simulated mixed fleet (time-scale %.0f), %.1f jobs/s for %.0f s, "
                         + "without and with a %d-line batch%n", ttftTimeScale, rate, seconds, ttftBatchLines);
-                try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(ttftTimeScale))) {
-                    String url = "http://127.0.0.1:" + server.httpPort();
-                    Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
-                    double[] alone = ttft(paced(url, server, s, rate, seconds, promptTokens, out));
-                    String fileId = upload(url, ttftInput);
-                    String batchId = create(url, fileId);
-                    awaitRunning(url, batchId);
-                    double[] withBatch = ttft(paced(url, server, s, rate, seconds, promptTokens, out));
-                    JsonObject during = get(url, batchId);
-                    post(url, "/v1/batches/" + batchId + "/cancel");
-                    double p99Ratio = Stats.pct(withBatch, 0.99) / Stats.pct(alone, 0.99);
-                    out.printf(Locale.ROOT, "interactive TTFT alone:      p50 %.0f ms, p99 %.0f ms (%d jobs)%n", Stats.pct(alone, 0.5) * 1000,
-                            Stats.pct(alone, 0.99) * 1000, alone.length);
-                    out.printf(Locale.ROOT, "interactive TTFT with batch: p50 %.0f ms, p99 %.0f ms (%d jobs; the batch had %s of %d lines done)%n",
-                            Stats.pct(withBatch, 0.5) * 1000, Stats.pct(withBatch, 0.99) * 1000, withBatch.length,
-                            during.getJsonObject("request_counts").getInteger("completed"), ttftBatchLines);
-                    out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2)%n", p99Ratio);
-                    m.put("ttft_alone_p50_ms", ReplayReport.round(Stats.pct(alone, 0.5) * 1000));
-                    m.put("ttft_alone_p99_ms", ReplayReport.round(Stats.pct(alone, 0.99) * 1000));
-                    m.put("ttft_with_batch_p50_ms", ReplayReport.round(Stats.pct(withBatch, 0.5) * 1000));
-                    m.put("ttft_with_batch_p99_ms", ReplayReport.round(Stats.pct(withBatch, 0.99) * 1000));
-                    m.put("ratio_ttft_p99", ReplayReport.round(p99Ratio));
+                // the configured headroom, then (side by side) the fully work-conserving dispatcher: headroom 0
+                List<int[]> variants = new java.util.ArrayList<>();
+                variants.add(new int[] {headroom, headroomIdle});
+                if (!skipHeadroomOff && (headroom != 0)) {
+                    variants.add(new int[] {0, 0});
+                }
+                for (int[] v : variants) {
+                    String tag = v[0] == 0 ? "headroom 0 (work-conserving)" : "headroom " + v[0] + " credit(s)/pool, "
+                            + v[1] + " idle instance(s)";
+                    String key = variants.size() > 1 && v != variants.get(0) ? "_headroom_off" : "";
+                    out.printf(Locale.ROOT, "-- %s%n", tag);
+                    try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(ttftTimeScale)
+                            .extra(t -> ((com.fasterxml.jackson.databind.node.ObjectNode) t.get("dispatcher"))
+                                    .put("headroom-credits", v[0]).put("headroom-idle-instances", v[1])))) {
+                        String url = "http://127.0.0.1:" + server.httpPort();
+                        Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
+                        double[] alone = ttft(paced(url, server, s, rate, seconds, promptTokens, out));
+                        String fileId = upload(url, ttftInput);
+                        String batchId = create(url, fileId);
+                        awaitRunning(url, batchId);
+                        double[] withBatch = ttft(paced(url, server, s, rate, seconds, promptTokens, out));
+                        JsonObject during = get(url, batchId);
+                        post(url, "/v1/batches/" + batchId + "/cancel");
+                        double p99Ratio = Stats.pct(withBatch, 0.99) / Stats.pct(alone, 0.99);
+                        out.printf(Locale.ROOT, "interactive TTFT alone:      p50 %.0f ms, p99 %.0f ms (%d jobs)%n", Stats.pct(alone, 0.5) * 1000,
+                                Stats.pct(alone, 0.99) * 1000, alone.length);
+                        out.printf(Locale.ROOT, "interactive TTFT with batch: p50 %.0f ms, p99 %.0f ms (%d jobs; the batch had %s of %d lines done)%n",
+                                Stats.pct(withBatch, 0.5) * 1000, Stats.pct(withBatch, 0.99) * 1000, withBatch.length,
+                                during.getJsonObject("request_counts").getInteger("completed"), ttftBatchLines);
+                        out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2; %s)%n", p99Ratio, tag);
+                        m.put("ttft_alone_p50_ms" + key, ReplayReport.round(Stats.pct(alone, 0.5) * 1000));
+                        m.put("ttft_alone_p99_ms" + key, ReplayReport.round(Stats.pct(alone, 0.99) * 1000));
+                        m.put("ttft_with_batch_p50_ms" + key, ReplayReport.round(Stats.pct(withBatch, 0.5) * 1000));
+                        m.put("ttft_with_batch_p99_ms" + key, ReplayReport.round(Stats.pct(withBatch, 0.99) * 1000));
+                        m.put("ratio_ttft_p99" + key, ReplayReport.round(p99Ratio));
+                    }
                 }
             }
             Bench.writeJson(dir.resolve("summary.json"), m);

@@ -108,11 +108,12 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      *                         Hazelcast (README "Several dispatchers")
      * @param headroomCredits  free credits per pool kept for work below its share (README "Headroom credits")
      * @param headroomWindowMs how long interactive work or a tenant, once seen, keeps the headroom reserved
+     * @param headroomIdleInstances instances per pool kept idle for work below its share (README "Headroom credits")
      */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
             double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness,
-            boolean sharedCredits, int headroomCredits, long headroomWindowMs) {
+            boolean sharedCredits, int headroomCredits, long headroomWindowMs, int headroomIdleInstances) {
         public Dispatcher {
             SettingDefinitions.checkChoice("dispatcher.policy", policy);
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
@@ -121,6 +122,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             require(fairness != null, "dispatcher.fairness must be set");
             SettingDefinitions.check("dispatcher.headroom-credits", headroomCredits);
             SettingDefinitions.check("dispatcher.headroom-window-ms", headroomWindowMs);
+            SettingDefinitions.check("dispatcher.headroom-idle-instances", headroomIdleInstances);
         }
     }
 

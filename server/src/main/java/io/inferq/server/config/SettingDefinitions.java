@@ -114,6 +114,8 @@ final class SettingDefinitions {
                 "free credits per pool kept for work below its share (0 = fully work-conserving)");
         define("dispatcher.headroom-window-ms", Type.LONG, "30000", Bounds.atLeast(0),
                 "how long seen interactive work or tenants keep the headroom reserved");
+        define("dispatcher.headroom-idle-instances", Type.INT, "0", Bounds.atLeast(0),
+                "idle instances per model kept for work below its share (with headroom-credits > 0)");
         define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.NONE, "how much routing trusts cached prefixes");
         define("dispatcher.fairness.enabled", Type.BOOLEAN, "true", Bounds.NONE, "fair sharing between tenants");
         define("dispatcher.fairness.prefill-weight", Type.DOUBLE, "1.0", Bounds.NONE, "service per uncached prompt token (positive)");
