@@ -34,6 +34,10 @@ import org.apache.kafka.clients.admin.NewTopic;
  * proves, from Kafka (read_committed) and the receiver, that every accepted job reached exactly one terminal state,
  * every Kafka request has exactly one committed result, and every terminal job's webhook was delivered or
  * dead-lettered, with one {@code webhook-id} per job. Prints one row per fault; exit code 0 only when all hold.
+ *
+ * <p>{@code --split}: the broker ({@code InferqCommand broker}), the ingress, the dispatcher and the workers each run as
+ * a process of their own ({@code serve --roles …} against that broker as an external Kafka, and against a Hazelcast
+ * member in this process as the external cluster), and each is killed alone.
  */
 public final class ChaosCommand {
     static final List<String> ALL_FAULTS = List.of("kill", "sigterm", "hazelcast-member", "webhook-fail", "webhook-hang",
@@ -65,6 +69,8 @@ public final class ChaosCommand {
         f.rejectUnknown();
         // the load's Kafka clients warn on every reconnect while the server is down: expected here, and noise
         org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.kafka", org.apache.logging.log4j.Level.ERROR);
+        // so do the Hazelcast members this process runs (split mode, hazelcast-member) when a killed client's connection resets
+        org.apache.logging.log4j.core.config.Configurator.setLevel("com.hazelcast", org.apache.logging.log4j.Level.ERROR);
         for (String fault : faults) {
             if (split ? !SPLIT_KILLS.contains(fault) && (!ALL_FAULTS.contains(fault) || WHOLE_SERVER_ONLY.contains(fault))
                     : !ALL_FAULTS.contains(fault)) {
