@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 /** The {@code inferq} command line: {@code serve} runs a process, {@code topics} lists a cluster's topics. */
 @Command(name = "inferq", mixinStandardHelpOptions = true, version = "inferq 0.1.0",
         description = "Event-driven job queue for LLM inference on a heterogeneous accelerator fleet.",
-        subcommands = {InferqCommand.Serve.class, InferqCommand.Topics.class, CommandLine.HelpCommand.class})
+        subcommands = {InferqCommand.Serve.class, InferqCommand.Topics.class, BrokerCommand.class, CommandLine.HelpCommand.class})
 public final class InferqCommand implements Runnable {
 
     public static void main(String[] args) {

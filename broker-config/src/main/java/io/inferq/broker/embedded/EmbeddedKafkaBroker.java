@@ -121,6 +121,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         p.put("share.coordinator.state.topic.replication.factor", "1");
         p.put("share.coordinator.state.topic.min.isr", "1");
         p.put("group.initial.rebalance.delay.ms", "0");
+        // a restart after kill -9: the controller (this same node) replays the dead incarnation's registration as live
+        // and refuses the new one (DUPLICATE_BROKER_REGISTRATION) until that session expires, counted from the
+        // controller's activation; with Kafka's 9 s default that wait was the largest part of a restart. Broker and
+        // controller share this JVM and talk over loopback, so a heartbeat is only late when the whole process stalls:
+        // a stall beyond the session fences the broker until its next heartbeat (clients retry), which is the price
+        p.put("broker.heartbeat.interval.ms", String.valueOf(HEARTBEAT_INTERVAL_MS));
+        p.put("broker.session.timeout.ms", String.valueOf(SESSION_TIMEOUT_MS));
         p.put("auto.create.topics.enable", "false");
         p.put("log.flush.interval.messages", String.valueOf(Long.MAX_VALUE));
         p.put("log.cleaner.dedupe.buffer.size", String.valueOf(8 * 1024 * 1024));
@@ -200,6 +207,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                     + " an unclean stop", e.toString());
         }
     }
+
+    /**
+     * The broker's heartbeat to its own controller (Kafka's default: 2 s). The controller records a heartbeat's arrival
+     * before queueing it, so a busy controller does not fence the broker; a queued heartbeat older than half this interval
+     * is answered {@code REQUEST_TIMED_OUT} (logged as "controller event queue overloaded"), so shorter means more of those.
+     */
+    static final int HEARTBEAT_INTERVAL_MS = 1000;
+    /** Broker session (Kafka's default: 9 s): how long a restart after kill -9 may wait for the dead incarnation's. */
+    static final int SESSION_TIMEOUT_MS = 4000;
 
     /** How long the hanging-transaction check waits for transactions the coordinator is still finishing. */
     static final long HANGING_SETTLE_MS = 15_000;

@@ -49,7 +49,10 @@ public final class PoolWorker implements AutoCloseable {
         LOG.info("pool {} ({}): {} worker slot(s) started", settings.poolId(), settings.chip(), slots.size());
     }
 
-    /** @return true when every slot has joined the pool's consumer group and its producer is ready */
+    /**
+     * @return true when every slot has joined the pool's consumer group, its transactional producer is initialised, and it
+     *         knows where to read each partition it owns (its committed offset fetched)
+     */
     public boolean isReady() {
         return slots.stream().allMatch(WorkerSlot::isReady);
     }

@@ -100,6 +100,8 @@ final class WorkerSlot {
 
     private static final class RebalanceWatch implements org.apache.kafka.clients.consumer.ConsumerRebalanceListener {
         final java.util.Set<TopicPartition> revoked = new java.util.HashSet<>();
+        /** The group has given this consumer an assignment (possibly empty) and not taken its membership away since. */
+        boolean member;
 
         @Override
         public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
@@ -108,11 +110,13 @@ final class WorkerSlot {
 
         @Override
         public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+            member = true;
         }
 
         @Override
         public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
             revoked.addAll(partitions);
+            member = false;
         }
     }
     /** How often the slot polls Kafka (every partition paused) while its engine call runs. */
@@ -220,7 +224,7 @@ final class WorkerSlot {
                 c.subscribe(List.of(TopicCatalogue.poolTopic(settings.poolId())), rebalances);
                 while (running.get()) {
                     var records = c.poll(Duration.ofMillis(200));
-                    ready = true;
+                    ready = canRead(c);
                     for (ConsumerRecord<String, byte[]> record : records) {
                         handle(record, c, tx, events);
                     }
@@ -244,6 +248,27 @@ final class WorkerSlot {
             }
         }
         ready = false;
+    }
+
+    /**
+     * Whether this slot can take work: it is a member of the pool's group and knows where to read every partition it owns.
+     * A partition whose start offset cannot be fetched — e.g. its committed offset sits in a transaction that never ends
+     * ({@code UNSTABLE_OFFSET_COMMIT}), where the consumer waits for it forever — makes the slot not ready, so {@code /ready}
+     * shows the stalled pool instead of a slot that polls nothing. Slot thread only; never waits (a zero timeout: a position not
+     * known yet is asked for, and the next poll goes on fetching it).
+     */
+    private boolean canRead(KafkaConsumer<String, byte[]> c) {
+        if (!rebalances.member) {
+            return false;
+        }
+        for (TopicPartition tp : c.assignment()) {
+            try {
+                c.position(tp, Duration.ZERO);
+            } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

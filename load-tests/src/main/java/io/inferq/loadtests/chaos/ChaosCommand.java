@@ -34,10 +34,18 @@ import org.apache.kafka.clients.admin.NewTopic;
  * proves, from Kafka (read_committed) and the receiver, that every accepted job reached exactly one terminal state,
  * every Kafka request has exactly one committed result, and every terminal job's webhook was delivered or
  * dead-lettered, with one {@code webhook-id} per job. Prints one row per fault; exit code 0 only when all hold.
+ *
+ * <p>{@code --split}: the broker ({@code InferqCommand broker}), the ingress, the dispatcher and the workers each run as
+ * a process of their own ({@code serve --roles …} against that broker as an external Kafka, and against a Hazelcast
+ * member in this process as the external cluster), and each is killed alone.
  */
 public final class ChaosCommand {
     static final List<String> ALL_FAULTS = List.of("kill", "sigterm", "hazelcast-member", "webhook-fail", "webhook-hang",
             "webhook-410", "webhook-vanish", "engine-429", "engine-500", "engine-timeout");
+    /** Split mode ({@code --split}): the broker and each role in a process of its own, each killed alone. */
+    static final List<String> SPLIT_KILLS = List.of("kill-ingress", "kill-dispatcher", "kill-workers", "kill-broker");
+    /** Faults that need the whole server in one process. */
+    static final List<String> WHOLE_SERVER_ONLY = List.of("kill", "sigterm");
     static final String REPLY_TOPIC = "chaos.replies";
     static final String MODEL = "deepseek-v2-lite";
 
@@ -45,8 +53,10 @@ public final class ChaosCommand {
     }
 
     public static int run(Flags f, PrintStream out) {
-        int kills = f.intValue("kills", 10);
-        List<String> faults = List.of(f.string("faults", String.join(",", ALL_FAULTS)).split(","));
+        boolean split = f.bool("split");
+        boolean cds = f.bool("cds");
+        int kills = f.intValue("kills", split ? 1 : 10);
+        List<String> faults = List.of(f.string("faults", String.join(",", split ? SPLIT_KILLS : ALL_FAULTS)).split(","));
         double phaseS = f.positive("phase-s", 8);
         double faultS = f.positive("fault-s", 4);
         double httpRate = f.doubleValue("http-rate", 5);
@@ -59,22 +69,34 @@ public final class ChaosCommand {
         f.rejectUnknown();
         // the load's Kafka clients warn on every reconnect while the server is down: expected here, and noise
         org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.kafka", org.apache.logging.log4j.Level.ERROR);
+        // so do the Hazelcast members this process runs (split mode, hazelcast-member) when a killed client's connection resets
+        org.apache.logging.log4j.core.config.Configurator.setLevel("com.hazelcast", org.apache.logging.log4j.Level.ERROR);
         for (String fault : faults) {
-            if (!ALL_FAULTS.contains(fault)) {
-                throw new IllegalArgumentException("--faults: unknown fault '" + fault + "'; known: " + ALL_FAULTS);
+            if (split ? !SPLIT_KILLS.contains(fault) && (!ALL_FAULTS.contains(fault) || WHOLE_SERVER_ONLY.contains(fault))
+                    : !ALL_FAULTS.contains(fault)) {
+                List<String> known = new ArrayList<>(split ? SPLIT_KILLS : ALL_FAULTS);
+                if (split) {
+                    ALL_FAULTS.stream().filter(a -> !WHOLE_SERVER_ONLY.contains(a)).forEach(known::add);
+                }
+                throw new IllegalArgumentException("--faults: unknown fault '" + fault + "'" + (split ? " in split mode" : "")
+                        + "; known: " + known);
             }
         }
         List<String> schedule = new ArrayList<>();
         Map<String, Integer> seen = new HashMap<>();
         for (String fault : faults) {
-            int times = fault.equals("kill") ? kills : 1;
+            boolean repeated = fault.equals("kill") || SPLIT_KILLS.contains(fault);
+            int times = repeated ? kills : 1;
             for (int i = 0; i < times; i++) {
                 int n = seen.merge(fault, 1, Integer::sum);
-                schedule.add(fault.equals("kill") ? "kill -9 #" + n : fault);
+                schedule.add(fault.equals("kill") ? "kill -9 #" + n : repeated ? fault + " #" + n : fault);
             }
         }
         try {
-            return new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).batches(batchRate, batchLines).execute();
+            Run run = new Run(dir, schedule, phaseS, faultS, httpRate, kafkaRate, drainS, heap, out).batches(batchRate, batchLines);
+            run.split = split;
+            run.cds = cds;
+            return run.execute();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         } catch (Exception e) {
@@ -98,6 +120,11 @@ public final class ChaosCommand {
         /** Per fault: seconds from the fault to the first webhook delivered after it (process faults), or -1. */
         final List<Double> firstDoneS = new ArrayList<>();
         int hazelcastPort;
+        boolean split;
+        boolean cds;
+        /** Split mode: the broker, dispatcher and workers processes (the ingress is the run's {@code server}). */
+        final Map<String, ChaosServer> roles = new LinkedHashMap<>();
+        com.hazelcast.core.HazelcastInstance splitMember;
         double batchRate;
         int batchLines;
         String clusterName;
@@ -136,10 +163,17 @@ public final class ChaosCommand {
             String bootstrap = "127.0.0.1:" + kafka;
             out.printf(Locale.ROOT, "chaos: %d faults %s; load %.1f HTTP jobs/s + %.1f Kafka requests/s + %.2f batches/s of %d lines;"
                     + " server log %s%n", schedule.size(), schedule, httpRate, kafkaRate, batchRate, batchLines, dir.resolve("server.log"));
-            ChaosServer server = new ChaosServer(config, dir.resolve("server.log"), http, heap);
+            ChaosServer server = split ? new ChaosServer(roleArgs(config, "ingress", bootstrap), dir.resolve("server.log"), http, heap)
+                    : new ChaosServer(config, dir.resolve("server.log"), http, heap);
             try (ChaosFixtures fx = new ChaosFixtures(engine, receiver)) {
                 fx.start();
+                if (cds) {
+                    classDataSharing(config, http, server);
+                }
                 long t0 = System.nanoTime();
+                if (split) {
+                    startSplit(config, bootstrap);
+                }
                 server.start();
                 if (!server.awaitReady(Duration.ofSeconds(180))) {
                     throw new IllegalStateException("the server did not become ready in 180 s; see " + dir.resolve("server.log"));
@@ -159,7 +193,7 @@ public final class ChaosCommand {
                         recoverS.add(rec);
                         double done = processFault(schedule.get(i)) ? sinceEnd(fx.webhookOkAtMs, faultAt) : -1;
                         firstDoneS.add(done);
-                        out.printf(Locale.ROOT, "  %-16s injected; recovered in %s%s (load average %.1f)%n", schedule.get(i), seconds(rec),
+                        out.printf(Locale.ROOT, "  %-18s injected; recovered in %s%s (load average %.1f)%n", schedule.get(i), seconds(rec),
                                 processFault(schedule.get(i)) ? "; first webhook delivered after " + seconds(done) : "", loadAverage());
                     }
                     Thread.sleep(phaseMs); // the last phase's load after its fault
@@ -170,12 +204,72 @@ public final class ChaosCommand {
                 } finally {
                     load.close();
                     server.sigterm();
+                    for (ChaosServer role : roles.values()) {
+                        role.sigterm();
+                    }
+                    if (splitMember != null) {
+                        splitMember.shutdown();
+                    }
                 }
             }
         }
 
+        /**
+         * Split mode: the Hazelcast member (the external cluster's stand-in, in this process: never killed here; its loss is
+         * the {@code hazelcast-member} fault), then the broker ({@code inferq broker}) and the dispatcher and workers
+         * processes ({@code serve --roles …} against them as external clusters). The ingress process is the run's server.
+         */
+        void startSplit(Path config, String bootstrap) throws Exception {
+            io.inferq.server.config.InferqConfig c = io.inferq.server.config.ConfigLoader.load(config, Map.of());
+            splitMember = io.inferq.server.BrokerCommand.startMember(c, "127.0.0.1");
+            ChaosServer broker = new ChaosServer(List.of("broker", "--config", config.toString()), dir.resolve("broker.log"), -1, heap);
+            roles.put("broker", broker);
+            roles.put("dispatcher", new ChaosServer(roleArgs(config, "dispatcher", bootstrap), dir.resolve("dispatcher.log"), -1, heap));
+            roles.put("workers", new ChaosServer(roleArgs(config, "workers", bootstrap), dir.resolve("workers.log"), -1, heap));
+            for (ChaosServer p : roles.values()) {
+                p.jvmOptions(jvmOptions);
+                p.start();
+                if (!p.awaitReady(Duration.ofSeconds(180))) {
+                    throw new IllegalStateException("a split-mode process did not start in 180 s; see " + dir);
+                }
+            }
+        }
+
+        List<String> roleArgs(Path config, String role, String bootstrap) {
+            return List.of("serve", "--config", config.toString(), "--roles", role, "--kafka-bootstrap-servers", bootstrap,
+                    "--hazelcast-members", "127.0.0.1:" + hazelcastPort, "--process-id", "chaos-" + role);
+        }
+
+        /** JVM options of every server process: a class-data-sharing archive once {@code --cds} has made it. */
+        List<String> jvmOptions = List.of();
+
+        /**
+         * {@code --cds}: one life of the whole server on the run's data writes a dynamic class-data-sharing archive of the
+         * classes a start loads ({@code -XX:ArchiveClassesAtExit}, at its graceful stop); every later life maps it
+         * ({@code -XX:SharedArchiveFile}) instead of loading and verifying those classes again. The JVM needs the class path
+         * to be jar files only (as with {@code java -jar inferq-load.jar}); otherwise the run goes on without it.
+         */
+        void classDataSharing(Path config, int http, ChaosServer server) throws Exception {
+            Path archive = dir.resolve("inferq-cds.jsa");
+            ChaosServer training = new ChaosServer(config, dir.resolve("cds-training.log"), http, heap);
+            training.jvmOptions(List.of("-XX:ArchiveClassesAtExit=" + archive));
+            long t0 = System.nanoTime();
+            training.start();
+            if (!training.awaitReady(Duration.ofSeconds(180))) {
+                throw new IllegalStateException("the class-data-sharing training life did not become ready; see " + dir);
+            }
+            training.sigterm();
+            if (Files.isRegularFile(archive)) {
+                jvmOptions = List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+                server.jvmOptions(jvmOptions);
+                out.printf(Locale.ROOT, "class-data-sharing archive %s made in %.1f s%n", archive, (System.nanoTime() - t0) / 1e9);
+            } else {
+                out.println("no class-data-sharing archive was written (see " + dir.resolve("cds-training.log") + "); going on without");
+            }
+        }
+
         static boolean processFault(String fault) {
-            return fault.startsWith("kill -9") || fault.equals("sigterm") || fault.equals("hazelcast-member");
+            return fault.startsWith("kill -9") || fault.startsWith("kill-") || fault.equals("sigterm") || fault.equals("hazelcast-member");
         }
 
         static String seconds(double s) {
@@ -234,6 +328,23 @@ public final class ChaosCommand {
                 long deadAt = System.currentTimeMillis(); // the process is gone: any 202 from here on is the new one's
                 server.start();
                 return awaitAcceptAfter(load, deadAt, server);
+            }
+            if (fault.startsWith("kill-")) {
+                String role = fault.substring("kill-".length()).replaceAll(" #\\d+$", "");
+                ChaosServer p = role.equals("ingress") ? server : roles.get(role);
+                p.kill9();
+                long deadAt = System.currentTimeMillis();
+                p.start();
+                if (role.equals("ingress") || role.equals("broker")) {
+                    if (role.equals("broker") && !p.awaitReady(Duration.ofSeconds(180))) {
+                        throw new IllegalStateException("the broker did not start again within 180 s; see " + dir.resolve("broker.log"));
+                    }
+                    return awaitAcceptAfter(load, deadAt, server);
+                }
+                if (!p.awaitReady(Duration.ofSeconds(180))) {
+                    throw new IllegalStateException("the " + role + " process did not start again within 180 s; see " + dir);
+                }
+                return awaitDoneAfter(load, fx, deadAt);
             }
             switch (fault) {
                 case "sigterm" -> {
@@ -302,6 +413,26 @@ public final class ChaosCommand {
             return okAtMs.get() < endMs ? -1 : Math.max(0, okAtMs.get() - endMs) / 1000.0;
         }
 
+        /**
+         * Split mode, a dispatcher or workers process killed: seconds from its death to the first webhook delivered for an
+         * HTTP job accepted after it (a job the restarted role dispatched or ran), or -1 after 180 s.
+         */
+        double awaitDoneAfter(ChaosLoad load, ChaosFixtures fx, long atMs) throws InterruptedException {
+            long deadline = System.currentTimeMillis() + 180_000;
+            while (System.currentTimeMillis() < deadline) {
+                java.util.Set<String> after = new java.util.HashSet<>();
+                load.accepted.stream().filter(a -> a.http() && a.atMs() > atMs).forEach(a -> after.add(a.id()));
+                java.util.OptionalLong first = fx.received.stream()
+                        .filter(r -> r.status() >= 200 && r.status() < 300 && after.contains(r.jobId()))
+                        .mapToLong(ChaosFixtures.Received::atMs).min();
+                if (first.isPresent()) {
+                    return (first.getAsLong() - atMs) / 1000.0;
+                }
+                Thread.sleep(100);
+            }
+            return -1;
+        }
+
         /** Time from the fault to the first HTTP job accepted after it; then waits for the server to be ready. */
         double awaitAcceptAfter(ChaosLoad load, long atMs, ChaosServer server) throws InterruptedException {
             long deadline = System.currentTimeMillis() + 180_000;
@@ -334,7 +465,7 @@ public final class ChaosCommand {
         }
 
         int report(List<ChaosChecker.Row> rows, ChaosLoad load) throws IOException {
-            String header = String.format(Locale.ROOT, "%-16s %9s %8s %10s %5s %11s %12s %15s %16s %10s %13s",
+            String header = String.format(Locale.ROOT, "%-18s %9s %8s %10s %5s %11s %12s %15s %16s %10s %13s",
                     "fault", "accepted", "refused", "completed", "lost", "duplicated", "webhooks", "webhook-id-dups",
                     "same-id-repeats", "recover-s", "first-done-s");
             StringBuilder table = new StringBuilder(header).append('\n');
@@ -346,7 +477,7 @@ public final class ChaosCommand {
             for (int i = 0; i < rows.size(); i++) {
                 ChaosChecker.Row r = rows.get(i);
                 double done = i < firstDoneS.size() ? firstDoneS.get(i) : -1;
-                table.append(String.format(Locale.ROOT, "%-16s %9d %8d %10d %5d %11d %12s %15d %16d %10s %13s%n", r.fault(), r.accepted(),
+                table.append(String.format(Locale.ROOT, "%-18s %9d %8d %10d %5d %11d %12s %15d %16d %10s %13s%n", r.fault(), r.accepted(),
                         r.refused(), r.completed(), r.lost(), r.duplicated(), r.webhooksDone() + "/" + r.webhooksExpected(),
                         r.webhookIdClashes(), r.webhookRepeats(), r.recoverS() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.recoverS()),
                         done < 0 ? "-" : String.format(Locale.ROOT, "%.1f", done)));

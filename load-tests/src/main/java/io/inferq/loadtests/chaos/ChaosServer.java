@@ -20,19 +20,34 @@ import java.util.concurrent.TimeUnit;
  * Its output is appended to {@code server.log} in the run's directory.
  */
 final class ChaosServer {
-    private final Path config;
+    private final List<String> args;
     private final Path log;
     private final int httpPort;
     private final String heap;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final List<String> jvmOptions = new ArrayList<>();
     private volatile Process process;
     private int lives;
 
     ChaosServer(Path config, Path log, int httpPort, String heap) {
-        this.config = config;
+        this(List.of("serve", "--config", config.toString()), log, httpPort, heap);
+    }
+
+    /**
+     * @param args     the {@code InferqCommand} arguments ({@code serve --config … --roles …}, {@code broker --config …})
+     * @param httpPort the process's HTTP port, or -1 when it serves no HTTP (its readiness is its "ready in" line)
+     */
+    ChaosServer(List<String> args, Path log, int httpPort, String heap) {
+        this.args = List.copyOf(args);
         this.log = log;
         this.httpPort = httpPort;
         this.heap = heap;
+    }
+
+    /** JVM options for the next lives (e.g. a class-data-sharing archive). */
+    void jvmOptions(List<String> options) {
+        jvmOptions.clear();
+        jvmOptions.addAll(options);
     }
 
     /** Starts a new life of the server (does not wait). */
@@ -43,8 +58,10 @@ final class ChaosServer {
                 "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/java.nio=ALL-UNNAMED",
                 "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
                 "--add-opens", "java.management/sun.management=ALL-UNNAMED",
-                "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "io.inferq.server.InferqCommand", "serve", "--config", config.toString()));
+                "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.inferq.server.InferqCommand"));
+        cmd.addAll(args);
         lives++;
         Files.writeString(log, "\n==== life " + lives + " ====\n", StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
@@ -102,18 +119,30 @@ final class ChaosServer {
         }
     }
 
-    /** Waits until {@code /ready} answers 200. @return false on timeout or if the process died */
+    /**
+     * Waits until {@code /ready} answers 200 or, for a process without HTTP, until this life has printed its "ready in"
+     * line. @return false on timeout or if the process died
+     */
     boolean awaitReady(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!alive()) {
                 return false;
             }
-            if (get("/ready") == 200) {
+            if (httpPort < 0 ? readyLines() >= lives : get("/ready") == 200) {
                 return true;
             }
             Thread.sleep(200);
         }
         return false;
+    }
+
+    /** @return how many lives have printed their "ready in" line ({@code serve} and {@code broker} print one each) */
+    private long readyLines() {
+        try (var lines = Files.lines(log, StandardCharsets.ISO_8859_1)) { // never malformed
+            return lines.filter(l -> l.startsWith("inferq ready in ") || l.startsWith("inferq broker ready in ")).count();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0;
+        }
     }
 }
