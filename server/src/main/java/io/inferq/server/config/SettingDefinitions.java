@@ -108,7 +108,7 @@ final class SettingDefinitions {
         define("dispatcher.max-queued-jobs", Type.INT, "20000", Bounds.atLeast(2), "the dispatcher's window");
         define("dispatcher.tenant-queued-tokens", Type.LONG, "2000000000", Bounds.NONE, "default per-tenant quota of queued tokens");
         define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.NONE, "batch credits per pool instance");
-        define("dispatcher.headroom-credits", Type.INT, "1", Bounds.atLeast(0),
+        define("dispatcher.headroom-credits", Type.INT, "0", Bounds.atLeast(0),
                 "free credits per pool kept for work below its share (0 = fully work-conserving)");
         define("dispatcher.headroom-window-ms", Type.LONG, "30000", Bounds.atLeast(0),
                 "how long seen interactive work or tenants keep the headroom reserved");
