@@ -60,7 +60,7 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
                              int headroomIdleInstances) {
 
     /** Headroom reservation used when none is given: {@value #DEFAULT_HEADROOM_CREDITS} credit per pool. */
-    public static final int DEFAULT_HEADROOM_CREDITS = 1;
+    public static final int DEFAULT_HEADROOM_CREDITS = 0;
     /** Window of the headroom reservation used when none is given: {@value #DEFAULT_HEADROOM_WINDOW_MS} ms. */
     public static final long DEFAULT_HEADROOM_WINDOW_MS = 30_000;
     /** Idle instances kept per model used when none is given: {@value #DEFAULT_HEADROOM_IDLE_INSTANCES}. */
@@ -126,7 +126,7 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
      * Defaults: {@link LengthBuckets#defaults()}, 25 ms interactive / 250 ms batch max wait, batch-lane
      * promotion after 30 s, 10,000 queued jobs, 4M queued tokens per tenant, 2 in-flight batches per
      * instance, 64-token prefix blocks, prefix weight 1, predicted-miss expiry on, 256 reference output tokens,
-     * idle instances served at once, headroom of 1 credit per pool for 30 s.
+     * idle instances served at once, no headroom (fully work-conserving; window 30 s when headroom is set).
      */
     public static DispatchConfig defaults() {
         return new DispatchConfig(LengthBuckets.defaults(), 25, 250, 30_000, 10_000, 4_000_000L, Map.of(),

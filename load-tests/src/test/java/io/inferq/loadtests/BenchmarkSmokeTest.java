@@ -73,8 +73,9 @@ class BenchmarkSmokeTest {
     void fairness(@TempDir Path dir) throws Exception {
         String out = run("bench-fairness", "--seconds", "8", "--workloads", "synthetic", "--fleet", "defaults", "--out", dir.toString());
         JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
-        // fair, oldest-first and alone for each of the three tenants
-        assertThat(s.get("rows").size()).as(out).isEqualTo(9);
+        // fair, fair without headroom, oldest-first and alone for each of the three tenants
+        assertThat(s.get("rows").size()).as(out).isEqualTo(12);
+        assertThat(s.get("goals").get("synthetic").get("light_p99_wait_over_alone_no_headroom").asDouble()).as(out).isPositive();
         assertThat(s.get("goals").get("synthetic").get("light_of_fair_share").asDouble()).as(out).isPositive();
         assertThat(out).contains("RATIO synthetic total goodput");
         assertThat(Files.readString(dir.resolve("report.html"))).contains("RATIO synthetic light");

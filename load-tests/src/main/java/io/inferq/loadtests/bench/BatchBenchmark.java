@@ -66,7 +66,7 @@ public final class BatchBenchmark {
         double seconds = f.positive("interactive-seconds", 30);
         boolean skipTtft = f.bool("skip-ttft");
         boolean skipThroughput = f.bool("skip-throughput");
-        int headroom = f.intValue("headroom-credits", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_CREDITS);
+        int headroom = f.intValue("headroom-credits", 1); // compared with 0 in the same run
         int headroomIdle = f.intValue("headroom-idle-instances",
                 io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         boolean skipHeadroomOff = f.bool("skip-headroom-off");

@@ -80,7 +80,7 @@ public final class FairnessBenchmark {
         int lights = f.intValue("light-tenants", 1);
         long seed = f.longValue("seed", 7);
         int credits = f.intValue("credits-per-instance", 0);
-        int headroom = f.intValue("headroom-credits", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_CREDITS);
+        int headroom = f.intValue("headroom-credits", 1); // compared with 0 in the same run
         long headroomWindow = f.longValue("headroom-window-ms", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_WINDOW_MS);
         int headroomIdle = f.intValue("headroom-idle-instances", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         List<String> workloads = List.of(f.string("workloads", "trace,synthetic").split(","));

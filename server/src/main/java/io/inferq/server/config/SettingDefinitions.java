@@ -110,7 +110,7 @@ final class SettingDefinitions {
         define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.NONE, "batch credits per pool instance");
         define("dispatcher.shared-credits", Type.BOOLEAN, "false", Bounds.NONE,
                 "several dispatcher processes share one set of batch credits per pool instance (in Hazelcast)");
-        define("dispatcher.headroom-credits", Type.INT, "1", Bounds.atLeast(0),
+        define("dispatcher.headroom-credits", Type.INT, "0", Bounds.atLeast(0),
                 "free credits per pool kept for work below its share (0 = fully work-conserving)");
         define("dispatcher.headroom-window-ms", Type.LONG, "30000", Bounds.atLeast(0),
                 "how long seen interactive work or tenants keep the headroom reserved");
