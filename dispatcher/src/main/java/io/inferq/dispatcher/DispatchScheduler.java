@@ -209,6 +209,12 @@ public final class DispatchScheduler {
     private final Map<String, Long> tenantTokens = new HashMap<>();
     private final int[] queuedByLane = new int[JobLane.values().length];
     private int queuedWithDeadline;
+    /**
+     * Deadlines of the queued jobs that have one (deadline → how many jobs): the earliest in O(log n), so that
+     * {@link #expireDue} and {@link #nextDecisionAtMs} need not scan a long queue of far deadlines (batch lines carry
+     * their batch's completion window) on every decision.
+     */
+    private final TreeMap<Long, Integer> deadlines = new TreeMap<>();
     private long batchSequence;
     /**
      * Random per scheduler, so batch ids never repeat across restarts or between dispatcher processes: a batch id
@@ -391,6 +397,7 @@ public final class DispatchScheduler {
         queuedByLane[job.lane().ordinal()]++;
         if (job.deadlineAtMs() != null) {
             queuedWithDeadline++;
+            deadlines.merge(job.deadlineAtMs(), 1, Integer::sum);
         }
         if (job.lane() == JobLane.INTERACTIVE) {
             m.interactiveSeenMs = Math.max(m.interactiveSeenMs, job.enqueuedAtMs());
@@ -452,16 +459,20 @@ public final class DispatchScheduler {
         queuedByLane[job.lane().ordinal()]--;
         if (job.deadlineAtMs() != null) {
             queuedWithDeadline--;
+            deadlines.computeIfPresent(job.deadlineAtMs(), (d, n) -> n == 1 ? null : n - 1);
         }
     }
 
     /**
      * Removes and returns the queued jobs that should end as {@code expired}: those whose deadline has passed
      * and, if {@link DispatchConfig#expireOnPredictedMiss()}, those whose predicted dispatch time is after their
-     * deadline. Cost: O(queued jobs) per call when any queued job has a deadline, else O(1).
+     * deadline. Cost: O(models) when no deadline can be due yet — the earliest deadline lies beyond the time the
+     * fleet needs to drain all queued work of every model (no job's predicted wait is longer than that), which is
+     * the usual case with a long queue of far deadlines such as a batch's completion window; otherwise O(queued
+     * jobs).
      */
     public List<QueuedJob> expireDue(long nowMs) {
-        if (queuedWithDeadline == 0) {
+        if (queuedWithDeadline == 0 || deadlines.firstKey() > latestPredictedStartMs(nowMs)) {
             return List.of();
         }
         List<QueuedJob> expired = fairness.enabled() ? fairlyDue(nowMs) : new ArrayList<>();
@@ -1333,14 +1344,9 @@ public final class DispatchScheduler {
         if (!groups.isEmpty()) {
             next = earliestAfter(next, headroomLapseMs, nowMs);
         }
-        if (queuedWithDeadline > 0) {
-            for (BucketQueue g : groups.values()) {
-                for (QueuedJob j : g.jobs.values()) {
-                    if (j.deadlineAtMs() != null) {
-                        next = earliestAfter(next, j.deadlineAtMs(), nowMs);
-                    }
-                }
-            }
+        Long deadline = deadlines.higherKey(nowMs);
+        if (deadline != null) {
+            next = earliestAfter(next, deadline, nowMs);
         }
         return next;
     }
@@ -1470,6 +1476,22 @@ public final class DispatchScheduler {
             throw new IllegalArgumentException("unknown poolId " + poolId);
         }
         return p;
+    }
+
+    /**
+     * An upper bound of every queued job's predicted start as {@link #expireDue} predicts it: now plus the longest
+     * time any model's fleet needs for all of its queued work (both lanes); just now without predicted-miss expiry.
+     */
+    private long latestPredictedStartMs(long nowMs) {
+        if (!config.expireOnPredictedMiss()) {
+            return nowMs;
+        }
+        long longest = 0;
+        for (ModelState m : models.values()) {
+            long all = m.queuedWork[JobLane.INTERACTIVE.ordinal()] + m.queuedWork[JobLane.BATCH.ordinal()];
+            longest = Math.max(longest, drainMs(m, all));
+        }
+        return longest >= Long.MAX_VALUE - nowMs ? Long.MAX_VALUE : nowMs + longest;
     }
 
     /** Milliseconds for the fleet of model {@code m} to work through {@code workTokens}. */

@@ -87,6 +87,43 @@ class AdmissionTest {
     }
 
     @Test
+    void aLongQueueOfFarDeadlinesStillExpiresEachDueJobExactlyOnTime() {
+        // a batch's lines carry its completion window (24 h): expiry must still find the few near deadlines, through
+        // cancellations and several jobs sharing one deadline
+        long day = 86_400_000L;
+        DispatchScheduler lenient = new DispatchScheduler(Fixtures.config().withExpireOnPredictedMiss(false), pools,
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE);
+        for (int i = 0; i < 200; i++) {
+            lenient.enqueue(job("line" + i, "t", BATCH, 100, 100, 0, day));
+        }
+        lenient.enqueue(job("a1", "t", INTERACTIVE, 100, 100, 0, 5_000L));
+        lenient.enqueue(job("a2", "u", INTERACTIVE, 100, 100, 0, 5_000L));
+        lenient.enqueue(job("b", "t", INTERACTIVE, 100, 100, 0, 7_000L));
+        assertThat(lenient.cancel("a1")).isTrue();
+        assertThat(lenient.nextDecisionAtMs(4_000)).isLessThanOrEqualTo(5_000L);
+        assertThat(lenient.expireDue(4_999)).isEmpty();
+        assertThat(lenient.expireDue(5_000)).extracting(QueuedJob::jobId).containsExactly("a2");
+        assertThat(lenient.expireDue(6_999)).isEmpty();
+        assertThat(lenient.expireDue(7_000)).extracting(QueuedJob::jobId).containsExactly("b");
+        assertThat(lenient.expireDue(day - 1)).isEmpty();
+        assertThat(lenient.expireDue(day)).hasSize(200);
+        assertThat(lenient.queuedJobs()).isZero();
+
+        // predicted misses too: 10 s of work is queued ahead of "doomed" (deadline 1 s), behind 200 far deadlines
+        DispatchScheduler s = new DispatchScheduler(Fixtures.config(), FairnessConfig.oldestFirst(), pools,
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+        for (int i = 0; i < 50; i++) {
+            s.enqueue(job("q" + i, "t", INTERACTIVE, 100, 100, 0, null));
+        }
+        for (int i = 0; i < 200; i++) {
+            s.enqueue(job("line" + i, "t", BATCH, 100, 100, 0, day));
+        }
+        s.enqueue(job("doomed", "t", INTERACTIVE, 100, 100, 0, 1_000L));
+        assertThat(s.expireDue(0)).extracting(QueuedJob::jobId).containsExactly("doomed");
+        assertThat(s.expireDue(1)).isEmpty();
+    }
+
+    @Test
     void unservedModelAndOverlongPromptAreNotRetriable() {
         DispatchScheduler s = new DispatchScheduler(Fixtures.config(), pools, RoutingPolicies.estimatedCompletion(),
                 PrefixLocator.NONE);
