@@ -194,9 +194,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         ap.put(AdminClientConfig.CLIENT_ID_CONFIG, "inferq-embedded-txn-check-" + UUID.randomUUID());
         long t0 = System.nanoTime();
         try (Admin admin = Admin.create(ap)) {
-            var aborted = new HangingTransactions(admin).abortAll(HANGING_SETTLE_MS);
+            var aborted = new HangingTransactions(admin, new CommitMarkers(new InetSocketAddress(host, port()), 10_000))
+                    .abortAll(HANGING_SETTLE_MS);
             if (!aborted.isEmpty()) {
-                LOG.warn("aborted {} hanging transaction(s) left by an unclean stop in {} ms", aborted.size(),
+                LOG.warn("ended {} hanging transaction(s) left by an unclean stop in {} ms", aborted.size(),
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
             }
         } catch (InterruptedException e) {

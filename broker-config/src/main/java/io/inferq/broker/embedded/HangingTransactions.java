@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * an {@code Ongoing} one that lists the partition is left alone (its producer's next {@code initTransactions}, or the
  * transaction timeout, aborts it through the coordinator).
  *
+ * <p><b>Commit or abort.</b> A transaction the coordinator recorded as committed ({@code CompleteCommit}) is committed
+ * on the partition ({@link CommitMarkers}): the rest of it, the consumed offsets included, is committed already, so
+ * aborting this part would lose it for good. Every other hanging transaction is aborted.
+ *
  * <p><b>Effect of the abort.</b> The hanging records become aborted: read_committed readers skip them. For a worker's
  * read-process-write transaction that includes the consumed offset, the batch is read and run again and its outcome is
  * written once more, in one transaction (terminal claims keep one outcome per job). Run it before any client of the
@@ -62,18 +66,24 @@ final class HangingTransactions {
     }
 
     private final Admin admin;
+    private final CommitMarkers commits;
 
-    HangingTransactions(Admin admin) {
+    /**
+     * @param admin   an Admin client of the broker
+     * @param commits writes commit markers to the broker (the Admin API writes only aborts)
+     */
+    HangingTransactions(Admin admin, CommitMarkers commits) {
         this.admin = admin;
+        this.commits = commits;
     }
 
     /**
      * Aborts every hanging transaction; waits (up to {@code settleMs}) for transactions the coordinator is still
      * finishing, and judges them again when it is done.
      *
-     * @return the open transactions aborted
+     * @return the open transactions ended (committed or aborted)
      */
-    List<Open> abortAll(long settleMs) throws InterruptedException, ExecutionException, TimeoutException {
+    List<Open> abortAll(long settleMs) throws InterruptedException, ExecutionException, TimeoutException, java.io.IOException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settleMs);
         List<TopicPartition> partitions = partitions();
         List<Open> aborted = new ArrayList<>();
@@ -95,7 +105,8 @@ final class HangingTransactions {
                 if (d != null && d.state() == TransactionState.ONGOING && d.topicPartitions().contains(o.partition())) {
                     continue; // a live transaction as the coordinator sees it: it ends through the coordinator
                 }
-                if (abort(o, d)) {
+                boolean ended = endsByCommit(d) ? commit(o, d) : abort(o, d);
+                if (ended) {
                     aborted.add(o);
                 } else {
                     waiting = true; // its markers arrived meanwhile: look again
@@ -109,6 +120,39 @@ final class HangingTransactions {
             }
             Thread.sleep(RECHECK_MS);
         }
+    }
+
+    /**
+     * How a hanging transaction ends: committed when its coordinator recorded the commit ({@code CompleteCommit}), aborted
+     * otherwise (producer unknown, {@code CompleteAbort}, {@code Empty}, or a transaction that does not list the partition).
+     */
+    static boolean endsByCommit(TransactionDescription coordinatorView) {
+        return coordinatorView != null && coordinatorView.state() == TransactionState.COMPLETE_COMMIT;
+    }
+
+    /**
+     * Commits a transaction the coordinator recorded as committed ({@code CompleteCommit}) on a partition its marker
+     * never reached: its other partitions (and the consumed offsets it committed) are committed already, so aborting
+     * this part would lose it for good (a worker's terminal event, whose batch is never read again).
+     *
+     * @return false when the partition had moved past that transaction already (its markers arrived meanwhile)
+     */
+    private boolean commit(Open o, TransactionDescription d) throws java.io.IOException {
+        ProducerState p = o.producer();
+        LOG.warn("committing a hanging transaction on {}: producer {} epoch {} open since offset {} (coordinator: {}); its"
+                + " commit marker never reached this partition", o.partition(), p.producerId(), p.producerEpoch(),
+                p.currentTransactionStartOffset().orElse(-1), d.state());
+        org.apache.kafka.common.protocol.Errors e = commits.commit(o.partition(), p.producerId(), (short) p.producerEpoch(),
+                p.coordinatorEpoch().orElse(-1));
+        if (e == org.apache.kafka.common.protocol.Errors.NONE) {
+            return true;
+        }
+        if (e == org.apache.kafka.common.protocol.Errors.INVALID_PRODUCER_EPOCH
+                || e == org.apache.kafka.common.protocol.Errors.TRANSACTION_COORDINATOR_FENCED) {
+            LOG.info("the transaction on {} ended meanwhile ({}); checking again", o.partition(), e);
+            return false;
+        }
+        throw new java.io.IOException("commit marker for " + o.partition() + " refused: " + e);
     }
 
     /** @return false when the partition had moved past that transaction already (its markers arrived meanwhile) */
