@@ -5,7 +5,7 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 
 /**
- * The production classes of every module on the server's test class path ({@code io.inferq}, tests excluded), imported
+ * The production classes of every module on the server's test class path ({@code io.inferq}, tests and test jars excluded), imported
  * once and shared by the architecture tests, and the package patterns of the modules. Library types are seen as dependencies only, not imported as classes.
  */
 final class ProductionClasses {
@@ -24,7 +24,10 @@ final class ProductionClasses {
     static synchronized JavaClasses get() {
         if (classes == null) {
             com.tngtech.archunit.ArchConfiguration.get().setResolveMissingDependenciesFromClassPath(false);
+            // a module's test jar (chip-workers' shared fixtures) is on this class path as target/test-classes under
+            // `mvn test` but as a *-tests.jar under `mvn verify`: exclude both
             classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                    .withImportOption(location -> !location.contains("-tests.jar"))
                     .importPackages("io.inferq");
         }
         return classes;
