@@ -38,6 +38,20 @@ public enum JobStatus {
     }
 
     /**
+     * Whether an event recording {@code next} is taken after one recording this state when a job's history is read back
+     * from {@code inferq.job-events} (the job view, the live batch progress): every move {@link #canMoveTo} allows, and
+     * any terminal state after any non-terminal one. The terminal state is decided by the job's terminal claim and
+     * written by the claim's winner, while the {@code dispatched} and {@code running} events are informational and
+     * written by other producers (the dispatcher; the worker's non-transactional event producer), so the outcome may
+     * reach the topic before them (a worker that finishes a batch at once), and a batch's end may expire a line that
+     * is running. A reader that refused such an outcome would show the job unfinished for ever. Terminal states stay
+     * absorbing: the informational events that arrive after the outcome change nothing.
+     */
+    public boolean canBeFollowedBy(JobStatus next) {
+        return canMoveTo(next) || !isTerminal() && next.isTerminal();
+    }
+
+    /**
      * @throws IllegalJobTransitionException when the table forbids the change
      */
     public JobStatus moveTo(String jobId, JobStatus next) {

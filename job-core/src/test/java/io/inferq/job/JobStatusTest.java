@@ -23,6 +23,24 @@ class JobStatusTest {
         }
     }
 
+    @Property
+    void aReaderTakesEveryLegalMoveAndTheFirstOutcomeFromAnyUnfinishedStateOnly(@ForAll JobStatus from, @ForAll JobStatus to) {
+        boolean expected = from.canMoveTo(to) || !from.isTerminal() && to.isTerminal();
+        assertThat(from.canBeFollowedBy(to)).isEqualTo(expected);
+        if (from.isTerminal()) {
+            assertThat(from.canBeFollowedBy(to)).as("terminal states stay absorbing for readers").isFalse();
+        }
+    }
+
+    @Test
+    void anOutcomeThatOvertookTheInformationalEventsIsTakenByReaders() {
+        assertThat(JobStatus.QUEUED.canMoveTo(JobStatus.SUCCEEDED)).isFalse();
+        assertThat(JobStatus.QUEUED.canBeFollowedBy(JobStatus.SUCCEEDED)).as("running and dispatched still on their way").isTrue();
+        assertThat(JobStatus.RUNNING.canBeFollowedBy(JobStatus.EXPIRED)).as("a batch window ended a running line").isTrue();
+        assertThat(JobStatus.SUCCEEDED.canBeFollowedBy(JobStatus.RUNNING)).as("a late running event").isFalse();
+        assertThat(JobStatus.RUNNING.canBeFollowedBy(JobStatus.DISPATCHED)).isFalse();
+    }
+
     @Test
     void theHappyPathIsLegalAndASecondOutcomeIsNot() {
         JobStatus s = JobStatus.QUEUED.moveTo("j", JobStatus.DISPATCHED)

@@ -95,7 +95,7 @@ final class BatchRunner implements AutoCloseable {
     private final TerminalOutcomeWriter outcomes;
     /** Batches whose open lines this runner has already ended since it started. Runner thread only. */
     private final Set<String> endedLines = new HashSet<>();
-    /** Batches whose first chunk after a takeover must skip jobs already written. Runner thread only. */
+    /** Batches this runner submitted to since it started (its first chunk of each skips jobs already written). Runner thread. */
     private final Set<String> resumed = new HashSet<>();
     private final Object wake = new Object();
     private volatile boolean running;
@@ -327,7 +327,9 @@ final class BatchRunner implements AutoCloseable {
         JsonObject in = internal(b);
         String tenant = in.getString("tenant");
         int from = in.getInteger("submitted_through", 0);
-        boolean checkExisting = from > 0 && resumed.add(id);
+        // the first chunk this runner sends may have been sent, wholly or in part, by a runner before it (also before the
+        // first checkpoint, from == 0): skip the jobs the view knows, so a finished line is not queued and run again
+        boolean checkExisting = resumed.add(id);
         Optional<StoredFile> file = files.get(tenant, b.getString("input_file_id"));
         if (file.isEmpty()) {
             throw new IllegalStateException("input file of " + id + " is gone");

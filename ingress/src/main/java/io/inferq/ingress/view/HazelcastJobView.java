@@ -226,8 +226,9 @@ public final class HazelcastJobView implements JobView {
     }
 
     /**
-     * One event on a job's snapshot: the state machine decides (first terminal state wins; the same status again
-     * only merges timestamps). A move back to {@code queued} from {@code dispatched} or {@code running} is a
+     * One event on a job's snapshot: the state machine decides ({@link JobStatus#canBeFollowedBy}: first terminal state
+     * wins, and an outcome that overtook the informational dispatched and running events is taken; the same status
+     * again only merges timestamps). A move back to {@code queued} from {@code dispatched} or {@code running} is a
      * hand-back, and only the batch the job is in can hand it back: the event must carry that batch's dispatch id.
      * So a replayed first {@code queued} event (a materialiser reading the topic from the start over a live view,
      * or a Kafka job's intake event written again after a dispatcher restart), or a hand-back from an earlier
@@ -248,7 +249,7 @@ public final class HazelcastJobView implements JobView {
         if (next == JobStatus.QUEUED && (event.getDispatchId() == null || !event.getDispatchId().equals(prev.getDispatchId()))) {
             return null; // not a hand-back by the job's current batch: stale
         }
-        if (from.canMoveTo(next)) {
+        if (from.canBeFollowedBy(next)) {
             return mergeTimes(prev, event, event);
         }
         return null; // illegal or stale (e.g. a second terminal state): first one wins

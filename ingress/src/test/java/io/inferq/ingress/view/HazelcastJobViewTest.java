@@ -187,6 +187,38 @@ class HazelcastJobViewTest {
         assertThat(view.activeJobs(t)).isZero();
     }
 
+    /**
+     * The worker writes a job's outcome in its transaction, but its running event on another producer and the dispatcher
+     * its dispatched event, so the outcome can reach the topic first (a batch run at once). Refusing it left the job
+     * running for ever in the view while the live batch progress counted it finished, and the batch's output file
+     * lacked its line.
+     */
+    @Test
+    void anOutcomeThatOvertakesTheDispatchedAndRunningEventsIsRecordedAndTheLateOnesChangeNothing() {
+        String t = tenant();
+        String id = jobId();
+        JobEvent q = queued(id, t, 1_000);
+        JobEvent d = dispatched(q, 1_100);
+        JobEvent r = to(d, JobStatus.RUNNING, 1_200);
+        JobEvent s = JobEvent.newBuilder(to(r, JobStatus.SUCCEEDED, 1_300)).setOutput("hello").setUsage(new Usage(12, 1, 0)).build();
+        assertThat(view.applyAll(List.of(q, s, d, r))).extracting(e -> JobStatus.fromWire(e.getStatus()))
+                .containsExactly(JobStatus.QUEUED, JobStatus.SUCCEEDED);
+        assertThat(statusOf(id)).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(view.get(id).getOutput()).isEqualTo("hello");
+        assertThat(view.activeJobs(t)).isZero();
+
+        // one by one (events of several poll batches) and a batch's window ending a line that is running
+        String other = jobId();
+        JobEvent q2 = queued(other, t, 2_000);
+        JobEvent r2 = to(dispatched(q2, 2_100), JobStatus.RUNNING, 2_200);
+        assertThat(view.apply(q2)).isTrue();
+        assertThat(view.apply(r2)).isTrue();
+        assertThat(view.apply(to(r2, JobStatus.EXPIRED, 2_300))).isTrue();
+        assertThat(view.apply(to(r2, JobStatus.SUCCEEDED, 2_400))).as("the first outcome wins").isFalse();
+        assertThat(statusOf(other)).isEqualTo(JobStatus.EXPIRED);
+        assertThat(view.activeJobs(t)).isZero();
+    }
+
     @Test
     void firstTerminalStateWinsWithinABatchAndAcrossBatches() {
         String t = tenant();
