@@ -5,14 +5,13 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
-import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
-import org.junit.jupiter.api.BeforeAll;
+import io.inferq.server.architecture.ProductionClasses;
 import org.junit.jupiter.api.Test;
 
 /**
  * The rules that need {@code load-tests} on the class path (the server's architecture tests cannot see it): nothing in
- * the product depends on the load tests, and the modules form no cycle with them.
+ * the product depends on the load tests, and the modules form no cycle with them. The classes come from the same import
+ * as the server's rules ({@link ProductionClasses}), so both see production classes only.
  *
  * <p>Known package cycles inside {@code load-tests} (not checked here, listed so they are not forgotten): the root
  * package ({@code LoadCommand}, shared helpers) and {@code bench}, {@code chaos}, {@code policy}, {@code embedded} use
@@ -20,14 +19,8 @@ import org.junit.jupiter.api.Test;
  * of the root package; the simulator ({@code policy}) is being rewritten with the dispatch loop.
  */
 class LoadTestsArchitectureTest {
-    private static JavaClasses classes;
-
-    @BeforeAll
-    static void importClasses() {
-        com.tngtech.archunit.ArchConfiguration.get().setResolveMissingDependenciesFromClassPath(false);
-        classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-                .importPackages("io.inferq");
-    }
+    /** The server's architecture-test import (tests and test jars excluded); here it holds the load tests too. */
+    private static final JavaClasses classes = ProductionClasses.get();
 
     @Test
     void everyModuleIsOnTheClassPath() {

@@ -5,12 +5,10 @@ import com.hazelcast.core.HazelcastInstance;
 import io.inferq.broker.embedded.EmbeddedKafkaBroker;
 import io.inferq.ingress.view.HazelcastJobView;
 import io.inferq.server.config.ConfigException;
-import io.inferq.server.config.ConfigLoader;
 import io.inferq.server.config.InferqConfig;
 import io.inferq.server.wiring.HazelcastLauncher;
 import io.inferq.server.wiring.HazelcastTerminalClaims;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -46,27 +44,13 @@ public final class BrokerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Map<String, String> env = new HashMap<>(System.getenv());
-        if (dataDir != null) {
-            env.put("INFERQ_DATA_DIR", dataDir);
-        }
-        if (kafkaPort != null) {
-            env.put("INFERQ_KAFKA_PORT", String.valueOf(kafkaPort));
-        }
-        if (controllerPort != null) {
-            env.put("INFERQ_KAFKA_CONTROLLER_PORT", String.valueOf(controllerPort));
-        }
-        if (hazelcastPort != null) {
-            env.put("INFERQ_HAZELCAST_PORT", String.valueOf(hazelcastPort));
-        }
-        Path file = configFile != null ? configFile : env.get("INFERQ_CONFIG") == null ? null : Path.of(env.get("INFERQ_CONFIG"));
+        FlagOverrides flags = flags(System.getenv());
         long t0 = System.nanoTime();
         InferqConfig config;
         try {
-            config = ConfigLoader.load(file, env);
+            config = flags.load();
         } catch (ConfigException e) {
-            System.err.println("inferq broker: configuration error: " + e.getMessage());
-            return 2;
+            return FlagOverrides.configError("inferq broker", e);
         }
         String bind = host != null ? host : "localhost".equals(config.http().host()) ? "127.0.0.1" : config.http().host();
         EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(config.dataDir().resolve("kafka"), bind, config.kafka().port(),
@@ -99,6 +83,12 @@ public final class BrokerCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
         }
         return 0;
+    }
+
+    /** The flags given, as environment overrides on top of {@code env}. */
+    FlagOverrides flags(Map<String, String> env) {
+        return new FlagOverrides(configFile, env).put("INFERQ_DATA_DIR", dataDir).put("INFERQ_KAFKA_PORT", kafkaPort)
+                .put("INFERQ_KAFKA_CONTROLLER_PORT", controllerPort).put("INFERQ_HAZELCAST_PORT", hazelcastPort);
     }
 
     /**

@@ -1,10 +1,8 @@
 package io.inferq.server;
 
 import io.inferq.server.config.ConfigException;
-import io.inferq.server.config.ConfigLoader;
 import io.inferq.server.config.InferqConfig;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -62,46 +60,15 @@ public final class InferqCommand implements Runnable {
 
         @Override
         public Integer call() {
-            Map<String, String> env = new HashMap<>(System.getenv());
-            if (dataDir != null) {
-                env.put("INFERQ_DATA_DIR", dataDir);
-            }
-            if (roles != null) {
-                env.put("INFERQ_ROLES", String.join(",", roles));
-            }
-            if (httpPort != null) {
-                env.put("INFERQ_HTTP_PORT", String.valueOf(httpPort));
-            }
-            if (httpHost != null) {
-                env.put("INFERQ_HTTP_HOST", httpHost);
-            }
-            if (bootstrapServers != null) {
-                env.put("INFERQ_KAFKA_EMBEDDED", "false");
-                env.put("INFERQ_KAFKA_BOOTSTRAP_SERVERS", bootstrapServers);
-            }
-            if (hazelcastMembers != null) {
-                env.put("INFERQ_HAZELCAST_EMBEDDED", "false");
-                env.put("INFERQ_HAZELCAST_MEMBERS", String.join(",", hazelcastMembers));
-            }
-            if (processId != null) {
-                env.put("INFERQ_PROCESS_ID", processId);
-            }
-            if (kafkaPort != null) {
-                env.put("INFERQ_KAFKA_PORT", String.valueOf(kafkaPort));
-            }
-            if (hazelcastPort != null) {
-                env.put("INFERQ_HAZELCAST_PORT", String.valueOf(hazelcastPort));
-            }
-            Path file = configFile != null ? configFile : env.get("INFERQ_CONFIG") == null ? null : Path.of(env.get("INFERQ_CONFIG"));
+            FlagOverrides flags = flags(System.getenv());
             long t0 = System.nanoTime();
             InferqConfig config;
             InferqServer server;
             try {
-                config = ConfigLoader.load(file, env);
+                config = flags.load();
                 server = InferqServer.start(config);
             } catch (ConfigException e) {
-                System.err.println("inferq: configuration error: " + e.getMessage());
-                return 2;
+                return FlagOverrides.configError("inferq", e);
             } catch (RuntimeException e) {
                 System.err.println("inferq: could not start: " + e.getMessage());
                 return 1;
@@ -125,6 +92,20 @@ public final class InferqCommand implements Runnable {
             return 0;
         }
 
+        /** The flags given, as environment overrides on top of {@code env}. */
+        FlagOverrides flags(Map<String, String> env) {
+            FlagOverrides flags = new FlagOverrides(configFile, env).put("INFERQ_DATA_DIR", dataDir).putList("INFERQ_ROLES", roles)
+                    .put("INFERQ_HTTP_PORT", httpPort).put("INFERQ_HTTP_HOST", httpHost);
+            if (bootstrapServers != null) {
+                flags.put("INFERQ_KAFKA_EMBEDDED", "false").put("INFERQ_KAFKA_BOOTSTRAP_SERVERS", bootstrapServers);
+            }
+            if (hazelcastMembers != null) {
+                flags.put("INFERQ_HAZELCAST_EMBEDDED", "false").putList("INFERQ_HAZELCAST_MEMBERS", hazelcastMembers);
+            }
+            flags.put("INFERQ_PROCESS_ID", processId).put("INFERQ_KAFKA_PORT", kafkaPort).put("INFERQ_HAZELCAST_PORT", hazelcastPort);
+            return flags;
+        }
+
         private static void sleep(long ms) {
             try {
                 Thread.sleep(ms);
@@ -146,14 +127,13 @@ public final class InferqCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Map<String, String> env = System.getenv();
-            Path file = configFile != null ? configFile : env.get("INFERQ_CONFIG") == null ? null : Path.of(env.get("INFERQ_CONFIG"));
+            FlagOverrides flags = new FlagOverrides(configFile);
+            Path file = flags.file();
             InferqConfig config;
             try {
-                config = ConfigLoader.load(file, env);
+                config = flags.load();
             } catch (ConfigException e) {
-                System.err.println("inferq: configuration error: " + e.getMessage());
-                return 2;
+                return FlagOverrides.configError("inferq", e);
             }
             Properties p = new Properties();
             p.putAll(config.kafka().client());

@@ -5,10 +5,12 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 
 /**
- * The production classes of every module on the server's test class path ({@code io.inferq}, tests and test jars excluded), imported
+ * The production classes of every module on the test class path ({@code io.inferq}, tests and test jars excluded), imported
  * once and shared by the architecture tests, and the package patterns of the modules. Library types are seen as dependencies only, not imported as classes.
+ * The one import of the architecture tests: {@code load-tests} uses it too (through the server's test jar), where its
+ * own classes are on the class path as well.
  */
-final class ProductionClasses {
+public final class ProductionClasses {
     static final String BROKER = "io.inferq.broker..";
     static final String KV = "io.inferq.kvcache..";
     static final String WORKERS = "io.inferq.workers..";
@@ -21,7 +23,7 @@ final class ProductionClasses {
     private ProductionClasses() {
     }
 
-    static synchronized JavaClasses get() {
+    public static synchronized JavaClasses get() {
         if (classes == null) {
             com.tngtech.archunit.ArchConfiguration.get().setResolveMissingDependenciesFromClassPath(false);
             // a module's test jar (chip-workers' shared fixtures) is on this class path as target/test-classes under

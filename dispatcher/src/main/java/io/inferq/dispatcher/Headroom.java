@@ -1,0 +1,210 @@
+package io.inferq.dispatcher;
+
+import io.inferq.dispatcher.fairness.FairnessConfig;
+import io.inferq.job.JobLane;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The {@link DispatchScheduler}'s headroom: the credits each pool keeps for work below its share, which group may take
+ * them, the credits each tenant holds, and when a reservation lapses (see the scheduler's "Headroom"). Not
+ * thread-safe: confined to the scheduler's thread.
+ */
+final class Headroom {
+
+    private final DispatchConfig config;
+    private final FairnessConfig fairness;
+    private final Map<String, ModelState> models;
+    private final GroupSelection selection;
+    private final DispatchMetrics metrics;
+    /** Headroom: the tenant each in-flight batch counts for, by batch id. */
+    final Map<String, String> batchTenant = new HashMap<>();
+    /** Headroom: a decision held work back; the earliest time a reservation lapses after it (or MAX_VALUE). */
+    long headroomLapseMs = Long.MAX_VALUE;
+    /** Headroom: whether the group being decided may not take the pools' reserved credits. */
+    boolean restricted;
+
+    Headroom(DispatchConfig config, FairnessConfig fairness, Map<String, ModelState> models, GroupSelection selection,
+             DispatchMetrics metrics) {
+        this.config = config;
+        this.fairness = fairness;
+        this.models = models;
+        this.selection = selection;
+        this.metrics = metrics;
+    }
+
+    /** Starts a decision: notes interactive work still queued and whether each model's reserve is kept. */
+    void startDecision(long nowMs) {
+        headroomLapseMs = Long.MAX_VALUE;
+        for (ModelState m : models.values()) {
+            if (m.queuedWork[JobLane.INTERACTIVE.ordinal()] > 0) {
+                m.interactiveSeenMs = Math.max(m.interactiveSeenMs, nowMs);
+            }
+            m.headroomInForce = config.headroomCredits() > 0
+                    && (interactiveRecent(m, nowMs) || activeWeights(m, nowMs).size() > 1);
+        }
+    }
+
+    /** Credits of {@code p} the group being decided may take: all free ones, or those above the reserve. */
+    int usableCredits(PoolLedger p) {
+        int free = p.freeCredits();
+        if (!restricted) {
+            return free;
+        }
+        int idleReserve = config.headroomIdleInstances();
+        if (idleReserve > 0 && p.hasIdleInstance() && idleInstances(p.profile.model())
+                <= Math.min(idleReserve, models.get(p.profile.model()).instances - 1)) {
+            return 0;
+        }
+        return Math.max(0, free - reserve(p));
+    }
+
+    int idleInstances(String model) {
+        int n = 0;
+        for (PoolLedger q : models.get(model).pools) {
+            n += q.idleInstances();
+        }
+        return n;
+    }
+
+    /** The pool's reserve: {@code min(headroomCredits, credits − 1)}, so any work can always use one credit. */
+    int reserve(PoolLedger p) {
+        return Math.min(config.headroomCredits(), Math.max(0, p.totalCredits() - 1));
+    }
+
+    boolean interactiveRecent(ModelState m, long nowMs) {
+        return m.interactiveSeenMs != Long.MIN_VALUE && nowMs - m.interactiveSeenMs < config.headroomWindowMs();
+    }
+
+    /**
+     * Whether group {@code g} may not take the reserved credits: a batch-lane group not promoted while interactive work
+     * for its model was seen within the window; or, with fair sharing, a group whose next tenant (fair-order head)
+     * already holds at least its weighted share of the model's credits among the active tenants.
+     */
+    boolean headroomRestricted(BucketQueue g, ModelState m, long nowMs) {
+        if (config.headroomCredits() == 0) {
+            return false;
+        }
+        if (laneRestricted(g, m, nowMs)) {
+            return true;
+        }
+        if (!fairness.enabled()) {
+            return false;
+        }
+        Map<String, Double> active = activeWeights(m, nowMs);
+        return active.size() >= 2 // alone, a tenant owns its whole share: no reservation cost
+                && atShare(selection.serviceOrder(g, 1).get(0).tenant(), m, active);
+    }
+
+    /** A batch-lane group, not promoted, while interactive work for its model was seen within the window. */
+    boolean laneRestricted(BucketQueue g, ModelState m, long nowMs) {
+        return g.key.lane() == JobLane.BATCH && !selection.urgent(g, nowMs) && interactiveRecent(m, nowMs);
+    }
+
+    /** Whether {@code tenant} holds at least its weighted share of the model's credits among {@code active}. */
+    boolean atShare(String tenant, ModelState m, Map<String, Double> active) {
+        double sum = 0;
+        for (double w : active.values()) {
+            sum += w;
+        }
+        int credits = 0;
+        for (PoolLedger p : m.pools) {
+            credits += p.totalCredits();
+        }
+        double share = credits * active.getOrDefault(tenant, fairness.weightOf(tenant)) / sum;
+        return m.tenantInFlight.getOrDefault(tenant, 0) >= share;
+    }
+
+    /** The tenants of {@code g} (fair sharing) that hold at least their share of the model's credits. */
+    Set<String> overShareTenants(BucketQueue g, ModelState m, long nowMs) {
+        Map<String, Double> active = activeWeights(m, nowMs);
+        Set<String> over = new HashSet<>();
+        for (String t : g.byTenant.keySet()) {
+            if (atShare(t, m, active)) {
+                over.add(t);
+            }
+        }
+        return over;
+    }
+
+    /**
+     * The tenants active on model {@code m} with their weights: seen within the headroom window, holding credits or
+     * backlogged. Forgets tenants that are none of these.
+     */
+    Map<String, Double> activeWeights(ModelState m, long nowMs) {
+        Map<String, Double> out = new HashMap<>();
+        for (Iterator<Map.Entry<String, Long>> it = m.tenantSeenMs.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, Long> e = it.next();
+            String t = e.getKey();
+            boolean active = nowMs - e.getValue() < config.headroomWindowMs() || m.tenantInFlight.containsKey(t)
+                    || m.fair[0].backlog(t) > 0 || m.fair[1].backlog(t) > 0;
+            if (active) {
+                out.put(t, fairness.weightOf(t));
+            } else {
+                it.remove();
+            }
+        }
+        return out;
+    }
+
+    /** A group was held back only by the reserve: counts it and wakes when the reservation may lapse. */
+    void heldByHeadroom(ModelState m, long nowMs) {
+        metrics.heldByHeadroom();
+        long lapse = Long.MAX_VALUE;
+        if (interactiveRecent(m, nowMs)) {
+            lapse = m.interactiveSeenMs + config.headroomWindowMs();
+        }
+        for (long seen : m.tenantSeenMs.values()) {
+            long end = seen + config.headroomWindowMs();
+            if (end > nowMs) {
+                lapse = Math.min(lapse, end);
+            }
+        }
+        if (lapse > nowMs) {
+            headroomLapseMs = Math.min(headroomLapseMs, lapse);
+        }
+    }
+
+    /**
+     * Free credits of the pool that, at the last decision, only work below its share could take (0 when no
+     * interactive work was recent and fewer than two tenants were active).
+     */
+    int reservedCredits(PoolLedger p) {
+        return models.get(p.profile.model()).headroomInForce ? Math.min(reserve(p), p.freeCredits()) : 0;
+    }
+
+    /** A batch of group {@code g} was dispatched: it holds a credit for the tenant with most tokens in it. */
+    void batchDispatched(String batchId, BucketQueue g, List<QueuedJob> jobs, long nowMs) {
+        ModelState m = models.get(g.key.model());
+        if (g.key.lane() == JobLane.BATCH) {
+            m.batchDispatchedMs.put(g.key.bucket(), nowMs);
+        }
+        Map<String, Long> tokensOf = new HashMap<>();
+        String main = null;
+        for (QueuedJob j : jobs) {
+            long t = tokensOf.merge(j.tenant(), j.quotaTokens(), Long::sum);
+            if (main == null || t > tokensOf.get(main)) {
+                main = j.tenant();
+            }
+            m.tenantSeenMs.merge(j.tenant(), nowMs, Math::max);
+        }
+        if (main != null) {
+            batchTenant.put(batchId, g.key.model() + "\u0000" + main);
+            m.tenantInFlight.merge(main, 1, Integer::sum);
+        }
+    }
+
+    /** A batch finished: its tenant's credit is free again. */
+    void batchFinished(String batchId) {
+        String modelTenant = batchTenant.remove(batchId);
+        if (modelTenant != null) {
+            int cut = modelTenant.indexOf('\u0000');
+            ModelState m = models.get(modelTenant.substring(0, cut));
+            m.tenantInFlight.computeIfPresent(modelTenant.substring(cut + 1), (t, n) -> n <= 1 ? null : n - 1);
+        }
+    }
+}
