@@ -1,5 +1,6 @@
 package io.inferq.server.config;
 
+import io.inferq.dispatcher.RoutingPolicies;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -99,7 +100,7 @@ final class SettingDefinitions {
         define("hazelcast.cluster-name", Type.STRING, "inferq", Bounds.NONE, "cluster name");
         define("hazelcast.members", Type.LIST, "[127.0.0.1]", Bounds.NONE, "TCP-IP join members or cluster addresses");
         define("dispatcher.policy", Type.STRING, "estimated-completion",
-                Bounds.oneOf("estimated-completion", "round-robin", "least-loaded", "random"), "routing policy");
+                Bounds.oneOf(RoutingPolicies.NAMES.toArray(String[]::new)), "routing policy");
         define("dispatcher.bucket-edges", Type.LIST, "[256, 1024, 4096, 16384, 65536]", Bounds.NONE, "prompt-length buckets");
         define("dispatcher.interactive-max-wait-ms", Type.LONG, "50", Bounds.NONE, "send a partial interactive batch after this");
         define("dispatcher.dispatch-to-idle-instances", Type.BOOLEAN, "true", Bounds.NONE, "interactive jobs go at once to an idle instance");

@@ -62,8 +62,7 @@ class SettingDefinitionsTest {
     @Test
     void everyDeclaredPolicyIsOneTheDispatcherKnows() {
         for (String name : SettingDefinitions.get("dispatcher.policy").bounds().choices()) {
-            String dispatcherName = name.equals("estimated-completion") ? "ect" : name; // as the server's wiring maps it
-            assertThat(RoutingPolicies.byName(dispatcherName, 1)).as(name).isNotNull();
+            assertThat(RoutingPolicies.byName(name, 1)).as(name).isNotNull(); // as the server's wiring looks it up
         }
     }
 
