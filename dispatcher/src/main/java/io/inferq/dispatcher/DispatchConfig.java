@@ -106,14 +106,18 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
 
         void check(long value) {
             if (!(value >= min && value <= max)) {
-                throw new IllegalArgumentException(setting + " must " + this + ", was " + value);
+                throw outside(value);
             }
         }
 
         void check(double value) {
             if (!(value >= min && value <= max)) {
-                throw new IllegalArgumentException(setting + " must " + this + ", was " + value);
+                throw outside(value);
             }
+        }
+
+        private IllegalArgumentException outside(Object value) {
+            return new IllegalArgumentException(setting + " must " + this + ", was " + value);
         }
 
         /** The bound as a message says it: {@code not be negative}, {@code be at least 1}, {@code be within [0,1]}. */
