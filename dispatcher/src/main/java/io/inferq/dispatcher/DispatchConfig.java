@@ -66,48 +66,96 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
     /** Idle instances kept per model used when none is given: {@value #DEFAULT_HEADROOM_IDLE_INSTANCES}. */
     public static final int DEFAULT_HEADROOM_IDLE_INSTANCES = 0;
 
+    /**
+     * The bounds of the numeric settings, declared once: the constructor holds every value to them, and the server's
+     * configuration declares its {@code dispatcher.*} settings with them (a deployment setting may only narrow them).
+     */
+    public enum Bound {
+        INTERACTIVE_MAX_WAIT_MS("interactiveMaxWaitMs", 0, Double.POSITIVE_INFINITY),
+        BATCH_MAX_WAIT_MS("batchMaxWaitMs", 0, Double.POSITIVE_INFINITY),
+        BATCH_PROMOTION_AFTER_MS("batchPromotionAfterMs", 0, Double.POSITIVE_INFINITY),
+        MAX_QUEUED_JOBS("maxQueuedJobs", 1, Double.POSITIVE_INFINITY),
+        DEFAULT_TENANT_QUEUED_TOKENS("defaultTenantQueuedTokens", 1, Double.POSITIVE_INFINITY),
+        MAX_IN_FLIGHT_BATCHES_PER_INSTANCE("maxInFlightBatchesPerInstance", 1, Double.POSITIVE_INFINITY),
+        PREFIX_BLOCK_TOKENS("prefixBlockTokens", 1, Double.POSITIVE_INFINITY),
+        PREFIX_OVERLAP_WEIGHT("prefixOverlapWeight", 0, 1),
+        REFERENCE_OUTPUT_TOKENS("referenceOutputTokens", 1, Double.POSITIVE_INFINITY),
+        HEADROOM_CREDITS("headroomCredits", 0, Double.POSITIVE_INFINITY),
+        HEADROOM_WINDOW_MS("headroomWindowMs", 0, Double.POSITIVE_INFINITY),
+        HEADROOM_IDLE_INSTANCES("headroomIdleInstances", 0, Double.POSITIVE_INFINITY);
+
+        private final String setting;
+        private final double min;
+        private final double max;
+
+        Bound(String setting, double min, double max) {
+            this.setting = setting;
+            this.min = min;
+            this.max = max;
+        }
+
+        /** The smallest allowed value. */
+        public double min() {
+            return min;
+        }
+
+        /** The largest allowed value; {@link Double#POSITIVE_INFINITY}: unbounded. */
+        public double max() {
+            return max;
+        }
+
+        void check(long value) {
+            if (!(value >= min && value <= max)) {
+                throw outside(value);
+            }
+        }
+
+        void check(double value) {
+            if (!(value >= min && value <= max)) {
+                throw outside(value);
+            }
+        }
+
+        private IllegalArgumentException outside(Object value) {
+            return new IllegalArgumentException(setting + " must " + this + ", was " + value);
+        }
+
+        /** The bound as a message says it: {@code not be negative}, {@code be at least 1}, {@code be within [0,1]}. */
+        @Override
+        public String toString() {
+            if (max != Double.POSITIVE_INFINITY) {
+                return "be within [" + fmt(min) + "," + fmt(max) + "]";
+            }
+            return min == 0 ? "not be negative" : "be at least " + fmt(min);
+        }
+
+        private static String fmt(double d) {
+            return d == Math.rint(d) ? String.valueOf((long) d) : String.valueOf(d);
+        }
+    }
+
     public DispatchConfig {
         Objects.requireNonNull(lengthBuckets, "lengthBuckets must not be null");
-        requireNonNegative("interactiveMaxWaitMs", interactiveMaxWaitMs);
-        requireNonNegative("batchMaxWaitMs", batchMaxWaitMs);
-        requireNonNegative("batchPromotionAfterMs", batchPromotionAfterMs);
-        if (maxQueuedJobs < 1) {
-            throw new IllegalArgumentException("maxQueuedJobs must be at least 1, was " + maxQueuedJobs);
-        }
-        if (defaultTenantQueuedTokens < 1) {
-            throw new IllegalArgumentException(
-                    "defaultTenantQueuedTokens must be at least 1, was " + defaultTenantQueuedTokens);
-        }
+        Bound.INTERACTIVE_MAX_WAIT_MS.check(interactiveMaxWaitMs);
+        Bound.BATCH_MAX_WAIT_MS.check(batchMaxWaitMs);
+        Bound.BATCH_PROMOTION_AFTER_MS.check(batchPromotionAfterMs);
+        Bound.MAX_QUEUED_JOBS.check(maxQueuedJobs);
+        Bound.DEFAULT_TENANT_QUEUED_TOKENS.check(defaultTenantQueuedTokens);
         tenantQueuedTokens = Map.copyOf(Objects.requireNonNull(tenantQueuedTokens,
                 "tenantQueuedTokens must not be null (use Map.of())"));
         tenantQueuedTokens.forEach((tenant, quota) -> {
-            if (quota == null || quota < 1) {
+            if (quota == null || quota < Bound.DEFAULT_TENANT_QUEUED_TOKENS.min()) {
                 throw new IllegalArgumentException(
-                        "tenantQueuedTokens[" + tenant + "] must be at least 1, was " + quota);
+                        "tenantQueuedTokens[" + tenant + "] must " + Bound.DEFAULT_TENANT_QUEUED_TOKENS + ", was " + quota);
             }
         });
-        if (maxInFlightBatchesPerInstance < 1) {
-            throw new IllegalArgumentException(
-                    "maxInFlightBatchesPerInstance must be at least 1, was " + maxInFlightBatchesPerInstance);
-        }
-        if (prefixBlockTokens < 1) {
-            throw new IllegalArgumentException("prefixBlockTokens must be at least 1, was " + prefixBlockTokens);
-        }
-        if (!(prefixOverlapWeight >= 0.0 && prefixOverlapWeight <= 1.0)) {
-            throw new IllegalArgumentException(
-                    "prefixOverlapWeight must be within [0,1], was " + prefixOverlapWeight);
-        }
-        if (headroomCredits < 0) {
-            throw new IllegalArgumentException("headroomCredits must not be negative, was " + headroomCredits);
-        }
-        requireNonNegative("headroomWindowMs", headroomWindowMs);
-        if (headroomIdleInstances < 0) {
-            throw new IllegalArgumentException("headroomIdleInstances must not be negative, was " + headroomIdleInstances);
-        }
-        if (referenceOutputTokens < 1) {
-            throw new IllegalArgumentException(
-                    "referenceOutputTokens must be at least 1, was " + referenceOutputTokens);
-        }
+        Bound.MAX_IN_FLIGHT_BATCHES_PER_INSTANCE.check(maxInFlightBatchesPerInstance);
+        Bound.PREFIX_BLOCK_TOKENS.check(prefixBlockTokens);
+        Bound.PREFIX_OVERLAP_WEIGHT.check(prefixOverlapWeight);
+        Bound.HEADROOM_CREDITS.check(headroomCredits);
+        Bound.HEADROOM_WINDOW_MS.check(headroomWindowMs);
+        Bound.HEADROOM_IDLE_INSTANCES.check(headroomIdleInstances);
+        Bound.REFERENCE_OUTPUT_TOKENS.check(referenceOutputTokens);
     }
 
     /** Without explicit headroom: {@link #DEFAULT_HEADROOM_CREDITS} and {@link #DEFAULT_HEADROOM_WINDOW_MS}. */
@@ -215,11 +263,5 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
                 maxQueuedJobs, defaultTenantQueuedTokens, tenantQueuedTokens, maxInFlightBatchesPerInstance,
                 prefixBlockTokens, prefixOverlapWeight, expireOnPredictedMiss, referenceOutputTokens,
                 dispatchToIdleInstances, headroomCredits, headroomWindowMs, instances);
-    }
-
-    private static void requireNonNegative(String setting, long value) {
-        if (value < 0) {
-            throw new IllegalArgumentException(setting + " must not be negative, was " + value);
-        }
     }
 }

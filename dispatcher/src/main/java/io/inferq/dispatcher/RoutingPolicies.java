@@ -16,6 +16,12 @@ import java.util.SplittableRandom;
  */
 public final class RoutingPolicies {
 
+    /**
+     * The names the setting {@code dispatcher.policy} takes, the default first: the one list of the shipped policies
+     * (configuration, benchmarks, simulator). {@link #byName} takes these and each policy's {@link RoutingPolicy#name()}.
+     */
+    public static final List<String> NAMES = List.of("estimated-completion", "round-robin", "least-loaded", "random");
+
     private RoutingPolicies() {
     }
 
@@ -45,16 +51,28 @@ public final class RoutingPolicies {
         return new RandomChoice(seed);
     }
 
-    /** Looks a policy up by its {@link RoutingPolicy#name()}: {@code ect, round-robin, least-loaded, random}. */
+    /**
+     * Looks a policy up by one of {@link #NAMES} or its {@link RoutingPolicy#name()} ({@code ect} for
+     * {@code estimated-completion}; the others are the same).
+     */
     public static RoutingPolicy byName(String name, long seed) {
         return switch (name) {
-            case "ect" -> estimatedCompletion();
+            case "estimated-completion", "ect" -> estimatedCompletion();
             case "round-robin" -> roundRobin();
             case "least-loaded" -> leastLoaded();
             case "random" -> random(seed);
             default -> throw new IllegalArgumentException(
-                    "routing policy must be one of ect, round-robin, least-loaded, random; was " + name);
+                    "routing policy must be one of " + String.join(", ", NAMES) + " (or ect); was " + name);
         };
+    }
+
+    /**
+     * The short name (its {@link RoutingPolicy#name()}, for reports and metrics) of the policy {@link #byName} looks up.
+     *
+     * @throws IllegalArgumentException if {@code name} names no policy
+     */
+    public static String shortName(String name) {
+        return byName(name, 0).name();
     }
 
     private static final class EstimatedCompletion implements RoutingPolicy {

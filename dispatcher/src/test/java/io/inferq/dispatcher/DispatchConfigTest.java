@@ -14,6 +14,11 @@ class DispatchConfigTest {
     void validationMessagesNameTheSetting() {
         DispatchConfig d = DispatchConfig.defaults();
         assertThatThrownBy(() -> d.withMaxQueuedJobs(0)).hasMessageContaining("maxQueuedJobs");
+        // the messages say the bound (DispatchConfig.Bound) and the value
+        assertThatThrownBy(() -> d.withMaxQueuedJobs(0)).hasMessage("maxQueuedJobs must be at least 1, was 0");
+        assertThatThrownBy(() -> d.withHeadroom(0, -1)).hasMessage("headroomWindowMs must not be negative, was -1");
+        assertThatThrownBy(() -> d.withPrefix(64, 1.5)).hasMessage("prefixOverlapWeight must be within [0,1], was 1.5");
+        assertThatThrownBy(() -> d.withTenantQuotas(10, Map.of("x", 0L))).hasMessage("tenantQueuedTokens[x] must be at least 1, was 0");
         assertThatThrownBy(() -> d.withMaxWaits(-1, 0)).hasMessageContaining("interactiveMaxWaitMs");
         assertThatThrownBy(() -> d.withMaxWaits(0, -1)).hasMessageContaining("batchMaxWaitMs");
         assertThatThrownBy(() -> d.withBatchPromotionAfterMs(-5)).hasMessageContaining("batchPromotionAfterMs");

@@ -32,6 +32,17 @@ class RoutingPoliciesTest {
     }
 
     @Test
+    void everyConfigurationNameAndShortNameLooksUpItsPolicy() {
+        assertThat(RoutingPolicies.NAMES).containsExactly("estimated-completion", "round-robin", "least-loaded", "random");
+        for (String name : RoutingPolicies.NAMES) {
+            RoutingPolicy p = RoutingPolicies.byName(name, 1);
+            assertThat(RoutingPolicies.byName(p.name(), 1).name()).as(name).isEqualTo(p.name());
+        }
+        assertThat(RoutingPolicies.NAMES.stream().map(RoutingPolicies::shortName))
+                .containsExactly("ect", "round-robin", "least-loaded", "random");
+    }
+
+    @Test
     void roundRobinRotatesOverPoolsWithCredit() {
         DispatchScheduler s = new DispatchScheduler(CFG.withMaxInFlightBatchesPerInstance(10), fastAndSlow(),
                 RoutingPolicies.roundRobin(), PrefixLocator.NONE);

@@ -8,13 +8,13 @@ import io.inferq.server.config.ConfigException;
 import io.inferq.server.config.InferqConfig;
 import io.inferq.server.wiring.HazelcastLauncher;
 import io.inferq.server.wiring.HazelcastTerminalClaims;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -27,20 +27,15 @@ import picocli.CommandLine.Option;
 @Command(name = "broker", mixinStandardHelpOptions = true, version = "inferq 0.1.0",
         description = "Run only the embedded Kafka broker (KRaft), optionally with a Hazelcast member, for split-role processes.")
 public final class BrokerCommand implements Callable<Integer> {
-    @Option(names = "--config", description = "YAML configuration file: data-dir, kafka.port, kafka.controller-port, hazelcast.*")
-    Path configFile;
-    @Option(names = "--data-dir", description = "data directory (the broker's log is <data-dir>/kafka)")
-    String dataDir;
-    @Option(names = "--kafka-port", description = "client port (default 9092; kafka.port)")
-    Integer kafkaPort;
+    /** {@code --config} (data-dir, kafka.port, kafka.controller-port, hazelcast.*), --data-dir, --kafka-port, --hazelcast-port. */
+    @Mixin
+    FlagOverrides.Common common = new FlagOverrides.Common();
     @Option(names = "--kafka-controller-port", description = "KRaft controller port (default 9093; kafka.controller-port)")
     Integer controllerPort;
     @Option(names = "--host", description = "listen address (default: http.host, 127.0.0.1)")
     String host;
     @Option(names = "--hazelcast", description = "also run a Hazelcast member (hazelcast.port, hazelcast.cluster-name)")
     boolean hazelcast;
-    @Option(names = "--hazelcast-port", description = "port of that member (default 5701; hazelcast.port)")
-    Integer hazelcastPort;
 
     @Override
     public Integer call() {
@@ -87,8 +82,7 @@ public final class BrokerCommand implements Callable<Integer> {
 
     /** The flags given, as environment overrides on top of {@code env}. */
     FlagOverrides flags(Map<String, String> env) {
-        return new FlagOverrides(configFile, env).put("INFERQ_DATA_DIR", dataDir).put("INFERQ_KAFKA_PORT", kafkaPort)
-                .put("INFERQ_KAFKA_CONTROLLER_PORT", controllerPort).put("INFERQ_HAZELCAST_PORT", hazelcastPort);
+        return common.overrides(env).put("INFERQ_KAFKA_CONTROLLER_PORT", controllerPort);
     }
 
     /**

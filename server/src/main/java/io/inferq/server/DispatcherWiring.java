@@ -56,7 +56,7 @@ final class DispatcherWiring {
         var producer = infra.producer();
         var admin = infra.admin();
         DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), fairnessConfig(), poolProfiles(plans),
-                RoutingPolicies.byName(policyName(config.dispatcher().policy()), 42), prefixLocator, registry);
+                RoutingPolicies.byName(config.dispatcher().policy(), 42), prefixLocator, registry);
         if (config.dispatcher().sharedCredits()) {
             // several dispatcher processes, one set of credits per pool instance (issue 17; README "Several dispatchers")
             scheduler.shareCredits(new io.inferq.server.wiring.HazelcastCreditGate(hazelcast,
@@ -135,9 +135,5 @@ final class DispatcherWiring {
             }
         });
         return new FairnessConfig(f.enabled(), f.prefillWeight(), f.decodeWeight(), f.affinityBudgetTokens(), weights);
-    }
-
-    private static String policyName(String configured) {
-        return "estimated-completion".equals(configured) ? "ect" : configured;
     }
 }

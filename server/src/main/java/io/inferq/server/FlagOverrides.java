@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import picocli.CommandLine.Option;
 
 /**
  * The command line's part of the configuration, shared by every command: each flag given becomes the
@@ -15,6 +16,27 @@ import java.util.Map;
  * with exit code {@value #CONFIG_ERROR_EXIT} and one line on standard error. Not thread-safe: one per command call.
  */
 final class FlagOverrides {
+
+    /**
+     * The flags every process command ({@code serve}, {@code broker}) takes, mixed into each with picocli's
+     * {@code @Mixin}: the configuration file, the data directory and the embedded broker's and member's ports.
+     */
+    static final class Common {
+        @Option(names = "--config", description = "YAML configuration file (default: built-in defaults; also INFERQ_CONFIG)")
+        Path configFile;
+        @Option(names = "--data-dir", description = "data directory (the embedded broker's log is <data-dir>/kafka)")
+        String dataDir;
+        @Option(names = "--kafka-port", description = "port of the embedded Kafka broker (default 9092; kafka.port)")
+        Integer kafkaPort;
+        @Option(names = "--hazelcast-port", description = "port of the embedded Hazelcast member (default 5701; hazelcast.port)")
+        Integer hazelcastPort;
+
+        /** These flags, as environment overrides on top of {@code env}. */
+        FlagOverrides overrides(Map<String, String> env) {
+            return new FlagOverrides(configFile, env).put("INFERQ_DATA_DIR", dataDir).put("INFERQ_KAFKA_PORT", kafkaPort)
+                    .put("INFERQ_HAZELCAST_PORT", hazelcastPort);
+        }
+    }
 
     /** Exit code of a command whose configuration is invalid. */
     static final int CONFIG_ERROR_EXIT = 2;

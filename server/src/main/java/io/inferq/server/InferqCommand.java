@@ -12,6 +12,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The {@code inferq} command line: {@code serve} runs a process, {@code topics} lists a cluster's topics. */
@@ -37,10 +38,9 @@ public final class InferqCommand implements Runnable {
     @Command(name = "serve", mixinStandardHelpOptions = true, version = "inferq 0.1.0",
             description = "Run inferq (by default every role, with an embedded Kafka broker and Hazelcast member).")
     static final class Serve implements Callable<Integer> {
-        @Option(names = "--config", description = "YAML configuration file (default: built-in defaults; also INFERQ_CONFIG)")
-        Path configFile;
-        @Option(names = "--data-dir", description = "data directory (Kafka log of the embedded broker)")
-        String dataDir;
+        /** {@code --config}, {@code --data-dir}, {@code --kafka-port}, {@code --hazelcast-port}. */
+        @Mixin
+        FlagOverrides.Common common = new FlagOverrides.Common();
         @Option(names = "--roles", split = ",", description = "roles to run: ingress, dispatcher, workers")
         String[] roles;
         @Option(names = "--http-port", description = "HTTP port")
@@ -53,10 +53,6 @@ public final class InferqCommand implements Runnable {
         String[] hazelcastMembers;
         @Option(names = "--process-id", description = "stable id of this process (transactional ids)")
         String processId;
-        @Option(names = "--kafka-port", description = "port of the embedded Kafka broker (default 9092; kafka.port)")
-        Integer kafkaPort;
-        @Option(names = "--hazelcast-port", description = "port of the embedded Hazelcast member (default 5701; hazelcast.port)")
-        Integer hazelcastPort;
 
         @Override
         public Integer call() {
@@ -94,15 +90,15 @@ public final class InferqCommand implements Runnable {
 
         /** The flags given, as environment overrides on top of {@code env}. */
         FlagOverrides flags(Map<String, String> env) {
-            FlagOverrides flags = new FlagOverrides(configFile, env).put("INFERQ_DATA_DIR", dataDir).putList("INFERQ_ROLES", roles)
-                    .put("INFERQ_HTTP_PORT", httpPort).put("INFERQ_HTTP_HOST", httpHost);
+            FlagOverrides flags = common.overrides(env).putList("INFERQ_ROLES", roles).put("INFERQ_HTTP_PORT", httpPort)
+                    .put("INFERQ_HTTP_HOST", httpHost);
             if (bootstrapServers != null) {
                 flags.put("INFERQ_KAFKA_EMBEDDED", "false").put("INFERQ_KAFKA_BOOTSTRAP_SERVERS", bootstrapServers);
             }
             if (hazelcastMembers != null) {
                 flags.put("INFERQ_HAZELCAST_EMBEDDED", "false").putList("INFERQ_HAZELCAST_MEMBERS", hazelcastMembers);
             }
-            flags.put("INFERQ_PROCESS_ID", processId).put("INFERQ_KAFKA_PORT", kafkaPort).put("INFERQ_HAZELCAST_PORT", hazelcastPort);
+            flags.put("INFERQ_PROCESS_ID", processId);
             return flags;
         }
 

@@ -1,6 +1,7 @@
 package io.inferq.loadtests.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferq.dispatcher.RoutingPolicies;
 import io.inferq.loadtests.Flags;
 import io.inferq.loadtests.LoadCommand;
 import io.inferq.loadtests.embedded.EmbeddedInferq;
@@ -56,7 +57,7 @@ import java.util.Map;
  * finished, everything was sent, and the client kept to the schedule (p99 send lag within the same fraction of the SLO).
  */
 public final class PolicyBenchmark {
-    static final List<String> POLICIES = List.of("estimated-completion", "round-robin", "least-loaded", "random");
+    static final List<String> POLICIES = RoutingPolicies.NAMES;
     /** Served only by the probe's pool, so probes never queue behind the replay. */
     static final String PROBE_MODEL = "qwen2-7b";
     static final String PROBE_POOL = "probe-overhead";
@@ -298,7 +299,7 @@ public final class PolicyBenchmark {
     }
 
     static String simName(String policy) {
-        return policy.equals("estimated-completion") ? "ect" : policy;
+        return RoutingPolicies.shortName(policy);
     }
 
     static Row pipelineRow(String trace, double load, String policy, ReplayPlan plan, Replayer.Result r, double timeScale,

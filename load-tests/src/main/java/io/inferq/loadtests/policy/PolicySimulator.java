@@ -669,7 +669,8 @@ public final class PolicySimulator {
 
     // ------------------------------------------------------------------ report
 
-    static final List<String> POLICIES = List.of("ect", "round-robin", "least-loaded", "random");
+    /** The shipped policies by their short names, as the report labels them. */
+    static final List<String> POLICIES = RoutingPolicies.NAMES.stream().map(RoutingPolicies::shortName).toList();
 
     /**
      * The {@code sim-policies} command ({@link SimulatorCommand}): {@code PolicySimulator [--mode policies|prefix]

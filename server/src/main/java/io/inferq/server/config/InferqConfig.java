@@ -118,7 +118,13 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             SettingDefinitions.checkChoice("dispatcher.policy", policy);
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
             bucketEdges = List.copyOf(bucketEdges);
+            SettingDefinitions.check("dispatcher.interactive-max-wait-ms", interactiveMaxWaitMs);
+            SettingDefinitions.check("dispatcher.batch-max-wait-ms", batchMaxWaitMs);
+            SettingDefinitions.check("dispatcher.batch-promotion-after-ms", batchPromotionAfterMs);
             SettingDefinitions.check("dispatcher.max-queued-jobs", maxQueuedJobs);
+            SettingDefinitions.check("dispatcher.tenant-queued-tokens", tenantQueuedTokens);
+            SettingDefinitions.check("dispatcher.max-in-flight-batches-per-instance", maxInFlightBatchesPerInstance);
+            SettingDefinitions.check("dispatcher.prefix-overlap-weight", prefixOverlapWeight);
             require(fairness != null, "dispatcher.fairness must be set");
             SettingDefinitions.check("dispatcher.headroom-credits", headroomCredits);
             SettingDefinitions.check("dispatcher.headroom-window-ms", headroomWindowMs);

@@ -1,5 +1,7 @@
 package io.inferq.server.config;
 
+import io.inferq.dispatcher.DispatchConfig;
+import io.inferq.dispatcher.RoutingPolicies;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -37,6 +39,11 @@ final class SettingDefinitions {
 
         public static Bounds oneOf(String... choices) {
             return new Bounds(null, null, List.of(choices));
+        }
+
+        /** The dispatcher's own bounds of one of its settings (declared once, in {@link DispatchConfig.Bound}). */
+        public static Bounds of(DispatchConfig.Bound b) {
+            return new Bounds(b.min(), b.max() == Double.POSITIVE_INFINITY ? null : b.max(), List.of());
         }
 
         @Override
@@ -99,24 +106,31 @@ final class SettingDefinitions {
         define("hazelcast.cluster-name", Type.STRING, "inferq", Bounds.NONE, "cluster name");
         define("hazelcast.members", Type.LIST, "[127.0.0.1]", Bounds.NONE, "TCP-IP join members or cluster addresses");
         define("dispatcher.policy", Type.STRING, "estimated-completion",
-                Bounds.oneOf("estimated-completion", "round-robin", "least-loaded", "random"), "routing policy");
+                Bounds.oneOf(RoutingPolicies.NAMES.toArray(String[]::new)), "routing policy");
         define("dispatcher.bucket-edges", Type.LIST, "[256, 1024, 4096, 16384, 65536]", Bounds.NONE, "prompt-length buckets");
-        define("dispatcher.interactive-max-wait-ms", Type.LONG, "50", Bounds.NONE, "send a partial interactive batch after this");
+        define("dispatcher.interactive-max-wait-ms", Type.LONG, "50", Bounds.of(DispatchConfig.Bound.INTERACTIVE_MAX_WAIT_MS),
+                "send a partial interactive batch after this");
         define("dispatcher.dispatch-to-idle-instances", Type.BOOLEAN, "true", Bounds.NONE, "interactive jobs go at once to an idle instance");
-        define("dispatcher.batch-max-wait-ms", Type.LONG, "2000", Bounds.NONE, "send a partial batch-lane batch after this");
-        define("dispatcher.batch-promotion-after-ms", Type.LONG, "30000", Bounds.NONE, "a batch-lane bucket this old competes with interactive work");
+        define("dispatcher.batch-max-wait-ms", Type.LONG, "2000", Bounds.of(DispatchConfig.Bound.BATCH_MAX_WAIT_MS),
+                "send a partial batch-lane batch after this");
+        define("dispatcher.batch-promotion-after-ms", Type.LONG, "30000", Bounds.of(DispatchConfig.Bound.BATCH_PROMOTION_AFTER_MS),
+                "a batch-lane bucket this old competes with interactive work");
+        // narrower than DispatchConfig.Bound.MAX_QUEUED_JOBS: the service's intake gives each lane half of it, at least 1
         define("dispatcher.max-queued-jobs", Type.INT, "20000", Bounds.atLeast(2), "the dispatcher's window");
-        define("dispatcher.tenant-queued-tokens", Type.LONG, "2000000000", Bounds.NONE, "default per-tenant quota of queued tokens");
-        define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.NONE, "batch credits per pool instance");
+        define("dispatcher.tenant-queued-tokens", Type.LONG, "2000000000", Bounds.of(DispatchConfig.Bound.DEFAULT_TENANT_QUEUED_TOKENS),
+                "default per-tenant quota of queued tokens");
+        define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.of(DispatchConfig.Bound.MAX_IN_FLIGHT_BATCHES_PER_INSTANCE),
+                "batch credits per pool instance");
         define("dispatcher.shared-credits", Type.BOOLEAN, "false", Bounds.NONE,
                 "several dispatcher processes share one set of batch credits per pool instance (in Hazelcast)");
-        define("dispatcher.headroom-credits", Type.INT, "0", Bounds.atLeast(0),
+        define("dispatcher.headroom-credits", Type.INT, "0", Bounds.of(DispatchConfig.Bound.HEADROOM_CREDITS),
                 "free credits per pool kept for work below its share (0 = fully work-conserving)");
-        define("dispatcher.headroom-window-ms", Type.LONG, "30000", Bounds.atLeast(0),
+        define("dispatcher.headroom-window-ms", Type.LONG, "30000", Bounds.of(DispatchConfig.Bound.HEADROOM_WINDOW_MS),
                 "how long seen interactive work or tenants keep the headroom reserved");
-        define("dispatcher.headroom-idle-instances", Type.INT, "0", Bounds.atLeast(0),
+        define("dispatcher.headroom-idle-instances", Type.INT, "0", Bounds.of(DispatchConfig.Bound.HEADROOM_IDLE_INSTANCES),
                 "idle instances per model kept for work below its share (with headroom-credits > 0)");
-        define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.NONE, "how much routing trusts cached prefixes");
+        define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.of(DispatchConfig.Bound.PREFIX_OVERLAP_WEIGHT),
+                "how much routing trusts cached prefixes");
         define("dispatcher.fairness.enabled", Type.BOOLEAN, "true", Bounds.NONE, "fair sharing between tenants");
         define("dispatcher.fairness.prefill-weight", Type.DOUBLE, "1.0", Bounds.NONE, "service per uncached prompt token (positive)");
         define("dispatcher.fairness.decode-weight", Type.DOUBLE, "2.0", Bounds.NONE, "service per output token (positive)");
@@ -184,6 +198,13 @@ final class SettingDefinitions {
     static void check(String key, long value, String why) {
         if (!within(declared(key).bounds(), value)) {
             throw new ConfigException(key + " must be " + declared(key).bounds() + why + ", was " + value);
+        }
+    }
+
+    /** As {@link #check(String, long)} for a {@code DOUBLE} setting. */
+    static void check(String key, double value) {
+        if (!within(declared(key).bounds(), value)) {
+            throw new ConfigException(key + " must be " + declared(key).bounds() + ", was " + value);
         }
     }
 

@@ -60,10 +60,31 @@ class SettingDefinitionsTest {
     }
 
     @Test
+    void everyDispatcherSettingStaysWithinTheDispatchersOwnBounds() {
+        Map<String, io.inferq.dispatcher.DispatchConfig.Bound> own = Map.of(
+                "dispatcher.interactive-max-wait-ms", io.inferq.dispatcher.DispatchConfig.Bound.INTERACTIVE_MAX_WAIT_MS,
+                "dispatcher.batch-max-wait-ms", io.inferq.dispatcher.DispatchConfig.Bound.BATCH_MAX_WAIT_MS,
+                "dispatcher.batch-promotion-after-ms", io.inferq.dispatcher.DispatchConfig.Bound.BATCH_PROMOTION_AFTER_MS,
+                "dispatcher.max-queued-jobs", io.inferq.dispatcher.DispatchConfig.Bound.MAX_QUEUED_JOBS,
+                "dispatcher.tenant-queued-tokens", io.inferq.dispatcher.DispatchConfig.Bound.DEFAULT_TENANT_QUEUED_TOKENS,
+                "dispatcher.max-in-flight-batches-per-instance",
+                io.inferq.dispatcher.DispatchConfig.Bound.MAX_IN_FLIGHT_BATCHES_PER_INSTANCE,
+                "dispatcher.prefix-overlap-weight", io.inferq.dispatcher.DispatchConfig.Bound.PREFIX_OVERLAP_WEIGHT,
+                "dispatcher.headroom-credits", io.inferq.dispatcher.DispatchConfig.Bound.HEADROOM_CREDITS,
+                "dispatcher.headroom-window-ms", io.inferq.dispatcher.DispatchConfig.Bound.HEADROOM_WINDOW_MS,
+                "dispatcher.headroom-idle-instances", io.inferq.dispatcher.DispatchConfig.Bound.HEADROOM_IDLE_INSTANCES);
+        own.forEach((key, bound) -> {
+            SettingDefinitions.Bounds b = SettingDefinitions.get(key).bounds();
+            // a value the server accepts never fails in DispatchConfig's constructor
+            assertThat(b.min()).as(key + " min").isNotNull().isGreaterThanOrEqualTo(bound.min());
+            assertThat(b.max() == null ? Double.POSITIVE_INFINITY : b.max()).as(key + " max").isLessThanOrEqualTo(bound.max());
+        });
+    }
+
+    @Test
     void everyDeclaredPolicyIsOneTheDispatcherKnows() {
         for (String name : SettingDefinitions.get("dispatcher.policy").bounds().choices()) {
-            String dispatcherName = name.equals("estimated-completion") ? "ect" : name; // as the server's wiring maps it
-            assertThat(RoutingPolicies.byName(dispatcherName, 1)).as(name).isNotNull();
+            assertThat(RoutingPolicies.byName(name, 1)).as(name).isNotNull(); // as the server's wiring looks it up
         }
     }
 
