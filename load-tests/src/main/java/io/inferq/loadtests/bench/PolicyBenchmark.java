@@ -111,11 +111,12 @@ public final class PolicyBenchmark {
         out.println("== where the fleet's nominal capacity went (% of nominal capacity × span, in nominal jobs; the terms sum to "
                 + "100; see README: bench-policies, capacity decomposition) ==");
         out.printf(Locale.ROOT, "%-9s %-12s %-5s %-21s %s %6s %7s  %s%n", "engine", "trace", "load", "policy",
-                CapacityAccount.Breakdown.header(), "bound%", "good÷bd", "idle per pool");
+                CapacityAccount.Breakdown.header(), "bound%", "good÷bd", "per pool: idle/sequences per batch");
         for (Losses l : losses) {
             CapacityAccount.Breakdown b = l.breakdown();
             StringBuilder idle = new StringBuilder();
-            b.idleShareByPool().forEach((k, v) -> idle.append(String.format(Locale.ROOT, "%s=%.0f%% ", k, 100 * v)));
+            b.idleShareByPool().forEach((k, v) -> idle.append(String.format(Locale.ROOT, "%s=%.0f%%/%.1f ", k, 100 * v,
+                    b.sequencesPerBatch().get(k))));
             double boundPct = l.bound() == null ? Double.NaN : 100 * l.bound().bound() / b.nominal();
             double ofBound = l.bound() == null ? Double.NaN : b.good() / l.bound().bound();
             out.printf(Locale.ROOT, "%-9s %-12s %-5s %-21s %s %6.1f %7.2f  %s%n", l.row().engine(), l.row().trace(),

@@ -54,7 +54,7 @@ public final class CapacityAccount {
     public record Breakdown(double spanSeconds, double nominal, int good, int lateRan, double idleNoWork,
                             double idleHopeless, double idleHeld, double idleNoCredit, double overtime, double size,
                             double underfill, double padding, double cache, double other,
-                            Map<String, Double> idleShareByPool) {
+                            Map<String, Double> idleShareByPool, Map<String, Double> sequencesPerBatch) {
 
         /** Terms in print order; they sum to {@link #nominal}. */
         public double[] terms() {
@@ -110,6 +110,8 @@ public final class CapacityAccount {
         double padding;
         double cache;
         double other;
+        int batches;
+        long sequences;
 
         Pool(PoolProfile p, RooflineModel r, double rate) {
             this.id = p.poolId();
@@ -270,6 +272,8 @@ public final class CapacityAccount {
         p.padding += t1 - t2;
         p.underfill += t2 - t3;
         p.size += t3 - t4;
+        p.batches++;
+        p.sequences += n;
         this.good += good;
         this.lateRan += n - good;
     }
@@ -281,6 +285,7 @@ public final class CapacityAccount {
         double nominal = 0;
         double[] t = new double[10];
         Map<String, Double> idleShare = new LinkedHashMap<>();
+        Map<String, Double> perBatch = new LinkedHashMap<>();
         for (Pool p : pools.values()) {
             double r = p.rate;
             nominal += r * p.instances * span;
@@ -297,8 +302,9 @@ public final class CapacityAccount {
             t[8] += r * p.cache;
             t[9] += r * (p.other + (idle - idleCats));
             idleShare.put(p.id, idle / (p.instances * span));
+            perBatch.put(p.id, p.batches == 0 ? 0 : (double) p.sequences / p.batches);
         }
         return new Breakdown(span, nominal, good, lateRan, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9],
-                java.util.Collections.unmodifiableMap(idleShare));
+                java.util.Collections.unmodifiableMap(idleShare), java.util.Collections.unmodifiableMap(perBatch));
     }
 }
