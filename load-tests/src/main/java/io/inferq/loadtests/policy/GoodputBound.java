@@ -154,7 +154,11 @@ public final class GoodputBound {
             Arrays.fill(cap[p], pools.get(p).instances() * slotSeconds);
         }
         double lower = greedy(trace, pre, dec, preLo, preHi, decHi, cap);
-        double upper = dual(pre, dec, preLo, preHi, decHi, cap, feasible, lower);
+        int priced = 0;
+        for (int j = 0; j < n; j++) {
+            priced = Math.max(priced, preHi[j] + 1);
+        }
+        double upper = dual(pre, dec, preLo, preHi, decHi, cap, feasible, lower, uniformPrices(pre, dec, cap, priced));
         return new Result(Math.max(upper, lower), lower, feasible, n, span);
     }
 
@@ -275,13 +279,120 @@ public final class GoodputBound {
         return amount;
     }
 
-    /** The least {@code U(λ)} over projected subgradient steps, starting from λ = 0 ({@code U} = feasible jobs). */
+    /**
+     * Starting prices: one price per pool on every slot up to {@code priced} (the last slot any prefill window reaches),
+     * 0 after it, each pool's price in turn set to the exact minimiser of {@code U} with the others fixed (a few
+     * rounds). With one price per pool a job's parts cost {@code pre × λ_p}, and its decode part too unless its window
+     * reaches the unpriced tail.
+     */
+    private static double[][] uniformPrices(double[][] pre, double[][] dec, double[][] capacity, int priced) {
+        int n = pre.length;
+        int np = capacity.length;
+        double[] price = new double[np];
+        double[] cap = new double[np];
+        for (int p = 0; p < np; p++) {
+            for (int k = 0; k < Math.min(priced, capacity[p].length); k++) {
+                cap[p] += capacity[p][k];
+            }
+        }
+        // first all pools together: λ_p = μ ÷ (the pool's mean job cost), μ by golden section (U is convex along the ray)
+        double[] unit = new double[np];
+        for (int p = 0; p < np; p++) {
+            double sum = 0;
+            int count = 0;
+            for (int j = 0; j < n; j++) {
+                if (!Double.isNaN(pre[j][p])) {
+                    sum += pre[j][p] + dec[j][p];
+                    count++;
+                }
+            }
+            unit[p] = count == 0 || sum == 0 ? 0 : count / sum;
+        }
+        double lo = 0;
+        double hi = 4;
+        for (int it = 0; it < 60; it++) {
+            double m1 = hi - (hi - lo) / 1.618033988749895;
+            double m2 = lo + (hi - lo) / 1.618033988749895;
+            if (uniformU(pre, dec, cap, scaled(unit, m1)) <= uniformU(pre, dec, cap, scaled(unit, m2))) {
+                hi = m2;
+            } else {
+                lo = m1;
+            }
+        }
+        System.arraycopy(scaled(unit, (lo + hi) / 2), 0, price, 0, np);
+        for (int round = 0; round < 8; round++) {
+            for (int p = 0; p < np; p++) {
+                // U(λ_p) = cap_p λ_p + Σ_j max(A_j, 1 − c_jp λ_p) + const, A_j = best other term (≥ 0): slope
+                // cap_p − Σ_{j: λ_p < (1 − A_j) ÷ c_jp} c_jp; the minimiser is where the slope turns non-negative
+                List<double[]> breaks = new ArrayList<>();
+                for (int j = 0; j < n; j++) {
+                    if (Double.isNaN(pre[j][p])) {
+                        continue;
+                    }
+                    double a = 0;
+                    for (int q = 0; q < np; q++) {
+                        if (q != p && !Double.isNaN(pre[j][q])) {
+                            a = Math.max(a, 1 - (pre[j][q] + dec[j][q]) * price[q]);
+                        }
+                    }
+                    double c = pre[j][p] + dec[j][p];
+                    if (a < 1 && c > 0) {
+                        breaks.add(new double[] {(1 - a) / c, c});
+                    }
+                }
+                breaks.sort((x, y) -> Double.compare(y[0], x[0]));
+                double slopeMass = 0;
+                double best = 0;
+                for (double[] b : breaks) {
+                    slopeMass += b[1];
+                    if (slopeMass >= cap[p]) {
+                        best = b[0];
+                        break;
+                    }
+                }
+                price[p] = best;
+            }
+        }
+        double[][] lambda = new double[np][capacity[0].length];
+        for (int p = 0; p < np; p++) {
+            Arrays.fill(lambda[p], 0, Math.min(priced, lambda[p].length), price[p]);
+        }
+        return lambda;
+    }
+
+    private static double[] scaled(double[] v, double f) {
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i] * f;
+        }
+        return out;
+    }
+
+    /** {@code U} with one price per pool charged on both parts (the objective {@link #uniformPrices} minimises). */
+    private static double uniformU(double[][] pre, double[][] dec, double[] cap, double[] price) {
+        double u = 0;
+        for (int p = 0; p < cap.length; p++) {
+            u += cap[p] * price[p];
+        }
+        for (int j = 0; j < pre.length; j++) {
+            double best = 0;
+            for (int p = 0; p < cap.length; p++) {
+                if (!Double.isNaN(pre[j][p])) {
+                    best = Math.max(best, 1 - (pre[j][p] + dec[j][p]) * price[p]);
+                }
+            }
+            u += best;
+        }
+        return u;
+    }
+
+    /** The least {@code U(λ)} over projected subgradient steps from {@code start}. */
     private double dual(double[][] pre, double[][] dec, int[] preLo, int[] preHi, int[] decHi, double[][] capacity,
-                        int feasible, double lower) {
+                        int feasible, double lower, double[][] start) {
         int n = pre.length;
         int np = capacity.length;
         int slots = capacity[0].length;
-        double[][] lambda = new double[np][slots];
+        double[][] lambda = start;
         double best = feasible;
         double theta = 1;
         int sinceBest = 0;
