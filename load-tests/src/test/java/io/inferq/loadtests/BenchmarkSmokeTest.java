@@ -32,9 +32,12 @@ class BenchmarkSmokeTest {
         String out = run("bench-policies", "--loads", "1", "--pipeline-load", "1", "--pipeline-requests", "6", "--probe-every-ms", "200",
                 "--policies", "estimated-completion,round-robin", "--time-scale", "100", "--out", dir.toString());
         assertThat(out).contains("CAPACITY sim-wexp conversation 1.0x: 2 × round-robin goodput = ", "RATIO simulator conversation 1.0x", "RATIO sim-wexp conversation 1.0x", "RATIO sim-slice conversation 1.0x", "RATIO pipeline azure-conv",
-                "VALIDITY pipeline conversation 1.0x estimated-completion", "simulator-whole", "sim-whole-wexp", "simulator-slice");
+                "VALIDITY pipeline conversation 1.0x estimated-completion", "simulator-whole", "sim-whole-wexp", "simulator-slice",
+                "BOUND conversation 1.0x: bound ", "BOUND azure-conv 1.0x: bound ", "where the fleet's nominal capacity went");
         JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertThat(s.get("ratios_ect_over_round_robin")).hasSize(2);
+        assertThat(s.get("losses")).hasSize(8); // 2 traces × 2 simulator engines × 2 policies
+        assertThat(s.get("bounds")).hasSize(2);
         JsonNode pipelineRows = s.get("rows");
         int checked = 0;
         for (JsonNode row : pipelineRows) {

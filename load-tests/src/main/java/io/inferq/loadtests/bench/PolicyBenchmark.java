@@ -5,6 +5,8 @@ import io.inferq.dispatcher.RoutingPolicies;
 import io.inferq.loadtests.Flags;
 import io.inferq.loadtests.LoadCommand;
 import io.inferq.loadtests.embedded.EmbeddedInferq;
+import io.inferq.loadtests.policy.CapacityAccount;
+import io.inferq.loadtests.policy.GoodputBound;
 import io.inferq.loadtests.policy.PolicySimulator;
 import io.inferq.loadtests.policy.TraceReader;
 import io.inferq.loadtests.policy.TraceRequest;
@@ -87,6 +89,42 @@ public final class PolicyBenchmark {
                double p99Ttft, Map<String, Double> utilisation, String note, Validity validity) {
     }
 
+    /** A simulator row, where its nominal capacity went, and the trace's goodput bound (null if not computed). */
+    record Losses(Row row, CapacityAccount.Breakdown breakdown, GoodputBound.Result bound) {
+        Map<String, Object> json() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("engine", row.engine());
+            m.put("trace", row.trace());
+            m.put("load", row.load());
+            m.put("policy", row.policy());
+            m.put("breakdown", breakdown);
+            m.put("bound_jobs_per_s", bound == null ? null : bound.jobsPerSecond());
+            return m;
+        }
+    }
+
+    /**
+     * The {@link CapacityAccount} table: each simulator run's nominal capacity split into good jobs and losses (percent of
+     * the nominal capacity over the span; the terms sum to 100), with the {@link GoodputBound} as a share of the nominal
+     * capacity and the run's goodput as a share of the bound.
+     */
+    static void printLosses(PrintStream out, List<Losses> losses) {
+        out.println("== where the fleet's nominal capacity went (% of nominal capacity × span, in nominal jobs; the terms sum to "
+                + "100; see README: bench-policies, capacity decomposition) ==");
+        out.printf(Locale.ROOT, "%-9s %-12s %-5s %-21s %s %6s %7s  %s%n", "engine", "trace", "load", "policy",
+                CapacityAccount.Breakdown.header(), "bound%", "good÷bd", "per pool: idle/sequences per batch");
+        for (Losses l : losses) {
+            CapacityAccount.Breakdown b = l.breakdown();
+            StringBuilder idle = new StringBuilder();
+            b.idleShareByPool().forEach((k, v) -> idle.append(String.format(Locale.ROOT, "%s=%.0f%%/%.1f ", k, 100 * v,
+                    b.sequencesPerBatch().get(k))));
+            double boundPct = l.bound() == null ? Double.NaN : 100 * l.bound().bound() / b.nominal();
+            double ofBound = l.bound() == null ? Double.NaN : b.good() / l.bound().bound();
+            out.printf(Locale.ROOT, "%-9s %-12s %-5s %-21s %s %6.1f %7.2f  %s%n", l.row().engine(), l.row().trace(),
+                    l.row().load() + "x", l.row().policy(), b.row(), boundPct, ofBound, idle.toString().trim());
+        }
+    }
+
     /** ect ÷ round-robin goodput of one trace and load, by engine (NaN where not run). */
     record Ratio(String trace, double load, double simulatorWhole, double simulatorWholeWorkerExpiry, double simulatorSlice,
                  double pipeline, Boolean pipelineValid) {
@@ -108,6 +146,8 @@ public final class PolicyBenchmark {
         long probeEveryMs = f.longValue("probe-every-ms", 500);
         boolean deadlines = !f.bool("no-deadlines");
         boolean pipeline = !f.bool("no-pipeline");
+        double boundSlot = f.positive("bound-slot-s", 0.25);
+        boolean bound = !f.bool("no-bound");
         List<String> policies = List.of(f.string("policies", String.join(",", POLICIES)).split(","));
         Path dir = LoadCommand.outDir(f, "bench-policies");
         f.rejectUnknown();
@@ -136,15 +176,26 @@ public final class PolicyBenchmark {
         out.println("== policy simulator (virtual time, whole traces); simulator: every dispatched job runs, however late; "
                 + "sim-wexp: a job whose deadline passed before its batch starts is dropped at the worker, as inferq's workers do ==");
         header(out);
+        List<Losses> losses = new ArrayList<>();
+        Map<String, GoodputBound.Result> bounds = new LinkedHashMap<>();
         for (var e : byTrace.entrySet()) {
             for (double load : loads) {
                 List<TraceRequest> scaled = sim.scaleToLoad(e.getValue(), load);
+                GoodputBound.Result b = bound ? GoodputBound.of(sim, boundSlot).compute(scaled) : null;
+                if (b != null) {
+                    bounds.put(e.getKey() + "@" + load, b);
+                    out.printf(Locale.ROOT, "BOUND %s %.1fx: %s = %.0f%% of the fleet's nominal capacity (%.2f jobs/s)%n", e.getKey(),
+                            load, b.describe(), 100 * b.jobsPerSecond() / sim.capacityJobsPerSecond(e.getValue()),
+                            sim.capacityJobsPerSecond(e.getValue()));
+                }
                 for (String engine : List.of("simulator", "sim-wexp")) {
                     for (String p : policies) {
-                        PolicySimulator.Result r = sim.run(scaled, simName(p), true, engine.equals("sim-wexp"));
+                        PolicySimulator.Accounted a = sim.runAccounted(scaled, simName(p), true, engine.equals("sim-wexp"));
+                        PolicySimulator.Result r = a.result();
                         Row row = new Row(engine, e.getKey(), load, p, r.jobs(), r.good(), r.goodput(), r.p50Ttft(), r.p99Ttft(),
                                 r.utilisation(), simNote(r), null);
                         rows.add(row);
+                        losses.add(new Losses(row, a.breakdown(), b));
                         print(out, row);
                     }
                     ratio(out, rows, engine, e.getKey(), load);
@@ -152,6 +203,7 @@ public final class PolicyBenchmark {
                 }
             }
         }
+        printLosses(out, losses);
         if (pipeline) {
             Map<String, ReplayPlan> plans = new LinkedHashMap<>();
             out.printf(Locale.ROOT, "== policy simulator on the pipeline's slices (first %.0f trace s, at most %d requests; prompts as sent; "
@@ -240,6 +292,8 @@ public final class PolicyBenchmark {
         summary.put("setup", setup);
         summary.put("ratios_ect_over_round_robin", ratios);
         summary.put("rows", rows);
+        summary.put("losses", losses.stream().map(Losses::json).toList());
+        summary.put("bounds", bounds);
         Bench.writeJson(dir.resolve("summary.json"), summary);
         writeHtml(dir, rows, ratios, byTrace.keySet(), policies, setup);
         out.println("report: " + dir.resolve("report.html").toAbsolutePath());

@@ -457,8 +457,27 @@ public final class PolicySimulator {
         return runTenants(trace, tenants, fairness, policyName, prefixAware, expireAtWorker, null);
     }
 
+    /** A run and where its nominal capacity went ({@link CapacityAccount}). */
+    public record Accounted(Result result, CapacityAccount.Breakdown breakdown) {
+    }
+
+    /** As {@link #run(List, String, boolean, boolean)}, with the {@link CapacityAccount} decomposition of the run. */
+    public Accounted runAccounted(List<TraceRequest> trace, String policyName, boolean prefixAware, boolean expireAtWorker) {
+        CapacityAccount[] account = new CapacityAccount[1];
+        Result r = runTenants(trace, null, FairnessConfig.defaults(), policyName, prefixAware, expireAtWorker, null, account)
+                .result();
+        return new Accounted(r, account[0].breakdown());
+    }
+
     private TenantRun runTenants(List<TraceRequest> trace, List<String> tenants, FairnessConfig fairness, String policyName,
                                  boolean prefixAware, boolean expireAtWorker, EngineCaches engines) {
+        return runTenants(trace, tenants, fairness, policyName, prefixAware, expireAtWorker, engines, null);
+    }
+
+    /** {@code accountOut}: null, or a one-element array that receives the run's {@link CapacityAccount}. */
+    private TenantRun runTenants(List<TraceRequest> trace, List<String> tenants, FairnessConfig fairness, String policyName,
+                                 boolean prefixAware, boolean expireAtWorker, EngineCaches engines,
+                                 CapacityAccount[] accountOut) {
         if (tenants != null && tenants.size() != trace.size()) {
             throw new IllegalArgumentException("tenants must name one tenant per request: " + tenants.size() + " for "
                     + trace.size() + " requests");
@@ -483,6 +502,10 @@ public final class PolicySimulator {
                 RoutingPolicies.byName(policyName, settings.seed()), locator, null);
 
         scheduler.setCalibration(calibrate);
+        CapacityAccount account = accountOut == null ? null : new CapacityAccount(this, trace, scheduler::freeBatchCredits);
+        if (accountOut != null) {
+            accountOut[0] = account;
+        }
         PriorityQueue<Event> events = new PriorityQueue<>((a, b) -> a.atMs() != b.atMs()
                 ? Long.compare(a.atMs(), b.atMs()) : Long.compare(a.seq(), b.seq()));
         long[] seq = {0};
@@ -515,6 +538,9 @@ public final class PolicySimulator {
                 long start = Math.max(now, ps.freeAtMs[inst]);
                 List<QueuedJob> live = new ArrayList<>(planJobs.size());
                 for (QueuedJob j : planJobs) {
+                    if (account != null) {
+                        account.left(Integer.parseInt(j.jobId()));
+                    }
                     if (expireAtWorker && j.deadlineAtMs() != null && j.deadlineAtMs() <= start) {
                         counts[2]++;
                     } else {
@@ -560,6 +586,7 @@ public final class PolicySimulator {
                     cleanBatches.add(plan.batchId());
                 }
                 double slow = actualSlowdown(plan.poolId());
+                int goodBefore = counts[0];
                 for (int k = 0; k < live.size(); k++) {
                     QueuedJob j = live.get(k);
                     int idx = Integer.parseInt(j.jobId());
@@ -577,12 +604,18 @@ public final class PolicySimulator {
                         goodByPool.merge(plan.poolId(), 1, Integer::sum);
                     }
                 }
+                if (account != null) {
+                    account.batch(plan.poolId(), inst, start, end, shapes, est.totalSeconds(), counts[0] - goodBefore);
+                }
                 events.add(new Event(end, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
             }
 
             @Override
             public void expired(QueuedJob job, Integer handle, long now) {
                 counts[2]++;
+                if (account != null) {
+                    account.left(handle);
+                }
             }
 
             @Override
@@ -599,13 +632,18 @@ public final class PolicySimulator {
         while (!events.isEmpty()) {
             Event e = events.poll();
             long now = e.atMs();
+            if (account != null) {
+                account.advanceTo(now);
+            }
             if (e.kind() == ARRIVAL) {
                 TraceRequest t = trace.get(e.index());
                 QueuedJob job = new QueuedJob(Integer.toString(e.index()),
                         tenants == null ? "default" : tenants.get(e.index()), settings.model(),
                         JobLane.INTERACTIVE, t.inputTokens(), t.outputTokens(), now, now + ttftSloMs,
                         t.blockHashes());
-                loop.offer(job, e.index(), now);
+                if (loop.offer(job, e.index(), now) == DispatchLoop.Offer.QUEUED && account != null) {
+                    account.queued(e.index(), t.inputTokens(), now + ttftSloMs);
+                }
                 loop.decide(now);
             } else if (e.kind() == BATCH_DONE) {
                 loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()));
