@@ -226,6 +226,8 @@ public final class DispatchScheduler {
     private boolean calibrate = true;
     /** Headroom: the tenant each in-flight batch counts for, by batch id. */
     private final Map<String, String> batchTenant = new HashMap<>();
+    /** The engine priority of each dispatched batch (continuous batching with priority; see {@link EnginePriorities}). */
+    private final EnginePriorities enginePriorities = new EnginePriorities(t -> fairness().weightOf(t));
     /** Headroom: a decision held work back; the earliest time a reservation lapses after it (or MAX_VALUE). */
     private long headroomLapseMs = Long.MAX_VALUE;
     /** Headroom: whether the group being decided may not take the pools' reserved credits. */
@@ -1219,8 +1221,8 @@ public final class DispatchScheduler {
             batchTenant.put(batchId, g.key.model() + "\u0000" + main);
             m.tenantInFlight.merge(main, 1, Integer::sum);
         }
-        BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
-                config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
+        BatchPlan plan = enginePriorities.assign(new BatchPlan(batchId, pool.profile.poolId(),
+                config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance));
         metrics.dispatched(plan, nowMs);
         return plan;
     }
@@ -1284,6 +1286,7 @@ public final class DispatchScheduler {
         PoolLedger p = pools.get(poolId);
         boolean finished = p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
         if (finished) {
+            enginePriorities.finished(batchId);
             String modelTenant = batchTenant.remove(batchId);
             if (modelTenant != null) {
                 int cut = modelTenant.indexOf('\u0000');

@@ -22,6 +22,7 @@ import io.inferq.workers.chips.RooflineAssumptions;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.SequenceShape;
 import io.inferq.workers.chips.WeightPrecision;
+import io.inferq.workers.engine.ContinuousBatchingEngine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -349,6 +350,8 @@ public final class PolicySimulator {
     private static final int ARRIVAL = 0;
     private static final int BATCH_DONE = 1;
     private static final int TIMER = 2;
+    /** An instance's engine ends an iteration ({@code index} = the instance). */
+    private static final int ENGINE = 3;
 
     private record Event(long atMs, long seq, int kind, int index, String poolId, String batchId) {
     }
@@ -357,14 +360,24 @@ public final class PolicySimulator {
         final PoolProfile profile;
         final RooflineModel roofline;
         final long[] freeAtMs;
+        /** Each instance's engine: continuous batching with priority ({@link ContinuousBatchingEngine}). */
+        final ContinuousBatchingEngine[] engines;
+        /** The time (ms) of each engine's pending {@code ENGINE} event, or -1. */
+        final long[] engineEventAtMs;
         final LinkedHashMap<Long, Boolean> cache;
         final int cacheBlocks;
         double busySeconds;
 
-        PoolState(PoolProfile profile, RooflineModel roofline, int cacheBlocks) {
+        PoolState(PoolProfile profile, RooflineModel roofline, int cacheBlocks, double slowdown) {
             this.profile = profile;
             this.roofline = roofline;
             this.freeAtMs = new long[profile.instances()];
+            this.engines = new ContinuousBatchingEngine[profile.instances()];
+            this.engineEventAtMs = new long[profile.instances()];
+            Arrays.fill(engineEventAtMs, -1);
+            for (int i = 0; i < engines.length; i++) {
+                engines[i] = new ContinuousBatchingEngine(roofline, ContinuousBatchingEngine.Limits.of(roofline), slowdown);
+            }
             this.cacheBlocks = cacheBlocks;
             this.cache = new LinkedHashMap<>(16, 0.75f, true);
         }
@@ -466,7 +479,7 @@ public final class PolicySimulator {
         Map<String, PoolState> pools = new LinkedHashMap<>();
         for (PoolProfile p : fleet.profiles()) {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
-                    fleet.cacheBlocks().get(p.poolId())));
+                    fleet.cacheBlocks().get(p.poolId()), actualSlowdown(p.poolId())));
         }
         PrefixLocator locator = engines != null ? engines.locator() : prefixAware ? hashes -> {
             Map<String, Integer> m = new HashMap<>();
@@ -507,12 +520,23 @@ public final class PolicySimulator {
         java.util.Set<String> cleanBatches = new java.util.HashSet<>();
         long ttftSloMs = Math.round(settings.ttftSloSeconds() * 1000);
 
-        DispatchLoop.Effects<Integer> effects = new DispatchLoop.Effects<>() {
+        double[] firstAt = new double[trace.size()];
+        String[] batchOfJob = new String[trace.size()];
+        String[] poolOfJob = new String[trace.size()];
+        Map<String, Integer> batchLeft = new HashMap<>();
+        abstract class SimEffects implements DispatchLoop.Effects<Integer> {
+            abstract void engineEvents(List<ContinuousBatchingEngine.Event> happened);
+
+            abstract void scheduleEngine(PoolState ps, int inst);
+        }
+        SimEffects effects = new SimEffects() {
             @Override
             public void send(BatchPlan plan, List<QueuedJob> planJobs, List<Integer> handles, long now) {
                 PoolState ps = pools.get(plan.poolId());
                 int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
-                long start = Math.max(now, ps.freeAtMs[inst]);
+                // the worker takes the batch at once and hands its sequences to the instance's engine, which admits
+                // them at its next iteration boundary (continuous batching); a job already late is dropped there
+                long start = now;
                 List<QueuedJob> live = new ArrayList<>(planJobs.size());
                 for (QueuedJob j : planJobs) {
                     if (expireAtWorker && j.deadlineAtMs() != null && j.deadlineAtMs() <= start) {
@@ -525,7 +549,7 @@ public final class PolicySimulator {
                     events.add(new Event(start, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
                     return;
                 }
-                List<SequenceShape> shapes = new ArrayList<>();
+                List<ContinuousBatchingEngine.Request> requests = new ArrayList<>();
                 for (QueuedJob j : live) {
                     int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
                             : ps.leadingCached(j.prefixBlockHashes());
@@ -549,35 +573,75 @@ public final class PolicySimulator {
                     tokens[0] += cached;
                     tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
                     tokens[2] += j.promptTokens();
-                    shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
-                    cachedOf[Integer.parseInt(j.jobId())] = cached;
+                    int idx = Integer.parseInt(j.jobId());
+                    cachedOf[idx] = cached;
+                    requests.add(new ContinuousBatchingEngine.Request(j.jobId(), j.promptTokens(), cached, j.maxTokens(),
+                            plan.enginePriority().value()));
+                    batchOfJob[idx] = plan.batchId();
+                    poolOfJob[idx] = plan.poolId();
                 }
-                BatchEstimate est = ps.roofline.estimateBatch(shapes);
-                long end = start + (long) Math.ceil(est.totalSeconds() * actualSlowdown(plan.poolId()) * 1000);
-                ps.freeAtMs[inst] = end;
-                ps.busySeconds += est.totalSeconds() * actualSlowdown(plan.poolId());
                 if (live.size() == planJobs.size()) {
                     cleanBatches.add(plan.batchId());
                 }
-                double slow = actualSlowdown(plan.poolId());
-                for (int k = 0; k < live.size(); k++) {
-                    QueuedJob j = live.get(k);
-                    int idx = Integer.parseInt(j.jobId());
-                    double startS = start / 1000.0;
+                batchLeft.put(plan.batchId(), live.size());
+                ContinuousBatchingEngine engine = ps.engines[inst];
+                for (ContinuousBatchingEngine.Request r : requests) {
+                    engineEvents(engine.submit(r, start / 1000.0));
+                }
+                scheduleEngine(ps, inst);
+            }
+
+            /** Books an engine's sequence events: queue wait, TTFT, finish (and its batch's end). */
+            @Override
+            void engineEvents(List<ContinuousBatchingEngine.Event> happened) {
+                for (ContinuousBatchingEngine.Event ev : happened) {
+                    int idx = Integer.parseInt(ev.id());
                     double arrivalS = trace.get(idx).arrivalMs() / 1000.0;
-                    ttft[idx] = startS + est.prefillSeconds() * slow - arrivalS;
-                    double finish = est.finishSeconds().get(k) * slow;
-                    e2e[idx] = startS + finish - arrivalS;
-                    double tpot = j.maxTokens() > 1 ? (finish - est.prefillSeconds() * slow) / (j.maxTokens() - 1) : 0;
-                    done[idx] = true;
-                    waitS[idx] = (start - trace.get(idx).arrivalMs()) / 1000.0;
-                    if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
-                        goodJob[idx] = true;
-                        counts[0]++;
-                        goodByPool.merge(plan.poolId(), 1, Integer::sum);
+                    switch (ev.kind()) {
+                        case ADMITTED -> waitS[idx] = ev.atSeconds() - arrivalS;
+                        case FIRST_TOKEN -> {
+                            ttft[idx] = ev.atSeconds() - arrivalS;
+                            firstAt[idx] = ev.atSeconds();
+                        }
+                        case PREEMPTED -> { }
+                        case FINISHED -> {
+                            e2e[idx] = ev.atSeconds() - arrivalS;
+                            int out = trace.get(idx).outputTokens();
+                            double tpot = out > 1 ? (ev.atSeconds() - firstAt[idx]) / (out - 1) : 0;
+                            done[idx] = true;
+                            if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
+                                goodJob[idx] = true;
+                                counts[0]++;
+                                goodByPool.merge(poolOfJob[idx], 1, Integer::sum);
+                            }
+                            PoolState ps = pools.get(poolOfJob[idx]);
+                            long endMs = (long) Math.ceil(ev.atSeconds() * 1000);
+                            String batch = batchOfJob[idx];
+                            int left = batchLeft.merge(batch, -1, Integer::sum);
+                            if (left <= 0) {
+                                batchLeft.remove(batch);
+                                events.add(new Event(endMs, seq[0]++, BATCH_DONE, -1, ps.profile.poolId(), batch));
+                            }
+                        }
                     }
                 }
-                events.add(new Event(end, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
+            }
+
+            /** Asks for an {@code ENGINE} event at the end of the instance's running iteration (if not asked yet). */
+            @Override
+            void scheduleEngine(PoolState ps, int inst) {
+                double next = ps.engines[inst].nextEventSeconds();
+                if (Double.isInfinite(next)) {
+                    return;
+                }
+                long at = (long) Math.ceil(next * 1000);
+                while (at / 1000.0 < next) {
+                    at++; // never before the iteration ends (rounding), or the event would find nothing to do
+                }
+                if (ps.engineEventAtMs[inst] != at) {
+                    ps.engineEventAtMs[inst] = at;
+                    events.add(new Event(at, seq[0]++, ENGINE, inst, ps.profile.poolId(), null));
+                }
             }
 
             @Override
@@ -607,6 +671,15 @@ public final class PolicySimulator {
                         t.blockHashes());
                 loop.offer(job, e.index(), now);
                 loop.decide(now);
+            } else if (e.kind() == ENGINE) {
+                PoolState ps = pools.get(e.poolId());
+                if (ps.engineEventAtMs[e.index()] == now) {
+                    ps.engineEventAtMs[e.index()] = -1;
+                }
+                ContinuousBatchingEngine engine = ps.engines[e.index()];
+                effects.engineEvents(engine.advanceTo(now / 1000.0));
+                ps.freeAtMs[e.index()] = Math.max(ps.freeAtMs[e.index()], now);
+                effects.scheduleEngine(ps, e.index());
             } else if (e.kind() == BATCH_DONE) {
                 loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()));
             } else {
@@ -626,6 +699,9 @@ public final class PolicySimulator {
         double span = Math.max(1, trace.get(trace.size() - 1).arrivalMs()) / 1000.0;
         long lastEnd = 0;
         for (PoolState ps : pools.values()) {
+            for (ContinuousBatchingEngine engine : ps.engines) {
+                ps.busySeconds += engine.busySeconds();
+            }
             for (long f : ps.freeAtMs) {
                 lastEnd = Math.max(lastEnd, f);
             }
