@@ -227,7 +227,7 @@ public final class DispatchScheduler {
     /** Headroom: the tenant each in-flight batch counts for, by batch id. */
     private final Map<String, String> batchTenant = new HashMap<>();
     /** The engine priority of each dispatched batch (continuous batching with priority; see {@link EnginePriorities}). */
-    private final EnginePriorities enginePriorities = new EnginePriorities(t -> fairness().weightOf(t));
+    private final EnginePriorities enginePriorities = new EnginePriorities(this::fairness);
     /** Headroom: a decision held work back; the earliest time a reservation lapses after it (or MAX_VALUE). */
     private long headroomLapseMs = Long.MAX_VALUE;
     /** Headroom: whether the group being decided may not take the pools' reserved credits. */

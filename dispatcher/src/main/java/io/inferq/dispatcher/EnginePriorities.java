@@ -5,7 +5,7 @@ import io.inferq.job.JobLane;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
-import java.util.function.ToDoubleFunction;
+import java.util.function.Supplier;
 
 /**
  * Decides the {@link EnginePriority} of each batch the scheduler dispatches, for engines that batch continuously with
@@ -18,19 +18,24 @@ import java.util.function.ToDoubleFunction;
  *       them) instead of queueing behind them in the engine;</li>
  *   <li>any other interactive batch (a tenant at or above its share, or the only tenant): {@link EnginePriority#NORMAL}.</li>
  * </ul>
+ * With fair sharing off ({@link FairnessConfig#oldestFirst()}) interactive batches are all {@link EnginePriority#NORMAL}.
  * Weights are the fair-sharing weights ({@link FairnessConfig#weightOf}). Counts are per model; a batch counts until
  * {@link #finished}. Not thread-safe: owned by the scheduler.
  */
 final class EnginePriorities {
-    private final ToDoubleFunction<String> weightOf;
+    private final Supplier<FairnessConfig> fairness;
     /** Per model: in-flight interactive batches per main tenant. */
     private final Map<String, Map<String, Integer>> inFlight = new HashMap<>();
     /** In-flight interactive batch → {model, tenant}. */
     private final Map<String, String[]> owners = new HashMap<>();
 
-    /** @param weightOf a tenant's fair-sharing weight ({@link FairnessConfig#weightOf}) */
-    EnginePriorities(ToDoubleFunction<String> weightOf) {
-        this.weightOf = Objects.requireNonNull(weightOf, "weightOf");
+    /** @param fairness the scheduler's fair sharing (weights; with fair sharing off no batch is {@link EnginePriority#HIGH}) */
+    EnginePriorities(Supplier<FairnessConfig> fairness) {
+        this.fairness = Objects.requireNonNull(fairness, "fairness");
+    }
+
+    private double weightOf(String tenant) {
+        return fairness.get().weightOf(tenant);
     }
 
     /** {@code plan} with its engine priority; counts it in flight. */
@@ -48,19 +53,19 @@ final class EnginePriorities {
             }
         }
         Map<String, Integer> held = inFlight.computeIfAbsent(first.model(), m -> new HashMap<>());
-        double weights = weightOf.applyAsDouble(main);
+        double weights = weightOf(main);
         int total = 1;
         boolean others = false;
         for (Map.Entry<String, Integer> e : held.entrySet()) {
             total += e.getValue();
             if (!e.getKey().equals(main)) {
-                weights += weightOf.applyAsDouble(e.getKey());
+                weights += weightOf(e.getKey());
                 others = true;
             }
         }
         int mine = held.getOrDefault(main, 0) + 1;
-        double share = total * weightOf.applyAsDouble(main) / weights;
-        EnginePriority p = others && mine <= share ? EnginePriority.HIGH : EnginePriority.NORMAL;
+        double share = total * weightOf(main) / weights;
+        EnginePriority p = fairness.get().enabled() && others && mine <= share ? EnginePriority.HIGH : EnginePriority.NORMAL;
         held.merge(main, 1, Integer::sum);
         owners.put(plan.batchId(), new String[] {first.model(), main});
         return plan.withEnginePriority(p);

@@ -2,6 +2,7 @@ package io.inferq.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.job.JobLane;
 import java.util.List;
 import java.util.Map;
@@ -9,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class EnginePrioritiesTest {
     private final Map<String, Double> weights = Map.of("gold", 2.0);
-    private final EnginePriorities priorities = new EnginePriorities(t -> weights.getOrDefault(t, 1.0));
+    private final EnginePriorities priorities = new EnginePriorities(() -> FairnessConfig.defaults().withTenantWeights(weights));
     private int seq;
 
     private BatchPlan plan(String tenant, JobLane lane) {
@@ -40,6 +41,13 @@ class EnginePrioritiesTest {
         priorities.finished(h1.batchId());
         priorities.finished(h1.batchId()); // idempotent
         assertThat(priorities.assign(plan("heavy", JobLane.INTERACTIVE)).enginePriority()).isEqualTo(EnginePriority.HIGH);
+    }
+
+    @Test
+    void withFairSharingOffNothingIsHigh() {
+        EnginePriorities off = new EnginePriorities(FairnessConfig::oldestFirst);
+        off.assign(plan("heavy", JobLane.INTERACTIVE));
+        assertThat(off.assign(plan("light", JobLane.INTERACTIVE)).enginePriority()).isEqualTo(EnginePriority.NORMAL);
     }
 
     @Test

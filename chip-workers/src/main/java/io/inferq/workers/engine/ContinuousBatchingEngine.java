@@ -24,8 +24,10 @@ import java.util.TreeSet;
  *       every running sequence, as the simulated backend always reserved) within {@link Limits#kvCapacityTokens()}. The
  *       first that does not fit stops admission (no lower-priority sequence overtakes it).</li>
  *   <li><b>Preemption</b> (vLLM's priority scheduling, recompute mode): when a waiting sequence does not fit and a
- *       running one has a strictly lower priority (a larger number), the lowest-priority, most recently submitted
- *       running sequence is preempted — its KV is dropped, it goes back to the waiting queue keeping the tokens it
+ *       running <em>batch-lane</em> sequence ({@link #PRIORITY_BATCH}) has a strictly lower priority, the most recently
+ *       submitted such sequence is preempted (interactive sequences are never preempted: recomputing a long interactive
+ *       prompt would cost more than the wait it saves; a higher-priority interactive sequence is only admitted ahead of
+ *       them) — its KV is dropped, it goes back to the waiting queue keeping the tokens it
  *       generated, and when readmitted it prefills its uncached prompt plus those tokens again (charged: recomputation is
  *       not free). Sequences of equal priority never preempt each other, so work of the lowest priority still
  *       progresses whenever higher-priority work leaves room.</li>
@@ -410,7 +412,7 @@ public final class ContinuousBatchingEngine {
             Seq w = waiting.first();
             while (!fits(w)) {
                 Seq victim = running.isEmpty() ? null : running.last();
-                if (victim == null || victim.r.priority() <= w.r.priority()) {
+                if (victim == null || victim.r.priority() <= w.r.priority() || victim.r.priority() < PRIORITY_BATCH) {
                     return; // strict order: nothing behind it is admitted first
                 }
                 preempt(victim, events);

@@ -52,7 +52,7 @@ public final class FairnessBenchmark {
     /** One tenant's figures in one mode. */
     record TenantRow(String workload, String mode, String tenant, double weight, int requests, int completed, int good,
                      double goodput, double service, double share, double demand, double fairShare, double ofFairShare,
-                     double p50Wait, double p99Wait) {
+                     double p50Wait, double p99Wait, double p99Ttft) {
     }
 
     public static int run(Flags f, PrintStream console) {
@@ -210,11 +210,20 @@ public final class FairnessBenchmark {
                 g.put(t.name() + "_of_fair_share_oldest_first", or.ofFairShare());
                 g.put(t.name() + "_p99_wait_over_alone", waitRatio);
                 g.put(t.name() + "_p99_wait_over_alone_oldest_first", oldWaitRatio);
+                TenantRow al = aloneRows.get(k);
+                double ttftRatio = fr.p99Ttft() / al.p99Ttft();
+                out.printf(Locale.ROOT, "RATIO %s %s p99 wait (s): fair %.3f, oldest-first %.3f, alone %.3f; p99 TTFT ÷ alone: "
+                                + "fair %.2f, oldest-first %.2f (fair %.3f s, alone %.3f s)%n", w, t.name(), fr.p99Wait(),
+                        or.p99Wait(), al.p99Wait(), ttftRatio, or.p99Ttft() / al.p99Ttft(), fr.p99Ttft(), al.p99Ttft());
+                g.put(t.name() + "_p99_wait_seconds", fr.p99Wait());
+                g.put(t.name() + "_p99_wait_seconds_alone", al.p99Wait());
+                g.put(t.name() + "_p99_ttft_over_alone", ttftRatio);
                 if (fairRows0 != null) {
                     TenantRow f0 = fairRows0.get(k);
                     double wait0 = f0.p99Wait() / aloneRows.get(k).p99Wait();
-                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 wait ÷ alone %.2f%n",
-                            w, t.name(), f0.ofFairShare(), wait0);
+                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 wait ÷ alone %.2f "
+                                    + "(%.3f s); p99 TTFT ÷ alone %.2f%n", w, t.name(), f0.ofFairShare(), wait0, f0.p99Wait(),
+                            f0.p99Ttft() / aloneRows.get(k).p99Ttft());
                     g.put(t.name() + "_of_fair_share_no_headroom", f0.ofFairShare());
                     g.put(t.name() + "_p99_wait_over_alone_no_headroom", wait0);
                 }
@@ -353,6 +362,7 @@ public final class FairnessBenchmark {
         List<TenantRow> out = new ArrayList<>();
         for (Tenant t : tenants) {
             List<Double> waits = new ArrayList<>();
+            List<Double> ttfts = new ArrayList<>();
             int requests = 0;
             int completed = 0;
             int good = 0;
@@ -364,6 +374,7 @@ public final class FairnessBenchmark {
                 if (j.completed()) {
                     completed++;
                     waits.add(j.waitSeconds());
+                    ttfts.add(j.ttftSeconds());
                 }
                 good += j.good() ? 1 : 0;
             }
@@ -372,7 +383,7 @@ public final class FairnessBenchmark {
             double fs = fairShares.get(t.name());
             out.add(new TenantRow(workload, mode, t.name(), t.weight(), requests, completed, good, good / span, s,
                     total == 0 ? 0 : s / total, demand.get(t.name())[0], fs, fs == 0 ? Double.NaN : s / fs, pct(w, 0.5),
-                    pct(w, 0.99)));
+                    pct(w, 0.99), pct(ttfts.stream().mapToDouble(Double::doubleValue).sorted().toArray(), 0.99)));
         }
         return out;
     }

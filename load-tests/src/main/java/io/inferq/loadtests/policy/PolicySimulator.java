@@ -43,10 +43,12 @@ import java.util.TreeSet;
  * dispatcher's configured figures (to measure calibration); {@link #withCalibration} turns calibration off.
  *
  * <h2>The simulated fleet</h2>
- * Each pool instance runs the batches it is given one after another (a batch goes to the instance that frees
- * up first); a batch takes {@link RooflineModel#estimateBatch} of its sequences. A job's TTFT is batch start +
- * prefill − arrival, its end-to-end latency batch start + its own finish − arrival, its TPOT (finish −
- * prefill) ÷ (output − 1). Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
+ * Each pool instance is a {@link ContinuousBatchingEngine} (iteration-level continuous batching with chunked prefill
+ * and priority preemption, timed by the {@link RooflineModel}): a batch's sequences are handed to the instance the
+ * scheduler planned when the batch is sent, with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the
+ * running batch at the engine's next iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT
+ * arrival → its first token, its end-to-end latency arrival → its last token, its TPOT (last − first token) ÷
+ * (output − 1); a batch's credit returns when its last sequence finishes. Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
  * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
  * then insert all their blocks. Output lengths are the trace's and are given to the scheduler as
  * {@code maxTokens} (an oracle every policy shares).
@@ -446,14 +448,15 @@ public final class PolicySimulator {
      * @param tenant       its tenant
      * @param completed    whether it ran (neither rejected nor expired)
      * @param good         whether it met both SLOs
-     * @param waitSeconds  arrival → its batch started on an instance (dispatcher queue plus instance queue); NaN if it
-     *                     never ran
+     * @param waitSeconds  arrival → its engine admitted it into the running batch (dispatcher queue plus the engine's
+     *                     waiting queue); NaN if it never ran
      * @param promptTokens prompt tokens
      * @param cachedTokens prompt tokens read from the pool's prefix cache
      * @param outputTokens output tokens
+     * @param ttftSeconds  arrival → its first token; NaN if it never ran
      */
     public record JobRun(String tenant, boolean completed, boolean good, double waitSeconds, int promptTokens,
-                         int cachedTokens, int outputTokens) {
+                         int cachedTokens, int outputTokens, double ttftSeconds) {
     }
 
     /** A {@link #runTenants} run: the usual numbers and one {@link JobRun} per trace request, in trace order. */
@@ -731,7 +734,7 @@ public final class PolicySimulator {
         for (int i = 0; i < trace.size(); i++) {
             TraceRequest r = trace.get(i);
             jobs.add(new JobRun(tenants == null ? "default" : tenants.get(i), done[i], goodJob[i], waitS[i],
-                    r.inputTokens(), cachedOf[i], r.outputTokens()));
+                    r.inputTokens(), cachedOf[i], r.outputTokens(), done[i] ? ttft[i] : Double.NaN));
         }
         return new TenantRun(result, List.copyOf(jobs));
     }
