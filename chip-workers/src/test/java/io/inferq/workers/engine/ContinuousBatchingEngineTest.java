@@ -140,6 +140,21 @@ class ContinuousBatchingEngineTest {
     }
 
     @Test
+    void aRemovedSequenceFreesItsSlotAndProducesNothing() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1, new Limits(1, 4_096, 10_000_000), 1.0);
+        List<Event> events = new ArrayList<>();
+        events.addAll(e.submit(new Request("gone", 1_000, 0, 500, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        events.addAll(e.submit(new Request("next", 1_000, 0, 5, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        events.addAll(e.advanceTo(0.1));
+        assertThat(e.remove("gone")).isTrue();
+        assertThat(e.remove("gone")).isFalse();
+        Map<String, Map<Kind, Double>> t = drain(e, events);
+        assertThat(t.get("gone")).doesNotContainKey(Kind.FINISHED);
+        assertThat(t.get("next").get(Kind.FINISHED)).isLessThan(0.2);
+        assertThat(e.kvReservedTokens()).isZero();
+    }
+
+    @Test
     void deterministic() {
         List<String> first = run();
         assertThat(run()).isEqualTo(first);

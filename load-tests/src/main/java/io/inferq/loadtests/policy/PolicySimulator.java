@@ -48,8 +48,8 @@ import java.util.TreeSet;
  * scheduler planned when the batch is sent, with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the
  * running batch at the engine's next iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT
  * arrival → its first token, its end-to-end latency arrival → its last token, its TPOT (last − first token) ÷
- * (output − 1); a batch's credit returns when its last sequence finishes. Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
- * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
+ * (output − 1); a batch's credit returns when its last sequence finishes. Each pool has one LRU prefix cache of
+ * block ids (the trace's {@code hash_ids}), shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
  * then insert all their blocks. Output lengths are the trace's and are given to the scheduler as
  * {@code maxTokens} (an oracle every policy shares).
  *
