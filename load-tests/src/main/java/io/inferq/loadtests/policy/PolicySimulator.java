@@ -74,9 +74,10 @@ import java.util.TreeSet;
  * <h2>Goodput</h2>
  * Jobs that finished with TTFT ≤ SLO and TPOT ≤ SLO, per second of (scaled) trace span. Every job carries the
  * deadline arrival + TTFT SLO, so admission rejects, and {@code expireDue} expires, work predicted to miss it.
- * By default a job, once dispatched, runs however late its batch starts; {@code run(…, expireAtWorker = true)} drops
- * it at the worker instead (expired, no service time), as inferq's workers do — at 2× load that alone brings
- * ect ÷ round-robin from about 2 down to about 1.2-1.3 on the shared traces ({@code bench-policies} prints both).
+ * By default a job, once dispatched, runs however late; {@code run(…, expireAtWorker = true)} drops a job whose
+ * deadline has passed when its batch reaches the worker (expired, no service time), as inferq's workers do. A worker
+ * hands a batch to its engine when the batch is sent (the engine queues it, not the worker), so with the engine model
+ * both modes give the same figures.
  */
 public final class PolicySimulator {
 
@@ -435,7 +436,7 @@ public final class PolicySimulator {
 
     /**
      * As {@link #run(List, String, boolean)}; with {@code expireAtWorker} a dispatched job whose deadline has passed
-     * when its instance starts the batch is dropped there (counted as expired, takes no time), as inferq's workers do.
+     * when its batch reaches the worker is dropped there (counted as expired, takes no time), as inferq's workers do.
      * Without it every dispatched job runs, however late.
      */
     public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware, boolean expireAtWorker) {
