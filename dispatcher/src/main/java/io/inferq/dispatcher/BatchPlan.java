@@ -19,7 +19,7 @@ import java.util.Objects;
  *                          runtime sends the batch where that instance's worker reads
  *                          ({@link #partitionOf(int, int, int)})
  * @param enginePriority    the priority its sequences get in the engine's continuous batching ({@link EnginePriority};
- *                          set by the dispatch loop, {@link EnginePriority#NORMAL} until then)
+ *                          set by the scheduler through {@link EnginePriorities}; {@link EnginePriority#NORMAL} by default)
  */
 public record BatchPlan(String batchId, String poolId, int bucketUpperTokens, List<QueuedJob> jobs, int instance,
                         EnginePriority enginePriority) {
