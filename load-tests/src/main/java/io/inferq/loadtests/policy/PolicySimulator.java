@@ -43,15 +43,24 @@ import java.util.TreeSet;
  * dispatcher's configured figures (to measure calibration); {@link #withCalibration} turns calibration off.
  *
  * <h2>The simulated fleet</h2>
- * Each pool instance is a {@link ContinuousBatchingEngine} (iteration-level continuous batching with chunked prefill
- * and priority preemption, timed by the {@link RooflineModel}): a batch's sequences are handed to the instance the
- * scheduler planned when the batch is sent, with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the
- * running batch at the engine's next iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT
- * arrival → its first token, its end-to-end latency arrival → its last token, its TPOT (last − first token) ÷
- * (output − 1); a batch's credit returns when its last sequence finishes. Each pool has one LRU prefix cache of
- * block ids (the trace's {@code hash_ids}), shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
+ * Each pool instance runs the batches it is given one after another (a batch goes to the instance that frees
+ * up first); a batch takes {@link RooflineModel#estimateBatch} of its sequences. A job's TTFT is batch start +
+ * prefill − arrival, its end-to-end latency batch start + its own finish − arrival, its TPOT (finish −
+ * prefill) ÷ (output − 1). Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
+ * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
  * then insert all their blocks. Output lengths are the trace's and are given to the scheduler as
- * {@code maxTokens} (an oracle every policy shares).
+ * {@code maxTokens} (an oracle every policy shares). This is the default ({@link InstanceModel#STATIC}) and the
+ * running system's model: inferq's workers run one batch at a time, timed by {@link RooflineModel#estimateBatch}.
+ *
+ * <h3>Opt-in: the continuous-batching engine model</h3>
+ * {@link #withInstanceModel withInstanceModel(InstanceModel.CONTINUOUS)} makes each pool instance a
+ * {@link ContinuousBatchingEngine} instead (iteration-level continuous batching with chunked prefill and priority
+ * preemption, timed by the {@link RooflineModel}), as vLLM and SGLang run: the model a future worker will follow, not
+ * (yet) what inferq's workers do. A batch's sequences are handed to the instance the scheduler planned when the batch
+ * is sent, with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the running batch at the engine's
+ * next iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT arrival → its first token, its
+ * end-to-end latency arrival → its last token, its TPOT (last − first token) ÷ (output − 1); a batch's credit returns
+ * when its last sequence finishes. Prefix caches and output lengths are as in the static model.
  *
  * <h2>Load</h2>
  * The fleet's capacity in jobs/s is derived from the roofline: per pool, instances × n ÷ (time of a batch of
@@ -74,10 +83,12 @@ import java.util.TreeSet;
  * <h2>Goodput</h2>
  * Jobs that finished with TTFT ≤ SLO and TPOT ≤ SLO, per second of (scaled) trace span. Every job carries the
  * deadline arrival + TTFT SLO, so admission rejects, and {@code expireDue} expires, work predicted to miss it.
- * By default a job, once dispatched, runs however late; {@code run(…, expireAtWorker = true)} drops a job whose
- * deadline has passed when its batch reaches the worker (expired, no service time), as inferq's workers do. A worker
- * hands a batch to its engine when the batch is sent (the engine queues it, not the worker), so with the engine model
- * both modes give the same figures.
+ * By default a job, once dispatched, runs however late its batch starts; {@code run(…, expireAtWorker = true)} drops
+ * it at the worker instead (expired, no service time), as inferq's workers do — at 2× load that alone brings
+ * ect ÷ round-robin from about 2 down to about 1.2-1.3 on the shared traces ({@code bench-policies} prints both).
+ * With the continuous engine model a worker hands a batch to its engine when the batch is sent (the engine queues it,
+ * not the worker), so a job is dropped at the worker only if its deadline passed before the batch was sent, and both
+ * modes give the same figures.
  */
 public final class PolicySimulator {
 
@@ -211,12 +222,32 @@ public final class PolicySimulator {
     private final Map<String, Double> configuredSlowdown;
     private final boolean calibrate;
 
+    /** How each simulated pool instance runs the batches it is given. */
+    public enum InstanceModel {
+        /** One batch at a time, timed by {@link RooflineModel#estimateBatch}: the running system's workers (the default). */
+        STATIC,
+        /** A {@link ContinuousBatchingEngine} per instance (continuous batching with priority), as vLLM and SGLang run. */
+        CONTINUOUS;
+
+        /** {@code static} or {@code continuous} (the {@code --instance-model} flag's values). */
+        public static InstanceModel parse(String s) {
+            return switch (s) {
+                case "static" -> STATIC;
+                case "continuous" -> CONTINUOUS;
+                default -> throw new IllegalArgumentException("--instance-model must be static or continuous, was " + s);
+            };
+        }
+    }
+
+    private final InstanceModel instanceModel;
+
     public PolicySimulator(Settings settings) {
-        this(settings, Map.of(), Map.of(), true);
+        this(settings, Map.of(), Map.of(), true, InstanceModel.STATIC);
     }
 
     private PolicySimulator(Settings settings, Map<String, Double> actualSlowdown, Map<String, Double> configuredSlowdown,
-                            boolean calibrate) {
+                            boolean calibrate, InstanceModel instanceModel) {
+        this.instanceModel = instanceModel;
         this.settings = settings;
         this.actualSlowdown = Map.copyOf(actualSlowdown);
         this.configuredSlowdown = Map.copyOf(configuredSlowdown);
@@ -275,12 +306,21 @@ public final class PolicySimulator {
         Map<String, Double> c = new HashMap<>(configuredSlowdown);
         a.put(poolId, actual);
         c.put(poolId, configured);
-        return new PolicySimulator(settings, a, c, calibrate);
+        return new PolicySimulator(settings, a, c, calibrate, instanceModel);
     }
 
     /** This simulator with the dispatcher's online service-time calibration on (the default, as in the runtime) or off. */
     public PolicySimulator withCalibration(boolean enabled) {
-        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, enabled);
+        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, enabled, instanceModel);
+    }
+
+    /** This simulator with each pool instance run as {@code model} says ({@link InstanceModel#STATIC} by default). */
+    public PolicySimulator withInstanceModel(InstanceModel model) {
+        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, calibrate, model);
+    }
+
+    public InstanceModel instanceModel() {
+        return instanceModel;
     }
 
     private double actualSlowdown(String poolId) {
@@ -353,7 +393,7 @@ public final class PolicySimulator {
     private static final int ARRIVAL = 0;
     private static final int BATCH_DONE = 1;
     private static final int TIMER = 2;
-    /** An instance's engine ends an iteration ({@code index} = the instance). */
+    /** An instance's engine ends an iteration ({@code index} = the instance; continuous model only). */
     private static final int ENGINE = 3;
 
     private record Event(long atMs, long seq, int kind, int index, String poolId, String batchId) {
@@ -363,26 +403,30 @@ public final class PolicySimulator {
         final PoolProfile profile;
         final RooflineModel roofline;
         final long[] freeAtMs;
-        /** Each instance's engine: continuous batching with priority ({@link ContinuousBatchingEngine}). */
-        final ContinuousBatchingEngine[] engines;
+        /** Each instance's engine ({@link InstanceModel#CONTINUOUS}; {@code null} in the static model). */
+        ContinuousBatchingEngine[] engines;
         /** The time (ms) of each engine's pending {@code ENGINE} event, or -1. */
-        final long[] engineEventAtMs;
+        long[] engineEventAtMs;
         final LinkedHashMap<Long, Boolean> cache;
         final int cacheBlocks;
         double busySeconds;
 
-        PoolState(PoolProfile profile, RooflineModel roofline, int cacheBlocks, double slowdown) {
+        PoolState(PoolProfile profile, RooflineModel roofline, int cacheBlocks) {
             this.profile = profile;
             this.roofline = roofline;
             this.freeAtMs = new long[profile.instances()];
-            this.engines = new ContinuousBatchingEngine[profile.instances()];
-            this.engineEventAtMs = new long[profile.instances()];
+            this.cacheBlocks = cacheBlocks;
+            this.cache = new LinkedHashMap<>(16, 0.75f, true);
+        }
+
+        /** Gives every instance a {@link ContinuousBatchingEngine} (the continuous model). */
+        void useEngines(double slowdown) {
+            engines = new ContinuousBatchingEngine[freeAtMs.length];
+            engineEventAtMs = new long[freeAtMs.length];
             Arrays.fill(engineEventAtMs, -1);
             for (int i = 0; i < engines.length; i++) {
                 engines[i] = new ContinuousBatchingEngine(roofline, ContinuousBatchingEngine.Limits.of(roofline), slowdown);
             }
-            this.cacheBlocks = cacheBlocks;
-            this.cache = new LinkedHashMap<>(16, 0.75f, true);
         }
 
         int leadingCached(List<Long> hashes) {
@@ -436,7 +480,7 @@ public final class PolicySimulator {
 
     /**
      * As {@link #run(List, String, boolean)}; with {@code expireAtWorker} a dispatched job whose deadline has passed
-     * when its batch reaches the worker is dropped there (counted as expired, takes no time), as inferq's workers do.
+     * when its instance starts the batch is dropped there (counted as expired, takes no time), as inferq's workers do.
      * Without it every dispatched job runs, however late.
      */
     public Result run(List<TraceRequest> trace, String policyName, boolean prefixAware, boolean expireAtWorker) {
@@ -449,8 +493,9 @@ public final class PolicySimulator {
      * @param tenant       its tenant
      * @param completed    whether it ran (neither rejected nor expired)
      * @param good         whether it met both SLOs
-     * @param waitSeconds  arrival → its engine admitted it into the running batch (dispatcher queue plus the engine's
-     *                     waiting queue); NaN if it never ran
+     * @param waitSeconds  arrival → its batch started on an instance (dispatcher queue plus instance queue; with the
+     *                     continuous model: arrival → its engine admitted it into the running batch); NaN if it never
+     *                     ran
      * @param promptTokens prompt tokens
      * @param cachedTokens prompt tokens read from the pool's prefix cache
      * @param outputTokens output tokens
@@ -483,7 +528,10 @@ public final class PolicySimulator {
         Map<String, PoolState> pools = new LinkedHashMap<>();
         for (PoolProfile p : fleet.profiles()) {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
-                    fleet.cacheBlocks().get(p.poolId()), actualSlowdown(p.poolId())));
+                    fleet.cacheBlocks().get(p.poolId())));
+            if (instanceModel == InstanceModel.CONTINUOUS) {
+                pools.get(p.poolId()).useEngines(actualSlowdown(p.poolId()));
+            }
         }
         PrefixLocator locator = engines != null ? engines.locator() : prefixAware ? hashes -> {
             Map<String, Integer> m = new HashMap<>();
@@ -524,18 +572,15 @@ public final class PolicySimulator {
         java.util.Set<String> cleanBatches = new java.util.HashSet<>();
         long ttftSloMs = Math.round(settings.ttftSloSeconds() * 1000);
 
+        // the continuous model (InstanceModel.CONTINUOUS): each instance's ContinuousBatchingEngine runs the batches
+        boolean continuous = instanceModel == InstanceModel.CONTINUOUS;
         double[] firstAt = new double[trace.size()];
         String[] batchOfJob = new String[trace.size()];
         String[] poolOfJob = new String[trace.size()];
         Map<String, Integer> batchLeft = new HashMap<>();
-        abstract class SimEffects implements DispatchLoop.Effects<Integer> {
-            abstract void engineEvents(List<ContinuousBatchingEngine.Event> happened);
-
-            abstract void scheduleEngine(PoolState ps, int inst);
-        }
-        SimEffects effects = new SimEffects() {
-            @Override
-            public void send(BatchPlan plan, List<QueuedJob> planJobs, List<Integer> handles, long now) {
+        final class EngineSide {
+            /** The continuous model's {@code send}: the batch's sequences join the planned instance's engine. */
+            void send(BatchPlan plan, List<QueuedJob> planJobs, long now) {
                 PoolState ps = pools.get(plan.poolId());
                 int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
                 // the worker takes the batch at once and hands its sequences to the instance's engine, which admits
@@ -590,14 +635,13 @@ public final class PolicySimulator {
                 batchLeft.put(plan.batchId(), live.size());
                 ContinuousBatchingEngine engine = ps.engines[inst];
                 for (ContinuousBatchingEngine.Request r : requests) {
-                    engineEvents(engine.submit(r, start / 1000.0));
+                    book(engine.submit(r, start / 1000.0));
                 }
-                scheduleEngine(ps, inst);
+                schedule(ps, inst);
             }
 
             /** Books an engine's sequence events: queue wait, TTFT, finish (and its batch's end). */
-            @Override
-            void engineEvents(List<ContinuousBatchingEngine.Event> happened) {
+            void book(List<ContinuousBatchingEngine.Event> happened) {
                 for (ContinuousBatchingEngine.Event ev : happened) {
                     int idx = Integer.parseInt(ev.id());
                     double arrivalS = trace.get(idx).arrivalMs() / 1000.0;
@@ -632,8 +676,7 @@ public final class PolicySimulator {
             }
 
             /** Asks for an {@code ENGINE} event at the end of the instance's running iteration (if not asked yet). */
-            @Override
-            void scheduleEngine(PoolState ps, int inst) {
+            void schedule(PoolState ps, int inst) {
                 double next = ps.engines[inst].nextEventSeconds();
                 if (Double.isInfinite(next)) {
                     return;
@@ -646,6 +689,85 @@ public final class PolicySimulator {
                     ps.engineEventAtMs[inst] = at;
                     events.add(new Event(at, seq[0]++, ENGINE, inst, ps.profile.poolId(), null));
                 }
+            }
+        }
+        EngineSide engineSide = new EngineSide();
+
+        DispatchLoop.Effects<Integer> effects = new DispatchLoop.Effects<>() {
+            @Override
+            public void send(BatchPlan plan, List<QueuedJob> planJobs, List<Integer> handles, long now) {
+                if (continuous) {
+                    engineSide.send(plan, planJobs, now);
+                    return;
+                }
+                PoolState ps = pools.get(plan.poolId());
+                int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
+                long start = Math.max(now, ps.freeAtMs[inst]);
+                List<QueuedJob> live = new ArrayList<>(planJobs.size());
+                for (QueuedJob j : planJobs) {
+                    if (expireAtWorker && j.deadlineAtMs() != null && j.deadlineAtMs() <= start) {
+                        counts[2]++;
+                    } else {
+                        live.add(j);
+                    }
+                }
+                if (live.isEmpty()) {
+                    events.add(new Event(start, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
+                    return;
+                }
+                List<SequenceShape> shapes = new ArrayList<>();
+                for (QueuedJob j : live) {
+                    int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
+                            : ps.leadingCached(j.prefixBlockHashes());
+                    int best = here;
+                    for (PoolState other : pools.values()) {
+                        if (engines == null) {
+                            best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                            continue;
+                        }
+                        for (int i = 0; i < other.freeAtMs.length; i++) {
+                            best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
+                        }
+                    }
+                    // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
+                    int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    if (engines != null) {
+                        engines.store(plan.poolId(), inst, j.prefixBlockHashes());
+                    } else {
+                        ps.insert(j.prefixBlockHashes());
+                    }
+                    tokens[0] += cached;
+                    tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    tokens[2] += j.promptTokens();
+                    shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
+                    cachedOf[Integer.parseInt(j.jobId())] = cached;
+                }
+                BatchEstimate est = ps.roofline.estimateBatch(shapes);
+                long end = start + (long) Math.ceil(est.totalSeconds() * actualSlowdown(plan.poolId()) * 1000);
+                ps.freeAtMs[inst] = end;
+                ps.busySeconds += est.totalSeconds() * actualSlowdown(plan.poolId());
+                if (live.size() == planJobs.size()) {
+                    cleanBatches.add(plan.batchId());
+                }
+                double slow = actualSlowdown(plan.poolId());
+                for (int k = 0; k < live.size(); k++) {
+                    QueuedJob j = live.get(k);
+                    int idx = Integer.parseInt(j.jobId());
+                    double startS = start / 1000.0;
+                    double arrivalS = trace.get(idx).arrivalMs() / 1000.0;
+                    ttft[idx] = startS + est.prefillSeconds() * slow - arrivalS;
+                    double finish = est.finishSeconds().get(k) * slow;
+                    e2e[idx] = startS + finish - arrivalS;
+                    double tpot = j.maxTokens() > 1 ? (finish - est.prefillSeconds() * slow) / (j.maxTokens() - 1) : 0;
+                    done[idx] = true;
+                    waitS[idx] = (start - trace.get(idx).arrivalMs()) / 1000.0;
+                    if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
+                        goodJob[idx] = true;
+                        counts[0]++;
+                        goodByPool.merge(plan.poolId(), 1, Integer::sum);
+                    }
+                }
+                events.add(new Event(end, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
             }
 
             @Override
@@ -680,10 +802,9 @@ public final class PolicySimulator {
                 if (ps.engineEventAtMs[e.index()] == now) {
                     ps.engineEventAtMs[e.index()] = -1;
                 }
-                ContinuousBatchingEngine engine = ps.engines[e.index()];
-                effects.engineEvents(engine.advanceTo(now / 1000.0));
+                engineSide.book(ps.engines[e.index()].advanceTo(now / 1000.0));
                 ps.freeAtMs[e.index()] = Math.max(ps.freeAtMs[e.index()], now);
-                effects.scheduleEngine(ps, e.index());
+                engineSide.schedule(ps, e.index());
             } else if (e.kind() == BATCH_DONE) {
                 loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()));
             } else {
@@ -703,8 +824,10 @@ public final class PolicySimulator {
         double span = Math.max(1, trace.get(trace.size() - 1).arrivalMs()) / 1000.0;
         long lastEnd = 0;
         for (PoolState ps : pools.values()) {
-            for (ContinuousBatchingEngine engine : ps.engines) {
-                ps.busySeconds += engine.busySeconds();
+            if (ps.engines != null) {
+                for (ContinuousBatchingEngine engine : ps.engines) {
+                    ps.busySeconds += engine.busySeconds();
+                }
             }
             for (long f : ps.freeAtMs) {
                 lastEnd = Math.max(lastEnd, f);
