@@ -18,12 +18,26 @@ import java.util.Objects;
  *                          (its estimates assume the batch runs there, after that instance's earlier batches); the
  *                          runtime sends the batch where that instance's worker reads
  *                          ({@link #partitionOf(int, int, int)})
+ * @param enginePriority    the priority its sequences get in the engine's continuous batching ({@link EnginePriority};
+ *                          set by the scheduler through {@link EnginePriorities}; {@link EnginePriority#NORMAL} by default)
  */
-public record BatchPlan(String batchId, String poolId, int bucketUpperTokens, List<QueuedJob> jobs, int instance) {
+public record BatchPlan(String batchId, String poolId, int bucketUpperTokens, List<QueuedJob> jobs, int instance,
+                        EnginePriority enginePriority) {
+
+    /** A plan at {@link EnginePriority#NORMAL} engine priority. */
+    public BatchPlan(String batchId, String poolId, int bucketUpperTokens, List<QueuedJob> jobs, int instance) {
+        this(batchId, poolId, bucketUpperTokens, jobs, instance, EnginePriority.NORMAL);
+    }
+
+    /** This plan with its sequences at {@code priority} in the engine. */
+    public BatchPlan withEnginePriority(EnginePriority priority) {
+        return new BatchPlan(batchId, poolId, bucketUpperTokens, jobs, instance, priority);
+    }
 
     public BatchPlan {
         Objects.requireNonNull(batchId, "batchId must not be null");
         Objects.requireNonNull(poolId, "poolId must not be null");
+        Objects.requireNonNull(enginePriority, "enginePriority must not be null");
         jobs = List.copyOf(jobs);
         if (jobs.isEmpty()) {
             throw new IllegalArgumentException("a batch must hold at least one job");

@@ -157,6 +157,8 @@ public final class DispatchScheduler {
             36L * 36 * 36 * 36 * 36 * 36 * 36), 36);
     private final DispatchMetrics metrics;
     private boolean calibrate = true;
+    /** The engine priority of each dispatched batch (continuous batching with priority; see {@link EnginePriorities}). */
+    private final EnginePriorities enginePriorities = new EnginePriorities(this::fairness);
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -440,8 +442,8 @@ public final class DispatchScheduler {
             queue.dispatched(g, j);
         }
         headroom.batchDispatched(batchId, g, jobs, nowMs);
-        BatchPlan plan = new BatchPlan(batchId, pool.profile.poolId(),
-                config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance);
+        BatchPlan plan = enginePriorities.assign(new BatchPlan(batchId, pool.profile.poolId(),
+                config.lengthBuckets().upperTokens(g.key.bucket()), jobs, instance));
         metrics.dispatched(plan, nowMs);
         return plan;
     }
@@ -481,6 +483,7 @@ public final class DispatchScheduler {
         PoolLedger p = pools.get(poolId);
         boolean finished = p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
         if (finished) {
+            enginePriorities.finished(batchId);
             headroom.batchFinished(batchId);
         }
         return finished;

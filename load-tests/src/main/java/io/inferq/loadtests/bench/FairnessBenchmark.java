@@ -37,10 +37,17 @@ import java.util.SplittableRandom;
  * gold prompts around 800 tokens, heavy around 6,000; outputs around 200 and 300; each tenant's prompts open with one
  * of four 2-block system prompts of its own). Arrivals are scaled so the whole mix offers {@code --load} × the fleet's
  * capacity ({@link PolicySimulator#scaleToLoad}).
+ *
+ * <p>Instance models: each workload runs first under the simulator's default static model (each instance runs one batch
+ * at a time, as inferq's workers do), then under its opt-in continuous-batching engine model
+ * ({@link PolicySimulator.InstanceModel#CONTINUOUS}, labelled {@code <workload>-continuous}; there a job's wait ends
+ * when the engine admits it); {@code --instance-model static|continuous|both} (default both) picks.
  */
 public final class FairnessBenchmark {
 
     static final String HEAVY = "heavy";
+    /** The label suffix of a workload run under the continuous-batching engine model. */
+    static final String CONTINUOUS_SUFFIX = "-continuous";
 
     private FairnessBenchmark() {
     }
@@ -52,7 +59,7 @@ public final class FairnessBenchmark {
     /** One tenant's figures in one mode. */
     record TenantRow(String workload, String mode, String tenant, double weight, int requests, int completed, int good,
                      double goodput, double service, double share, double demand, double fairShare, double ofFairShare,
-                     double p50Wait, double p99Wait) {
+                     double p50Wait, double p99Wait, double p99Ttft) {
     }
 
     public static int run(Flags f, PrintStream console) {
@@ -84,6 +91,8 @@ public final class FairnessBenchmark {
         long headroomWindow = f.longValue("headroom-window-ms", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_WINDOW_MS);
         int headroomIdle = f.intValue("headroom-idle-instances", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         List<String> workloads = List.of(f.string("workloads", "trace,synthetic").split(","));
+        // static: the running workers' model (one batch at a time); continuous: the simulator's opt-in engine model
+        String instanceModels = f.string("instance-model", "both");
         Path dir = LoadCommand.outDir(f, "bench-fairness");
         f.rejectUnknown();
         if (lights < 1 || lights > 2) {
@@ -115,31 +124,51 @@ public final class FairnessBenchmark {
                 settings.fleet(), settings.model(), settings.pools(), settings.ttftSloSeconds(), settings.tpotSloSeconds(),
                 settings.prefixCacheBlocksPerPool(), settings.prefixBlockTokens(),
                 settings.dispatch().withHeadroom(0, headroomWindow), settings.seed()));
+        // each workload under the static model (labelled as the workload), then under the continuous engine model
+        // (labelled workload + CONTINUOUS_SUFFIX): one run prints both unless --instance-model picks one
+        List<String> runs = new ArrayList<>();
+        for (String model : switch (instanceModels) {
+            case "both" -> List.of("static", "continuous");
+            case "static", "continuous" -> List.of(instanceModels);
+            default -> throw new IllegalArgumentException("--instance-model must be static, continuous or both, was "
+                    + instanceModels);
+        }) {
+            for (String w : workloads) {
+                runs.add(model.equals("static") ? w : w + CONTINUOUS_SUFFIX);
+            }
+        }
         out.printf(Locale.ROOT, "headroom: %d credit(s) per pool and %d idle instance(s) kept for work below its share, "
                         + "window %d ms%s%n", headroom, headroomIdle, headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
         out.printf(Locale.ROOT, "fleet %s serving %s (%d batch credits per instance); SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; "
                         + "load %.1fx; tenants %s; service = %.0f × prompt + %.0f × output tokens; routing ect, prefix-aware, "
-                        + "late jobs dropped at the worker%n",
+                        + "late jobs dropped at the worker; instance model: static (the running workers' model: one batch "
+                        + "at a time) for workloads without a suffix, the continuous-batching engine (opt-in in the "
+                        + "simulator, not yet in the workers) for workloads '…%s'%n",
                 fleet, sim.settings().model(), sim.settings().dispatch().maxInFlightBatchesPerInstance(), sim.settings().ttftSloSeconds(), sim.settings().tpotSloSeconds() * 1000, load,
                 tenants.stream().map(t -> t.name() + "(w" + fmt(t.weight()) + ", rate ×" + fmt(t.rate()) + ")").toList(),
-                fair.prefillWeight(), fair.decodeWeight());
+                fair.prefillWeight(), fair.decodeWeight(), CONTINUOUS_SUFFIX);
         List<TenantRow> rows = new ArrayList<>();
         Map<String, Object> goals = new LinkedHashMap<>();
-        for (String w : workloads) {
-            List<TraceRequest> base = switch (w) {
+        for (String w : runs) {
+            boolean continuous = w.endsWith(CONTINUOUS_SUFFIX);
+            String kind = continuous ? w.substring(0, w.length() - CONTINUOUS_SUFFIX.length()) : w;
+            PolicySimulator msim = continuous ? sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : sim;
+            PolicySimulator msimNoHeadroom = simNoHeadroom == null || !continuous ? simNoHeadroom
+                    : simNoHeadroom.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS);
+            List<TraceRequest> base = switch (kind) {
                 case "trace" -> TraceReader.read(tracePath != null ? Path.of(tracePath) : traces.resolve(TraceFiles.CONVERSATION),
                         traceFormat);
                 case "synthetic" -> null;
-                default -> throw new IllegalArgumentException("--workloads takes trace and/or synthetic, was " + w);
+                default -> throw new IllegalArgumentException("--workloads takes trace and/or synthetic, was " + kind);
             };
             Workload wl = workload(base, tenants, seconds, seed);
-            List<TraceRequest> scaled = sim.scaleToLoad(wl.requests(), load);
+            List<TraceRequest> scaled = msim.scaleToLoad(wl.requests(), load);
             double span = Math.max(1, scaled.get(scaled.size() - 1).arrivalMs()) / 1000.0;
             long wall = System.nanoTime();
-            PolicySimulator.TenantRun fairRun = sim.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
-            PolicySimulator.TenantRun fairRun0 = simNoHeadroom == null ? null
-                    : simNoHeadroom.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
-            PolicySimulator.TenantRun oldRun = sim.runTenants(scaled, wl.tenants(), FairnessConfig.oldestFirst()
+            PolicySimulator.TenantRun fairRun = msim.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
+            PolicySimulator.TenantRun fairRun0 = msimNoHeadroom == null ? null
+                    : msimNoHeadroom.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
+            PolicySimulator.TenantRun oldRun = msim.runTenants(scaled, wl.tenants(), FairnessConfig.oldestFirst()
                     .withTenantWeights(weights), "ect", true, true);
             Map<String, PolicySimulator.TenantRun> alone = new LinkedHashMap<>();
             for (Tenant t : tenants) {
@@ -151,11 +180,11 @@ public final class FairnessBenchmark {
                         ownTenants.add(t.name());
                     }
                 }
-                alone.put(t.name(), sim.runTenants(own, ownTenants, fair, "ect", true, true));
+                alone.put(t.name(), msim.runTenants(own, ownTenants, fair, "ect", true, true));
             }
             out.printf(Locale.ROOT, "%n== %s: %d requests over %.0f trace s (%s), fleet capacity %.2f jobs/s for this mix; "
                             + "simulated in %.1f s ==%n", w, scaled.size(), span, counts(wl, tenants),
-                    sim.capacityJobsPerSecond(wl.requests()), (System.nanoTime() - wall) / 1e9);
+                    msim.capacityJobsPerSecond(wl.requests()), (System.nanoTime() - wall) / 1e9);
             List<TenantRow> fairRows = tenantRows(w, "fair", fairRun, tenants, fair, scaled, wl.tenants(), span);
             List<TenantRow> oldRows = tenantRows(w, "oldest-first", oldRun, tenants, fair, scaled, wl.tenants(), span);
             List<TenantRow> fairRows0 = fairRun0 == null ? null
@@ -210,11 +239,20 @@ public final class FairnessBenchmark {
                 g.put(t.name() + "_of_fair_share_oldest_first", or.ofFairShare());
                 g.put(t.name() + "_p99_wait_over_alone", waitRatio);
                 g.put(t.name() + "_p99_wait_over_alone_oldest_first", oldWaitRatio);
+                TenantRow al = aloneRows.get(k);
+                double ttftRatio = fr.p99Ttft() / al.p99Ttft();
+                out.printf(Locale.ROOT, "RATIO %s %s p99 wait (s): fair %.3f, oldest-first %.3f, alone %.3f; p99 TTFT ÷ alone: "
+                                + "fair %.2f, oldest-first %.2f (fair %.3f s, alone %.3f s)%n", w, t.name(), fr.p99Wait(),
+                        or.p99Wait(), al.p99Wait(), ttftRatio, or.p99Ttft() / al.p99Ttft(), fr.p99Ttft(), al.p99Ttft());
+                g.put(t.name() + "_p99_wait_seconds", fr.p99Wait());
+                g.put(t.name() + "_p99_wait_seconds_alone", al.p99Wait());
+                g.put(t.name() + "_p99_ttft_over_alone", ttftRatio);
                 if (fairRows0 != null) {
                     TenantRow f0 = fairRows0.get(k);
                     double wait0 = f0.p99Wait() / aloneRows.get(k).p99Wait();
-                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 wait ÷ alone %.2f%n",
-                            w, t.name(), f0.ofFairShare(), wait0);
+                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 wait ÷ alone %.2f "
+                                    + "(%.3f s); p99 TTFT ÷ alone %.2f%n", w, t.name(), f0.ofFairShare(), wait0, f0.p99Wait(),
+                            f0.p99Ttft() / aloneRows.get(k).p99Ttft());
                     g.put(t.name() + "_of_fair_share_no_headroom", f0.ofFairShare());
                     g.put(t.name() + "_p99_wait_over_alone_no_headroom", wait0);
                 }
@@ -233,6 +271,7 @@ public final class FairnessBenchmark {
         setup.put("headroom_credits", headroom);
         setup.put("headroom_window_ms", headroomWindow);
         setup.put("headroom_idle_instances", headroomIdle);
+        setup.put("instance_models", instanceModels);
         setup.put("fairness", fair);
         summary.put("setup", setup);
         summary.put("goals", goals);
@@ -353,6 +392,7 @@ public final class FairnessBenchmark {
         List<TenantRow> out = new ArrayList<>();
         for (Tenant t : tenants) {
             List<Double> waits = new ArrayList<>();
+            List<Double> ttfts = new ArrayList<>();
             int requests = 0;
             int completed = 0;
             int good = 0;
@@ -364,6 +404,7 @@ public final class FairnessBenchmark {
                 if (j.completed()) {
                     completed++;
                     waits.add(j.waitSeconds());
+                    ttfts.add(j.ttftSeconds());
                 }
                 good += j.good() ? 1 : 0;
             }
@@ -372,7 +413,7 @@ public final class FairnessBenchmark {
             double fs = fairShares.get(t.name());
             out.add(new TenantRow(workload, mode, t.name(), t.weight(), requests, completed, good, good / span, s,
                     total == 0 ? 0 : s / total, demand.get(t.name())[0], fs, fs == 0 ? Double.NaN : s / fs, pct(w, 0.5),
-                    pct(w, 0.99)));
+                    pct(w, 0.99), pct(ttfts.stream().mapToDouble(Double::doubleValue).sorted().toArray(), 0.99)));
         }
         return out;
     }

@@ -149,13 +149,15 @@ public final class PolicyBenchmark {
         double boundSlot = f.positive("bound-slot-s", 0.25);
         boolean bound = !f.bool("no-bound");
         List<String> policies = List.of(f.string("policies", String.join(",", POLICIES)).split(","));
+        // static (default): the running workers' model; continuous: a continuous-batching engine per instance
+        PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "static"));
         Path dir = LoadCommand.outDir(f, "bench-policies");
         f.rejectUnknown();
         if (pipelineRequests < 1 || probeEveryMs < 1) {
             throw new IllegalArgumentException("--pipeline-requests and --probe-every-ms must be positive");
         }
         PolicySimulator.Settings settings = PolicySimulator.Settings.defaults();
-        PolicySimulator sim = new PolicySimulator(settings);
+        PolicySimulator sim = new PolicySimulator(settings).withInstanceModel(instanceModel);
         Map<String, List<TraceRequest>> byTrace = new LinkedHashMap<>();
         if (traceList == null) {
             byTrace.put("conversation", TraceReader.read(traces.resolve("conversation_trace.jsonl"), traceFormat));
@@ -170,6 +172,10 @@ public final class PolicyBenchmark {
         out.printf(Locale.ROOT, "fleet %s serving %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms%n",
                 settings.pools().stream().map(p -> p.instances() + "×" + p.chipId()).toList(), settings.model(),
                 settings.ttftSloSeconds(), settings.tpotSloSeconds() * 1000);
+        if (instanceModel != PolicySimulator.InstanceModel.STATIC) {
+            out.println("instance model: " + instanceModel + " (the simulator's opt-in continuous-batching engine per instance; "
+                    + "inferq's workers run one batch at a time)");
+        }
         for (var e : byTrace.entrySet()) { // loads are multiples of the nominal capacity; this states them against both
             out.println(io.inferq.loadtests.policy.CacheAwareCapacity.measure(sim, e.getValue(), "ect").describe(e.getKey(), loads));
         }

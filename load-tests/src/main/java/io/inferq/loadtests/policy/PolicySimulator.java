@@ -22,6 +22,7 @@ import io.inferq.workers.chips.RooflineAssumptions;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.SequenceShape;
 import io.inferq.workers.chips.WeightPrecision;
+import io.inferq.workers.engine.ContinuousBatchingEngine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -48,7 +49,18 @@ import java.util.TreeSet;
  * prefill) ÷ (output − 1). Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
  * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
  * then insert all their blocks. Output lengths are the trace's and are given to the scheduler as
- * {@code maxTokens} (an oracle every policy shares).
+ * {@code maxTokens} (an oracle every policy shares). This is the default ({@link InstanceModel#STATIC}) and the
+ * running system's model: inferq's workers run one batch at a time, timed by {@link RooflineModel#estimateBatch}.
+ *
+ * <h3>Opt-in: the continuous-batching engine model</h3>
+ * {@link #withInstanceModel withInstanceModel(InstanceModel.CONTINUOUS)} makes each pool instance a
+ * {@link ContinuousBatchingEngine} instead (iteration-level continuous batching with chunked prefill and priority
+ * preemption, timed by the {@link RooflineModel}), as vLLM and SGLang run: the model a future worker will follow, not
+ * (yet) what inferq's workers do. A batch's sequences are handed to the instance the scheduler planned when the batch
+ * is sent, with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the running batch at the engine's
+ * next iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT arrival → its first token, its
+ * end-to-end latency arrival → its last token, its TPOT (last − first token) ÷ (output − 1); a batch's credit returns
+ * when its last sequence finishes. Prefix caches and output lengths are as in the static model.
  *
  * <h2>Load</h2>
  * The fleet's capacity in jobs/s is derived from the roofline: per pool, instances × n ÷ (time of a batch of
@@ -74,6 +86,9 @@ import java.util.TreeSet;
  * By default a job, once dispatched, runs however late its batch starts; {@code run(…, expireAtWorker = true)} drops
  * it at the worker instead (expired, no service time), as inferq's workers do — at 2× load that alone brings
  * ect ÷ round-robin from about 2 down to about 1.2-1.3 on the shared traces ({@code bench-policies} prints both).
+ * With the continuous engine model a worker hands a batch to its engine when the batch is sent (the engine queues it,
+ * not the worker), so a job is dropped at the worker only if its deadline passed before the batch was sent, and both
+ * modes give the same figures.
  */
 public final class PolicySimulator {
 
@@ -207,12 +222,32 @@ public final class PolicySimulator {
     private final Map<String, Double> configuredSlowdown;
     private final boolean calibrate;
 
+    /** How each simulated pool instance runs the batches it is given. */
+    public enum InstanceModel {
+        /** One batch at a time, timed by {@link RooflineModel#estimateBatch}: the running system's workers (the default). */
+        STATIC,
+        /** A {@link ContinuousBatchingEngine} per instance (continuous batching with priority), as vLLM and SGLang run. */
+        CONTINUOUS;
+
+        /** {@code static} or {@code continuous} (the {@code --instance-model} flag's values). */
+        public static InstanceModel parse(String s) {
+            return switch (s) {
+                case "static" -> STATIC;
+                case "continuous" -> CONTINUOUS;
+                default -> throw new IllegalArgumentException("--instance-model must be static or continuous, was " + s);
+            };
+        }
+    }
+
+    private final InstanceModel instanceModel;
+
     public PolicySimulator(Settings settings) {
-        this(settings, Map.of(), Map.of(), true);
+        this(settings, Map.of(), Map.of(), true, InstanceModel.STATIC);
     }
 
     private PolicySimulator(Settings settings, Map<String, Double> actualSlowdown, Map<String, Double> configuredSlowdown,
-                            boolean calibrate) {
+                            boolean calibrate, InstanceModel instanceModel) {
+        this.instanceModel = instanceModel;
         this.settings = settings;
         this.actualSlowdown = Map.copyOf(actualSlowdown);
         this.configuredSlowdown = Map.copyOf(configuredSlowdown);
@@ -271,12 +306,21 @@ public final class PolicySimulator {
         Map<String, Double> c = new HashMap<>(configuredSlowdown);
         a.put(poolId, actual);
         c.put(poolId, configured);
-        return new PolicySimulator(settings, a, c, calibrate);
+        return new PolicySimulator(settings, a, c, calibrate, instanceModel);
     }
 
     /** This simulator with the dispatcher's online service-time calibration on (the default, as in the runtime) or off. */
     public PolicySimulator withCalibration(boolean enabled) {
-        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, enabled);
+        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, enabled, instanceModel);
+    }
+
+    /** This simulator with each pool instance run as {@code model} says ({@link InstanceModel#STATIC} by default). */
+    public PolicySimulator withInstanceModel(InstanceModel model) {
+        return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, calibrate, model);
+    }
+
+    public InstanceModel instanceModel() {
+        return instanceModel;
     }
 
     private double actualSlowdown(String poolId) {
@@ -349,6 +393,8 @@ public final class PolicySimulator {
     private static final int ARRIVAL = 0;
     private static final int BATCH_DONE = 1;
     private static final int TIMER = 2;
+    /** An instance's engine ends an iteration ({@code index} = the instance; continuous model only). */
+    private static final int ENGINE = 3;
 
     private record Event(long atMs, long seq, int kind, int index, String poolId, String batchId) {
     }
@@ -357,6 +403,10 @@ public final class PolicySimulator {
         final PoolProfile profile;
         final RooflineModel roofline;
         final long[] freeAtMs;
+        /** Each instance's engine ({@link InstanceModel#CONTINUOUS}; {@code null} in the static model). */
+        ContinuousBatchingEngine[] engines;
+        /** The time (ms) of each engine's pending {@code ENGINE} event, or -1. */
+        long[] engineEventAtMs;
         final LinkedHashMap<Long, Boolean> cache;
         final int cacheBlocks;
         double busySeconds;
@@ -367,6 +417,16 @@ public final class PolicySimulator {
             this.freeAtMs = new long[profile.instances()];
             this.cacheBlocks = cacheBlocks;
             this.cache = new LinkedHashMap<>(16, 0.75f, true);
+        }
+
+        /** Gives every instance a {@link ContinuousBatchingEngine} (the continuous model). */
+        void useEngines(double slowdown) {
+            engines = new ContinuousBatchingEngine[freeAtMs.length];
+            engineEventAtMs = new long[freeAtMs.length];
+            Arrays.fill(engineEventAtMs, -1);
+            for (int i = 0; i < engines.length; i++) {
+                engines[i] = new ContinuousBatchingEngine(roofline, ContinuousBatchingEngine.Limits.of(roofline), slowdown);
+            }
         }
 
         int leadingCached(List<Long> hashes) {
@@ -433,14 +493,16 @@ public final class PolicySimulator {
      * @param tenant       its tenant
      * @param completed    whether it ran (neither rejected nor expired)
      * @param good         whether it met both SLOs
-     * @param waitSeconds  arrival → its batch started on an instance (dispatcher queue plus instance queue); NaN if it
-     *                     never ran
+     * @param waitSeconds  arrival → its batch started on an instance (dispatcher queue plus instance queue; with the
+     *                     continuous model: arrival → its engine admitted it into the running batch); NaN if it never
+     *                     ran
      * @param promptTokens prompt tokens
      * @param cachedTokens prompt tokens read from the pool's prefix cache
      * @param outputTokens output tokens
+     * @param ttftSeconds  arrival → its first token; NaN if it never ran
      */
     public record JobRun(String tenant, boolean completed, boolean good, double waitSeconds, int promptTokens,
-                         int cachedTokens, int outputTokens) {
+                         int cachedTokens, int outputTokens, double ttftSeconds) {
     }
 
     /** A {@link #runTenants} run: the usual numbers and one {@link JobRun} per trace request, in trace order. */
@@ -486,6 +548,9 @@ public final class PolicySimulator {
         for (PoolProfile p : fleet.profiles()) {
             pools.put(p.poolId(), new PoolState(p, fleet.rooflines().get(p.poolId()),
                     fleet.cacheBlocks().get(p.poolId())));
+            if (instanceModel == InstanceModel.CONTINUOUS) {
+                pools.get(p.poolId()).useEngines(actualSlowdown(p.poolId()));
+            }
         }
         PrefixLocator locator = engines != null ? engines.locator() : prefixAware ? hashes -> {
             Map<String, Integer> m = new HashMap<>();
@@ -530,9 +595,134 @@ public final class PolicySimulator {
         java.util.Set<String> cleanBatches = new java.util.HashSet<>();
         long ttftSloMs = Math.round(settings.ttftSloSeconds() * 1000);
 
+        // the continuous model (InstanceModel.CONTINUOUS): each instance's ContinuousBatchingEngine runs the batches
+        boolean continuous = instanceModel == InstanceModel.CONTINUOUS;
+        double[] firstAt = new double[trace.size()];
+        String[] batchOfJob = new String[trace.size()];
+        String[] poolOfJob = new String[trace.size()];
+        Map<String, Integer> batchLeft = new HashMap<>();
+        final class EngineSide {
+            /** The continuous model's {@code send}: the batch's sequences join the planned instance's engine. */
+            void send(BatchPlan plan, List<QueuedJob> planJobs, long now) {
+                PoolState ps = pools.get(plan.poolId());
+                int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
+                // the worker takes the batch at once and hands its sequences to the instance's engine, which admits
+                // them at its next iteration boundary (continuous batching); a job already late is dropped there
+                long start = now;
+                List<QueuedJob> live = new ArrayList<>(planJobs.size());
+                for (QueuedJob j : planJobs) {
+                    if (expireAtWorker && j.deadlineAtMs() != null && j.deadlineAtMs() <= start) {
+                        counts[2]++;
+                    } else {
+                        live.add(j);
+                    }
+                }
+                if (live.isEmpty()) {
+                    events.add(new Event(start, seq[0]++, BATCH_DONE, -1, plan.poolId(), plan.batchId()));
+                    return;
+                }
+                List<ContinuousBatchingEngine.Request> requests = new ArrayList<>();
+                for (QueuedJob j : live) {
+                    int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
+                            : ps.leadingCached(j.prefixBlockHashes());
+                    int best = here;
+                    for (PoolState other : pools.values()) {
+                        if (engines == null) {
+                            best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                            continue;
+                        }
+                        for (int i = 0; i < other.freeAtMs.length; i++) {
+                            best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
+                        }
+                    }
+                    // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
+                    int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    if (engines != null) {
+                        engines.store(plan.poolId(), inst, j.prefixBlockHashes());
+                    } else {
+                        ps.insert(j.prefixBlockHashes());
+                    }
+                    tokens[0] += cached;
+                    tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                    tokens[2] += j.promptTokens();
+                    int idx = Integer.parseInt(j.jobId());
+                    cachedOf[idx] = cached;
+                    requests.add(new ContinuousBatchingEngine.Request(j.jobId(), j.promptTokens(), cached, j.maxTokens(),
+                            plan.enginePriority().value()));
+                    batchOfJob[idx] = plan.batchId();
+                    poolOfJob[idx] = plan.poolId();
+                }
+                if (live.size() == planJobs.size()) {
+                    cleanBatches.add(plan.batchId());
+                }
+                batchLeft.put(plan.batchId(), live.size());
+                ContinuousBatchingEngine engine = ps.engines[inst];
+                for (ContinuousBatchingEngine.Request r : requests) {
+                    book(engine.submit(r, start / 1000.0));
+                }
+                schedule(ps, inst);
+            }
+
+            /** Books an engine's sequence events: queue wait, TTFT, finish (and its batch's end). */
+            void book(List<ContinuousBatchingEngine.Event> happened) {
+                for (ContinuousBatchingEngine.Event ev : happened) {
+                    int idx = Integer.parseInt(ev.id());
+                    double arrivalS = trace.get(idx).arrivalMs() / 1000.0;
+                    switch (ev.kind()) {
+                        case ADMITTED -> waitS[idx] = ev.atSeconds() - arrivalS;
+                        case FIRST_TOKEN -> {
+                            ttft[idx] = ev.atSeconds() - arrivalS;
+                            firstAt[idx] = ev.atSeconds();
+                        }
+                        case PREEMPTED -> { }
+                        case FINISHED -> {
+                            e2e[idx] = ev.atSeconds() - arrivalS;
+                            int out = trace.get(idx).outputTokens();
+                            double tpot = out > 1 ? (ev.atSeconds() - firstAt[idx]) / (out - 1) : 0;
+                            done[idx] = true;
+                            if (ttft[idx] <= settings.ttftSloSeconds() && tpot <= settings.tpotSloSeconds()) {
+                                goodJob[idx] = true;
+                                counts[0]++;
+                                goodByPool.merge(poolOfJob[idx], 1, Integer::sum);
+                            }
+                            PoolState ps = pools.get(poolOfJob[idx]);
+                            long endMs = (long) Math.ceil(ev.atSeconds() * 1000);
+                            String batch = batchOfJob[idx];
+                            int left = batchLeft.merge(batch, -1, Integer::sum);
+                            if (left <= 0) {
+                                batchLeft.remove(batch);
+                                events.add(new Event(endMs, seq[0]++, BATCH_DONE, -1, ps.profile.poolId(), batch));
+                            }
+                        }
+                    }
+                }
+            }
+
+            /** Asks for an {@code ENGINE} event at the end of the instance's running iteration (if not asked yet). */
+            void schedule(PoolState ps, int inst) {
+                double next = ps.engines[inst].nextEventSeconds();
+                if (Double.isInfinite(next)) {
+                    return;
+                }
+                long at = (long) Math.ceil(next * 1000);
+                while (at / 1000.0 < next) {
+                    at++; // never before the iteration ends (rounding), or the event would find nothing to do
+                }
+                if (ps.engineEventAtMs[inst] != at) {
+                    ps.engineEventAtMs[inst] = at;
+                    events.add(new Event(at, seq[0]++, ENGINE, inst, ps.profile.poolId(), null));
+                }
+            }
+        }
+        EngineSide engineSide = new EngineSide();
+
         DispatchLoop.Effects<Integer> effects = new DispatchLoop.Effects<>() {
             @Override
             public void send(BatchPlan plan, List<QueuedJob> planJobs, List<Integer> handles, long now) {
+                if (continuous) {
+                    engineSide.send(plan, planJobs, now);
+                    return;
+                }
                 PoolState ps = pools.get(plan.poolId());
                 int inst = plan.instance() % ps.freeAtMs.length; // where the runtime runs it: the instance the scheduler planned
                 long start = Math.max(now, ps.freeAtMs[inst]);
@@ -645,6 +835,14 @@ public final class PolicySimulator {
                     account.queued(e.index(), t.inputTokens(), now + ttftSloMs);
                 }
                 loop.decide(now);
+            } else if (e.kind() == ENGINE) {
+                PoolState ps = pools.get(e.poolId());
+                if (ps.engineEventAtMs[e.index()] == now) {
+                    ps.engineEventAtMs[e.index()] = -1;
+                }
+                engineSide.book(ps.engines[e.index()].advanceTo(now / 1000.0));
+                ps.freeAtMs[e.index()] = Math.max(ps.freeAtMs[e.index()], now);
+                engineSide.schedule(ps, e.index());
             } else if (e.kind() == BATCH_DONE) {
                 loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()));
             } else {
@@ -664,6 +862,11 @@ public final class PolicySimulator {
         double span = Math.max(1, trace.get(trace.size() - 1).arrivalMs()) / 1000.0;
         long lastEnd = 0;
         for (PoolState ps : pools.values()) {
+            if (ps.engines != null) {
+                for (ContinuousBatchingEngine engine : ps.engines) {
+                    ps.busySeconds += engine.busySeconds();
+                }
+            }
             for (long f : ps.freeAtMs) {
                 lastEnd = Math.max(lastEnd, f);
             }
@@ -693,7 +896,7 @@ public final class PolicySimulator {
         for (int i = 0; i < trace.size(); i++) {
             TraceRequest r = trace.get(i);
             jobs.add(new JobRun(tenants == null ? "default" : tenants.get(i), done[i], goodJob[i], waitS[i],
-                    r.inputTokens(), cachedOf[i], r.outputTokens()));
+                    r.inputTokens(), cachedOf[i], r.outputTokens(), done[i] ? ttft[i] : Double.NaN));
         }
         return new TenantRun(result, List.copyOf(jobs));
     }

@@ -54,6 +54,36 @@ class PolicySimulatorTest {
     }
 
     @Test
+    void theStaticInstanceModelIsTheDefaultAndTheContinuousEngineModelIsOptIn() {
+        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
+        assertThat(sim.instanceModel()).isEqualTo(PolicySimulator.InstanceModel.STATIC);
+        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).withCalibration(true).instanceModel())
+                .isEqualTo(PolicySimulator.InstanceModel.STATIC);
+        PolicySimulator engine = sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS).withCalibration(true);
+        assertThat(engine.instanceModel()).as("kept by the other options").isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);
+        List<TraceRequest> trace = sim.scaleToLoad(synthetic(400, 3), 2.0);
+        PolicySimulator.Result stat = sim.run(trace, "ect", true, true);
+        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).run(trace, "ect", true, true))
+                .as("STATIC is the default").isEqualTo(stat);
+        PolicySimulator.Result cont = engine.run(trace, "ect", true, true);
+        assertThat(engine.run(trace, "ect", true, true)).as("deterministic").isEqualTo(cont);
+        assertThat(cont.completed() + cont.rejected() + cont.expired()).isEqualTo(400);
+        assertThat(cont.good()).isLessThanOrEqualTo(cont.completed());
+        assertThat(cont).as("a different model gives different figures").isNotEqualTo(stat);
+        PolicySimulator.TenantRun run = engine.runTenants(trace, null, io.inferq.dispatcher.fairness.FairnessConfig.defaults(),
+                "ect", true, true);
+        assertThat(run.jobs()).allSatisfy(j -> {
+            if (j.completed()) {
+                assertThat(j.ttftSeconds()).isGreaterThanOrEqualTo(j.waitSeconds()).isGreaterThan(0);
+            } else {
+                assertThat(j.ttftSeconds()).isNaN();
+            }
+        });
+        assertThat(PolicySimulator.InstanceModel.parse("continuous")).isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);
+        assertThat(PolicySimulator.InstanceModel.parse("static")).isEqualTo(PolicySimulator.InstanceModel.STATIC);
+    }
+
+    @Test
     void loadScalingHitsTheRequestedRate() {
         PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
         List<TraceRequest> trace = synthetic(1_000, 2);

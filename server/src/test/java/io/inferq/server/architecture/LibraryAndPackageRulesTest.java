@@ -119,6 +119,11 @@ class LibraryAndPackageRulesTest {
                 .resideInAnyPackage("io.inferq.workers.backend..", "io.inferq.workers.pool..", "io.inferq.workers.runtime.."));
         check(noClasses().that().resideInAPackage("io.inferq.workers.backend..").should().dependOnClassesThat()
                 .resideInAnyPackage("io.inferq.workers.pool..", "io.inferq.workers.runtime.."));
+        // the engine model (shared by the simulated backend and the policy simulator) builds on the roofline only
+        check(noClasses().that().resideInAPackage("io.inferq.workers.engine..").should().dependOnClassesThat()
+                .resideInAnyPackage("io.inferq.workers.backend..", "io.inferq.workers.pool..", "io.inferq.workers.runtime.."));
+        check(noClasses().that().resideInAPackage("io.inferq.workers.chips..").should().dependOnClassesThat()
+                .resideInAPackage("io.inferq.workers.engine.."));
     }
 
     @Test

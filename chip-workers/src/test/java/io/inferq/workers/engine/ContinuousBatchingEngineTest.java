@@ -1,0 +1,175 @@
+package io.inferq.workers.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.inferq.workers.chips.ChipCatalogue;
+import io.inferq.workers.chips.ModelCatalogue;
+import io.inferq.workers.chips.RooflineModel;
+import io.inferq.workers.chips.SequenceShape;
+import io.inferq.workers.engine.ContinuousBatchingEngine.Event;
+import io.inferq.workers.engine.ContinuousBatchingEngine.Kind;
+import io.inferq.workers.engine.ContinuousBatchingEngine.Limits;
+import io.inferq.workers.engine.ContinuousBatchingEngine.Request;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The engine model in virtual time: the caller's clock is the only clock, so every run is deterministic. */
+class ContinuousBatchingEngineTest {
+    private static final RooflineModel H800_R1 = RooflineModel.of(ChipCatalogue.builtIn().get("h800"), 16,
+            ModelCatalogue.builtIn().get("deepseek-r1"));
+
+    /** Runs the engine until idle, recording each sequence's events by kind. */
+    private static Map<String, Map<Kind, Double>> drain(ContinuousBatchingEngine e, List<Event> sink) {
+        while (!e.idle()) {
+            sink.addAll(e.advanceTo(e.nextEventSeconds()));
+        }
+        Map<String, Map<Kind, Double>> out = new HashMap<>();
+        for (Event ev : sink) {
+            out.computeIfAbsent(ev.id(), k -> new HashMap<>()).putIfAbsent(ev.kind(), ev.atSeconds());
+        }
+        return out;
+    }
+
+    @Test
+    void limitsFollowTheRooflineRidgeAndTheChunkTime() {
+        Limits l = Limits.of(H800_R1);
+        double ridge = H800_R1.activeWeightBytes() / H800_R1.decodeBytesPerSecond() * H800_R1.prefillFlopsPerSecond()
+                / (2.0 * H800_R1.model().activeParams());
+        assertThat(l.maxRunningSequences()).isEqualTo((int) Math.max(8, Math.min(256, Math.floor(ridge))));
+        // a full chunk prefills in about CHUNK_SECONDS
+        assertThat(H800_R1.prefillSeconds(l.iterationTokens())).isBetween(0.05, 0.05 + H800_R1.prefillSeconds(256));
+        assertThat(l.kvCapacityTokens()).isEqualTo(H800_R1.kvCapacityTokens());
+    }
+
+    @Test
+    void aBatchAloneTakesAboutTheRooflineEstimate() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1);
+        List<SequenceShape> shapes = new ArrayList<>();
+        List<Event> events = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            int prompt = 1_000 + 500 * i;
+            int out = 50 + 25 * i;
+            shapes.add(new SequenceShape(prompt, 0, out));
+            events.addAll(e.submit(new Request("s" + i, prompt, 0, out, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        }
+        Map<String, Map<Kind, Double>> t = drain(e, events);
+        double last = t.values().stream().mapToDouble(m -> m.get(Kind.FINISHED)).max().orElseThrow();
+        double estimate = H800_R1.estimateBatch(shapes).totalSeconds();
+        // the same prefill and decode work; chunked prefill adds one decode step per extra chunk iteration, while the
+        // sequences done prefilling already decode
+        assertThat(last).isCloseTo(estimate, org.assertj.core.data.Percentage.withPercentage(3));
+        // every iteration was paid for: busy time equals the span of the run (no idle gaps)
+        assertThat(e.busySeconds()).isCloseTo(last, within(1e-9));
+    }
+
+    @Test
+    void aNewSequenceJoinsARunningBatchAtTheNextIteration() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1);
+        List<Event> events = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            events.addAll(e.submit(new Request("long" + i, 2_000, 0, 2_000, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        }
+        events.addAll(e.advanceTo(1.0)); // the long ones are decoding now
+        double boundary = e.nextEventSeconds();
+        events.addAll(e.submit(new Request("short", 500, 0, 10, ContinuousBatchingEngine.PRIORITY_NORMAL), 1.0));
+        Map<String, Map<Kind, Double>> t = drain(e, events);
+        assertThat(t.get("short").get(Kind.ADMITTED)).isEqualTo(boundary);
+        assertThat(t.get("short").get(Kind.FINISHED)).isLessThan(t.get("long0").get(Kind.FINISHED));
+    }
+
+    @Test
+    void higherPriorityIsAdmittedFirstAndPreemptsBatchWorkWhichStillFinishes() {
+        // room for 2 sequences only
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1, new Limits(2, 4_096, 10_000_000), 1.0);
+        List<Event> events = new ArrayList<>();
+        events.addAll(e.submit(new Request("b1", 1_000, 0, 3_000, ContinuousBatchingEngine.PRIORITY_BATCH), 0));
+        events.addAll(e.submit(new Request("b2", 1_000, 0, 3_000, ContinuousBatchingEngine.PRIORITY_BATCH), 0));
+        events.addAll(e.submit(new Request("b3", 1_000, 0, 3_000, ContinuousBatchingEngine.PRIORITY_BATCH), 0));
+        events.addAll(e.advanceTo(0.5));
+        assertThat(e.runningSequences()).isEqualTo(2);
+        events.addAll(e.submit(new Request("n1", 800, 0, 20, ContinuousBatchingEngine.PRIORITY_NORMAL), 0.5));
+        events.addAll(e.submit(new Request("h1", 800, 0, 20, ContinuousBatchingEngine.PRIORITY_HIGH), 0.5));
+        double boundary = e.nextEventSeconds();
+        Map<String, Map<Kind, Double>> t = drain(e, events);
+        // both interactive sequences start at the next boundary, preempting the two running batch sequences
+        assertThat(t.get("h1").get(Kind.ADMITTED)).isEqualTo(boundary);
+        assertThat(t.get("n1").get(Kind.ADMITTED)).isEqualTo(boundary);
+        assertThat(t.get("b2").get(Kind.PREEMPTED)).isEqualTo(boundary);
+        assertThat(t.get("b1").get(Kind.PREEMPTED)).isEqualTo(boundary);
+        assertThat(e.preemptions()).isEqualTo(2);
+        // the high-priority prompt is prefilled first
+        assertThat(t.get("h1").get(Kind.FIRST_TOKEN)).isLessThanOrEqualTo(t.get("n1").get(Kind.FIRST_TOKEN));
+        // no starvation: every batch sequence finishes, and b3 (waiting, never preempted) after the preempted ones resume
+        for (String b : List.of("b1", "b2", "b3")) {
+            assertThat(t.get(b)).containsKey(Kind.FINISHED);
+            assertThat(t.get(b).get(Kind.FINISHED)).isGreaterThan(t.get("h1").get(Kind.FINISHED));
+        }
+        assertThat(e.kvReservedTokens()).isZero();
+    }
+
+    @Test
+    void equalPrioritiesNeverPreemptEachOther() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1, new Limits(1, 4_096, 10_000_000), 1.0);
+        List<Event> events = new ArrayList<>();
+        events.addAll(e.submit(new Request("first", 1_000, 0, 100, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        events.addAll(e.submit(new Request("second", 1_000, 0, 100, ContinuousBatchingEngine.PRIORITY_NORMAL), 0.01));
+        Map<String, Map<Kind, Double>> t = drain(e, events);
+        assertThat(e.preemptions()).isZero();
+        assertThat(t.get("second").get(Kind.ADMITTED)).isEqualTo(t.get("first").get(Kind.FINISHED));
+    }
+
+    @Test
+    void preemptionRecomputesAndCostsTime() {
+        Limits one = new Limits(1, 4_096, 10_000_000);
+        ContinuousBatchingEngine alone = new ContinuousBatchingEngine(H800_R1, one, 1.0);
+        List<Event> a = new ArrayList<>(alone.submit(new Request("b", 3_000, 0, 400, ContinuousBatchingEngine.PRIORITY_BATCH), 0));
+        double aloneEnd = drain(alone, a).get("b").get(Kind.FINISHED);
+
+        ContinuousBatchingEngine shared = new ContinuousBatchingEngine(H800_R1, one, 1.0);
+        List<Event> s = new ArrayList<>(shared.submit(new Request("b", 3_000, 0, 400, ContinuousBatchingEngine.PRIORITY_BATCH), 0));
+        s.addAll(shared.advanceTo(0.3));
+        s.addAll(shared.submit(new Request("i", 100, 0, 5, ContinuousBatchingEngine.PRIORITY_NORMAL), 0.3));
+        Map<String, Map<Kind, Double>> t = drain(shared, s);
+        double interactive = t.get("i").get(Kind.FINISHED) - t.get("i").get(Kind.ADMITTED);
+        // the batch sequence ends later than alone by more than the interactive sequence's own run: it was re-prefilled
+        assertThat(t.get("b").get(Kind.FINISHED)).isGreaterThan(aloneEnd + interactive);
+    }
+
+    @Test
+    void aRemovedSequenceFreesItsSlotAndProducesNothing() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1, new Limits(1, 4_096, 10_000_000), 1.0);
+        List<Event> events = new ArrayList<>();
+        events.addAll(e.submit(new Request("gone", 1_000, 0, 500, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        events.addAll(e.submit(new Request("next", 1_000, 0, 5, ContinuousBatchingEngine.PRIORITY_NORMAL), 0));
+        events.addAll(e.advanceTo(0.1));
+        assertThat(e.remove("gone")).isTrue();
+        assertThat(e.remove("gone")).isFalse();
+        Map<String, Map<Kind, Double>> t = drain(e, events);
+        assertThat(t.get("gone")).doesNotContainKey(Kind.FINISHED);
+        assertThat(t.get("next").get(Kind.FINISHED)).isLessThan(0.2);
+        assertThat(e.kvReservedTokens()).isZero();
+    }
+
+    @Test
+    void deterministic() {
+        List<String> first = run();
+        assertThat(run()).isEqualTo(first);
+    }
+
+    private static List<String> run() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1, new Limits(4, 2_048, 200_000), 1.5);
+        List<Event> events = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            events.addAll(e.submit(new Request("s" + i, 200 + 97 * i % 3_000, 37 * i % 150, 1 + 13 * i % 90,
+                    i % 3), i * 0.05));
+        }
+        while (!e.idle()) {
+            events.addAll(e.advanceTo(e.nextEventSeconds()));
+        }
+        return events.stream().map(Event::toString).toList();
+    }
+}
