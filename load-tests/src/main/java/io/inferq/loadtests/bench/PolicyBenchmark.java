@@ -209,7 +209,12 @@ public final class PolicyBenchmark {
                 }
             }
         }
-        printLosses(out, losses);
+        if (instanceModel == PolicySimulator.InstanceModel.STATIC) {
+            printLosses(out, losses);
+        } else {
+            // the decomposition follows static batches (start, end, padding); the engine model has none of these
+            out.println("(capacity decomposition: printed for the static instance model only)");
+        }
         if (pipeline) {
             Map<String, ReplayPlan> plans = new LinkedHashMap<>();
             out.printf(Locale.ROOT, "== policy simulator on the pipeline's slices (first %.0f trace s, at most %d requests; prompts as sent; "
@@ -298,7 +303,9 @@ public final class PolicyBenchmark {
         summary.put("setup", setup);
         summary.put("ratios_ect_over_round_robin", ratios);
         summary.put("rows", rows);
-        summary.put("losses", losses.stream().map(Losses::json).toList());
+        if (instanceModel == PolicySimulator.InstanceModel.STATIC) {
+            summary.put("losses", losses.stream().map(Losses::json).toList());
+        }
         summary.put("bounds", bounds);
         Bench.writeJson(dir.resolve("summary.json"), summary);
         writeHtml(dir, rows, ratios, byTrace.keySet(), policies, setup);
