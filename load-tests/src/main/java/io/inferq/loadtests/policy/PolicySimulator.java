@@ -601,6 +601,38 @@ public final class PolicySimulator {
         String[] batchOfJob = new String[trace.size()];
         String[] poolOfJob = new String[trace.size()];
         Map<String, Integer> batchLeft = new HashMap<>();
+        final class PrefixReads {
+            /**
+             * A job's prompt tokens read from the prefix cache of the instance its batch runs on (its leading cached
+             * blocks there; local, so no transfer to charge), then its blocks stored there; counts the cached, best
+             * cached anywhere, and prompt tokens.
+             */
+            int read(PoolState ps, String poolId, int inst, QueuedJob j) {
+                int here = engines != null ? engines.leadingCached(poolId, inst, j.prefixBlockHashes())
+                        : ps.leadingCached(j.prefixBlockHashes());
+                int best = here;
+                for (PoolState other : pools.values()) {
+                    if (engines == null) {
+                        best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
+                        continue;
+                    }
+                    for (int i = 0; i < other.freeAtMs.length; i++) {
+                        best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
+                    }
+                }
+                int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                if (engines != null) {
+                    engines.store(poolId, inst, j.prefixBlockHashes());
+                } else {
+                    ps.insert(j.prefixBlockHashes());
+                }
+                tokens[0] += cached;
+                tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
+                tokens[2] += j.promptTokens();
+                return cached;
+            }
+        }
+        PrefixReads prefixReads = new PrefixReads();
         final class EngineSide {
             /** The continuous model's {@code send}: the batch's sequences join the planned instance's engine. */
             void send(BatchPlan plan, List<QueuedJob> planJobs, long now) {
@@ -623,28 +655,7 @@ public final class PolicySimulator {
                 }
                 List<ContinuousBatchingEngine.Request> requests = new ArrayList<>();
                 for (QueuedJob j : live) {
-                    int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
-                            : ps.leadingCached(j.prefixBlockHashes());
-                    int best = here;
-                    for (PoolState other : pools.values()) {
-                        if (engines == null) {
-                            best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
-                            continue;
-                        }
-                        for (int i = 0; i < other.freeAtMs.length; i++) {
-                            best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
-                        }
-                    }
-                    // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
-                    int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    if (engines != null) {
-                        engines.store(plan.poolId(), inst, j.prefixBlockHashes());
-                    } else {
-                        ps.insert(j.prefixBlockHashes());
-                    }
-                    tokens[0] += cached;
-                    tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    tokens[2] += j.promptTokens();
+                    int cached = prefixReads.read(ps, plan.poolId(), inst, j);
                     int idx = Integer.parseInt(j.jobId());
                     cachedOf[idx] = cached;
                     requests.add(new ContinuousBatchingEngine.Request(j.jobId(), j.promptTokens(), cached, j.maxTokens(),
@@ -743,28 +754,7 @@ public final class PolicySimulator {
                 }
                 List<SequenceShape> shapes = new ArrayList<>();
                 for (QueuedJob j : live) {
-                    int here = engines != null ? engines.leadingCached(plan.poolId(), inst, j.prefixBlockHashes())
-                            : ps.leadingCached(j.prefixBlockHashes());
-                    int best = here;
-                    for (PoolState other : pools.values()) {
-                        if (engines == null) {
-                            best = Math.max(best, other.leadingCached(j.prefixBlockHashes()));
-                            continue;
-                        }
-                        for (int i = 0; i < other.freeAtMs.length; i++) {
-                            best = Math.max(best, engines.leadingCached(other.profile.poolId(), i, j.prefixBlockHashes()));
-                        }
-                    }
-                    // local cache: cached blocks are read from this engine's HBM, no network transfer to charge
-                    int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    if (engines != null) {
-                        engines.store(plan.poolId(), inst, j.prefixBlockHashes());
-                    } else {
-                        ps.insert(j.prefixBlockHashes());
-                    }
-                    tokens[0] += cached;
-                    tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                    tokens[2] += j.promptTokens();
+                    int cached = prefixReads.read(ps, plan.poolId(), inst, j);
                     shapes.add(new SequenceShape(j.promptTokens(), cached, j.maxTokens()));
                     cachedOf[Integer.parseInt(j.jobId())] = cached;
                 }
