@@ -44,14 +44,7 @@ final class EnginePriorities {
         if (first.lane() == JobLane.BATCH) {
             return plan.withEnginePriority(EnginePriority.BATCH);
         }
-        Map<String, Long> tokens = new HashMap<>();
-        String main = null;
-        for (QueuedJob j : plan.jobs()) {
-            long t = tokens.merge(j.tenant(), j.quotaTokens(), Long::sum);
-            if (main == null || t > tokens.get(main)) {
-                main = j.tenant();
-            }
-        }
+        String main = QueuedJob.mainTenant(plan.jobs());
         Map<String, Integer> held = inFlight.computeIfAbsent(first.model(), m -> new HashMap<>());
         double weights = weightOf(main);
         int total = 1;

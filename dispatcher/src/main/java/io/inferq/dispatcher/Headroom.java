@@ -183,15 +183,10 @@ final class Headroom {
         if (g.key.lane() == JobLane.BATCH) {
             m.batchDispatchedMs.put(g.key.bucket(), nowMs);
         }
-        Map<String, Long> tokensOf = new HashMap<>();
-        String main = null;
         for (QueuedJob j : jobs) {
-            long t = tokensOf.merge(j.tenant(), j.quotaTokens(), Long::sum);
-            if (main == null || t > tokensOf.get(main)) {
-                main = j.tenant();
-            }
             m.tenantSeenMs.merge(j.tenant(), nowMs, Math::max);
         }
+        String main = QueuedJob.mainTenant(jobs);
         if (main != null) {
             batchTenant.put(batchId, g.key.model() + "\u0000" + main);
             m.tenantInFlight.merge(main, 1, Integer::sum);

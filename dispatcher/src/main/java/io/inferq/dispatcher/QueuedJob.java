@@ -1,7 +1,9 @@
 package io.inferq.dispatcher;
 
 import io.inferq.job.JobLane;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -38,5 +40,21 @@ public record QueuedJob(String jobId, String tenant, String model, JobLane lane,
     /** Tokens this job charges against its tenant's queued-token quota: prompt plus output budget. */
     public long quotaTokens() {
         return (long) promptTokens + maxTokens;
+    }
+
+    /**
+     * The tenant a batch of these jobs counts for: the one with most {@link #quotaTokens} in it (the first to reach the
+     * highest sum on a tie); null for no jobs.
+     */
+    static String mainTenant(List<QueuedJob> jobs) {
+        Map<String, Long> tokensOf = new HashMap<>();
+        String main = null;
+        for (QueuedJob j : jobs) {
+            long t = tokensOf.merge(j.tenant(), j.quotaTokens(), Long::sum);
+            if (main == null || t > tokensOf.get(main)) {
+                main = j.tenant();
+            }
+        }
+        return main;
     }
 }
