@@ -36,7 +36,7 @@ class AvroSerdeTest {
         JobRequest req = request("job-1");
         assertThat(new AvroSerde<>(JobRequest.class).decode(new AvroSerde<>(JobRequest.class).encode(req))).isEqualTo(req);
 
-        PoolBatch batch = new PoolBatch("b-1", "h800-r1", 1024, 5L, List.of(req, request("job-2")), null);
+        PoolBatch batch = new PoolBatch("b-1", "h800-r1", 1024, 5L, List.of(req, request("job-2")), null, 2, 0);
         AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
         assertThat(batchSerde.decode(batchSerde.encode(batch))).isEqualTo(batch);
         PoolBatch hashed = PoolBatch.newBuilder(batch)

@@ -72,7 +72,8 @@ final class WorkerSlot {
     private final TrustedOrigin origin;
     private final Clock clock;
     private final java.util.Set<String> knownReplyTopics = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final AvroSerde<PoolBatch> batchSerde = new AvroSerde<>(PoolBatch.class);
+    /** Reads batches of every {@code PoolBatch} version a dispatcher may still write. */
+    private final AvroSerde<PoolBatch> batchSerde = io.inferq.broker.serde.PoolBatchSchemas.serde();
     private final AvroSerde<JobEvent> eventSerde = new AvroSerde<>(JobEvent.class);
     private final AvroSerde<JobRequest> requestSerde = new AvroSerde<>(JobRequest.class);
     private final AtomicBoolean running = new AtomicBoolean();
@@ -441,7 +442,8 @@ final class WorkerSlot {
         }
         rebalances.revoked.clear();
         List<SequenceOutcome> ran = toRun.isEmpty() ? List.of()
-                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(), index, toRun),
+                : runKeepingLease(c, new BatchWork(batch.getBatchId(), settings.poolId(),
+                        batch.getInstance() >= 0 ? batch.getInstance() : index, toRun, batch.getEnginePriority()),
                         new JobTokenPublisher(events, attemptsOf(live)));
         for (int k = 0; k < ran.size(); k++) {
             retry.outcomes.put(toRun.get(k).jobId(), ran.get(k));

@@ -149,7 +149,7 @@ class LongEngineCallTest {
     private static void sendBatch(KafkaClientSettings kafka, String jobId) throws Exception {
         JobRequest job = JobRequest.newBuilder().setJobId(jobId).setTenant("t").setModel("m")
                 .setMessages(List.of(new ChatMessage("user", "think hard"))).setPromptTokens(3).setMaxTokens(4).build();
-        PoolBatch batch = new PoolBatch("slow-" + jobId, "slow", 1024, System.currentTimeMillis(), List.of(job), null);
+        PoolBatch batch = new PoolBatch("slow-" + jobId, "slow", 1024, System.currentTimeMillis(), List.of(job), null, -1, 1);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("long-engine-test"), new StringSerializer(),
                 new ByteArraySerializer())) {
             p.send(new ProducerRecord<>(TopicCatalogue.poolTopic("slow"), 0, batch.getBatchId(),

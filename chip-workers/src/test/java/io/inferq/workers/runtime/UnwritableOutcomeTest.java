@@ -226,7 +226,7 @@ class UnwritableOutcomeTest {
     }
 
     private static void sendBatch(String pool, String batchId, List<JobRequest> jobs) throws Exception {
-        PoolBatch batch = new PoolBatch(batchId, pool, 1024, System.currentTimeMillis(), jobs, null);
+        PoolBatch batch = new PoolBatch(batchId, pool, 1024, System.currentTimeMillis(), jobs, null, -1, 1);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("unwritable-test"), new StringSerializer(),
                 new ByteArraySerializer())) {
             p.send(new ProducerRecord<>(TopicCatalogue.poolTopic(pool), 0, batchId, new AvroSerde<>(PoolBatch.class).encode(batch)))

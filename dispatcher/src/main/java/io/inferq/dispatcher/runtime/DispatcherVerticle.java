@@ -399,7 +399,8 @@ public final class DispatcherVerticle extends VerticleBase {
             return;
         }
         PoolBatch batch = new PoolBatch(plan.batchId(), plan.poolId(), plan.bucketUpperTokens(), now, jobs,
-                CarriedPromptBlocks.of(scheduler.config().prefixBlockTokens(), blockHashes));
+                CarriedPromptBlocks.of(scheduler.config().prefixBlockTokens(), blockHashes), plan.instance(),
+                plan.enginePriority().value());
         List<String> jobIds = new ArrayList<>(jobs.size());
         jobs.forEach(j -> jobIds.add(j.getJobId()));
         inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);
