@@ -110,10 +110,11 @@ final class Infrastructure {
         ap.putAll(config.kafka().client());
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         admin = Admin.create(ap);
-        Map<String, Integer> instancesByPool = new java.util.LinkedHashMap<>();
-        plans.forEach(p -> instancesByPool.put(p.spec().id(), p.spec().instances()));
+        Map<String, Integer> streamsByPool = new java.util.LinkedHashMap<>();
+        plans.forEach(p -> streamsByPool.put(p.spec().id(),
+                WorkersWiring.slotsOf(p.spec().instances(), config.dispatcher().maxInFlightBatchesPerInstance())));
         var outcome = new TopicBootstrap(admin, (short) config.kafka().replicationFactor(), 30_000)
-                .ensure(TopicCatalogue.topics(config.kafka().partitions(), instancesByPool));
+                .ensure(TopicCatalogue.topics(config.kafka().partitions(), streamsByPool));
         outcome.warnings().forEach(w -> LOG.warn("topic bootstrap: {}", w));
         LOG.info("Kafka at {}: {} topics created, {} already present", bootstrap, outcome.created().size(), outcome.existing().size());
         brokerReachable = true;

@@ -27,7 +27,7 @@ final class WorkersWiring {
             TrustedOrigin origin) {
         for (PoolPlan plan : plans) {
             PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), infra.processId(),
-                    plan.spec().instances(), config.workers().maxAttempts(), config.workers().leaseMs(),
+                    streamSlots(plan), config.workers().maxAttempts(), config.workers().leaseMs(),
                     config.workers().sessionTimeoutMs());
             var backend = plan.createBackend(infra.vertx(), clock);
             if (backend instanceof io.inferq.workers.backend.OpenAiHttpBackend engines) {
@@ -38,6 +38,19 @@ final class WorkersWiring {
             w.start();
             workers.add(w);
         }
+    }
+
+    /**
+     * Slots of a pool: one per batch stream of each instance ({@code instances × dispatcher.max-in-flight-batches-per-
+     * instance}), so each batch the dispatcher has in flight on an instance runs at once in that instance's engine.
+     */
+    int streamSlots(PoolPlan plan) {
+        return slotsOf(plan.spec().instances(), config.dispatcher().maxInFlightBatchesPerInstance());
+    }
+
+    /** {@code instances × streamsPerInstance}, the worker slots (and at least the partitions) of a pool. */
+    static int slotsOf(int instances, int streamsPerInstance) {
+        return Math.multiplyExact(instances, Math.max(1, streamsPerInstance));
     }
 
     void readiness(Map<String, Boolean> r) {

@@ -84,10 +84,11 @@ public final class TopicCatalogue {
 
     /**
      * As {@link #topics(int, Collection)}, with each pool's batch topic given at least as many partitions as the pool
-     * has instances: the dispatcher writes the batches it plans for each instance to a partition of its own, read by
-     * one slot, so a pool with more instances than partitions would run two instances' batches on one slot.
+     * has batch streams (instances × batch credits per instance): the dispatcher writes each batch to the partition of
+     * one stream of the instance it planned the batch for, read by one worker slot, so a pool with fewer partitions
+     * than streams would queue one batch behind another on a slot.
      *
-     * @param instancesByPool pool id → instances of the pool
+     * @param instancesByPool pool id → batch streams of the pool (instances × batch credits per instance)
      */
     public static List<TopicSpec> topics(int partitions, Map<String, Integer> instancesByPool) {
         List<TopicSpec> specs = new ArrayList<>();

@@ -9,7 +9,9 @@ import io.inferq.broker.topics.TopicCatalogue;
  * @param chip            chip kind, reported on results
  * @param processId       stable id of this process; part of each slot's transactional id, so a
  *                        restarted process fences its previous incarnation's transactions
- * @param slots           concurrent batches (one per pool instance this process drives), at least 1
+ * @param slots           concurrent batches: one per stream of each pool instance this process drives (instances ×
+ *                        the dispatcher's batch credits per instance), each a consumer of its own partition, so every
+ *                        batch in flight on an instance runs at once, side by side in the instance's engine; at least 1
  * @param maxAttempts     how often a job is handed back after retriable failures before it fails
  * @param leaseMs         how long a slot may go without polling Kafka, outside its engine call, before Kafka considers
  *                        it stuck and gives its batch to another slot ({@code max.poll.interval.ms}); the engine call

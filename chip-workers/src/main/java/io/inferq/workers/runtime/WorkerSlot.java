@@ -201,8 +201,9 @@ final class WorkerSlot {
         String clientId = "worker-" + settings.poolId() + "-" + settings.processId() + "-" + index;
         Properties cp = kafka.consumer(clientId, "inferq.pool." + settings.poolId() + ".workers");
         cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
-        // range: each slot owns one block of partitions, and the dispatcher sends the batches it planned for
-        // instance k to the first partition of block k (BatchPlan.partitionOf), so they queue on one slot
+        // range: each slot owns one block of partitions, and the dispatcher sends each batch it planned for an instance
+        // to the first partition of the block of one of that instance's streams (BatchPlan.partitionOf): a batch in
+        // flight never queues behind another on a slot while the instance has a free stream
         cp.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, org.apache.kafka.clients.consumer.RangeAssignor.class.getName());
         cp.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, String.valueOf(settings.leaseMs()));
         cp.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, String.valueOf(settings.sessionTimeoutMs()));

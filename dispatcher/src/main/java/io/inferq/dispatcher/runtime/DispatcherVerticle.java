@@ -403,7 +403,9 @@ public final class DispatcherVerticle extends VerticleBase {
                 plan.enginePriority().value());
         List<String> jobIds = new ArrayList<>(jobs.size());
         jobs.forEach(j -> jobIds.add(j.getJobId()));
-        inFlight.sent(plan.batchId(), plan.poolId(), jobIds, now);
+        int streams = scheduler.config().maxInFlightBatchesPerInstance();
+        int stream = inFlight.freeStream(plan.poolId(), plan.instance(), streams);
+        inFlight.sent(plan.batchId(), plan.poolId(), plan.instance(), stream, jobIds, now);
         Context ctx = context;
         String topic = TopicCatalogue.poolTopic(plan.poolId());
         org.apache.kafka.clients.producer.Callback written = (md, ex) -> ctx.runOnContext(v -> {
@@ -433,19 +435,22 @@ public final class DispatcherVerticle extends VerticleBase {
                     }
                 });
         try {
-            producer.send(new ProducerRecord<>(topic, partitionFor(plan, topic), plan.batchId(), batchSerde.encode(batch)), written);
+            producer.send(new ProducerRecord<>(topic, partitionFor(plan, stream, streams, topic), plan.batchId(),
+                    batchSerde.encode(batch)), written);
         } catch (RuntimeException e) {
             written.onCompletion(null, e); // the producer refused it at once (buffer full, no metadata): requeued the same way
         }
     }
 
     /**
-     * The pool-topic partition read by the slot of the instance the scheduler planned the batch for
-     * ({@link BatchPlan#partitionOf}); null (the key's hash decides) if the topic's partitions are unknown. The
-     * partition count is read once per topic from the producer's metadata (this runs on a worker thread, so the
-     * first read may wait for it).
+     * The pool-topic partition read by the worker slot of {@code stream} of the instance the scheduler planned the batch
+     * for: the pool's workers run {@code instances × streams} slots, one per stream, and stream {@code k} of instance
+     * {@code i} is stream {@code i × streams + k} of the pool ({@link BatchPlan#partitionOf}); so each batch in flight
+     * on an instance has a slot of its own and enters the instance's engine at once. Null (the key's hash decides) if
+     * the topic's partitions are unknown. The partition count is read once per topic from the producer's metadata
+     * (this runs on a worker thread, so the first read may wait for it).
      */
-    private Integer partitionFor(BatchPlan plan, String topic) {
+    private Integer partitionFor(BatchPlan plan, int stream, int streams, String topic) {
         Integer partitions = partitionCounts.computeIfAbsent(topic, t -> {
             try {
                 int n = producer.partitionsFor(t).size();
@@ -456,7 +461,8 @@ public final class DispatcherVerticle extends VerticleBase {
             }
         });
         Integer instances = instancesByPool.get(plan.poolId());
-        return partitions == null || instances == null ? null : BatchPlan.partitionOf(plan.instance(), instances, partitions);
+        return partitions == null || instances == null ? null
+                : BatchPlan.partitionOf(plan.instance() * streams + stream, instances * streams, partitions);
     }
 
     private void onJobEvent(ConsumerRecord<String, byte[]> record) {

@@ -33,13 +33,18 @@ final class InFlightBatches {
 
     private static final class Batch {
         final String poolId;
+        /** The instance the batch was planned for, and which of that instance's streams carries it (-1: none). */
+        final int instance;
+        final int stream;
         final long sentAtMs;
         final Set<String> outstanding;
         /** Every job that left so far ran on the pool (succeeded): the batch's time says how fast the pool is. */
         boolean ran = true;
 
-        Batch(String poolId, long sentAtMs, Set<String> outstanding) {
+        Batch(String poolId, int instance, int stream, long sentAtMs, Set<String> outstanding) {
             this.poolId = poolId;
+            this.instance = instance;
+            this.stream = stream;
             this.sentAtMs = sentAtMs;
             this.outstanding = outstanding;
         }
@@ -49,9 +54,14 @@ final class InFlightBatches {
     /** Job id → the in-flight batches holding it (nearly always one; two after a job was dispatched again). */
     private final Map<String, List<String>> batchesOfJob = new HashMap<>();
 
-    /** Records a batch as sent at {@code nowMs} with these jobs. */
+    /** Records a batch as sent at {@code nowMs} with these jobs, on no particular stream. */
     void sent(String batchId, String poolId, List<String> jobIds, long nowMs) {
-        batches.put(batchId, new Batch(poolId, nowMs, new LinkedHashSet<>(jobIds)));
+        sent(batchId, poolId, -1, -1, jobIds, nowMs);
+    }
+
+    /** Records a batch as sent at {@code nowMs} with these jobs, carried by {@code stream} of {@code instance}. */
+    void sent(String batchId, String poolId, int instance, int stream, List<String> jobIds, long nowMs) {
+        batches.put(batchId, new Batch(poolId, instance, stream, nowMs, new LinkedHashSet<>(jobIds)));
         for (String id : jobIds) {
             batchesOfJob.computeIfAbsent(id, k -> new ArrayList<>(1)).add(batchId);
         }
@@ -121,6 +131,31 @@ final class InFlightBatches {
             }
         }
         return out;
+    }
+
+    /**
+     * The stream of {@code instance} of {@code poolId} a new batch should take: the lowest of {@code 0 … streams − 1} that
+     * no in-flight batch of that instance holds, else the one holding the fewest (a batch then queues behind another on
+     * that stream's worker slot, which only happens when the scheduler put more batches on the instance than it has
+     * credits). Linear in the batches in flight, which the pools' credits bound.
+     */
+    int freeStream(String poolId, int instance, int streams) {
+        if (streams <= 1) {
+            return 0;
+        }
+        int[] held = new int[streams];
+        for (Batch b : batches.values()) {
+            if (b.instance == instance && b.stream >= 0 && b.stream < streams && b.poolId.equals(poolId)) {
+                held[b.stream]++;
+            }
+        }
+        int best = 0;
+        for (int i = 1; i < streams; i++) {
+            if (held[i] < held[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     /** @return batches in flight */

@@ -22,6 +22,25 @@ class InFlightBatchesTest {
     }
 
     @Test
+    void eachBatchOfAnInstanceTakesAStreamNoOtherInFlightBatchOfThatInstanceHolds() {
+        InFlightBatches b = new InFlightBatches();
+        assertThat(b.freeStream("p", 1, 3)).isZero();
+        b.sent("p-1", "p", 1, 0, List.of("j1"), 0);
+        b.sent("q-1", "q", 1, 1, List.of("j2"), 0); // another pool's instance 1
+        b.sent("p-2", "p", 0, 1, List.of("j3"), 0); // another instance of the pool
+        assertThat(b.freeStream("p", 1, 3)).isEqualTo(1);
+        b.sent("p-3", "p", 1, 1, List.of("j4"), 0);
+        assertThat(b.freeStream("p", 1, 3)).isEqualTo(2);
+        b.sent("p-4", "p", 1, 2, List.of("j5"), 0);
+        assertThat(b.freeStream("p", 1, 3)).as("every stream taken: the one holding fewest, lowest first").isZero();
+        assertThat(b.left("j4", "p-3")).isNotNull();
+        assertThat(b.freeStream("p", 1, 3)).as("the stream of a finished batch is free again").isEqualTo(1);
+        b.forget("p-1");
+        assertThat(b.freeStream("p", 1, 3)).isZero();
+        assertThat(b.freeStream("p", 1, 1)).as("one stream per instance").isZero();
+    }
+
+    @Test
     void aTerminalJobLeavesEveryBatchHoldingIt() {
         InFlightBatches b = new InFlightBatches();
         b.sent("p-1", "p", List.of("j1"), 0);
