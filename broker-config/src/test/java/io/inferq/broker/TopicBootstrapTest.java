@@ -83,6 +83,26 @@ class TopicBootstrapTest {
     }
 
     @Test
+    void growsAPoolTopicCreatedWithFewerPartitionsThanItHasStreams() throws Exception {
+        try (Admin admin = admin()) {
+            TopicBootstrap bootstrap = new TopicBootstrap(admin, (short) 1, 30_000);
+            bootstrap.ensure(TopicCatalogue.topics(1, Map.of("grow-pool", 2)).stream()
+                    .filter(t -> t.name().equals("inferq.pool.grow-pool")).toList());
+            TopicBootstrap.Outcome again = bootstrap.ensure(TopicCatalogue.topics(1, Map.of("grow-pool", 4)).stream()
+                    .filter(t -> t.name().equals("inferq.pool.grow-pool")).toList());
+            assertThat(again.warnings()).singleElement().asString()
+                    .contains("inferq.pool.grow-pool had 2 partitions; raised to the 4 configured");
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (describedOnceKnown(admin, List.of("inferq.pool.grow-pool")).get("inferq.pool.grow-pool").partitions().size() < 4
+                    && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L); // poll the metadata, not the clock
+            }
+            assertThat(describedOnceKnown(admin, List.of("inferq.pool.grow-pool")).get("inferq.pool.grow-pool").partitions())
+                    .hasSize(4);
+        }
+    }
+
+    @Test
     void refusesPoolIdsThatCannotNameATopic() {
         assertThatThrownBy(() -> TopicCatalogue.poolTopic("H800 pool"))
                 .isInstanceOf(IllegalArgumentException.class)

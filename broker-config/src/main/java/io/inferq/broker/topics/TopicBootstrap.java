@@ -17,7 +17,10 @@ import org.apache.kafka.common.errors.TopicExistsException;
 /**
  * Creates the catalogue's topics that do not exist yet. Idempotent: running it again, or from two
  * processes at once, creates nothing twice and fails on nothing that already exists. An existing
- * topic with fewer partitions than declared is reported, never silently changed.
+ * topic with fewer partitions than declared is reported, never silently changed — except a pool's batch topic
+ * ({@code inferq.pool.<id>}), which grows to the declared count: its records are keyed by batch id and no reader relies
+ * on their order across batches, and every batch stream of an instance needs a partition of its own (the growth is
+ * reported among the warnings).
  *
  * <p>Blocking: call it from a worker thread at start, never from an event loop.
  */
@@ -96,7 +99,12 @@ public final class TopicBootstrap {
         List<String> warnings = new ArrayList<>();
         for (TopicSpec spec : specs) {
             var d = described.get(spec.name());
-            if (d != null && d.partitions().size() < spec.partitions()) {
+            if (d != null && d.partitions().size() < spec.partitions() && TopicCatalogue.isPoolTopic(spec.name())) {
+                admin.createPartitions(Map.of(spec.name(), org.apache.kafka.clients.admin.NewPartitions.increaseTo(spec.partitions())))
+                        .all().get(timeoutMs, TimeUnit.MILLISECONDS);
+                warnings.add("topic " + spec.name() + " had " + d.partitions().size() + " partitions; raised to the "
+                        + spec.partitions() + " configured (one per batch stream of the pool)");
+            } else if (d != null && d.partitions().size() < spec.partitions()) {
                 warnings.add("topic " + spec.name() + " has " + d.partitions().size()
                         + " partitions, fewer than the " + spec.partitions() + " configured; left unchanged");
             }

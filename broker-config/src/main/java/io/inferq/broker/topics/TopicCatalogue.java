@@ -63,6 +63,11 @@ public final class TopicCatalogue {
         return POOL_PREFIX + poolId;
     }
 
+    /** @return whether {@code topic} is a pool's batch topic ({@code inferq.pool.<id>}) */
+    public static boolean isPoolTopic(String topic) {
+        return topic.startsWith(POOL_PREFIX);
+    }
+
     /** @throws IllegalArgumentException when the pool id cannot be part of a topic name */
     public static void requireValidPoolId(String poolId) {
         if (poolId == null || !POOL_ID.matcher(poolId).matches()) {
