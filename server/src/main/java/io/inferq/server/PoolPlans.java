@@ -55,6 +55,9 @@ final class PoolPlans {
         if (p.requestTimeoutMs() != null) {
             s = s.withTimeouts(s.connectTimeout(), java.time.Duration.ofMillis(p.requestTimeoutMs()), s.idleTimeout());
         }
+        if (Boolean.TRUE.equals(p.enginePriority())) {
+            s = s.withSendPriority(true);
+        }
         return new BackendSpec.OpenAiHttp(s);
     }
 

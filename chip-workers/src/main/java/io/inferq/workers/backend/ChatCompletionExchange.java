@@ -20,7 +20,11 @@ final class ChatCompletionExchange {
     private ChatCompletionExchange() {
     }
 
-    static JsonObject requestBody(SequenceWork sequence, String engineModel) {
+    /**
+     * The request body of one sequence; {@code priority} (vLLM's field, smaller runs first) is sent when not null, and
+     * then replaces a {@code priority} the client's options might carry.
+     */
+    static JsonObject requestBody(SequenceWork sequence, String engineModel, Integer priority) {
         JsonArray messages = new JsonArray();
         for (SequenceWork.Message m : sequence.messages()) {
             JsonObject message = new JsonObject().put("role", m.role());
@@ -49,6 +53,9 @@ final class ChatCompletionExchange {
         }
         if (sequence.temperature() != null) {
             body.put("temperature", sequence.temperature());
+        }
+        if (priority != null) {
+            body.put("priority", priority);
         }
         return body;
     }

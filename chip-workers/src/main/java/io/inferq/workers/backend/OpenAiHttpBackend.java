@@ -105,7 +105,8 @@ public final class OpenAiHttpBackend implements InferenceBackend {
             CompletableFuture<SequenceOutcome> outcome = new CompletableFuture<>();
             Set<Integer> tried = new HashSet<>();
             tried.add(first);
-            attempt(sequence, instances.get(first), tried, 0, outcome, sequence.streamTokens() ? sink : null);
+            attempt(sequence, settings.sendPriority() ? batch.priority() : null, instances.get(first), tried, 0, outcome,
+                    sequence.streamTokens() ? sink : null);
             pending.add(outcome);
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitLimitMs);
@@ -124,14 +125,14 @@ public final class OpenAiHttpBackend implements InferenceBackend {
         return List.copyOf(outcomes);
     }
 
-    private void attempt(SequenceWork sequence, EngineInstance instance, Set<Integer> tried, int retries,
+    private void attempt(SequenceWork sequence, Integer priority, EngineInstance instance, Set<Integer> tried, int retries,
             CompletableFuture<SequenceOutcome> outcome, TokenSink sink) {
         instance.started();
         var request = client.postAbs(instance.chatCompletionsUrl)
                 .putHeader("X-Request-Id", sequence.jobId())
                 .connectTimeout(settings.connectTimeout().toMillis())
                 .timeout(settings.requestTimeout().toMillis());
-        JsonObject body = ChatCompletionExchange.requestBody(sequence, settings.engineModel());
+        JsonObject body = ChatCompletionExchange.requestBody(sequence, settings.engineModel(), priority);
         boolean[] relayed = {false};
         EngineStream stream = sink == null ? null : new EngineStream(sequence.jobId(), (job, piece) -> {
             relayed[0] = true;
@@ -174,7 +175,7 @@ public final class OpenAiHttpBackend implements InferenceBackend {
                             EngineInstance next = retryTarget(tried, now);
                             if (next != null) {
                                 tried.add(next.index);
-                                attempt(sequence, next, tried, retries + 1, outcome, sink);
+                                attempt(sequence, priority, next, tried, retries + 1, outcome, sink);
                                 return;
                             }
                         }

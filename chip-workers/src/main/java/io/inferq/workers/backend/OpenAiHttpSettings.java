@@ -16,9 +16,13 @@ import java.util.Objects;
  * @param maxRetries        how often a retriable failure is retried on another instance of the pool,
  *                          0 to 10 (default {@value #DEFAULT_MAX_RETRIES})
  * @param maxConnectionsPerInstance HTTP connections kept per instance; at least 1
+ * @param sendPriority      send each request's engine priority as vLLM's {@code priority} field (smaller runs first:
+ *                          0 an under-share tenant's interactive work, 1 other interactive work, 2 batch-lane work), for
+ *                          engines started with {@code --scheduling-policy priority}; off by default, since vLLM refuses
+ *                          a non-zero priority under its default first-come-first-served policy
  */
 public record OpenAiHttpSettings(List<URI> baseUrls, String engineModel, Duration connectTimeout, Duration requestTimeout,
-        Duration idleTimeout, int maxRetries, int maxConnectionsPerInstance) {
+        Duration idleTimeout, int maxRetries, int maxConnectionsPerInstance, boolean sendPriority) {
     public static final int DEFAULT_MAX_RETRIES = 2;
 
     public OpenAiHttpSettings {
@@ -51,17 +55,23 @@ public record OpenAiHttpSettings(List<URI> baseUrls, String engineModel, Duratio
     /** @return settings with defaults: connect 5 s, request 10 min, idle 60 s, 2 retries, 64 connections */
     public static OpenAiHttpSettings of(List<URI> baseUrls, String engineModel) {
         return new OpenAiHttpSettings(baseUrls, engineModel, Duration.ofSeconds(5), Duration.ofMinutes(10),
-                Duration.ofSeconds(60), DEFAULT_MAX_RETRIES, 64);
+                Duration.ofSeconds(60), DEFAULT_MAX_RETRIES, 64, false);
     }
 
     public OpenAiHttpSettings withTimeouts(Duration connect, Duration request, Duration idle) {
         return new OpenAiHttpSettings(baseUrls, engineModel, connect, request, idle, maxRetries,
-                maxConnectionsPerInstance);
+                maxConnectionsPerInstance, sendPriority);
     }
 
     public OpenAiHttpSettings withMaxRetries(int retries) {
         return new OpenAiHttpSettings(baseUrls, engineModel, connectTimeout, requestTimeout, idleTimeout, retries,
-                maxConnectionsPerInstance);
+                maxConnectionsPerInstance, sendPriority);
+    }
+
+    /** These settings, sending vLLM's {@code priority} field or not ({@code pools[].engine-priority}). */
+    public OpenAiHttpSettings withSendPriority(boolean send) {
+        return new OpenAiHttpSettings(baseUrls, engineModel, connectTimeout, requestTimeout, idleTimeout, maxRetries,
+                maxConnectionsPerInstance, send);
     }
 
     private static void requirePositive(Duration d, String name) {

@@ -138,7 +138,22 @@ class OpenAiHttpBackendTest {
         assertThat(body.getDouble("temperature")).isEqualTo(0.7);
         assertThat(body.getBoolean("stream")).isFalse();
         assertThat(body.getJsonArray("messages").getJsonObject(0).getString("role")).isEqualTo("user");
+        assertThat(body.containsKey("priority")).as("not sent unless the pool asks for it").isFalse();
         assertThat(backend.availableCredits(0)).isEqualTo(8);
+    }
+
+    @Test
+    void sendsTheBatchsEnginePriorityAsVllmsPriorityFieldWhenThePoolAsksForIt() throws InterruptedException {
+        script("i0", List.of(ok("one")));
+        script("i1", List.of(ok("two")));
+        OpenAiHttpSettings settings = OpenAiHttpSettings.of(List.of(URI.create("http://127.0.0.1:" + port + "/i0"),
+                URI.create("http://127.0.0.1:" + port + "/i1")), "engine-r1").withSendPriority(true);
+        backend = new OpenAiHttpBackend(vertx, settings, 8, clock);
+        BatchWork lane = new BatchWork("b", "pool", 0, batch(0, "j1").sequences(), 2);
+        assertThat(backend.run(lane)).singleElement().isInstanceOf(SequenceOutcome.Completed.class);
+        BatchWork interactive = new BatchWork("c", "pool", 1, batch(1, "j2").sequences(), 0);
+        assertThat(backend.run(interactive)).singleElement().isInstanceOf(SequenceOutcome.Completed.class);
+        assertThat(BODIES).extracting(b -> b.getInteger("priority")).containsExactly(2, 0);
     }
 
     @Test

@@ -287,13 +287,16 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      * A chip pool. {@code kvEventsEndpoints} (one ZeroMQ endpoint per instance, openai-http pools) turn on precise
      * prefix routing from the engines' KV-cache events; {@code kvEventsReplayEndpoints} (same order) let gaps be
      * replayed; the pool falls back to the approximate index when an instance is silent for
-     * {@code kvEventsStaleAfterMs} (default 60000).
+     * {@code kvEventsStaleAfterMs} (default 60000). {@code enginePriority} (openai-http pools, default off) sends each
+     * request's engine priority as vLLM's {@code priority} field, for engines run with {@code --scheduling-policy priority}.
      */
     public record PoolSetting(String id, String chip, int chipsPerInstance, int instances, String model, String backend,
             int maxBatchTokens, int maxConcurrentSequences, double timeScale, List<String> baseUrls, String engineModel,
             Long requestTimeoutMs, List<String> kvEventsEndpoints, List<String> kvEventsReplayEndpoints,
-            String kvEventsTopic, Long kvEventsStaleAfterMs) {
+            String kvEventsTopic, Long kvEventsStaleAfterMs, Boolean enginePriority) {
         public PoolSetting {
+            require(enginePriority == null || !enginePriority || "openai-http".equals(backend),
+                    "pools[" + id + "].engine-priority applies to openai-http pools (the simulated engine always schedules by priority)");
             kvEventsEndpoints = kvEventsEndpoints == null ? List.of() : List.copyOf(kvEventsEndpoints);
             kvEventsReplayEndpoints = kvEventsReplayEndpoints == null ? List.of() : List.copyOf(kvEventsReplayEndpoints);
             require(kvEventsEndpoints.isEmpty() || "openai-http".equals(backend) && kvEventsEndpoints.size() == instances,

@@ -141,4 +141,30 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("kv-cache.block-tokens must be 1-4096, was 4097");
         assertThat(InferqConfig.Batches.DEFAULTS).isEqualTo(ConfigLoader.load(null, Map.of()).batches());
     }
+
+    @Test
+    void enginePriorityIsAnOpenAiHttpPoolSetting(@TempDir Path dir) throws Exception {
+        String pool = """
+                pools:
+                  - id: vllm
+                    chip: h800
+                    chips-per-instance: 8
+                    instances: 1
+                    model: deepseek-r1
+                    backend: %s
+                    base-urls: [http://127.0.0.1:8000]
+                    engine-priority: true
+                    max-batch-tokens: 8192
+                    max-concurrent-sequences: 64
+                    time-scale: 1
+                """;
+        Path http = dir.resolve("http.yaml");
+        Files.writeString(http, pool.formatted("openai-http"));
+        assertThat(ConfigLoader.load(http, Map.of()).pools()).singleElement()
+                .extracting(InferqConfig.PoolSetting::enginePriority).isEqualTo(true);
+        Path simulated = dir.resolve("simulated.yaml");
+        Files.writeString(simulated, pool.formatted("simulated"));
+        assertThatThrownBy(() -> ConfigLoader.load(simulated, Map.of())).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("pools[vllm].engine-priority applies to openai-http pools");
+    }
 }
