@@ -4,17 +4,26 @@ import io.inferq.workers.chips.BatchEstimate;
 import io.inferq.workers.chips.ModelProfile;
 import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.SequenceShape;
+import io.inferq.workers.engine.ContinuousBatchingEngine;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A backend that runs nothing: it takes as long as a {@link RooflineModel} says the batch would take on
- * the pool's chips, divided by a time-scale factor, and answers with text that says it is simulated.
- * The embedded default and the capacity planner of load tests.
+ * A backend that runs nothing: it takes as long as a {@link RooflineModel} says the work would take on the pool's
+ * chips, divided by a time-scale factor, and answers with text that says it is simulated. The embedded default and the
+ * capacity planner of load tests.
  *
  * <h2>Behaviour</h2>
  * <ul>
@@ -24,37 +33,98 @@ import java.util.Objects;
  *       request; a trace replay sets {@code max_tokens} to the trace's output length.</li>
  *   <li><b>Text</b>: {@code "[simulated deepseek-r1 on 4 × Huawei Ascend 910B] ..."} naming the job and the
  *       token counts; a function of the request only.</li>
- *   <li><b>Timing</b>: prefill of all uncached prompt tokens of the batch, then batched decode steps
- *       ({@link RooflineModel#estimateBatch}). Every sequence's first token is stamped when prefill ends, its
- *       finish when its last decode step ends. Real time = simulated time ÷ {@code timeScale}; timestamps
- *       come from the injected clock.</li>
- *   <li><b>KV capacity</b>: if the batch's prompts plus outputs exceed the instance's KV capacity, it
- *       runs in consecutive waves that fit (in batch order), as an engine's scheduler admits only what
- *       fits; the dispatcher's token budget should normally prevent this.</li>
+ *   <li><b>Timing</b>, by {@link EngineModel}:
+ *     <ul>
+ *       <li>{@link EngineModel#CONTINUOUS} (the default): each pool instance ({@link BatchWork#instance()}) has one
+ *           {@link ContinuousBatchingEngine}, created when the instance's first batch arrives, which every batch on
+ *           that instance shares, as a real engine's batches do: a batch's sequences are submitted at once with the
+ *           batch's {@link BatchWork#priority()} and join the running ones at the next iteration boundary (iteration-
+ *           level batching, chunked prefill, higher priorities admitted first, batch-lane sequences preempted for
+ *           them). Engine time is the injected clock's elapsed time since the instance's engine was made × {@code
+ *           timeScale}. A sequence's first token is stamped at its engine {@code FIRST_TOKEN} event, its finish at
+ *           {@code FINISHED}, both converted back to the clock's time (so a late-woken thread does not shift them);
+ *           {@link #run} returns when every sequence of the batch has finished.</li>
+ *       <li>{@link EngineModel#STATIC}: each batch as if it had its instance alone — prefill of all uncached prompt
+ *           tokens of the batch, then batched decode steps ({@link RooflineModel#estimateBatch}). Every sequence's
+ *           first token is stamped when prefill ends, its finish when its last decode step ends. If the batch's
+ *           prompts plus outputs exceed the instance's KV capacity, it runs in consecutive waves that fit (in batch
+ *           order). Batches sent to one instance at once do not slow each other down.</li>
+ *     </ul>
+ *     Real time = simulated time ÷ {@code timeScale}; timestamps come from the injected clock.</li>
  *   <li><b>Refusals</b>, as a real engine would answer {@code 400}/{@code 404}: a sequence asking for a
  *       model other than the pool's ({@code model_not_found}), or whose prompt + {@code maxTokens} exceed
  *       the model's context or the instance's whole KV capacity ({@code context_length_exceeded}), fails
- *       with a {@link InferenceError.Fatal} without delaying the others. Nothing else fails.</li>
+ *       at once with a {@link InferenceError.Fatal} without entering the engine or delaying the others. Nothing else
+ *       fails.</li>
  * </ul>
  *
- * <p><b>Threading.</b> Stateless apart from immutable configuration: {@link #run} may be called from any
- * number of slot threads at once (one per instance) and blocks the caller for the simulated duration.
- * Interruption ends the sleep and propagates as {@link InterruptedException}.
+ * <p><b>Threading.</b> {@link #run} may be called from any number of slot threads at once, several for one instance,
+ * and blocks the caller until its batch is done. {@link EngineModel#STATIC} keeps no state between calls. With
+ * {@link EngineModel#CONTINUOUS} each instance's engine is guarded by its own lock, and there is no thread of the
+ * backend's own: the callers waiting on an instance drive its engine. One of them at a time is the instance's
+ * <em>driver</em>: it sleeps (lock released, on the injected clock) until the engine's next iteration boundary or the
+ * next stream report, whichever comes first, then advances the engine to the clock's time and delivers the events to
+ * their batches (stamps, streamed text, outcomes), waking the callers whose batch is done. The others wait on the
+ * instance's condition until their batch is done or the driver's own batch is (the driver then hands the role on). A
+ * submission never needs to wake the driver: a new sequence joins the engine at the next iteration boundary, which is
+ * what the driver sleeps until, and an idle engine has no driver. Nothing busy-waits; only one thread sleeps per
+ * instance, so a {@link ManualClock} advances exactly to each event. State is bounded by the sequences the callers
+ * have submitted and not collected. {@link TokenSink}s are called under the instance's lock (they must not block).
+ *
+ * <p><b>Failure.</b> Interruption of {@link #run} (a slot giving up on shutdown or a lost lease) removes the batch's
+ * unfinished sequences from the engine, which frees their KV at once, and propagates as {@link InterruptedException};
+ * the other batches continue.
  */
 public final class SimulatedBackend implements InferenceBackend {
+
+    /** How the backend times a batch (see the class comment). */
+    public enum EngineModel {
+        /** One continuous-batching engine per instance shared by the batches on it: iteration-level batching. */
+        CONTINUOUS,
+        /** Each batch alone: prefill all, then decode ({@link RooflineModel#estimateBatch}). */
+        STATIC;
+
+        /** @return the model named {@code continuous} or {@code static} (any case) */
+        public static EngineModel byName(String name) {
+            for (EngineModel m : values()) {
+                if (m.configName().equalsIgnoreCase(name)) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("unknown simulated engine model '" + name + "' (continuous or static)");
+        }
+
+        /** @return the name in configuration: {@code continuous} or {@code static} */
+        public String configName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     private final RooflineModel roofline;
     private final double timeScale;
     private final Clock clock;
+    private final EngineModel engineModel;
+    /** The continuous model's engines by instance index, made on first use (bounded by the instances batches name). */
+    private final Map<Integer, InstanceEngine> engines = new ConcurrentHashMap<>();
+    /** Makes engine sequence ids unique when a job runs again (a retry, a batch handed back). */
+    private final AtomicLong submissions = new AtomicLong();
+
+    /** A backend with the {@link EngineModel#CONTINUOUS} engine model. */
+    public SimulatedBackend(RooflineModel roofline, double timeScale, Clock clock) {
+        this(roofline, timeScale, clock, EngineModel.CONTINUOUS);
+    }
 
     /**
-     * @param roofline  the instance's chips and model (one instance; every instance of a pool is alike)
-     * @param timeScale how many times faster than real time to run, e.g. 60 replays an hour in a minute;
-     *                  positive and finite
-     * @param clock     the clock to sleep on and stamp with
+     * @param roofline    the instance's chips and model (one instance; every instance of a pool is alike)
+     * @param timeScale   how many times faster than real time to run, e.g. 60 replays an hour in a minute;
+     *                    positive and finite
+     * @param clock       the clock to sleep on and stamp with
+     * @param engineModel how batches are timed
      */
-    public SimulatedBackend(RooflineModel roofline, double timeScale, Clock clock) {
+    public SimulatedBackend(RooflineModel roofline, double timeScale, Clock clock, EngineModel engineModel) {
         this.roofline = Objects.requireNonNull(roofline, "roofline");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.engineModel = Objects.requireNonNull(engineModel, "engineModel");
         if (!(timeScale > 0) || Double.isInfinite(timeScale)) {
             throw new IllegalArgumentException("timeScale must be positive and finite, was " + timeScale);
         }
@@ -69,6 +139,10 @@ public final class SimulatedBackend implements InferenceBackend {
         return timeScale;
     }
 
+    public EngineModel engineModel() {
+        return engineModel;
+    }
+
     @Override
     public List<SequenceOutcome> run(BatchWork batch) throws InterruptedException {
         return run(batch, TokenSink.NONE);
@@ -76,11 +150,64 @@ public final class SimulatedBackend implements InferenceBackend {
 
     /**
      * Streamed sequences ({@link SequenceWork#streamTokens()}) report their text at the modelled decode rate: the first
-     * piece when prefill ends, then every {@value #STREAM_TICK_MS} ms of real time the share of the text that matches
-     * the share of the sequence's decode time elapsed, the rest at its finish.
+     * piece at the first token, then every {@value #STREAM_TICK_MS} ms of real time the share of the text that matches
+     * the share of the sequence's tokens generated ({@link EngineModel#STATIC}: of its decode time elapsed), the rest at
+     * its finish.
      */
     @Override
     public List<SequenceOutcome> run(BatchWork batch, TokenSink sink) throws InterruptedException {
+        if (engineModel == EngineModel.CONTINUOUS) {
+            return start(batch, sink).await();
+        }
+        return runStatic(batch, sink);
+    }
+
+    /**
+     * The first half of a {@link EngineModel#CONTINUOUS} {@link #run}: refuses what it must and submits the rest of
+     * the batch to its instance's engine at the clock's time, without waiting. {@code run} is {@code start(..).await()};
+     * tests use the halves to submit at chosen times of a {@link ManualClock}.
+     */
+    Submitted start(BatchWork batch, TokenSink sink) {
+        if (engineModel != EngineModel.CONTINUOUS) {
+            throw new IllegalStateException("only the continuous engine model submits without waiting");
+        }
+        Submitted submitted = new Submitted(batch, sink);
+        if (submitted.unfinished > 0) {
+            engines.computeIfAbsent(batch.instance(), i -> new InstanceEngine()).submit(submitted);
+        }
+        return submitted;
+    }
+
+    /** The number of sequences in {@code instance}'s engine (running or waiting); 0 before it has one. For tests. */
+    int sequencesInEngine(int instance) {
+        InstanceEngine e = engines.get(instance);
+        if (e == null) {
+            return 0;
+        }
+        e.lock.lock();
+        try {
+            return e.engine.runningSequences() + e.engine.waitingSequences();
+        } finally {
+            e.lock.unlock();
+        }
+    }
+
+    /** Sequences {@code instance}'s engine has preempted so far; 0 before it has one. For tests. */
+    long preemptions(int instance) {
+        InstanceEngine e = engines.get(instance);
+        if (e == null) {
+            return 0;
+        }
+        e.lock.lock();
+        try {
+            return e.engine.preemptions();
+        } finally {
+            e.lock.unlock();
+        }
+    }
+
+    /** The static model: the batch alone on its instance, in waves when it exceeds the KV capacity. */
+    private List<SequenceOutcome> runStatic(BatchWork batch, TokenSink sink) throws InterruptedException {
         List<SequenceWork> sequences = batch.sequences();
         SequenceOutcome[] outcomes = new SequenceOutcome[sequences.size()];
         List<List<Integer>> waves = new ArrayList<>();
@@ -89,7 +216,7 @@ public final class SimulatedBackend implements InferenceBackend {
         long capacity = roofline.kvCapacityTokens();
         for (int i = 0; i < sequences.size(); i++) {
             SequenceWork s = sequences.get(i);
-            InferenceError refusal = refusal(s, capacity);
+            InferenceError refusal = refusal(s);
             if (refusal != null) {
                 outcomes[i] = new SequenceOutcome.Failed(s.jobId(), refusal);
                 continue;
@@ -158,6 +285,7 @@ public final class SimulatedBackend implements InferenceBackend {
 
     /** Real time between two text reports of a streamed sequence. */
     static final long STREAM_TICK_MS = 25;
+    private static final long STREAM_TICK_NANOS = STREAM_TICK_MS * 1_000_000L;
 
     /** Reports, for each streamed sequence of the wave not yet finished, the text its decode progress at {@code at} covers. */
     private static void report(TokenSink sink, List<SequenceWork> sequences, List<Integer> members, String[][] texts,
@@ -180,7 +308,8 @@ public final class SimulatedBackend implements InferenceBackend {
         }
     }
 
-    private InferenceError refusal(SequenceWork s, long kvCapacityTokens) {
+    private InferenceError refusal(SequenceWork s) {
+        long kvCapacityTokens = roofline.kvCapacityTokens();
         ModelProfile model = roofline.model();
         if (!model.name().equals(s.model())) {
             return new InferenceError.Fatal("invalid_request_error", "model_not_found",
@@ -251,11 +380,277 @@ public final class SimulatedBackend implements InferenceBackend {
         return out;
     }
 
+    // ------------------------------------------------------------------ the continuous engine model
+
+    /**
+     * A batch submitted to its instance's engine: its outcomes so far and its streamed text. Guarded by the instance's
+     * lock once submitted.
+     */
+    final class Submitted {
+        private static final long NOT_YET = Long.MIN_VALUE;
+        private final BatchWork batch;
+        private final TokenSink sink;
+        private final SequenceOutcome[] outcomes;
+        /** Engine sequence id by index in the batch; null for a refused sequence. */
+        private final String[] ids;
+        /** Text and finish reason by index (null for a refused sequence). */
+        private final String[][] texts;
+        /** Characters of the text already handed to the sink. */
+        private final int[] sent;
+        private final long[] firstTokenAtMs;
+        private InstanceEngine instance;
+        private int unfinished;
+
+        private Submitted(BatchWork batch, TokenSink sink) {
+            this.batch = batch;
+            this.sink = Objects.requireNonNull(sink, "sink");
+            int n = batch.sequences().size();
+            outcomes = new SequenceOutcome[n];
+            ids = new String[n];
+            texts = new String[n][];
+            sent = new int[n];
+            firstTokenAtMs = new long[n];
+            Arrays.fill(firstTokenAtMs, NOT_YET);
+            for (int i = 0; i < n; i++) {
+                SequenceWork s = batch.sequences().get(i);
+                InferenceError refusal = refusal(s);
+                if (refusal != null) {
+                    outcomes[i] = new SequenceOutcome.Failed(s.jobId(), refusal);
+                    continue;
+                }
+                ids[i] = batch.batchId() + "/" + s.jobId() + "#" + submissions.incrementAndGet();
+                texts[i] = text(s, batch.instance());
+                unfinished++;
+            }
+        }
+
+        /**
+         * Blocks until every sequence of the batch has finished, driving the instance's engine while no other caller
+         * does (see the class comment).
+         *
+         * @return outcomes in the order of the batch's sequences
+         * @throws InterruptedException when interrupted: the batch's unfinished sequences have left the engine
+         */
+        List<SequenceOutcome> await() throws InterruptedException {
+            if (instance == null) {
+                return List.of(outcomes); // every sequence was refused
+            }
+            instance.lock.lock();
+            try {
+                instance.awaitDone(this);
+                return List.of(outcomes);
+            } finally {
+                instance.lock.unlock();
+            }
+        }
+
+        private void firstToken(int i, long atMs, long atNanos) {
+            firstTokenAtMs[i] = atMs;
+            SequenceWork s = batch.sequences().get(i);
+            if (s.streamTokens()) {
+                report(i, 1);
+                instance.startStreaming(this, i, atNanos);
+            }
+        }
+
+        private void finished(int i, long atMs) {
+            SequenceWork s = batch.sequences().get(i);
+            String text = texts[i][0];
+            if (s.streamTokens() && sent[i] < text.length()) {
+                sink.tokens(s.jobId(), text.substring(sent[i]));
+                sent[i] = text.length();
+            }
+            long first = firstTokenAtMs[i] != NOT_YET ? firstTokenAtMs[i] : atMs;
+            outcomes[i] = new SequenceOutcome.Completed(s.jobId(), text, texts[i][1], s.promptTokens(), s.maxTokens(),
+                    s.cachedPrefixTokens(), first, atMs);
+            ids[i] = null;
+            unfinished--;
+        }
+
+        /** Hands the sink the share of sequence {@code i}'s text that {@code generated} of its tokens cover (≥ 1 char). */
+        private void report(int i, int generated) {
+            SequenceWork s = batch.sequences().get(i);
+            String text = texts[i][0];
+            double share = Math.min(1.0, Math.max(generated, 1) / (double) s.maxTokens());
+            // at least one character with the first token, so the caller's time to first token is the modelled one
+            int upTo = Math.max(Math.min(1, text.length()), (int) Math.floor(text.length() * share));
+            if (upTo > sent[i]) {
+                sink.tokens(s.jobId(), text.substring(sent[i], upTo));
+                sent[i] = upTo;
+            }
+        }
+    }
+
+    /** One pool instance's {@link ContinuousBatchingEngine} and the batches waiting on it; guarded by {@link #lock}. */
+    private final class InstanceEngine {
+        final ReentrantLock lock = new ReentrantLock();
+        /** Signalled when a batch is done and when the driver role is free. */
+        final Condition changed = lock.newCondition();
+        final ContinuousBatchingEngine engine = new ContinuousBatchingEngine(roofline);
+        /** The clock's reading (ns since the epoch) at engine time 0. */
+        final long originNanos = ManualClock.nanoTime(clock);
+        /** Engine sequence id → its batch and index, while unfinished. */
+        final Map<String, Member> members = new HashMap<>();
+        /** Streamed sequences past their first token and unfinished, reported on each stream tick. */
+        final Set<Member> streaming = new LinkedHashSet<>();
+        long nextStreamTickNanos;
+        /** The caller thread driving the engine, or null. */
+        Thread driver;
+
+        void submit(Submitted b) {
+            lock.lock();
+            try {
+                b.instance = this;
+                List<ContinuousBatchingEngine.Request> requests = new ArrayList<>();
+                for (int i = 0; i < b.ids.length; i++) {
+                    if (b.ids[i] != null) {
+                        SequenceWork s = b.batch.sequences().get(i);
+                        requests.add(new ContinuousBatchingEngine.Request(b.ids[i], s.promptTokens(),
+                                s.cachedPrefixTokens(), s.maxTokens(), b.batch.priority()));
+                        members.put(b.ids[i], new Member(b, i));
+                    }
+                }
+                // together: an idle engine starts its first iteration with the whole batch
+                deliver(engine.submit(requests, seconds(ManualClock.nanoTime(clock))));
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** Called with the lock held; returns with it held. */
+        void awaitDone(Submitted b) throws InterruptedException {
+            Thread me = Thread.currentThread();
+            try {
+                while (b.unfinished > 0) {
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
+                    if (driver == null) {
+                        driver = me;
+                    }
+                    if (driver == me) {
+                        driveOnce();
+                    } else {
+                        changed.await();
+                    }
+                }
+            } catch (InterruptedException e) {
+                abandon(b);
+                throw e;
+            } finally {
+                if (driver == me) {
+                    driver = null;
+                    changed.signalAll(); // a waiting caller takes the role over
+                }
+            }
+        }
+
+        /**
+         * Sleeps (lock released) until the engine's next iteration boundary or stream tick, then advances the engine to
+         * the clock's time and delivers what happened.
+         */
+        private void driveOnce() throws InterruptedException {
+            if (engine.idle()) {
+                throw new IllegalStateException("a batch waits on an idle engine: " + members.keySet());
+            }
+            double next = engine.nextEventSeconds();
+            long eventNanos = nanosAt(next);
+            long target = streaming.isEmpty() ? eventNanos : Math.min(eventNanos, nextStreamTickNanos);
+            long now = ManualClock.nanoTime(clock);
+            if (target > now) {
+                lock.unlock();
+                try {
+                    ManualClock.sleepNanos(clock, target - now);
+                } finally {
+                    lock.lock();
+                }
+                now = ManualClock.nanoTime(clock);
+            }
+            // at the boundary slept for, the engine reaches it even where rounding puts the clock a hair before it
+            double at = now >= eventNanos ? Math.max(seconds(now), next) : seconds(now);
+            deliver(engine.advanceTo(at));
+            if (!streaming.isEmpty() && now >= nextStreamTickNanos) {
+                for (Member m : streaming) {
+                    m.batch.report(m.index, engine.generated(m.batch.ids[m.index]));
+                }
+                nextStreamTickNanos = now + STREAM_TICK_NANOS;
+            }
+        }
+
+        private void deliver(List<ContinuousBatchingEngine.Event> events) {
+            boolean done = false;
+            for (ContinuousBatchingEngine.Event e : events) {
+                Member m;
+                switch (e.kind()) {
+                    case FIRST_TOKEN -> {
+                        m = members.get(e.id());
+                        if (m != null) {
+                            m.batch.firstToken(m.index, epochMillisAt(e.atSeconds()), nanosAt(e.atSeconds()));
+                        }
+                    }
+                    case FINISHED -> {
+                        m = members.remove(e.id());
+                        if (m != null) {
+                            streaming.remove(m);
+                            m.batch.finished(m.index, epochMillisAt(e.atSeconds()));
+                            done |= m.batch.unfinished == 0;
+                        }
+                    }
+                    default -> {
+                        // ADMITTED, PREEMPTED: the engine's business (a preempted sequence keeps its tokens)
+                    }
+                }
+            }
+            if (done) {
+                changed.signalAll();
+            }
+        }
+
+        void startStreaming(Submitted b, int index, long atNanos) {
+            if (streaming.isEmpty()) {
+                nextStreamTickNanos = atNanos + STREAM_TICK_NANOS;
+            }
+            streaming.add(new Member(b, index));
+        }
+
+        /** Takes an interrupted batch's unfinished sequences out of the engine (their KV is freed at once). */
+        private void abandon(Submitted b) {
+            for (int i = 0; i < b.ids.length; i++) {
+                String id = b.ids[i];
+                if (id != null) {
+                    engine.remove(id);
+                    Member m = members.remove(id);
+                    if (m != null) {
+                        streaming.remove(m);
+                    }
+                    b.ids[i] = null;
+                }
+            }
+        }
+
+        private double seconds(long clockNanos) {
+            return (clockNanos - originNanos) / 1e9 * timeScale;
+        }
+
+        private long nanosAt(double engineSeconds) {
+            return originNanos + (long) Math.ceil(engineSeconds / timeScale * 1e9);
+        }
+
+        private long epochMillisAt(double engineSeconds) {
+            return Math.floorDiv(nanosAt(engineSeconds), 1_000_000L);
+        }
+    }
+
+    /** A sequence of a submitted batch, by its index in the batch. */
+    private record Member(Submitted batch, int index) {
+    }
+
     /** @return e.g. {@code "simulated roofline: 4 × Huawei Ascend 910B, deepseek-r1 in BF16, time scale 60×"} */
     @Override
     public String describe() {
         List<String> assumed = roofline.unpublishedFigures();
-        return "simulated roofline: " + roofline.describe() + ", time scale " + timeScale + "×"
+        return "simulated roofline: " + roofline.describe() + ", time scale " + timeScale + "×, "
+                + (engineModel == EngineModel.CONTINUOUS ? "continuous batching" : "static batches")
                 + (assumed.isEmpty() ? "" : "; figures not published: " + String.join("; ", assumed));
     }
 }

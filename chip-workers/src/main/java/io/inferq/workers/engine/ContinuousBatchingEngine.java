@@ -4,9 +4,11 @@ import io.inferq.workers.chips.RooflineModel;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -219,14 +221,30 @@ public final class ContinuousBatchingEngine {
      * @return the events up to and at {@code atSeconds} (of iterations that ended by then, and this admission)
      */
     public List<Event> submit(Request request, double atSeconds) {
-        if (byId.containsKey(request.id())) {
-            throw new IllegalArgumentException("sequence " + request.id() + " is already in the engine");
+        return submit(List.of(request), atSeconds);
+    }
+
+    /**
+     * Submits several sequences at {@code atSeconds} together, as one batch arrives: an idle engine starts its first
+     * iteration with all of them (submitted one by one, the first would run an iteration alone). Otherwise as
+     * {@link #submit(Request, double)}.
+     *
+     * @throws IllegalArgumentException if an id is already in the engine or repeated (nothing is submitted then)
+     */
+    public List<Event> submit(List<Request> requests, double atSeconds) {
+        Set<String> ids = new HashSet<>();
+        for (Request r : requests) {
+            if (byId.containsKey(r.id()) || !ids.add(r.id())) {
+                throw new IllegalArgumentException("sequence " + r.id() + " is already in the engine");
+            }
         }
         List<Event> events = advanceTo(atSeconds);
-        Seq s = new Seq(request, nextOrder++, limits.kvCapacityTokens());
-        byId.put(request.id(), s);
-        waiting.add(s);
-        if (idle()) {
+        for (Request r : requests) {
+            Seq s = new Seq(r, nextOrder++, limits.kvCapacityTokens());
+            byId.put(r.id(), s);
+            waiting.add(s);
+        }
+        if (idle() && !requests.isEmpty()) {
             now = Math.max(now, atSeconds);
             startIteration(events);
         }
@@ -280,6 +298,15 @@ public final class ContinuousBatchingEngine {
     /** The engine's time: the last iteration boundary, or the last time it was told while idle. */
     public double nowSeconds() {
         return now;
+    }
+
+    /**
+     * @return the tokens sequence {@code id} has generated so far (kept across a preemption), or -1 when it is not in
+     *         the engine (finished, removed or never submitted)
+     */
+    public int generated(String id) {
+        Seq s = byId.get(id);
+        return s == null ? -1 : s.generated;
     }
 
     public int runningSequences() {

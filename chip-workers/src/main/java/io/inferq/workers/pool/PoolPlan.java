@@ -73,18 +73,24 @@ public record PoolPlan(PoolSpec spec, ChipProfile chip, ModelProfile model, Roof
         return new PoolPlan(spec, chip, model, roofline);
     }
 
-    /**
-     * Creates the pool's backend: a {@link SimulatedBackend} at the pool's time scale, or an
-     * {@link OpenAiHttpBackend} with {@code limits.maxConcurrentSequences} credits per instance.
-     *
-     * @param vertx used only by the HTTP backend (may be null for a simulated pool)
-     */
+    /** As {@link #createBackend(Vertx, Clock, SimulatedBackend.EngineModel)} with the continuous engine model. */
     public InferenceBackend createBackend(Vertx vertx, Clock clock) {
+        return createBackend(vertx, clock, SimulatedBackend.EngineModel.CONTINUOUS);
+    }
+
+    /**
+     * Creates the pool's backend: a {@link SimulatedBackend} at the pool's time scale with the given engine model, or
+     * an {@link OpenAiHttpBackend} with {@code limits.maxConcurrentSequences} credits per instance.
+     *
+     * @param vertx                used only by the HTTP backend (may be null for a simulated pool)
+     * @param simulatedEngineModel how a simulated pool times its batches (ignored by an HTTP pool)
+     */
+    public InferenceBackend createBackend(Vertx vertx, Clock clock, SimulatedBackend.EngineModel simulatedEngineModel) {
         if (spec.backend() instanceof BackendSpec.OpenAiHttp http) {
             return new OpenAiHttpBackend(Objects.requireNonNull(vertx, "vertx is needed for an openai-http pool"),
                     http.settings(), spec.limits().maxConcurrentSequences(), clock);
         }
-        return new SimulatedBackend(roofline, spec.timeScale(), clock);
+        return new SimulatedBackend(roofline, spec.timeScale(), clock, simulatedEngineModel);
     }
 
     /** @return KV tokens one instance can hold */

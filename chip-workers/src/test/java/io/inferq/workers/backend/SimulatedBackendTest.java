@@ -13,7 +13,10 @@ import io.inferq.workers.chips.RooflineModel;
 import io.inferq.workers.chips.WeightPrecision;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
+/** Both engine models where a batch alone on its instance behaves alike; {@code STATIC} where its arithmetic is tested. */
 class SimulatedBackendTest {
     static final long T0 = 1_700_000_000_000L;
     // 1e14 FLOP/s prefill and 1e12 B/s decode, 20 GB weights, 1000 B/token KV, 160e6 tokens of KV
@@ -32,9 +35,10 @@ class SimulatedBackendTest {
                 maxTokens, null, cached);
     }
 
-    @Test
-    void takesTheRooflineDurationOnTheInjectedClock() throws InterruptedException {
-        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock);
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void takesTheRooflineDurationOnTheInjectedClock(SimulatedBackend.EngineModel model) throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock, model);
         List<SequenceOutcome> outcomes = backend.run(new BatchWork("b1", "p", 0, List.of(
                 sequence("long", 200, 100, 3), sequence("short", 100, 0, 1))));
 
@@ -59,23 +63,26 @@ class SimulatedBackendTest {
 
     @Test
     void timeScaleDividesTheSleep() throws InterruptedException {
-        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 40.0, clock);
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 40.0, clock, SimulatedBackend.EngineModel.STATIC);
         backend.run(new BatchWork("b1", "p", 0, List.of(sequence("a", 200, 100, 3), sequence("b", 100, 0, 1))));
         // (0.080000403 s + 10 µs fetching the cached prefix's KV) / 40 = 2,000,260 ns
         assertThat(clock.elapsedNanos()).isEqualTo(2_000_260L);
     }
 
-    @Test
-    void outputIsDeterministic() throws InterruptedException {
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void outputIsDeterministic(SimulatedBackend.EngineModel model) throws InterruptedException {
         BatchWork batch = new BatchWork("b1", "p", 1, List.of(sequence("a", 500, 0, 7)));
-        var first = new SimulatedBackend(ROOFLINE, 1.0, new ManualClock(T0)).run(batch);
-        var second = new SimulatedBackend(ROOFLINE, 1.0, new ManualClock(T0)).run(batch);
+        var first = new SimulatedBackend(ROOFLINE, 1.0, new ManualClock(T0), model).run(batch);
+        var second = new SimulatedBackend(ROOFLINE, 1.0, new ManualClock(T0), model).run(batch);
         assertThat(first).isEqualTo(second);
     }
 
-    @Test
-    void refusesAnotherModelAndOverlongRequestsWithoutDelayingTheRest() throws InterruptedException {
-        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock);
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void refusesAnotherModelAndOverlongRequestsWithoutDelayingTheRest(SimulatedBackend.EngineModel model)
+            throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock, model);
         SequenceWork otherModel = new SequenceWork("x", "gpt-4", List.of(), 10, 10, null, 0);
         List<SequenceOutcome> outcomes = backend.run(new BatchWork("b", "p", 0, List.of(
                 otherModel, sequence("too-long", 99_990, 0, 11), sequence("ok", 100, 0, 1))));
@@ -92,8 +99,10 @@ class SimulatedBackendTest {
         assertThat(ok.finishedAtMs()).isEqualTo(T0 + 20);
     }
 
-    @Test
-    void batchBeyondKvCapacityRunsInWaves() throws InterruptedException {
+    /** Static: in waves that fit; continuous: the engine admits the second sequence when the first frees its KV. */
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void batchBeyondKvCapacityRunsInWaves(SimulatedBackend.EngineModel model) throws InterruptedException {
         // 1 × 64 GB chip, 0.5 usable = 32 GB; 30 GB weights -> 2 GB of KV = 2,000,000 tokens at 1000 B/token
         ModelProfile big = new ModelProfile("big", "Big", 15_000_000_000L, 15_000_000_000L, 10, 1000,
                 WeightPrecision.BF16, 2_000_000, "");
@@ -102,7 +111,7 @@ class SimulatedBackendTest {
         RooflineModel roofline = new RooflineModel(chip, 1, big, WeightPrecision.BF16,
                 new RooflineAssumptions(0.5, 0.5, 0.5, 10e9));
         assertThat(roofline.kvCapacityTokens()).isEqualTo(2_000_000L);
-        SimulatedBackend backend = new SimulatedBackend(roofline, 1.0, clock);
+        SimulatedBackend backend = new SimulatedBackend(roofline, 1.0, clock, model);
         SequenceWork a = new SequenceWork("a", "big", List.of(), 1_200_000, 1, null, 0);
         SequenceWork b = new SequenceWork("b", "big", List.of(), 1_200_000, 1, null, 0);
         List<SequenceOutcome> outcomes = backend.run(new BatchWork("b", "p", 0, List.of(a, b)));
@@ -119,15 +128,20 @@ class SimulatedBackendTest {
                 ModelCatalogue.builtIn().get("deepseek-r1"));
         String description = new SimulatedBackend(r1, 60, clock).describe();
         assertThat(description).startsWith("simulated roofline: 32 × Huawei Ascend 910B, deepseek-r1 in BF16")
-                .contains("bandwidth 1.6 TB/s (unconfirmed");
+                .contains("time scale 60.0×, continuous batching").contains("bandwidth 1.6 TB/s (unconfirmed");
+        assertThat(new SimulatedBackend(r1, 60, clock, SimulatedBackend.EngineModel.STATIC).describe())
+                .contains("time scale 60.0×, static batches");
     }
 
-    @Test
-    void interruptionPropagates() {
-        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock);
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void interruptionPropagates(SimulatedBackend.EngineModel model) {
+        SimulatedBackend backend = new SimulatedBackend(ROOFLINE, 1.0, clock, model);
         Thread.currentThread().interrupt();
         assertThatThrownBy(() -> backend.run(new BatchWork("b", "p", 0, List.of(sequence("a", 10, 0, 2)))))
                 .isInstanceOf(InterruptedException.class);
+        assertThat(Thread.interrupted()).as("the interrupt is consumed by the exception").isFalse();
+        assertThat(backend.sequencesInEngine(0)).as("sequences left in the engine").isZero();
     }
 
     @Test

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** The simulated backend streams text at its modelled decode rate and honours stop, on a fake clock. */
 class SimulatedStreamingTest {
@@ -13,9 +15,10 @@ class SimulatedStreamingTest {
     record Piece(String jobId, String text, long atMs) {
     }
 
-    @Test
-    void textArrivesSpreadOverTheDecodeAndAddsUpToTheOutput() throws InterruptedException {
-        SimulatedBackend backend = new SimulatedBackend(SimulatedBackendTest.ROOFLINE, 1.0, clock);
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void textArrivesSpreadOverTheDecodeAndAddsUpToTheOutput(SimulatedBackend.EngineModel model) throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(SimulatedBackendTest.ROOFLINE, 1.0, clock, model);
         SequenceWork streamed = new SequenceWork("s", "dense-10b", List.of(new SequenceWork.Message("user", "hi")), 100, 500,
                 null, 0, null, true);
         SequenceWork plain = SimulatedBackendTest.sequence("p", 100, 0, 500);

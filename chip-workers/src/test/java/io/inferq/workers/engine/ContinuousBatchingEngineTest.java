@@ -1,6 +1,7 @@
 package io.inferq.workers.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.inferq.workers.chips.ChipCatalogue;
@@ -152,6 +153,42 @@ class ContinuousBatchingEngineTest {
         assertThat(t.get("gone")).doesNotContainKey(Kind.FINISHED);
         assertThat(t.get("next").get(Kind.FINISHED)).isLessThan(0.2);
         assertThat(e.kvReservedTokens()).isZero();
+    }
+
+    @Test
+    void aBatchSubmittedTogetherStartsItsFirstIterationTogether() {
+        Request a = new Request("a", 1_000, 0, 3, ContinuousBatchingEngine.PRIORITY_NORMAL);
+        Request b = new Request("b", 1_000, 0, 3, ContinuousBatchingEngine.PRIORITY_NORMAL);
+        ContinuousBatchingEngine together = new ContinuousBatchingEngine(H800_R1);
+        Map<String, Map<Kind, Double>> t = drain(together, new ArrayList<>(together.submit(List.of(a, b), 0)));
+        assertThat(t.get("b").get(Kind.ADMITTED)).isZero();
+        assertThat(t.get("b").get(Kind.FIRST_TOKEN)).isEqualTo(t.get("a").get(Kind.FIRST_TOKEN));
+        // one by one, the first runs an iteration alone and the second joins after it
+        ContinuousBatchingEngine oneByOne = new ContinuousBatchingEngine(H800_R1);
+        List<Event> events = new ArrayList<>(oneByOne.submit(a, 0));
+        events.addAll(oneByOne.submit(b, 0));
+        assertThat(drain(oneByOne, events).get("b").get(Kind.ADMITTED)).isPositive();
+
+        assertThatThrownBy(() -> together.submit(List.of(new Request("c", 10, 0, 1, 1), new Request("c", 10, 0, 1, 1)), 1))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(together.idle()).as("nothing of a refused submission entered").isTrue();
+    }
+
+    @Test
+    void generatedCountsTheTokensSoFar() {
+        ContinuousBatchingEngine e = new ContinuousBatchingEngine(H800_R1);
+        e.submit(new Request("s", 100, 0, 50, ContinuousBatchingEngine.PRIORITY_NORMAL), 0);
+        assertThat(e.generated("s")).isZero();
+        int before = 0;
+        while (!e.idle()) {
+            List<Event> happened = e.advanceTo(e.nextEventSeconds());
+            if (happened.stream().noneMatch(ev -> ev.kind() == Kind.FINISHED)) {
+                assertThat(e.generated("s")).isGreaterThanOrEqualTo(before);
+                before = e.generated("s");
+            }
+        }
+        assertThat(before).isEqualTo(49);
+        assertThat(e.generated("s")).as("gone when finished").isEqualTo(-1);
     }
 
     @Test
