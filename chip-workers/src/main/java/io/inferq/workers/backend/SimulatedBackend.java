@@ -399,6 +399,8 @@ public final class SimulatedBackend implements InferenceBackend {
         private final int[] sent;
         private final long[] firstTokenAtMs;
         private InstanceEngine instance;
+        /** The clock's epoch ms at submission: no stamp is earlier, whatever the rounding between clock and engine. */
+        private long submittedAtMs;
         private int unfinished;
 
         private Submitted(BatchWork batch, TokenSink sink) {
@@ -445,7 +447,7 @@ public final class SimulatedBackend implements InferenceBackend {
         }
 
         private void firstToken(int i, long atMs, long atNanos) {
-            firstTokenAtMs[i] = atMs;
+            firstTokenAtMs[i] = Math.max(atMs, submittedAtMs);
             SequenceWork s = batch.sequences().get(i);
             if (s.streamTokens()) {
                 report(i, 1);
@@ -453,7 +455,8 @@ public final class SimulatedBackend implements InferenceBackend {
             }
         }
 
-        private void finished(int i, long atMs) {
+        private void finished(int i, long eventAtMs) {
+            long atMs = Math.max(eventAtMs, submittedAtMs);
             SequenceWork s = batch.sequences().get(i);
             String text = texts[i][0];
             if (s.streamTokens() && sent[i] < text.length()) {
@@ -510,8 +513,10 @@ public final class SimulatedBackend implements InferenceBackend {
                         members.put(b.ids[i], new Member(b, i));
                     }
                 }
+                long now = ManualClock.nanoTime(clock);
+                b.submittedAtMs = Math.floorDiv(now, 1_000_000L);
                 // together: an idle engine starts its first iteration with the whole batch
-                deliver(engine.submit(requests, seconds(ManualClock.nanoTime(clock))));
+                deliver(engine.submit(requests, seconds(now)));
             } finally {
                 lock.unlock();
             }
