@@ -180,27 +180,22 @@ public final class SimulatedBackend implements InferenceBackend {
 
     /** The number of sequences in {@code instance}'s engine (running or waiting); 0 before it has one. For tests. */
     int sequencesInEngine(int instance) {
-        InstanceEngine e = engines.get(instance);
-        if (e == null) {
-            return 0;
-        }
-        e.lock.lock();
-        try {
-            return e.engine.runningSequences() + e.engine.waitingSequences();
-        } finally {
-            e.lock.unlock();
-        }
+        return (int) readEngine(instance, e -> e.runningSequences() + e.waitingSequences());
     }
 
     /** Sequences {@code instance}'s engine has preempted so far; 0 before it has one. For tests. */
     long preemptions(int instance) {
+        return readEngine(instance, ContinuousBatchingEngine::preemptions);
+    }
+
+    private long readEngine(int instance, java.util.function.ToLongFunction<ContinuousBatchingEngine> read) {
         InstanceEngine e = engines.get(instance);
         if (e == null) {
             return 0;
         }
         e.lock.lock();
         try {
-            return e.engine.preemptions();
+            return read.applyAsLong(e.engine);
         } finally {
             e.lock.unlock();
         }
