@@ -67,9 +67,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * their batches (stamps, streamed text, outcomes), waking the callers whose batch is done. The others wait on the
  * instance's condition until their batch is done or the driver's own batch is (the driver then hands the role on). A
  * submission never needs to wake the driver: a new sequence joins the engine at the next iteration boundary, which is
- * what the driver sleeps until, and an idle engine has no driver. Nothing busy-waits; only one thread sleeps per
- * instance, so a {@link ManualClock} advances exactly to each event. State is bounded by the sequences the callers
- * have submitted and not collected. {@link TokenSink}s are called under the instance's lock (they must not block).
+ * what the driver sleeps until (a new sequence's stream reports start at its first token, a boundary too), and an idle
+ * engine has no driver. Nothing busy-waits. Only one thread sleeps per instance, so a {@link ManualClock} advances
+ * exactly to each event of one instance; drivers of several instances on one manual clock add their sleeps up (see
+ * {@link ManualClock}), which shifts when events are delivered but not their stamps. State is bounded by the sequences
+ * the callers have submitted and not collected. {@link TokenSink}s are called under the instance's lock (they must not block).
  *
  * <p><b>Failure.</b> Interruption of {@link #run} (a slot giving up on shutdown or a lost lease) removes the batch's
  * unfinished sequences from the engine, which frees their KV at once, and propagates as {@link InterruptedException};
