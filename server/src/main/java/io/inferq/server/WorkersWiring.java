@@ -29,7 +29,7 @@ final class WorkersWiring {
             PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), infra.processId(),
                     streamSlots(plan), config.workers().maxAttempts(), config.workers().leaseMs(),
                     config.workers().sessionTimeoutMs());
-            var backend = plan.createBackend(infra.vertx(), clock);
+            var backend = plan.createBackend(infra.vertx(), clock, config.workers().simulatedEngineModel());
             if (backend instanceof io.inferq.workers.backend.OpenAiHttpBackend engines) {
                 infra.enginePressure().publish(plan.spec().id(), engines); // engines' 429/503 reach every dispatcher
             }

@@ -67,9 +67,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * their batches (stamps, streamed text, outcomes), waking the callers whose batch is done. The others wait on the
  * instance's condition until their batch is done or the driver's own batch is (the driver then hands the role on). A
  * submission never needs to wake the driver: a new sequence joins the engine at the next iteration boundary, which is
- * what the driver sleeps until, and an idle engine has no driver. Nothing busy-waits; only one thread sleeps per
- * instance, so a {@link ManualClock} advances exactly to each event. State is bounded by the sequences the callers
- * have submitted and not collected. {@link TokenSink}s are called under the instance's lock (they must not block).
+ * what the driver sleeps until (a new sequence's stream reports start at its first token, a boundary too), and an idle
+ * engine has no driver. Nothing busy-waits. Only one thread sleeps per instance, so a {@link ManualClock} advances
+ * exactly to each event of one instance; drivers of several instances on one manual clock add their sleeps up (see
+ * {@link ManualClock}), which shifts when events are delivered but not their stamps. State is bounded by the sequences
+ * the callers have submitted and not collected. {@link TokenSink}s are called under the instance's lock (they must not block).
  *
  * <p><b>Failure.</b> Interruption of {@link #run} (a slot giving up on shutdown or a lost lease) removes the batch's
  * unfinished sequences from the engine, which frees their KV at once, and propagates as {@link InterruptedException};
@@ -180,27 +182,22 @@ public final class SimulatedBackend implements InferenceBackend {
 
     /** The number of sequences in {@code instance}'s engine (running or waiting); 0 before it has one. For tests. */
     int sequencesInEngine(int instance) {
-        InstanceEngine e = engines.get(instance);
-        if (e == null) {
-            return 0;
-        }
-        e.lock.lock();
-        try {
-            return e.engine.runningSequences() + e.engine.waitingSequences();
-        } finally {
-            e.lock.unlock();
-        }
+        return (int) readEngine(instance, e -> e.runningSequences() + e.waitingSequences());
     }
 
     /** Sequences {@code instance}'s engine has preempted so far; 0 before it has one. For tests. */
     long preemptions(int instance) {
+        return readEngine(instance, ContinuousBatchingEngine::preemptions);
+    }
+
+    private long readEngine(int instance, java.util.function.ToLongFunction<ContinuousBatchingEngine> read) {
         InstanceEngine e = engines.get(instance);
         if (e == null) {
             return 0;
         }
         e.lock.lock();
         try {
-            return e.engine.preemptions();
+            return read.applyAsLong(e.engine);
         } finally {
             e.lock.unlock();
         }
@@ -399,6 +396,8 @@ public final class SimulatedBackend implements InferenceBackend {
         private final int[] sent;
         private final long[] firstTokenAtMs;
         private InstanceEngine instance;
+        /** The clock's epoch ms at submission: no stamp is earlier, whatever the rounding between clock and engine. */
+        private long submittedAtMs;
         private int unfinished;
 
         private Submitted(BatchWork batch, TokenSink sink) {
@@ -445,7 +444,7 @@ public final class SimulatedBackend implements InferenceBackend {
         }
 
         private void firstToken(int i, long atMs, long atNanos) {
-            firstTokenAtMs[i] = atMs;
+            firstTokenAtMs[i] = Math.max(atMs, submittedAtMs);
             SequenceWork s = batch.sequences().get(i);
             if (s.streamTokens()) {
                 report(i, 1);
@@ -453,7 +452,8 @@ public final class SimulatedBackend implements InferenceBackend {
             }
         }
 
-        private void finished(int i, long atMs) {
+        private void finished(int i, long eventAtMs) {
+            long atMs = Math.max(eventAtMs, submittedAtMs);
             SequenceWork s = batch.sequences().get(i);
             String text = texts[i][0];
             if (s.streamTokens() && sent[i] < text.length()) {
@@ -510,8 +510,10 @@ public final class SimulatedBackend implements InferenceBackend {
                         members.put(b.ids[i], new Member(b, i));
                     }
                 }
+                long now = ManualClock.nanoTime(clock);
+                b.submittedAtMs = Math.floorDiv(now, 1_000_000L);
                 // together: an idle engine starts its first iteration with the whole batch
-                deliver(engine.submit(requests, seconds(ManualClock.nanoTime(clock))));
+                deliver(engine.submit(requests, seconds(now)));
             } finally {
                 lock.unlock();
             }

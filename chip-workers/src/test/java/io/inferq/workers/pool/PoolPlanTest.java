@@ -47,8 +47,13 @@ class PoolPlanTest {
         PoolPlan plan = PoolPlan.resolve(
                 PoolSpec.simulated("h800-r1", "h800", 16, 2, "deepseek-r1", limits).withTimeScale(60), chips, models);
         assertThat(plan.kvCapacityTokensPerInstance()).isEqualTo(6_844_831L);
-        assertThat(plan.createBackend(null, Clock.systemUTC())).isInstanceOfSatisfying(SimulatedBackend.class,
-                backend -> assertThat(backend.timeScale()).isEqualTo(60));
+        assertThat(plan.createBackend(null, Clock.systemUTC())).isInstanceOfSatisfying(SimulatedBackend.class, backend -> {
+            assertThat(backend.timeScale()).isEqualTo(60);
+            assertThat(backend.engineModel()).isEqualTo(SimulatedBackend.EngineModel.CONTINUOUS);
+        });
+        assertThat(plan.createBackend(null, Clock.systemUTC(), SimulatedBackend.EngineModel.STATIC))
+                .isInstanceOfSatisfying(SimulatedBackend.class,
+                        backend -> assertThat(backend.engineModel()).isEqualTo(SimulatedBackend.EngineModel.STATIC));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.inferq.server.config;
 
+import io.inferq.workers.backend.SimulatedBackend;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -151,14 +152,25 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
         }
     }
 
-    /** Worker slots. */
-    public record Workers(int maxAttempts, long leaseMs, long sessionTimeoutMs) {
+    /**
+     * Worker slots.
+     *
+     * @param simulatedEngine how simulated pools time their batches: {@code continuous} (one continuous-batching engine
+     *                        per instance, shared by the batches on it) or {@code static} (each batch as if alone)
+     */
+    public record Workers(int maxAttempts, long leaseMs, long sessionTimeoutMs, String simulatedEngine) {
         public Workers {
             SettingDefinitions.check("workers.max-attempts", maxAttempts);
             SettingDefinitions.check("workers.lease-ms", leaseMs);
             SettingDefinitions.check("workers.session-timeout-ms", sessionTimeoutMs);
             require(sessionTimeoutMs <= leaseMs,
                     "workers.session-timeout-ms must be between 6000 and workers.lease-ms, was " + sessionTimeoutMs);
+            SettingDefinitions.checkChoice("workers.simulated-engine", simulatedEngine);
+        }
+
+        /** @return {@link #simulatedEngine()} as the simulated backend's engine model */
+        public SimulatedBackend.EngineModel simulatedEngineModel() {
+            return SimulatedBackend.EngineModel.byName(simulatedEngine);
         }
     }
 

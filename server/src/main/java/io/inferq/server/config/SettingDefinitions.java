@@ -2,6 +2,7 @@ package io.inferq.server.config;
 
 import io.inferq.dispatcher.DispatchConfig;
 import io.inferq.dispatcher.RoutingPolicies;
+import io.inferq.workers.backend.SimulatedBackend;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -140,6 +141,9 @@ final class SettingDefinitions {
         define("workers.lease-ms", Type.LONG, "300000", Bounds.atLeast(10_000), "how long a slot may go without polling outside its engine call");
         define("workers.session-timeout-ms", Type.LONG, "10000", Bounds.atLeast(6000),
                 "how fast a dead worker's batch moves; at most workers.lease-ms");
+        define("workers.simulated-engine", Type.STRING, "continuous", Bounds.oneOf(simulatedEngineModels()),
+                "how simulated pools time batches: continuous (one continuous-batching engine per instance, shared by "
+                        + "its batches) or static (each batch as if alone on its instance)");
         define("kv-cache.enabled", Type.BOOLEAN, "true", Bounds.NONE, "the KV cache tiers");
         define("kv-cache.block-tokens", Type.INT, "64", Bounds.between(1, 4096), "tokens per KV block");
         define("kv-cache.local-tier-bytes", Type.LONG, "268435456", Bounds.atLeast(0), "local (Caffeine) tier size");
@@ -172,6 +176,11 @@ final class SettingDefinitions {
     }
 
     private SettingDefinitions() {
+    }
+
+    private static String[] simulatedEngineModels() {
+        return java.util.Arrays.stream(SimulatedBackend.EngineModel.values()).map(SimulatedBackend.EngineModel::configName)
+                .toArray(String[]::new);
     }
 
     /** @return every declared setting, in declaration order */

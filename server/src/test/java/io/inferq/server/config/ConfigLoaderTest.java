@@ -99,6 +99,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theSimulatedEngineModelIsContinuousUnlessSetToStatic() {
+        assertThat(ConfigLoader.load(null, Map.of()).workers().simulatedEngineModel())
+                .isEqualTo(io.inferq.workers.backend.SimulatedBackend.EngineModel.CONTINUOUS);
+        assertThat(ConfigLoader.load(null, Map.of("INFERQ_WORKERS_SIMULATED_ENGINE", "static")).workers()
+                .simulatedEngineModel()).isEqualTo(io.inferq.workers.backend.SimulatedBackend.EngineModel.STATIC);
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_WORKERS_SIMULATED_ENGINE", "iteration")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("workers.simulated-engine must be one of continuous, static");
+    }
+
+    @Test
     void fairSharingSettingsAndTenantWeightsBind(@TempDir Path dir) throws Exception {
         InferqConfig defaults = ConfigLoader.load(null, Map.of());
         assertThat(defaults.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(true, 1.0, 2.0, 65_536));
