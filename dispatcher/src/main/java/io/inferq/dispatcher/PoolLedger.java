@@ -122,8 +122,9 @@ final class PoolLedger {
     }
 
     /**
-     * Books a batch on the least-backlogged instance (ties: fewer batches in flight, then the lower index);
-     * returns that instance's index.
+     * Books a batch on the least-backlogged instance (ties: fewer batches in flight, then the lower index) among those
+     * holding fewer than their share of the credits ({@code maxInFlightBatchesPerInstance}) if any does; returns that
+     * instance's index.
      */
     int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs) {
         return add(batchId, sequences, workTokens, estimatedSeconds, nowMs, new int[0], null);
@@ -137,12 +138,26 @@ final class PoolLedger {
      */
     int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks,
             CalibratedServiceTime.Estimate prior) {
-        int chosen = 0;
+        int chosen = -1;
         double best = Double.MAX_VALUE;
         double[] backlogs = new double[instances.length];
+        // an instance already holding its share of the credits is passed over while another has room: each of its
+        // batch streams is busy, so a batch booked there would wait behind another at the worker
+        boolean someRoom = false;
+        for (InstanceQueue q : instances) {
+            someRoom |= q.batches.size() < maxPerInstance;
+        }
         for (int i = 0; i < instances.length; i++) {
             double backlog = backlogSeconds(instances[i], nowMs);
             backlogs[i] = backlog;
+            if (someRoom && instances[i].batches.size() >= maxPerInstance) {
+                continue;
+            }
+            if (chosen < 0) {
+                best = backlog;
+                chosen = i;
+                continue;
+            }
             // equal backlogs (typically 0: a batch past its estimate is still in flight until reported): the
             // instance with fewer batches, so an idle instance is not passed over for one still running
             if (backlog < best || backlog == best && instances[i].batches.size() < instances[chosen].batches.size()) {
@@ -153,7 +168,8 @@ final class PoolLedger {
         if (cachedBlocks.length == instances.length) {
             int most = cachedBlocks[chosen];
             for (int i = 0; i < instances.length; i++) {
-                if (cachedBlocks[i] > most && backlogs[i] <= best + Math.max(0, estimatedSeconds)) {
+                if (cachedBlocks[i] > most && backlogs[i] <= best + Math.max(0, estimatedSeconds)
+                        && (!someRoom || instances[i].batches.size() < maxPerInstance)) {
                     most = cachedBlocks[i];
                     chosen = i;
                 }
