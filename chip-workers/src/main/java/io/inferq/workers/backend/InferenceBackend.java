@@ -6,8 +6,9 @@ import java.util.List;
  * Runs one batch of sequences on one instance of a pool (a set of chips holding one model).
  *
  * <p><b>Threading.</b> {@link #run} blocks until the batch is finished and is called on a worker slot
- * thread, never on an event loop. An implementation may be called from several slot threads at
- * once (one per instance) and must be thread-safe.
+ * thread, never on an event loop. An implementation is called from several slot threads at once — one per batch
+ * stream, so several for the same instance ({@link BatchWork#instance()}) — and must be thread-safe; batches on one
+ * instance share that instance's engine.
  *
  * <p><b>Failure.</b> A sequence that fails carries an {@link InferenceError}; retriable errors are
  * retried by the caller (on another instance or pool, with a limit), fatal ones fail the job with the
