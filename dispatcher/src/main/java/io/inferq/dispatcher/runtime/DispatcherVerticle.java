@@ -43,9 +43,10 @@ import org.slf4j.LoggerFactory;
  * return credits and drop cancelled jobs.
  *
  * <p><b>Threading.</b> Deploy as a <em>worker</em> verticle: the scheduler and every map here are
- * confined to its context (one thread at a time); prompt analysis (tokenising) may take milliseconds,
- * which is why this is not an event-loop verticle. Kafka poll threads and producer callbacks hand
- * their results over with {@code runOnContext}.
+ * confined to its context (one thread at a time). Request records are decoded and their prompts analysed
+ * (tokenised and hashed, which may take milliseconds) on each lane's Kafka poll thread, then handed to the context
+ * with {@code runOnContext} in parts of {@link #INTAKE_CHUNK}, so a flood on the batch lane never holds the context
+ * for long; producer callbacks hand their results over the same way.
  *
  * <p><b>Offsets.</b> A request record is done — and its offset committable — only after the batch
  * carrying it (or its expiry, or its dead-letter copy) is acknowledged by Kafka. Records are finished
@@ -216,9 +217,9 @@ public final class DispatcherVerticle extends VerticleBase {
         Context ctx = context;
         int perLane = Math.max(2, scheduler.config().maxQueuedJobs() / 2);
         interactiveLoop = new KafkaPollLoop("dispatcher-interactive", kafka.consumer("dispatcher-interactive", "inferq-dispatcher"),
-                List.of(TopicCatalogue.REQUESTS), perLane, records -> ctx.runOnContext(v -> intake(records, interactiveLoop)));
+                List.of(TopicCatalogue.REQUESTS), perLane, records -> handOver(ctx, prepare(records), interactiveLoop));
         batchLoop = new KafkaPollLoop("dispatcher-batch", kafka.consumer("dispatcher-batch", "inferq-dispatcher-batch"),
-                List.of(TopicCatalogue.REQUESTS_BATCH), perLane, records -> ctx.runOnContext(v -> intake(records, batchLoop)));
+                List.of(TopicCatalogue.REQUESTS_BATCH), perLane, records -> handOver(ctx, prepare(records), batchLoop));
         events = new TopicFollower("dispatcher-job-events", kafka, TopicCatalogue.JOB_EVENTS, TopicFollower.Start.END,
                 r -> ctx.runOnContext(v -> onJobEvent(r)));
         interactiveLoop.onRevoked(parts -> ctx.runOnContext(v -> dropRevoked(interactiveLoop, parts)));
@@ -284,8 +285,25 @@ public final class DispatcherVerticle extends VerticleBase {
         return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady() && events.isCaughtUp();
     }
 
-    private void intake(List<ConsumerRecord<String, byte[]>> records, KafkaPollLoop loop) {
-        long now = clock.millis();
+    /** A request record decoded and its prompt analysed on its poll loop's thread, ready for the scheduler. */
+    private record Prepared(ConsumerRecord<String, byte[]> record, RequestDecoding.Result decoded,
+                            PromptAnalyzer.PromptShape shape) {
+    }
+
+    /**
+     * Records handed to the dispatcher's context per task: a poll of the batch lane (up to half the queue bound) is
+     * split so the context runs the interactive lane's intake, job events and decisions between its parts.
+     */
+    static final int INTAKE_CHUNK = 64;
+
+    /**
+     * Decodes each record and analyses its prompt (tokenising and hashing: the CPU-heavy part of intake) on the calling
+     * poll loop's thread, off the dispatcher's context, so a flood on one lane does not hold the context for the other.
+     * Never throws: a record that cannot be decoded carries its rejection, a prompt that cannot be analysed the intake's
+     * estimate.
+     */
+    private List<Prepared> prepare(List<ConsumerRecord<String, byte[]>> records) {
+        List<Prepared> out = new ArrayList<>(records.size());
         for (ConsumerRecord<String, byte[]> record : records) {
             RequestDecoding.Result decoded;
             try {
@@ -293,6 +311,34 @@ public final class DispatcherVerticle extends VerticleBase {
             } catch (RuntimeException e) {
                 decoded = RequestDecoding.Result.reject(e.getClass().getName(), String.valueOf(e.getMessage()));
             }
+            PromptAnalyzer.PromptShape shape = null;
+            if (decoded instanceof RequestDecoding.Result.Accepted accepted) {
+                try {
+                    shape = analyzer.analyze(accepted.request());
+                } catch (RuntimeException e) {
+                    LOG.warn("job {}: prompt analysis failed, routing on the intake estimate: {}",
+                            accepted.request().getJobId(), e.toString());
+                    shape = PromptAnalyzer.ESTIMATE_ONLY.analyze(accepted.request());
+                }
+            }
+            out.add(new Prepared(record, decoded, shape));
+        }
+        return out;
+    }
+
+    /** Hands prepared records to the context in parts of {@link #INTAKE_CHUNK}. Any thread. */
+    private void handOver(Context ctx, List<Prepared> prepared, KafkaPollLoop loop) {
+        for (int from = 0; from < prepared.size(); from += INTAKE_CHUNK) {
+            List<Prepared> part = prepared.subList(from, Math.min(prepared.size(), from + INTAKE_CHUNK));
+            ctx.runOnContext(v -> intake(part, loop));
+        }
+    }
+
+    private void intake(List<Prepared> records, KafkaPollLoop loop) {
+        long now = clock.millis();
+        for (Prepared prepared : records) {
+            ConsumerRecord<String, byte[]> record = prepared.record();
+            RequestDecoding.Result decoded = prepared.decoded();
             if (!(decoded instanceof RequestDecoding.Result.Accepted accepted)) {
                 deadLetter(record, loop, ((RequestDecoding.Result.Rejected) decoded).why());
                 continue;
@@ -313,7 +359,7 @@ public final class DispatcherVerticle extends VerticleBase {
                 // a job that entered through Kafka: its 'queued' event is written by the dispatcher
                 producer.send(new ProducerRecord<>(TopicCatalogue.JOB_EVENTS, req.getJobId(), eventSerde.encode(accepted.acceptedEvent())));
             }
-            PromptAnalyzer.PromptShape shape = analyzer.analyze(req);
+            PromptAnalyzer.PromptShape shape = prepared.shape();
             QueuedJob job = new QueuedJob(req.getJobId(), req.getTenant(), req.getModel(), JobLane.fromWire(req.getLane()),
                     shape.promptTokens(), Math.max(1, req.getMaxTokens()), now, req.getDeadlineAtMs(), shape.blockHashes());
             if (shape.promptTokens() != req.getPromptTokens()) {

@@ -220,6 +220,11 @@ public final class BatchBenchmark {
         out.printf(Locale.ROOT, "  %-10s queued → started p50 %.0f / p99 %.0f ms; started → first token p50 %.0f / p99 %.0f ms%n",
                 label, Stats.pct(queue, 0.5) * 1000, Stats.pct(queue, 0.99) * 1000, Stats.pct(engine, 0.5) * 1000,
                 Stats.pct(engine, 0.99) * 1000);
+        long t0 = r.outcomes().stream().filter(o -> o.submittedAtMs > 0).mapToLong(o -> o.submittedAtMs).min().orElse(0);
+        r.outcomes().stream().filter(o -> o.finished() && o.startedAtMs > 0 && o.submittedAtMs > 0)
+                .sorted(java.util.Comparator.comparingLong((JobOutcome o) -> o.startedAtMs - o.submittedAtMs).reversed()).limit(3)
+                .forEach(o -> out.printf(Locale.ROOT, "    slowest: pool %s, queued at +%d ms, started after %d ms, first token after %d ms%n",
+                        o.pool, o.submittedAtMs - t0, o.startedAtMs - o.submittedAtMs, o.firstTokenAtMs - o.submittedAtMs));
     }
 
     private static double[] ttft(Replayer.Result r) {
