@@ -158,7 +158,7 @@ public final class DispatchScheduler {
     private final DispatchMetrics metrics;
     private boolean calibrate = true;
     /** The engine priority of each dispatched batch (continuous batching with priority; see {@link EnginePriorities}). */
-    private final EnginePriorities enginePriorities = new EnginePriorities(this::fairness);
+    private final EnginePriorities enginePriorities;
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -199,7 +199,10 @@ public final class DispatchScheduler {
         this.deadlines = queue.deadlines;
         this.admission = new AdmissionControl(config, fairness, models, queue, metrics);
         this.selection = new GroupSelection(config, fairness, models, queue);
-        this.headroom = new Headroom(config, fairness, models, selection, metrics);
+        io.inferq.dispatcher.fairness.InFlightWork interactiveWork = new io.inferq.dispatcher.fairness.InFlightWork(fairness);
+        this.enginePriorities = new EnginePriorities(fairness, interactiveWork);
+        this.headroom = new Headroom(config, fairness, models, selection, metrics, interactiveWork);
+        selection.sendAtOnce = headroom::sendsOnFairCredit;
         this.estimates = new ServiceEstimates(config, prefixes, this.pools);
         this.forming = new BatchForming(config, fairness, prefixes, models, headroom, estimates);
         for (PoolProfile p : pools) {
@@ -334,19 +337,31 @@ public final class DispatchScheduler {
             BucketQueue g = selection.nextReadyGroup(nowMs, held);
             if (g == null) {
                 headroom.restricted = false;
+                headroom.onFairCredits = false;
                 return plans;
             }
             ModelState m = models.get(g.key.model());
             QueuedJob head = g.head();
             headroom.restricted = headroom.headroomRestricted(g, m, nowMs);
             Set<String> overShare = null;
+            Set<String> fairTenants = headroom.fairCreditTenants(g, m);
+            headroom.onFairCredits = !fairTenants.isEmpty();
+            if (headroom.onFairCredits) {
+                // a batch of the group's tenants below their share goes on a fair credit; the others' jobs stay queued
+                headroom.restricted = false;
+                if (fairTenants.size() < g.byTenant.size()) {
+                    overShare = new java.util.HashSet<>(g.byTenant.keySet());
+                    overShare.removeAll(fairTenants);
+                }
+            }
             List<PoolLedger> candidates = new ArrayList<>();
             boolean anyCredit = false;
             boolean anyReserved = false;
             int cmpTokens = Integer.MAX_VALUE;
             int cmpSeqs = Integer.MAX_VALUE;
             for (PoolLedger p : m.pools) {
-                if (p.profile.maxBatchTokens() >= head.promptTokens()) {
+                // on fair credits only pools that can take the batch now: holding it for a busier pool would make it wait
+                if (p.profile.maxBatchTokens() >= head.promptTokens() && (!headroom.onFairCredits || headroom.fairFree(p) > 0)) {
                     candidates.add(p);
                     anyCredit |= headroom.usableCredits(p) > 0;
                     anyReserved |= p.freeCredits() > 0;
@@ -354,7 +369,7 @@ public final class DispatchScheduler {
                     cmpSeqs = Math.min(cmpSeqs, p.profile.maxConcurrentSequences());
                 }
             }
-            if (!anyCredit && anyReserved && headroom.restricted && !headroom.laneRestricted(g, m, nowMs)) {
+            if (!anyCredit && anyReserved && headroom.restricted && !headroom.onFairCredits && !headroom.laneRestricted(g, m, nowMs)) {
                 // the next tenant is at its share: the reserve goes to the group's tenants below theirs, if any
                 Set<String> over = headroom.overShareTenants(g, m, nowMs);
                 if (over.size() < g.byTenant.size()) {
@@ -434,6 +449,9 @@ public final class DispatchScheduler {
             return null;
         }
         batchSequence++;
+        if (headroom.onFairCredits) {
+            headroom.fairCreditTaken(batchId, pool.profile.poolId());
+        }
         VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
         for (QueuedJob j : jobs) {
             // charged before it leaves the backlog, so a tenant that leaves takes its served counter with it

@@ -115,7 +115,8 @@ public final class FairnessBenchmark {
         int lights = f.intValue("light-tenants", 1);
         long seed = f.longValue("seed", 7);
         int credits = f.intValue("credits-per-instance", 0);
-        int headroom = f.intValue("headroom-credits", 1); // compared with 0 in the same run
+        int headroom = f.intValue("headroom-credits", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_CREDITS);
+        boolean fairCredits = !f.bool("no-fair-credits");
         long headroomWindow = f.longValue("headroom-window-ms", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_WINDOW_MS);
         int headroomIdle = f.intValue("headroom-idle-instances", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         List<String> workloads = List.of(f.string("workloads", "trace,synthetic").split(","));
@@ -135,7 +136,10 @@ public final class FairnessBenchmark {
         tenants.add(new Tenant("gold", 2, 1));
         Map<String, Double> weights = new LinkedHashMap<>();
         tenants.forEach(t -> weights.put(t.name(), t.weight()));
-        FairnessConfig fair = FairnessConfig.defaults().withTenantWeights(weights);
+        if (headroom < 0) {
+            throw new IllegalArgumentException("--headroom-credits must not be negative, was " + headroom);
+        }
+        FairnessConfig fair = FairnessConfig.defaults().withTenantWeights(weights).withFairCredits(fairCredits);
         PolicySimulator.Settings settings = PolicySimulator.Settings.forFleet(fleet);
         if (credits > 0) { // batches each instance may hold (running + waiting there); the fleet's default is 2
             settings = new PolicySimulator.Settings(settings.fleet(), settings.model(), settings.pools(),
@@ -148,11 +152,20 @@ public final class FairnessBenchmark {
                 settings.prefixBlockTokens(), settings.dispatch().withHeadroom(headroom, headroomWindow)
                 .withHeadroomIdleInstances(headroomIdle), settings.seed());
         PolicySimulator sim = new PolicySimulator(settings);
-        // the same fair sharing without headroom (fully work-conserving), side by side
-        PolicySimulator simNoHeadroom = headroom == 0 ? null : new PolicySimulator(new PolicySimulator.Settings(
-                settings.fleet(), settings.model(), settings.pools(), settings.ttftSloSeconds(), settings.tpotSloSeconds(),
-                settings.prefixCacheBlocksPerPool(), settings.prefixBlockTokens(),
-                settings.dispatch().withHeadroom(0, headroomWindow), settings.seed()));
+        // side by side, the same fair sharing without each of the two mechanisms that keep room for work below its share
+        record Variant(String mode, PolicySimulator sim, FairnessConfig fairness) {
+        }
+        List<Variant> variants = new ArrayList<>();
+        variants.add(new Variant("fair", sim, fair));
+        if (fairCredits) {
+            variants.add(new Variant("fair-no-fair-credits", sim, fair.withFairCredits(false)));
+        }
+        if (headroom > 0) {
+            variants.add(new Variant("fair-no-headroom", new PolicySimulator(new PolicySimulator.Settings(settings.fleet(),
+                    settings.model(), settings.pools(), settings.ttftSloSeconds(), settings.tpotSloSeconds(),
+                    settings.prefixCacheBlocksPerPool(), settings.prefixBlockTokens(),
+                    settings.dispatch().withHeadroom(0, headroomWindow), settings.seed())), fair));
+        }
         // each workload under the continuous engine model (labelled as the workload), then, if asked, under the legacy
         // static model (labelled workload + STATIC_SUFFIX)
         List<String> runs = new ArrayList<>();
@@ -166,8 +179,12 @@ public final class FairnessBenchmark {
                 runs.add(model.equals("static") ? w + STATIC_SUFFIX : w);
             }
         }
-        out.printf(Locale.ROOT, "headroom: %d credit(s) per pool and %d idle instance(s) kept for work below its share, "
-                        + "window %d ms%s%n", headroom, headroomIdle, headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
+        out.printf(Locale.ROOT, "fair credits: %s%s; headroom: %d credit(s) per pool and %d idle "
+                        + "instance(s) kept for work below its share, window %d ms%s%n", fairCredits ? "on (per instance, as "
+                        + "many as the pool's sequence cap on top of its batch credits, for interactive work of tenants below "
+                        + "their weighted share of the work in flight)" : "off",
+                fairCredits ? " (rows 'fair-no-fair-credits': the same without)" : "", headroom, headroomIdle,
+                headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
         out.printf(Locale.ROOT, "fleet %s serving %s (%d batch credits per instance); SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; "
                         + "load %.1fx; tenants %s; service = %.0f × prompt + %.0f × output tokens; routing ect, prefix-aware, "
                         + "late jobs dropped at the worker; instance model: the continuous-batching engine (each batch "
@@ -184,8 +201,6 @@ public final class FairnessBenchmark {
             boolean continuous = !w.endsWith(STATIC_SUFFIX);
             String kind = continuous ? w : w.substring(0, w.length() - STATIC_SUFFIX.length());
             PolicySimulator msim = continuous ? sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : sim;
-            PolicySimulator msimNoHeadroom = simNoHeadroom == null || !continuous ? simNoHeadroom
-                    : simNoHeadroom.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS);
             List<TraceRequest> base = switch (kind) {
                 case "trace" -> TraceReader.read(tracePath != null ? Path.of(tracePath) : traces.resolve(TraceFiles.CONVERSATION),
                         traceFormat);
@@ -196,9 +211,12 @@ public final class FairnessBenchmark {
             List<TraceRequest> scaled = msim.scaleToLoad(wl.requests(), load);
             double span = Math.max(1, scaled.get(scaled.size() - 1).arrivalMs()) / 1000.0;
             long wall = System.nanoTime();
-            PolicySimulator.TenantRun fairRun = msim.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
-            PolicySimulator.TenantRun fairRun0 = msimNoHeadroom == null ? null
-                    : msimNoHeadroom.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
+            List<PolicySimulator.TenantRun> variantRuns = new ArrayList<>();
+            for (Variant v : variants) {
+                PolicySimulator vs = continuous ? v.sim().withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : v.sim();
+                variantRuns.add(vs.runTenants(scaled, wl.tenants(), v.fairness(), "ect", true, true));
+            }
+            PolicySimulator.TenantRun fairRun = variantRuns.get(0);
             PolicySimulator.TenantRun oldRun = msim.runTenants(scaled, wl.tenants(), FairnessConfig.oldestFirst()
                     .withTenantWeights(weights), "ect", true, true);
             Map<String, PolicySimulator.TenantRun> alone = new LinkedHashMap<>();
@@ -216,10 +234,12 @@ public final class FairnessBenchmark {
             out.printf(Locale.ROOT, "%n== %s: %d requests over %.0f trace s (%s), fleet capacity %.2f jobs/s for this mix; "
                             + "simulated in %.1f s ==%n", w, scaled.size(), span, counts(wl, tenants),
                     msim.capacityJobsPerSecond(wl.requests()), (System.nanoTime() - wall) / 1e9);
-            List<TenantRow> fairRows = tenantRows(w, "fair", fairRun, tenants, fair, scaled, wl.tenants(), span);
+            List<List<TenantRow>> variantRows = new ArrayList<>();
+            for (int v = 0; v < variants.size(); v++) {
+                variantRows.add(tenantRows(w, variants.get(v).mode(), variantRuns.get(v), tenants, fair, scaled, wl.tenants(), span));
+            }
+            List<TenantRow> fairRows = variantRows.get(0);
             List<TenantRow> oldRows = tenantRows(w, "oldest-first", oldRun, tenants, fair, scaled, wl.tenants(), span);
-            List<TenantRow> fairRows0 = fairRun0 == null ? null
-                    : tenantRows(w, "fair-no-headroom", fairRun0, tenants, fair, scaled, wl.tenants(), span);
             List<TenantRow> aloneRows = new ArrayList<>();
             for (Tenant t : tenants) {
                 PolicySimulator.TenantRun a = alone.get(t.name());
@@ -227,18 +247,14 @@ public final class FairnessBenchmark {
             }
             header(out);
             for (int k = 0; k < tenants.size(); k++) {
-                print(out, fairRows.get(k));
-                if (fairRows0 != null) {
-                    print(out, fairRows0.get(k));
+                for (List<TenantRow> vr : variantRows) {
+                    print(out, vr.get(k));
                 }
                 print(out, oldRows.get(k));
                 print(out, aloneRows.get(k));
             }
-            rows.addAll(fairRows);
+            variantRows.forEach(rows::addAll);
             rows.addAll(oldRows);
-            if (fairRows0 != null) {
-                rows.addAll(fairRows0);
-            }
             rows.addAll(aloneRows);
             double totalFair = fairRun.result().goodput();
             double totalOld = oldRun.result().goodput();
@@ -246,11 +262,12 @@ public final class FairnessBenchmark {
                     w, totalFair / totalOld, totalFair / totalOld >= 0.95 ? "" : ", MISSED", totalFair, totalOld);
             Map<String, Object> g = new LinkedHashMap<>();
             g.put("goodput_fair_over_oldest_first", totalFair / totalOld);
-            if (fairRun0 != null) {
-                double total0 = fairRun0.result().goodput();
-                out.printf(Locale.ROOT, "RATIO %s total goodput fair-no-headroom ÷ oldest-first %.3f: %.3f/s%n", w,
+            for (int v = 1; v < variants.size(); v++) {
+                String mode = variants.get(v).mode();
+                double total0 = variantRuns.get(v).result().goodput();
+                out.printf(Locale.ROOT, "RATIO %s total goodput %s ÷ oldest-first %.3f: %.3f/s%n", w, mode,
                         total0 / totalOld, total0);
-                g.put("goodput_fair_no_headroom_over_oldest_first", total0 / totalOld);
+                g.put("goodput_" + key(mode) + "_over_oldest_first", total0 / totalOld);
             }
             for (int k = 0; k < tenants.size(); k++) {
                 Tenant t = tenants.get(k);
@@ -286,15 +303,16 @@ public final class FairnessBenchmark {
                 g.put(t.name() + "_p99_engine_wait_over_alone", engineRatio);
                 g.put(t.name() + "_p99_admitted_over_alone", admittedRatio);
                 g.put(t.name() + "_p99_ttft_over_alone", ttftRatio);
-                if (fairRows0 != null) {
-                    TenantRow f0 = fairRows0.get(k);
+                for (int v = 1; v < variants.size(); v++) {
+                    String mode = variants.get(v).mode();
+                    TenantRow f0 = variantRows.get(v).get(k);
                     double wait0 = ratio(f0.p99Wait(), al.p99Wait());
-                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 queue wait ÷ alone "
-                                    + "%.2f (%.3f s); p99 engine wait ÷ alone %.2f; p99 TTFT ÷ alone %.2f%n", w, t.name(),
+                    out.printf(Locale.ROOT, "RATIO %s %s %s: received ÷ fair share %.2f; p99 queue wait ÷ alone %.2f (%.3f s); "
+                                    + "p99 engine wait ÷ alone %.2f (%.3f s); p99 TTFT ÷ alone %.2f (%.3f s)%n", w, t.name(), mode,
                             f0.ofFairShare(), wait0, f0.p99Wait(), ratio(f0.p99EngineWait(), al.p99EngineWait()),
-                            ratio(f0.p99Ttft(), al.p99Ttft()));
-                    g.put(t.name() + "_of_fair_share_no_headroom", f0.ofFairShare());
-                    g.put(t.name() + "_p99_queue_wait_over_alone_no_headroom", wait0);
+                            f0.p99EngineWait(), ratio(f0.p99Ttft(), al.p99Ttft()), f0.p99Ttft());
+                    g.put(t.name() + "_of_fair_share_" + key(mode), f0.ofFairShare());
+                    g.put(t.name() + "_p99_queue_wait_over_alone_" + key(mode), wait0);
                 }
             }
             goals.put(w, g);
@@ -308,6 +326,7 @@ public final class FairnessBenchmark {
         setup.put("tenants", tenants);
         setup.put("seed", seed);
         setup.put("credits_per_instance", sim.settings().dispatch().maxInFlightBatchesPerInstance());
+        setup.put("fair_credits", fairCredits);
         setup.put("headroom_credits", headroom);
         setup.put("headroom_window_ms", headroomWindow);
         setup.put("headroom_idle_instances", headroomIdle);
@@ -498,6 +517,11 @@ public final class FairnessBenchmark {
         out.printf(Locale.ROOT, "%-8s %-16s %6d %6d %6d %9.3f %12.3e %5.1f%% %6.2f %8.3f %8.3f %8.3f %8.3f %8.3f%n",
                 r.tenant(), r.mode(), r.requests(), r.completed(), r.good(), r.goodput(), r.service(), r.share() * 100,
                 r.ofFairShare(), r.p50Wait(), r.p99Wait(), r.p99EngineWait(), r.p99Admitted(), r.p99Ttft());
+    }
+
+    /** A mode as a summary key: {@code fair-no-headroom} → {@code no_headroom}. */
+    private static String key(String mode) {
+        return mode.replaceFirst("^fair-", "").replace('-', '_');
     }
 
     private static double[] sorted(List<Double> values) {
