@@ -465,7 +465,7 @@ public final class FairnessBenchmark {
                 if (j.completed()) {
                     completed++;
                     waits.add(j.queueWaitSeconds());
-                    engineWaits.add(j.waitSeconds() - j.queueWaitSeconds());
+                    engineWaits.add(Math.max(0, j.waitSeconds() - j.queueWaitSeconds())); // ≥ 0 up to rounding
                     admitted.add(j.waitSeconds());
                     ttfts.add(j.ttftSeconds());
                 }
