@@ -51,6 +51,23 @@ import java.util.Collections;
  * one credit per pool; a group held only by the reserve is woken when the reservation lapses
  * ({@link #nextDecisionAtMs}) or a batch finishes, so no job waits for ever.
  *
+ * <h2>Fair credits</h2>
+ * With continuous-batching engines every batch credit of an instance is a stream into its engine: a batch sent on a
+ * free credit is admitted at the engine's next iteration boundary, sharing the engine by priority, so a credit costs
+ * little, but a flood that holds every credit still makes a newly arriving job of another tenant wait in the queue.
+ * With {@link FairnessConfig#fairCredits()} (on by default, fair sharing on), each pool instance has, on top of its
+ * batch credits, as many <em>fair credits</em> as the pool's {@code maxConcurrentSequences} (a batch holds at least
+ * one sequence and an instance runs at most that many at once, so more streams would only wait inside the engine).
+ * Only interactive work of a tenant below its weighted share of the model's in-flight interactive <em>work</em>
+ * (prompt + output budget tokens; {@link io.inferq.dispatcher.fairness.InFlightWork#belowShare}, other tenants
+ * holding some) may take one: such a group is ready at once ({@link GroupSelection}), its batch takes only the jobs of
+ * its tenants below their share, goes to one of the pools that has a free fair credit now (never held for a busier
+ * pool), and is {@link EnginePriority#HIGH}. Batches on fair credits do not count against the pool's batch credits, so
+ * the flooding tenant keeps exactly the credits it had and its work stays in the queue (late binding, fair order). A
+ * tenant alone, the batch lane and fair sharing off take no fair credit. A fair credit returns when its batch
+ * finishes ({@link #batchFinished}). With a shared {@link io.inferq.dispatcher.credits.CreditGate} the gate's
+ * per-instance limit still applies to them.
+ *
  * <h2>Batch forming</h2>
  * A group is <em>ready</em> when it holds enough to fill a batch for the smallest pool of its model (its
  * prompt tokens reach that pool's {@code maxBatchTokens} or its job count reaches {@code maxConcurrentSequences})

@@ -508,13 +508,13 @@ public final class FairnessBenchmark {
 
     /** Columns: waits in seconds; p50/p99 queue, p99 engine (submitted → admitted), p99 admitted, p99 TTFT. */
     private static void header(PrintStream out) {
-        out.printf(Locale.ROOT, "%-8s %-16s %6s %6s %6s %9s %12s %6s %6s %8s %8s %8s %8s %8s%n", "tenant", "mode", "jobs",
+        out.printf(Locale.ROOT, "%-8s %-20s %6s %6s %6s %9s %12s %6s %6s %8s %8s %8s %8s %8s%n", "tenant", "mode", "jobs",
                 "ran", "good", "goodput/s", "service tok", "share", "÷fair", "p50queue", "p99queue", "p99engin",
                 "p99admit", "p99TTFT");
     }
 
     private static void print(PrintStream out, TenantRow r) {
-        out.printf(Locale.ROOT, "%-8s %-16s %6d %6d %6d %9.3f %12.3e %5.1f%% %6.2f %8.3f %8.3f %8.3f %8.3f %8.3f%n",
+        out.printf(Locale.ROOT, "%-8s %-20s %6d %6d %6d %9.3f %12.3e %5.1f%% %6.2f %8.3f %8.3f %8.3f %8.3f %8.3f%n",
                 r.tenant(), r.mode(), r.requests(), r.completed(), r.good(), r.goodput(), r.service(), r.share() * 100,
                 r.ofFairShare(), r.p50Wait(), r.p99Wait(), r.p99EngineWait(), r.p99Admitted(), r.p99Ttft());
     }
