@@ -467,6 +467,7 @@ public final class DispatchScheduler {
         }
         batchSequence++;
         if (headroom.onFairCredits) {
+            pool.aside(batchId); // a stream beside the instance's batches: not its backlog, not its calibration
             headroom.fairCreditTaken(batchId, pool.profile.poolId());
         }
         VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
