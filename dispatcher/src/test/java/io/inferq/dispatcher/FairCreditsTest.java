@@ -150,6 +150,22 @@ class FairCreditsTest {
     }
 
     @Test
+    void aBatchSetAsideAddsNoBacklogToItsInstance() {
+        PoolLedger ledger = new PoolLedger(Fixtures.pool("p", "m", 1, 10_000, 2, Fixtures.linear(1000, 0.001)), 4);
+        ledger.add("heavy", 2, 4_000, 10.0, 0);
+        ledger.add("fair", 1, 100, 3.0, 0);
+        assertThat(ledger.aheadSeconds(0)).isEqualTo(13.0);
+        ledger.aside("fair");
+        // the fair batch runs beside the heavy one: a batch sent now waits only for the heavy batch's estimate
+        assertThat(ledger.aheadSeconds(0)).isEqualTo(10.0);
+        assertThat(ledger.inFlightBatches()).isEqualTo(2);
+        assertThat(ledger.finish("fair", 1_000)).isTrue();
+        // ending it neither frees the instance nor restarts the heavy batch's clock
+        assertThat(ledger.aheadSeconds(1_000)).isEqualTo(9.0);
+        assertThat(ledger.hasIdleInstance()).isFalse();
+    }
+
+    @Test
     void everyJobIsEventuallyDispatched() {
         DispatchScheduler s = scheduler(FairnessConfig.defaults().withTenantWeights(Map.of("gold", 2.0)));
         List<BatchPlan> inFlight = new ArrayList<>();
