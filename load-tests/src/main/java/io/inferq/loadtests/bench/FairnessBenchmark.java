@@ -20,7 +20,9 @@ import java.util.SplittableRandom;
  * Fair sharing between tenants, side by side in one run, in the {@link PolicySimulator} (virtual time, the real
  * scheduler): several tenants share the simulated fleet at a multiple of its capacity; one (<em>heavy</em>) sends
  * {@code --heavy-factor} times the request rate of each other tenant, with long prompts; one (<em>gold</em>) has
- * weight 2. Each workload runs three ways: with fair sharing (the virtual token counter), with oldest-first lanes
+ * weight 2. Each workload runs with fair sharing (the virtual token counter, with fair credits unless
+ * {@code --no-fair-credits}), with fair sharing but without fair credits ({@code fair-no-fair-credits}; and without
+ * headroom, {@code fair-no-headroom}, when {@code --headroom-credits} is above 0), with oldest-first lanes
  * ({@link FairnessConfig#oldestFirst()}, the scheduler without fair sharing), and each tenant alone (its own requests
  * at the same times, nothing else on the fleet).
  *
