@@ -51,6 +51,23 @@ import java.util.Collections;
  * one credit per pool; a group held only by the reserve is woken when the reservation lapses
  * ({@link #nextDecisionAtMs}) or a batch finishes, so no job waits for ever.
  *
+ * <h2>Fair credits</h2>
+ * With continuous-batching engines every batch credit of an instance is a stream into its engine: a batch sent on a
+ * free credit is admitted at the engine's next iteration boundary, sharing the engine by priority, so a credit costs
+ * little, but a flood that holds every credit still makes a newly arriving job of another tenant wait in the queue.
+ * With {@link FairnessConfig#fairCredits()} (on by default, fair sharing on), each pool instance has, on top of its
+ * batch credits, as many <em>fair credits</em> as the pool's {@code maxConcurrentSequences} (a batch holds at least
+ * one sequence and an instance runs at most that many at once, so more streams would only wait inside the engine).
+ * Only interactive work of a tenant below its weighted share of the model's in-flight interactive <em>work</em>
+ * (prompt + output budget tokens; {@link io.inferq.dispatcher.fairness.InFlightWork#belowShare}, other tenants
+ * holding some) may take one: such a group is ready at once ({@link GroupSelection}), its batch takes only the jobs of
+ * its tenants below their share, goes to one of the pools that has a free fair credit now (never held for a busier
+ * pool), and is {@link EnginePriority#HIGH}. Batches on fair credits do not count against the pool's batch credits, so
+ * the flooding tenant keeps exactly the credits it had and its work stays in the queue (late binding, fair order). A
+ * tenant alone, the batch lane and fair sharing off take no fair credit. A fair credit returns when its batch
+ * finishes ({@link #batchFinished}). With a shared {@link io.inferq.dispatcher.credits.CreditGate} the gate's
+ * per-instance limit still applies to them.
+ *
  * <h2>Batch forming</h2>
  * A group is <em>ready</em> when it holds enough to fill a batch for the smallest pool of its model (its
  * prompt tokens reach that pool's {@code maxBatchTokens} or its job count reaches {@code maxConcurrentSequences})
@@ -158,7 +175,7 @@ public final class DispatchScheduler {
     private final DispatchMetrics metrics;
     private boolean calibrate = true;
     /** The engine priority of each dispatched batch (continuous batching with priority; see {@link EnginePriorities}). */
-    private final EnginePriorities enginePriorities = new EnginePriorities(this::fairness);
+    private final EnginePriorities enginePriorities;
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -199,7 +216,10 @@ public final class DispatchScheduler {
         this.deadlines = queue.deadlines;
         this.admission = new AdmissionControl(config, fairness, models, queue, metrics);
         this.selection = new GroupSelection(config, fairness, models, queue);
-        this.headroom = new Headroom(config, fairness, models, selection, metrics);
+        io.inferq.dispatcher.fairness.InFlightWork interactiveWork = new io.inferq.dispatcher.fairness.InFlightWork(fairness);
+        this.enginePriorities = new EnginePriorities(fairness, interactiveWork);
+        this.headroom = new Headroom(config, fairness, models, selection, metrics, interactiveWork);
+        selection.sendAtOnce = headroom::sendsOnFairCredit;
         this.estimates = new ServiceEstimates(config, prefixes, this.pools);
         this.forming = new BatchForming(config, fairness, prefixes, models, headroom, estimates);
         for (PoolProfile p : pools) {
@@ -334,19 +354,31 @@ public final class DispatchScheduler {
             BucketQueue g = selection.nextReadyGroup(nowMs, held);
             if (g == null) {
                 headroom.restricted = false;
+                headroom.onFairCredits = false;
                 return plans;
             }
             ModelState m = models.get(g.key.model());
             QueuedJob head = g.head();
             headroom.restricted = headroom.headroomRestricted(g, m, nowMs);
             Set<String> overShare = null;
+            Set<String> fairTenants = headroom.fairCreditTenants(g, m);
+            headroom.onFairCredits = !fairTenants.isEmpty();
+            if (headroom.onFairCredits) {
+                // a batch of the group's tenants below their share goes on a fair credit; the others' jobs stay queued
+                headroom.restricted = false;
+                if (fairTenants.size() < g.byTenant.size()) {
+                    overShare = new java.util.HashSet<>(g.byTenant.keySet());
+                    overShare.removeAll(fairTenants);
+                }
+            }
             List<PoolLedger> candidates = new ArrayList<>();
             boolean anyCredit = false;
             boolean anyReserved = false;
             int cmpTokens = Integer.MAX_VALUE;
             int cmpSeqs = Integer.MAX_VALUE;
             for (PoolLedger p : m.pools) {
-                if (p.profile.maxBatchTokens() >= head.promptTokens()) {
+                // on fair credits only pools that can take the batch now: holding it for a busier pool would make it wait
+                if (p.profile.maxBatchTokens() >= head.promptTokens() && (!headroom.onFairCredits || headroom.fairFree(p) > 0)) {
                     candidates.add(p);
                     anyCredit |= headroom.usableCredits(p) > 0;
                     anyReserved |= p.freeCredits() > 0;
@@ -354,7 +386,7 @@ public final class DispatchScheduler {
                     cmpSeqs = Math.min(cmpSeqs, p.profile.maxConcurrentSequences());
                 }
             }
-            if (!anyCredit && anyReserved && headroom.restricted && !headroom.laneRestricted(g, m, nowMs)) {
+            if (!anyCredit && anyReserved && headroom.restricted && !headroom.onFairCredits && !headroom.laneRestricted(g, m, nowMs)) {
                 // the next tenant is at its share: the reserve goes to the group's tenants below theirs, if any
                 Set<String> over = headroom.overShareTenants(g, m, nowMs);
                 if (over.size() < g.byTenant.size()) {
@@ -434,6 +466,10 @@ public final class DispatchScheduler {
             return null;
         }
         batchSequence++;
+        if (headroom.onFairCredits) {
+            pool.aside(batchId); // a stream beside the instance's batches: not its backlog, not its calibration
+            headroom.fairCreditTaken(batchId, pool.profile.poolId());
+        }
         VirtualTokenCounter vtc = models.get(g.key.model()).fair[g.key.lane().ordinal()];
         for (QueuedJob j : jobs) {
             // charged before it leaves the backlog, so a tenant that leaves takes its served counter with it

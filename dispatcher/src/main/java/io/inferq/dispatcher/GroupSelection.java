@@ -29,6 +29,8 @@ final class GroupSelection {
     private final FairnessConfig fairness;
     private final Map<String, ModelState> models;
     private final TreeMap<GroupKey, BucketQueue> groups;
+    /** Whether a group is ready at once besides the rules of {@link #ready} (the scheduler's fair credits); none by default. */
+    java.util.function.Predicate<BucketQueue> sendAtOnce = g -> false;
 
     GroupSelection(DispatchConfig config, FairnessConfig fairness, Map<String, ModelState> models, QueuedJobs queue) {
         this.config = config;
@@ -153,7 +155,8 @@ final class GroupSelection {
         ModelState m = models.get(g.key.model());
         return nowMs - g.head().enqueuedAtMs() >= maxWait(g.key.lane())
                 || g.promptTokens >= m.minBatchTokens || g.jobs.size() >= m.minSequences
-                || (config.dispatchToIdleInstances() && g.key.lane() == JobLane.INTERACTIVE && idlePoolFits(m, g.head()));
+                || (config.dispatchToIdleInstances() && g.key.lane() == JobLane.INTERACTIVE && idlePoolFits(m, g.head()))
+                || sendAtOnce.test(g);
     }
 
     /** Whether a pool of the model that fits {@code head} has a free credit and an idle instance. */

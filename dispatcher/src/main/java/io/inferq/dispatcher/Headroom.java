@@ -1,6 +1,7 @@
 package io.inferq.dispatcher;
 
 import io.inferq.dispatcher.fairness.FairnessConfig;
+import io.inferq.dispatcher.fairness.InFlightWork;
 import io.inferq.job.JobLane;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -11,8 +12,9 @@ import java.util.Set;
 
 /**
  * The {@link DispatchScheduler}'s headroom: the credits each pool keeps for work below its share, which group may take
- * them, the credits each tenant holds, and when a reservation lapses (see the scheduler's "Headroom"). Not
- * thread-safe: confined to the scheduler's thread.
+ * them, the credits each tenant holds, and when a reservation lapses (see the scheduler's "Headroom"); and the fair
+ * credits each pool has on top of its batch credits for interactive work of tenants below their share of the in-flight
+ * work (see the scheduler's "Fair credits"). Not thread-safe: confined to the scheduler's thread.
  */
 final class Headroom {
 
@@ -27,14 +29,26 @@ final class Headroom {
     long headroomLapseMs = Long.MAX_VALUE;
     /** Headroom: whether the group being decided may not take the pools' reserved credits. */
     boolean restricted;
+    /** Fair credits: whether the batch being decided goes on a pool's fair credits (and only on them). */
+    boolean onFairCredits;
+    /** Fair credits: the interactive work each tenant has in flight (kept by the scheduler's engine priorities). */
+    private final InFlightWork interactiveWork;
+    /** Fair credits: whether pools have them (fair sharing and fair credits on). */
+    private final boolean fairCredits;
+    /** Fair credits: in-flight batches on a fair credit, per pool. */
+    private final Map<String, Integer> fairInFlight = new HashMap<>();
+    /** Fair credits: in-flight batch on a fair credit → its pool. */
+    private final Map<String, String> fairBatchPool = new HashMap<>();
 
     Headroom(DispatchConfig config, FairnessConfig fairness, Map<String, ModelState> models, GroupSelection selection,
-             DispatchMetrics metrics) {
+             DispatchMetrics metrics, InFlightWork interactiveWork) {
         this.config = config;
         this.fairness = fairness;
         this.models = models;
         this.selection = selection;
         this.metrics = metrics;
+        this.interactiveWork = interactiveWork;
+        this.fairCredits = fairness.enabled() && fairness.fairCredits();
     }
 
     /** Starts a decision: notes interactive work still queued and whether each model's reserve is kept. */
@@ -49,9 +63,16 @@ final class Headroom {
         }
     }
 
-    /** Credits of {@code p} the group being decided may take: all free ones, or those above the reserve. */
+    /**
+     * Credits of {@code p} the group being decided may take: on fair credits the pool's free fair credits; otherwise its
+     * free batch credits (not counting batches on fair credits), all of them or those above the reserve.
+     */
     int usableCredits(PoolLedger p) {
-        int free = p.freeCredits();
+        if (onFairCredits) {
+            return fairFree(p);
+        }
+        int free = p.gateRefused ? 0
+                : Math.max(0, p.totalCredits() - (p.inFlightBatches() - fairInFlight.getOrDefault(p.profile.poolId(), 0)));
         if (!restricted) {
             return free;
         }
@@ -193,8 +214,69 @@ final class Headroom {
         }
     }
 
+    /**
+     * Free fair credits of {@code p}: {@code instances × maxConcurrentSequences} less the batches on them (none without
+     * fair credits). A batch holds at least one sequence and an instance runs at most its sequence cap at once, so more
+     * streams than that per instance would only wait inside the engine.
+     */
+    int fairFree(PoolLedger p) {
+        if (!fairCredits || p.gateRefused) {
+            return 0;
+        }
+        long cap = (long) p.profile.instances() * p.profile.maxConcurrentSequences();
+        return (int) Math.max(0, Math.min(Integer.MAX_VALUE, cap - fairInFlight.getOrDefault(p.profile.poolId(), 0)));
+    }
+
+    /**
+     * The tenants of interactive group {@code g} that may use fair credits now: those whose next job (in their own
+     * order) keeps them below their weighted share of the model's in-flight interactive work
+     * ({@link InFlightWork#belowShare}) and fits a pool with a free fair credit; empty without fair credits or for the
+     * batch lane. Cost: O(tenants of g × (tenants in flight + pools)).
+     */
+    Set<String> fairCreditTenants(BucketQueue g, ModelState m) {
+        if (!fairCredits || g.key.lane() != JobLane.INTERACTIVE) {
+            return Set.of();
+        }
+        int largestFree = 0; // the largest prompt budget among pools with a free fair credit
+        for (PoolLedger p : m.pools) {
+            if (fairFree(p) > 0) {
+                largestFree = Math.max(largestFree, p.profile.maxBatchTokens());
+            }
+        }
+        if (largestFree == 0) {
+            return Set.of();
+        }
+        Set<String> below = new HashSet<>();
+        for (Map.Entry<String, java.util.TreeSet<BucketQueue.Entry>> e : g.byTenant.entrySet()) {
+            QueuedJob next = e.getValue().first().job();
+            if (next.promptTokens() <= largestFree && interactiveWork.belowShare(m.model, e.getKey(), next.quotaTokens())) {
+                below.add(e.getKey());
+            }
+        }
+        return below;
+    }
+
+    /**
+     * Whether interactive group {@code g} holds work a tenant below its share may send now on a fair credit of a pool
+     * that fits it: such work is ready at once, as work for an idle instance is ({@link GroupSelection#ready}).
+     */
+    boolean sendsOnFairCredit(BucketQueue g) {
+        return fairCredits && g.key.lane() == JobLane.INTERACTIVE
+                && !fairCreditTenants(g, models.get(g.key.model())).isEmpty();
+    }
+
+    /** A batch was sent on one of {@code poolId}'s fair credits. */
+    void fairCreditTaken(String batchId, String poolId) {
+        fairBatchPool.put(batchId, poolId);
+        fairInFlight.merge(poolId, 1, Integer::sum);
+    }
+
     /** A batch finished: its tenant's credit is free again. */
     void batchFinished(String batchId) {
+        String fairPool = fairBatchPool.remove(batchId);
+        if (fairPool != null) {
+            fairInFlight.computeIfPresent(fairPool, (k, n) -> n <= 1 ? null : n - 1);
+        }
         String modelTenant = batchTenant.remove(batchId);
         if (modelTenant != null) {
             int cut = modelTenant.indexOf('\u0000');

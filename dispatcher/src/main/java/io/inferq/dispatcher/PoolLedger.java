@@ -206,6 +206,19 @@ final class PoolLedger {
         return chosen;
     }
 
+    /**
+     * Takes an in-flight batch out of its instance's queue: it runs beside it (a stream of its own in a
+     * continuous-batching engine, e.g. on a fair credit) and keeps its credit and in-flight counts, but no longer adds
+     * to the instance's backlog ({@link #aheadSeconds}), makes the instance busy, or calibrates the pool when it ends.
+     * Call right after {@link #add}; unknown ids are ignored.
+     */
+    void aside(String batchId) {
+        InFlight f = inFlight.get(batchId);
+        if (f != null) {
+            instances[f.instance()].batches.removeIf(b -> b.batchId().equals(batchId));
+        }
+    }
+
     /** As {@link #finish(String, long, boolean)}, learning from the batch. */
     boolean finish(String batchId, long nowMs) {
         return finish(batchId, nowMs, true);

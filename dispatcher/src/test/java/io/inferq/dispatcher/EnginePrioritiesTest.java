@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class EnginePrioritiesTest {
     private final Map<String, Double> weights = Map.of("gold", 2.0);
-    private final EnginePriorities priorities = new EnginePriorities(() -> FairnessConfig.defaults().withTenantWeights(weights));
+    private final EnginePriorities priorities = new EnginePriorities(FairnessConfig.defaults().withTenantWeights(weights));
     private int seq;
 
     private BatchPlan plan(String tenant, JobLane lane) {
@@ -30,7 +30,8 @@ class EnginePrioritiesTest {
         BatchPlan h1 = priorities.assign(plan("heavy", JobLane.INTERACTIVE));
         priorities.assign(plan("heavy", JobLane.INTERACTIVE));
         priorities.assign(plan("heavy", JobLane.INTERACTIVE));
-        // light: 1 of 4 in flight, share 2 → high; 2 of 5, share 2.5 → high; 3 of 6, share 3 → high; 4 of 7 → normal
+        // equal batches, so work counts as batches do: light 1 of 4 in flight, share 2 → high; 2 of 5, share 2.5 → high;
+        // 3 of 6, share 3 → high; 4 of 7 → normal
         assertThat(priorities.assign(plan("light", JobLane.INTERACTIVE)).enginePriority()).isEqualTo(EnginePriority.HIGH);
         assertThat(priorities.assign(plan("light", JobLane.INTERACTIVE)).enginePriority()).isEqualTo(EnginePriority.HIGH);
         assertThat(priorities.assign(plan("light", JobLane.INTERACTIVE)).enginePriority()).isEqualTo(EnginePriority.HIGH);
@@ -44,8 +45,22 @@ class EnginePrioritiesTest {
     }
 
     @Test
+    void theShareIsCountedInWorkNotInBatches() {
+        // heavy: two full batches of 1,000-token jobs; light: ten one-job batches of 60 tokens — more batches, little work
+        for (int i = 0; i < 2; i++) {
+            seq++;
+            priorities.assign(new BatchPlan("h" + seq, "p", 2_000, List.of(Fixtures.job("hj" + seq, "heavy",
+                    JobLane.INTERACTIVE, 990, 10, 0, null)), 0));
+        }
+        for (int i = 0; i < 10; i++) {
+            assertThat(priorities.assign(plan("light", JobLane.INTERACTIVE)).enginePriority()).as("light batch " + i)
+                    .isEqualTo(EnginePriority.HIGH);
+        }
+    }
+
+    @Test
     void withFairSharingOffNothingIsHigh() {
-        EnginePriorities off = new EnginePriorities(FairnessConfig::oldestFirst);
+        EnginePriorities off = new EnginePriorities(FairnessConfig.oldestFirst());
         off.assign(plan("heavy", JobLane.INTERACTIVE));
         assertThat(off.assign(plan("light", JobLane.INTERACTIVE)).enginePriority()).isEqualTo(EnginePriority.NORMAL);
     }

@@ -18,9 +18,13 @@ import org.junit.jupiter.api.Test;
  */
 class FairSharingSchedulerTest {
 
-    /** One pool, one instance, one credit, one sequence per batch: dispatch order is the scheduler's order. */
+    /**
+     * One pool, one instance, one credit, one sequence per batch: dispatch order is the scheduler's order. Without fair
+     * credits (those let a tenant below its share past the one credit: {@code FairCreditsTest}), so the order is the
+     * counter's.
+     */
     private static DispatchScheduler oneAtATime(FairnessConfig fairness) {
-        return new DispatchScheduler(Fixtures.config().withMaxWaits(0, 0), fairness,
+        return new DispatchScheduler(Fixtures.config().withMaxWaits(0, 0), fairness.withFairCredits(false),
                 List.of(Fixtures.pool("p", "m", 1, 10_000, 1, Fixtures.linear(1000, 0.001))),
                 RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
     }
@@ -160,7 +164,7 @@ class FairSharingSchedulerTest {
 
     @Test
     void batchesAreFilledInFairOrder() {
-        DispatchScheduler s = new DispatchScheduler(Fixtures.config().withMaxWaits(0, 0), FairnessConfig.defaults(),
+        DispatchScheduler s = new DispatchScheduler(Fixtures.config().withMaxWaits(0, 0), FairnessConfig.defaults().withFairCredits(false),
                 List.of(Fixtures.pool("p", "m", 1, 10_000, 4, Fixtures.linear(1000, 0.001))),
                 RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
         for (int i = 0; i < 8; i++) {
@@ -187,7 +191,7 @@ class FairSharingSchedulerTest {
         int seqs = 4;
         for (long budget : List.of(0L, 2_000L)) {
             DispatchScheduler s = new DispatchScheduler(Fixtures.config().withMaxWaits(0, 0).withPrefix(50, 1.0),
-                    FairnessConfig.defaults().withAffinityBudgetTokens(budget),
+                    FairnessConfig.defaults().withAffinityBudgetTokens(budget).withFairCredits(false),
                     List.of(Fixtures.pool("p", "m", 1, 10_000, seqs, Fixtures.linear(1000, 0.001))),
                     RoutingPolicies.estimatedCompletion(), aCachedOnP, null);
             for (int i = 0; i < 250; i++) {

@@ -134,6 +134,7 @@ final class DispatcherWiring {
                 weights.put(t.id(), t.weight());
             }
         });
-        return new FairnessConfig(f.enabled(), f.prefillWeight(), f.decodeWeight(), f.affinityBudgetTokens(), weights);
+        return new FairnessConfig(f.enabled(), f.prefillWeight(), f.decodeWeight(), f.affinityBudgetTokens(), weights,
+                f.fairCredits());
     }
 }

@@ -101,9 +101,10 @@ class FairSharePipelineTest {
             }
         };
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        // one instance, one credit, one sequence per batch: every batch is one job, served strictly one at a time
+        // one instance, one credit, one sequence per batch: every batch is one job, served strictly one at a time (no
+        // fair credits, which would let the light tenant past the one credit: the counter's order is what is tested)
         DispatchScheduler scheduler = new DispatchScheduler(DispatchConfig.defaults().withMaxWaits(0, 0)
-                .withMaxInFlightBatchesPerInstance(1), FairnessConfig.defaults(),
+                .withMaxInFlightBatchesPerInstance(1), FairnessConfig.defaults().withFairCredits(false),
                 List.of(new PoolProfile(POOL, "chip", "m", 1, 10_000, 1, time)), RoutingPolicies.byName("ect", 42),
                 PrefixLocator.NONE, registry);
         Vertx vertx = Vertx.vertx();

@@ -20,16 +20,28 @@ import java.util.SplittableRandom;
  * Fair sharing between tenants, side by side in one run, in the {@link PolicySimulator} (virtual time, the real
  * scheduler): several tenants share the simulated fleet at a multiple of its capacity; one (<em>heavy</em>) sends
  * {@code --heavy-factor} times the request rate of each other tenant, with long prompts; one (<em>gold</em>) has
- * weight 2. Each workload runs three ways: with fair sharing (the virtual token counter), with oldest-first lanes
+ * weight 2. Each workload runs with fair sharing (the virtual token counter, with fair credits unless
+ * {@code --no-fair-credits}), with fair sharing but without fair credits ({@code fair-no-fair-credits}; and without
+ * headroom, {@code fair-no-headroom}, when {@code --headroom-credits} is above 0), with oldest-first lanes
  * ({@link FairnessConfig#oldestFirst()}, the scheduler without fair sharing), and each tenant alone (its own requests
  * at the same times, nothing else on the fleet).
  *
  * <p>Per tenant: goodput (jobs within both SLOs per second of trace), service in tokens (prefill weight × prompt +
  * decode weight × output of the jobs that ran, at full prompt so that demand and service are counted alike), its share
  * of all service, its fair share (max-min by weight: the lesser of its demand and its weighted share of the service
- * delivered, the share left by tenants that want less going to the others) and the ratio received ÷ fair share, p50
- * and p99 wait (arrival → its batch starts on an instance). Goals for each well-behaved tenant (all but heavy):
- * received ≥ 90 % of its fair share and p99 wait ≤ 1.5 × alone; total goodput within 5 % of oldest-first.
+ * delivered, the share left by tenants that want less going to the others) and the ratio received ÷ fair share, and
+ * its waits, each side by side with running alone:
+ * <ul>
+ *   <li><b>queue wait</b> (the goal's metric): arrival → its batch leaves inferq's queue, i.e. is submitted to an
+ *       instance's engine (each batch credit is one concurrent stream into the engine, so a sent batch waits for no
+ *       other batch at the worker);</li>
+ *   <li><b>engine admission wait</b> (the engine's part): submitted → admitted into the engine's running set at an
+ *       iteration boundary (static model: the instance queue, submitted → batch start);</li>
+ *   <li>arrival → admitted (the two together) and <b>TTFT</b> (arrival → first token).</li>
+ * </ul>
+ * Ratios to alone floor both waits at the simulator's 1 ms clock ({@link #ratio}). Goals for each well-behaved tenant
+ * (all but heavy): received ≥ 90 % of its fair share and p99 queue wait ≤ 1.5 × alone; total goodput within 5 % of
+ * oldest-first.
  *
  * <p>Workloads: {@code trace} draws each tenant's requests from the Mooncake conversation trace (light and gold from
  * prompts at or below the median length, heavy from the longest quarter; each tenant's prefix hashes salted apart, as
@@ -38,16 +50,16 @@ import java.util.SplittableRandom;
  * of four 2-block system prompts of its own). Arrivals are scaled so the whole mix offers {@code --load} × the fleet's
  * capacity ({@link PolicySimulator#scaleToLoad}).
  *
- * <p>Instance models: each workload runs first under the simulator's default static model (each instance runs one batch
- * at a time, as inferq's workers do), then under its opt-in continuous-batching engine model
- * ({@link PolicySimulator.InstanceModel#CONTINUOUS}, labelled {@code <workload>-continuous}; there a job's wait ends
- * when the engine admits it); {@code --instance-model static|continuous|both} (default both) picks.
+ * <p>Instance models: by default each workload runs under the continuous-batching engine model
+ * ({@link PolicySimulator.InstanceModel#CONTINUOUS}, the workers' model: every batch credit of an instance is its own
+ * stream into that instance's engine); {@code --instance-model static} runs the legacy static model instead (each
+ * instance runs one batch at a time; labelled {@code <workload>-static}), {@code both} runs both.
  */
 public final class FairnessBenchmark {
 
     static final String HEAVY = "heavy";
-    /** The label suffix of a workload run under the continuous-batching engine model. */
-    static final String CONTINUOUS_SUFFIX = "-continuous";
+    /** The label suffix of a workload run under the legacy static instance model. */
+    static final String STATIC_SUFFIX = "-static";
 
     private FairnessBenchmark() {
     }
@@ -56,10 +68,28 @@ public final class FairnessBenchmark {
     record Tenant(String name, double weight, double rate) {
     }
 
-    /** One tenant's figures in one mode. */
+    /**
+     * One tenant's figures in one mode. Waits in seconds over the jobs that ran: {@code p50Wait}/{@code p99Wait} the
+     * queue wait (arrival → its batch left inferq's queue, i.e. was submitted to an instance's engine), {@code
+     * p99EngineWait} the engine's admission wait (submitted → admitted at an iteration boundary; static model: the
+     * instance queue, submitted → batch start), {@code p99Admitted} arrival → admitted (the two together), {@code
+     * p99Ttft} arrival → first token.
+     */
     record TenantRow(String workload, String mode, String tenant, double weight, int requests, int completed, int good,
                      double goodput, double service, double share, double demand, double fairShare, double ofFairShare,
-                     double p50Wait, double p99Wait, double p99Ttft) {
+                     double p50Wait, double p99Wait, double p99EngineWait, double p99Admitted, double p99Ttft) {
+    }
+
+    /**
+     * The simulator's clock resolution (1 ms): the dispatcher decides on whole milliseconds, so a queue wait below it is
+     * indistinguishable from none. Ratios to alone are taken of waits floored at it ({@link #ratio}); without the floor a
+     * tenant that alone never waits (0 ms) would give 0 ÷ 0 or x ÷ 0.
+     */
+    static final double RESOLUTION_SECONDS = 0.001;
+
+    /** {@code shared ÷ alone}, each at least {@link #RESOLUTION_SECONDS}. */
+    static double ratio(double shared, double alone) {
+        return Math.max(shared, RESOLUTION_SECONDS) / Math.max(alone, RESOLUTION_SECONDS);
     }
 
     public static int run(Flags f, PrintStream console) {
@@ -87,12 +117,14 @@ public final class FairnessBenchmark {
         int lights = f.intValue("light-tenants", 1);
         long seed = f.longValue("seed", 7);
         int credits = f.intValue("credits-per-instance", 0);
-        int headroom = f.intValue("headroom-credits", 1); // compared with 0 in the same run
+        int headroom = f.intValue("headroom-credits", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_CREDITS);
+        boolean fairCredits = !f.bool("no-fair-credits");
         long headroomWindow = f.longValue("headroom-window-ms", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_WINDOW_MS);
         int headroomIdle = f.intValue("headroom-idle-instances", io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         List<String> workloads = List.of(f.string("workloads", "trace,synthetic").split(","));
-        // static: the running workers' model (one batch at a time); continuous: the simulator's opt-in engine model
-        String instanceModels = f.string("instance-model", "both");
+        // continuous: the workers' model (each batch credit one stream into the instance's continuous-batching engine);
+        // static: the legacy model (each instance runs one batch at a time)
+        String instanceModels = f.string("instance-model", "continuous");
         Path dir = LoadCommand.outDir(f, "bench-fairness");
         f.rejectUnknown();
         if (lights < 1 || lights > 2) {
@@ -106,7 +138,10 @@ public final class FairnessBenchmark {
         tenants.add(new Tenant("gold", 2, 1));
         Map<String, Double> weights = new LinkedHashMap<>();
         tenants.forEach(t -> weights.put(t.name(), t.weight()));
-        FairnessConfig fair = FairnessConfig.defaults().withTenantWeights(weights);
+        if (headroom < 0) {
+            throw new IllegalArgumentException("--headroom-credits must not be negative, was " + headroom);
+        }
+        FairnessConfig fair = FairnessConfig.defaults().withTenantWeights(weights).withFairCredits(fairCredits);
         PolicySimulator.Settings settings = PolicySimulator.Settings.forFleet(fleet);
         if (credits > 0) { // batches each instance may hold (running + waiting there); the fleet's default is 2
             settings = new PolicySimulator.Settings(settings.fleet(), settings.model(), settings.pools(),
@@ -119,42 +154,55 @@ public final class FairnessBenchmark {
                 settings.prefixBlockTokens(), settings.dispatch().withHeadroom(headroom, headroomWindow)
                 .withHeadroomIdleInstances(headroomIdle), settings.seed());
         PolicySimulator sim = new PolicySimulator(settings);
-        // the same fair sharing without headroom (fully work-conserving), side by side
-        PolicySimulator simNoHeadroom = headroom == 0 ? null : new PolicySimulator(new PolicySimulator.Settings(
-                settings.fleet(), settings.model(), settings.pools(), settings.ttftSloSeconds(), settings.tpotSloSeconds(),
-                settings.prefixCacheBlocksPerPool(), settings.prefixBlockTokens(),
-                settings.dispatch().withHeadroom(0, headroomWindow), settings.seed()));
-        // each workload under the static model (labelled as the workload), then under the continuous engine model
-        // (labelled workload + CONTINUOUS_SUFFIX): one run prints both unless --instance-model picks one
+        // side by side, the same fair sharing without each of the two mechanisms that keep room for work below its share
+        record Variant(String mode, PolicySimulator sim, FairnessConfig fairness) {
+        }
+        List<Variant> variants = new ArrayList<>();
+        variants.add(new Variant("fair", sim, fair));
+        if (fairCredits) {
+            variants.add(new Variant("fair-no-fair-credits", sim, fair.withFairCredits(false)));
+        }
+        if (headroom > 0) {
+            variants.add(new Variant("fair-no-headroom", new PolicySimulator(new PolicySimulator.Settings(settings.fleet(),
+                    settings.model(), settings.pools(), settings.ttftSloSeconds(), settings.tpotSloSeconds(),
+                    settings.prefixCacheBlocksPerPool(), settings.prefixBlockTokens(),
+                    settings.dispatch().withHeadroom(0, headroomWindow), settings.seed())), fair));
+        }
+        // each workload under the continuous engine model (labelled as the workload), then, if asked, under the legacy
+        // static model (labelled workload + STATIC_SUFFIX)
         List<String> runs = new ArrayList<>();
         for (String model : switch (instanceModels) {
-            case "both" -> List.of("static", "continuous");
+            case "both" -> List.of("continuous", "static");
             case "static", "continuous" -> List.of(instanceModels);
             default -> throw new IllegalArgumentException("--instance-model must be static, continuous or both, was "
                     + instanceModels);
         }) {
             for (String w : workloads) {
-                runs.add(model.equals("static") ? w : w + CONTINUOUS_SUFFIX);
+                runs.add(model.equals("static") ? w + STATIC_SUFFIX : w);
             }
         }
-        out.printf(Locale.ROOT, "headroom: %d credit(s) per pool and %d idle instance(s) kept for work below its share, "
-                        + "window %d ms%s%n", headroom, headroomIdle, headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
+        out.printf(Locale.ROOT, "fair credits: %s%s; headroom: %d credit(s) per pool and %d idle "
+                        + "instance(s) kept for work below its share, window %d ms%s%n", fairCredits ? "on (per instance, as "
+                        + "many as the pool's sequence cap on top of its batch credits, for interactive work of tenants below "
+                        + "their weighted share of the work in flight)" : "off",
+                fairCredits ? " (rows 'fair-no-fair-credits': the same without)" : "", headroom, headroomIdle,
+                headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
         out.printf(Locale.ROOT, "fleet %s serving %s (%d batch credits per instance); SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; "
                         + "load %.1fx; tenants %s; service = %.0f × prompt + %.0f × output tokens; routing ect, prefix-aware, "
-                        + "late jobs dropped at the worker; instance model: static (the running workers' model: one batch "
-                        + "at a time) for workloads without a suffix, the continuous-batching engine (opt-in in the "
-                        + "simulator, not yet in the workers) for workloads '…%s'%n",
+                        + "late jobs dropped at the worker; instance model: the continuous-batching engine (each batch "
+                        + "credit one concurrent stream into its instance's engine, as the workers run) for workloads "
+                        + "without a suffix, the legacy static model (one batch at a time per instance) for '…%s'; "
+                        + "queue wait = arrival → batch submitted to an engine (the goal's metric), engine wait = "
+                        + "submitted → admitted at an iteration boundary (the engine's part)%n",
                 fleet, sim.settings().model(), sim.settings().dispatch().maxInFlightBatchesPerInstance(), sim.settings().ttftSloSeconds(), sim.settings().tpotSloSeconds() * 1000, load,
                 tenants.stream().map(t -> t.name() + "(w" + fmt(t.weight()) + ", rate ×" + fmt(t.rate()) + ")").toList(),
-                fair.prefillWeight(), fair.decodeWeight(), CONTINUOUS_SUFFIX);
+                fair.prefillWeight(), fair.decodeWeight(), STATIC_SUFFIX);
         List<TenantRow> rows = new ArrayList<>();
         Map<String, Object> goals = new LinkedHashMap<>();
         for (String w : runs) {
-            boolean continuous = w.endsWith(CONTINUOUS_SUFFIX);
-            String kind = continuous ? w.substring(0, w.length() - CONTINUOUS_SUFFIX.length()) : w;
+            boolean continuous = !w.endsWith(STATIC_SUFFIX);
+            String kind = continuous ? w : w.substring(0, w.length() - STATIC_SUFFIX.length());
             PolicySimulator msim = continuous ? sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : sim;
-            PolicySimulator msimNoHeadroom = simNoHeadroom == null || !continuous ? simNoHeadroom
-                    : simNoHeadroom.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS);
             List<TraceRequest> base = switch (kind) {
                 case "trace" -> TraceReader.read(tracePath != null ? Path.of(tracePath) : traces.resolve(TraceFiles.CONVERSATION),
                         traceFormat);
@@ -165,9 +213,12 @@ public final class FairnessBenchmark {
             List<TraceRequest> scaled = msim.scaleToLoad(wl.requests(), load);
             double span = Math.max(1, scaled.get(scaled.size() - 1).arrivalMs()) / 1000.0;
             long wall = System.nanoTime();
-            PolicySimulator.TenantRun fairRun = msim.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
-            PolicySimulator.TenantRun fairRun0 = msimNoHeadroom == null ? null
-                    : msimNoHeadroom.runTenants(scaled, wl.tenants(), fair, "ect", true, true);
+            List<PolicySimulator.TenantRun> variantRuns = new ArrayList<>();
+            for (Variant v : variants) {
+                PolicySimulator vs = continuous ? v.sim().withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : v.sim();
+                variantRuns.add(vs.runTenants(scaled, wl.tenants(), v.fairness(), "ect", true, true));
+            }
+            PolicySimulator.TenantRun fairRun = variantRuns.get(0);
             PolicySimulator.TenantRun oldRun = msim.runTenants(scaled, wl.tenants(), FairnessConfig.oldestFirst()
                     .withTenantWeights(weights), "ect", true, true);
             Map<String, PolicySimulator.TenantRun> alone = new LinkedHashMap<>();
@@ -185,10 +236,12 @@ public final class FairnessBenchmark {
             out.printf(Locale.ROOT, "%n== %s: %d requests over %.0f trace s (%s), fleet capacity %.2f jobs/s for this mix; "
                             + "simulated in %.1f s ==%n", w, scaled.size(), span, counts(wl, tenants),
                     msim.capacityJobsPerSecond(wl.requests()), (System.nanoTime() - wall) / 1e9);
-            List<TenantRow> fairRows = tenantRows(w, "fair", fairRun, tenants, fair, scaled, wl.tenants(), span);
+            List<List<TenantRow>> variantRows = new ArrayList<>();
+            for (int v = 0; v < variants.size(); v++) {
+                variantRows.add(tenantRows(w, variants.get(v).mode(), variantRuns.get(v), tenants, fair, scaled, wl.tenants(), span));
+            }
+            List<TenantRow> fairRows = variantRows.get(0);
             List<TenantRow> oldRows = tenantRows(w, "oldest-first", oldRun, tenants, fair, scaled, wl.tenants(), span);
-            List<TenantRow> fairRows0 = fairRun0 == null ? null
-                    : tenantRows(w, "fair-no-headroom", fairRun0, tenants, fair, scaled, wl.tenants(), span);
             List<TenantRow> aloneRows = new ArrayList<>();
             for (Tenant t : tenants) {
                 PolicySimulator.TenantRun a = alone.get(t.name());
@@ -196,18 +249,14 @@ public final class FairnessBenchmark {
             }
             header(out);
             for (int k = 0; k < tenants.size(); k++) {
-                print(out, fairRows.get(k));
-                if (fairRows0 != null) {
-                    print(out, fairRows0.get(k));
+                for (List<TenantRow> vr : variantRows) {
+                    print(out, vr.get(k));
                 }
                 print(out, oldRows.get(k));
                 print(out, aloneRows.get(k));
             }
-            rows.addAll(fairRows);
+            variantRows.forEach(rows::addAll);
             rows.addAll(oldRows);
-            if (fairRows0 != null) {
-                rows.addAll(fairRows0);
-            }
             rows.addAll(aloneRows);
             double totalFair = fairRun.result().goodput();
             double totalOld = oldRun.result().goodput();
@@ -215,11 +264,12 @@ public final class FairnessBenchmark {
                     w, totalFair / totalOld, totalFair / totalOld >= 0.95 ? "" : ", MISSED", totalFair, totalOld);
             Map<String, Object> g = new LinkedHashMap<>();
             g.put("goodput_fair_over_oldest_first", totalFair / totalOld);
-            if (fairRun0 != null) {
-                double total0 = fairRun0.result().goodput();
-                out.printf(Locale.ROOT, "RATIO %s total goodput fair-no-headroom ÷ oldest-first %.3f: %.3f/s%n", w,
+            for (int v = 1; v < variants.size(); v++) {
+                String mode = variants.get(v).mode();
+                double total0 = variantRuns.get(v).result().goodput();
+                out.printf(Locale.ROOT, "RATIO %s total goodput %s ÷ oldest-first %.3f: %.3f/s%n", w, mode,
                         total0 / totalOld, total0);
-                g.put("goodput_fair_no_headroom_over_oldest_first", total0 / totalOld);
+                g.put("goodput_" + key(mode) + "_over_oldest_first", total0 / totalOld);
             }
             for (int k = 0; k < tenants.size(); k++) {
                 Tenant t = tenants.get(k);
@@ -228,33 +278,43 @@ public final class FairnessBenchmark {
                 }
                 TenantRow fr = fairRows.get(k);
                 TenantRow or = oldRows.get(k);
-                double waitRatio = fr.p99Wait() / aloneRows.get(k).p99Wait();
-                double oldWaitRatio = or.p99Wait() / aloneRows.get(k).p99Wait();
+                TenantRow al = aloneRows.get(k);
+                double waitRatio = ratio(fr.p99Wait(), al.p99Wait());
+                double oldWaitRatio = ratio(or.p99Wait(), al.p99Wait());
                 out.printf(Locale.ROOT, "RATIO %s %s received ÷ fair share: fair %.2f, oldest-first %.2f (goal ≥ 0.90%s); "
-                                + "p99 wait ÷ alone: fair %.2f, oldest-first %.2f (goal ≤ 1.5%s); goodput ÷ alone: fair %.2f, oldest-first %.2f%n",
+                                + "p99 queue wait ÷ alone: fair %.2f, oldest-first %.2f (goal ≤ 1.5%s); goodput ÷ alone: fair %.2f, oldest-first %.2f%n",
                         w, t.name(), fr.ofFairShare(), or.ofFairShare(), fr.ofFairShare() >= 0.9 ? "" : ", MISSED", waitRatio,
-                        oldWaitRatio, waitRatio <= 1.5 ? "" : ", MISSED", fr.goodput() / aloneRows.get(k).goodput(),
-                        or.goodput() / aloneRows.get(k).goodput());
+                        oldWaitRatio, waitRatio <= 1.5 ? "" : ", MISSED", fr.goodput() / al.goodput(),
+                        or.goodput() / al.goodput());
                 g.put(t.name() + "_of_fair_share", fr.ofFairShare());
                 g.put(t.name() + "_of_fair_share_oldest_first", or.ofFairShare());
-                g.put(t.name() + "_p99_wait_over_alone", waitRatio);
-                g.put(t.name() + "_p99_wait_over_alone_oldest_first", oldWaitRatio);
-                TenantRow al = aloneRows.get(k);
-                double ttftRatio = fr.p99Ttft() / al.p99Ttft();
-                out.printf(Locale.ROOT, "RATIO %s %s p99 wait (s): fair %.3f, oldest-first %.3f, alone %.3f; p99 TTFT ÷ alone: "
-                                + "fair %.2f, oldest-first %.2f (fair %.3f s, alone %.3f s)%n", w, t.name(), fr.p99Wait(),
-                        or.p99Wait(), al.p99Wait(), ttftRatio, or.p99Ttft() / al.p99Ttft(), fr.p99Ttft(), al.p99Ttft());
-                g.put(t.name() + "_p99_wait_seconds", fr.p99Wait());
-                g.put(t.name() + "_p99_wait_seconds_alone", al.p99Wait());
+                g.put(t.name() + "_p99_queue_wait_over_alone", waitRatio);
+                g.put(t.name() + "_p99_queue_wait_over_alone_oldest_first", oldWaitRatio);
+                double engineRatio = ratio(fr.p99EngineWait(), al.p99EngineWait());
+                double admittedRatio = ratio(fr.p99Admitted(), al.p99Admitted());
+                double ttftRatio = ratio(fr.p99Ttft(), al.p99Ttft());
+                out.printf(Locale.ROOT, "RATIO %s %s p99 (s) fair / oldest-first / alone, ratio fair ÷ alone: queue wait "
+                                + "%.3f / %.3f / %.3f (%.2f); engine admission wait %.3f / %.3f / %.3f (%.2f); arrival → "
+                                + "admitted %.3f / %.3f / %.3f (%.2f); TTFT %.3f / %.3f / %.3f (%.2f)%n", w, t.name(),
+                        fr.p99Wait(), or.p99Wait(), al.p99Wait(), waitRatio,
+                        fr.p99EngineWait(), or.p99EngineWait(), al.p99EngineWait(), engineRatio,
+                        fr.p99Admitted(), or.p99Admitted(), al.p99Admitted(), admittedRatio,
+                        fr.p99Ttft(), or.p99Ttft(), al.p99Ttft(), ttftRatio);
+                g.put(t.name() + "_p99_queue_wait_seconds", fr.p99Wait());
+                g.put(t.name() + "_p99_queue_wait_seconds_alone", al.p99Wait());
+                g.put(t.name() + "_p99_engine_wait_over_alone", engineRatio);
+                g.put(t.name() + "_p99_admitted_over_alone", admittedRatio);
                 g.put(t.name() + "_p99_ttft_over_alone", ttftRatio);
-                if (fairRows0 != null) {
-                    TenantRow f0 = fairRows0.get(k);
-                    double wait0 = f0.p99Wait() / aloneRows.get(k).p99Wait();
-                    out.printf(Locale.ROOT, "RATIO %s %s without headroom: received ÷ fair share %.2f; p99 wait ÷ alone %.2f "
-                                    + "(%.3f s); p99 TTFT ÷ alone %.2f%n", w, t.name(), f0.ofFairShare(), wait0, f0.p99Wait(),
-                            f0.p99Ttft() / aloneRows.get(k).p99Ttft());
-                    g.put(t.name() + "_of_fair_share_no_headroom", f0.ofFairShare());
-                    g.put(t.name() + "_p99_wait_over_alone_no_headroom", wait0);
+                for (int v = 1; v < variants.size(); v++) {
+                    String mode = variants.get(v).mode();
+                    TenantRow f0 = variantRows.get(v).get(k);
+                    double wait0 = ratio(f0.p99Wait(), al.p99Wait());
+                    out.printf(Locale.ROOT, "RATIO %s %s %s: received ÷ fair share %.2f; p99 queue wait ÷ alone %.2f (%.3f s); "
+                                    + "p99 engine wait ÷ alone %.2f (%.3f s); p99 TTFT ÷ alone %.2f (%.3f s)%n", w, t.name(), mode,
+                            f0.ofFairShare(), wait0, f0.p99Wait(), ratio(f0.p99EngineWait(), al.p99EngineWait()),
+                            f0.p99EngineWait(), ratio(f0.p99Ttft(), al.p99Ttft()), f0.p99Ttft());
+                    g.put(t.name() + "_of_fair_share_" + key(mode), f0.ofFairShare());
+                    g.put(t.name() + "_p99_queue_wait_over_alone_" + key(mode), wait0);
                 }
             }
             goals.put(w, g);
@@ -268,6 +328,7 @@ public final class FairnessBenchmark {
         setup.put("tenants", tenants);
         setup.put("seed", seed);
         setup.put("credits_per_instance", sim.settings().dispatch().maxInFlightBatchesPerInstance());
+        setup.put("fair_credits", fairCredits);
         setup.put("headroom_credits", headroom);
         setup.put("headroom_window_ms", headroomWindow);
         setup.put("headroom_idle_instances", headroomIdle);
@@ -392,6 +453,8 @@ public final class FairnessBenchmark {
         List<TenantRow> out = new ArrayList<>();
         for (Tenant t : tenants) {
             List<Double> waits = new ArrayList<>();
+            List<Double> engineWaits = new ArrayList<>();
+            List<Double> admitted = new ArrayList<>();
             List<Double> ttfts = new ArrayList<>();
             int requests = 0;
             int completed = 0;
@@ -403,7 +466,9 @@ public final class FairnessBenchmark {
                 requests++;
                 if (j.completed()) {
                     completed++;
-                    waits.add(j.waitSeconds());
+                    waits.add(j.queueWaitSeconds());
+                    engineWaits.add(Math.max(0, j.waitSeconds() - j.queueWaitSeconds())); // ≥ 0 up to rounding
+                    admitted.add(j.waitSeconds());
                     ttfts.add(j.ttftSeconds());
                 }
                 good += j.good() ? 1 : 0;
@@ -413,7 +478,7 @@ public final class FairnessBenchmark {
             double fs = fairShares.get(t.name());
             out.add(new TenantRow(workload, mode, t.name(), t.weight(), requests, completed, good, good / span, s,
                     total == 0 ? 0 : s / total, demand.get(t.name())[0], fs, fs == 0 ? Double.NaN : s / fs, pct(w, 0.5),
-                    pct(w, 0.99), pct(ttfts.stream().mapToDouble(Double::doubleValue).sorted().toArray(), 0.99)));
+                    pct(w, 0.99), pct(sorted(engineWaits), 0.99), pct(sorted(admitted), 0.99), pct(sorted(ttfts), 0.99)));
         }
         return out;
     }
@@ -443,15 +508,26 @@ public final class FairnessBenchmark {
         return sb.toString();
     }
 
+    /** Columns: waits in seconds; p50/p99 queue, p99 engine (submitted → admitted), p99 admitted, p99 TTFT. */
     private static void header(PrintStream out) {
-        out.printf(Locale.ROOT, "%-8s %-12s %6s %6s %6s %9s %12s %6s %8s %8s %8s %8s%n", "tenant", "mode", "jobs", "ran",
-                "good", "goodput/s", "service tok", "share", "÷fair", "p50wait", "p99wait", "");
+        out.printf(Locale.ROOT, "%-8s %-20s %6s %6s %6s %9s %12s %6s %6s %8s %8s %8s %8s %8s%n", "tenant", "mode", "jobs",
+                "ran", "good", "goodput/s", "service tok", "share", "÷fair", "p50queue", "p99queue", "p99engin",
+                "p99admit", "p99TTFT");
     }
 
     private static void print(PrintStream out, TenantRow r) {
-        out.printf(Locale.ROOT, "%-8s %-12s %6d %6d %6d %9.3f %12.3e %5.1f%% %8.2f %8.2f %8.2f%n", r.tenant(), r.mode(),
-                r.requests(), r.completed(), r.good(), r.goodput(), r.service(), r.share() * 100, r.ofFairShare(),
-                r.p50Wait(), r.p99Wait());
+        out.printf(Locale.ROOT, "%-8s %-20s %6d %6d %6d %9.3f %12.3e %5.1f%% %6.2f %8.3f %8.3f %8.3f %8.3f %8.3f%n",
+                r.tenant(), r.mode(), r.requests(), r.completed(), r.good(), r.goodput(), r.service(), r.share() * 100,
+                r.ofFairShare(), r.p50Wait(), r.p99Wait(), r.p99EngineWait(), r.p99Admitted(), r.p99Ttft());
+    }
+
+    /** A mode as a summary key: {@code fair-no-headroom} → {@code no_headroom}. */
+    private static String key(String mode) {
+        return mode.replaceFirst("^fair-", "").replace('-', '_');
+    }
+
+    private static double[] sorted(List<Double> values) {
+        return values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     }
 
     private static double pct(double[] sorted, double q) {

@@ -490,19 +490,23 @@ public final class PolicySimulator {
     /**
      * One job of a {@link #runTenants} run.
      *
-     * @param tenant       its tenant
-     * @param completed    whether it ran (neither rejected nor expired)
-     * @param good         whether it met both SLOs
-     * @param waitSeconds  arrival → its batch started on an instance (dispatcher queue plus instance queue; with the
-     *                     continuous model: arrival → its engine admitted it into the running batch); NaN if it never
-     *                     ran
-     * @param promptTokens prompt tokens
-     * @param cachedTokens prompt tokens read from the pool's prefix cache
-     * @param outputTokens output tokens
-     * @param ttftSeconds  arrival → its first token; NaN if it never ran
+     * @param tenant            its tenant
+     * @param completed         whether it ran (neither rejected nor expired)
+     * @param good              whether it met both SLOs
+     * @param waitSeconds       arrival → its batch started on an instance (dispatcher queue plus instance queue; with
+     *                          the continuous model: arrival → its engine admitted it into the running batch); NaN if it
+     *                          never ran
+     * @param promptTokens      prompt tokens
+     * @param cachedTokens      prompt tokens read from the pool's prefix cache
+     * @param outputTokens      output tokens
+     * @param ttftSeconds       arrival → its first token; NaN if it never ran
+     * @param queueWaitSeconds  arrival → its batch left inferq's queue (sent to its instance: with the continuous model
+     *                          submitted to the instance's engine, each batch credit being one engine stream); the rest
+     *                          of {@code waitSeconds} is the instance's (engine admission, or the static model's
+     *                          instance queue); NaN if it never ran
      */
     public record JobRun(String tenant, boolean completed, boolean good, double waitSeconds, int promptTokens,
-                         int cachedTokens, int outputTokens, double ttftSeconds) {
+                         int cachedTokens, int outputTokens, double ttftSeconds, double queueWaitSeconds) {
     }
 
     /** A {@link #runTenants} run: the usual numbers and one {@link JobRun} per trace request, in trace order. */
@@ -583,6 +587,8 @@ public final class PolicySimulator {
         boolean[] done = new boolean[trace.size()];
         boolean[] goodJob = new boolean[trace.size()];
         double[] waitS = new double[trace.size()];
+        // arrival → the batch was sent (left the dispatcher's queue)
+        double[] queueWaitS = new double[trace.size()];
         int[] cachedOf = new int[trace.size()];
         Arrays.fill(waitS, Double.NaN);
         Map<String, Integer> goodByPool = new LinkedHashMap<>();
@@ -730,6 +736,10 @@ public final class PolicySimulator {
         DispatchLoop.Effects<Integer> effects = new DispatchLoop.Effects<>() {
             @Override
             public void send(BatchPlan plan, List<QueuedJob> planJobs, List<Integer> handles, long now) {
+                for (QueuedJob j : planJobs) {
+                    int idx = Integer.parseInt(j.jobId());
+                    queueWaitS[idx] = (now - trace.get(idx).arrivalMs()) / 1000.0;
+                }
                 if (continuous) {
                     engineSide.send(plan, planJobs, now);
                     return;
@@ -886,7 +896,8 @@ public final class PolicySimulator {
         for (int i = 0; i < trace.size(); i++) {
             TraceRequest r = trace.get(i);
             jobs.add(new JobRun(tenants == null ? "default" : tenants.get(i), done[i], goodJob[i], waitS[i],
-                    r.inputTokens(), cachedOf[i], r.outputTokens(), done[i] ? ttft[i] : Double.NaN));
+                    r.inputTokens(), cachedOf[i], r.outputTokens(), done[i] ? ttft[i] : Double.NaN,
+                    done[i] ? queueWaitS[i] : Double.NaN));
         }
         return new TenantRun(result, List.copyOf(jobs));
     }

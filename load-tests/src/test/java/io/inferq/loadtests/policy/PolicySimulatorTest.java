@@ -75,8 +75,11 @@ class PolicySimulatorTest {
         assertThat(run.jobs()).allSatisfy(j -> {
             if (j.completed()) {
                 assertThat(j.ttftSeconds()).isGreaterThanOrEqualTo(j.waitSeconds()).isGreaterThan(0);
+                // the queue wait (until sent to the engine) is part of the wait (until the engine admits it), up to rounding
+                assertThat(j.queueWaitSeconds()).isGreaterThanOrEqualTo(0).isLessThanOrEqualTo(j.waitSeconds() + 1e-9);
             } else {
                 assertThat(j.ttftSeconds()).isNaN();
+                assertThat(j.queueWaitSeconds()).isNaN();
             }
         });
         assertThat(PolicySimulator.InstanceModel.parse("continuous")).isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);

@@ -141,8 +141,11 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      * @param decodeWeight         service per output token
      * @param affinityBudgetTokens how far (in service tokens) ahead of the least-served backlogged tenant a tenant may be
      *                             and still have prefix affinity take its jobs ahead of their fair turn
+     * @param fairCredits          each pool instance also has as many fair credits as the pool's sequence cap, for
+     *                             interactive work of tenants below their share of the work in flight, sent at once
      */
-    public record Fairness(boolean enabled, double prefillWeight, double decodeWeight, long affinityBudgetTokens) {
+    public record Fairness(boolean enabled, double prefillWeight, double decodeWeight, long affinityBudgetTokens,
+                           boolean fairCredits) {
         public Fairness {
             require(prefillWeight > 0 && !Double.isInfinite(prefillWeight),
                     "dispatcher.fairness.prefill-weight must be a positive number, was " + prefillWeight);
