@@ -52,7 +52,7 @@ class FairCreditsTest {
 
     @Test
     void aTenantBelowItsShareIsSentAtOnceWhileAFloodHoldsEveryBatchCredit() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(true));
         s.enqueue(job("l0", "light", 100, 5));
         List<BatchPlan> plans = s.formBatches(5);
         // at its arrival: no idle instance, no free batch credit, its max wait far off — yet it goes, and with HIGH priority
@@ -64,7 +64,7 @@ class FairCreditsTest {
 
     @Test
     void withoutFairCreditsTheLightJobWaitsForTheFloodsCredit() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(false));
+        DispatchScheduler s = flooded(FairnessConfig.defaults());
         s.enqueue(job("l0", "light", 100, 5));
         assertThat(s.formBatches(5)).isEmpty();
         assertThat(s.formBatches(5 + MAX_WAIT)).as("ready, but no credit").isEmpty();
@@ -72,7 +72,7 @@ class FairCreditsTest {
 
     @Test
     void fairCreditsAreTheSequenceCapPerInstanceAndComeBackWhenTheirBatchesEnd() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(true));
         List<BatchPlan> light = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             s.enqueue(job("l" + i, "light", 100, 5 + i));
@@ -89,7 +89,7 @@ class FairCreditsTest {
 
     @Test
     void aTenantAtItsShareOfTheWorkInFlightTakesNoFairCredit() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(true));
         // light sends a job as large as heavy's whole batch: with it, light would hold more than half the work in flight
         s.enqueue(job("l0", "light", 5_000, 5));
         assertThat(s.formBatches(5)).isEmpty();
@@ -99,14 +99,14 @@ class FairCreditsTest {
     @Test
     void weightsScaleTheShare() {
         // the same large job of a tenant of weight 3 is within its share (3/4 of the work in flight)
-        DispatchScheduler s = flooded(FairnessConfig.defaults().withTenantWeights(Map.of("gold", 3.0)));
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withTenantWeights(Map.of("gold", 3.0)).withFairCredits(true));
         s.enqueue(job("g0", "gold", 5_000, 5));
         assertThat(tenants(s.formBatches(5))).containsExactly("gold");
     }
 
     @Test
     void aTenantAloneTakesNoFairCreditAndWaitsAsBefore() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(true));
         s.enqueue(job("h99", "heavy", 100, 5));
         assertThat(s.formBatches(5)).isEmpty();
         assertThat(s.formBatches(5 + MAX_WAIT)).isEmpty();
@@ -115,7 +115,7 @@ class FairCreditsTest {
 
     @Test
     void aFairBatchTakesOnlyTheJobsOfTenantsBelowTheirShare() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(true));
         // a light job in the same length bucket as heavy's queued jobs: the fair batch takes the light job alone
         s.enqueue(job("l0", "light", 2_000, 5));
         List<BatchPlan> plans = s.formBatches(5);
@@ -125,7 +125,7 @@ class FairCreditsTest {
 
     @Test
     void theFloodKeepsItsBatchCreditsWhileFairBatchesRun() {
-        DispatchScheduler s = scheduler(FairnessConfig.defaults());
+        DispatchScheduler s = scheduler(FairnessConfig.defaults().withFairCredits(true));
         s.enqueue(job("h0", "heavy", 2_000, 0));
         BatchPlan heavy = s.formBatches(0).get(0);
         s.enqueue(job("l0", "light", 100, 1));
@@ -141,7 +141,7 @@ class FairCreditsTest {
 
     @Test
     void theBatchLaneAndFairSharingOffTakeNoFairCredit() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(true));
         s.enqueue(Fixtures.job("b0", "light", BATCH, 100, 10, 5, null));
         assertThat(s.formBatches(5 + MAX_WAIT)).isEmpty();
         DispatchScheduler off = flooded(FairnessConfig.oldestFirst());
@@ -167,7 +167,7 @@ class FairCreditsTest {
 
     @Test
     void everyJobIsEventuallyDispatched() {
-        DispatchScheduler s = scheduler(FairnessConfig.defaults().withTenantWeights(Map.of("gold", 2.0)));
+        DispatchScheduler s = scheduler(FairnessConfig.defaults().withTenantWeights(Map.of("gold", 2.0)).withFairCredits(true));
         List<BatchPlan> inFlight = new ArrayList<>();
         int sent = 0;
         long now = 0;
