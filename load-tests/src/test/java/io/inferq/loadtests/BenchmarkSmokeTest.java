@@ -34,10 +34,11 @@ class BenchmarkSmokeTest {
                 "--policies", "estimated-completion,round-robin", "--time-scale", "100", "--out", dir.toString());
         assertThat(out).contains("CAPACITY sim-wexp conversation 1.0x: 2 × round-robin goodput = ", "RATIO simulator conversation 1.0x", "RATIO sim-wexp conversation 1.0x", "RATIO sim-slice conversation 1.0x", "RATIO pipeline azure-conv",
                 "VALIDITY pipeline conversation 1.0x estimated-completion", "simulator-whole", "sim-whole-wexp", "simulator-slice",
-                "BOUND conversation 1.0x: bound ", "BOUND azure-conv 1.0x: bound ", "where the fleet's nominal capacity went");
+                "BOUND conversation 1.0x: bound ", "BOUND azure-conv 1.0x: bound ", "instance model: continuous",
+                "(capacity decomposition: printed for the static instance model only)");
         JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertThat(s.get("ratios_ect_over_round_robin")).hasSize(2);
-        assertThat(s.get("losses")).hasSize(8); // 2 traces × 2 simulator engines × 2 policies
+        assertThat(s.has("losses")).as("the decomposition follows static batches").isFalse();
         assertThat(s.get("bounds")).hasSize(2);
         JsonNode pipelineRows = s.get("rows");
         int checked = 0;
@@ -51,6 +52,17 @@ class BenchmarkSmokeTest {
         }
         assertThat(checked).isEqualTo(4);
         assertThat(Files.readString(dir.resolve("report.html"))).contains("Pipeline validity", "pipeline's slice");
+    }
+
+    @Test
+    void policiesWithTheLegacyStaticInstanceModel(@TempDir Path dir) throws Exception {
+        String out = run("bench-policies", "--loads", "1", "--no-pipeline", "--policies", "estimated-completion,round-robin",
+                "--instance-model", "static", "--out", dir.toString());
+        assertThat(out).contains("instance model: static", "RATIO sim-wexp conversation 1.0x", "BOUND azure-conv 1.0x: bound ",
+                "where the fleet's nominal capacity went");
+        JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        assertThat(s.get("losses")).hasSize(8); // 2 traces × 2 simulator engines × 2 policies
+        assertThat(s.get("bounds")).hasSize(2);
     }
 
     @Test

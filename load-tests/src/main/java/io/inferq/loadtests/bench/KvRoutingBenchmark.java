@@ -62,11 +62,12 @@ public final class KvRoutingBenchmark {
         int cacheBlocks = f.intValue("cache-blocks", 0);
         int maxRequests = f.intValue("max-requests", 0);
         String policy = f.string("policy", "ect");
+        PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "continuous"));
         f.rejectUnknown();
         if (cacheBlocks < 0 || maxRequests < 0) {
             throw new IllegalArgumentException("--cache-blocks and --max-requests must be ≥ 0 (0: default)");
         }
-        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.forFleet(fleet));
+        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.forFleet(fleet)).withInstanceModel(instanceModel);
         List<TraceRequest> trace = input.read();
         if (trace.stream().allMatch(t -> t.blockHashes().isEmpty())) {
             throw new IllegalArgumentException("--trace " + tracePath + " has no hash_ids (a Mooncake .jsonl trace with hash_ids is needed: shared/traces or gen-trace --reuse > 0)");
@@ -82,8 +83,9 @@ public final class KvRoutingBenchmark {
         int blockTokens = sim.settings().prefixBlockTokens();
         long wall = System.nanoTime();
         out.printf(Locale.ROOT, "== bench-kv-routing: %s, %d requests, fleet %s (%s), policy %s, engine prefix cache "
-                        + "blocks per instance %s, %d-token blocks; fleet capacity %.2f jobs/s ==%n", tracePath.getFileName(),
-                trace.size(), fleet, describe(sim), policy, perInstance, blockTokens, sim.capacityJobsPerSecond(trace));
+                        + "blocks per instance %s, %d-token blocks; instance model %s; fleet capacity %.2f jobs/s ==%n", tracePath.getFileName(),
+                trace.size(), fleet, describe(sim), policy, perInstance, blockTokens,
+                instanceModel.name().toLowerCase(Locale.ROOT), sim.capacityJobsPerSecond(trace));
         out.println(io.inferq.loadtests.policy.CacheAwareCapacity.measure(sim, trace, policy).describe(input.label(), loads));
         out.printf(Locale.ROOT, "%-5s %-12s %7s %10s %8s %8s %6s %6s %8s %10s%n", "load", "routing", "hit%", "goodput/s",
                 "p50TTFT", "p99TTFT", "rej", "exp", "best%", "events");

@@ -149,8 +149,8 @@ public final class PolicyBenchmark {
         double boundSlot = f.positive("bound-slot-s", 0.25);
         boolean bound = !f.bool("no-bound");
         List<String> policies = List.of(f.string("policies", String.join(",", POLICIES)).split(","));
-        // static (default): the running workers' model; continuous: a continuous-batching engine per instance
-        PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "static"));
+        // continuous (default): a continuous-batching engine per instance, as the workers run; static: the legacy batch model
+        PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "continuous"));
         Path dir = LoadCommand.outDir(f, "bench-policies");
         f.rejectUnknown();
         if (pipelineRequests < 1 || probeEveryMs < 1) {
@@ -172,10 +172,10 @@ public final class PolicyBenchmark {
         out.printf(Locale.ROOT, "fleet %s serving %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms%n",
                 settings.pools().stream().map(p -> p.instances() + "×" + p.chipId()).toList(), settings.model(),
                 settings.ttftSloSeconds(), settings.tpotSloSeconds() * 1000);
-        if (instanceModel != PolicySimulator.InstanceModel.STATIC) {
-            out.println("instance model: " + instanceModel + " (the simulator's opt-in continuous-batching engine per instance; "
-                    + "inferq's workers run one batch at a time)");
-        }
+        out.println("instance model: " + instanceModel.name().toLowerCase(Locale.ROOT)
+                + (instanceModel == PolicySimulator.InstanceModel.CONTINUOUS
+                        ? " (a continuous-batching engine per instance, as inferq's workers run)"
+                        : " (legacy: each instance runs one batch at a time)"));
         for (var e : byTrace.entrySet()) { // loads are multiples of the nominal capacity; this states them against both
             out.println(io.inferq.loadtests.policy.CacheAwareCapacity.measure(sim, e.getValue(), "ect").describe(e.getKey(), loads));
         }

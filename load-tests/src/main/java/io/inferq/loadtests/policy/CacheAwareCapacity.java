@@ -1,8 +1,5 @@
 package io.inferq.loadtests.policy;
 
-import io.inferq.dispatcher.PoolProfile;
-import io.inferq.workers.chips.SequenceShape;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -26,20 +23,7 @@ public record CacheAwareCapacity(double nominalJobsPerSecond, double withCacheJo
         if (!(hitRatio >= 0 && hitRatio < 1)) {
             throw new IllegalArgumentException("hitRatio must be in [0, 1), was " + hitRatio);
         }
-        double meanIn = trace.stream().mapToInt(TraceRequest::inputTokens).average().orElse(1);
-        double meanOut = trace.stream().mapToInt(TraceRequest::outputTokens).average().orElse(1);
-        int in = (int) Math.round(meanIn);
-        int cached = (int) Math.min(in, Math.round(meanIn * hitRatio));
-        double cap = 0;
-        for (PoolProfile p : sim.poolProfiles()) {
-            int n = (int) Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / meanIn));
-            List<SequenceShape> shapes = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                shapes.add(new SequenceShape(in, cached, (int) Math.max(1, Math.round(meanOut))));
-            }
-            cap += p.instances() * n / sim.roofline(p.poolId()).estimateBatch(shapes).totalSeconds();
-        }
-        return cap;
+        return sim.capacityJobsPerSecond(trace, hitRatio);
     }
 
     /**

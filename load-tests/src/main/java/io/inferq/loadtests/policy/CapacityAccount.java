@@ -152,21 +152,17 @@ public final class CapacityAccount {
     }
 
     /**
-     * Nominal jobs per instance-second of each pool for {@code trace}'s mean request: {@code n ÷ T(n)}, a batch of
-     * {@code n} mean requests (n = sequence cap, or as many as the token budget takes), as
-     * {@link PolicySimulator#capacityJobsPerSecond} (which is {@code Σ instances × rate}).
+     * Nominal jobs per instance-second of each pool for {@code trace}'s mean request ({@link
+     * PolicySimulator#instanceJobsPerSecond}; for the static model {@code n ÷ T(n)}, a batch of {@code n} mean requests,
+     * n = sequence cap, or as many as the token budget takes), as {@link PolicySimulator#capacityJobsPerSecond} (which
+     * is {@code Σ instances × rate}).
      */
     public static Map<String, Double> nominalRates(PolicySimulator sim, List<TraceRequest> trace) {
         double meanIn = trace.stream().mapToInt(TraceRequest::inputTokens).average().orElse(1);
         double meanOut = trace.stream().mapToInt(TraceRequest::outputTokens).average().orElse(1);
         Map<String, Double> out = new LinkedHashMap<>();
         for (PoolProfile p : sim.poolProfiles()) {
-            int n = (int) Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / meanIn));
-            List<SequenceShape> shapes = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                shapes.add(new SequenceShape((int) Math.round(meanIn), 0, (int) Math.max(1, Math.round(meanOut))));
-            }
-            out.put(p.poolId(), n / sim.roofline(p.poolId()).estimateBatch(shapes).totalSeconds());
+            out.put(p.poolId(), sim.instanceJobsPerSecond(p.poolId(), meanIn, 0.0, meanOut));
         }
         return out;
     }

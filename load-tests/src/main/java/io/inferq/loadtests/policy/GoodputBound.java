@@ -2,6 +2,7 @@ package io.inferq.loadtests.policy;
 
 import io.inferq.dispatcher.PoolProfile;
 import io.inferq.workers.chips.RooflineModel;
+import io.inferq.workers.engine.ContinuousBatchingEngine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -38,7 +39,9 @@ import java.util.Map;
  *                          Σ of what lands in slot (p, k) ≤ instances_p × Δ,   x ≥ 0
  * </pre>
  * is then at least the good jobs of every schedule of the engine model (static batches, one at a time per instance,
- * batch limits, any routing, any order, any knowledge of the future).
+ * batch limits, any routing, any order, any knowledge of the future). It holds as well for the continuous-batching
+ * engine model ({@link #of}), whose iteration is additive in the same way (prefill chunks plus one decode step over the
+ * decoding sequences' contexts) and which runs one iteration at a time.
  *
  * <h2>Computing it</h2>
  * By weak duality, for <em>any</em> prices {@code λ_pk ≥ 0},
@@ -92,12 +95,20 @@ public final class GoodputBound {
         this.iterations = iterations;
     }
 
-    /** The bound for {@code sim}'s fleet and SLOs, slots of {@code slotSeconds}, at most 600 subgradient steps. */
+    /**
+     * The bound for {@code sim}'s fleet, SLOs and instance model, slots of {@code slotSeconds}, at most 600 subgradient
+     * steps. A decode step's weight read is shared by at most the pool's sequence cap (static batches) or, with the
+     * continuous engine model, by at most the engine's running-sequence cap ({@link ContinuousBatchingEngine.Limits#of}):
+     * an engine iteration costs its prefill chunks plus one decode step over its decoding sequences' contexts, so the
+     * same per-job lower bounds hold iteration by iteration, and an instance runs one iteration at a time.
+     */
     public static GoodputBound of(PolicySimulator sim, double slotSeconds) {
         List<PoolSpec> specs = new ArrayList<>();
+        boolean engine = sim.instanceModel() == PolicySimulator.InstanceModel.CONTINUOUS;
         for (PoolProfile p : sim.poolProfiles()) {
-            specs.add(new PoolSpec(p.poolId(), p.instances(), sim.roofline(p.poolId()), p.maxBatchTokens(),
-                    p.maxConcurrentSequences()));
+            RooflineModel r = sim.roofline(p.poolId());
+            specs.add(new PoolSpec(p.poolId(), p.instances(), r, p.maxBatchTokens(),
+                    engine ? ContinuousBatchingEngine.Limits.of(r).maxRunningSequences() : p.maxConcurrentSequences()));
         }
         PolicySimulator.Settings s = sim.settings();
         return new GoodputBound(specs, s.ttftSloSeconds(), s.tpotSloSeconds(), s.prefixBlockTokens(), slotSeconds, 600);

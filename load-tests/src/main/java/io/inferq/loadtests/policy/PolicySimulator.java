@@ -43,29 +43,30 @@ import java.util.TreeSet;
  * dispatcher's configured figures (to measure calibration); {@link #withCalibration} turns calibration off.
  *
  * <h2>The simulated fleet</h2>
- * Each pool instance runs the batches it is given one after another (a batch goes to the instance that frees
- * up first); a batch takes {@link RooflineModel#estimateBatch} of its sequences. A job's TTFT is batch start +
- * prefill − arrival, its end-to-end latency batch start + its own finish − arrival, its TPOT (finish −
- * prefill) ÷ (output − 1). Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
- * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and
- * then insert all their blocks. Output lengths are the trace's and are given to the scheduler as
- * {@code maxTokens} (an oracle every policy shares). This is the default ({@link InstanceModel#STATIC}) and the
- * running system's model: inferq's workers run one batch at a time, timed by {@link RooflineModel#estimateBatch}.
- *
- * <h3>Opt-in: the continuous-batching engine model</h3>
- * {@link #withInstanceModel withInstanceModel(InstanceModel.CONTINUOUS)} makes each pool instance a
- * {@link ContinuousBatchingEngine} instead (iteration-level continuous batching with chunked prefill and priority
- * preemption, timed by the {@link RooflineModel}), as vLLM and SGLang run: the model a future worker will follow, not
- * (yet) what inferq's workers do. A batch's sequences are handed to the instance the scheduler planned when the batch
- * is sent, with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the running batch at the engine's
- * next iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT arrival → its first token, its
+ * By default ({@link InstanceModel#CONTINUOUS}) each pool instance is a {@link ContinuousBatchingEngine}
+ * (iteration-level continuous batching with chunked prefill and priority preemption, timed by the {@link RooflineModel}),
+ * as vLLM and SGLang run and as inferq's workers run it: every batch credit of an instance is a stream of its own into
+ * the instance's engine. A batch's sequences are handed to the instance the scheduler planned when the batch is sent,
+ * with the batch's {@link io.inferq.dispatcher.EnginePriority}, and join the running batch at the engine's next
+ * iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT arrival → its first token, its
  * end-to-end latency arrival → its last token, its TPOT (last − first token) ÷ (output − 1); a batch's credit returns
- * when its last sequence finishes. Prefix caches and output lengths are as in the static model.
+ * when its last sequence finishes. Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
+ * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched and then
+ * insert all their blocks. Output lengths are the trace's and are given to the scheduler as {@code maxTokens} (an
+ * oracle every policy shares).
+ *
+ * <h3>Legacy: the static batch model</h3>
+ * {@link #withInstanceModel withInstanceModel(InstanceModel.STATIC)} ({@code --instance-model static}) runs each
+ * instance as the workers did before they ran an engine: the batches it is given one after another (a batch goes to
+ * the instance that frees up first); a batch takes {@link RooflineModel#estimateBatch} of its sequences. A job's TTFT
+ * is batch start + prefill − arrival, its end-to-end latency batch start + its own finish − arrival, its TPOT (finish −
+ * prefill) ÷ (output − 1). Prefix caches and output lengths are as in the continuous model.
  *
  * <h2>Load</h2>
- * The fleet's capacity in jobs/s is derived from the roofline: per pool, instances × n ÷ (time of a batch of
- * n sequences of the trace's mean prompt and output, n limited by the pool's batch token budget and sequence
- * cap), summed. A load factor L compresses (or stretches) the trace's arrival times so its mean arrival rate
+ * The fleet's (nominal) capacity in jobs/s is derived from the roofline for the trace's mean prompt and output:
+ * per pool, instances × one instance's rate at its full concurrency ({@link #instanceJobsPerSecond}: with the
+ * continuous engine model its steady state at its running-sequence cap; with the static model a full batch), summed.
+ * A load factor L compresses (or stretches) the trace's arrival times so its mean arrival rate
  * becomes L × capacity; request order, sizes and prefix structure are unchanged.
  *
  * <h2>Prefix caches and prefix-aware routing</h2>
@@ -84,11 +85,11 @@ import java.util.TreeSet;
  * Jobs that finished with TTFT ≤ SLO and TPOT ≤ SLO, per second of (scaled) trace span. Every job carries the
  * deadline arrival + TTFT SLO, so admission rejects, and {@code expireDue} expires, work predicted to miss it.
  * By default a job, once dispatched, runs however late its batch starts; {@code run(…, expireAtWorker = true)} drops
- * it at the worker instead (expired, no service time), as inferq's workers do — at 2× load that alone brings
- * ect ÷ round-robin from about 2 down to about 1.2-1.3 on the shared traces ({@code bench-policies} prints both).
- * With the continuous engine model a worker hands a batch to its engine when the batch is sent (the engine queues it,
- * not the worker), so a job is dropped at the worker only if its deadline passed before the batch was sent, and both
- * modes give the same figures.
+ * it at the worker instead (expired, no service time), as inferq's workers do. With the continuous engine model (the
+ * default) a worker hands a batch to its engine when the batch is sent (the engine queues it, not the worker), so a
+ * job is dropped at the worker only if its deadline passed before the batch was sent, and both modes give the same
+ * figures; with the static model a batch may wait behind others on its instance, and at 2× load dropping late jobs
+ * there alone brought ect ÷ round-robin from about 2 down to about 1.2-1.3 on the shared traces.
  */
 public final class PolicySimulator {
 
@@ -224,9 +225,12 @@ public final class PolicySimulator {
 
     /** How each simulated pool instance runs the batches it is given. */
     public enum InstanceModel {
-        /** One batch at a time, timed by {@link RooflineModel#estimateBatch}: the running system's workers (the default). */
+        /** One batch at a time, timed by {@link RooflineModel#estimateBatch}: the workers before they ran an engine (legacy). */
         STATIC,
-        /** A {@link ContinuousBatchingEngine} per instance (continuous batching with priority), as vLLM and SGLang run. */
+        /**
+         * A {@link ContinuousBatchingEngine} per instance (continuous batching with priority), as vLLM and SGLang run and
+         * inferq's workers run it (the default).
+         */
         CONTINUOUS;
 
         /** {@code static} or {@code continuous} (the {@code --instance-model} flag's values). */
@@ -242,7 +246,7 @@ public final class PolicySimulator {
     private final InstanceModel instanceModel;
 
     public PolicySimulator(Settings settings) {
-        this(settings, Map.of(), Map.of(), true, InstanceModel.STATIC);
+        this(settings, Map.of(), Map.of(), true, InstanceModel.CONTINUOUS);
     }
 
     private PolicySimulator(Settings settings, Map<String, Double> actualSlowdown, Map<String, Double> configuredSlowdown,
@@ -314,7 +318,7 @@ public final class PolicySimulator {
         return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, enabled, instanceModel);
     }
 
-    /** This simulator with each pool instance run as {@code model} says ({@link InstanceModel#STATIC} by default). */
+    /** This simulator with each pool instance run as {@code model} says ({@link InstanceModel#CONTINUOUS} by default). */
     public PolicySimulator withInstanceModel(InstanceModel model) {
         return new PolicySimulator(settings, actualSlowdown, configuredSlowdown, calibrate, model);
     }
@@ -359,20 +363,62 @@ public final class PolicySimulator {
         return fleet.rooflines().get(poolId);
     }
 
-    /** Fleet capacity in jobs/s for the trace's mean request (see class doc). */
+    /** Fleet capacity in jobs/s for the trace's mean request, every prompt token prefilled (see class doc). */
     public double capacityJobsPerSecond(List<TraceRequest> trace) {
+        return capacityJobsPerSecond(trace, 0.0);
+    }
+
+    /**
+     * Fleet capacity in jobs/s for the trace's mean request with {@code hitRatio} of its prompt tokens read from a
+     * prefix cache: {@code Σ instances × } {@link #instanceJobsPerSecond}.
+     */
+    public double capacityJobsPerSecond(List<TraceRequest> trace, double hitRatio) {
         double meanIn = trace.stream().mapToInt(TraceRequest::inputTokens).average().orElse(1);
         double meanOut = trace.stream().mapToInt(TraceRequest::outputTokens).average().orElse(1);
         double cap = 0;
         for (PoolProfile p : fleet.profiles()) {
-            int n = (int) Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / meanIn));
-            List<SequenceShape> shapes = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                shapes.add(new SequenceShape((int) Math.round(meanIn), 0, (int) Math.max(1, Math.round(meanOut))));
-            }
-            cap += p.instances() * n / fleet.rooflines().get(p.poolId()).estimateBatch(shapes).totalSeconds();
+            cap += p.instances() * instanceJobsPerSecond(p.poolId(), meanIn, hitRatio, meanOut);
         }
         return cap;
+    }
+
+    /**
+     * Nominal jobs per second of one instance of {@code poolId} serving requests of {@code meanIn} prompt tokens
+     * ({@code hitRatio} of them cached, read at the roofline's KV-transfer cost) and {@code meanOut} output tokens,
+     * at the instance's full concurrency, as this simulator's instance model runs it:
+     * <ul>
+     *   <li>{@link InstanceModel#CONTINUOUS}: the engine's steady state at {@code N} running sequences, {@code N} its
+     *       running-sequence cap ({@link ContinuousBatchingEngine.Limits#of}: the roofline's ridge point) or as many
+     *       as its KV holds at prompt + output each, whichever is less. An engine iteration costs its prefill tokens
+     *       plus one decode step over the decoding sequences' contexts, so each job costs its own prefill plus
+     *       {@code out} decode steps shared by {@code N}: {@code 1 ÷ (prefill(in) + out × step(N × (in + out/2)) ÷ N)}
+     *       (contexts at their mean over a sequence's life). Sharing the weight read among up to {@code N} sequences
+     *       makes this more than a static full batch's rate (and it does not depend on the dispatcher's batch
+     *       limits or credits: it is what the hardware and engine can do);</li>
+     *   <li>{@link InstanceModel#STATIC}: {@code n ÷ T(n)}, a batch of {@code n} such requests ({@code n} = the pool's
+     *       sequence cap, or as many as its token budget takes) timed by {@link RooflineModel#estimateBatch}.</li>
+     * </ul>
+     */
+    public double instanceJobsPerSecond(String poolId, double meanIn, double hitRatio, double meanOut) {
+        PoolProfile p = fleet.profiles().stream().filter(x -> x.poolId().equals(poolId)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no pool " + poolId));
+        RooflineModel r = fleet.rooflines().get(poolId);
+        int in = (int) Math.max(1, Math.round(meanIn));
+        int cached = (int) Math.min(in - 1L, Math.round(meanIn * hitRatio));
+        int out = (int) Math.max(1, Math.round(meanOut));
+        if (instanceModel == InstanceModel.CONTINUOUS) {
+            ContinuousBatchingEngine.Limits limits = ContinuousBatchingEngine.Limits.of(r);
+            long n = Math.max(1, Math.min(limits.maxRunningSequences(), limits.kvCapacityTokens() / ((long) in + out)));
+            double perJob = r.prefillSeconds(in - cached) + (cached > 0 ? r.kvTransferSecondsForTokens(cached) : 0)
+                    + (out - 1) * r.decodeStepSeconds(Math.round(n * (in + out / 2.0))) / n;
+            return 1 / perJob;
+        }
+        int n = (int) Math.max(1, Math.min(p.maxConcurrentSequences(), p.maxBatchTokens() / meanIn));
+        List<SequenceShape> shapes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            shapes.add(new SequenceShape(in, cached, out));
+        }
+        return n / r.estimateBatch(shapes).totalSeconds();
     }
 
     /** The trace with arrivals scaled so the mean rate is {@code load} × capacity. */
@@ -917,7 +963,7 @@ public final class PolicySimulator {
     /**
      * The {@code sim-policies} command ({@link SimulatorCommand}): {@code PolicySimulator [--mode policies|prefix]
      * [--fleet defaults|r1-mixed|r1-h20] [--trace a,b] [--trace-format f] [--loads ...] [--ttft-slo-s s] [--tpot-slo-s s]
-     * [--cache-blocks n]}; the older positional form {@code [traceDir] [ttftSloSeconds] [tpotSloSeconds]
+     * [--cache-blocks n] [--instance-model continuous|static]}; the older positional form {@code [traceDir] [ttftSloSeconds] [tpotSloSeconds]
      * [prefixCacheBlocksPerPool]} still works.
      */
     public static void main(String[] args) {

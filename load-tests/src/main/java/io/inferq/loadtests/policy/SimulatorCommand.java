@@ -36,6 +36,7 @@ public final class SimulatorCommand {
         s = s.withSlo(f.positive("ttft-slo-s", s.ttftSloSeconds()), f.positive("tpot-slo-s", s.tpotSloSeconds()));
         int cacheBlocks = f.intValue("cache-blocks", -1);
         double[] loads = numbers(f.string("loads", "0.5,1,2"));
+        PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "continuous"));
         f.rejectUnknown();
         if (!mode.equals("policies") && !mode.equals("prefix")) {
             throw new IllegalArgumentException("--mode must be policies or prefix, was '" + mode + "'");
@@ -43,7 +44,7 @@ public final class SimulatorCommand {
         if (cacheBlocks >= 0) {
             s = s.withPrefixCacheBlocksPerPool(cacheBlocks);
         }
-        PolicySimulator sim = new PolicySimulator(s);
+        PolicySimulator sim = new PolicySimulator(s).withInstanceModel(instanceModel);
         long wall = System.nanoTime();
         if (mode.equals("prefix")) {
             out.println(PolicySimulator.describeFleet(sim));
@@ -60,8 +61,8 @@ public final class SimulatorCommand {
                     ? PolicySimulator.prefixReport(sim, in.label(), trace, loads)
                     : PolicySimulator.report(sim, in.label(), trace, hashes));
         }
-        out.printf(Locale.ROOT, "simulated fleet %s: %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; prefix cache %s blocks/pool; "
-                        + "wall time %.1f s%n", s.fleet(),
+        out.printf(Locale.ROOT, "simulated fleet %s (instance model %s): %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; prefix cache %s blocks/pool; "
+                        + "wall time %.1f s%n", s.fleet(), instanceModel.name().toLowerCase(Locale.ROOT),
                 sim.poolProfiles().stream().map(p -> p.instances() + "×[" + sim.roofline(p.poolId()).describe() + "]").toList(),
                 s.ttftSloSeconds(), s.tpotSloSeconds() * 1000,
                 cacheBlocks >= 0 ? Integer.toString(cacheBlocks) : "the fleet's", (System.nanoTime() - wall) / 1e9);

@@ -29,7 +29,9 @@ class CapacityAccountTest {
 
     @Test
     void theTermsAddUpToTheNominalCapacityForEveryPolicyAndLoad() {
-        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
+        // the decomposition follows static batches (start, end, padding): the legacy instance model
+        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults())
+                .withInstanceModel(PolicySimulator.InstanceModel.STATIC);
         List<TraceRequest> raw = synthetic(500, 11);
         for (double load : new double[] {0.3, 2.0}) {
             List<TraceRequest> trace = sim.scaleToLoad(raw, load);
@@ -52,7 +54,9 @@ class CapacityAccountTest {
 
     @Test
     void atLowLoadEveryJobIsGoodAndTheRestIsIdleTimeOrSmallBatches() {
-        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
+        // the decomposition follows static batches (start, end, padding): the legacy instance model
+        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults())
+                .withInstanceModel(PolicySimulator.InstanceModel.STATIC);
         List<TraceRequest> trace = sim.scaleToLoad(synthetic(300, 5), 0.2);
         CapacityAccount.Breakdown b = sim.runAccounted(trace, "ect", true, true).breakdown();
         // 0.2x: every job is good; the fast pools run each job at once in a batch of its own (under-fill), the others idle

@@ -91,16 +91,19 @@ class GoodputBoundTest {
             }
             raw.add(new TraceRequest(t, in, rnd.nextInt(1, 600), hashes));
         }
-        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
-        for (double load : new double[] {0.5, 2.0}) {
-            List<TraceRequest> trace = sim.scaleToLoad(raw, load);
-            GoodputBound.Result bound = GoodputBound.of(sim, 0.25).compute(trace);
-            assertThat(bound.lpLower()).isLessThanOrEqualTo(bound.bound() + 1e-6);
-            for (String policy : PolicySimulator.POLICIES) {
-                for (boolean wexp : new boolean[] {false, true}) {
-                    PolicySimulator.Result r = sim.run(trace, policy, true, wexp);
-                    assertThat((double) r.good()).as("%s at %.1fx, drop at worker %s", policy, load, wexp)
-                            .isLessThanOrEqualTo(bound.bound() + 1e-6);
+        // the continuous engine model (the default) and the legacy static batches: each its own bound
+        for (PolicySimulator.InstanceModel model : PolicySimulator.InstanceModel.values()) {
+            PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults()).withInstanceModel(model);
+            for (double load : new double[] {0.5, 2.0}) {
+                List<TraceRequest> trace = sim.scaleToLoad(raw, load);
+                GoodputBound.Result bound = GoodputBound.of(sim, 0.25).compute(trace);
+                assertThat(bound.lpLower()).isLessThanOrEqualTo(bound.bound() + 1e-6);
+                for (String policy : PolicySimulator.POLICIES) {
+                    for (boolean wexp : new boolean[] {false, true}) {
+                        PolicySimulator.Result r = sim.run(trace, policy, true, wexp);
+                        assertThat((double) r.good()).as("%s, %s at %.1fx, drop at worker %s", model, policy, load, wexp)
+                                .isLessThanOrEqualTo(bound.bound() + 1e-6);
+                    }
                 }
             }
         }

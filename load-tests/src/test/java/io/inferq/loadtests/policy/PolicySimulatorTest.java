@@ -54,22 +54,24 @@ class PolicySimulatorTest {
     }
 
     @Test
-    void theStaticInstanceModelIsTheDefaultAndTheContinuousEngineModelIsOptIn() {
+    void theContinuousEngineModelIsTheDefaultAndTheStaticModelIsSelectable() {
         PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
-        assertThat(sim.instanceModel()).isEqualTo(PolicySimulator.InstanceModel.STATIC);
-        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).withCalibration(true).instanceModel())
-                .isEqualTo(PolicySimulator.InstanceModel.STATIC);
-        PolicySimulator engine = sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS).withCalibration(true);
-        assertThat(engine.instanceModel()).as("kept by the other options").isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);
+        assertThat(sim.instanceModel()).isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);
+        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS).withCalibration(true).instanceModel())
+                .isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);
+        PolicySimulator legacy = sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).withCalibration(true);
+        assertThat(legacy.instanceModel()).as("kept by the other options").isEqualTo(PolicySimulator.InstanceModel.STATIC);
+        PolicySimulator engine = sim;
         List<TraceRequest> trace = sim.scaleToLoad(synthetic(400, 3), 2.0);
-        PolicySimulator.Result stat = sim.run(trace, "ect", true, true);
-        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).run(trace, "ect", true, true))
-                .as("STATIC is the default").isEqualTo(stat);
-        PolicySimulator.Result cont = engine.run(trace, "ect", true, true);
+        PolicySimulator.Result cont = sim.run(trace, "ect", true, true);
+        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS).run(trace, "ect", true, true))
+                .as("CONTINUOUS is the default").isEqualTo(cont);
         assertThat(engine.run(trace, "ect", true, true)).as("deterministic").isEqualTo(cont);
         assertThat(cont.completed() + cont.rejected() + cont.expired()).isEqualTo(400);
         assertThat(cont.good()).isLessThanOrEqualTo(cont.completed());
-        assertThat(cont).as("a different model gives different figures").isNotEqualTo(stat);
+        PolicySimulator.Result stat = legacy.run(trace, "ect", true, true);
+        assertThat(stat.completed() + stat.rejected() + stat.expired()).isEqualTo(400);
+        assertThat(stat).as("a different model gives different figures").isNotEqualTo(cont);
         PolicySimulator.TenantRun run = engine.runTenants(trace, null, io.inferq.dispatcher.fairness.FairnessConfig.defaults(),
                 "ect", true, true);
         assertThat(run.jobs()).allSatisfy(j -> {
@@ -84,6 +86,36 @@ class PolicySimulatorTest {
         });
         assertThat(PolicySimulator.InstanceModel.parse("continuous")).isEqualTo(PolicySimulator.InstanceModel.CONTINUOUS);
         assertThat(PolicySimulator.InstanceModel.parse("static")).isEqualTo(PolicySimulator.InstanceModel.STATIC);
+    }
+
+    @Test
+    void theContinuousNominalRateIsWhatASaturatedEngineServesAndMoreThanAStaticFullBatch() {
+        PolicySimulator sim = new PolicySimulator(PolicySimulator.Settings.defaults());
+        PolicySimulator legacy = sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC);
+        // short and long mean requests (the Azure and conversation traces' means are about these)
+        for (int[] shape : new int[][] {{1_200, 200}, {12_000, 340}}) {
+            int in = shape[0];
+            int out = shape[1];
+            for (PoolProfile p : sim.poolProfiles()) {
+                double rate = sim.instanceJobsPerSecond(p.poolId(), in, 0, out);
+                // an engine kept saturated: many identical jobs at once, served at its caps until the last finishes
+                io.inferq.workers.engine.ContinuousBatchingEngine engine =
+                        new io.inferq.workers.engine.ContinuousBatchingEngine(sim.roofline(p.poolId()));
+                int jobs = 30 * engine.limits().maxRunningSequences();
+                double last = 0;
+                for (int i = 0; i < jobs; i++) {
+                    engine.submit(new io.inferq.workers.engine.ContinuousBatchingEngine.Request("j" + i, in, 0, out, 1), 0);
+                }
+                while (!engine.idle()) {
+                    for (var e : engine.advanceTo(engine.nextEventSeconds())) {
+                        last = Math.max(last, e.atSeconds());
+                    }
+                }
+                assertThat(jobs / last).as("%s, %d/%d", p.poolId(), in, out).isCloseTo(rate, offset(0.1 * rate));
+                assertThat(rate).as("%s: the weight read is shared by more sequences than a static batch has", p.poolId())
+                        .isGreaterThan(legacy.instanceJobsPerSecond(p.poolId(), in, 0, out));
+            }
+        }
     }
 
     @Test
