@@ -151,12 +151,18 @@ public final class PolicyBenchmark {
         List<String> policies = List.of(f.string("policies", String.join(",", POLICIES)).split(","));
         // continuous (default): a continuous-batching engine per instance, as the workers run; static: the legacy batch model
         PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "continuous"));
+        // batch credits (streams) per instance, in the simulator and the pipeline's server alike; 0: the fleet's (2)
+        int credits = f.intValue("credits-per-instance", 0);
         Path dir = LoadCommand.outDir(f, "bench-policies");
         f.rejectUnknown();
         if (pipelineRequests < 1 || probeEveryMs < 1) {
             throw new IllegalArgumentException("--pipeline-requests and --probe-every-ms must be positive");
         }
-        PolicySimulator.Settings settings = PolicySimulator.Settings.defaults();
+        if (credits < 0) {
+            throw new IllegalArgumentException("--credits-per-instance must be at least 0 (0: the fleet's), was " + credits);
+        }
+        PolicySimulator.Settings settings = credits == 0 ? PolicySimulator.Settings.defaults()
+                : PolicySimulator.Settings.defaults().withCreditsPerInstance(credits);
         PolicySimulator sim = new PolicySimulator(settings).withInstanceModel(instanceModel);
         Map<String, List<TraceRequest>> byTrace = new LinkedHashMap<>();
         if (traceList == null) {
@@ -169,9 +175,9 @@ public final class PolicyBenchmark {
             }
         }
         List<Row> rows = new ArrayList<>();
-        out.printf(Locale.ROOT, "fleet %s serving %s; SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms%n",
+        out.printf(Locale.ROOT, "fleet %s serving %s (%d batch credits per instance); SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms%n",
                 settings.pools().stream().map(p -> p.instances() + "×" + p.chipId()).toList(), settings.model(),
-                settings.ttftSloSeconds(), settings.tpotSloSeconds() * 1000);
+                settings.dispatch().maxInFlightBatchesPerInstance(), settings.ttftSloSeconds(), settings.tpotSloSeconds() * 1000);
         out.println("instance model: " + instanceModel.name().toLowerCase(Locale.ROOT)
                 + (instanceModel == PolicySimulator.InstanceModel.CONTINUOUS
                         ? " (a continuous-batching engine per instance, as inferq's workers run)"
@@ -242,7 +248,11 @@ public final class PolicyBenchmark {
                     deadlines ? "jobs carry the simulator's deadline (TTFT SLO)" : "no deadlines", probeEveryMs);
             for (String p : policies) {
                 EmbeddedInferq.Options o = EmbeddedInferq.Options.defaults().timeScale(timeScale).policy(p)
-                        .fleet(EmbeddedInferq.Fleet.SIMULATOR).extra(tree -> pipelineConfig(tree, timeScale));
+                        .fleet(EmbeddedInferq.Fleet.SIMULATOR).extra(tree -> {
+                            pipelineConfig(tree, timeScale);
+                            ((ObjectNode) tree.get("dispatcher")).put("max-in-flight-batches-per-instance",
+                                    settings.dispatch().maxInFlightBatchesPerInstance());
+                        });
                 ObjectNode config = EmbeddedInferq.config(o);
                 PromptBudget budget = PromptBudget.ofPools(settings.model(), config.get("pools"), "the simulator's fleet");
                 out.printf(Locale.ROOT, "starting inferq with dispatcher.policy=%s...%n", p);
@@ -300,6 +310,8 @@ public final class PolicyBenchmark {
         setup.put("time_scale", timeScale);
         setup.put("deadlines", deadlines);
         setup.put("max_overhead_fraction", maxOverheadFraction);
+        setup.put("instance_model", instanceModel.name().toLowerCase(Locale.ROOT));
+        setup.put("credits_per_instance", settings.dispatch().maxInFlightBatchesPerInstance());
         summary.put("setup", setup);
         summary.put("ratios_ect_over_round_robin", ratios);
         summary.put("rows", rows);

@@ -192,6 +192,12 @@ public final class PolicySimulator {
                     prefixBlockTokens, dispatch, seed);
         }
 
+        /** These settings with {@code credits} batch credits (streams) per pool instance. */
+        public Settings withCreditsPerInstance(int credits) {
+            return new Settings(fleet, model, pools, ttftSloSeconds, tpotSloSeconds, prefixCacheBlocksPerPool, prefixBlockTokens,
+                    dispatch.withMaxInFlightBatchesPerInstance(credits), seed);
+        }
+
         public Settings withPrefixCacheBlocksPerPool(int blocks) {
             return new Settings(fleet, model, pools, ttftSloSeconds, tpotSloSeconds, blocks, prefixBlockTokens,
                     dispatch, seed);
