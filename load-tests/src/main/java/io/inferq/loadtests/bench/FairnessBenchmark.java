@@ -202,7 +202,7 @@ public final class FairnessBenchmark {
         for (String w : runs) {
             boolean continuous = !w.endsWith(STATIC_SUFFIX);
             String kind = continuous ? w : w.substring(0, w.length() - STATIC_SUFFIX.length());
-            PolicySimulator msim = continuous ? sim.withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : sim;
+            PolicySimulator msim = sim.withInstanceModel(modelOf(continuous));
             List<TraceRequest> base = switch (kind) {
                 case "trace" -> TraceReader.read(tracePath != null ? Path.of(tracePath) : traces.resolve(TraceFiles.CONVERSATION),
                         traceFormat);
@@ -215,7 +215,7 @@ public final class FairnessBenchmark {
             long wall = System.nanoTime();
             List<PolicySimulator.TenantRun> variantRuns = new ArrayList<>();
             for (Variant v : variants) {
-                PolicySimulator vs = continuous ? v.sim().withInstanceModel(PolicySimulator.InstanceModel.CONTINUOUS) : v.sim();
+                PolicySimulator vs = v.sim().withInstanceModel(modelOf(continuous));
                 variantRuns.add(vs.runTenants(scaled, wl.tenants(), v.fairness(), "ect", true, true));
             }
             PolicySimulator.TenantRun fairRun = variantRuns.get(0);
@@ -539,5 +539,10 @@ public final class FairnessBenchmark {
 
     private static String fmt(double v) {
         return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+    }
+
+    /** The instance model of a run, always stated (the simulator's default is not assumed). */
+    private static PolicySimulator.InstanceModel modelOf(boolean continuous) {
+        return continuous ? PolicySimulator.InstanceModel.CONTINUOUS : PolicySimulator.InstanceModel.STATIC;
     }
 }

@@ -726,9 +726,7 @@ public final class PolicySimulator {
                 }
                 batchLeft.put(plan.batchId(), live.size());
                 ContinuousBatchingEngine engine = ps.engines[inst];
-                for (ContinuousBatchingEngine.Request r : requests) {
-                    book(engine.submit(r, start / 1000.0));
-                }
+                book(engine.submit(requests, start / 1000.0)); // the whole batch at once, as the workers' backend submits it
                 schedule(ps, inst);
             }
 
