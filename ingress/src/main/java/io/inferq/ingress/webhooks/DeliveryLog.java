@@ -24,6 +24,11 @@ final class DeliveryLog {
 
     private final Map<String, Tracked> deliveries = new ConcurrentHashMap<>();
     private final Map<String, DeliveryLogCodec.DisabledEndpoint> disabled = new ConcurrentHashMap<>();
+    /**
+     * Endpoints re-enabled here (a replay) whose tombstone has not been read back yet, with when: the disable record an
+     * earlier failure wrote may still be on its way through the topic, and must not disable the endpoint again.
+     */
+    private final Map<String, Long> enabledAtMs = new ConcurrentHashMap<>();
     private final AtomicInteger live = new AtomicInteger();
 
     boolean contains(String id) {
@@ -72,11 +77,18 @@ final class DeliveryLog {
     }
 
     void disable(DeliveryLogCodec.DisabledEndpoint ep) {
+        enabledAtMs.remove(ep.key());
         disabled.put(ep.key(), ep);
     }
 
-    /** @return whether the endpoint was disabled */
-    boolean enable(String key) {
+    /**
+     * Re-enables an endpoint at {@code nowMs}: a disable record read from the topic later that was written at or before
+     * then (by the failure the replay answers) is ignored until the re-enable's tombstone is read back.
+     *
+     * @return whether the endpoint was disabled
+     */
+    boolean enable(String key, long nowMs) {
+        enabledAtMs.put(key, nowMs);
         return disabled.remove(key) != null;
     }
 
@@ -95,8 +107,12 @@ final class DeliveryLog {
         if (key.startsWith("ep_")) {
             if (r.value() == null) {
                 disabled.remove(key);
+                enabledAtMs.remove(key);
             } else if (DeliveryLogCodec.decode(r.value()) instanceof DeliveryLogCodec.DisabledEndpoint ep) {
-                disabled.put(key, ep);
+                Long enabledAt = enabledAtMs.get(key);
+                if (enabledAt == null || ep.disabledAtMs() > enabledAt) {
+                    disabled.put(key, ep);
+                }
             }
             return null;
         }

@@ -576,7 +576,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             }
             Delivery again = t.d().replayed(clock.millis());
             String epKey = DeliveryLogCodec.endpointKey(again.tenant(), again.url());
-            if (log.enable(epKey)) {
+            if (log.enable(epKey, clock.millis())) {
                 produce(settings.deliveriesTopic(), epKey, null);
             }
             put(new Tracked(again, t.partition(), -1));
