@@ -133,7 +133,7 @@ class LongEngineCallTest {
                 return "slower than the lease (test)";
             }
         };
-        return new PoolWorker(new PoolWorkerSettings("slow", "chip", processId, 1, 3, LEASE_MS, 6_000),
+        return new PoolWorker(new PoolWorkerSettings("slow", "chip", processId, 1, 1, 3, LEASE_MS, 6_000),
                 kafka, slowEngine, claims, PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]),
                 Clock.systemUTC(), new SimpleMeterRegistry());
     }

@@ -203,7 +203,7 @@ class UnwritableOutcomeTest {
                 return "test engine";
             }
         };
-        return new PoolWorker(new PoolWorkerSettings(pool, "chip", "unwritable-test", 1, 3, 10_000, 6_000), kafka, engine,
+        return new PoolWorker(new PoolWorkerSettings(pool, "chip", "unwritable-test", 1, 1, 3, 10_000, 6_000), kafka, engine,
                 new InMemoryTerminalClaims(), PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]), Clock.systemUTC(),
                 new SimpleMeterRegistry());
     }
