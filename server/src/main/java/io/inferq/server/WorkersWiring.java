@@ -67,7 +67,8 @@ final class WorkersWiring {
      * and so per slot. Should an instance receive more (the pool's fair credits are booked on instances by backlog,
      * not by an exact per-instance cap), the extra batches wait in the partition, unread, until a batch of the slot ends,
      * as every batch did before. Without fair credits a stream holds one batch at a time and the extra room stays unused
-     * (an idle engine thread each). At least 1, at most {@link PoolWorkerSettings#MAX_BATCHES_PER_SLOT}.
+     * (a slot makes engine threads only for the batches it runs). At least 1, at most
+     * {@link PoolWorkerSettings#MAX_BATCHES_PER_SLOT}.
      */
     static int batchesPerSlotOf(int maxConcurrentSequences, int streamsPerInstance) {
         int streams = Math.max(1, streamsPerInstance);

@@ -68,9 +68,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> The slot thread owns every Kafka client (consumer, transactional producer, event producer) and
  * all of the slot's state. It polls without pause while it has room, pauses its partitions when it is full and resumes
  * them when a batch leaves, so it polls all the time and never loses its lease to a long generation. Each engine call
- * runs on a thread of the slot's bounded engine executor ({@code batchesPerSlot} threads); when it ends it queues the
- * batch for the slot thread and wakes the consumer ({@link KafkaConsumer#wakeup()}), and the slot thread writes the
- * batch. Engine threads touch no Kafka client except the (thread-safe) event producer through which streamed text goes
+ * runs on a thread of the slot's bounded engine executor (at most {@code batchesPerSlot} threads, made as needed);
+ * when it ends it queues the batch for the slot thread and wakes the consumer ({@link KafkaConsumer#wakeup()}), and the
+ * slot thread writes the batch. Engine threads touch no Kafka client except the (thread-safe) event producer through which streamed text goes
  * ({@link JobTokenPublisher}).
  *
  * <p><b>Offsets.</b> A batch's transaction commits the partition's low watermark — the oldest batch still in flight on
@@ -280,11 +280,24 @@ final class WorkerSlot {
 
     void start() {
         AtomicInteger n = new AtomicInteger();
-        engines = java.util.concurrent.Executors.newFixedThreadPool(settings.batchesPerSlot(), r -> {
-            Thread t = new Thread(r, "worker-" + settings.poolId() + "-" + index + "-engine-" + n.getAndIncrement());
-            t.setDaemon(true);
-            return t;
-        });
+        // at most batchesPerSlot threads, made when no idle one is left and ended after a minute idle; the slot never has
+        // more engine calls than that (batches in flight + orphans still running), but a thread whose call just ended may
+        // not be idle yet: a call then waits for it (briefly) instead of being refused
+        engines = new java.util.concurrent.ThreadPoolExecutor(0, settings.batchesPerSlot(), 60, TimeUnit.SECONDS,
+                new java.util.concurrent.SynchronousQueue<>(), r -> {
+                    Thread t = new Thread(r, "worker-" + settings.poolId() + "-" + index + "-engine-" + n.getAndIncrement());
+                    t.setDaemon(true);
+                    return t;
+                }, (call, pool) -> {
+                    try {
+                        if (pool.isShutdown() || !pool.getQueue().offer(call, 10, TimeUnit.SECONDS)) {
+                            throw new java.util.concurrent.RejectedExecutionException("no engine thread of the slot came free");
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.util.concurrent.RejectedExecutionException("interrupted", e);
+                    }
+                });
         running.set(true);
         thread = new Thread(this::run, "worker-" + settings.poolId() + "-" + index);
         thread.setDaemon(true);

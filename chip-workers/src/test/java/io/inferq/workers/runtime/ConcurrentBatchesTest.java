@@ -37,6 +37,8 @@ import java.util.function.Predicate;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -60,6 +62,8 @@ import org.junit.jupiter.api.Test;
 class ConcurrentBatchesTest {
     private static final Set<JobStatusCode> TERMINAL = EnumSet.of(JobStatusCode.SUCCEEDED, JobStatusCode.FAILED,
             JobStatusCode.EXPIRED, JobStatusCode.CANCELLED);
+    /** A topic a second member of a pool's group reads, so that it joins the group without taking the pool's partition. */
+    private static final String OTHER_TOPIC = "it.concurrent.other";
     private static EmbeddedKafkaBroker broker;
     private static KafkaClientSettings kafka;
     private static Admin admin;
@@ -72,7 +76,9 @@ class ConcurrentBatchesTest {
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         admin = Admin.create(ap);
-        new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(1, Map.of("conc", 1, "order", 1, "restart", 1)));
+        new TopicBootstrap(admin, (short) 1, 30_000).ensure(TopicCatalogue.topics(1, Map.of("conc", 1, "order", 1, "restart", 1,
+                "keep", 1)));
+        admin.createTopics(List.of(new NewTopic(OTHER_TOPIC, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
     }
 
     @AfterAll
@@ -205,12 +211,71 @@ class ConcurrentBatchesTest {
         }
     }
 
+    /**
+     * A rebalance while a batch runs that gives the slot its partition back, its committed offset unchanged: the slot keeps
+     * the batch in flight (it is neither orphaned nor read and run again) and publishes it when it ends. The rebalance
+     * comes from a second member joining the pool's group for another topic (range assignment: every member revokes
+     * everything first, and the slot gets the pool's partition again). A batch sent after the rebalance runs too.
+     */
+    @Test
+    void aPartitionGivenBackUnchangedKeepsItsBatchesInFlight() throws Exception {
+        CountDownLatch releaseFirst = new CountDownLatch(1);
+        CountDownLatch firstStarted = new CountDownLatch(1);
+        Map<String, Integer> runs = new ConcurrentHashMap<>();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        PoolWorker worker = worker("keep", "keep-test", 2, batch -> {
+            runs.merge(batch.batchId(), 1, Integer::sum);
+            if (batch.batchId().equals("keep-1")) {
+                firstStarted.countDown();
+                assertThat(releaseFirst.await(60, TimeUnit.SECONDS)).isTrue();
+            }
+        }, new InMemoryTerminalClaims(), registry);
+        worker.start();
+        Properties jp = kafka.consumer("keep-joiner", "inferq.pool.keep.workers");
+        jp.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "6000");
+        jp.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "2000");
+        try (KafkaConsumer<String, byte[]> joiner = new KafkaConsumer<>(jp, new StringDeserializer(), new ByteArrayDeserializer())) {
+            awaitReady(worker);
+            send("keep", "keep-1", "job_keep_1");
+            assertThat(firstStarted.await(30, TimeUnit.SECONDS)).isTrue();
+            joiner.subscribe(List.of(OTHER_TOPIC));
+            long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (joiner.assignment().isEmpty()) {
+                assertThat(System.nanoTime()).as("the rebalance to end").isLessThan(until);
+                joiner.poll(Duration.ofMillis(100));
+            }
+            assertThat(joiner.assignment()).containsExactly(new TopicPartition(OTHER_TOPIC, 0));
+            awaitReady(worker);
+            send("keep", "keep-2", "job_keep_2");
+            Map<String, List<ConsumerRecord<String, byte[]>>> early = read(TopicCatalogue.RESULTS, k -> k.startsWith("job_keep_"),
+                    Set.of("job_keep_2"), Duration.ofSeconds(60));
+            assertThat(early).as("the batch sent after the rebalance, beside the kept one").containsOnlyKeys("job_keep_2");
+            releaseFirst.countDown();
+            Map<String, List<ConsumerRecord<String, byte[]>>> all = read(TopicCatalogue.RESULTS, k -> k.startsWith("job_keep_"),
+                    Set.of("job_keep_1", "job_keep_2"), Duration.ofSeconds(60));
+            assertThat(all).containsOnlyKeys("job_keep_1", "job_keep_2");
+            assertThat(all.values()).allSatisfy(rs -> assertThat(rs).hasSize(1));
+            assertThat(runs).as("each batch ran once").isEqualTo(Map.of("keep-1", 1, "keep-2", 1));
+            assertThat(registry.counter("inferq.worker.orphaned_batches", "pool", "keep").count()).isZero();
+            OffsetAndMetadata committed = committed("keep");
+            assertThat(committed.metadata()).isEmpty();
+        } finally {
+            releaseFirst.countDown();
+            worker.close();
+        }
+    }
+
     /** What a fake engine does with a batch before it completes its sequences ("done"). */
     private interface EngineStep {
         void run(BatchWork batch) throws InterruptedException;
     }
 
     private static PoolWorker worker(String pool, String processId, int batchesPerSlot, EngineStep step, TerminalClaims claims) {
+        return worker(pool, processId, batchesPerSlot, step, claims, new SimpleMeterRegistry());
+    }
+
+    private static PoolWorker worker(String pool, String processId, int batchesPerSlot, EngineStep step, TerminalClaims claims,
+            SimpleMeterRegistry registry) {
         InferenceBackend engine = new InferenceBackend() {
             @Override
             public List<SequenceOutcome> run(BatchWork batch) throws InterruptedException {
@@ -228,7 +293,7 @@ class ConcurrentBatchesTest {
             }
         };
         return new PoolWorker(new PoolWorkerSettings(pool, "chip", processId, 1, batchesPerSlot, 3, 10_000, 6_000), kafka, engine,
-                claims, PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]), Clock.systemUTC(), new SimpleMeterRegistry());
+                claims, PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]), Clock.systemUTC(), registry);
     }
 
     private static void awaitReady(PoolWorker worker) throws InterruptedException {
