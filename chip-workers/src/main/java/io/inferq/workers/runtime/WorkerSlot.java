@@ -97,8 +97,11 @@ import org.slf4j.LoggerFactory;
  * running on the engine again. Transient failures are retried with backoff and a limit ({@link #MAX_WRITE_ATTEMPTS}),
  * each batch with a {@link BatchWriteRetry} of its own; the backoff sleeps on the slot thread (at most
  * {@value #WRITE_RETRY_MAX_MS} ms at a time), delaying the slot's other writes meanwhile. A batch therefore never stalls
- * its pool because of one job. A producer that cannot go on (fenced: the slot stops; any other fatal error: the slot's
- * clients restart) hands back every batch in flight uncommitted.
+ * its pool because of one job. A producer fenced by a newer incarnation stops the slot, handing back every batch in
+ * flight uncommitted. Any other failure (a producer that cannot go on, a claims store that does not answer, an engine
+ * call that throws) restarts the slot's clients after a second; the batches in flight stay, their partitions' fate
+ * decided by the new clients' assignment as after a rebalance (an engine call that threw orphans its partition's
+ * batches: the partition is read again from what is committed).
  *
  * <p><b>Shutdown.</b> {@link #requestStop()} stops the slot taking batches; it finishes and writes those in flight.
  * {@link #awaitStop} interrupts it past the grace period: unfinished batches are then handed back uncommitted.
@@ -196,8 +199,10 @@ final class WorkerSlot {
         Plan plan;
         /** From submission until the slot thread takes its end from {@link #ended} (slot thread only). */
         boolean engineBusy;
-        /** Its outcome is not to be published: its partition went elsewhere or the slot's clients restart (slot thread only). */
+        /** Its outcome is not to be published: its partition went elsewhere or the slot stops (slot thread only). */
         boolean orphaned;
+        /** To be planned again before it is written: a failure ended the slot's clients meanwhile (slot thread only). */
+        boolean replan;
         // set by the engine thread before it queues the batch on ended, read by the slot thread after
         volatile List<SequenceOutcome> ran;
         volatile Throwable error;
@@ -373,13 +378,14 @@ final class WorkerSlot {
                     interrupted = true;
                 } finally {
                     consumer = null;
-                    orphanAll(); // whatever is still in flight goes back uncommitted: the next owner runs it
+                    suspendAll(); // the next clients' assignment decides what becomes of the batches in flight
                 }
             } catch (WakeupException e) {
                 // a stop requested while the clients started
             } catch (ProducerFencedException e) {
                 LOG.error("slot {} of pool {} fenced by a newer incarnation; stopping", index, settings.poolId());
                 ready = false; // a stopped slot must not count as ready in /ready
+                orphanAll();
                 return;
             } catch (RuntimeException e) {
                 ready = false;
@@ -388,12 +394,14 @@ final class WorkerSlot {
             }
             if (interrupted) {
                 ready = false;
+                orphanAll();
                 LOG.warn("slot {} of pool {} interrupted: its unfinished batches are handed back uncommitted", index,
                         settings.poolId());
                 Thread.currentThread().interrupt();
                 return;
             }
         }
+        orphanAll(); // stopped: whatever is still in flight goes back uncommitted, the next owner runs it
         ready = false;
     }
 
@@ -582,7 +590,19 @@ final class WorkerSlot {
         orphanedBatches.increment();
     }
 
-    /** Orphans everything: the slot's clients are closing. */
+    /**
+     * The slot's clients close but the slot goes on (a producer that cannot go on, a failure): its partitions' fate is
+     * undecided until the next clients' assignment, decided as after a rebalance, so batches still running are kept if
+     * their partitions come back unchanged. (Text their engine calls stream meanwhile is lost with the closed event
+     * producer; the terminal event carries it all.)
+     */
+    private void suspendAll() {
+        progress.values().forEach(p -> p.owned = false);
+        undecided.clear();
+        member = false;
+    }
+
+    /** Orphans everything: the slot stops. */
     private void orphanAll() {
         for (TopicPartition tp : new ArrayList<>(progress.keySet())) {
             orphan(tp, "the slot's clients close");
@@ -660,9 +680,14 @@ final class WorkerSlot {
                     record.partition(), record.offset(), e.getMessage());
             p.started(record.offset());
             OffsetAndMetadata commit = p.commitFor(record.offset());
-            tx.beginTransaction();
-            tx.sendOffsetsToTransaction(Map.of(tp, commit), c.groupMetadata());
-            tx.commitTransaction();
+            try {
+                tx.beginTransaction();
+                tx.sendOffsetsToTransaction(Map.of(tp, commit), c.groupMetadata());
+                tx.commitTransaction();
+            } catch (RuntimeException x) {
+                orphan(tp, "a commit failed"); // read again from what is committed, by whoever owns it next
+                throw x;
+            }
             p.committed(record.offset(), commit);
             return;
         }
@@ -675,11 +700,29 @@ final class WorkerSlot {
     }
 
     /**
+     * Marks {@code b} to be planned again before it is written, and queues it: a failure (of the claims, of the producer)
+     * ends the slot's clients while the batch is being planned or written.
+     */
+    private static void replanLater(InFlightBatch b, ArrayDeque<InFlightBatch> queue) {
+        b.replan = true;
+        if (!queue.contains(b)) {
+            queue.add(b);
+        }
+    }
+
+    /**
      * Plans an attempt at {@code b} and starts its engine call; a batch with nothing to run (an attempt after a failed
      * write, whose jobs already ran) goes straight to the writes.
      */
     private void attempt(InFlightBatch b, KafkaProducer<String, byte[]> tx, KafkaProducer<String, byte[]> events) {
-        Plan plan = prepare(b, tx, events);
+        b.replan = false;
+        Plan plan;
+        try {
+            plan = prepare(b, tx, events);
+        } catch (RuntimeException e) {
+            replanLater(b, toWrite); // planned again once the slot's next clients decide its partition is still its own
+            throw e;
+        }
         b.plan = plan;
         if (plan.toRun().isEmpty()) {
             toWrite.add(b);
@@ -690,19 +733,25 @@ final class WorkerSlot {
                 batch.getInstance() >= 0 ? batch.getInstance() : index, plan.toRun(), batch.getEnginePriority());
         TokenSink tokens = new JobTokenPublisher(events, attemptsOf(plan.live()));
         b.engineBusy = true;
-        engines.execute(() -> {
-            try {
-                if (b.begin()) {
-                    b.ran = backend.run(work, tokens);
+        try {
+            engines.execute(() -> {
+                try {
+                    if (b.begin()) {
+                        b.ran = backend.run(work, tokens);
+                    }
+                } catch (Throwable t) {
+                    b.error = t;
+                } finally {
+                    b.end();
+                    ended.add(b);
+                    wake();
                 }
-            } catch (Throwable t) {
-                b.error = t;
-            } finally {
-                b.end();
-                ended.add(b);
-                wake();
-            }
-        });
+            });
+        } catch (RuntimeException e) {
+            b.engineBusy = false;
+            replanLater(b, toWrite);
+            throw e;
+        }
     }
 
     /**
@@ -718,6 +767,9 @@ final class WorkerSlot {
             }
             Throwable error = b.error;
             if (error != null) {
+                // its partition is read again from what is committed, by whoever owns it next; the slot's other
+                // partitions keep their batches if they come back to it unchanged
+                orphan(b.tp, "an engine call failed");
                 if (error instanceof RuntimeException re) {
                     throw re;
                 }
@@ -748,11 +800,16 @@ final class WorkerSlot {
                 toWrite.add(b); // its partition's fate is not decided yet
                 continue;
             }
+            if (b.replan) {
+                attempt(b, tx, events);
+                continue;
+            }
             boolean written;
             try {
                 written = write(b, p, c, tx);
             } catch (KafkaException e) {
                 if (!b.retry.writeAgainAfter(e, tx)) {
+                    replanLater(b, toWrite); // written again (not run again) if its partition comes back unchanged
                     // fenced, invalid transaction state, ...: this producer is unusable; the slot's loop closes every client
                     // (leaving the group, so the batches move on) and starts afresh
                     LOG.warn("pool {}: batch {} not committed ({}); its clients restart", settings.poolId(), b.batch.getBatchId(),
@@ -760,6 +817,9 @@ final class WorkerSlot {
                     throw e;
                 }
                 written = false;
+            } catch (RuntimeException e) {
+                replanLater(b, toWrite);
+                throw e;
             }
             if (written) {
                 inFlight.remove(b);
