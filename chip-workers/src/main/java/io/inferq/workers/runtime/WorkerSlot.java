@@ -70,8 +70,8 @@ import org.slf4j.LoggerFactory;
  * them when a batch leaves, so it polls all the time and never loses its lease to a long generation. Each engine call
  * runs on a thread of the slot's bounded engine executor (at most {@code batchesPerSlot} threads, made as needed);
  * when it ends it queues the batch for the slot thread and wakes the consumer ({@link KafkaConsumer#wakeup()}), and the
- * slot thread writes the batch. Engine threads touch no Kafka client except the (thread-safe) event producer through which streamed text goes
- * ({@link JobTokenPublisher}).
+ * slot thread writes the batch. Engine threads touch no Kafka client except the (thread-safe) event producer through
+ * which streamed text goes ({@link JobTokenPublisher}).
  *
  * <p><b>Offsets.</b> A batch's transaction commits the partition's low watermark — the oldest batch still in flight on
  * it, or the next offset to read when none is — and names the batches finished above it in the offset's metadata
