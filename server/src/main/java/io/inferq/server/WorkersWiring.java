@@ -27,7 +27,7 @@ final class WorkersWiring {
             TrustedOrigin origin) {
         for (PoolPlan plan : plans) {
             PoolWorkerSettings settings = new PoolWorkerSettings(plan.spec().id(), plan.chip().id(), infra.processId(),
-                    streamSlots(plan), config.workers().maxAttempts(), config.workers().leaseMs(),
+                    streamSlots(plan), batchesPerSlot(plan), config.workers().maxAttempts(), config.workers().leaseMs(),
                     config.workers().sessionTimeoutMs());
             var backend = plan.createBackend(infra.vertx(), clock, config.workers().simulatedEngineModel());
             if (backend instanceof io.inferq.workers.backend.OpenAiHttpBackend engines) {
@@ -46,6 +46,34 @@ final class WorkersWiring {
      */
     int streamSlots(PoolPlan plan) {
         return slotsOf(plan.spec().instances(), config.dispatcher().maxInFlightBatchesPerInstance());
+    }
+
+    /**
+     * Batches each slot of a pool keeps in flight: {@link #batchesPerSlotOf} with the pool's sequence cap and the
+     * dispatcher's streams per instance.
+     */
+    int batchesPerSlot(PoolPlan plan) {
+        return batchesPerSlotOf(plan.spec().limits().maxConcurrentSequences(), config.dispatcher().maxInFlightBatchesPerInstance());
+    }
+
+    /**
+     * {@code 1 + ⌈maxConcurrentSequences ÷ streams⌉}: enough for an instance to run its {@code streams} batch credits plus
+     * all its fair credits at once. With fair credits on ({@code dispatcher.fairness.fair-credits}), the dispatcher may
+     * put up to {@code maxConcurrentSequences} batches per instance beside its batch credits (the pool's fair credits are
+     * {@code instances × maxConcurrentSequences}; a batch holds at least one sequence, so more would only wait inside the
+     * engine), and spreads an instance's batches over its streams, the least held first
+     * ({@code InFlightBatches.freeStream}). An instance's {@code streams + maxConcurrentSequences} batches then hold at
+     * most {@code ⌈(streams + maxConcurrentSequences) ÷ streams⌉ = 1 + ⌈maxConcurrentSequences ÷ streams⌉} per stream,
+     * and so per slot. Should an instance receive more (the pool's fair credits are booked on instances by backlog,
+     * not by an exact per-instance cap), the extra batches wait in the partition, unread, until a batch of the slot ends,
+     * as every batch did before. Without fair credits a stream holds one batch at a time and the extra room stays unused
+     * (a slot makes engine threads only for the batches it runs). At least 1, at most
+     * {@link PoolWorkerSettings#MAX_BATCHES_PER_SLOT}.
+     */
+    static int batchesPerSlotOf(int maxConcurrentSequences, int streamsPerInstance) {
+        int streams = Math.max(1, streamsPerInstance);
+        long perSlot = 1 + ((long) Math.max(1, maxConcurrentSequences) + streams - 1) / streams;
+        return (int) Math.min(PoolWorkerSettings.MAX_BATCHES_PER_SLOT, perSlot);
     }
 
     /** {@code instances × streamsPerInstance}, the worker slots (and at least the partitions) of a pool. */

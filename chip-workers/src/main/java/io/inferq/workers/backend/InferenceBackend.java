@@ -5,10 +5,13 @@ import java.util.List;
 /**
  * Runs one batch of sequences on one instance of a pool (a set of chips holding one model).
  *
- * <p><b>Threading.</b> {@link #run} blocks until the batch is finished and is called on a worker slot
- * thread, never on an event loop. An implementation is called from several slot threads at once — one per batch
- * stream, so several for the same instance ({@link BatchWork#instance()}) — and must be thread-safe; batches on one
- * instance share that instance's engine.
+ * <p><b>Threading.</b> {@link #run} blocks until the batch is finished and is called on an engine thread of a worker
+ * slot, never on an event loop. An implementation is called from several threads at once — one per batch in flight,
+ * so several for the same instance ({@link BatchWork#instance()}), and several per stream when the dispatcher puts more
+ * batches on an instance than it has streams (fair credits) — and must be thread-safe; batches on one instance share
+ * that instance's engine. A call whose outcome is no longer wanted (its partition went to another slot, the worker
+ * stops past its grace period) is interrupted: an implementation should end it early with
+ * {@link InterruptedException}; one that does not holds its slot's engine thread until it ends.
  *
  * <p><b>Failure.</b> A sequence that fails carries an {@link InferenceError}; retriable errors are
  * retried by the caller (on another instance or pool, with a limit), fatal ones fail the job with the

@@ -15,9 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the slot learnt about the batch it is writing, across its attempts (slot thread only; one batch at a time, so
- * bounded by a batch): which jobs fail because their outcome cannot be written, the engine outcomes (a batch written
- * again does not run its jobs again), and the last attempt's records.
+ * What the slot learnt about one batch it is writing, across its attempts (slot thread only; one per batch in flight,
+ * so bounded by the slot's batches): which jobs fail because their outcome cannot be written, the engine outcomes (a
+ * batch written again does not run its jobs again), and the last attempt's records.
  *
  * <p>It also decides, after a failed transaction, how the batch is written again ({@link #writeAgainAfter}): the
  * retry policy of a worker's writes.

@@ -114,7 +114,7 @@ class LongEngineCallTest {
         return broker;
     }
 
-    /** A worker process of pool "slow" with one slot, whose engine takes longer than the lease. */
+    /** A worker process of pool "slow" with one slot (of two batches), whose engine takes longer than the lease. */
     private static PoolWorker worker(KafkaClientSettings kafka, String processId, AtomicInteger engineCalls, TerminalClaims claims) {
         InferenceBackend slowEngine = new InferenceBackend() {
             @Override
@@ -133,7 +133,7 @@ class LongEngineCallTest {
                 return "slower than the lease (test)";
             }
         };
-        return new PoolWorker(new PoolWorkerSettings("slow", "chip", processId, 1, 3, LEASE_MS, 6_000),
+        return new PoolWorker(new PoolWorkerSettings("slow", "chip", processId, 1, 2, 3, LEASE_MS, 6_000),
                 kafka, slowEngine, claims, PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]),
                 Clock.systemUTC(), new SimpleMeterRegistry());
     }

@@ -182,7 +182,7 @@ class UnwritableOutcomeTest {
                 .setCorrelationId("c-" + id).setMessages(List.of(new ChatMessage("user", prompt))).setPromptTokens(3).setMaxTokens(4).build();
     }
 
-    /** One slot; the engine answers "HUGE" prompts with 20,000 incompressible characters (over the small topic's 4 KiB). */
+    /** One slot of two batches; the engine answers "HUGE" prompts with 20,000 incompressible characters (over the small topic's 4 KiB). */
     private static PoolWorker worker(String pool, KafkaClientSettings kafka, Map<String, Integer> runs, AtomicInteger engineCalls) {
         InferenceBackend engine = new InferenceBackend() {
             @Override
@@ -203,7 +203,7 @@ class UnwritableOutcomeTest {
                 return "test engine";
             }
         };
-        return new PoolWorker(new PoolWorkerSettings(pool, "chip", "unwritable-test", 1, 3, 10_000, 6_000), kafka, engine,
+        return new PoolWorker(new PoolWorkerSettings(pool, "chip", "unwritable-test", 1, 2, 3, 10_000, 6_000), kafka, engine,
                 new InMemoryTerminalClaims(), PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]), Clock.systemUTC(),
                 new SimpleMeterRegistry());
     }

@@ -65,7 +65,7 @@ class WorkerSlotReadinessTest {
             hanging.beginTransaction();
             hanging.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(0)), new ConsumerGroupMetadata(GROUP));
 
-            PoolWorker worker = new PoolWorker(new PoolWorkerSettings(POOL, "chip", "readiness-test", 1, 3, 60_000, 6_000), kafka,
+            PoolWorker worker = new PoolWorker(new PoolWorkerSettings(POOL, "chip", "readiness-test", 1, 2, 3, 60_000, 6_000), kafka,
                     neverCalled(), new InMemoryTerminalClaims(), PrefixCacheHook.NONE, TrustedOrigin.withSecret(new byte[32]),
                     Clock.systemUTC(), new SimpleMeterRegistry());
             worker.start();

@@ -51,7 +51,7 @@ public record FairnessConfig(boolean enabled, double prefillWeight, double decod
     /**
      * Fair sharing on: prefill weight 1, decode weight 2 (an output token costs about twice an input token, as in
      * the VTC paper's evaluation and in API prices), affinity budget {@value #DEFAULT_AFFINITY_BUDGET_TOKENS}, every
-     * tenant of weight 1, fair credits off (as the server: its workers cannot yet take that many concurrent batches).
+     * tenant of weight 1, fair credits off (as the server's default).
      */
     public static FairnessConfig defaults() {
         return new FairnessConfig(true, 1.0, 2.0, DEFAULT_AFFINITY_BUDGET_TOKENS, Map.of(), false);

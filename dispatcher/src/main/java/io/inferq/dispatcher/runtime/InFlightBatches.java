@@ -135,9 +135,10 @@ final class InFlightBatches {
 
     /**
      * The stream of {@code instance} of {@code poolId} a new batch should take: the lowest of {@code 0 … streams − 1} that
-     * no in-flight batch of that instance holds, else the one holding the fewest (a batch then queues behind another on
-     * that stream's worker slot, which only happens when the scheduler put more batches on the instance than it has
-     * credits). Linear in the batches in flight, which the pools' credits bound.
+     * no in-flight batch of that instance holds, else the one holding the fewest (when the scheduler put more batches on
+     * the instance than it has credits, e.g. on fair credits: that stream's worker slot then runs the batch beside the
+     * ones it holds, up to its batches per slot, so it waits behind none of them). Linear in the batches in flight,
+     * which the pools' credits bound.
      */
     int freeStream(String poolId, int instance, int streams) {
         if (streams <= 1) {
