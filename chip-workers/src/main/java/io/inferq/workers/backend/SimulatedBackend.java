@@ -39,8 +39,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *           {@link ContinuousBatchingEngine}, created when the instance's first batch arrives, which every batch on
  *           that instance shares, as a real engine's batches do: a batch's sequences are submitted at once with the
  *           batch's {@link BatchWork#priority()} and join the running ones at the next iteration boundary (iteration-
- *           level batching, chunked prefill, higher priorities admitted first, batch-lane sequences preempted for
- *           them). Engine time is the injected clock's elapsed time since the instance's engine was made × {@code
+ *           level batching, chunked prefill, higher priorities admitted first, lower-priority running sequences
+ *           preempted for them). Engine time is the injected clock's elapsed time since the instance's engine was made × {@code
  *           timeScale}. A sequence's first token is stamped at its engine {@code FIRST_TOKEN} event, its finish at
  *           {@code FINISHED}, both converted back to the clock's time (so a late-woken thread does not shift them);
  *           {@link #run} returns when every sequence of the batch has finished.</li>

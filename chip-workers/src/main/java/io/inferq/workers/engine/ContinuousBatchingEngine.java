@@ -24,19 +24,32 @@ import java.util.TreeSet;
  *   <li><b>Admission</b> at each boundary: waiting sequences in order of (priority, submission) are admitted while the
  *       running set stays within {@link Limits#maxRunningSequences()} and the KV reservations (prompt + output tokens of
  *       every running sequence, as the simulated backend always reserved) within {@link Limits#kvCapacityTokens()}. The
- *       first that does not fit stops admission (no lower-priority sequence overtakes it).</li>
- *   <li><b>Preemption</b> (vLLM's priority scheduling, recompute mode): when a waiting sequence does not fit and a
- *       running <em>batch-lane</em> sequence ({@link #PRIORITY_BATCH}) has a strictly lower priority, the most recently
- *       submitted such sequence is preempted (interactive sequences are never preempted: recomputing a long interactive
- *       prompt would cost more than the wait it saves; a higher-priority interactive sequence is only admitted ahead of
- *       them) — its KV is dropped, it goes back to the waiting queue keeping the tokens it
- *       generated, and when readmitted it prefills its uncached prompt plus those tokens again (charged: recomputation is
- *       not free). Sequences of equal priority never preempt each other, so work of the lowest priority still
- *       progresses whenever higher-priority work leaves room.</li>
+ *       first that does not fit, after preemption (below), stops admission (no lower-priority sequence overtakes
+ *       it).</li>
+ *   <li><b>Preemption</b> (vLLM's {@code --scheduling-policy priority}, recompute mode): when the first waiting
+ *       sequence does not fit (the running set is at its sequence cap or the KV reservations are full) and running
+ *       sequences of a strictly lower priority (a larger value) would make room, the lowest-priority running sequence —
+ *       the most recently submitted among those of that priority — is preempted, again until the waiting sequence fits:
+ *       a {@link #PRIORITY_HIGH} sequence preempts {@link #PRIORITY_BATCH} sequences first, then
+ *       {@link #PRIORITY_NORMAL} ones. Its KV is dropped, it goes back to the waiting queue keeping its place (its
+ *       priority and submission order) and the tokens it generated, and when readmitted it prefills its uncached
+ *       prompt plus those tokens again (charged: recomputation is not free; vLLM's scheduler treats a sequence
+ *       preempted for recompute as a new prefill of its prompt and output tokens — a real engine with prefix caching
+ *       may find some of its blocks still cached, which this model does not credit). When even preempting every
+ *       lower-priority running sequence would not make room, none is preempted (it would cost their recomputation
+ *       and admit nothing). Sequences of equal priority never preempt each other, so with all priorities equal the
+ *       engine is first-come first-served and never preempts.</li>
+ *   <li><b>No aging.</b> As in vLLM, a lower priority is not raised while it waits: a steady stream of higher-priority
+ *       sequences filling the sequence cap keeps lower ones waiting (and preempts the ones that were readmitted),
+ *       without bound. The engine does not guard against that; the caller bounds the higher-priority work it sends (the
+ *       dispatcher sends {@link #PRIORITY_HIGH} only for a tenant below its share, through at most the pool's sequence
+ *       cap of fair credits per instance). A preempted sequence keeps its submission order, so the most recently
+ *       submitted is preempted first and the oldest work is readmitted first.</li>
  *   <li><b>Token budget</b> ({@link Limits#iterationTokens()}, vLLM's {@code max_num_batched_tokens}): each decoding
  *       sequence takes one token of it, and the rest goes to prefill chunks of running sequences in (priority,
- *       submission) order — so a high-priority prompt is prefilled first and a long prompt is split over iterations
- *       (chunked prefill) instead of stalling every decoding sequence.</li>
+ *       submission) order — so a {@link #PRIORITY_HIGH} prompt is prefilled first, ahead of the chunks of lower
+ *       priorities (which wait for a later iteration when the budget runs out), and a long prompt is split over
+ *       iterations (chunked prefill) instead of stalling every decoding sequence.</li>
  *   <li><b>Iteration time</b> = {@link RooflineModel#prefillSeconds} of the iteration's prefill tokens + the KV transfer
  *       of cached prefix tokens on a sequence's first chunk + (when any sequence decodes) one
  *       {@link RooflineModel#decodeStepSeconds} over the decoding sequences' contexts (prompt + generated). Additive,
@@ -437,12 +450,13 @@ public final class ContinuousBatchingEngine {
     private void admit(List<Event> events) {
         while (!waiting.isEmpty()) {
             Seq w = waiting.first();
-            while (!fits(w)) {
-                Seq victim = running.isEmpty() ? null : running.last();
-                if (victim == null || victim.r.priority() <= w.r.priority() || victim.r.priority() < PRIORITY_BATCH) {
+            if (!fits(w)) {
+                if (!preemptionMakesRoom(w)) {
                     return; // strict order: nothing behind it is admitted first
                 }
-                preempt(victim, events);
+                while (!fits(w)) {
+                    preempt(running.last(), events); // lowest priority, most recently submitted
+                }
             }
             waiting.pollFirst();
             running.add(w);
@@ -452,6 +466,26 @@ public final class ContinuousBatchingEngine {
                 events.add(new Event(Kind.ADMITTED, w.r.id(), now, w.generated));
             }
         }
+    }
+
+    /**
+     * Whether preempting running sequences of a strictly lower priority than {@code w}, from the lowest (the most
+     * recently submitted first), makes it fit; {@code running.last()} is always such a sequence while it does not fit.
+     */
+    private boolean preemptionMakesRoom(Seq w) {
+        int count = running.size();
+        long kv = kvReserved;
+        for (Seq victim : running.descendingSet()) {
+            if (victim.r.priority() <= w.r.priority()) {
+                return false;
+            }
+            count--;
+            kv -= victim.reserve;
+            if (count < limits.maxRunningSequences() && kv + w.reserve <= limits.kvCapacityTokens()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean fits(Seq w) {
