@@ -47,7 +47,9 @@ public final class PoolWorker implements AutoCloseable {
         // batches in flight in the pool's slots (each slot may hold several): the name stays, the console reads it
         registry.gauge("inferq.worker.busy_slots", pool, busy);
         registry.gauge("inferq.worker.slots", pool, settings.slots());
-        registry.gauge("inferq.worker.batch_capacity", pool, (long) settings.slots() * settings.batchesPerSlot());
+        // a strong reference: a boxed value alone would be collected and the gauge read NaN
+        io.micrometer.core.instrument.Gauge.builder("inferq.worker.batch_capacity", settings,
+                s -> (double) s.slots() * s.batchesPerSlot()).tags(pool).strongReference(true).register(registry);
         for (int i = 0; i < settings.slots(); i++) {
             slots.add(new WorkerSlot(settings, i, kafka, backend, claims, prefixCache, origin, clock, registry, busy));
         }

@@ -250,6 +250,8 @@ class ConcurrentBatchesTest {
             Map<String, List<ConsumerRecord<String, byte[]>>> early = read(TopicCatalogue.RESULTS, k -> k.startsWith("job_keep_"),
                     Set.of("job_keep_2"), Duration.ofSeconds(60));
             assertThat(early).as("the batch sent after the rebalance, beside the kept one").containsOnlyKeys("job_keep_2");
+            assertThat(registry.get("inferq.worker.busy_slots").gauge().value()).as("batches in flight").isEqualTo(1.0);
+            assertThat(registry.get("inferq.worker.batch_capacity").gauge().value()).isEqualTo(2.0);
             releaseFirst.countDown();
             Map<String, List<ConsumerRecord<String, byte[]>>> all = read(TopicCatalogue.RESULTS, k -> k.startsWith("job_keep_"),
                     Set.of("job_keep_1", "job_keep_2"), Duration.ofSeconds(60));
@@ -257,6 +259,7 @@ class ConcurrentBatchesTest {
             assertThat(all.values()).allSatisfy(rs -> assertThat(rs).hasSize(1));
             assertThat(runs).as("each batch ran once").isEqualTo(Map.of("keep-1", 1, "keep-2", 1));
             assertThat(registry.counter("inferq.worker.orphaned_batches", "pool", "keep").count()).isZero();
+            assertThat(registry.get("inferq.worker.busy_slots").gauge().value()).isZero();
             OffsetAndMetadata committed = committed("keep");
             assertThat(committed.metadata()).isEmpty();
         } finally {

@@ -140,7 +140,7 @@ final class SettingDefinitions {
         define("dispatcher.fairness.affinity-budget-tokens", Type.LONG, "65536", Bounds.atLeast(0),
                 "how far ahead of the least-served tenant prefix affinity may favour a tenant");
         define("workers.max-attempts", Type.INT, "3", Bounds.atLeast(1), "retriable failures before a job fails");
-        define("workers.lease-ms", Type.LONG, "300000", Bounds.atLeast(10_000), "how long a slot may go without polling outside its engine call");
+        define("workers.lease-ms", Type.LONG, "300000", Bounds.atLeast(10_000), "how long a slot may go without polling (its engine calls run beside it)");
         define("workers.session-timeout-ms", Type.LONG, "10000", Bounds.atLeast(6000),
                 "how fast a dead worker's batch moves; at most workers.lease-ms");
         define("workers.simulated-engine", Type.STRING, "continuous", Bounds.oneOf(simulatedEngineModels()),
