@@ -55,8 +55,9 @@ import java.util.Collections;
  * With continuous-batching engines every batch credit of an instance is a stream into its engine: a batch sent on a
  * free credit is admitted at the engine's next iteration boundary, sharing the engine by priority, so a credit costs
  * little, but a flood that holds every credit still makes a newly arriving job of another tenant wait in the queue.
- * With {@link FairnessConfig#fairCredits()} (off by default; the workers' slots keep enough batches in flight for
- * them, {@code 1 + ⌈maxConcurrentSequences ÷ streams⌉} each), each pool instance has, on top of its
+ * With {@link FairnessConfig#fairCredits()} (on by default, as in the server's {@code dispatcher.fairness.fair-credits};
+ * the workers' slots keep enough batches in flight for them, {@code 1 + ⌈maxConcurrentSequences ÷ streams⌉} each),
+ * each pool instance has, on top of its
  * batch credits, as many <em>fair credits</em> as the pool's {@code maxConcurrentSequences} (a batch holds at least
  * one sequence and an instance runs at most that many at once, so more streams would only wait inside the engine).
  * Only interactive work of a tenant below its weighted share of the model's in-flight interactive <em>work</em>

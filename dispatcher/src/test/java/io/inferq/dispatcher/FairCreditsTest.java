@@ -63,8 +63,13 @@ class FairCreditsTest {
     }
 
     @Test
+    void fairCreditsAreOnByDefault() {
+        assertThat(FairnessConfig.defaults().fairCredits()).isTrue();
+    }
+
+    @Test
     void withoutFairCreditsTheLightJobWaitsForTheFloodsCredit() {
-        DispatchScheduler s = flooded(FairnessConfig.defaults());
+        DispatchScheduler s = flooded(FairnessConfig.defaults().withFairCredits(false));
         s.enqueue(job("l0", "light", 100, 5));
         assertThat(s.formBatches(5)).isEmpty();
         assertThat(s.formBatches(5 + MAX_WAIT)).as("ready, but no credit").isEmpty();

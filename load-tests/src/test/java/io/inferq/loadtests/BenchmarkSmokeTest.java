@@ -99,6 +99,8 @@ class BenchmarkSmokeTest {
             assertThat(goals.get(key).asDouble()).as(key + "\n" + out).isPositive();
         }
         assertThat(out).contains("queue wait", "engine admission wait");
+        // the rows say which one is the server's default (fair credits on)
+        assertThat(out).contains("heavy    fair-server-default ", "heavy    fair-no-fair-credits ");
         assertThat(out).contains("RATIO synthetic total goodput");
         assertThat(Files.readString(dir.resolve("report.html"))).contains("RATIO synthetic light");
     }

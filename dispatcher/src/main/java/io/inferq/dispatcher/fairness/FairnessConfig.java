@@ -51,10 +51,11 @@ public record FairnessConfig(boolean enabled, double prefillWeight, double decod
     /**
      * Fair sharing on: prefill weight 1, decode weight 2 (an output token costs about twice an input token, as in
      * the VTC paper's evaluation and in API prices), affinity budget {@value #DEFAULT_AFFINITY_BUDGET_TOKENS}, every
-     * tenant of weight 1, fair credits off (as the server's default).
+     * tenant of weight 1, fair credits on (as the server: without them a flooding tenant's batches hold every credit and
+     * the others wait in the queue; see the README's "Fair credits" for the figures).
      */
     public static FairnessConfig defaults() {
-        return new FairnessConfig(true, 1.0, 2.0, DEFAULT_AFFINITY_BUDGET_TOKENS, Map.of(), false);
+        return new FairnessConfig(true, 1.0, 2.0, DEFAULT_AFFINITY_BUDGET_TOKENS, Map.of(), true);
     }
 
     /** Each lane oldest-first across tenants, as before fair sharing (the baseline of {@code bench-fairness}). */

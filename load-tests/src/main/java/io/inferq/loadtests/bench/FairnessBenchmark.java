@@ -20,8 +20,9 @@ import java.util.SplittableRandom;
  * Fair sharing between tenants, side by side in one run, in the {@link PolicySimulator} (virtual time, the real
  * scheduler): several tenants share the simulated fleet at a multiple of its capacity; one (<em>heavy</em>) sends
  * {@code --heavy-factor} times the request rate of each other tenant, with long prompts; one (<em>gold</em>) has
- * weight 2. Each workload runs with fair sharing (the virtual token counter, with fair credits unless
- * {@code --no-fair-credits}), with fair sharing but without fair credits ({@code fair-no-fair-credits}; and without
+ * weight 2. Each workload runs with fair sharing (the virtual token counter) and fair credits, as the server does by
+ * default ({@code fair-server-default}; with {@code --no-fair-credits} these rows run without fair credits and are
+ * labelled {@code fair-no-fair-credits}), with fair sharing but without fair credits ({@code fair-no-fair-credits}; and without
  * headroom, {@code fair-no-headroom}, when {@code --headroom-credits} is above 0), with oldest-first lanes
  * ({@link FairnessConfig#oldestFirst()}, the scheduler without fair sharing), and each tenant alone (its own requests
  * at the same times, nothing else on the fleet).
@@ -58,6 +59,11 @@ import java.util.SplittableRandom;
 public final class FairnessBenchmark {
 
     static final String HEAVY = "heavy";
+    /** Label of the rows with fair sharing and fair credits: the server's default ({@code dispatcher.fairness.*}). */
+    static final String SERVER_DEFAULT = "fair-server-default";
+    /** Label of the rows with fair sharing but without fair credits ({@code --no-fair-credits}, or beside the default). */
+    static final String NO_FAIR_CREDITS = "fair-no-fair-credits";
+
     /** The label suffix of a workload run under the legacy static instance model. */
     static final String STATIC_SUFFIX = "-static";
 
@@ -158,9 +164,10 @@ public final class FairnessBenchmark {
         record Variant(String mode, PolicySimulator sim, FairnessConfig fairness) {
         }
         List<Variant> variants = new ArrayList<>();
-        variants.add(new Variant("fair", sim, fair));
+        // the server's default (fair credits on) is labelled as such; with --no-fair-credits the fair rows say they lack them
+        variants.add(new Variant(fairCredits ? SERVER_DEFAULT : NO_FAIR_CREDITS, sim, fair));
         if (fairCredits) {
-            variants.add(new Variant("fair-no-fair-credits", sim, fair.withFairCredits(false)));
+            variants.add(new Variant(NO_FAIR_CREDITS, sim, fair.withFairCredits(false)));
         }
         if (headroom > 0) {
             variants.add(new Variant("fair-no-headroom", new PolicySimulator(new PolicySimulator.Settings(settings.fleet(),
@@ -185,7 +192,8 @@ public final class FairnessBenchmark {
                         + "instance(s) kept for work below its share, window %d ms%s%n", fairCredits ? "on (per instance, as "
                         + "many as the pool's sequence cap on top of its batch credits, for interactive work of tenants below "
                         + "their weighted share of the work in flight)" : "off",
-                fairCredits ? " (rows 'fair-no-fair-credits': the same without)" : "", headroom, headroomIdle,
+                fairCredits ? " (rows '" + SERVER_DEFAULT + "', the server's default; rows '" + NO_FAIR_CREDITS
+                        + "': the same without)" : " (rows '" + NO_FAIR_CREDITS + "': not the server's default)", headroom, headroomIdle,
                 headroomWindow, headroom == 0 ? "" : " (rows 'fair-no-headroom': the same without)");
         out.printf(Locale.ROOT, "fleet %s serving %s (%d batch credits per instance); SLO TTFT ≤ %.1f s, TPOT ≤ %.0f ms; "
                         + "load %.1fx; tenants %s; service = %.0f × prompt + %.0f × output tokens; routing ect, prefix-aware, "
@@ -260,8 +268,9 @@ public final class FairnessBenchmark {
             rows.addAll(aloneRows);
             double totalFair = fairRun.result().goodput();
             double totalOld = oldRun.result().goodput();
-            out.printf(Locale.ROOT, "RATIO %s total goodput fair ÷ oldest-first %.3f (goal ≥ 0.95%s): fair %.3f/s, oldest-first %.3f/s%n",
-                    w, totalFair / totalOld, totalFair / totalOld >= 0.95 ? "" : ", MISSED", totalFair, totalOld);
+            out.printf(Locale.ROOT, "RATIO %s total goodput fair (%s) ÷ oldest-first %.3f (goal ≥ 0.95%s): fair %.3f/s, "
+                            + "oldest-first %.3f/s%n", w, variants.get(0).mode(), totalFair / totalOld,
+                    totalFair / totalOld >= 0.95 ? "" : ", MISSED", totalFair, totalOld);
             Map<String, Object> g = new LinkedHashMap<>();
             g.put("goodput_fair_over_oldest_first", totalFair / totalOld);
             for (int v = 1; v < variants.size(); v++) {

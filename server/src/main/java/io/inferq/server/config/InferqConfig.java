@@ -143,6 +143,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      *                             and still have prefix affinity take its jobs ahead of their fair turn
      * @param fairCredits          each pool instance also has as many fair credits as the pool's sequence cap, for
      *                             interactive work of tenants below their share of the work in flight, sent at once
+     *                             (default true: {@code dispatcher.fairness.fair-credits})
      */
     public record Fairness(boolean enabled, double prefillWeight, double decodeWeight, long affinityBudgetTokens,
                            boolean fairCredits) {

@@ -133,7 +133,7 @@ final class SettingDefinitions {
         define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.of(DispatchConfig.Bound.PREFIX_OVERLAP_WEIGHT),
                 "how much routing trusts cached prefixes");
         define("dispatcher.fairness.enabled", Type.BOOLEAN, "true", Bounds.NONE, "fair sharing between tenants");
-        define("dispatcher.fairness.fair-credits", Type.BOOLEAN, "false", Bounds.NONE,
+        define("dispatcher.fairness.fair-credits", Type.BOOLEAN, "true", Bounds.NONE,
                 "per instance, as many credits as the pool's sequence cap on top, for tenants below their share");
         define("dispatcher.fairness.prefill-weight", Type.DOUBLE, "1.0", Bounds.NONE, "service per uncached prompt token (positive)");
         define("dispatcher.fairness.decode-weight", Type.DOUBLE, "2.0", Bounds.NONE, "service per output token (positive)");

@@ -112,13 +112,13 @@ class ConfigLoaderTest {
     @Test
     void fairSharingSettingsAndTenantWeightsBind(@TempDir Path dir) throws Exception {
         InferqConfig defaults = ConfigLoader.load(null, Map.of());
-        assertThat(defaults.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(true, 1.0, 2.0, 65_536, false));
+        assertThat(defaults.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(true, 1.0, 2.0, 65_536, true));
         Path file = dir.resolve("inferq.yaml");
         Files.writeString(file, """
                 dispatcher:
                   fairness:
                     decode-weight: 3
-                    fair-credits: true
+                    fair-credits: false
                 tenants:
                   - id: gold
                     api-keys: [sk-gold]
@@ -127,7 +127,7 @@ class ConfigLoaderTest {
                     api-keys: [sk-plain]
                 """);
         InferqConfig c = ConfigLoader.load(file, Map.of("INFERQ_DISPATCHER_FAIRNESS_ENABLED", "false"));
-        assertThat(c.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(false, 1.0, 3.0, 65_536, true));
+        assertThat(c.dispatcher().fairness()).isEqualTo(new InferqConfig.Fairness(false, 1.0, 3.0, 65_536, false));
         assertThat(c.tenants()).extracting(InferqConfig.TenantSetting::weight).containsExactly(2.0, null);
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_DISPATCHER_FAIRNESS_PREFILL_WEIGHT", "0")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("dispatcher.fairness.prefill-weight");
