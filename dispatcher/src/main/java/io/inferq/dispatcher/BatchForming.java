@@ -26,6 +26,111 @@ final class BatchForming {
     private final Map<String, ModelState> models;
     private final Headroom headroom;
     private final ServiceEstimates estimates;
+    /** Deadline-aware batch sizing ({@link DeadlineFit}); on by default. */
+    boolean deadlineSizing = true;
+
+    /**
+     * The length of one engine iteration's prefill chunk that the first-token prediction assumes: an engine with chunked
+     * prefill (vLLM, SGLang; Sarathi-Serve's rule) sizes its per-iteration token budget so a chunk takes about half the
+     * 100 ms time-per-output-token goal, and every such iteration also runs one decode step of the sequences already
+     * decoding. So prefill advances {@code CHUNK} seconds per {@code CHUNK + step} seconds of engine time. Mirrors
+     * chip-workers' {@code ContinuousBatchingEngine.Limits.CHUNK_SECONDS} (the dispatcher may not depend on chip-workers).
+     */
+    static final double PREFILL_CHUNK_SECONDS = 0.05;
+
+    /**
+     * Deadline-aware batch sizing for one pool in one decision. A continuous-batching engine prefills the prompts of one
+     * priority in submission order, chunk by chunk, beside its decoding sequences; a batch's sequences are submitted in
+     * batch order. So the <em>k</em>-th job of a batch sent now gets its first token after about
+     * <pre>
+     *   wait + boundary + step + stretch × prefill(uncached prompt tokens of jobs 1..k)
+     * </pre>
+     * where {@code wait} is the prefill still owed to earlier batches on the instance the batch would go to
+     * ({@link PoolLedger#prefillWaitSeconds}, the instance's prefill clock), {@code boundary} one iteration
+     * ({@value #PREFILL_CHUNK_SECONDS} s + {@code step}) when that instance is busy (the batch joins at the next iteration
+     * boundary), {@code prefill} the pool's prefill time ({@link #prefillSeconds}: the larger of its configured and
+     * calibrated figures), {@code step} one decode
+     * step of the sequences in flight on an instance of the pool (per instance: in-flight sequences and their prompt +
+     * output budget tokens, divided by the instances) and {@code stretch = 1 + step ÷ }{@value #PREFILL_CHUNK_SECONDS}
+     * (each prefill chunk shares its iteration with that decode step). A job whose predicted first token falls after its
+     * deadline is left out (it stays queued for another pool or batch, or expires at its deadline without taking any
+     * engine time); adding a job never delays the jobs already in the batch, which are prefilled before it. Jobs without
+     * a deadline always fit. Not thread-safe: used within one decision on the scheduler's thread.
+     */
+    static final class DeadlineFit {
+        private final PoolLedger pool;
+        private final long nowMs;
+        private final double startSeconds;
+        private final double stretch;
+        private long uncached;
+
+        DeadlineFit(PoolLedger pool, long nowMs) {
+            this.pool = pool;
+            this.nowMs = nowMs;
+            double step = decodeStepSeconds(pool);
+            this.stretch = 1 + step / PREFILL_CHUNK_SECONDS;
+            int instance = pool.plannedInstance(nowMs);
+            // a busy engine admits the batch at its next iteration boundary: up to one iteration (a chunk and a step)
+            double boundary = pool.busy(instance, nowMs) ? PREFILL_CHUNK_SECONDS + step : 0;
+            // the first token comes with the iteration that completes the prompt, which also runs a decode step
+            this.startSeconds = pool.prefillWaitSeconds(instance, nowMs) + boundary + step;
+        }
+
+        /**
+         * The pool's prefill time for {@code tokens}: the larger of its configured (roofline) and its calibrated figure.
+         * Calibration fits whole-batch run times, which on a continuous-batching engine overlap other batches, so it can
+         * make a pool look faster than it prefills; a first token predicted too early costs the job, one predicted too
+         * late only lets another pool or batch take it.
+         */
+        static double prefillSeconds(PoolLedger pool, long tokens) {
+            int t = (int) Math.min(Integer.MAX_VALUE, Math.max(0, tokens));
+            return Math.max(pool.profile.timeModel().prefillSeconds(t), pool.model.prefillSeconds(t));
+        }
+
+        /** One decode step of the sequences in flight on one instance of the pool, seconds (0 when none). */
+        static double decodeStepSeconds(PoolLedger pool) {
+            int instances = pool.profile.instances();
+            int seqs = (pool.inFlightSequences() + instances - 1) / instances;
+            if (seqs == 0) {
+                return 0;
+            }
+            long context = pool.inFlightWorkTokens() / instances;
+            // two output tokens = one decode step over the context; the larger of the configured and calibrated figures
+            return Math.max(0, Math.max(pool.profile.timeModel().decodeSeconds(seqs, 2, context),
+                    pool.model.decodeSeconds(seqs, 2, context)));
+        }
+
+        /** Seconds to prefill {@code uncachedTokens} on this pool beside its in-flight decoding. */
+        static double stretchedPrefillSeconds(PoolLedger pool, long uncachedTokens) {
+            return (1 + decodeStepSeconds(pool) / PREFILL_CHUNK_SECONDS) * prefillSeconds(pool, uncachedTokens);
+        }
+
+        /**
+         * Whether {@code job}, with {@code uncachedTokens} of its prompt to prefill on this pool, gets its first token
+         * by its deadline as the next job of the batch; if so it is counted in (later jobs are prefilled after it).
+         */
+        boolean admit(QueuedJob job, long uncachedTokens) {
+            long total = uncached + Math.max(0, uncachedTokens);
+            if (job.deadlineAtMs() != null) {
+                double firstToken = startSeconds + stretch * prefillSeconds(pool, total);
+                if (nowMs + firstToken * 1000.0 > job.deadlineAtMs()) {
+                    return false;
+                }
+            }
+            uncached = total;
+            return true;
+        }
+    }
+
+    /** The deadline rule for a batch of {@code pool} formed now, or null when deadline-aware sizing is off. */
+    DeadlineFit deadlineFit(PoolLedger pool, long nowMs) {
+        return deadlineSizing ? new DeadlineFit(pool, nowMs) : null;
+    }
+
+    /** Prompt tokens of {@code job} the pool prefills (its cached leading blocks there, weighted, are not). */
+    long uncachedTokens(QueuedJob job, long cachedTokens) {
+        return Math.max(0, job.promptTokens() - Math.round(config.prefixOverlapWeight() * cachedTokens));
+    }
 
     BatchForming(DispatchConfig config, FairnessConfig fairness, PrefixLocator prefixes, Map<String, ModelState> models,
                  Headroom headroom, ServiceEstimates estimates) {
@@ -148,8 +253,20 @@ final class BatchForming {
             }
             List<QueuedJob> jobs = new ArrayList<>();
             if (headroom.usableCredits(p) > 0) {
-                for (int i : take(window, order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences())) {
+                DeadlineFit fit = deadlineFit(p, nowMs);
+                java.util.function.IntPredicate inTime = fit == null ? i -> true
+                        : i -> fit.admit(window.get(i), uncachedTokens(window.get(i), here[i]));
+                for (int i : take(window, order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences(), inTime)) {
                     jobs.add(window.get(i));
+                }
+                if (fit != null) {
+                    // taken in ranking order, sent in queue order: check each job again where it really is in the batch
+                    DeadlineFit sent = deadlineFit(p, nowMs);
+                    Map<QueuedJob, Long> cachedHere = new java.util.IdentityHashMap<>();
+                    for (int i = 0; i < n; i++) {
+                        cachedHere.put(window.get(i), here[i]);
+                    }
+                    jobs.removeIf(j -> !sent.admit(j, uncachedTokens(j, cachedHere.getOrDefault(j, 0L))));
                 }
             }
             options.add(new RouteOption(p.profile, jobs, headroom.usableCredits(p), p.totalCredits(), p.inFlightBatches(),
@@ -165,19 +282,33 @@ final class BatchForming {
      * {@code order} (the head) is always taken if it fits at all.
      */
     static List<Integer> take(List<QueuedJob> window, List<Integer> order, int maxTokens, int maxSeqs) {
+        return take(window, order, maxTokens, maxSeqs, i -> true);
+    }
+
+    /**
+     * As {@link #take(List, List, int, int)}, taking only indices {@code inTime} accepts (asked in ranking order, only for
+     * jobs that fit the limits; see {@link DeadlineFit}). A job left out by {@code inTime} does not count against the
+     * look-ahead, so late jobs at the front of the queue do not shrink the batch; the head is then not taken either.
+     */
+    static List<Integer> take(List<QueuedJob> window, List<Integer> order, int maxTokens, int maxSeqs,
+                              java.util.function.IntPredicate inTime) {
         List<Integer> out = new ArrayList<>();
         long tokens = 0;
         int scanned = 0;
         int scanLimit = 2 * maxSeqs;
         for (int i : order) {
-            if (out.size() >= maxSeqs || scanned++ >= scanLimit || tokens >= maxTokens) {
+            if (out.size() >= maxSeqs || scanned >= scanLimit || tokens >= maxTokens) {
                 break;
             }
             int prompt = window.get(i).promptTokens();
             if (tokens + prompt <= maxTokens) {
+                if (!inTime.test(i)) {
+                    continue;
+                }
                 out.add(i);
                 tokens += prompt;
             }
+            scanned++;
         }
         Collections.sort(out);
         return out;
@@ -213,18 +344,31 @@ final class BatchForming {
 
     /** First fit over {@code order} within the limits; always contains the head if it fits at all. */
     static List<QueuedJob> fit(List<QueuedJob> order, int maxTokens, int maxSeqs) {
+        return fit(order, maxTokens, maxSeqs, j -> true);
+    }
+
+    /**
+     * As {@link #fit(List, int, int)}, taking only jobs {@code inTime} accepts (asked in order, only for jobs that fit
+     * the limits; see {@link DeadlineFit}); a job it leaves out does not count against the look-ahead.
+     */
+    static List<QueuedJob> fit(List<QueuedJob> order, int maxTokens, int maxSeqs,
+                               java.util.function.Predicate<QueuedJob> inTime) {
         List<QueuedJob> out = new ArrayList<>();
         long tokens = 0;
         int scanned = 0;
         int scanLimit = 2 * maxSeqs;
         for (QueuedJob j : order) {
-            if (out.size() >= maxSeqs || scanned++ >= scanLimit || tokens >= maxTokens) {
+            if (out.size() >= maxSeqs || scanned >= scanLimit || tokens >= maxTokens) {
                 break;
             }
             if (tokens + j.promptTokens() <= maxTokens) {
+                if (!inTime.test(j)) {
+                    continue;
+                }
                 out.add(j);
                 tokens += j.promptTokens();
             }
+            scanned++;
         }
         return out;
     }

@@ -417,13 +417,28 @@ public final class DispatchScheduler {
             if (!byAffinity) {
                 List<QueuedJob> comparison = BatchForming.fit(order, cmpTokens, cmpSeqs);
                 for (PoolLedger p : candidates) {
-                    List<QueuedJob> jobs = headroom.usableCredits(p) > 0
-                            ? BatchForming.fit(order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences()) : List.of();
+                    List<QueuedJob> jobs = List.of();
+                    if (headroom.usableCredits(p) > 0) {
+                        BatchForming.DeadlineFit fit = forming.deadlineFit(p, nowMs);
+                        String poolId = p.profile.poolId();
+                        jobs = BatchForming.fit(order, p.profile.maxBatchTokens(), p.profile.maxConcurrentSequences(),
+                                fit == null ? j -> true : j -> fit.admit(j, forming.uncachedTokens(j,
+                                        estimates.cachedTokens(List.of(j), poolId, prefixMemo))));
+                    }
                     long cached = estimates.cachedTokens(comparison, p.profile.poolId(), prefixMemo);
                     options.add(new RouteOption(p.profile, jobs, headroom.usableCredits(p), p.totalCredits(),
                             p.inFlightBatches(), p.inFlightSequences(), p.aheadSeconds(nowMs),
                             estimates.serviceSeconds(p.profile, comparison, cached), cached));
                 }
+            }
+            // a pool with a usable credit that can take no job of the window in time is no option for this group now
+            // (deadline-aware batch sizing): neither chosen nor held for
+            if (forming.deadlineSizing) {
+                options.removeIf(o -> o.jobs().isEmpty() && headroom.usableCredits(pools.get(o.poolId())) > 0);
+            }
+            if (options.isEmpty()) {
+                held.add(g);
+                continue;
             }
             Optional<RouteOption> choice = policy.choose(List.copyOf(options), nowMs);
             RouteOption chosen = choice.flatMap(c -> options.stream()
@@ -461,6 +476,13 @@ public final class DispatchScheduler {
         }
         CalibratedServiceTime.Estimate prior = estimates.priorEstimate(pool, jobs, estimates.cachedTokens(jobs, pool.profile.poolId(), memo));
         double est = pool.model.seconds(prior);
+        long cachedAll = estimates.cachedTokens(jobs, pool.profile.poolId(), memo);
+        long uncached = 0;
+        for (QueuedJob j : jobs) {
+            uncached += j.promptTokens();
+        }
+        uncached = Math.max(0, uncached - Math.round(config.prefixOverlapWeight() * cachedAll));
+        double prefill = BatchForming.DeadlineFit.stretchedPrefillSeconds(pool, uncached); // before the batch is in flight
         int instance = pool.add(batchId, jobs.size(), work, est, nowMs, estimates.cachedBlocksByInstance(pool, jobs), prior);
         if (instance < 0) {
             pool.gateRefusedUntilMs = nowMs + GATE_RETRY_MS;
@@ -468,6 +490,7 @@ public final class DispatchScheduler {
             return null;
         }
         batchSequence++;
+        pool.bookPrefill(instance, prefill, nowMs);
         if (headroom.onFairCredits) {
             pool.aside(batchId); // a stream beside the instance's batches: not its backlog, not its calibration
             headroom.fairCreditTaken(batchId, pool.profile.poolId());
@@ -525,6 +548,18 @@ public final class DispatchScheduler {
             headroom.batchFinished(batchId);
         }
         return finished;
+    }
+
+    /**
+     * Turns deadline-aware batch sizing on (the default) or off. On, a batch for a pool takes a job only if the job's
+     * predicted first token on that pool — the prefill still owed to batches sent to the instance before, plus the
+     * batch's prefill up to and including the job, stretched by the decode steps it shares iterations with — is no
+     * later than its deadline (see {@link BatchForming.DeadlineFit}); a job left out stays queued for another pool or
+     * batch, and expires at its deadline if none can take it in time. A pool with a free credit that can take no job
+     * of the group in time is then not offered to the policy for that group. Off, batches are first fits as before.
+     */
+    public void setDeadlineBatchSizing(boolean enabled) {
+        forming.deadlineSizing = enabled;
     }
 
     /**

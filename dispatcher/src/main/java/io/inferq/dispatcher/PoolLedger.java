@@ -36,6 +36,13 @@ final class PoolLedger {
     private final InstanceQueue[] instances;
     private int inFlightSequences;
     private long inFlightWorkTokens;
+    /**
+     * Per instance: when (epoch ms, fractional) its engine is predicted to have prefilled every prompt sent to it so far
+     * (the prefill clock of {@link #prefillWaitSeconds}). A continuous-batching engine prefills the sequences of one
+     * priority in submission order, chunk by chunk, beside the decoding ones, so a batch's first tokens wait for the
+     * prompts sent before it, not for their decode.
+     */
+    private final double[] prefillDoneAtMs;
 
     PoolLedger(PoolProfile profile, int maxInFlightBatchesPerInstance) {
         this.profile = profile;
@@ -47,6 +54,33 @@ final class PoolLedger {
         for (int i = 0; i < instances.length; i++) {
             instances[i] = new InstanceQueue();
         }
+        this.prefillDoneAtMs = new double[instances.length];
+    }
+
+    /**
+     * The instance {@link #add} books a batch on when no shared gate refuses it and no instance holds more of the batch's
+     * prefix (least backlog among the instances with room; ties: fewer batches, lower index).
+     */
+    int plannedInstance(long nowMs) {
+        return chooseByBacklog(nowMs, new double[instances.length]);
+    }
+
+    /**
+     * Estimated seconds until the engine of {@code instance} starts prefilling a batch sent now: the prefill still owed
+     * to the prompts sent to it before (its prefill clock less now), 0 when it is caught up.
+     */
+    double prefillWaitSeconds(int instance, long nowMs) {
+        return Math.max(0, prefillDoneAtMs[instance] - nowMs) / 1000.0;
+    }
+
+    /** Whether the instance has a batch in flight or prefill owed (its engine is mid-iteration, per this model). */
+    boolean busy(int instance, long nowMs) {
+        return !instances[instance].batches.isEmpty() || prefillDoneAtMs[instance] > nowMs;
+    }
+
+    /** Advances the instance's prefill clock by a batch sent now whose prompts take {@code seconds} to prefill there. */
+    void bookPrefill(int instance, double seconds, long nowMs) {
+        prefillDoneAtMs[instance] = Math.max(prefillDoneAtMs[instance], nowMs) + Math.max(0, seconds) * 1000.0;
     }
 
     int freeCredits() {
@@ -138,33 +172,10 @@ final class PoolLedger {
      */
     int add(String batchId, int sequences, long workTokens, double estimatedSeconds, long nowMs, int[] cachedBlocks,
             CalibratedServiceTime.Estimate prior) {
-        int chosen = -1;
-        double best = Double.MAX_VALUE;
         double[] backlogs = new double[instances.length];
-        // an instance already holding its share of the credits is passed over while another has room: each of its
-        // batch streams is busy, so a batch booked there would wait behind another at the worker
-        boolean someRoom = false;
-        for (InstanceQueue q : instances) {
-            someRoom |= q.batches.size() < maxPerInstance;
-        }
-        for (int i = 0; i < instances.length; i++) {
-            double backlog = backlogSeconds(instances[i], nowMs);
-            backlogs[i] = backlog;
-            if (someRoom && instances[i].batches.size() >= maxPerInstance) {
-                continue;
-            }
-            if (chosen < 0) {
-                best = backlog;
-                chosen = i;
-                continue;
-            }
-            // equal backlogs (typically 0: a batch past its estimate is still in flight until reported): the
-            // instance with fewer batches, so an idle instance is not passed over for one still running
-            if (backlog < best || backlog == best && instances[i].batches.size() < instances[chosen].batches.size()) {
-                best = backlog;
-                chosen = i;
-            }
-        }
+        int chosen = chooseByBacklog(nowMs, backlogs);
+        double best = backlogs[chosen];
+        boolean someRoom = someRoom();
         if (cachedBlocks.length == instances.length) {
             int most = cachedBlocks[chosen];
             for (int i = 0; i < instances.length; i++) {
@@ -203,6 +214,43 @@ final class PoolLedger {
         inFlight.put(batchId, f);
         inFlightSequences += sequences;
         inFlightWorkTokens += workTokens;
+        return chosen;
+    }
+
+    private boolean someRoom() {
+        for (InstanceQueue q : instances) {
+            if (q.batches.size() < maxPerInstance) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The least-backlogged instance among those with room (if any has); fills {@code backlogs} for every instance. */
+    private int chooseByBacklog(long nowMs, double[] backlogs) {
+        int chosen = -1;
+        double best = Double.MAX_VALUE;
+        // an instance already holding its share of the credits is passed over while another has room: each of its
+        // batch streams is busy, so a batch booked there would wait behind another at the worker
+        boolean someRoom = someRoom();
+        for (int i = 0; i < instances.length; i++) {
+            double backlog = backlogSeconds(instances[i], nowMs);
+            backlogs[i] = backlog;
+            if (someRoom && instances[i].batches.size() >= maxPerInstance) {
+                continue;
+            }
+            if (chosen < 0) {
+                best = backlog;
+                chosen = i;
+                continue;
+            }
+            // equal backlogs (typically 0: a batch past its estimate is still in flight until reported): the
+            // instance with fewer batches, so an idle instance is not passed over for one still running
+            if (backlog < best || backlog == best && instances[i].batches.size() < instances[chosen].batches.size()) {
+                best = backlog;
+                chosen = i;
+            }
+        }
         return chosen;
     }
 

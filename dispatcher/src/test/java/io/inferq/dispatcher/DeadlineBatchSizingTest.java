@@ -1,0 +1,116 @@
+package io.inferq.dispatcher;
+
+import static io.inferq.job.JobLane.INTERACTIVE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Deadline-aware batch sizing ({@link BatchForming.DeadlineFit}), through the scheduler's public API on a virtual clock
+ * (every time is an argument). Pools prefill 1,000 tokens/s and decode 1 ms per step, so a prompt of {@code n} tokens
+ * takes {@code n} ms to prefill on an idle instance.
+ */
+class DeadlineBatchSizingTest {
+
+    private static final ServiceTimeModel THOUSAND_PER_SECOND = Fixtures.linear(1000, 0.001);
+
+    private static DispatchScheduler scheduler(int creditsPerInstance, PoolProfile... pools) {
+        return new DispatchScheduler(Fixtures.config().withMaxInFlightBatchesPerInstance(creditsPerInstance),
+                List.of(pools), RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE);
+    }
+
+    private static PoolProfile pool(String id) {
+        return Fixtures.pool(id, "m", 1, 10_000, 8, THOUSAND_PER_SECOND);
+    }
+
+    private static QueuedJob job(String id, int prompt, long enqueuedAt, Long deadline) {
+        return Fixtures.job(id, "t1", INTERACTIVE, prompt, 16, enqueuedAt, deadline);
+    }
+
+    private static List<String> ids(List<BatchPlan> plans) {
+        return plans.stream().flatMap(p -> p.jobs().stream()).map(QueuedJob::jobId).toList();
+    }
+
+    private static Map<String, List<String>> byPool(List<BatchPlan> plans) {
+        return plans.stream().collect(Collectors.toMap(BatchPlan::poolId,
+                p -> p.jobs().stream().map(QueuedJob::jobId).toList()));
+    }
+
+    /** a, b, c in deadline order; b's first token would come 1,210 ms after 0 (a's 600 + its 600 tokens), after 1,100. */
+    private static void enqueueThree(DispatchScheduler s) {
+        s.enqueue(job("a", 600, 0, 1_000L));
+        s.enqueue(job("b", 600, 0, 1_100L));
+        s.enqueue(job("c", 300, 0, 5_000L));
+    }
+
+    @Test
+    void aJobWhoseFirstTokenWouldComeAfterItsDeadlineIsLeftOutAndLaterOnesStillJoin() {
+        DispatchScheduler s = scheduler(1, pool("p"));
+        enqueueThree(s);
+        // at 10 ms: a's first token at 610 ≤ 1,000; b's at 1,210 > 1,100; c's (after a) at 910 ≤ 5,000
+        List<BatchPlan> plans = s.formBatches(10);
+        assertThat(ids(plans)).containsExactly("a", "c");
+        assertThat(s.isQueued("b")).as("left out, still queued").isTrue();
+    }
+
+    @Test
+    void offTheBatchIsAFirstFitAsBefore() {
+        DispatchScheduler s = scheduler(1, pool("p"));
+        s.setDeadlineBatchSizing(false);
+        enqueueThree(s);
+        assertThat(ids(s.formBatches(10))).containsExactly("a", "b", "c");
+    }
+
+    @Test
+    void aJobLeftOutGoesToAnotherPoolThatCanStillMeetItsDeadline() {
+        DispatchScheduler s = scheduler(1, pool("p1"), pool("p2"));
+        enqueueThree(s);
+        Map<String, List<String>> plans = byPool(s.formBatches(10));
+        assertThat(plans).containsEntry("p1", List.of("a", "c")).containsEntry("p2", List.of("b"));
+        assertThat(s.queuedJobs()).isZero();
+    }
+
+    @Test
+    void aBatchWaitsBehindThePrefillOwedToEarlierBatchesOnItsInstance() {
+        // one instance with two batch credits (streams into one engine)
+        DispatchScheduler s = scheduler(2, pool("p"));
+        s.enqueue(job("x", 900, 0, null)); // no deadline: always fits
+        assertThat(ids(s.formBatches(0))).containsExactly("x");
+        // at 10 ms the engine still owes 890 ms of x's prefill; d needs 300 ms more, its deadline is 1,010 ms
+        s.enqueue(job("d", 300, 10, 1_010L));
+        s.enqueue(job("e", 300, 10, 3_000L));
+        List<BatchPlan> second = s.formBatches(20);
+        assertThat(ids(second)).as("d would get its first token after about 1.2 s").containsExactly("e");
+        assertThat(s.isQueued("d")).isTrue();
+        // nothing can take d in time: it expires at its deadline without taking engine time
+        assertThat(s.formBatches(500)).isEmpty();
+        assertThat(s.expireDue(1_010)).extracting(QueuedJob::jobId).containsExactly("d");
+    }
+
+    @Test
+    void withTheSameJobsAnIdleInstanceTakesTheJobABusyOneCannot() {
+        // the same d on an idle pool: 300 ms of prefill, well inside its deadline
+        DispatchScheduler s = scheduler(2, pool("p"));
+        s.enqueue(job("d", 300, 10, 1_010L));
+        assertThat(ids(s.formBatches(20))).containsExactly("d");
+    }
+
+    @Test
+    void thePrefillClockOfAnInstanceRunsDownWithTimeAndAddsUpPerBatch() {
+        PoolLedger ledger = new PoolLedger(Fixtures.pool("p", "m", 2, 10_000, 8, THOUSAND_PER_SECOND), 2);
+        assertThat(ledger.prefillWaitSeconds(0, 0)).isZero();
+        assertThat(ledger.busy(0, 0)).isFalse();
+        ledger.bookPrefill(0, 0.5, 1_000);
+        ledger.bookPrefill(0, 0.25, 1_100);
+        assertThat(ledger.prefillWaitSeconds(0, 1_100)).isCloseTo(0.65, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(ledger.busy(0, 1_100)).isTrue();
+        assertThat(ledger.prefillWaitSeconds(1, 1_100)).as("the other instance owes nothing").isZero();
+        assertThat(ledger.prefillWaitSeconds(0, 2_000)).as("caught up").isZero();
+        ledger.bookPrefill(0, 0.1, 3_000);
+        assertThat(ledger.prefillWaitSeconds(0, 3_000)).as("an idle engine starts at once")
+                .isCloseTo(0.1, org.assertj.core.data.Offset.offset(1e-9));
+    }
+}
