@@ -108,6 +108,11 @@ function renderQueues(o) {
         num(t.queued_tokens) + ' / ' + num(t.quota_tokens) + ' tokens')))
       : [h('p', { class: 'empty' }, 'no tenant has queued tokens')]));
   }
+  const fair = o.fairness;
+  $('fairness').tBodies[0].replaceChildren(...(fair && fair.available && fair.tenants.length ? fair.tenants.map(t => h('tr', {},
+    h('td', {}, t.tenant), h('td', {}, t.model), h('td', {}, t.lane), h('td', { class: 'num' }, num(t.service_tokens)),
+    h('td', { class: 'num' }, num(t.backlog_jobs)), h('td', { class: 'num' }, num(t.virtual_counter_tokens))))
+    : [h('tr', {}, h('td', { colspan: 6, class: 'empty' }, (fair && fair.reason) || 'no tenant has queued work'))]));
   const a = o.admission;
   $('rejections').tBodies[0].replaceChildren(...(a.rejections.length ? a.rejections.map(r => h('tr', {},
     h('td', {}, r.stage), h('td', {}, r.code), h('td', {}, r.lane ?? ''), h('td', { class: 'num' }, num(r.count))))

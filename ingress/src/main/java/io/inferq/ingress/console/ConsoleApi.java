@@ -222,6 +222,7 @@ public final class ConsoleApi {
         o.put("queues", queues == null ? new JsonObject().put("available", false).put("reason", queuesMissing)
                 : queuesJson(queues, now));
         o.put("admission", admission());
+        o.put("fairness", fairness());
         long[] totals = throughput.totals();
         o.put("totals", new JsonObject().put("jobs_in", totals[0]).put("jobs_out", totals[1]));
         o.put("batches", new JsonObject().put("available", batches.available()));
@@ -232,6 +233,16 @@ public final class ConsoleApi {
         JsonObject o = base.copy();
         o.put("scope", new JsonObject().put("operator", scope.operator())
                 .put("tenant", scope.tenant() == null ? null : scope.tenant().id()));
+        JsonObject fair = o.getJsonObject("fairness");
+        if (!scope.operator() && fair != null && fair.getJsonArray("tenants") != null) {
+            JsonArray own = new JsonArray();
+            fair.getJsonArray("tenants").forEach(t -> {
+                if (scope.tenant().id().equals(((JsonObject) t).getString("tenant"))) {
+                    own.add(t);
+                }
+            });
+            fair.put("tenants", own);
+        }
         JsonObject q = o.getJsonObject("queues");
         if (!scope.operator() && q.getJsonArray("tenants") != null) {
             JsonArray own = new JsonArray();
@@ -338,6 +349,38 @@ public final class ConsoleApi {
                 .put("quota_tokens", q.tenantQuotaTokens().get(t))));
         return new JsonObject().put("available", true).put("max_queued_jobs", q.maxQueuedJobs()).put("lanes", laneJson)
                 .put("groups", groups).put("tenants", tenantsJson);
+    }
+
+    /**
+     * Fair sharing as the dispatcher of this process sees it: per tenant × model × lane, its weighted service so far, its
+     * jobs waiting in the central queue and its virtual token counter (the backlogged tenant with the lowest is served
+     * next), read from the dispatcher's meters ({@code inferq.dispatcher.tenant.*}). Rows appear once a tenant has been
+     * backlogged; without a dispatcher in this process the section is unavailable.
+     */
+    private JsonObject fairness() {
+        List<io.micrometer.core.instrument.FunctionCounter> service = new ArrayList<>(
+                registry.find("inferq.dispatcher.tenant.service").functionCounters());
+        if (service.isEmpty()) {
+            return new JsonObject().put("available", false)
+                    .put("reason", "no dispatcher of this process has queued a tenant's job yet");
+        }
+        service.sort(Comparator.comparing(c -> c.getId().getTag("model") + "/" + c.getId().getTag("lane") + "/"
+                + c.getId().getTag("tenant")));
+        JsonArray rows = new JsonArray();
+        for (io.micrometer.core.instrument.FunctionCounter c : service) {
+            String tenant = c.getId().getTag("tenant");
+            String model = c.getId().getTag("model");
+            String lane = c.getId().getTag("lane");
+            Gauge backlog = registry.find("inferq.dispatcher.tenant.backlog").tag("tenant", tenant).tag("model", model)
+                    .tag("lane", lane).gauge();
+            Gauge counter = registry.find("inferq.dispatcher.tenant.virtual.counter").tag("tenant", tenant)
+                    .tag("model", model).tag("lane", lane).gauge();
+            rows.add(new JsonObject().put("tenant", tenant).put("model", model).put("lane", lane)
+                    .put("service_tokens", Math.round(c.count()))
+                    .put("backlog_jobs", backlog == null ? null : Math.round(backlog.value()))
+                    .put("virtual_counter_tokens", counter == null ? null : Math.round(counter.value())));
+        }
+        return new JsonObject().put("available", true).put("tenants", rows);
     }
 
     private JsonObject admission() {

@@ -105,6 +105,18 @@ class ConsoleApiTest {
         assertThat(tenantView.getJsonObject("scope").getString("tenant")).isEqualTo("globex");
         assertThat(tenantView.getJsonObject("queues").getJsonArray("tenants").stream()
                 .allMatch(t -> ((JsonObject) t).getString("tenant").equals("globex"))).isTrue();
+        // fair sharing: the dispatcher's per-tenant service, backlog and counter; a tenant sees its own rows only
+        TestInferq.await(Duration.ofSeconds(15), () -> f.get("/v1/console/overview", OPERATOR_KEY).getJsonObject("fairness")
+                .getBoolean("available"), "the fairness section");
+        JsonObject fairness = f.get("/v1/console/overview", OPERATOR_KEY).getJsonObject("fairness");
+        JsonObject acmeRow = fairness.getJsonArray("tenants").stream().map(JsonObject.class::cast)
+                .filter(t -> t.getString("tenant").equals("acme") && t.getString("lane").equals("interactive")).findFirst()
+                .orElseThrow(() -> new AssertionError("no acme row in " + fairness.encode()));
+        assertThat(acmeRow.getLong("service_tokens")).as("acme's job was dispatched: its service counts").isPositive();
+        assertThat(acmeRow.getLong("backlog_jobs")).isNotNull();
+        assertThat(acmeRow.getLong("virtual_counter_tokens")).isNotNull();
+        assertThat(f.get("/v1/console/overview", GLOBEX).getJsonObject("fairness").getJsonArray("tenants").stream()
+                .allMatch(t -> ((JsonObject) t).getString("tenant").equals("globex"))).isTrue();
         assertThat(f.call("GET", "/v1/console/jobs?status=bogus", ACME).statusCode()).isEqualTo(400);
         assertThat(f.call("GET", "/v1/console/jobs?limit=1000", ACME).statusCode()).isEqualTo(400);
     }
