@@ -199,7 +199,12 @@ class OpenAiSdkCompatibilityTest {
                 }));
             });
         }
-        assertThat(statusAtFirstText).as("the job's status when its first text arrived").containsExactly("running");
+        // the text streams while the job runs, not after it ended: the job is not finished when its first text arrives. Its
+        // status comes from the job view, fed by the job-events topic, which the token topic does not wait for, so the
+        // view may still show the state before 'running' (both happen within milliseconds on the simulated engine)
+        assertThat(statusAtFirstText).as("the job's status when its first text arrived").hasSize(1);
+        assertThat(statusAtFirstText.get(0)).as("the job's status when its first text arrived")
+                .isIn("queued", "dispatched", "running");
         long contentChunks = chunks.stream().filter(c -> c.choices().stream()
                 .anyMatch(ch -> ch.delta().content().filter(s -> !s.isEmpty()).isPresent())).count();
         assertThat(contentChunks).as("text chunks").isGreaterThan(2);
