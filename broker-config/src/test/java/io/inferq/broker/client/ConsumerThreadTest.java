@@ -146,7 +146,8 @@ class ConsumerThreadTest {
                 r -> seen.add(r.offset())).onCaughtUp(caughtUp::incrementAndGet);
         follower.start();
         try {
-            await(() -> seen.size() >= 4 && follower.isCaughtUp(), "all records after the restart");
+            // the caught-up callback runs on the follower's thread after it marks itself caught up: wait for both
+            await(() -> seen.size() >= 4 && follower.isCaughtUp() && caughtUp.get() >= 1, "all records after the restart");
             assertThat(made).hasSizeGreaterThanOrEqualTo(2);
             assertThat(seen).containsExactly(0L, 1L, 2L, 3L);
             assertThat(caughtUp.get()).isEqualTo(1);
