@@ -159,6 +159,9 @@ public final class SimulatedBackend implements InferenceBackend {
     @Override
     public List<SequenceOutcome> run(BatchWork batch, TokenSink sink) throws InterruptedException {
         if (engineModel == EngineModel.CONTINUOUS) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException(); // before anything reaches the engine
+            }
             return start(batch, sink).await();
         }
         return runStatic(batch, sink);

@@ -261,13 +261,20 @@ class SimulatedContinuousBackendTest {
             SimulatedBackend shared = new SimulatedBackend(ROOFLINE, 1.0, c);
             Future<List<SequenceOutcome>> big = threads.submit(() -> shared.run(batch("big", 0, 1, sequences("b", 4, 500, 5_000))));
             CountDownLatch started = new CountDownLatch(1);
+            CountDownLatch exited = new CountDownLatch(1);
             Future<List<SequenceOutcome>> small = threads.submit(() -> {
                 started.countDown();
-                return shared.run(batch("small", 0, 1, sequences("s", 3, 500, 5_000)));
+                try {
+                    return shared.run(batch("small", 0, 1, sequences("s", 3, 500, 5_000)));
+                } finally {
+                    exited.countDown();
+                }
             });
             started.await();
-            small.cancel(true); // interrupts the caller, driving or waiting
+            small.cancel(true); // interrupts the caller, driving or waiting (or before it submits)
             assertThat(completed(get(big))).hasSize(4);
+            // cancel returns at once: the caller's thread leaves run (and the engine) on its own
+            assertThat(exited.await(10, TimeUnit.SECONDS)).as("the interrupted caller returned").isTrue();
             assertThat(shared.sequencesInEngine(0)).isZero();
         }
     }
