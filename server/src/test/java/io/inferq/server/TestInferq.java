@@ -1,12 +1,11 @@
 package io.inferq.server;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferq.broker.embedded.FreePorts;
 import io.inferq.server.config.ConfigLoader;
 import io.inferq.server.config.InferqConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -65,13 +64,9 @@ public final class TestInferq {
         }
     }
 
+    /** @return a free port, never one handed out before in this JVM ({@link FreePorts}) */
     public static int freePort() {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", 0));
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return FreePorts.pick();
     }
 
     /** A plain HTTP call: {@code method} {@code path} with an optional JSON body and extra header pairs. */

@@ -3,7 +3,6 @@ package io.inferq.broker.embedded;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -243,12 +242,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     private static int freePort(String host) {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress(host, 0));
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return FreePorts.pick(host);
     }
 
     /** The broker could not start; the message names the cause. */

@@ -1,12 +1,11 @@
 package io.inferq.loadtests.chaos;
 
+import io.inferq.broker.embedded.FreePorts;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.loadtests.Flags;
 import io.inferq.loadtests.LoadCommand;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -548,11 +547,9 @@ public final class ChaosCommand {
             }
         }
 
-        static int freePort() throws IOException {
-            try (ServerSocket s = new ServerSocket()) {
-                s.bind(new InetSocketAddress("127.0.0.1", 0));
-                return s.getLocalPort();
-            }
+        /** Distinct ports: the engine and the receiver once got the same one and shared it (Vert.x server sharing). */
+        static int freePort() {
+            return FreePorts.pick();
         }
     }
 }

@@ -2,13 +2,12 @@ package io.inferq.loadtests.embedded;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferq.broker.embedded.FreePorts;
 import io.inferq.loadtests.policy.PolicySimulator;
 import io.inferq.server.InferqServer;
 import io.inferq.server.config.ConfigLoader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -146,13 +145,9 @@ public final class EmbeddedInferq {
         }
     }
 
+    /** @return a free port, never one handed out before in this JVM ({@link FreePorts}) */
     public static int freePort() {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", 0));
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return FreePorts.pick();
     }
 
     /** @return the operator key (for {@code /metrics}) of a server started with {@code benchApiKey} */
