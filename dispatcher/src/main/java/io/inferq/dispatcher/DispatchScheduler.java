@@ -576,6 +576,19 @@ public final class DispatchScheduler {
     }
 
     /**
+     * What calibration has learned of a pool so far: observed ÷ configured prefill and decode time (1 = the roofline is
+     * right) and the number of batches observed.
+     */
+    public record ServiceTimeScales(double prefill, double decode, long observations) {
+    }
+
+    /** @return the pool's learned {@link ServiceTimeScales} (1, 1, 0 before any batch finished) */
+    public ServiceTimeScales serviceTimeScales(String poolId) {
+        CalibratedServiceTime m = ledger(poolId).model;
+        return new ServiceTimeScales(m.prefillScale(), m.decodeScale(), m.observations());
+    }
+
+    /**
      * Sets a pool's batch credits (clamped to {@code [0, instances × maxInFlightBatchesPerInstance]}), e.g.
      * fewer while its engine answers 429/503. In-flight batches above the new limit are not recalled.
      */

@@ -87,6 +87,11 @@ public final class PolicyBenchmark {
     /** One row of the table; {@code validity} is null for simulator rows. */
     record Row(String engine, String trace, double load, String policy, int jobs, int good, double goodput, double p50Ttft,
                double p99Ttft, Map<String, Double> utilisation, String note, Validity validity) {
+
+        /** This row with {@code more} after its note. */
+        Row withNote(String more) {
+            return new Row(engine, trace, load, policy, jobs, good, goodput, p50Ttft, p99Ttft, utilisation, note + " " + more, validity);
+        }
     }
 
     /** A simulator row, where its nominal capacity went, and the trace's goodput bound (null if not computed). */
@@ -277,7 +282,8 @@ public final class PolicyBenchmark {
                                 r = Replayer.run(plan, s, budget, PromptBudget.OverBudget.SEND, target, t, url, out);
                                 probes = probe.samples();
                             }
-                            Row row = pipelineRow(e.getKey(), load, p, plan, r, timeScale, settings, probes, maxOverheadFraction);
+                            Row row = pipelineRow(e.getKey(), load, p, plan, r, timeScale, settings, probes, maxOverheadFraction)
+                                    .withNote(calibrationNote(pipelineCalibration(url)));
                             rows.add(row);
                             print(out, row);
                             validityLine(out, row);
@@ -374,7 +380,74 @@ public final class PolicyBenchmark {
     static String simNote(PolicySimulator.Result r) {
         StringBuilder sb = new StringBuilder("rej " + r.rejected() + " exp " + r.expired() + " good by pool");
         r.goodByPool().forEach((pool, n) -> sb.append(' ').append(pool).append('=').append(n));
+        Map<String, double[]> cal = new LinkedHashMap<>();
+        r.calibration().forEach((pool, c) -> cal.put(pool, new double[] {c.prefill(), c.decode()}));
+        return sb.append(' ').append(calibrationNote(cal)).toString();
+    }
+
+    /**
+     * {@code "learned p/d: pool=1.00/0.95 …"}: each pool's learned prefill and decode time ÷ its configured (roofline)
+     * one, the figures the default policy ranks pools by. Where simulator and pipeline disagree on them, they disagree on
+     * routing.
+     */
+    static String calibrationNote(Map<String, double[]> scales) {
+        if (scales.isEmpty()) {
+            return "learned p/d n/a";
+        }
+        StringBuilder sb = new StringBuilder("learned p/d:");
+        scales.forEach((pool, s) -> sb.append(String.format(Locale.ROOT, " %s=%.2f/%.2f", pool, s[0], s[1])));
         return sb.toString();
+    }
+
+    /** The pipeline server's learned service-time scales, from its {@code /metrics} (empty if it does not answer). */
+    static Map<String, double[]> pipelineCalibration(String baseUrl) {
+        try {
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(baseUrl + "/metrics"))
+                            .timeout(Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == 200 ? calibrationFromMetrics(r.body()) : Map.of();
+        } catch (java.io.IOException e) {
+            return Map.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Map.of();
+        }
+    }
+
+    /**
+     * Per pool (the probe pool left out), {prefill, decode} from the {@code inferq_dispatcher_pool_service_time_scale}
+     * gauges of a Prometheus text; a phase not found is NaN.
+     */
+    static Map<String, double[]> calibrationFromMetrics(String text) {
+        Map<String, double[]> out = new java.util.TreeMap<>();
+        for (String line : text.split("\n")) {
+            if (!line.startsWith("inferq_dispatcher_pool_service_time_scale{")) {
+                continue;
+            }
+            String pool = label(line, "pool");
+            String phase = label(line, "phase");
+            if (pool == null || phase == null || pool.equals(PROBE_POOL)) {
+                continue;
+            }
+            double v;
+            try {
+                v = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            } catch (NumberFormatException e) {
+                continue;
+            }
+            out.computeIfAbsent(pool, k -> new double[] {Double.NaN, Double.NaN})["prefill".equals(phase) ? 0 : 1] = v;
+        }
+        return out;
+    }
+
+    private static String label(String line, String name) {
+        int i = line.indexOf(name + "=\"");
+        if (i < 0) {
+            return null;
+        }
+        int s = i + name.length() + 2;
+        int e = line.indexOf('"', s);
+        return e < 0 ? null : line.substring(s, e);
     }
 
     static String simName(String policy) {

@@ -209,12 +209,19 @@ public final class PolicySimulator {
      * utilisation = busy instance-seconds ÷ (instances × simulated time until the last batch ends);
      * prefixHitRatio = cached ÷ all prompt tokens of dispatched jobs where they ran; bestPoolHitRatio = the same
      * had each job run on the pool caching most of its prefix at that moment; goodByPool = the good jobs each pool
-     * ran (where a policy's goodput comes from).
+     * ran (where a policy's goodput comes from); calibration = what the dispatcher's online calibration learned of each
+     * pool by the end of the run.
      */
     public record Result(String policy, boolean prefixAware, int jobs, int completed, int good, double goodput,
                          double p50Ttft, double p99Ttft, double p50E2e, double p99E2e, int rejected, int expired,
                          Map<String, Double> utilisation, double prefixHitRatio, double bestPoolHitRatio,
-                         Map<String, Integer> goodByPool) {
+                         Map<String, Integer> goodByPool, Map<String, DispatchScheduler.ServiceTimeScales> calibration) {
+    }
+
+    private Map<String, DispatchScheduler.ServiceTimeScales> calibrationOf(DispatchScheduler scheduler) {
+        Map<String, DispatchScheduler.ServiceTimeScales> m = new LinkedHashMap<>();
+        fleet.profiles().forEach(p -> m.put(p.poolId(), scheduler.serviceTimeScales(p.poolId())));
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     private record Fleet(List<PoolProfile> profiles, Map<String, RooflineModel> rooflines,
@@ -941,7 +948,8 @@ public final class PolicySimulator {
         Result result = new Result(policyName, prefixAware, trace.size(), completed, good, good / span,
                 pct(t, 0.5), pct(t, 0.99), pct(l, 0.5), pct(l, 0.99), rejected, expired, util,
                 promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens,
-                promptTokens == 0 ? 0 : (double) bestCachedTokens / promptTokens, java.util.Collections.unmodifiableMap(goodByPool));
+                promptTokens == 0 ? 0 : (double) bestCachedTokens / promptTokens, java.util.Collections.unmodifiableMap(goodByPool),
+                calibrationOf(scheduler));
         List<JobRun> jobs = new ArrayList<>(trace.size());
         for (int i = 0; i < trace.size(); i++) {
             TraceRequest r = trace.get(i);

@@ -50,6 +50,12 @@ class ServiceTimeCalibrationSimTest {
                 PolicySimulator.Result learned = optimistic.run(trace, "ect", false, true);
                 System.out.printf("%s: goodput correctly configured %.3f, 2x optimistic + calibration %.3f (%.2f)%n",
                         what, good.goodput(), learned.goodput(), learned.goodput() / good.goodput());
+                var scales = learned.calibration().get(slow);
+                System.out.printf("%s: learned scales of %s prefill %.2f, decode %.2f over %d batches; correctly configured %s%n",
+                        what, slow, scales.prefill(), scales.decode(), scales.observations(), good.calibration().get(slow));
+                // the decode phase dominates a batch's time on a continuous engine, so that is where the 2× shows (measured
+                // 1.86 and 2.13); prefill overlaps other batches and is poorly identified (see CalibratedServiceTime)
+                assertThat(scales.decode()).as("%s: learned decode scale of the 2× slower pool", what).isGreaterThan(1.5);
                 correctSum += good.goodput() / good.jobs();
                 learnedSum += learned.goodput() / learned.jobs();
             }

@@ -1,0 +1,39 @@
+package io.inferq.loadtests.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class PolicyBenchmarkCalibrationTest {
+
+    @Test
+    void learnedScalesAreReadFromTheServersMetricsWithoutTheProbePool() {
+        String metrics = """
+                # HELP inferq_dispatcher_pool_service_time_scale learned prefill time ÷ the configured (roofline) one
+                # TYPE inferq_dispatcher_pool_service_time_scale gauge
+                inferq_dispatcher_pool_service_time_scale{phase="prefill",pool="h800-sim"} 0.33
+                inferq_dispatcher_pool_service_time_scale{phase="decode",pool="h800-sim"} 0.98
+                inferq_dispatcher_pool_service_time_scale{phase="prefill",pool="probe-overhead"} 1.0
+                inferq_dispatcher_pool_service_time_scale{phase="decode",pool="mtt-s4000-sim"} 2.5
+                inferq_dispatcher_pool_utilisation{pool="h800-sim"} 0.5
+                """;
+        Map<String, double[]> scales = PolicyBenchmark.calibrationFromMetrics(metrics);
+
+        assertThat(scales).containsOnlyKeys("h800-sim", "mtt-s4000-sim");
+        assertThat(scales.get("h800-sim")).containsExactly(0.33, 0.98);
+        assertThat(scales.get("mtt-s4000-sim")[0]).isNaN();
+        assertThat(scales.get("mtt-s4000-sim")[1]).isEqualTo(2.5);
+    }
+
+    @Test
+    void theNoteNamesEachPoolsPrefillAndDecodeScale() {
+        Map<String, double[]> scales = new LinkedHashMap<>();
+        scales.put("h800", new double[] {0.1, 1.02});
+        scales.put("mtt-s4000", new double[] {0.94, 1.0});
+
+        assertThat(PolicyBenchmark.calibrationNote(scales)).isEqualTo("learned p/d: h800=0.10/1.02 mtt-s4000=0.94/1.00");
+        assertThat(PolicyBenchmark.calibrationNote(Map.of())).isEqualTo("learned p/d n/a");
+    }
+}
