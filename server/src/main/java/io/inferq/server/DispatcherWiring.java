@@ -57,6 +57,7 @@ final class DispatcherWiring {
         var admin = infra.admin();
         DispatchScheduler scheduler = new DispatchScheduler(dispatchConfig(), fairnessConfig(), poolProfiles(plans),
                 RoutingPolicies.byName(config.dispatcher().policy(), 42), prefixLocator, registry);
+        scheduler.setCalibration(config.dispatcher().serviceTimeCalibration());
         if (config.dispatcher().sharedCredits()) {
             // several dispatcher processes, one set of credits per pool instance (issue 17; README "Several dispatchers")
             scheduler.shareCredits(new io.inferq.server.wiring.HazelcastCreditGate(hazelcast,

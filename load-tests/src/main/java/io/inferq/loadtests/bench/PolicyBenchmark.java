@@ -158,6 +158,8 @@ public final class PolicyBenchmark {
         PolicySimulator.InstanceModel instanceModel = PolicySimulator.InstanceModel.parse(f.string("instance-model", "continuous"));
         // batch credits (streams) per instance, in the simulator and the pipeline's server alike; 0: the fleet's (2)
         int credits = f.intValue("credits-per-instance", 0);
+        // the dispatcher's online service-time calibration off, in the simulator and the pipeline's server alike
+        boolean calibration = !f.bool("no-calibration");
         Path dir = LoadCommand.outDir(f, "bench-policies");
         f.rejectUnknown();
         if (pipelineRequests < 1 || probeEveryMs < 1) {
@@ -168,7 +170,7 @@ public final class PolicyBenchmark {
         }
         PolicySimulator.Settings settings = credits == 0 ? PolicySimulator.Settings.defaults()
                 : PolicySimulator.Settings.defaults().withCreditsPerInstance(credits);
-        PolicySimulator sim = new PolicySimulator(settings).withInstanceModel(instanceModel);
+        PolicySimulator sim = new PolicySimulator(settings).withInstanceModel(instanceModel).withCalibration(calibration);
         Map<String, List<TraceRequest>> byTrace = new LinkedHashMap<>();
         if (traceList == null) {
             byTrace.put("conversation", TraceReader.read(traces.resolve("conversation_trace.jsonl"), traceFormat));
@@ -256,7 +258,8 @@ public final class PolicyBenchmark {
                         .fleet(EmbeddedInferq.Fleet.SIMULATOR).extra(tree -> {
                             pipelineConfig(tree, timeScale);
                             ((ObjectNode) tree.get("dispatcher")).put("max-in-flight-batches-per-instance",
-                                    settings.dispatch().maxInFlightBatchesPerInstance());
+                                    settings.dispatch().maxInFlightBatchesPerInstance())
+                                    .put("service-time-calibration", calibration);
                         });
                 ObjectNode config = EmbeddedInferq.config(o);
                 PromptBudget budget = PromptBudget.ofPools(settings.model(), config.get("pools"), "the simulator's fleet");
@@ -318,6 +321,7 @@ public final class PolicyBenchmark {
         setup.put("max_overhead_fraction", maxOverheadFraction);
         setup.put("instance_model", instanceModel.name().toLowerCase(Locale.ROOT));
         setup.put("credits_per_instance", settings.dispatch().maxInFlightBatchesPerInstance());
+        setup.put("service_time_calibration", calibration);
         summary.put("setup", setup);
         summary.put("ratios_ect_over_round_robin", ratios);
         summary.put("rows", rows);

@@ -110,11 +110,14 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      * @param headroomCredits  free credits per pool kept for work below its share (README "Headroom credits")
      * @param headroomWindowMs how long interactive work or a tenant, once seen, keeps the headroom reserved
      * @param headroomIdleInstances instances per pool kept idle for work below its share (README "Headroom credits")
+     * @param serviceTimeCalibration learn each pool's service times from the batches it ran (README "Service times
+     *                         learned online"); false keeps the configured (roofline) figures
      */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
             double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness,
-            boolean sharedCredits, int headroomCredits, long headroomWindowMs, int headroomIdleInstances) {
+            boolean sharedCredits, int headroomCredits, long headroomWindowMs, int headroomIdleInstances,
+            boolean serviceTimeCalibration) {
         public Dispatcher {
             SettingDefinitions.checkChoice("dispatcher.policy", policy);
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");

@@ -130,6 +130,8 @@ final class SettingDefinitions {
                 "how long seen interactive work or tenants keep the headroom reserved");
         define("dispatcher.headroom-idle-instances", Type.INT, "0", Bounds.of(DispatchConfig.Bound.HEADROOM_IDLE_INSTANCES),
                 "idle instances per model kept for work below its share (with headroom-credits > 0)");
+        define("dispatcher.service-time-calibration", Type.BOOLEAN, "true", Bounds.NONE,
+                "learn each pool's prefill and decode times from the batches it ran (false: the configured roofline figures)");
         define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.of(DispatchConfig.Bound.PREFIX_OVERLAP_WEIGHT),
                 "how much routing trusts cached prefixes");
         define("dispatcher.fairness.enabled", Type.BOOLEAN, "true", Bounds.NONE, "fair sharing between tenants");
