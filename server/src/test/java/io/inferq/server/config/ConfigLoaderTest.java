@@ -148,6 +148,13 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void serviceTimeCalibrationIsOnByDefaultAndCanBeTurnedOff() {
+        assertThat(ConfigLoader.load(null, Map.of()).dispatcher().serviceTimeCalibration()).isTrue();
+        assertThat(ConfigLoader.load(null, Map.of("INFERQ_DISPATCHER_SERVICE_TIME_CALIBRATION", "false")).dispatcher()
+                .serviceTimeCalibration()).isFalse();
+    }
+
+    @Test
     void aBoundIsTheDeclaredOneAndTheMessageNamesIt() {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("INFERQ_KV_CACHE_BLOCK_TOKENS", "4097")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("kv-cache.block-tokens must be 1-4096, was 4097");
