@@ -235,9 +235,8 @@ final class Headroom {
     /**
      * The tenants of interactive group {@code g} that may use fair credits now: those whose next job (in their own
      * order) fits a pool with a free fair credit and keeps them below their weighted share of the model's in-flight
-     * interactive work ({@link InFlightWork#belowShare}) — or every such tenant while no pool of the model has a free
-     * batch credit and the model's batch-lane batches in flight outnumber its batches on fair credits (interactive work
-     * never waits for the batch lane: it gets back as many credits as the batch lane holds);
+     * interactive work ({@link InFlightWork#belowShare}) — or every such tenant while batch-lane batches of the model
+     * hold credits and no pool of the model has a free batch credit (interactive work never waits for the batch lane);
      * empty without fair credits or for the batch lane. Cost: O(tenants of g × (tenants in flight + pools)).
      */
     Set<String> fairCreditTenants(BucketQueue g, ModelState m) {
@@ -254,9 +253,8 @@ final class Headroom {
             return Set.of();
         }
         // the batch lane fills what interactive work leaves: when its batches hold the credits, interactive work of any
-        // tenant goes beside them (its sequences outrank theirs in the engine) instead of waiting for one to end — as many
-        // batches as the batch lane holds, so interactive work gets back the credits the batch lane took and no more
-        boolean behindBatchLane = m.batchLaneInFlight > fairInFlight(m) && freeBatchCredits(m) == 0;
+        // tenant goes beside them (its sequences outrank theirs in the engine) instead of waiting for one to end
+        boolean behindBatchLane = m.batchLaneInFlight > 0 && freeBatchCredits(m) == 0;
         Set<String> below = new HashSet<>();
         for (Map.Entry<String, java.util.TreeSet<BucketQueue.Entry>> e : g.byTenant.entrySet()) {
             QueuedJob next = e.getValue().first().job();
@@ -266,15 +264,6 @@ final class Headroom {
             }
         }
         return below;
-    }
-
-    /** Batches on fair credits of the model's pools. */
-    private int fairInFlight(ModelState m) {
-        int n = 0;
-        for (PoolLedger p : m.pools) {
-            n += fairInFlight.getOrDefault(p.profile.poolId(), 0);
-        }
-        return n;
     }
 
     /** Free batch credits of the model's pools (batches on fair credits not counted), the reserve included. */

@@ -89,10 +89,6 @@ class FairCreditsTest {
         assertThat(ids(plans)).containsExactly("i0");
         assertThat(plans.get(0).enginePriority().value()).isLessThan(EnginePriority.BATCH.value()); // 0 runs first
         assertThat(s.freeBatchCredits("p")).as("the batch lane's credit is still its own").isZero();
-        // interactive work gets back the one credit the batch lane holds, no more: the next job of the tenant alone waits
-        s.enqueue(job("i1", "acme", 100, MAX_WAIT + 6));
-        assertThat(s.formBatches(MAX_WAIT + 6)).isEmpty();
-        assertThat(s.isQueued("i1")).isTrue();
     }
 
     @Test
