@@ -70,9 +70,6 @@ public final class BatchBenchmark {
         int headroomIdle = f.intValue("headroom-idle-instances",
                 io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         boolean skipHeadroomOff = f.bool("skip-headroom-off");
-        // a baseline row: fair credits off, so interactive work waits for a batch credit the batch lane holds (the
-        // scheduler before interactive work could go beside the batch lane's batches)
-        boolean fairCreditsOffBaseline = f.bool("fair-credits-off-baseline");
         Path dir = LoadCommand.outDir(f, "bench-batch");
         f.rejectUnknown();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -125,29 +122,19 @@ public final class BatchBenchmark {
                 out.printf(Locale.ROOT, "part 2: interactive TTFT on the simulated mixed fleet (time-scale %.0f), %.1f jobs/s for %.0f s, "
                         + "without and with a %d-line batch%n", ttftTimeScale, rate, seconds, ttftBatchLines);
                 // the configured headroom, then (side by side) the fully work-conserving dispatcher: headroom 0
-                // {headroom credits, idle instances, fair credits off (1)}
                 List<int[]> variants = new java.util.ArrayList<>();
-                variants.add(new int[] {headroom, headroomIdle, 0});
+                variants.add(new int[] {headroom, headroomIdle});
                 if (!skipHeadroomOff && (headroom != 0)) {
-                    variants.add(new int[] {0, 0, 0});
-                }
-                if (fairCreditsOffBaseline) {
-                    variants.add(new int[] {0, 0, 1});
+                    variants.add(new int[] {0, 0});
                 }
                 for (int[] v : variants) {
-                    String tag = (v[0] == 0 ? "headroom 0 (work-conserving)" : "headroom " + v[0] + " credit(s)/pool, "
-                            + v[1] + " idle instance(s)") + (v[2] == 1 ? ", fair credits off (baseline)" : "");
-                    String key = v[2] == 1 ? "_fair_credits_off" : variants.size() > 1 && v != variants.get(0) ? "_headroom_off" : "";
+                    String tag = v[0] == 0 ? "headroom 0 (work-conserving)" : "headroom " + v[0] + " credit(s)/pool, "
+                            + v[1] + " idle instance(s)";
+                    String key = variants.size() > 1 && v != variants.get(0) ? "_headroom_off" : "";
                     out.printf(Locale.ROOT, "-- %s%n", tag);
                     try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(ttftTimeScale)
-                            .extra(t -> {
-                                var d = (com.fasterxml.jackson.databind.node.ObjectNode) t.get("dispatcher");
-                                d.put("headroom-credits", v[0]).put("headroom-idle-instances", v[1]);
-                                if (v[2] == 1) {
-                                    (d.get("fairness") instanceof com.fasterxml.jackson.databind.node.ObjectNode o ? o
-                                            : d.putObject("fairness")).put("fair-credits", false);
-                                }
-                            }))) {
+                            .extra(t -> ((com.fasterxml.jackson.databind.node.ObjectNode) t.get("dispatcher"))
+                                    .put("headroom-credits", v[0]).put("headroom-idle-instances", v[1])))) {
                         String url = "http://127.0.0.1:" + server.httpPort();
                         Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
                         // a warm-up at the same rate first (JIT, connections, the groups' first fetches), not counted:
