@@ -66,11 +66,7 @@ import java.util.Collections;
  * its tenants below their share, goes to one of the pools that has a free fair credit now (never held for a busier
  * pool), and is {@link EnginePriority#HIGH}. Batches on fair credits do not count against the pool's batch credits, so
  * the flooding tenant keeps exactly the credits it had and its work stays in the queue (late binding, fair order). A
- * tenant alone, the batch lane and fair sharing off take no fair credit — except that while batch-lane batches of the
- * model are in flight and none of its pools has a free batch credit, interactive work of every tenant (also one alone,
- * also the batch's own tenant) may take a fair credit: the batch lane fills what interactive work leaves, and its
- * sequences are {@link EnginePriority#BATCH}, so interactive sequences go beside them (and preempt them) rather than
- * waiting for one of their batches to end. A fair credit returns when its batch
+ * tenant alone, the batch lane and fair sharing off take no fair credit. A fair credit returns when its batch
  * finishes ({@link #batchFinished}). With a shared {@link io.inferq.dispatcher.credits.CreditGate} the gate's
  * per-instance limit still applies to them.
  *

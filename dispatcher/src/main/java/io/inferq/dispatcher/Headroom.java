@@ -39,8 +39,6 @@ final class Headroom {
     private final Map<String, Integer> fairInFlight = new HashMap<>();
     /** Fair credits: in-flight batch on a fair credit → its pool. */
     private final Map<String, String> fairBatchPool = new HashMap<>();
-    /** Fair credits: in-flight batch-lane batch → its model ({@link ModelState#batchLaneInFlight}). */
-    private final Map<String, String> batchLaneModel = new HashMap<>();
 
     Headroom(DispatchConfig config, FairnessConfig fairness, Map<String, ModelState> models, GroupSelection selection,
              DispatchMetrics metrics, InFlightWork interactiveWork) {
@@ -205,9 +203,6 @@ final class Headroom {
         ModelState m = models.get(g.key.model());
         if (g.key.lane() == JobLane.BATCH) {
             m.batchDispatchedMs.put(g.key.bucket(), nowMs);
-            if (batchLaneModel.put(batchId, g.key.model()) == null) {
-                m.batchLaneInFlight++;
-            }
         }
         for (QueuedJob j : jobs) {
             m.tenantSeenMs.merge(j.tenant(), nowMs, Math::max);
@@ -234,10 +229,9 @@ final class Headroom {
 
     /**
      * The tenants of interactive group {@code g} that may use fair credits now: those whose next job (in their own
-     * order) fits a pool with a free fair credit and keeps them below their weighted share of the model's in-flight
-     * interactive work ({@link InFlightWork#belowShare}) — or every such tenant while batch-lane batches of the model
-     * hold credits and no pool of the model has a free batch credit (interactive work never waits for the batch lane);
-     * empty without fair credits or for the batch lane. Cost: O(tenants of g × (tenants in flight + pools)).
+     * order) keeps them below their weighted share of the model's in-flight interactive work
+     * ({@link InFlightWork#belowShare}) and fits a pool with a free fair credit; empty without fair credits or for the
+     * batch lane. Cost: O(tenants of g × (tenants in flight + pools)).
      */
     Set<String> fairCreditTenants(BucketQueue g, ModelState m) {
         if (!fairCredits || g.key.lane() != JobLane.INTERACTIVE) {
@@ -252,29 +246,14 @@ final class Headroom {
         if (largestFree == 0) {
             return Set.of();
         }
-        // the batch lane fills what interactive work leaves: when its batches hold the credits, interactive work of any
-        // tenant goes beside them (its sequences outrank theirs in the engine) instead of waiting for one to end
-        boolean behindBatchLane = m.batchLaneInFlight > 0 && freeBatchCredits(m) == 0;
         Set<String> below = new HashSet<>();
         for (Map.Entry<String, java.util.TreeSet<BucketQueue.Entry>> e : g.byTenant.entrySet()) {
             QueuedJob next = e.getValue().first().job();
-            if (next.promptTokens() <= largestFree
-                    && (behindBatchLane || interactiveWork.belowShare(m.model, e.getKey(), next.quotaTokens()))) {
+            if (next.promptTokens() <= largestFree && interactiveWork.belowShare(m.model, e.getKey(), next.quotaTokens())) {
                 below.add(e.getKey());
             }
         }
         return below;
-    }
-
-    /** Free batch credits of the model's pools (batches on fair credits not counted), the reserve included. */
-    private int freeBatchCredits(ModelState m) {
-        int free = 0;
-        for (PoolLedger p : m.pools) {
-            if (!p.gateRefused) {
-                free += Math.max(0, p.totalCredits() - (p.inFlightBatches() - fairInFlight.getOrDefault(p.profile.poolId(), 0)));
-            }
-        }
-        return free;
     }
 
     /**
@@ -294,10 +273,6 @@ final class Headroom {
 
     /** A batch finished: its tenant's credit is free again. */
     void batchFinished(String batchId) {
-        String laneModel = batchLaneModel.remove(batchId);
-        if (laneModel != null) {
-            models.get(laneModel).batchLaneInFlight--;
-        }
         String fairPool = fairBatchPool.remove(batchId);
         if (fairPool != null) {
             fairInFlight.computeIfPresent(fairPool, (k, n) -> n <= 1 ? null : n - 1);

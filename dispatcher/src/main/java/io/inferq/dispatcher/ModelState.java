@@ -32,8 +32,6 @@ final class ModelState {
     final Map<String, Long> tenantSeenMs = new HashMap<>();
     /** Headroom: batch credits of this model's pools held per tenant (each batch counts for its main tenant). */
     final Map<String, Integer> tenantInFlight = new HashMap<>();
-    /** Fair credits: batch-lane batches of this model in flight on batch credits. */
-    int batchLaneInFlight;
     /** Headroom: when a batch-lane batch of each length bucket was last dispatched. */
     final Map<Integer, Long> batchDispatchedMs = new HashMap<>();
     /** Headroom: whether the last decision kept this model's pools' reserve (for the gauge). */

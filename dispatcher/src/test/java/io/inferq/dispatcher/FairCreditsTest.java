@@ -62,60 +62,6 @@ class FairCreditsTest {
         assertThat(s.queuedJobs()).isEqualTo(20);
     }
 
-    /** One tenant: a batch-lane batch of its 2 jobs holds the pool's one batch credit; nothing else is queued. */
-    private static DispatchScheduler batchLaneHoldsTheCredit(FairnessConfig fairness, List<BatchPlan> sent) {
-        DispatchScheduler s = scheduler(fairness);
-        s.enqueue(Fixtures.job("b0", "acme", BATCH, 2_000, 10, 0, null));
-        s.enqueue(Fixtures.job("b1", "acme", BATCH, 2_000, 10, 0, null));
-        sent.addAll(s.formBatches(MAX_WAIT)); // the batch lane's max wait
-        assertThat(sent).hasSize(1);
-        assertThat(s.freeBatchCredits("p")).isZero();
-        assertThat(s.queuedJobs()).isZero();
-        return s;
-    }
-
-    private static List<String> ids(List<BatchPlan> plans) {
-        List<String> out = new ArrayList<>();
-        plans.forEach(p -> p.jobs().forEach(j -> out.add(j.jobId())));
-        return out;
-    }
-
-    @Test
-    void interactiveWorkDoesNotWaitForTheBatchLanesCreditEvenOfItsOwnTenant() {
-        DispatchScheduler s = batchLaneHoldsTheCredit(FairnessConfig.defaults(), new ArrayList<>());
-        s.enqueue(job("i0", "acme", 100, MAX_WAIT + 5));
-        List<BatchPlan> plans = s.formBatches(MAX_WAIT + 5);
-        // sent at its arrival (its max wait far off), beside the batch lane's batch, and above it in the engine
-        assertThat(ids(plans)).containsExactly("i0");
-        assertThat(plans.get(0).enginePriority().value()).isLessThan(EnginePriority.BATCH.value()); // 0 runs first
-        assertThat(s.freeBatchCredits("p")).as("the batch lane's credit is still its own").isZero();
-    }
-
-    @Test
-    void withoutFairCreditsInteractiveWorkWaitsForTheBatchLanesCredit() {
-        DispatchScheduler s = batchLaneHoldsTheCredit(FairnessConfig.defaults().withFairCredits(false), new ArrayList<>());
-        s.enqueue(job("i0", "acme", 100, MAX_WAIT + 5));
-        assertThat(s.formBatches(MAX_WAIT + 5)).isEmpty();
-        assertThat(s.formBatches(2 * MAX_WAIT + 5)).as("ready, but no credit").isEmpty();
-        assertThat(s.isQueued("i0")).isTrue();
-    }
-
-    @Test
-    void onceTheBatchLanesBatchHasEndedATenantAloneWaitsForABatchCreditAsBefore() {
-        List<BatchPlan> lane = new ArrayList<>();
-        DispatchScheduler s = batchLaneHoldsTheCredit(FairnessConfig.defaults(), lane);
-        s.batchFinished("p", lane.get(0).batchId(), MAX_WAIT + 1);
-        // a full interactive batch takes the free batch credit...
-        s.enqueue(job("i0", "acme", 2_000, MAX_WAIT + 2));
-        s.enqueue(job("i1", "acme", 2_000, MAX_WAIT + 2));
-        assertThat(ids(s.formBatches(MAX_WAIT + 2))).containsExactlyInAnyOrder("i0", "i1");
-        assertThat(s.freeBatchCredits("p")).isZero();
-        // ...and with no batch-lane batch in flight any more, the next job of the tenant alone takes no fair credit
-        s.enqueue(job("i2", "acme", 100, MAX_WAIT + 3));
-        assertThat(s.formBatches(MAX_WAIT + 3)).isEmpty();
-        assertThat(s.isQueued("i2")).isTrue();
-    }
-
     @Test
     void fairCreditsAreOnByDefault() {
         assertThat(FairnessConfig.defaults().fairCredits()).isTrue();

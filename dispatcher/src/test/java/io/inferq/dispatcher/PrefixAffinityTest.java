@@ -166,11 +166,9 @@ class PrefixAffinityTest {
         List<PoolProfile> pools = List.of(Fixtures.pool("a", "m", 2, 4000, 8, Fixtures.linear(10_000, 0.01)),
                 Fixtures.pool("b", "m", 1, 2000, 3, Fixtures.linear(2_000, 0.05)),
                 Fixtures.pool("c", "m", 1, 8000, 16, Fixtures.linear(5_000, 0.02)));
-        // the golden hashes were recorded before idle instances skipped the max wait, and before fair credits (which now
-        // let interactive work go beside batch-lane batches that hold every credit): both off, as that scheduler was
-        DispatchScheduler s = new DispatchScheduler(cfg.withMaxInFlightBatchesPerInstance(2).withDispatchToIdleInstances(false),
-                io.inferq.dispatcher.fairness.FairnessConfig.defaults().withFairCredits(false), pools,
-                RoutingPolicies.byName(policy, 7), locator, null);
+        // the golden hashes were recorded before idle instances skipped the max wait
+        DispatchScheduler s = new DispatchScheduler(cfg.withMaxInFlightBatchesPerInstance(2).withDispatchToIdleInstances(false), pools,
+                RoutingPolicies.byName(policy, 7), locator);
         SplittableRandom r = new SplittableRandom(11);
         List<BatchPlan> inFlight = new ArrayList<>();
         StringBuilder log = new StringBuilder();
