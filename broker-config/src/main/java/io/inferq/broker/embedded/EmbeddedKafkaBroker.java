@@ -50,8 +50,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     public EmbeddedKafkaBroker(Path dataDir, String host, int port, int controllerPort) {
         this.dataDir = dataDir;
         this.host = host;
-        this.port = port == 0 ? freePort(host) : port;
-        this.controllerPort = controllerPort == 0 ? freePort(host) : controllerPort;
+        this.port = port == 0 ? FreePorts.pick(host) : port;
+        this.controllerPort = controllerPort == 0 ? FreePorts.pick(host) : controllerPort;
     }
 
     /** @return {@code host:port} for {@code bootstrap.servers} */
@@ -239,10 +239,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new BrokerStartException(setting + ": port " + p + " on " + host
                     + " is already in use; stop the other process or choose another port", e);
         }
-    }
-
-    private static int freePort(String host) {
-        return FreePorts.pick(host);
     }
 
     /** The broker could not start; the message names the cause. */

@@ -1,6 +1,7 @@
 package io.inferq.loadtests.bench;
 
 import com.hazelcast.core.HazelcastInstance;
+import io.inferq.broker.embedded.FreePorts;
 import io.inferq.kvcache.resp.RemoteValueStore;
 import io.inferq.kvcache.resp.RespServer;
 import io.inferq.kvcache.resp.RespSettings;
@@ -98,9 +99,9 @@ public final class KvRespBenchmark {
         try {
             // inferq's tier, in this JVM
             String cluster = "bench-kv-resp-" + ProcessHandle.current().pid();
-            int firstPort = freePort();
+            int firstPort = FreePorts.pick();
             for (int i = 0; i < members; i++) {
-                int port = i == 0 ? firstPort : freePort();
+                int port = i == 0 ? firstPort : FreePorts.pick();
                 hz.add(HazelcastLauncher.start(new InferqConfig.Hazelcast(true, port, cluster,
                         List.of("127.0.0.1:" + firstPort)), "127.0.0.1", List.of()));
             }
@@ -113,7 +114,7 @@ public final class KvRespBenchmark {
             if (!onPath(redisServer)) {
                 out.println("redis-server not found (Debian package redis-server): inferq alone, no ratio");
             } else {
-                redisPort = freePort();
+                redisPort = FreePorts.pick();
                 redis = new ProcessBuilder(redisServer, "--port", String.valueOf(redisPort), "--bind", "127.0.0.1",
                         "--save", "", "--appendonly", "no", "--maxmemory", String.valueOf(sharedBytes),
                         "--maxmemory-policy", "allkeys-lru", "--protected-mode", "no", "--daemonize", "no")
@@ -354,9 +355,5 @@ public final class KvRespBenchmark {
             }
         }
         return false;
-    }
-
-    private static int freePort() {
-        return io.inferq.broker.embedded.FreePorts.pick();
     }
 }

@@ -428,9 +428,9 @@ public final class PolicyBenchmark {
             if (!line.startsWith("inferq_dispatcher_pool_service_time_scale{")) {
                 continue;
             }
-            String pool = label(line, "pool");
-            String phase = label(line, "phase");
-            if (pool == null || phase == null || pool.equals(PROBE_POOL)) {
+            String pool = MetricsSampler.label(line, "pool");
+            String phase = MetricsSampler.label(line, "phase");
+            if (pool.equals("?") || phase.equals("?") || pool.equals(PROBE_POOL)) {
                 continue;
             }
             double v;
@@ -442,16 +442,6 @@ public final class PolicyBenchmark {
             out.computeIfAbsent(pool, k -> new double[] {Double.NaN, Double.NaN})["prefill".equals(phase) ? 0 : 1] = v;
         }
         return out;
-    }
-
-    private static String label(String line, String name) {
-        int i = line.indexOf(name + "=\"");
-        if (i < 0) {
-            return null;
-        }
-        int s = i + name.length() + 2;
-        int e = line.indexOf('"', s);
-        return e < 0 ? null : line.substring(s, e);
     }
 
     static String simName(String policy) {

@@ -136,7 +136,8 @@ public final class MetricsSampler implements AutoCloseable {
         v[4] = rj ? rej : Double.NaN;
     }
 
-    private static String label(String key, String name) {
+    /** The value of label {@code name} in a Prometheus sample's key ({@code name{a="x",…}}), or {@code "?"}. */
+    public static String label(String key, String name) {
         int i = key.indexOf(name + "=\"");
         if (i < 0) {
             return "?";
