@@ -20,6 +20,8 @@ final class PoolLedger {
     private static final class InstanceQueue {
         final ArrayDeque<InFlight> batches = new ArrayDeque<>();
         long headStartedMs;
+        /** When the instance last became busy or last finished a batch: the start of the span the next end is timed over. */
+        long busySinceMs;
     }
 
     final PoolProfile profile;
@@ -209,6 +211,7 @@ final class PoolLedger {
         InstanceQueue q = instances[chosen];
         if (q.batches.isEmpty()) {
             q.headStartedMs = nowMs;
+            q.busySinceMs = nowMs;
         }
         q.batches.addLast(f);
         inFlight.put(batchId, f);
@@ -273,9 +276,10 @@ final class PoolLedger {
     }
 
     /**
-     * Returns the batch's credit. With {@code observed}, a batch that was at the head of its instance's queue (so it
-     * ran from {@code headStartedMs} to now) calibrates the pool's {@link #model}; pass false when the batch's run does
-     * not reflect its estimate (jobs dropped at the worker, cancelled, handed back).
+     * Returns the batch's credit. With {@code observed}, a batch of its instance's queue calibrates the pool's
+     * {@link #model} with the instance's busy span since its previous batch ended (or since it became busy), so the
+     * observed spans sum to the instance's busy time however its batches overlap; pass false when the batch's run does
+     * not reflect its estimate (jobs dropped at the worker, cancelled, handed back): its span then counts for no batch.
      *
      * @return false if the batch is unknown (already finished, or never sent here)
      */
@@ -289,16 +293,25 @@ final class PoolLedger {
         gate.release(profile.poolId(), f.instance());
         InstanceQueue q = instances[f.instance()];
         boolean wasHead = !q.batches.isEmpty() && q.batches.peekFirst().batchId().equals(batchId);
+        boolean queued = false;
         for (Iterator<InFlight> it = q.batches.iterator(); it.hasNext(); ) {
             if (it.next().batchId().equals(batchId)) {
                 it.remove();
+                queued = true;
                 break;
             }
         }
-        if (wasHead) {
+        if (queued) {
+            // every batch of the instance's queue that ends is timed over the busy span since the instance's previous
+            // end (or since it became busy), whichever batch that was: on a continuous-batching engine batches overlap
+            // and end out of order, and the spans then add up to the instance's busy time while each batch's work is
+            // counted once, so the fit learns the instance's throughput without bias
             if (observed && f.prior() != null) {
-                model.observe(f.prior(), (nowMs - q.headStartedMs) / 1000.0);
+                model.observe(f.prior(), (nowMs - q.busySinceMs) / 1000.0);
             }
+            q.busySinceMs = nowMs;
+        }
+        if (wasHead) {
             q.headStartedMs = nowMs;
         }
         return true;

@@ -42,4 +42,30 @@ class PoolLedgerTest {
         assertThat(pool.add("c", 1, 10, 1.0, 5_000)).isZero();
         assertThat(pool.freeCredits()).isZero();
     }
+
+    /**
+     * A continuous-batching engine runs an instance's batches side by side and they end out of order: every batch that
+     * ends is observed, over the instance's busy span since the previous end, so the spans add up to the busy time and
+     * the fit learns the instance's throughput (here 2 batches of prior 1 s each, run in 1.2 s together: 0.6 each).
+     */
+    @Test
+    void overlappingBatchesEndingOutOfOrderAreEachTimedOverTheBusySpanSinceThePreviousEnd() {
+        PoolLedger pool = ledger(1, 2);
+        CalibratedServiceTime.Estimate oneSecond = new CalibratedServiceTime.Estimate(0.5, 0.5, 0);
+        for (int round = 0; round < 200; round++) {
+            long t0 = round * 10_000L;
+            pool.add("a" + round, 1, 10, 1.0, t0, new int[0], oneSecond);
+            pool.add("b" + round, 1, 10, 1.0, t0, new int[0], oneSecond);
+            // the later batch ends first, then the head; then the instance idles until the next round
+            assertThat(pool.finish("b" + round, t0 + 1_000, true)).isTrue();
+            assertThat(pool.finish("a" + round, t0 + 1_200, true)).isTrue();
+        }
+        assertThat(pool.model.observations()).as("both batches of every round").isEqualTo(400);
+        assertThat(pool.model.seconds(oneSecond)).as("learned seconds of a 1 s batch").isCloseTo(0.6,
+                org.assertj.core.api.Assertions.within(0.02));
+        // idle time between rounds counts for no batch, and a batch not run as estimated is not observed
+        pool.add("c", 1, 10, 1.0, 5_000_000, new int[0], oneSecond);
+        assertThat(pool.finish("c", 5_030_000, false)).isTrue();
+        assertThat(pool.model.observations()).isEqualTo(400);
+    }
 }

@@ -120,7 +120,7 @@ final class SettingDefinitions {
         define("dispatcher.max-queued-jobs", Type.INT, "20000", Bounds.atLeast(2), "the dispatcher's window");
         define("dispatcher.tenant-queued-tokens", Type.LONG, "2000000000", Bounds.of(DispatchConfig.Bound.DEFAULT_TENANT_QUEUED_TOKENS),
                 "default per-tenant quota of queued tokens");
-        define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "2", Bounds.of(DispatchConfig.Bound.MAX_IN_FLIGHT_BATCHES_PER_INSTANCE),
+        define("dispatcher.max-in-flight-batches-per-instance", Type.INT, "4", Bounds.of(DispatchConfig.Bound.MAX_IN_FLIGHT_BATCHES_PER_INSTANCE),
                 "batch credits per pool instance");
         define("dispatcher.shared-credits", Type.BOOLEAN, "false", Bounds.NONE,
                 "several dispatcher processes share one set of batch credits per pool instance (in Hazelcast)");
