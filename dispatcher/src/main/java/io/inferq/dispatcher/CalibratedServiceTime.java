@@ -108,8 +108,9 @@ final class CalibratedServiceTime implements ServiceTimeModel {
     }
 
     /**
-     * Learns from one batch that ran for {@code observedSeconds} (from its start on an instance to its end). Ignores
-     * non-finite or non-positive figures.
+     * Learns from one batch that took {@code observedSeconds} of its instance's time ({@link PoolLedger} passes the
+     * instance's busy span since its previous batch ended: throughput-equivalent when batches overlap in a
+     * continuous-batching engine). Ignores non-finite or non-positive figures.
      */
     public void observe(Estimate e, double observedSeconds) {
         if (!(observedSeconds > 0) || Double.isInfinite(observedSeconds)
