@@ -174,7 +174,8 @@ public record DispatchConfig(LengthBuckets lengthBuckets,
      * Defaults: {@link LengthBuckets#defaults()}, 25 ms interactive / 250 ms batch max wait, batch-lane
      * promotion after 30 s, 10,000 queued jobs, 4M queued tokens per tenant, 4 in-flight batches per
      * instance (engine streams: see the README's <em>Batch credits per instance</em>), 64-token prefix blocks,
-     * prefix weight 1, predicted-miss expiry on, 256 reference output tokens, idle instances served at once, no headroom (fully work-conserving; window 30 s when headroom is set).
+     * prefix weight 1, predicted-miss expiry on, 256 reference output tokens, idle instances served at once, no
+     * headroom (fully work-conserving; window 30 s when headroom is set).
      */
     public static DispatchConfig defaults() {
         return new DispatchConfig(LengthBuckets.defaults(), 25, 250, 30_000, 10_000, 4_000_000L, Map.of(),

@@ -20,7 +20,7 @@ final class PoolLedger {
     private static final class InstanceQueue {
         final ArrayDeque<InFlight> batches = new ArrayDeque<>();
         long headStartedMs;
-        /** When the instance last became busy or last finished a batch: the start of the span the next end is timed over. */
+        /** When the instance last became busy or last finished a batch: where the span of its next batch end starts. */
         long busySinceMs;
     }
 

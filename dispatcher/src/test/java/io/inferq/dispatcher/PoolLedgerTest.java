@@ -1,6 +1,7 @@
 package io.inferq.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
 
@@ -61,8 +62,7 @@ class PoolLedgerTest {
             assertThat(pool.finish("a" + round, t0 + 1_200, true)).isTrue();
         }
         assertThat(pool.model.observations()).as("both batches of every round").isEqualTo(400);
-        assertThat(pool.model.seconds(oneSecond)).as("learned seconds of a 1 s batch").isCloseTo(0.6,
-                org.assertj.core.api.Assertions.within(0.02));
+        assertThat(pool.model.seconds(oneSecond)).as("learned seconds of a 1 s batch").isCloseTo(0.6, within(0.02));
         // idle time between rounds counts for no batch, and a batch not run as estimated is not observed
         pool.add("c", 1, 10, 1.0, 5_000_000, new int[0], oneSecond);
         assertThat(pool.finish("c", 5_030_000, false)).isTrue();
