@@ -221,7 +221,7 @@ public final class DispatchScheduler {
         io.inferq.dispatcher.fairness.InFlightWork interactiveWork = new io.inferq.dispatcher.fairness.InFlightWork(fairness);
         this.enginePriorities = new EnginePriorities(fairness, interactiveWork);
         this.headroom = new Headroom(config, fairness, models, selection, metrics, interactiveWork);
-        selection.sendAtOnce = headroom::sendsOnFairCredit;
+        selection.sendAtOnce = g -> headroom.sendsOnFairCredit(g) || headroom.sendsOnReserve(g);
         this.estimates = new ServiceEstimates(config, prefixes, this.pools);
         this.forming = new BatchForming(config, fairness, prefixes, models, headroom, estimates);
         for (PoolProfile p : pools) {

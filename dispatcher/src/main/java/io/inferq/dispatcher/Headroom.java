@@ -265,6 +265,29 @@ final class Headroom {
                 && !fairCreditTenants(g, models.get(g.key.model())).isEmpty();
     }
 
+    /**
+     * Whether interactive group {@code g} may send now on a credit the reserve keeps for it: a pool that fits its head
+     * has a reserved free credit at the last decision ({@link #reservedCredits}). Such work is ready at once, as work
+     * for an idle instance is ({@link GroupSelection#ready}): the batch lane may not take that credit, so holding the
+     * job for the interactive max wait to fill a fuller batch only adds the wait to its first token (on a
+     * continuous-batching engine the batch joins the running ones at the next iteration either way).
+     */
+    boolean sendsOnReserve(BucketQueue g) {
+        if (g.key.lane() != JobLane.INTERACTIVE) {
+            return false;
+        }
+        ModelState m = models.get(g.key.model());
+        if (!m.headroomInForce) {
+            return false;
+        }
+        for (PoolLedger p : m.pools) {
+            if (p.profile.maxBatchTokens() >= g.head().promptTokens() && reservedCredits(p) > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A batch was sent on one of {@code poolId}'s fair credits. */
     void fairCreditTaken(String batchId, String poolId) {
         fairBatchPool.put(batchId, poolId);

@@ -90,6 +90,46 @@ class HeadroomTest {
         assertThat(plans.get(0).jobs()).extracting(QueuedJob::jobId).containsExactly("i1");
     }
 
+    /**
+     * Batches of up to 8 sequences: a lone interactive job is not a full batch, and its instance is busy with the batch
+     * lane, so without the reserve it would wait the interactive max wait (10 ms) for company.
+     */
+    @Test
+    void anInteractiveJobOnABusyInstanceGoesAtOnceOnTheReserveInsteadOfWaitingToFillABatch() {
+        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000)
+                .withHeadroom(1, WINDOW);
+        DispatchScheduler s = new DispatchScheduler(cfg, FairnessConfig.defaults(),
+                List.of(Fixtures.pool("p", "m", 1, 10_000, 8, Fixtures.linear(1000, 0.001))),
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+        s.enqueue(job("i0", "t", INTERACTIVE, 0));
+        s.batchFinished("p", s.formBatches(0).get(0).batchId(), 1); // the instance was idle: sent at once
+        for (int i = 0; i < 40; i++) {
+            s.enqueue(job("b" + i, "t", BATCH, 1));
+        }
+        assertThat(s.formBatches(200)).hasSize(3);
+        assertThat(s.reservedCredits("p")).isEqualTo(1);
+        s.enqueue(job("i1", "t", INTERACTIVE, 3_000));
+        List<BatchPlan> plans = s.formBatches(3_000);
+        assertThat(plans).hasSize(1);
+        assertThat(plans.get(0).jobs()).extracting(QueuedJob::jobId).containsExactly("i1");
+    }
+
+    @Test
+    void withoutAReserveAnInteractiveJobOnABusyInstanceWaitsItsMaxWaitForCompany() {
+        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000);
+        DispatchScheduler s = new DispatchScheduler(cfg, FairnessConfig.defaults(),
+                List.of(Fixtures.pool("p", "m", 1, 10_000, 8, Fixtures.linear(1000, 0.001))),
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+        for (int i = 0; i < 16; i++) {
+            s.enqueue(job("b" + i, "t", BATCH, 1));
+        }
+        assertThat(s.formBatches(200)).hasSize(2); // two credits left free, but no idle instance
+        s.enqueue(job("i1", "t", INTERACTIVE, 3_000));
+        assertThat(s.formBatches(3_000)).isEmpty();
+        assertThat(s.formBatches(3_010)).singleElement().satisfies(p ->
+                assertThat(p.jobs()).extracting(QueuedJob::jobId).containsExactly("i1"));
+    }
+
     @Test
     void withNoInteractiveTrafficTheBatchLaneUsesEveryCredit() {
         DispatchScheduler s = scheduler(1, FairnessConfig.defaults());

@@ -45,8 +45,12 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> Deploy as a <em>worker</em> verticle: the scheduler and every map here are
  * confined to its context (one thread at a time). Request records are decoded and their prompts analysed
  * (tokenised and hashed, which may take milliseconds) on each lane's Kafka poll thread, then handed to the context
- * with {@code runOnContext} in parts of {@link #INTAKE_CHUNK}, so a flood on the batch lane never holds the context
- * for long; producer callbacks hand their results over the same way.
+ * with {@code runOnContext}. The interactive lane's records go to the context at once; the batch lane's wait in a
+ * backlog that the context drains {@link #INTAKE_CHUNK} records per task, posting the next part only after that one
+ * ran, so an interactive job queues behind at most one part of a flood on the batch lane, never the whole poll. Job
+ * events are decoded and filtered on their follower's thread: only those the dispatcher acts on (terminal, or handed
+ * back by a worker) reach the context, one task per poll. Producer callbacks hand their results over with
+ * {@code runOnContext} too.
  *
  * <p><b>Offsets.</b> A request record is done — and its offset committable — only after the batch
  * carrying it (or its expiry, or its dead-letter copy) is acknowledged by Kafka. Records are finished
@@ -102,6 +106,18 @@ public final class DispatcherVerticle extends VerticleBase {
     private KafkaPollLoop interactiveLoop;
     private KafkaPollLoop batchLoop;
     private TopicFollower events;
+    /** Batch-lane parts handed over by its poll thread and not yet taken in (bounded by the loop's undone records). */
+    private final java.util.concurrent.ConcurrentLinkedQueue<BacklogPart> batchBacklog =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Rebalances that took partitions from the batch lane's loop; written by its poll thread only. */
+    private final java.util.concurrent.atomic.AtomicLong batchRevocations = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * The last of those rebalances {@link #dropRevoked} has applied on the context; parts handed over after a later
+     * one wait until it is applied (else a partition that came back could be taken in, then dropped). Context only.
+     */
+    private long appliedBatchRevocations;
+    /** Whether a task that drains {@link #batchBacklog} is posted on the context (or running). */
+    private final java.util.concurrent.atomic.AtomicBoolean batchDrainPosted = new java.util.concurrent.atomic.AtomicBoolean();
     private long auditTimerId = -1;
 
     /**
@@ -219,11 +235,20 @@ public final class DispatcherVerticle extends VerticleBase {
         interactiveLoop = new KafkaPollLoop("dispatcher-interactive", kafka.consumer("dispatcher-interactive", "inferq-dispatcher"),
                 List.of(TopicCatalogue.REQUESTS), perLane, records -> handOver(ctx, prepare(records), interactiveLoop));
         batchLoop = new KafkaPollLoop("dispatcher-batch", kafka.consumer("dispatcher-batch", "inferq-dispatcher-batch"),
-                List.of(TopicCatalogue.REQUESTS_BATCH), perLane, records -> handOver(ctx, prepare(records), batchLoop));
-        events = new TopicFollower("dispatcher-job-events", kafka, TopicCatalogue.JOB_EVENTS, TopicFollower.Start.END,
-                r -> ctx.runOnContext(v -> onJobEvent(r)));
-        interactiveLoop.onRevoked(parts -> ctx.runOnContext(v -> dropRevoked(interactiveLoop, parts)));
-        batchLoop.onRevoked(parts -> ctx.runOnContext(v -> dropRevoked(batchLoop, parts)));
+                List.of(TopicCatalogue.REQUESTS_BATCH), perLane, records -> handOverBatchLane(ctx, prepare(records)));
+        AvroSerde<JobEvent> followerSerde = new AvroSerde<>(JobEvent.class); // the follower thread's own
+        events = TopicFollower.batched("dispatcher-job-events", kafka, TopicCatalogue.JOB_EVENTS, TopicFollower.Start.END,
+                records -> {
+                    List<JobEvent> acted = actedOn(records, followerSerde);
+                    if (!acted.isEmpty()) {
+                        ctx.runOnContext(v -> onJobEvents(acted));
+                    }
+                });
+        interactiveLoop.onRevoked(parts -> ctx.runOnContext(v -> dropRevoked(interactiveLoop, parts, 0)));
+        batchLoop.onRevoked(parts -> {
+            long generation = batchRevocations.incrementAndGet(); // parts handed over from now on are not affected
+            ctx.runOnContext(v -> dropRevoked(batchLoop, parts, generation));
+        });
         events.start();
         interactiveLoop.start();
         batchLoop.start();
@@ -285,14 +310,26 @@ public final class DispatcherVerticle extends VerticleBase {
         return interactiveLoop != null && interactiveLoop.isReady() && batchLoop.isReady() && events.isCaughtUp();
     }
 
+    /**
+     * Batch-lane records of one partition waiting to be taken in, handed over before the batch loop's
+     * {@code generation + 1}-th rebalance that revoked partitions.
+     */
+    private record BacklogPart(long generation, List<Prepared> records) {
+        org.apache.kafka.common.TopicPartition partition() {
+            ConsumerRecord<String, byte[]> first = records.get(0).record();
+            return new org.apache.kafka.common.TopicPartition(first.topic(), first.partition());
+        }
+    }
+
     /** A request record decoded and its prompt analysed on its poll loop's thread, ready for the scheduler. */
     private record Prepared(ConsumerRecord<String, byte[]> record, RequestDecoding.Result decoded,
                             PromptAnalyzer.PromptShape shape) {
     }
 
     /**
-     * Records handed to the dispatcher's context per task: a poll of the batch lane (up to half the queue bound) is
-     * split so the context runs the interactive lane's intake, job events and decisions between its parts.
+     * Records taken in per context task: a poll of the batch lane (up to half the queue bound) waits in a backlog taken
+     * in one part of at most this many records per task, each posted after the previous one ran, so the interactive
+     * lane's intake, job events and producer callbacks that arrive meanwhile run between its parts.
      */
     static final int INTAKE_CHUNK = 64;
 
@@ -326,11 +363,56 @@ public final class DispatcherVerticle extends VerticleBase {
         return out;
     }
 
-    /** Hands prepared records to the context in parts of {@link #INTAKE_CHUNK}. Any thread. */
+    /** Hands prepared records to the context in parts of {@link #INTAKE_CHUNK}, all posted at once. Any thread. */
     private void handOver(Context ctx, List<Prepared> prepared, KafkaPollLoop loop) {
         for (int from = 0; from < prepared.size(); from += INTAKE_CHUNK) {
             List<Prepared> part = prepared.subList(from, Math.min(prepared.size(), from + INTAKE_CHUNK));
             ctx.runOnContext(v -> intake(part, loop));
+        }
+    }
+
+    /**
+     * Queues the batch lane's prepared records in parts of at most {@link #INTAKE_CHUNK} records of one partition each
+     * (so a rebalance can drop a lost partition's parts whole, see {@link #dropRevoked}) and makes sure one drain task
+     * is posted. Any thread.
+     */
+    private void handOverBatchLane(Context ctx, List<Prepared> prepared) {
+        long generation = batchRevocations.get();
+        int from = 0;
+        for (int i = 1; i <= prepared.size(); i++) {
+            if (i == prepared.size() || i - from == INTAKE_CHUNK
+                    || prepared.get(i).record().partition() != prepared.get(from).record().partition()) {
+                batchBacklog.add(new BacklogPart(generation, prepared.subList(from, i)));
+                from = i;
+            }
+        }
+        if (!prepared.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
+            ctx.runOnContext(v -> drainBatchLane(ctx));
+        }
+    }
+
+    /**
+     * Takes in one part of the batch lane's backlog, then posts itself again behind whatever the context was given
+     * meanwhile (an interactive job, job events, a producer callback). On the context.
+     */
+    private void drainBatchLane(Context ctx) {
+        BacklogPart part = batchBacklog.peek();
+        if (part != null && part.generation() > appliedBatchRevocations) {
+            batchDrainPosted.set(false); // read after a rebalance not yet applied here: dropRevoked posts the drain
+            return;
+        }
+        if (part != null) {
+            batchBacklog.poll();
+            intake(part.records(), batchLoop);
+        }
+        if (!batchBacklog.isEmpty()) {
+            ctx.runOnContext(v -> drainBatchLane(ctx));
+            return;
+        }
+        batchDrainPosted.set(false);
+        // a part added after the emptiness check above but before the flag was cleared found the flag still set
+        if (!batchBacklog.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
+            ctx.runOnContext(v -> drainBatchLane(ctx));
         }
     }
 
@@ -415,8 +497,19 @@ public final class DispatcherVerticle extends VerticleBase {
      * Forgets the queued jobs read from partitions {@code loop} lost in a rebalance: their new owner reads them again
      * (they were never committed), so keeping them here would dispatch them twice.
      */
-    private void dropRevoked(KafkaPollLoop loop, java.util.Collection<org.apache.kafka.common.TopicPartition> parts) {
+    private void dropRevoked(KafkaPollLoop loop, java.util.Collection<org.apache.kafka.common.TopicPartition> parts,
+            long generation) {
         java.util.Set<org.apache.kafka.common.TopicPartition> lost = new java.util.HashSet<>(parts);
+        if (loop == batchLoop) {
+            // read before the rebalance and not taken in yet: never queued here, never done; the partition's new
+            // owner reads them again (parts read after it, should the partition have come back, stay)
+            batchBacklog.removeIf(part -> part.generation() < generation && lost.contains(part.partition()));
+            appliedBatchRevocations = Math.max(appliedBatchRevocations, generation);
+            if (!batchBacklog.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
+                Context ctx = context;
+                ctx.runOnContext(v -> drainBatchLane(ctx));
+            }
+        }
         java.util.function.Predicate<Pending> fromLost = p -> p != null && p.loop() == loop
                 && lost.contains(new org.apache.kafka.common.TopicPartition(p.record().topic(), p.record().partition()));
         int dropped = dispatch.withdrawIf((job, p) -> fromLost.test(p));
@@ -511,24 +604,54 @@ public final class DispatcherVerticle extends VerticleBase {
                 : BatchPlan.partitionOf(plan.instance() * streams + stream, instances * streams, partitions);
     }
 
-    private void onJobEvent(ConsumerRecord<String, byte[]> record) {
-        if (record.value() == null) {
-            return;
-        }
-        JobEvent e = eventSerde.decode(record.value());
-        JobStatus s = JobStatus.fromWire(e.getStatus());
-        if (s.isTerminal()) {
-            // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
-            // still queued here needs no more work, and a batch holding the job will never report it
-            Pending p = s == JobStatus.CANCELLED ? dispatch.cancel(e.getJobId()) : dispatch.withdraw(e.getJobId());
-            if (p != null) {
-                p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
+    /**
+     * The events of one poll of {@code inferq.job-events} the dispatcher acts on: terminal ones, and a job handed back
+     * by its worker ({@code queued} with a dispatch id). Decoded on the follower's thread with its own serde; a record
+     * that cannot be decoded is logged and skipped (it can concern no batch of this dispatcher's).
+     */
+    private static List<JobEvent> actedOn(List<ConsumerRecord<String, byte[]>> records, AvroSerde<JobEvent> serde) {
+        List<JobEvent> out = new ArrayList<>();
+        for (ConsumerRecord<String, byte[]> record : records) {
+            if (record.value() == null) {
+                continue;
             }
-            release(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED));
-        } else if (s == JobStatus.QUEUED && e.getDispatchId() != null) {
-            InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
-            release(f == null ? List.of() : List.of(f));
+            JobEvent e;
+            try {
+                e = serde.decode(record.value());
+            } catch (RuntimeException ex) {
+                LOG.warn("job event at {}-{}@{} not decoded, skipped: {}", record.topic(), record.partition(), record.offset(),
+                        ex.toString());
+                continue;
+            }
+            JobStatus s = JobStatus.fromWire(e.getStatus());
+            if (s.isTerminal() || (s == JobStatus.QUEUED && e.getDispatchId() != null)) {
+                out.add(e);
+            }
         }
+        return out;
+    }
+
+    /** Applies a poll's job events (see {@link #actedOn}), then decides once. On the context. */
+    private void onJobEvents(List<JobEvent> polled) {
+        List<InFlightBatches.Finished> finished = new ArrayList<>();
+        for (JobEvent e : polled) {
+            JobStatus s = JobStatus.fromWire(e.getStatus());
+            if (s.isTerminal()) {
+                // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
+                // still queued here needs no more work, and a batch holding the job will never report it
+                Pending p = s == JobStatus.CANCELLED ? dispatch.cancel(e.getJobId()) : dispatch.withdraw(e.getJobId());
+                if (p != null) {
+                    p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
+                }
+                finished.addAll(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED));
+            } else {
+                InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
+                if (f != null) {
+                    finished.add(f);
+                }
+            }
+        }
+        release(finished);
     }
 
     private void release(List<InFlightBatches.Finished> finished) {

@@ -70,6 +70,7 @@ public final class BatchBenchmark {
         int headroomIdle = f.intValue("headroom-idle-instances",
                 io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         boolean skipHeadroomOff = f.bool("skip-headroom-off");
+        boolean skipCpuControl = f.bool("skip-cpu-control");
         Path dir = LoadCommand.outDir(f, "bench-batch");
         f.rejectUnknown();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -140,12 +141,17 @@ public final class BatchBenchmark {
                         // a warm-up at the same rate first (JIT, connections, the groups' first fetches), not counted:
                         // the first server of the run would otherwise measure its own start-up as "alone"
                         paced(url, server, s, rate, Math.min(seconds, WARMUP_SECONDS), promptTokens, out);
+                        CpuControl.Sampler cpu = new CpuControl.Sampler();
+                        long aloneFrom = System.currentTimeMillis();
                         Replayer.Result aloneRun = paced(url, server, s, rate, seconds, promptTokens, out);
+                        double aloneCores = cpu.coresBetween(aloneFrom, System.currentTimeMillis());
                         double[] alone = ttft(aloneRun);
                         String fileId = upload(url, ttftInput);
                         String batchId = create(url, fileId);
                         awaitRunning(url, batchId);
+                        long withFrom = System.currentTimeMillis();
                         Replayer.Result withBatchRun = paced(url, server, s, rate, seconds, promptTokens, out);
+                        long withTo = System.currentTimeMillis();
                         JsonObject during = get(url, batchId);
                         // only the jobs queued while the batch still ran: a batch that finishes within the window
                         // would otherwise count jobs that met no batch at all (finalizing_at has 1 s resolution)
@@ -160,15 +166,49 @@ public final class BatchBenchmark {
                             withBatch = ttft(withBatchRun);
                         }
                         post(url, "/v1/batches/" + batchId + "/cancel");
+                        double batchCores = cpu.coresBetween(withFrom, Math.min(withTo, batchEndMs));
                         double p99Ratio = Stats.pct(withBatch, 0.99) / Stats.pct(alone, 0.99);
                         out.printf(Locale.ROOT, "interactive TTFT alone:      p50 %.0f ms, p99 %.0f ms (%d jobs)%n", Stats.pct(alone, 0.5) * 1000,
                                 Stats.pct(alone, 0.99) * 1000, alone.length);
                         out.printf(Locale.ROOT, "interactive TTFT with batch: p50 %.0f ms, p99 %.0f ms (%d jobs queued while it ran; it had %s of %d lines done)%n",
                                 Stats.pct(withBatch, 0.5) * 1000, Stats.pct(withBatch, 0.99) * 1000, withBatch.length,
                                 during.getJsonObject("request_counts").getInteger("completed"), ttftBatchLines);
-                        stages(out, "alone", aloneRun);
-                        stages(out, "with batch", withBatchRun);
+                        List<Replayer.Result> staged = new java.util.ArrayList<>(List.of(aloneRun, withBatchRun));
+                        List<String> stageLabels = new java.util.ArrayList<>(List.of("alone", "with batch"));
                         out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2; %s)%n", p99Ratio, tag);
+                        out.printf(Locale.ROOT, "  process CPU: %.2f cores alone, %.2f cores while the batch ran (%d cores on the host)%n",
+                                aloneCores, batchCores, Runtime.getRuntime().availableProcessors());
+                        if (!skipCpuControl) {
+                            awaitEnded(url, batchId);
+                            double extra = Math.max(0, batchCores - aloneCores);
+                            Replayer.Result burnRun;
+                            CpuControl.Burn burn = new CpuControl.Burn(extra);
+                            try {
+                                burnRun = paced(url, server, s, rate, seconds, promptTokens, out);
+                            } finally {
+                                burn.close();
+                            }
+                            double[] burned = ttft(burnRun);
+                            double burnRatio = Stats.pct(burned, 0.99) / Stats.pct(alone, 0.99);
+                            out.printf(Locale.ROOT, "interactive TTFT with a CPU burn of %.2f cores and no batch: p50 %.0f ms, p99 %.0f ms (%d jobs)%n",
+                                    extra, Stats.pct(burned, 0.5) * 1000, Stats.pct(burned, 0.99) * 1000, burned.length);
+                            staged.add(burnRun);
+                            stageLabels.add("CPU burn");
+                            out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with the batch's extra CPU burnt, no batch ÷ without = %.2f   "
+                                    + "(control: the host's cores alone; with the batch %.2f)%n", burnRatio, p99Ratio);
+                            m.put("ttft_cpu_burn_p50_ms" + key, ReplayReport.round(Stats.pct(burned, 0.5) * 1000));
+                            m.put("ttft_cpu_burn_p99_ms" + key, ReplayReport.round(Stats.pct(burned, 0.99) * 1000));
+                            m.put("ratio_ttft_p99_cpu_burn" + key, ReplayReport.round(burnRatio));
+                        }
+                        cpu.close();
+                        Map<String, Long> dispatched = DispatchTimes.read(server.kafkaBootstrapServers(), staged.stream()
+                                .flatMap(r -> r.outcomes().stream()).map(o -> o.jobId).filter(java.util.Objects::nonNull)
+                                .collect(java.util.stream.Collectors.toSet()));
+                        for (int i = 0; i < staged.size(); i++) {
+                            stages(out, stageLabels.get(i), staged.get(i), dispatched);
+                        }
+                        m.put("cores_alone" + key, ReplayReport.round(aloneCores));
+                        m.put("cores_with_batch" + key, ReplayReport.round(batchCores));
                         m.put("ttft_alone_p50_ms" + key, ReplayReport.round(Stats.pct(alone, 0.5) * 1000));
                         m.put("ttft_alone_p99_ms" + key, ReplayReport.round(Stats.pct(alone, 0.99) * 1000));
                         m.put("ttft_with_batch_p50_ms" + key, ReplayReport.round(Stats.pct(withBatch, 0.5) * 1000));
@@ -220,10 +260,10 @@ public final class BatchBenchmark {
      * its batch (the dispatcher's queue, the pool topic and the slot), and started → first token (the engine: waiting in
      * the instance's running batch, then its prefill).
      */
-    private static void stages(PrintStream out, String label, Replayer.Result r) {
-        double[] queue = r.outcomes().stream().filter(o -> o.finished() && o.startedAtMs > 0 && o.submittedAtMs > 0)
-                .mapToDouble(o -> (o.startedAtMs - o.submittedAtMs) / 1000.0).toArray();
-        double[] engine = r.outcomes().stream().filter(o -> o.finished() && o.startedAtMs > 0 && o.firstTokenAtMs > 0)
+    private static void stages(PrintStream out, String label, Replayer.Result r, Map<String, Long> dispatchedAt) {
+        List<JobOutcome> done = r.outcomes().stream().filter(o -> o.finished() && o.startedAtMs > 0 && o.submittedAtMs > 0).toList();
+        double[] queue = done.stream().mapToDouble(o -> (o.startedAtMs - o.submittedAtMs) / 1000.0).toArray();
+        double[] engine = done.stream().filter(o -> o.firstTokenAtMs > 0)
                 .mapToDouble(o -> (o.firstTokenAtMs - o.startedAtMs) / 1000.0).toArray();
         if (queue.length == 0 || engine.length == 0) {
             return;
@@ -231,11 +271,21 @@ public final class BatchBenchmark {
         out.printf(Locale.ROOT, "  %-10s queued → started p50 %.0f / p99 %.0f ms; started → first token p50 %.0f / p99 %.0f ms%n",
                 label, Stats.pct(queue, 0.5) * 1000, Stats.pct(queue, 0.99) * 1000, Stats.pct(engine, 0.5) * 1000,
                 Stats.pct(engine, 0.99) * 1000);
+        List<JobOutcome> split = done.stream().filter(o -> dispatchedAt.containsKey(o.jobId)).toList();
+        if (!split.isEmpty()) {
+            double[] decide = split.stream().mapToDouble(o -> (dispatchedAt.get(o.jobId) - o.submittedAtMs) / 1000.0).toArray();
+            double[] deliver = split.stream().mapToDouble(o -> (o.startedAtMs - dispatchedAt.get(o.jobId)) / 1000.0).toArray();
+            out.printf(Locale.ROOT, "  %-10s   of which queued → dispatched p50 %.0f / p99 %.0f ms (ingress, intake, decision); "
+                    + "dispatched → started p50 %.0f / p99 %.0f ms (pool topic, worker slot; %d jobs)%n", label,
+                    Stats.pct(decide, 0.5) * 1000, Stats.pct(decide, 0.99) * 1000, Stats.pct(deliver, 0.5) * 1000,
+                    Stats.pct(deliver, 0.99) * 1000, split.size());
+        }
         long t0 = r.outcomes().stream().filter(o -> o.submittedAtMs > 0).mapToLong(o -> o.submittedAtMs).min().orElse(0);
-        r.outcomes().stream().filter(o -> o.finished() && o.startedAtMs > 0 && o.submittedAtMs > 0)
-                .sorted(java.util.Comparator.comparingLong((JobOutcome o) -> o.startedAtMs - o.submittedAtMs).reversed()).limit(3)
-                .forEach(o -> out.printf(Locale.ROOT, "    slowest: pool %s, queued at +%d ms, started after %d ms, first token after %d ms%n",
-                        o.pool, o.submittedAtMs - t0, o.startedAtMs - o.submittedAtMs, o.firstTokenAtMs - o.submittedAtMs));
+        done.stream().sorted(java.util.Comparator.comparingLong((JobOutcome o) -> o.startedAtMs - o.submittedAtMs).reversed()).limit(3)
+                .forEach(o -> out.printf(Locale.ROOT, "    slowest: pool %s, queued at +%d ms, %sstarted after %d ms, first token after %d ms%n",
+                        o.pool, o.submittedAtMs - t0, dispatchedAt.containsKey(o.jobId)
+                                ? "dispatched after " + (dispatchedAt.get(o.jobId) - o.submittedAtMs) + " ms, " : "",
+                        o.startedAtMs - o.submittedAtMs, o.firstTokenAtMs - o.submittedAtMs));
     }
 
     private static double[] ttft(Replayer.Result r) {
@@ -281,6 +331,15 @@ public final class BatchBenchmark {
             if (b.getJsonObject("request_counts").getInteger("completed") > 0 || !Set.of("validating", "in_progress").contains(b.getString("status"))) {
                 return;
             }
+            sleep(200);
+        }
+    }
+
+    /** Waits (at most 120 s) until the batch has ended, so no batch work competes with what is measured next. */
+    private static void awaitEnded(String url, String id) {
+        long until = System.nanoTime() + 120_000_000_000L;
+        while (System.nanoTime() < until
+                && !Set.of("completed", "failed", "expired", "cancelled").contains(get(url, id).getString("status"))) {
             sleep(200);
         }
     }
