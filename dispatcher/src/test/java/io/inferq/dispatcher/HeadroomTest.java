@@ -90,17 +90,22 @@ class HeadroomTest {
         assertThat(plans.get(0).jobs()).extracting(QueuedJob::jobId).containsExactly("i1");
     }
 
+    /** As {@link #scheduler} but batches of up to 8 sequences, so a lone interactive job is not a full batch. */
+    private static DispatchScheduler eightSequenceBatches(int headroom) {
+        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000)
+                .withHeadroom(headroom, WINDOW);
+        return new DispatchScheduler(cfg, FairnessConfig.defaults(),
+                List.of(Fixtures.pool("p", "m", 1, 10_000, 8, Fixtures.linear(1000, 0.001))),
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+    }
+
     /**
-     * Batches of up to 8 sequences: a lone interactive job is not a full batch, and its instance is busy with the batch
-     * lane, so without the reserve it would wait the interactive max wait (10 ms) for company.
+     * A lone interactive job on an instance busy with the batch lane: without the reserve it would wait the interactive
+     * max wait (10 ms) for company.
      */
     @Test
     void anInteractiveJobOnABusyInstanceGoesAtOnceOnTheReserveInsteadOfWaitingToFillABatch() {
-        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000)
-                .withHeadroom(1, WINDOW);
-        DispatchScheduler s = new DispatchScheduler(cfg, FairnessConfig.defaults(),
-                List.of(Fixtures.pool("p", "m", 1, 10_000, 8, Fixtures.linear(1000, 0.001))),
-                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+        DispatchScheduler s = eightSequenceBatches(1);
         s.enqueue(job("i0", "t", INTERACTIVE, 0));
         s.batchFinished("p", s.formBatches(0).get(0).batchId(), 1); // the instance was idle: sent at once
         for (int i = 0; i < 40; i++) {
@@ -116,10 +121,7 @@ class HeadroomTest {
 
     @Test
     void withoutAReserveAnInteractiveJobOnABusyInstanceWaitsItsMaxWaitForCompany() {
-        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000);
-        DispatchScheduler s = new DispatchScheduler(cfg, FairnessConfig.defaults(),
-                List.of(Fixtures.pool("p", "m", 1, 10_000, 8, Fixtures.linear(1000, 0.001))),
-                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
+        DispatchScheduler s = eightSequenceBatches(0);
         for (int i = 0; i < 16; i++) {
             s.enqueue(job("b" + i, "t", BATCH, 1));
         }

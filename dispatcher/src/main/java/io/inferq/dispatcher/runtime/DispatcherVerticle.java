@@ -635,23 +635,32 @@ public final class DispatcherVerticle extends VerticleBase {
     private void onJobEvents(List<JobEvent> polled) {
         List<InFlightBatches.Finished> finished = new ArrayList<>();
         for (JobEvent e : polled) {
-            JobStatus s = JobStatus.fromWire(e.getStatus());
-            if (s.isTerminal()) {
-                // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
-                // still queued here needs no more work, and a batch holding the job will never report it
-                Pending p = s == JobStatus.CANCELLED ? dispatch.cancel(e.getJobId()) : dispatch.withdraw(e.getJobId());
-                if (p != null) {
-                    p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
-                }
-                finished.addAll(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED));
-            } else {
-                InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
-                if (f != null) {
-                    finished.add(f);
-                }
+            try {
+                apply(e, finished);
+            } catch (RuntimeException ex) { // as the per-record follower did: one event's failure skips that event only
+                LOG.warn("job event of {} not applied: {}", e.getJobId(), ex.toString(), ex);
             }
         }
         release(finished);
+    }
+
+    /** One acted-on job event: a queued copy of the job leaves; a batch it ends or leaves goes to {@code finished}. */
+    private void apply(JobEvent e, List<InFlightBatches.Finished> finished) {
+        JobStatus s = JobStatus.fromWire(e.getStatus());
+        if (s.isTerminal()) {
+            // terminal anywhere (a cancel carries whatever dispatch id the view had, maybe a stale one): a copy
+            // still queued here needs no more work, and a batch holding the job will never report it
+            Pending p = s == JobStatus.CANCELLED ? dispatch.cancel(e.getJobId()) : dispatch.withdraw(e.getJobId());
+            if (p != null) {
+                p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
+            }
+            finished.addAll(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED));
+        } else {
+            InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
+            if (f != null) {
+                finished.add(f);
+            }
+        }
     }
 
     private void release(List<InFlightBatches.Finished> finished) {
