@@ -70,6 +70,7 @@ final class DispatcherWiring {
                 .withWebhookTargets(WebhookTargetPolicy.of(WebhookSettings.defaults().withTargets(false,
                         config.webhooks().allowPrivateTargets()))::check),
                 clock, registry);
+        dispatcher.batchLaneBatchesVia(infra.bulkProducer()); // interactive batches keep their own connection
         dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                 "dispatcher");
         if (plans.stream().anyMatch(p -> !(p.spec().backend() instanceof BackendSpec.Simulated))) {

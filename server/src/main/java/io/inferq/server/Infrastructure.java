@@ -56,6 +56,8 @@ final class Infrastructure {
     private Admin admin;
     private Vertx vertx;
     private KafkaProducer<String, byte[]> producer;
+    /** The batch side's writes (batch lines, file chunks, batch-lane pool batches): its own connection to the broker. */
+    private KafkaProducer<String, byte[]> bulkProducer;
     private volatile boolean brokerReachable;
     private long healthTimer = -1;
     private EngineBackPressureRelay enginePressure;
@@ -133,12 +135,19 @@ final class Infrastructure {
         }
     }
 
-    /** Vert.x and the producer the roles share. */
+    /**
+     * Vert.x and the two producers the roles share: one for interactive work and everything else, one for the batch
+     * side's bulk writes ({@link #bulkProducer}). A broker handles one request per connection at a time, so with a
+     * single producer an interactive job's record would queue behind a batch's file chunks and lines in flight.
+     */
     void startVertxAndProducer() {
         vertx = Vertx.vertx();
         Properties pp = kafka.producer("inferq-" + processId);
         pp.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "2000");
         producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
+        Properties bp = kafka.producer("inferq-" + processId + "-bulk");
+        bp.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "2000");
+        bulkProducer = new KafkaProducer<>(bp, new StringSerializer(), new ByteArraySerializer());
     }
 
     /** Probes the cluster every 2 s on a worker thread; {@code kafka} in the readiness follows the answer. */
@@ -176,6 +185,11 @@ final class Infrastructure {
 
     /** The last steps of a shutdown, after every role: flush the producer, then Vert.x, Hazelcast and the broker. */
     void close() {
+        if (bulkProducer != null) {
+            KafkaProducer<String, byte[]> p = bulkProducer;
+            quietly(() -> p.close(java.time.Duration.ofSeconds(10)));
+            bulkProducer = null;
+        }
         if (producer != null) {
             KafkaProducer<String, byte[]> p = producer;
             quietly(() -> p.close(java.time.Duration.ofSeconds(10)));
@@ -236,6 +250,11 @@ final class Infrastructure {
 
     KafkaProducer<String, byte[]> producer() {
         return producer;
+    }
+
+    /** The producer of the batch side: batch lines and state, file chunks, the dispatcher's batch-lane batches. */
+    KafkaProducer<String, byte[]> bulkProducer() {
+        return bulkProducer;
     }
 
     /** A process id made once and kept in {@code <data-dir>/process-id}. */

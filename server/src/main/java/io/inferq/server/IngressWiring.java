@@ -66,6 +66,8 @@ final class IngressWiring {
     private Vertx vertx;
     private KafkaClientSettings kafka;
     private KafkaProducer<String, byte[]> producer;
+    /** The batch side's producer (file chunks, batch lines and state): not the one interactive submissions use. */
+    private KafkaProducer<String, byte[]> bulkProducer;
     private HazelcastInstance hazelcast;
     private PrometheusMeterRegistry registry;
     private Admin admin;
@@ -87,6 +89,7 @@ final class IngressWiring {
         vertx = infra.vertx();
         kafka = infra.kafka();
         producer = infra.producer();
+        bulkProducer = infra.bulkProducer();
         hazelcast = infra.hazelcast();
         registry = infra.registry();
         admin = infra.admin();
@@ -215,10 +218,10 @@ final class IngressWiring {
         BatchSettings settings = new BatchSettings(java.time.Duration.ofSeconds(b.completionWindowSeconds()), b.maxLines(),
                 b.maxFileBytes(), b.maxErrors(), b.tenantMaxStoredBytes(), b.tenantMaxBatchesInProgress(), b.tenantMaxLinesInProgress(),
                 java.time.Duration.ofDays(b.fileExpiryDays()));
-        fileStore = new KafkaFileStore(kafka, producer, clock);
+        fileStore = new KafkaFileStore(kafka, bulkProducer, clock);
         fileStore.start();
         WebhookDispatcher wh = webhooks;
-        batchesApi = new BatchesApi(vertx, kafka, producer, fileStore, new JobSubmissionParser(served), origin, claims, view::get,
+        batchesApi = new BatchesApi(vertx, kafka, bulkProducer, fileStore, new JobSubmissionParser(served), origin, claims, view::get,
                 jobs::authenticate, clock, settings, targets::check,
                 (tenant, url, type, batch) -> wh.onEvent(tenant, batch.getString("id"), type, url, batch, clock.millis()),
                 materializer::isCaughtUp);

@@ -80,6 +80,8 @@ public final class DispatcherVerticle extends VerticleBase {
     private final DispatchScheduler scheduler;
     private final KafkaClientSettings kafka;
     private final Producer<String, byte[]> producer;
+    /** Writes the batch lane's batches to pool topics (by default {@link #producer}); see {@link #batchLaneBatchesVia}. */
+    private Producer<String, byte[]> batchLaneProducer;
     private final TerminalClaims claims;
     private final PromptAnalyzer analyzer;
     private final Clock clock;
@@ -155,6 +157,7 @@ public final class DispatcherVerticle extends VerticleBase {
         this.scheduler = scheduler;
         this.kafka = kafka;
         this.producer = producer;
+        this.batchLaneProducer = producer;
         scheduler.pools().forEach(p -> instancesByPool.put(p.poolId(), p.instances()));
         this.claims = claims;
         this.analyzer = analyzer;
@@ -226,6 +229,20 @@ public final class DispatcherVerticle extends VerticleBase {
             wakeTimerId = -1;
             dispatch.wake(clock.millis());
         });
+    }
+
+    /**
+     * Writes the batch lane's batches through {@code bulk} (a second producer, so a second connection to the broker)
+     * instead of the producer given at construction, which keeps the interactive lane's batches, every job event and
+     * every outcome. A broker handles one request per connection at a time: with one producer an interactive batch
+     * would wait behind the batch lane's records in flight. A batch's {@code dispatched} events are written after its
+     * batch is acknowledged, whichever producer wrote it, so their order is unchanged. Call before deployment.
+     *
+     * @return this
+     */
+    public DispatcherVerticle batchLaneBatchesVia(Producer<String, byte[]> bulk) {
+        this.batchLaneProducer = java.util.Objects.requireNonNull(bulk, "bulk");
+        return this;
     }
 
     @Override
@@ -573,8 +590,9 @@ public final class DispatcherVerticle extends VerticleBase {
                         p.loop().done(p.record());
                     }
                 });
+        Producer<String, byte[]> via = planned.get(0).lane() == JobLane.BATCH ? batchLaneProducer : producer;
         try {
-            producer.send(new ProducerRecord<>(topic, partitionFor(plan, stream, streams, topic), plan.batchId(),
+            via.send(new ProducerRecord<>(topic, partitionFor(plan, stream, streams, topic), plan.batchId(),
                     batchSerde.encode(batch)), written);
         } catch (RuntimeException e) {
             written.onCompletion(null, e); // the producer refused it at once (buffer full, no metadata): requeued the same way

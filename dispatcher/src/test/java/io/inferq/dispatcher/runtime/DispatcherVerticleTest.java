@@ -80,6 +80,8 @@ class DispatcherVerticleTest {
     /** Claim calls that fail (as a Hazelcast call does while a member leaves) before the store answers again. */
     private final java.util.concurrent.atomic.AtomicInteger claimFailures = new java.util.concurrent.atomic.AtomicInteger();
     private KafkaProducer<String, byte[]> producer;
+    /** The dispatcher's batch-lane producer, as the server wires it. */
+    private KafkaProducer<String, byte[]> bulk;
     private KafkaConsumer<String, byte[]> batchReader;
     private final AtomicLong nowMs = new AtomicLong(1_000_000);
     private final List<PoolBatch> batches = new ArrayList<>();
@@ -111,6 +113,9 @@ class DispatcherVerticleTest {
         Properties pp = kafka.producer("credits-test");
         pp.put("max.block.ms", "2000"); // as the server sets it
         producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
+        Properties bp = kafka.producer("credits-test-bulk");
+        bp.put("max.block.ms", "2000");
+        bulk = new KafkaProducer<>(bp, new StringSerializer(), new ByteArraySerializer());
         clock = new Clock() {
             @Override
             public java.time.ZoneId getZone() {
@@ -147,7 +152,7 @@ class DispatcherVerticleTest {
             }
         };
         dispatcher = new DispatcherVerticle(scheduler, kafka, producer, flakyClaims, PromptAnalyzer.ESTIMATE_ONLY,
-                RequestDecoding.avroOnly(), clock, new SimpleMeterRegistry());
+                RequestDecoding.avroOnly(), clock, new SimpleMeterRegistry()).batchLaneBatchesVia(bulk);
         vertx = Vertx.vertx();
         vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER))
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -172,6 +177,9 @@ class DispatcherVerticleTest {
         }
         if (producer != null) {
             producer.close();
+        }
+        if (bulk != null) {
+            bulk.close();
         }
         if (broker != null) {
             broker.close();
@@ -288,6 +296,26 @@ class DispatcherVerticleTest {
             }
             return null;
         }
+    }
+
+    /** Batch-lane batches go through the bulk producer (its own broker connection), interactive ones do not. */
+    @Test
+    void batchLaneBatchesAreWrittenThroughTheBulkProducerAndInteractiveOnesAreNot() throws Exception {
+        JobRequest offline = request("offline", 0);
+        offline.setLane(io.inferq.broker.avro.Lane.BATCH);
+        producer.send(new ProducerRecord<>(TopicCatalogue.REQUESTS_BATCH, offline.getJobId(), REQUESTS.encode(offline)))
+                .get(10, TimeUnit.SECONDS);
+        assertThat(jobIds(nextBatch())).containsExactly("offline");
+        assertThat(recordsSent(bulk)).isEqualTo(1);
+        submit(request("online", 0));
+        assertThat(jobIds(nextBatch())).containsExactly("online");
+        assertThat(recordsSent(bulk)).isEqualTo(1);
+    }
+
+    private static double recordsSent(KafkaProducer<String, byte[]> p) {
+        return p.metrics().entrySet().stream()
+                .filter(e -> e.getKey().name().equals("record-send-total") && e.getKey().group().equals("producer-metrics"))
+                .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue()).sum();
     }
 
     @Test
