@@ -29,10 +29,32 @@ public final class TestHazelcast {
         return shared;
     }
 
-    /** A new member joining {@link #member()}'s cluster; the caller shuts it down. */
+    /**
+     * A new member joining {@link #member()}'s cluster, returned once the partition migrations its joining started have
+     * finished and it owns partitions, so what a test writes next is spread over the members (a member that has just
+     * joined owns nothing yet: a test that loses it would lose nothing). The caller shuts it down.
+     */
     public static HazelcastInstance extraMember() {
         InetSocketAddress first = (InetSocketAddress) member().getLocalEndpoint().getSocketAddress();
-        return Hazelcast.newHazelcastInstance(config("127.0.0.1:" + first.getPort()));
+        HazelcastInstance m = Hazelcast.newHazelcastInstance(config("127.0.0.1:" + first.getPort()));
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (!(m.getPartitionService().isClusterSafe() && ownsPartitions(m))) {
+            if (System.nanoTime() > until) {
+                throw new IllegalStateException("the extra member owns no partition 30 s after joining");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        return m;
+    }
+
+    private static boolean ownsPartitions(HazelcastInstance m) {
+        return m.getPartitionService().getPartitions().stream()
+                .anyMatch(p -> m.getCluster().getLocalMember().equals(p.getOwner()));
     }
 
     /** A standalone member of its own cluster (for shut-down-instance tests); the caller shuts it down. */
