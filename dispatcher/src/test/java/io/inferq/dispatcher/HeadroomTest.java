@@ -21,10 +21,15 @@ class HeadroomTest {
 
     /** One pool, one instance, 4 credits, one sequence per batch (a batch = one job). */
     private static DispatchScheduler scheduler(int headroom, FairnessConfig fairness) {
+        return scheduler(headroom, fairness, 1);
+    }
+
+    /** One pool, one instance, 4 credits, batches of up to {@code sequences} jobs. */
+    private static DispatchScheduler scheduler(int headroom, FairnessConfig fairness, int sequences) {
         DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000)
                 .withHeadroom(headroom, WINDOW);
         return new DispatchScheduler(cfg, fairness,
-                List.of(Fixtures.pool("p", "m", 1, 10_000, 1, Fixtures.linear(1000, 0.001))),
+                List.of(Fixtures.pool("p", "m", 1, 10_000, sequences, Fixtures.linear(1000, 0.001))),
                 RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
     }
 
@@ -90,22 +95,13 @@ class HeadroomTest {
         assertThat(plans.get(0).jobs()).extracting(QueuedJob::jobId).containsExactly("i1");
     }
 
-    /** As {@link #scheduler} but batches of up to 8 sequences, so a lone interactive job is not a full batch. */
-    private static DispatchScheduler eightSequenceBatches(int headroom) {
-        DispatchConfig cfg = Fixtures.config().withMaxInFlightBatchesPerInstance(4).withBatchPromotionAfterMs(600_000)
-                .withHeadroom(headroom, WINDOW);
-        return new DispatchScheduler(cfg, FairnessConfig.defaults(),
-                List.of(Fixtures.pool("p", "m", 1, 10_000, 8, Fixtures.linear(1000, 0.001))),
-                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE, null);
-    }
-
     /**
-     * A lone interactive job on an instance busy with the batch lane: without the reserve it would wait the interactive
-     * max wait (10 ms) for company.
+     * Batches of up to 8 jobs, so a lone interactive job is not a full batch; on an instance busy with the batch lane,
+     * without the reserve it would wait the interactive max wait (10 ms) for company.
      */
     @Test
     void anInteractiveJobOnABusyInstanceGoesAtOnceOnTheReserveInsteadOfWaitingToFillABatch() {
-        DispatchScheduler s = eightSequenceBatches(1);
+        DispatchScheduler s = scheduler(1, FairnessConfig.defaults(), 8);
         s.enqueue(job("i0", "t", INTERACTIVE, 0));
         s.batchFinished("p", s.formBatches(0).get(0).batchId(), 1); // the instance was idle: sent at once
         for (int i = 0; i < 40; i++) {
@@ -121,7 +117,7 @@ class HeadroomTest {
 
     @Test
     void withoutAReserveAnInteractiveJobOnABusyInstanceWaitsItsMaxWaitForCompany() {
-        DispatchScheduler s = eightSequenceBatches(0);
+        DispatchScheduler s = scheduler(0, FairnessConfig.defaults(), 8);
         for (int i = 0; i < 16; i++) {
             s.enqueue(job("b" + i, "t", BATCH, 1));
         }

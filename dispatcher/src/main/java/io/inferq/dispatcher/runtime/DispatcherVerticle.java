@@ -403,7 +403,12 @@ public final class DispatcherVerticle extends VerticleBase {
                 from = i;
             }
         }
-        if (!prepared.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
+        postBatchDrain(ctx);
+    }
+
+    /** Posts a task that drains {@link #batchBacklog} unless one is posted already or there is nothing to drain. */
+    private void postBatchDrain(Context ctx) {
+        if (!batchBacklog.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
             ctx.runOnContext(v -> drainBatchLane(ctx));
         }
     }
@@ -422,15 +427,8 @@ public final class DispatcherVerticle extends VerticleBase {
             batchBacklog.poll();
             intake(part.records(), batchLoop);
         }
-        if (!batchBacklog.isEmpty()) {
-            ctx.runOnContext(v -> drainBatchLane(ctx));
-            return;
-        }
         batchDrainPosted.set(false);
-        // a part added after the emptiness check above but before the flag was cleared found the flag still set
-        if (!batchBacklog.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
-            ctx.runOnContext(v -> drainBatchLane(ctx));
-        }
+        postBatchDrain(ctx); // behind what was posted meanwhile; a part handed over concurrently may have posted it
     }
 
     private void intake(List<Prepared> records, KafkaPollLoop loop) {
@@ -522,10 +520,7 @@ public final class DispatcherVerticle extends VerticleBase {
             // owner reads them again (parts read after it, should the partition have come back, stay)
             batchBacklog.removeIf(part -> part.generation() < generation && lost.contains(part.partition()));
             appliedBatchRevocations = Math.max(appliedBatchRevocations, generation);
-            if (!batchBacklog.isEmpty() && batchDrainPosted.compareAndSet(false, true)) {
-                Context ctx = context;
-                ctx.runOnContext(v -> drainBatchLane(ctx));
-            }
+            postBatchDrain(context);
         }
         java.util.function.Predicate<Pending> fromLost = p -> p != null && p.loop() == loop
                 && lost.contains(new org.apache.kafka.common.TopicPartition(p.record().topic(), p.record().partition()));
