@@ -16,6 +16,9 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
     public static final String MAP = "inferq.terminal-claims";
     public static final int TTL_SECONDS = 14 * 24 * 3600;
 
+    /** Batches of at most this many jobs read their claims key by key ({@link #claimedAll}). */
+    static final int DIRECT_READS = 8;
+
     private final IMap<String, String> claims;
 
     public HazelcastTerminalClaims(HazelcastInstance hz) {
@@ -52,11 +55,35 @@ public final class HazelcastTerminalClaims implements TerminalClaims {
         return claims.replace(jobId, from.status().name() + "|" + from.owner(), to) || to.equals(claims.get(jobId));
     }
 
-    /** One {@code getAll}: a single operation per partition owner instead of one per job. */
+    /**
+     * Up to {@value #DIRECT_READS} jobs (an interactive batch): one {@code getAsync} per job, all in flight at once, each
+     * a single operation on its key's partition thread. More (a batch lane's batch): one {@code getAll}, a single
+     * operation per partition owner instead of one per job. ({@code getAll} is first taken by one of the member's few
+     * generic operation threads, which fans it out to the partitions; behind a batch lane's large reads and claims there,
+     * a one-job read waited tens of milliseconds before it even started.)
+     */
     @Override
     public java.util.Map<String, Claim> claimedAll(java.util.Collection<String> jobIds) {
         java.util.Map<String, Claim> out = new java.util.HashMap<>();
-        claims.getAll(new java.util.HashSet<>(jobIds)).forEach((id, v) -> out.put(id, parse(v)));
+        java.util.Set<String> ids = new java.util.HashSet<>(jobIds);
+        if (ids.size() > DIRECT_READS) {
+            claims.getAll(ids).forEach((id, v) -> out.put(id, parse(v)));
+            return out;
+        }
+        java.util.Map<String, java.util.concurrent.CompletableFuture<String>> reads = new java.util.HashMap<>();
+        ids.forEach(id -> reads.put(id, claims.getAsync(id).toCompletableFuture()));
+        reads.forEach((id, read) -> {
+            String v;
+            try {
+                v = read.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                // as getAll would throw it: the member's own exception (HazelcastException, OperationTimeoutException, ...)
+                throw e.getCause() instanceof RuntimeException re ? re : e;
+            }
+            if (v != null) {
+                out.put(id, parse(v));
+            }
+        });
         return out;
     }
 

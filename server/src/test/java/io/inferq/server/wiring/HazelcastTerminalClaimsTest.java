@@ -47,6 +47,31 @@ class HazelcastTerminalClaimsTest {
     }
 
     @Test
+    void aSmallBatchReadKeyByKeyAndALargeOneReadAtOnceAnswerTheSameClaims() {
+        HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
+        int n = HazelcastTerminalClaims.DIRECT_READS * 3;
+        List<String> ids = new java.util.ArrayList<>();
+        Map<String, Claim> expected = new java.util.HashMap<>();
+        for (int i = 0; i < n; i++) {
+            String id = "read-" + i;
+            ids.add(id);
+            if (i % 3 != 0) { // every third job has no claim
+                JobStatus status = i % 2 == 0 ? JobStatus.SUCCEEDED : JobStatus.EXPIRED;
+                claims.claim(id, status, "batch-" + i);
+                expected.put(id, new Claim(status, "batch-" + i));
+            }
+        }
+        assertThat(claims.claimedAll(ids)).as("more than DIRECT_READS: one getAll").isEqualTo(expected);
+        List<String> few = ids.subList(0, HazelcastTerminalClaims.DIRECT_READS);
+        Map<String, Claim> fewExpected = new java.util.HashMap<>(expected);
+        fewExpected.keySet().retainAll(few);
+        assertThat(fewExpected).as("the fixture has claimed and unclaimed jobs among the few").isNotEmpty().hasSizeLessThan(few.size());
+        assertThat(claims.claimedAll(few)).as("at most DIRECT_READS: key by key").isEqualTo(fewExpected);
+        assertThat(claims.claimedAll(List.of(ids.get(0), ids.get(0)))).as("a job named twice is read once").isEmpty();
+        assertThat(claims.claimedAll(List.of(ids.get(1)))).containsOnlyKeys(ids.get(1));
+    }
+
+    @Test
     void aClaimPassesToAnotherOwnerOnlyFromTheOwnerItNames() {
         HazelcastTerminalClaims claims = new HazelcastTerminalClaims(hz);
         Claim unwritten = claims.claim("t1", JobStatus.CANCELLED, "api");
