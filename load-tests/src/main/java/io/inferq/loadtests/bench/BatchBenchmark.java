@@ -142,9 +142,11 @@ public final class BatchBenchmark {
                         // the first server of the run would otherwise measure its own start-up as "alone"
                         paced(url, server, s, rate, Math.min(seconds, WARMUP_SECONDS), promptTokens, out);
                         CpuControl.Sampler cpu = new CpuControl.Sampler();
+                        GcPauses gc = new GcPauses();
                         long aloneFrom = System.currentTimeMillis();
                         Replayer.Result aloneRun = paced(url, server, s, rate, seconds, promptTokens, out);
-                        double aloneCores = cpu.coresBetween(aloneFrom, System.currentTimeMillis());
+                        long aloneTo = System.currentTimeMillis();
+                        double aloneCores = cpu.coresBetween(aloneFrom, aloneTo);
                         double[] alone = ttft(aloneRun);
                         String fileId = upload(url, ttftInput);
                         String batchId = create(url, fileId);
@@ -157,13 +159,15 @@ public final class BatchBenchmark {
                         // would otherwise count jobs that met no batch at all (finalizing_at has 1 s resolution)
                         Long finalizingAt = during.getLong("finalizing_at");
                         long batchEndMs = finalizingAt == null ? Long.MAX_VALUE : finalizingAt * 1000;
-                        double[] withBatch = withBatchRun.outcomes().stream()
-                                .filter(o -> o.finished() && o.submittedAtMs > 0 && o.submittedAtMs < batchEndMs)
-                                .mapToDouble(JobOutcome::ttftSeconds).filter(d -> !Double.isNaN(d)).toArray();
+                        List<JobOutcome> withBatchJobs = withBatchRun.outcomes().stream()
+                                .filter(o -> o.finished() && o.submittedAtMs > 0 && o.submittedAtMs < batchEndMs
+                                        && !Double.isNaN(o.ttftSeconds())).toList();
+                        double[] withBatch = withBatchJobs.stream().mapToDouble(JobOutcome::ttftSeconds).toArray();
                         if (withBatch.length < 20) {
                             out.printf(Locale.ROOT, "WARNING only %d interactive jobs were queued while the batch ran: raise "
                                     + "--ttft-batch-lines; counting every job of the window%n", withBatch.length);
                             withBatch = ttft(withBatchRun);
+                            withBatchJobs = measured(withBatchRun);
                         }
                         post(url, "/v1/batches/" + batchId + "/cancel");
                         double batchCores = cpu.coresBetween(withFrom, Math.min(withTo, batchEndMs));
@@ -178,6 +182,9 @@ public final class BatchBenchmark {
                         out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2; %s)%n", p99Ratio, tag);
                         out.printf(Locale.ROOT, "  process CPU: %.2f cores alone, %.2f cores while the batch ran (%d cores on the host)%n",
                                 aloneCores, batchCores, Runtime.getRuntime().availableProcessors());
+                        gcControl(out, gc, aloneFrom, aloneTo, measured(aloneRun), withFrom, Math.min(withTo, batchEndMs),
+                                withBatchJobs, m, key);
+                        gc.close();
                         if (!skipCpuControl) {
                             awaitEnded(url, batchId);
                             double extra = Math.max(0, batchCores - aloneCores);
@@ -288,8 +295,42 @@ public final class BatchBenchmark {
                         o.startedAtMs - o.submittedAtMs, o.firstTokenAtMs - o.submittedAtMs));
     }
 
+    /**
+     * The GC control: the process's stop-the-world pauses in each window, how many jobs' queued → first token spans met
+     * one, and the p99 of those that met none, alone and with the batch. Every thread stops in a pause, so a job that met
+     * one waited for the collector, whatever its lane; with about a hundred jobs a p99 is one or two jobs, so a pause or
+     * two decides it.
+     */
+    private static void gcControl(PrintStream out, GcPauses gc, long aloneFrom, long aloneTo, List<JobOutcome> alone, long withFrom,
+            long withTo, List<JobOutcome> withBatch, Map<String, Object> m, String key) {
+        out.printf(Locale.ROOT, "  GC pauses (every thread of the process stops): alone %s; with batch %s%n",
+                gc.describe(aloneFrom, aloneTo), gc.describe(withFrom, withTo));
+        double[] aloneClear = alone.stream().filter(o -> !gc.metPause(o.submittedAtMs, o.firstTokenAtMs))
+                .mapToDouble(JobOutcome::ttftSeconds).toArray();
+        double[] withClear = withBatch.stream().filter(o -> !gc.metPause(o.submittedAtMs, o.firstTokenAtMs))
+                .mapToDouble(JobOutcome::ttftSeconds).toArray();
+        if (aloneClear.length == 0 || withClear.length == 0) {
+            return;
+        }
+        double ratio = Stats.pct(withClear, 0.99) / Stats.pct(aloneClear, 0.99);
+        out.printf(Locale.ROOT, "  jobs whose queued → first token met a pause: alone %d of %d, with batch %d of %d; p99 TTFT of the "
+                + "others: alone %.0f ms, with batch %.0f ms%n", alone.size() - aloneClear.length, alone.size(),
+                withBatch.size() - withClear.length, withBatch.size(), Stats.pct(aloneClear, 0.99) * 1000,
+                Stats.pct(withClear, 0.99) * 1000);
+        out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch, jobs that met no GC pause = %.2f   (control: "
+                + "the pauses of the process's collector)%n", ratio);
+        m.put("jobs_met_gc_pause_alone" + key, alone.size() - aloneClear.length);
+        m.put("jobs_met_gc_pause_with_batch" + key, withBatch.size() - withClear.length);
+        m.put("ratio_ttft_p99_no_gc_pause" + key, ReplayReport.round(ratio));
+    }
+
+    /** The finished jobs with a time to first token. */
+    private static List<JobOutcome> measured(Replayer.Result r) {
+        return r.outcomes().stream().filter(o -> o.finished() && !Double.isNaN(o.ttftSeconds())).toList();
+    }
+
     private static double[] ttft(Replayer.Result r) {
-        return r.outcomes().stream().filter(JobOutcome::finished).mapToDouble(JobOutcome::ttftSeconds).filter(d -> !Double.isNaN(d)).toArray();
+        return measured(r).stream().mapToDouble(JobOutcome::ttftSeconds).toArray();
     }
 
     private record BatchRun(int lines, String status, double seconds, double validatedSeconds, double uploadSeconds) {
