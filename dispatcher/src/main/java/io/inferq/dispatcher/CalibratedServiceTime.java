@@ -113,20 +113,31 @@ final class CalibratedServiceTime implements ServiceTimeModel {
      * continuous-batching engine). Ignores non-finite or non-positive figures.
      */
     public void observe(Estimate e, double observedSeconds) {
-        if (!(observedSeconds > 0) || Double.isInfinite(observedSeconds)
+        observe(e, observedSeconds, 1);
+    }
+
+    /**
+     * Learns from {@code batches} batches observed together: {@code e} holds the sums of their prior parts and
+     * {@code observedSeconds} the time they took together (the model is linear, so a sum is an observation like any
+     * other, with less noise than its parts). Older observations decay by {@code batches} batches' worth; the prior
+     * still counts as {@value #PRIOR_WEIGHT} observation. Ignores non-finite or non-positive figures.
+     */
+    public void observe(Estimate e, double observedSeconds, int batches) {
+        if (!(observedSeconds > 0) || Double.isInfinite(observedSeconds) || batches < 1
                 || !(e.priorPrefillSeconds() + e.priorDecodeSeconds() > 0)) {
             return;
         }
+        double d = batches == 1 ? decay : Math.pow(decay, batches);
         double[] x = {e.priorPrefillSeconds(), e.priorDecodeSeconds(), e.fetchedTokens()};
         for (int i = 0; i < 3; i++) {
             for (int j = 0; j < 3; j++) {
-                sxx[i][j] = decay * sxx[i][j] + x[i] * x[j];
+                sxx[i][j] = d * sxx[i][j] + x[i] * x[j];
             }
-            sxy[i] = decay * sxy[i] + x[i] * observedSeconds;
-            sx[i] = decay * sx[i] + x[i];
+            sxy[i] = d * sxy[i] + x[i] * observedSeconds;
+            sx[i] = d * sx[i] + x[i];
         }
-        sw = decay * sw + 1;
-        observations++;
+        sw = d * sw + 1;
+        observations += batches;
         fit();
     }
 

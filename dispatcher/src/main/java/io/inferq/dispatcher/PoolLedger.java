@@ -22,6 +22,12 @@ final class PoolLedger {
         long headStartedMs;
         /** When the instance last became busy or last finished a batch: where the span of its next batch end starts. */
         long busySinceMs;
+        // batches ended and not yet observed: the sums of their prior parts and of their spans
+        double pendingPrefillS;
+        double pendingDecodeS;
+        long pendingFetched;
+        double pendingSpanS;
+        int pendingBatches;
     }
 
     final PoolProfile profile;
@@ -270,6 +276,24 @@ final class PoolLedger {
         }
     }
 
+    /**
+     * Calibrates the pool's model with the batches of {@code q} that ended since its last observation, as one: when as
+     * many have ended as the instance runs at once ({@link #maxPerInstance}), or when the instance has none left. On a
+     * continuous-batching engine the batches overlap, so one batch's span (since the instance's previous end) can be
+     * anything from nothing to its whole run; the spans of as many batches as overlap add up to about their work.
+     */
+    private void observeEnded(InstanceQueue q) {
+        if (q.pendingBatches > 0) {
+            model.observe(new CalibratedServiceTime.Estimate(q.pendingPrefillS, q.pendingDecodeS, q.pendingFetched),
+                    q.pendingSpanS, q.pendingBatches);
+        }
+        q.pendingPrefillS = 0;
+        q.pendingDecodeS = 0;
+        q.pendingFetched = 0;
+        q.pendingSpanS = 0;
+        q.pendingBatches = 0;
+    }
+
     /** As {@link #finish(String, long, boolean)}, learning from the batch. */
     boolean finish(String batchId, long nowMs) {
         return finish(batchId, nowMs, true);
@@ -306,10 +330,19 @@ final class PoolLedger {
             // end (or since it became busy), whichever batch that was: on a continuous-batching engine batches overlap
             // and end out of order, and the spans then add up to the instance's busy time while each batch's work is
             // counted once, so the fit learns the instance's throughput without bias
+            // — and they are observed in groups: a batch's own span depends on which of the overlapping batches ended
+            // just before it, a group's much less (see observeEnded)
             if (observed && f.prior() != null) {
-                model.observe(f.prior(), (nowMs - q.busySinceMs) / 1000.0);
+                q.pendingPrefillS += f.prior().priorPrefillSeconds();
+                q.pendingDecodeS += f.prior().priorDecodeSeconds();
+                q.pendingFetched += f.prior().fetchedTokens();
+                q.pendingSpanS += (nowMs - q.busySinceMs) / 1000.0;
+                q.pendingBatches++;
             }
             q.busySinceMs = nowMs;
+            if (q.pendingBatches >= maxPerInstance || q.batches.isEmpty()) {
+                observeEnded(q);
+            }
         }
         if (wasHead) {
             q.headStartedMs = nowMs;

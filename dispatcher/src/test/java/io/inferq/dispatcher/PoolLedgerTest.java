@@ -22,6 +22,42 @@ class PoolLedgerTest {
         return new PoolLedger(new PoolProfile("p", "chip", "m", instances, 8192, 8, anyTime), perInstance);
     }
 
+    /**
+     * A continuous-batching instance modelled as processor sharing: its four batches in flight share its time equally,
+     * and each really needs half its prior estimate (prefill and decode alike). A batch's own span since the previous
+     * end then says little about its work — it depends on which batches ended before it — but as many spans as batches
+     * overlap add up to about their work: the calibration learns 0.5 for both rates. Fake clock.
+     */
+    @Test
+    void onAnEngineWhoseBatchesOverlapTheCalibrationLearnsItsThroughput() {
+        PoolLedger pool = new PoolLedger(new PoolProfile("p", "chip", "m", 1, 8192, 8, Fixtures.linear(1000, 0.01)), 4);
+        java.util.Random random = new java.util.Random(7);
+        java.util.Map<String, Double> remaining = new java.util.HashMap<>(); // true seconds of work left, by batch
+        double nowS = 0;
+        int next = 0;
+        for (int ended = 0; ended < 2000; ended++) {
+            while (remaining.size() < 4) {
+                int prompt = 100 + random.nextInt(3000);
+                int out = 10 + random.nextInt(400);
+                CalibratedServiceTime.Estimate prior = pool.model.priorEstimate(prompt, 1, out, prompt, 0);
+                double estimate = prior.priorPrefillSeconds() + prior.priorDecodeSeconds();
+                String id = "b" + next++;
+                pool.add(id, 1, prompt + out, estimate, Math.round(nowS * 1000), new int[0], prior);
+                remaining.put(id, 0.5 * estimate);
+            }
+            // the batch with the least work left ends first; until then each of the n got 1/n of the instance
+            String first = java.util.Collections.min(remaining.entrySet(), java.util.Map.Entry.comparingByValue()).getKey();
+            double least = remaining.get(first);
+            nowS += least * remaining.size();
+            remaining.replaceAll((id, left) -> left - least);
+            remaining.remove(first);
+            assertThat(pool.finish(first, Math.round(nowS * 1000))).isTrue();
+        }
+        assertThat(pool.model.prefillScale()).as("prefill: each batch needs half its prior").isCloseTo(0.5, within(0.1));
+        assertThat(pool.model.decodeScale()).as("decode: each batch needs half its prior").isCloseTo(0.5, within(0.1));
+        assertThat(pool.model.observations()).isEqualTo(2000);
+    }
+
     @Test
     void anInstanceHoldingItsShareOfTheCreditsIsPassedOverWhileAnotherHasRoom() {
         PoolLedger pool = ledger(2, 2);
