@@ -46,6 +46,8 @@ final class CalibratedServiceTime implements ServiceTimeModel {
     private final double[] sxy = new double[3];
     private final double[] sx = new double[3];
     private double sw;
+    /** Weighted sum of the batches behind each observation (sw counts observations). */
+    private double sb;
     private long observations;
     private double prefillScale = 1;
     private double decodeScale = 1;
@@ -119,8 +121,8 @@ final class CalibratedServiceTime implements ServiceTimeModel {
     /**
      * Learns from {@code batches} batches observed together: {@code e} holds the sums of their prior parts and
      * {@code observedSeconds} the time they took together (the model is linear, so a sum is an observation like any
-     * other, with less noise than its parts). Older observations decay by {@code batches} batches' worth; the prior
-     * still counts as {@value #PRIOR_WEIGHT} observation. Ignores non-finite or non-positive figures.
+     * other, with less noise than its parts). Older observations decay by {@code batches} batches' worth, and the prior
+     * still counts as {@value #PRIOR_WEIGHT} batch. Ignores non-finite or non-positive figures.
      */
     public void observe(Estimate e, double observedSeconds, int batches) {
         if (!(observedSeconds > 0) || Double.isInfinite(observedSeconds) || batches < 1
@@ -137,6 +139,7 @@ final class CalibratedServiceTime implements ServiceTimeModel {
             sx[i] = d * sx[i] + x[i];
         }
         sw = d * sw + 1;
+        sb = d * sb + batches;
         observations += batches;
         fit();
     }
@@ -150,7 +153,9 @@ final class CalibratedServiceTime implements ServiceTimeModel {
             for (int j = 0; j < 3; j++) {
                 m[i][j] = sxx[i][j];
             }
-            double ridge = PRIOR_WEIGHT * mean[i] * mean[i];
+            // worth PRIOR_WEIGHT batches whatever the grouping: an observation of k batches weighs about k² times one
+            // batch's in sxx, and its mean is k times one batch's
+            double ridge = PRIOR_WEIGHT * mean[i] * mean[i] * sw / sb;
             if (ridge == 0) {
                 ridge = 1e-12; // a regressor never seen (no fetched tokens): keep its prior
             }
@@ -213,6 +218,22 @@ final class CalibratedServiceTime implements ServiceTimeModel {
     /** Observed decode time ÷ the prior's (1 before any batch). */
     public double decodeScale() {
         return decodeScale;
+    }
+
+    /**
+     * The calibrated ÷ the prior's time of the pool's recent mean batch (the observations' decayed mean; 1 before any):
+     * how much slower or faster than configured the pool runs the work it gets, however the fit splits that between
+     * prefill and decode (which batches of one workload often cannot tell apart).
+     */
+    public double overallScale() {
+        if (sw == 0) {
+            return 1;
+        }
+        double prefill = sx[0] / sw;
+        double decode = sx[1] / sw;
+        double fetched = sx[2] / sw;
+        double prior = prefill + decode + fetchPrior * fetched;
+        return prior > 0 ? (prefillScale * prefill + decodeScale * decode + fetchSecondsPerToken * fetched) / prior : 1;
     }
 
     /** Learned KV-fetch cost, seconds per cached prompt token read. */

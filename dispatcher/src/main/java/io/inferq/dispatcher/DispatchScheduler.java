@@ -577,15 +577,17 @@ public final class DispatchScheduler {
 
     /**
      * What calibration has learned of a pool so far: observed ÷ configured prefill and decode time (1 = the roofline is
-     * right) and the number of batches observed.
+     * right), the number of batches observed, and {@code overall}: the calibrated ÷ the configured time of the pool's
+     * recent mean batch ({@link CalibratedServiceTime#overallScale}), the figure routing acts on when the split between
+     * prefill and decode is poorly identified.
      */
-    public record ServiceTimeScales(double prefill, double decode, long observations) {
+    public record ServiceTimeScales(double prefill, double decode, long observations, double overall) {
     }
 
     /** @return the pool's learned {@link ServiceTimeScales} (1, 1, 0 before any batch finished) */
     public ServiceTimeScales serviceTimeScales(String poolId) {
         CalibratedServiceTime m = ledger(poolId).model;
-        return new ServiceTimeScales(m.prefillScale(), m.decodeScale(), m.observations());
+        return new ServiceTimeScales(m.prefillScale(), m.decodeScale(), m.observations(), m.overallScale());
     }
 
     /**

@@ -430,7 +430,8 @@ public final class PolicyBenchmark {
             }
             String pool = MetricsSampler.label(line, "pool");
             String phase = MetricsSampler.label(line, "phase");
-            if (pool.equals("?") || phase.equals("?") || pool.equals(PROBE_POOL)) {
+            int index = "prefill".equals(phase) ? 0 : "decode".equals(phase) ? 1 : -1; // "overall" is not printed
+            if (pool.equals("?") || index < 0 || pool.equals(PROBE_POOL)) {
                 continue;
             }
             double v;
@@ -439,7 +440,7 @@ public final class PolicyBenchmark {
             } catch (NumberFormatException e) {
                 continue;
             }
-            out.computeIfAbsent(pool, k -> new double[] {Double.NaN, Double.NaN})["prefill".equals(phase) ? 0 : 1] = v;
+            out.computeIfAbsent(pool, k -> new double[] {Double.NaN, Double.NaN})[index] = v;
         }
         return out;
     }

@@ -15,6 +15,7 @@ class PolicyBenchmarkCalibrationTest {
                 # TYPE inferq_dispatcher_pool_service_time_scale gauge
                 inferq_dispatcher_pool_service_time_scale{phase="prefill",pool="h800-sim"} 0.33
                 inferq_dispatcher_pool_service_time_scale{phase="decode",pool="h800-sim"} 0.98
+                inferq_dispatcher_pool_service_time_scale{phase="overall",pool="h800-sim"} 0.61
                 inferq_dispatcher_pool_service_time_scale{phase="prefill",pool="probe-overhead"} 1.0
                 inferq_dispatcher_pool_service_time_scale{phase="decode",pool="mtt-s4000-sim"} 2.5
                 inferq_dispatcher_pool_utilisation{pool="h800-sim"} 0.5
@@ -22,7 +23,7 @@ class PolicyBenchmarkCalibrationTest {
         Map<String, double[]> scales = PolicyBenchmark.calibrationFromMetrics(metrics);
 
         assertThat(scales).containsOnlyKeys("h800-sim", "mtt-s4000-sim");
-        assertThat(scales.get("h800-sim")).containsExactly(0.33, 0.98);
+        assertThat(scales.get("h800-sim")).as("prefill and decode; the overall scale is not one of them").containsExactly(0.33, 0.98);
         assertThat(scales.get("mtt-s4000-sim")[0]).isNaN();
         assertThat(scales.get("mtt-s4000-sim")[1]).isEqualTo(2.5);
     }

@@ -57,12 +57,13 @@ class ServiceTimeCalibrationSimTest {
             assertThat(learned.goodput()).as("%s: goodput within 10%% of the correctly configured fleet", what)
                     .isGreaterThanOrEqualTo(0.9 * good.goodput());
             if (longPrompts) {
-                // here the mis-configuration costs goodput (without calibration 0.89 of the correct fleet's): the 2×
-                // shows in the decode scale, which is throughput-equivalent (batches overlap in the engine, so a pool
-                // learns less than its prior), hence compared with what the correctly configured fleet learned of
-                // the same pool; and calibration wins back goodput
-                assertThat(scales.decode() / correctScales.decode())
-                        .as("%s: learned decode scale of the 2× slower pool ÷ the correctly configured one's", what)
+                // here the mis-configuration costs goodput (without calibration 0.86 of the correct fleet's): the 2×
+                // shows in the pool's overall scale (its recent mean batch, calibrated ÷ configured; how the fit splits
+                // it between prefill and decode is poorly identified on one workload), which is throughput-equivalent
+                // (batches overlap in the engine, so a pool learns less than its prior), hence compared with what the
+                // correctly configured fleet learned of the same pool; and calibration wins back goodput
+                assertThat(scales.overall() / correctScales.overall())
+                        .as("%s: learned overall scale of the 2× slower pool ÷ the correctly configured one's", what)
                         .isGreaterThan(1.5);
                 assertThat(learned.goodput()).as("%s: goodput with calibration vs without", what)
                         .isGreaterThan(blind.goodput());
