@@ -94,6 +94,14 @@ final class CalibratedServiceTime implements ServiceTimeModel {
 
     /** The prior's estimate of one batch, split into the parts the fit scales. */
     public record Estimate(double priorPrefillSeconds, double priorDecodeSeconds, long fetchedTokens) {
+        /** No batch: what sums of batches start from. */
+        static final Estimate NONE = new Estimate(0, 0, 0);
+
+        /** The parts of this batch and {@code other} together (the model is linear: observable as one). */
+        Estimate plus(Estimate other) {
+            return new Estimate(priorPrefillSeconds + other.priorPrefillSeconds, priorDecodeSeconds + other.priorDecodeSeconds,
+                    fetchedTokens + other.fetchedTokens);
+        }
     }
 
     /** The prior's parts for a batch (what {@link #observe} needs back when the batch has run). */
@@ -105,8 +113,11 @@ final class CalibratedServiceTime implements ServiceTimeModel {
 
     /** The calibrated estimate of a batch whose prior parts are {@code e}. */
     public double seconds(Estimate e) {
-        return prefillScale * e.priorPrefillSeconds() + decodeScale * e.priorDecodeSeconds()
-                + fetchSecondsPerToken * e.fetchedTokens();
+        return seconds(e.priorPrefillSeconds(), e.priorDecodeSeconds(), e.fetchedTokens());
+    }
+
+    private double seconds(double priorPrefillSeconds, double priorDecodeSeconds, double fetchedTokens) {
+        return prefillScale * priorPrefillSeconds + decodeScale * priorDecodeSeconds + fetchSecondsPerToken * fetchedTokens;
     }
 
     /**
@@ -233,7 +244,7 @@ final class CalibratedServiceTime implements ServiceTimeModel {
         double decode = sx[1] / sw;
         double fetched = sx[2] / sw;
         double prior = prefill + decode + fetchPrior * fetched;
-        return prior > 0 ? (prefillScale * prefill + decodeScale * decode + fetchSecondsPerToken * fetched) / prior : 1;
+        return prior > 0 ? seconds(prefill, decode, fetched) / prior : 1;
     }
 
     /** Learned KV-fetch cost, seconds per cached prompt token read. */

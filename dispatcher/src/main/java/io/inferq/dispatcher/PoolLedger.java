@@ -23,9 +23,7 @@ final class PoolLedger {
         /** When the instance last became busy or last finished a batch: where the span of its next batch end starts. */
         long busySinceMs;
         // batches ended and not yet observed: the sums of their prior parts and of their spans
-        double pendingPrefillS;
-        double pendingDecodeS;
-        long pendingFetched;
+        CalibratedServiceTime.Estimate pendingPrior = CalibratedServiceTime.Estimate.NONE;
         double pendingSpanS;
         int pendingBatches;
     }
@@ -284,12 +282,9 @@ final class PoolLedger {
      */
     private void observeEnded(InstanceQueue q) {
         if (q.pendingBatches > 0) {
-            model.observe(new CalibratedServiceTime.Estimate(q.pendingPrefillS, q.pendingDecodeS, q.pendingFetched),
-                    q.pendingSpanS, q.pendingBatches);
+            model.observe(q.pendingPrior, q.pendingSpanS, q.pendingBatches);
         }
-        q.pendingPrefillS = 0;
-        q.pendingDecodeS = 0;
-        q.pendingFetched = 0;
+        q.pendingPrior = CalibratedServiceTime.Estimate.NONE;
         q.pendingSpanS = 0;
         q.pendingBatches = 0;
     }
@@ -333,9 +328,7 @@ final class PoolLedger {
             // — and they are observed in groups: a batch's own span depends on which of the overlapping batches ended
             // just before it, a group's much less (see observeEnded)
             if (observed && f.prior() != null) {
-                q.pendingPrefillS += f.prior().priorPrefillSeconds();
-                q.pendingDecodeS += f.prior().priorDecodeSeconds();
-                q.pendingFetched += f.prior().fetchedTokens();
+                q.pendingPrior = q.pendingPrior.plus(f.prior());
                 q.pendingSpanS += (nowMs - q.busySinceMs) / 1000.0;
                 q.pendingBatches++;
             }

@@ -159,9 +159,8 @@ public final class BatchBenchmark {
                         // would otherwise count jobs that met no batch at all (finalizing_at has 1 s resolution)
                         Long finalizingAt = during.getLong("finalizing_at");
                         long batchEndMs = finalizingAt == null ? Long.MAX_VALUE : finalizingAt * 1000;
-                        List<JobOutcome> withBatchJobs = withBatchRun.outcomes().stream()
-                                .filter(o -> o.finished() && o.submittedAtMs > 0 && o.submittedAtMs < batchEndMs
-                                        && !Double.isNaN(o.ttftSeconds())).toList();
+                        List<JobOutcome> withBatchJobs = measured(withBatchRun).stream()
+                                .filter(o -> o.submittedAtMs > 0 && o.submittedAtMs < batchEndMs).toList();
                         double[] withBatch = withBatchJobs.stream().mapToDouble(JobOutcome::ttftSeconds).toArray();
                         if (withBatch.length < 20) {
                             out.printf(Locale.ROOT, "WARNING only %d interactive jobs were queued while the batch ran: raise "
