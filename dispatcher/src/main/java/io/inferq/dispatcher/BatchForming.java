@@ -122,6 +122,21 @@ final class BatchForming {
         }
     }
 
+    /**
+     * Whether {@code head}, held now for {@code pool} (which has no free credit), would get its first token after its
+     * deadline there: it cannot start before the pool's work ahead ({@code aheadSeconds}, its least-backlogged
+     * instance's backlog) is done, and then needs its own prefill beside the pool's decoding
+     * ({@link DeadlineFit#stretchedPrefillSeconds}). A job without a deadline never misses. Holding a group for such a
+     * pool only runs its head out of time while a pool with a free credit could still start it in time.
+     */
+    boolean missesIfHeld(PoolLedger pool, double aheadSeconds, QueuedJob head, long cachedTokens, long nowMs) {
+        if (head.deadlineAtMs() == null) {
+            return false;
+        }
+        double firstToken = Math.max(0, aheadSeconds) + DeadlineFit.stretchedPrefillSeconds(pool, uncachedTokens(head, cachedTokens));
+        return nowMs + firstToken * 1000.0 > head.deadlineAtMs();
+    }
+
     /** The deadline rule for a batch of {@code pool} formed now, or null when deadline-aware sizing is off. */
     DeadlineFit deadlineFit(PoolLedger pool, long nowMs) {
         return deadlineSizing ? new DeadlineFit(pool, nowMs) : null;

@@ -435,6 +435,9 @@ public final class DispatchScheduler {
             // (deadline-aware batch sizing): neither chosen nor held for
             if (forming.deadlineSizing) {
                 options.removeIf(o -> o.jobs().isEmpty() && headroom.usableCredits(pools.get(o.poolId())) > 0);
+                // nor is a busy pool worth holding the group for when its head would miss its deadline there anyway
+                options.removeIf(o -> !o.hasCredit() && forming.missesIfHeld(pools.get(o.poolId()), o.aheadSeconds(),
+                        order.get(0), estimates.cachedTokens(List.of(order.get(0)), o.poolId(), prefixMemo), nowMs));
             }
             if (options.isEmpty()) {
                 held.add(g);

@@ -98,6 +98,45 @@ class DeadlineBatchSizingTest {
         assertThat(ids(s.formBatches(20))).containsExactly("d");
     }
 
+    /**
+     * A fast pool (10,000 prompt tokens/s, 1 ms per output token) busy with a 3.1 s batch, and an idle slow one (1,000
+     * tokens/s, 20 ms per token), one credit each. A job of 500 prompt and 200 output tokens would complete sooner on
+     * the fast pool (about 3.1 s ahead + 0.25 s there, against 0.5 s + 4 s on the slow one), so the default policy holds
+     * it for the fast pool, unless it would miss its deadline there.
+     */
+    private String fillerBatch;
+
+    private DispatchScheduler fastBusySlowIdle() {
+        DispatchScheduler s = new DispatchScheduler(Fixtures.config().withMaxInFlightBatchesPerInstance(1),
+                List.of(Fixtures.pool("fast", "m", 1, 10_000, 8, Fixtures.linear(10_000, 0.001)),
+                        Fixtures.pool("slow", "m", 1, 10_000, 8, Fixtures.linear(1_000, 0.02))),
+                RoutingPolicies.estimatedCompletion(), PrefixLocator.NONE);
+        s.enqueue(Fixtures.job("filler", "t1", INTERACTIVE, 1_000, 3_000, 0, null));
+        List<BatchPlan> plans = s.formBatches(0);
+        assertThat(byPool(plans)).containsEntry("fast", List.of("filler"));
+        fillerBatch = plans.get(0).batchId();
+        return s;
+    }
+
+    @Test
+    void aGroupIsNotHeldForABusyPoolWhereItsHeadWouldMissItsDeadline() {
+        DispatchScheduler s = fastBusySlowIdle();
+        // first token by 1 s: after the fast pool's 3.1 s backlog it would miss; the idle slow pool prefills it in 0.5 s
+        s.enqueue(Fixtures.job("h", "t1", INTERACTIVE, 500, 200, 10, 1_000L));
+        assertThat(byPool(s.formBatches(10))).containsEntry("slow", List.of("h"));
+        assertThat(s.queuedJobs()).isZero();
+    }
+
+    @Test
+    void aGroupIsStillHeldForABusyPoolThatCanStartItsHeadInTime() {
+        DispatchScheduler s = fastBusySlowIdle();
+        s.enqueue(Fixtures.job("h", "t1", INTERACTIVE, 500, 200, 10, 5_000L));
+        assertThat(s.formBatches(10)).as("held for the fast pool, which still starts it by 5 s").isEmpty();
+        assertThat(s.isQueued("h")).isTrue();
+        assertThat(s.batchFinished("fast", fillerBatch, 3_100)).isTrue();
+        assertThat(byPool(s.formBatches(3_100))).containsEntry("fast", List.of("h"));
+    }
+
     @Test
     void thePrefillClockOfAnInstanceRunsDownWithTimeAndAddsUpPerBatch() {
         PoolLedger ledger = new PoolLedger(Fixtures.pool("p", "m", 2, 10_000, 8, THOUSAND_PER_SECOND), 2);
