@@ -436,7 +436,7 @@ public final class DispatchScheduler {
             if (forming.deadlineSizing) {
                 options.removeIf(o -> o.jobs().isEmpty() && headroom.usableCredits(pools.get(o.poolId())) > 0);
                 // nor is a busy pool worth holding the group for when its head would miss its deadline there anyway
-                options.removeIf(o -> !o.hasCredit() && forming.missesIfHeld(pools.get(o.poolId()), o.aheadSeconds(),
+                options.removeIf(o -> !o.hasCredit() && !order.isEmpty() && forming.missesIfHeld(pools.get(o.poolId()), o.aheadSeconds(),
                         order.get(0), estimates.cachedTokens(List.of(order.get(0)), o.poolId(), prefixMemo), nowMs));
             }
             if (options.isEmpty()) {
