@@ -98,14 +98,15 @@ class DeadlineBatchSizingTest {
         assertThat(ids(s.formBatches(20))).containsExactly("d");
     }
 
+    /** The batch of {@link #fastBusySlowIdle()} that keeps the fast pool busy. */
+    private String fillerBatch;
+
     /**
      * A fast pool (10,000 prompt tokens/s, 1 ms per output token) busy with a 3.1 s batch, and an idle slow one (1,000
      * tokens/s, 20 ms per token), one credit each. A job of 500 prompt and 200 output tokens would complete sooner on
      * the fast pool (about 3.1 s ahead + 0.25 s there, against 0.5 s + 4 s on the slow one), so the default policy holds
      * it for the fast pool, unless it would miss its deadline there.
      */
-    private String fillerBatch;
-
     private DispatchScheduler fastBusySlowIdle() {
         DispatchScheduler s = new DispatchScheduler(Fixtures.config().withMaxInFlightBatchesPerInstance(1),
                 List.of(Fixtures.pool("fast", "m", 1, 10_000, 8, Fixtures.linear(10_000, 0.001)),
