@@ -78,9 +78,9 @@ class ServiceTimeCalibrationSimTest {
                     what, SEEDS.length, learned / good, blind / good);
             // the goal is 0.9 (within 10 %); short bursty meets it (0.98–1.03 per seed). Long steady does not since ect
             // stopped holding work for a busy pool where it would miss its deadline (BatchForming.missesIfHeld): that
-            // rule gains more with right estimates (correctly configured +5 %, calibrated +2 %), and calibration splits
-            // the 2× between prefill and decode poorly, so the ratio measured 0.883 (0.85–0.91 per seed; before the
-            // rule 0.916, 0.87–0.96). The bound guards that figure; see README, "What calibration learns".
+            // rule gains more with right estimates (correctly configured +5 %, calibrated +2 %), so the ratio measured
+            // 0.883 (0.85–0.91 per seed; before the rule 0.916, 0.87–0.96). The bound guards that figure; see the
+            // README's paragraph on ServiceTimeCalibrationSimTest.
             assertThat(learned / good).as("%s: goodput ÷ the correctly configured fleet's, %d seeds", what, SEEDS.length)
                     .isGreaterThanOrEqualTo(longPrompts ? 0.85 : 0.9);
         }
