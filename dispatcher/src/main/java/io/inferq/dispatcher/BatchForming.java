@@ -133,8 +133,8 @@ final class BatchForming {
         if (head.deadlineAtMs() == null) {
             return false;
         }
-        double firstToken = Math.max(0, aheadSeconds) + DeadlineFit.stretchedPrefillSeconds(pool, uncachedTokens(head, cachedTokens));
-        return nowMs + firstToken * 1000.0 > head.deadlineAtMs();
+        double prefill = DeadlineFit.stretchedPrefillSeconds(pool, uncachedTokens(head, cachedTokens));
+        return nowMs + (Math.max(0, aheadSeconds) + prefill) * 1000.0 > head.deadlineAtMs();
     }
 
     /** The deadline rule for a batch of {@code pool} formed now, or null when deadline-aware sizing is off. */

@@ -436,8 +436,11 @@ public final class DispatchScheduler {
             if (forming.deadlineSizing) {
                 options.removeIf(o -> o.jobs().isEmpty() && headroom.usableCredits(pools.get(o.poolId())) > 0);
                 // nor is a busy pool worth holding the group for when its head would miss its deadline there anyway
-                options.removeIf(o -> !o.hasCredit() && !order.isEmpty() && forming.missesIfHeld(pools.get(o.poolId()), o.aheadSeconds(),
-                        order.get(0), estimates.cachedTokens(List.of(order.get(0)), o.poolId(), prefixMemo), nowMs));
+                QueuedJob first = order.isEmpty() ? null : order.get(0);
+                if (first != null && first.deadlineAtMs() != null) {
+                    options.removeIf(o -> !o.hasCredit() && forming.missesIfHeld(pools.get(o.poolId()), o.aheadSeconds(),
+                            first, estimates.cachedTokens(List.of(first), o.poolId(), prefixMemo), nowMs));
+                }
             }
             if (options.isEmpty()) {
                 held.add(g);
