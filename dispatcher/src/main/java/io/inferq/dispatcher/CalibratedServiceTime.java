@@ -22,7 +22,11 @@ import java.util.Objects;
  * Memory is bounded: the fit keeps only the weighted sums (a 3 × 3 matrix and two vectors), whatever the number of
  * batches. Coefficients are clamped to [{@value #MIN_SCALE}, {@value #MAX_SCALE}], so a burst of outliers (a batch
  * held up by a restart) cannot make a pool look free or dead. When prefill and decode are always seen in the same
- * proportion the two cannot be told apart; the ridge then keeps their ratio at the prior's, scaling both alike.
+ * proportion the two cannot be told apart: the batch's time is still learned, and the ridge splits the excess equally in
+ * seconds between the two parts (so a prefill-heavy pool's prefill scale stays below the truth and its decode scale
+ * above). Penalties proportional to each part would scale both alike instead; measured in the simulator, that lost
+ * goodput (on a continuous-batching engine the true decode scale is well below the prior's 1, since overlapping
+ * batches share decode steps), so it was not adopted.
  *
  * <h2>Threading</h2>
  * Not thread-safe: owned by the scheduler's thread, like {@link PoolLedger}. The estimate methods are cheap (a few

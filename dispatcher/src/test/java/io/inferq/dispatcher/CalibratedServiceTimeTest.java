@@ -39,6 +39,28 @@ class CalibratedServiceTimeTest {
         assertThat(c.observations()).isEqualTo(200 + 5L * c.halfLifeBatches());
     }
 
+    /**
+     * Batches of one shape (one prompt length, one output length) cannot tell prefill from decode. The batch's time is
+     * still learned exactly (what routing and admission add up); the split is the ridge's: the excess time goes to the
+     * two parts equally in seconds, so a prefill-heavy pool's prefill scale stays below the truth (documented on the
+     * class; the deadline checks' decode step never goes below the prior's).
+     */
+    @Test
+    void whenPrefillAndDecodeAlwaysComeInOneProportionTheBatchTimeIsLearnedAndTheExcessSplitEqually() {
+        for (int prompt : new int[] {4000, 200}) { // prefill-heavy, then decode-heavy
+            CalibratedServiceTime c = new CalibratedServiceTime(Fixtures.linear(1000, 0.01));
+            CalibratedServiceTime.Estimate e = c.priorEstimate(prompt, 4, 40, prompt, 0);
+            for (int i = 0; i < 200; i++) {
+                c.observe(e, 2 * (e.priorPrefillSeconds() + e.priorDecodeSeconds()));
+            }
+            assertThat(c.seconds(e)).as("batch time, prompt %d", prompt)
+                    .isCloseTo(2 * (e.priorPrefillSeconds() + e.priorDecodeSeconds()), within(0.02 * c.seconds(e)));
+            assertThat(c.overallScale()).as("overall scale, prompt %d", prompt).isCloseTo(2.0, within(0.04));
+            assertThat((c.prefillScale() - 1) * e.priorPrefillSeconds()).as("prefill's share of the excess, prompt %d", prompt)
+                    .isCloseTo((c.decodeScale() - 1) * e.priorDecodeSeconds(), within(0.02 * c.seconds(e)));
+        }
+    }
+
     @Test
     void learnsAKvFetchCostAndIgnoresNonsense() {
         CalibratedServiceTime c = new CalibratedServiceTime(Fixtures.linear(1000, 0.01));
@@ -108,8 +130,9 @@ class CalibratedServiceTimeTest {
             assertThat(s.queuedJobs()).as("the fleet keeps up").isLessThan(50);
         }
         if (calibrate) {
-            assertThat(s.serviceTime("slow").prefillScale() + s.serviceTime("slow").decodeScale()).isGreaterThan(3.0);
-            assertThat(s.serviceTime("fast").decodeScale()).isCloseTo(1.0, within(0.2));
+            // the slow pool is hardly used once it looks slower, so its estimate rests on few batches (and the prior)
+            assertThat(s.serviceTime("slow").overallScale()).isGreaterThan(1.4);
+            assertThat(s.serviceTime("fast").overallScale()).isCloseTo(1.0, within(0.1));
         }
         int total = jobsByPool.values().stream().mapToInt(Integer::intValue).sum();
         return jobsByPool.getOrDefault("slow", 0) / (double) total;
