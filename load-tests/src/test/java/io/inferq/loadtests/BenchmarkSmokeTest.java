@@ -34,7 +34,8 @@ class BenchmarkSmokeTest {
                 "--policies", "estimated-completion,round-robin", "--time-scale", "100", "--out", dir.toString());
         assertThat(out).contains("CAPACITY sim-wexp conversation 1.0x: 2 × round-robin goodput = ", "RATIO simulator conversation 1.0x", "RATIO sim-wexp conversation 1.0x", "RATIO sim-slice conversation 1.0x", "RATIO pipeline azure-conv",
                 "VALIDITY pipeline conversation 1.0x estimated-completion", "simulator-whole", "sim-whole-wexp", "simulator-slice",
-                "BOUND conversation 1.0x: bound ", "BOUND azure-conv 1.0x: bound ", "instance model: continuous",
+                "BOUND conversation 1.0x: bound ", "BOUND azure-conv 1.0x: bound ",
+                "ROUTING conversation: the trace's mix (", "ROUTING azure-conv: the trace's mix (", "instance model: continuous",
                 "(capacity decomposition: printed for the static instance model only)");
         JsonNode s = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertThat(s.get("ratios_ect_over_round_robin")).hasSize(2);

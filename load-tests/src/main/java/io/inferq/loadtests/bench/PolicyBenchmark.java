@@ -191,6 +191,7 @@ public final class PolicyBenchmark {
                         : " (legacy: each instance runs one batch at a time)"));
         for (var e : byTrace.entrySet()) { // loads are multiples of the nominal capacity; this states them against both
             out.println(io.inferq.loadtests.policy.CacheAwareCapacity.measure(sim, e.getValue(), "ect").describe(e.getKey(), loads));
+            out.println(io.inferq.loadtests.policy.RoutingGain.of(sim, e.getValue()).describe(e.getKey()));
         }
         out.println("== policy simulator (virtual time, whole traces); simulator: every dispatched job runs, however late; "
                 + "sim-wexp: a job whose deadline passed before its batch starts is dropped at the worker, as inferq's workers do ==");
