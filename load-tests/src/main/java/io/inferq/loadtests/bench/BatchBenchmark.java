@@ -179,6 +179,10 @@ public final class BatchBenchmark {
                         List<Replayer.Result> staged = new java.util.ArrayList<>(List.of(aloneRun, withBatchRun));
                         List<String> stageLabels = new java.util.ArrayList<>(List.of("alone", "with batch"));
                         out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2; %s)%n", p99Ratio, tag);
+                        double[] interval = Stats.bootstrapRatio(alone, withBatch, 0.99, 0.9, 2000, 17);
+                        out.printf(Locale.ROOT, "  90%% bootstrap interval of that ratio: %.2f–%.2f (%d and %d jobs resampled; "
+                                + "a p99 of ~100 jobs is one or two of them)%n", interval[0], interval[1], alone.length, withBatch.length);
+                        m.put("ratio_ttft_p99_interval90" + key, List.of(ReplayReport.round(interval[0]), ReplayReport.round(interval[1])));
                         out.printf(Locale.ROOT, "  process CPU: %.2f cores alone, %.2f cores while the batch ran (%d cores on the host)%n",
                                 aloneCores, batchCores, Runtime.getRuntime().availableProcessors());
                         gcControl(out, gc, aloneFrom, aloneTo, measured(aloneRun), withFrom, Math.min(withTo, batchEndMs),
