@@ -2,6 +2,7 @@ package io.inferq.loadtests.policy;
 
 import io.inferq.dispatcher.PoolProfile;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -157,7 +158,7 @@ public record RoutingGain(double bestSplitJobsPerSecond, double sameMixJobsPerSe
         }
         double lambda = 0;
         for (double[] row : split) {
-            java.util.Arrays.fill(row, 0);
+            Arrays.fill(row, 0);
         }
         for (int r = 0; r < rows; r++) {
             double v = a[r][vars + rows];

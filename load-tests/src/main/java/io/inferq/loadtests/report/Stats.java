@@ -1,6 +1,7 @@
 package io.inferq.loadtests.report;
 
 import java.util.Arrays;
+import java.util.SplittableRandom;
 
 /** Percentiles of small arrays (sorts a copy; NaN values are dropped). Stateless. */
 public final class Stats {
@@ -33,7 +34,7 @@ public final class Stats {
         if (sa.length == 0 || sb.length == 0 || rounds < 1) {
             return new double[] {Double.NaN, Double.NaN};
         }
-        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        SplittableRandom r = new SplittableRandom(seed);
         double[] ratios = new double[rounds];
         double[] ra = new double[sa.length];
         double[] rb = new double[sb.length];
