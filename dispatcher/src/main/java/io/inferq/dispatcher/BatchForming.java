@@ -30,15 +30,6 @@ final class BatchForming {
     boolean deadlineSizing = true;
 
     /**
-     * The length of one engine iteration's prefill chunk that the first-token prediction assumes: an engine with chunked
-     * prefill (vLLM, SGLang; Sarathi-Serve's rule) sizes its per-iteration token budget so a chunk takes about half the
-     * 100 ms time-per-output-token goal, and every such iteration also runs one decode step of the sequences already
-     * decoding. So prefill advances {@code CHUNK} seconds per {@code CHUNK + step} seconds of engine time. Mirrors
-     * chip-workers' {@code ContinuousBatchingEngine.Limits.CHUNK_SECONDS} (the dispatcher may not depend on chip-workers).
-     */
-    static final double PREFILL_CHUNK_SECONDS = 0.05;
-
-    /**
      * Deadline-aware batch sizing for one pool in one decision. A continuous-batching engine prefills the prompts of one
      * priority in submission order, chunk by chunk, beside its decoding sequences; a batch's sequences are submitted in
      * batch order. So the <em>k</em>-th job of a batch sent now gets its first token after about
@@ -47,12 +38,13 @@ final class BatchForming {
      * </pre>
      * where {@code wait} is the prefill still owed to earlier batches on the instance the batch would go to
      * ({@link PoolLedger#prefillWaitSeconds}, the instance's prefill clock), {@code boundary} one iteration
-     * ({@value #PREFILL_CHUNK_SECONDS} s + {@code step}) when that instance is busy (the batch joins at the next iteration
+     * ({@code chunk} + {@code step}) when that instance is busy (the batch joins at the next iteration
      * boundary), {@code prefill} the pool's prefill time ({@link #prefillSeconds}: the larger of its configured and
      * calibrated figures), {@code step} one decode
      * step of the sequences in flight on an instance of the pool (per instance: in-flight sequences and their prompt +
-     * output budget tokens, divided by the instances) and {@code stretch = 1 + step ÷ }{@value #PREFILL_CHUNK_SECONDS}
-     * (each prefill chunk shares its iteration with that decode step). A job whose predicted first token falls after its
+     * output budget tokens, divided by the instances) and {@code stretch = 1 + step ÷ chunk}, with {@code chunk} the
+     * pool's prefill chunk ({@link ServiceTimeModel#prefillChunkSeconds}; each prefill chunk shares its iteration with
+     * that decode step). A job whose predicted first token falls after its
      * deadline is left out (it stays queued for another pool or batch, or expires at its deadline without taking any
      * engine time); adding a job never delays the jobs already in the batch, which are prefilled before it. Jobs without
      * a deadline always fit. Not thread-safe: used within one decision on the scheduler's thread.
@@ -68,10 +60,11 @@ final class BatchForming {
             this.pool = pool;
             this.nowMs = nowMs;
             double step = decodeStepSeconds(pool);
-            this.stretch = 1 + step / PREFILL_CHUNK_SECONDS;
+            double chunk = pool.profile.timeModel().prefillChunkSeconds();
+            this.stretch = 1 + step / chunk;
             int instance = pool.plannedInstance(nowMs);
             // a busy engine admits the batch at its next iteration boundary: up to one iteration (a chunk and a step)
-            double boundary = pool.busy(instance, nowMs) ? PREFILL_CHUNK_SECONDS + step : 0;
+            double boundary = pool.busy(instance, nowMs) ? chunk + step : 0;
             // the first token comes with the iteration that completes the prompt, which also runs a decode step
             this.startSeconds = pool.prefillWaitSeconds(instance, nowMs) + boundary + step;
         }
@@ -102,7 +95,8 @@ final class BatchForming {
 
         /** Seconds to prefill {@code uncachedTokens} on this pool beside its in-flight decoding. */
         static double stretchedPrefillSeconds(PoolLedger pool, long uncachedTokens) {
-            return (1 + decodeStepSeconds(pool) / PREFILL_CHUNK_SECONDS) * prefillSeconds(pool, uncachedTokens);
+            return (1 + decodeStepSeconds(pool) / pool.profile.timeModel().prefillChunkSeconds())
+                    * prefillSeconds(pool, uncachedTokens);
         }
 
         /**

@@ -91,6 +91,12 @@ final class CalibratedServiceTime implements ServiceTimeModel {
         return decodeScale * prior.decodeSeconds(batchSequences, outputTokens, contextTokens);
     }
 
+    /** The prior's: an engine sizes its prefill chunk by time, so a pool slower than its prior keeps its chunk. */
+    @Override
+    public double prefillChunkSeconds() {
+        return prior.prefillChunkSeconds();
+    }
+
     /** Seconds to read {@code cachedTokens} prompt tokens from the KV cache instead of prefilling them. */
     public double fetchSeconds(long cachedTokens) {
         return fetchSecondsPerToken * Math.max(0, cachedTokens);

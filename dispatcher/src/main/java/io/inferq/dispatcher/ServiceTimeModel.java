@@ -10,6 +10,24 @@ package io.inferq.dispatcher;
  */
 public interface ServiceTimeModel {
 
+    /**
+     * The default of {@link #prefillChunkSeconds()}: an engine with chunked prefill (vLLM, SGLang; Sarathi-Serve's
+     * rule) sizes its per-iteration token budget so a chunk takes about half the 100 ms time-per-output-token goal.
+     * Mirrors chip-workers' {@code ContinuousBatchingEngine.Limits.CHUNK_SECONDS} (the dispatcher may not depend on
+     * chip-workers).
+     */
+    double DEFAULT_PREFILL_CHUNK_SECONDS = 0.05;
+
+    /**
+     * Seconds of one engine iteration's prefill chunk, in this model's time: every such iteration also runs one decode
+     * step of the sequences already decoding, so prefill advances a chunk per chunk + step of engine time (the
+     * first-token prediction of deadline-aware batch sizing). A model whose times are scaled (a simulated pool's
+     * {@code time-scale}) scales this too; a slower chip does not change it (the engine sizes its chunk by time).
+     */
+    default double prefillChunkSeconds() {
+        return DEFAULT_PREFILL_CHUNK_SECONDS;
+    }
+
     /** Seconds to prefill {@code uncachedPromptTokens} prompt tokens of one batch (all sequences together). */
     double prefillSeconds(int uncachedPromptTokens);
 

@@ -138,6 +138,52 @@ class DeadlineBatchSizingTest {
         assertThat(byPool(s.formBatches(3_100))).containsEntry("fast", List.of("h"));
     }
 
+    /** {@code m} run {@code factor} times slower in every respect, as a simulated pool at time-scale 1/factor. */
+    private static ServiceTimeModel slowedDown(ServiceTimeModel m, double factor) {
+        return new ServiceTimeModel() {
+            @Override
+            public double prefillSeconds(int uncachedPromptTokens) {
+                return factor * m.prefillSeconds(uncachedPromptTokens);
+            }
+
+            @Override
+            public double decodeSeconds(int batchSequences, int outputTokens, long contextTokens) {
+                return factor * m.decodeSeconds(batchSequences, outputTokens, contextTokens);
+            }
+
+            @Override
+            public double prefillChunkSeconds() {
+                return factor * m.prefillChunkSeconds();
+            }
+        };
+    }
+
+    /**
+     * One instance, two credits, decode steps as long as the default prefill chunk (stretch 2): x (100 tokens, no
+     * deadline) is sent at 0; formed at 100 ms × {@code factor}, d (200 tokens) would get its first token after a boundary
+     * (chunk + step, 100 ms), a step (50 ms) and its stretched prefill (2 × 200 ms), at 650 ms × factor.
+     */
+    private static boolean dTakenByItsDeadline(double factor, long deadlineUnscaledMs) {
+        ServiceTimeModel m = slowedDown(Fixtures.linear(1000, 0.025), factor);
+        DispatchScheduler s = scheduler(2, Fixtures.pool("p", "m", 1, 10_000, 8, m));
+        s.enqueue(job("x", 100, 0, null));
+        assertThat(ids(s.formBatches(0))).containsExactly("x");
+        long t = Math.round(100 * factor);
+        s.enqueue(job("d", 200, t - 10, Math.round(deadlineUnscaledMs * factor))); // waited its 10 ms max wait
+        return ids(s.formBatches(t)).contains("d");
+    }
+
+    @Test
+    void theFirstTokenPredictionScalesWithThePoolsTimeIncludingItsPrefillChunk() {
+        assertThat(dTakenByItsDeadline(1, 660)).as("predicted at 650 ms").isTrue();
+        assertThat(dTakenByItsDeadline(1, 640)).isFalse();
+        // the same pool at half speed (a simulated pool at time-scale 0.5): every time doubles, the chunk too, so the
+        // same decisions; with the chunk left at 50 ms the stretch would be 3 and d predicted at 1,650 ms, not 1,300
+        assertThat(dTakenByItsDeadline(2, 660)).as("predicted at 1,300 ms").isTrue();
+        assertThat(dTakenByItsDeadline(2, 800)).isTrue();
+        assertThat(dTakenByItsDeadline(2, 640)).isFalse();
+    }
+
     @Test
     void thePrefillClockOfAnInstanceRunsDownWithTimeAndAddsUpPerBatch() {
         PoolLedger ledger = new PoolLedger(Fixtures.pool("p", "m", 2, 10_000, 8, THOUSAND_PER_SECOND), 2);

@@ -383,7 +383,8 @@ public final class PolicyBenchmark {
 
     /** Rejected and expired jobs, and the good jobs each pool ran (where the goodput comes from). */
     static String simNote(PolicySimulator.Result r) {
-        StringBuilder sb = new StringBuilder("rej " + r.rejected() + " exp " + r.expired() + " good by pool");
+        StringBuilder sb = new StringBuilder("rej " + r.rejected() + " exp " + r.expired()
+                + String.format(Locale.ROOT, " prefix hits %.1f%%", 100 * r.prefixHitRatio()) + " good by pool");
         r.goodByPool().forEach((pool, n) -> sb.append(' ').append(pool).append('=').append(n));
         Map<String, double[]> cal = new LinkedHashMap<>();
         r.calibration().forEach((pool, c) -> cal.put(pool, new double[] {c.prefill(), c.decode()}));
@@ -470,7 +471,48 @@ public final class PolicyBenchmark {
         Validity v = validity(r, timeScale, s.ttftSloSeconds(), probes, maxFraction, unfinished);
         return new Row("pipeline", trace, load, policy, r.outcomes().size(), good, good / span, Stats.pct(ttft, 0.5),
                 Stats.pct(ttft, 0.99), util, "rej " + rejected + " unfinished " + unfinished + " clamped " + r.clamped()
-                + (ended.isEmpty() ? "" : " " + ended), v);
+                + (ended.isEmpty() ? "" : " " + ended) + " " + pipelineNote(r.outcomes(), timeScale, s), v);
+    }
+
+    /**
+     * Where a pipeline run's goodput comes from, to set beside the simulator's note: the share of prompt tokens of
+     * finished jobs read from a prefix cache, {@code "good by pool a=n …"} (the pool each good job ran on, as the
+     * simulator prints both), the dispatcher's prompt-token count ÷ the tokens sent (1
+     * when the simulator's slice sees the prompts the dispatcher saw), the age at which expired jobs ended and the wait
+     * from send to a worker starting the job (trace seconds, p50 / p90).
+     */
+    static String pipelineNote(List<JobOutcome> outcomes, double timeScale, PolicySimulator.Settings s) {
+        Map<String, Integer> goodByPool = new java.util.TreeMap<>();
+        long server = 0;
+        long sent = 0;
+        long cached = 0;
+        List<Double> expiredAge = new ArrayList<>();
+        List<Double> startWait = new ArrayList<>();
+        for (JobOutcome o : outcomes) {
+            if ("succeeded".equals(o.status) && o.ttftSeconds() * timeScale <= s.ttftSloSeconds()
+                    && o.tpotSeconds() * timeScale <= s.tpotSloSeconds()) {
+                goodByPool.merge(String.valueOf(o.pool), 1, Integer::sum);
+            }
+            if (o.serverPromptTokens > 0) {
+                server += o.serverPromptTokens;
+                sent += o.promptTokens;
+                cached += o.cachedTokens;
+            }
+            if ("expired".equals(o.status) && o.finishedAtMs > 0) {
+                expiredAge.add((o.finishedAtMs - o.sentAtMs) / 1000.0 * timeScale);
+            }
+            if (o.startedAtMs > 0) {
+                startWait.add((o.startedAtMs - o.sentAtMs) / 1000.0 * timeScale);
+            }
+        }
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "prefix hits %.1f%% good by pool",
+                server == 0 ? Double.NaN : 100.0 * cached / server));
+        goodByPool.forEach((pool, n) -> sb.append(' ').append(pool).append('=').append(n));
+        double[] age = expiredAge.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] wait = startWait.stream().mapToDouble(Double::doubleValue).toArray();
+        return sb.append(String.format(Locale.ROOT, " prompt tokens seen/sent %.3f expired at age p50/p90 %.2f/%.2f s"
+                        + " started after p50/p90 %.2f/%.2f s", sent == 0 ? Double.NaN : (double) server / sent,
+                Stats.pct(age, 0.5), Stats.pct(age, 0.9), Stats.pct(wait, 0.5), Stats.pct(wait, 0.9))).toString();
     }
 
     /** A failure's message without job ids and numbers, so equal reasons count together (" (…)" or ""). */
