@@ -189,6 +189,31 @@ class PolicySimulatorTest {
         assertThat(PolicySimulator.Settings.forFleet("defaults")).isEqualTo(PolicySimulator.Settings.defaults());
     }
 
+    /**
+     * As inferq's workers fill a pool's KV cache: a job's blocks go in when its batch ends, so a prompt sharing its prefix
+     * with one still running (or sent in the same batch) misses, and one sent after it ended hits.
+     */
+    @Test
+    void aJobsPrefixBlocksEnterThePoolsCacheWhenItsBatchEnds() {
+        PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
+        PolicySimulator.Settings one = new PolicySimulator.Settings("one", base.model(), base.pools().subList(0, 1),
+                base.ttftSloSeconds(), base.tpotSloSeconds(), PolicySimulator.KV_SIZED_CACHE, 512, base.dispatch(), 42L);
+        List<Long> shared = new ArrayList<>();
+        for (long b = 0; b < 40; b++) {
+            shared.add(b);
+        }
+        PolicySimulator sim = new PolicySimulator(one);
+        // the 10-block prompt decodes 200 tokens (seconds): the 40-block prompt comes 100 ms later, while it still runs
+        List<TraceRequest> overlapping = List.of(new TraceRequest(0, 5_120, 200, shared.subList(0, 10)),
+                new TraceRequest(100, 20_480, 20, shared));
+        assertThat(sim.run(overlapping, "ect", true).prefixHitRatio()).as("the first job's batch had not ended").isZero();
+        List<TraceRequest> after = List.of(overlapping.get(0), new TraceRequest(60_000, 20_480, 20, shared));
+        assertThat(sim.run(after, "ect", true).prefixHitRatio()).isCloseTo(5_120.0 / (5_120 + 20_480), offset(1e-9));
+        // the legacy static model stores at dispatch
+        assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).run(overlapping, "ect", true).prefixHitRatio())
+                .isCloseTo(5_120.0 / (5_120 + 20_480), offset(1e-9));
+    }
+
     @Test
     void cachedPrefillIsDiscountedOnlyWhereThePrefixIs() {
         PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
