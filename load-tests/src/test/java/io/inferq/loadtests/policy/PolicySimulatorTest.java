@@ -189,15 +189,20 @@ class PolicySimulatorTest {
         assertThat(PolicySimulator.Settings.forFleet("defaults")).isEqualTo(PolicySimulator.Settings.defaults());
     }
 
+    /** The R1 H20 fleet's first pool alone (one 8 × H20 instance), its prefix cache sized from its free KV memory. */
+    private static PolicySimulator.Settings oneR1H20Instance() {
+        PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
+        return new PolicySimulator.Settings("one", base.model(), base.pools().subList(0, 1),
+                base.ttftSloSeconds(), base.tpotSloSeconds(), PolicySimulator.KV_SIZED_CACHE, 512, base.dispatch(), 42L);
+    }
+
     /**
      * As inferq's workers fill a pool's KV cache: a job's blocks go in when its batch ends, so a prompt sharing its prefix
      * with one still running (or sent in the same batch) misses, and one sent after it ended hits.
      */
     @Test
     void aJobsPrefixBlocksEnterThePoolsCacheWhenItsBatchEnds() {
-        PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
-        PolicySimulator.Settings one = new PolicySimulator.Settings("one", base.model(), base.pools().subList(0, 1),
-                base.ttftSloSeconds(), base.tpotSloSeconds(), PolicySimulator.KV_SIZED_CACHE, 512, base.dispatch(), 42L);
+        PolicySimulator.Settings one = oneR1H20Instance();
         List<Long> shared = new ArrayList<>();
         for (long b = 0; b < 40; b++) {
             shared.add(b);
@@ -216,9 +221,7 @@ class PolicySimulatorTest {
 
     @Test
     void cachedPrefillIsDiscountedOnlyWhereThePrefixIs() {
-        PolicySimulator.Settings base = PolicySimulator.Settings.r1H20();
-        PolicySimulator.Settings one = new PolicySimulator.Settings("one", base.model(), base.pools().subList(0, 1),
-                base.ttftSloSeconds(), base.tpotSloSeconds(), PolicySimulator.KV_SIZED_CACHE, 512, base.dispatch(), 42L);
+        PolicySimulator.Settings one = oneR1H20Instance();
         List<Long> shared = new ArrayList<>();
         List<Long> other = new ArrayList<>();
         for (long b = 0; b < 40; b++) {
