@@ -24,6 +24,12 @@ import io.inferq.loadtests.report.Stats;
 import io.inferq.loadtests.report.Svg;
 import io.inferq.server.InferqServer;
 import io.inferq.server.config.ConfigLoader;
+import io.inferq.workers.chips.ChipCatalogue;
+import io.inferq.workers.chips.ChipProfile;
+import io.inferq.workers.chips.ModelCatalogue;
+import io.inferq.workers.chips.ModelProfile;
+import io.inferq.workers.chips.WeightPrecision;
+import io.inferq.workers.kv.PoolKvCache;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -367,14 +373,14 @@ public final class PolicyBenchmark {
         }
         ObjectNode kv = (ObjectNode) tree.get("kv-cache");
         int blockTokens = kv.get("block-tokens").asInt();
-        io.inferq.workers.chips.ModelProfile model = io.inferq.workers.chips.ModelCatalogue.builtIn().get(s.model());
+        ModelProfile model = ModelCatalogue.builtIn().get(s.model());
         double bytesPerToken = 0; // the largest of the fleet's pools (their precisions may differ)
         for (PolicySimulator.SimPool p : s.pools()) {
-            io.inferq.workers.chips.ChipProfile chip = io.inferq.workers.chips.ChipCatalogue.builtIn().get(p.chipId());
-            io.inferq.workers.chips.WeightPrecision precision = p.precision() != null ? p.precision()
-                    : io.inferq.workers.chips.WeightPrecision.servedOn(model, chip);
+            ChipProfile chip = ChipCatalogue.builtIn().get(p.chipId());
+            WeightPrecision precision = p.precision() != null ? p.precision()
+                    : WeightPrecision.servedOn(model, chip);
             bytesPerToken = Math.max(bytesPerToken,
-                    io.inferq.workers.kv.PoolKvCache.geometry(model, precision).bytesPerBlock(blockTokens) / (double) blockTokens);
+                    PoolKvCache.geometry(model, precision).bytesPerBlock(blockTokens) / (double) blockTokens);
         }
         double perPoolBytes = kv.get("local-tier-bytes").asDouble() / Math.max(1, tree.get("pools").size());
         double needed = (double) s.prefixCacheBlocksPerPool() * s.prefixBlockTokens() * bytesPerToken / perPoolBytes;

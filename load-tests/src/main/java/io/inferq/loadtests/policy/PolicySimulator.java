@@ -693,12 +693,10 @@ public final class PolicySimulator {
                     }
                 }
                 int cached = (int) Math.min((long) here * settings.prefixBlockTokens(), j.promptTokens() - 1L);
-                if (continuous && engines == null) {
-                    // stored when its batch ends, as the workers store them (EngineSide.book)
-                } else if (engines != null) {
+                if (engines != null) {
                     engines.store(poolId, inst, j.prefixBlockHashes());
-                } else {
-                    ps.insert(j.prefixBlockHashes());
+                } else if (!continuous) {
+                    ps.insert(j.prefixBlockHashes()); // the continuous model stores when the batch ends (EngineSide.book)
                 }
                 tokens[0] += cached;
                 tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
