@@ -28,6 +28,16 @@ public interface ServiceTimeModel {
         return DEFAULT_PREFILL_CHUNK_SECONDS;
     }
 
+    /**
+     * {@code model} as a simulated pool at {@code timeScale} runs it: every time, the prefill chunk included, divided by
+     * the scale (at 0.5 each engine iteration takes twice the wall time).
+     *
+     * @throws IllegalArgumentException if {@code timeScale} is not positive and finite
+     */
+    static ServiceTimeModel timeScaled(ServiceTimeModel model, double timeScale) {
+        return new TimeScaledServiceTime(java.util.Objects.requireNonNull(model, "model must not be null"), timeScale);
+    }
+
     /** Seconds to prefill {@code uncachedPromptTokens} prompt tokens of one batch (all sequences together). */
     double prefillSeconds(int uncachedPromptTokens);
 

@@ -138,33 +138,14 @@ class DeadlineBatchSizingTest {
         assertThat(byPool(s.formBatches(3_100))).containsEntry("fast", List.of("h"));
     }
 
-    /** {@code m} run {@code factor} times slower in every respect, as a simulated pool at time-scale 1/factor. */
-    private static ServiceTimeModel slowedDown(ServiceTimeModel m, double factor) {
-        return new ServiceTimeModel() {
-            @Override
-            public double prefillSeconds(int uncachedPromptTokens) {
-                return factor * m.prefillSeconds(uncachedPromptTokens);
-            }
-
-            @Override
-            public double decodeSeconds(int batchSequences, int outputTokens, long contextTokens) {
-                return factor * m.decodeSeconds(batchSequences, outputTokens, contextTokens);
-            }
-
-            @Override
-            public double prefillChunkSeconds() {
-                return factor * m.prefillChunkSeconds();
-            }
-        };
-    }
-
     /**
      * One instance, two credits, decode steps as long as the default prefill chunk (stretch 2): x (100 tokens, no
      * deadline) is sent at 0; formed at 100 ms × {@code factor}, d (200 tokens) would get its first token after a boundary
      * (chunk + step, 100 ms), a step (50 ms) and its stretched prefill (2 × 200 ms), at 650 ms × factor.
      */
     private static boolean dTakenByItsDeadline(double factor, long deadlineUnscaledMs) {
-        ServiceTimeModel m = slowedDown(Fixtures.linear(1000, 0.025), factor);
+        // the pool as a simulated pool at time-scale 1/factor runs it (the server's own scaling)
+        ServiceTimeModel m = ServiceTimeModel.timeScaled(Fixtures.linear(1000, 0.025), 1 / factor);
         DispatchScheduler s = scheduler(2, Fixtures.pool("p", "m", 1, 10_000, 8, m));
         s.enqueue(job("x", 100, 0, null));
         assertThat(ids(s.formBatches(0))).containsExactly("x");

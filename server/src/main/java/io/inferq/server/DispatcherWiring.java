@@ -9,6 +9,7 @@ import io.inferq.dispatcher.LengthBuckets;
 import io.inferq.dispatcher.PoolProfile;
 import io.inferq.dispatcher.PrefixLocator;
 import io.inferq.dispatcher.RoutingPolicies;
+import io.inferq.dispatcher.ServiceTimeModel;
 import io.inferq.dispatcher.fairness.FairnessConfig;
 import io.inferq.dispatcher.runtime.DispatcherVerticle;
 import io.inferq.dispatcher.runtime.PromptAnalyzer;
@@ -107,7 +108,7 @@ final class DispatcherWiring {
         for (PoolPlan p : plans) {
             out.add(new PoolProfile(p.spec().id(), p.chip().id(), p.spec().model(), p.spec().instances(),
                     p.spec().limits().maxBatchTokens(), p.spec().limits().maxConcurrentSequences(),
-                    new ScaledServiceTime(new RooflineServiceTime(p.roofline()), p.spec().timeScale())));
+                    ServiceTimeModel.timeScaled(new RooflineServiceTime(p.roofline()), p.spec().timeScale())));
         }
         return out;
     }
