@@ -70,14 +70,19 @@ final class BatchForming {
         }
 
         /**
-         * The pool's prefill time for {@code tokens}: the larger of its configured (roofline) and its calibrated figure.
-         * Calibration fits whole-batch run times, which on a continuous-batching engine overlap other batches, so it can
-         * make a pool look faster than it prefills; a first token predicted too early costs the job, one predicted too
-         * late only lets another pool or batch take it.
+         * The pool's prefill time for {@code tokens} as its first tokens show it: the configured (roofline) figure
+         * times the pool's observed prefill latency scale ({@link CalibratedServiceTime#prefillLatencyScale}, learned
+         * from the first-token times of the batches it ran) once it has observed any. Before that (or from a backend
+         * that reports no first-token time) the larger of its configured and its calibrated figure: calibration fits
+         * whole-batch run times, which on a continuous-batching engine overlap other batches, so it can make a pool
+         * look faster than it prefills; a first token predicted too early costs the job, one predicted too late only
+         * lets another pool or batch take it.
          */
         static double prefillSeconds(PoolLedger pool, long tokens) {
             int t = (int) Math.min(Integer.MAX_VALUE, Math.max(0, tokens));
-            return Math.max(pool.profile.timeModel().prefillSeconds(t), pool.model.prefillSeconds(t));
+            double configured = pool.profile.timeModel().prefillSeconds(t);
+            return Math.max(configured, pool.model.prefillObservations() > 0
+                    ? pool.model.prefillLatencyScale() * configured : pool.model.prefillSeconds(t));
         }
 
         /** One decode step of the sequences in flight on one instance of the pool, seconds (0 when none). */
@@ -95,8 +100,12 @@ final class BatchForming {
 
         /** Seconds to prefill {@code uncachedTokens} on this pool beside its in-flight decoding. */
         static double stretchedPrefillSeconds(PoolLedger pool, long uncachedTokens) {
-            return (1 + decodeStepSeconds(pool) / pool.profile.timeModel().prefillChunkSeconds())
-                    * prefillSeconds(pool, uncachedTokens);
+            return stretch(pool) * prefillSeconds(pool, uncachedTokens);
+        }
+
+        /** {@code 1 + step ÷ chunk}: how much the decode steps in flight, sharing each prefill chunk's iteration, slow a prefill. */
+        static double stretch(PoolLedger pool) {
+            return 1 + decodeStepSeconds(pool) / pool.profile.timeModel().prefillChunkSeconds();
         }
 
         /**

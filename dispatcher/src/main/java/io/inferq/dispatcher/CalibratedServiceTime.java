@@ -22,12 +22,24 @@ import java.util.Objects;
  * Memory is bounded: the fit keeps only the weighted sums (a 3 × 3 matrix and two vectors), whatever the number of
  * batches. Coefficients are clamped to [{@value #MIN_SCALE}, {@value #MAX_SCALE}], so a burst of outliers (a batch
  * held up by a restart) cannot make a pool look free or dead. When prefill and decode are always seen in the same
- * proportion the two cannot be told apart: the batch's time is still learned, and the ridge splits the excess equally in
- * seconds between the two parts (so a prefill-heavy pool's prefill scale stays below the truth and its decode scale
- * above). Penalties proportional to each part would scale both alike instead; measured in the simulator, that lost
- * goodput (on a continuous-batching engine the true decode scale is well below the prior's 1, since overlapping
- * batches share decode steps), so it was not adopted.
+ * proportion the two cannot be told apart from batch times alone: the batch's time is still learned, and the ridge
+ * splits the excess equally in seconds between the two parts (so a prefill-heavy pool's prefill scale stays below the
+ * truth and its decode scale above). Penalties proportional to each part would scale both alike instead; measured in
+ * the simulator, that lost goodput (on a continuous-batching engine the true decode scale is well below the prior's 1,
+ * since overlapping batches share decode steps), so it was not adopted.
  *
+ * <h2>Time to first token, observed on its own</h2>
+ * The fit above learns throughput: on a continuous-batching engine batches overlap, and the batch rows say how much
+ * instance time a batch's work takes, not how long its prompts wait for their first token. A second, separate figure
+ * does that: {@link #observePrefill} gives how long an engine took from a batch's arrival (or from the end of the
+ * prefill it queued behind) to the first token of its last sequence, against the prior's prefill of the batch as
+ * predicted at send time (stretched by the decode steps that share the engine's iterations), and
+ * {@link #prefillLatencyScale()} is their ratio: a one-coefficient least squares with the same half-life (counted in
+ * prefill observations), the same ridge toward 1 worth {@value #PRIOR_WEIGHT} mean observation, and the same clamp.
+ * Deadline-aware batch sizing predicts first tokens with it. Fitting both kinds of rows in one model was measured in
+ * the simulator and lost goodput (2–8 %): a prefill scale pinned by latencies no longer lets the batch rows fit the
+ * throughput that backlog and admission estimates need.
+
  * <h2>Threading</h2>
  * Not thread-safe: owned by the scheduler's thread, like {@link PoolLedger}. The estimate methods are cheap (a few
  * multiplications over the prior's answer).
@@ -49,6 +61,12 @@ final class CalibratedServiceTime implements ServiceTimeModel {
     private final double[][] sxx = new double[3][3];
     private final double[] sxy = new double[3];
     private final double[] sx = new double[3];
+    // weighted sums over prefill observations (x = the prior's stretched prefill s, y = observed prefill s)
+    private double pxx;
+    private double pxy;
+    private double pw;
+    private long prefillObservations;
+    private double prefillLatencyScale = 1;
     private double sw;
     /** Weighted sum of the batches behind each observation (sw counts observations). */
     private double sb;
@@ -165,6 +183,26 @@ final class CalibratedServiceTime implements ServiceTimeModel {
         fit();
     }
 
+    /**
+     * Learns from one batch's prefill: {@code observedSeconds} from the moment its instance's engine could start on it
+     * (the batch arrived, or the prefill sent before it ended) to the first token of its last sequence, against
+     * {@code priorPrefillSeconds}, the prior's prefill of the batch's uncached prompt tokens as predicted when it was
+     * sent (including the decode steps that share its iterations). Moves {@link #prefillLatencyScale()} only. Ignores
+     * non-finite or non-positive figures.
+     */
+    public void observePrefill(double priorPrefillSeconds, double observedSeconds) {
+        if (!(observedSeconds > 0) || Double.isInfinite(observedSeconds) || !(priorPrefillSeconds > 0)
+                || Double.isInfinite(priorPrefillSeconds)) {
+            return;
+        }
+        pxx = decay * pxx + priorPrefillSeconds * priorPrefillSeconds;
+        pxy = decay * pxy + priorPrefillSeconds * observedSeconds;
+        pw = decay * pw + 1;
+        prefillObservations++;
+        double ridge = PRIOR_WEIGHT * pxx / pw; // one mean observation's worth, toward 1
+        prefillLatencyScale = clamp((pxy + ridge) / (pxx + ridge));
+    }
+
     private void fit() {
         // ridge toward the prior, each penalty in seconds² of the coefficient's contribution to a mean batch
         double[] mean = {sx[0] / sw, sx[1] / sw, sx[2] / sw};
@@ -265,6 +303,19 @@ final class CalibratedServiceTime implements ServiceTimeModel {
     /** Batches observed so far. */
     public long observations() {
         return observations;
+    }
+
+    /** Batch prefills observed so far ({@link #observePrefill}). */
+    public long prefillObservations() {
+        return prefillObservations;
+    }
+
+    /**
+     * Observed ÷ predicted time to a batch's first tokens (the prior's prefill, stretched by the decode steps in flight;
+     * 1 before any {@link #observePrefill}): how much later than the roofline says the pool's prompts are prefilled.
+     */
+    public double prefillLatencyScale() {
+        return prefillLatencyScale;
     }
 
     public int halfLifeBatches() {

@@ -488,7 +488,10 @@ public final class DispatchScheduler {
             uncached += j.promptTokens();
         }
         uncached = Math.max(0, uncached - Math.round(config.prefixOverlapWeight() * cachedAll));
-        double prefill = BatchForming.DeadlineFit.stretchedPrefillSeconds(pool, uncached); // before the batch is in flight
+        // before the batch is in flight: the decode steps it will share its prefill with are the others'
+        double step = BatchForming.DeadlineFit.decodeStepSeconds(pool);
+        double stretch = BatchForming.DeadlineFit.stretch(pool);
+        double prefill = stretch * BatchForming.DeadlineFit.prefillSeconds(pool, uncached);
         int instance = pool.add(batchId, jobs.size(), work, est, nowMs, estimates.cachedBlocksByInstance(pool, jobs), prior);
         if (instance < 0) {
             pool.gateRefusedUntilMs = nowMs + GATE_RETRY_MS;
@@ -496,7 +499,7 @@ public final class DispatchScheduler {
             return null;
         }
         batchSequence++;
-        pool.bookPrefill(instance, prefill, nowMs);
+        pool.bookPrefill(instance, batchId, prefill, stretch * prior.priorPrefillSeconds(), step, nowMs);
         if (headroom.onFairCredits) {
             pool.aside(batchId); // a stream beside the instance's batches: not its backlog, not its calibration
             headroom.fairCreditTaken(batchId, pool.profile.poolId());
@@ -547,8 +550,19 @@ public final class DispatchScheduler {
      * says nothing about the pool's speed.
      */
     public boolean batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated) {
+        return batchFinished(poolId, batchId, nowMs, ranAsEstimated, Long.MIN_VALUE);
+    }
+
+    /**
+     * As {@link #batchFinished(String, String, long, boolean)}; {@code prefilledAtMs} is when the batch's last sequence
+     * got its first token (epoch ms, on the clock of {@code nowMs}; {@link Long#MIN_VALUE}: unknown). With it, the
+     * batch's prefill — from its send, or from the end of the prefill sent to its instance before it, to that first
+     * token — calibrates how long the pool's prompts take to their first token
+     * ({@link CalibratedServiceTime#prefillLatencyScale}), which deadline-aware batch sizing predicts with.
+     */
+    public boolean batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated, long prefilledAtMs) {
         PoolLedger p = pools.get(poolId);
-        boolean finished = p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate);
+        boolean finished = p != null && p.finish(batchId, nowMs, ranAsEstimated && calibrate, prefilledAtMs);
         if (finished) {
             enginePriorities.finished(batchId);
             headroom.batchFinished(batchId);
@@ -585,15 +599,17 @@ public final class DispatchScheduler {
      * What calibration has learned of a pool so far: observed ÷ configured prefill and decode time (1 = the roofline is
      * right), the number of batches observed, and {@code overall}: the calibrated ÷ the configured time of the pool's
      * recent mean batch ({@link CalibratedServiceTime#overallScale}), the figure routing acts on when the split between
-     * prefill and decode is poorly identified.
+     * prefill and decode is poorly identified; {@code firstToken}: observed ÷ predicted time to a batch's first tokens
+     * ({@link CalibratedServiceTime#prefillLatencyScale}), what deadline-aware batch sizing predicts first tokens with.
      */
-    public record ServiceTimeScales(double prefill, double decode, long observations, double overall) {
+    public record ServiceTimeScales(double prefill, double decode, long observations, double overall, double firstToken) {
     }
 
     /** @return the pool's learned {@link ServiceTimeScales} (1, 1, 0 before any batch finished) */
     public ServiceTimeScales serviceTimeScales(String poolId) {
         CalibratedServiceTime m = ledger(poolId).model;
-        return new ServiceTimeScales(m.prefillScale(), m.decodeScale(), m.observations(), m.overallScale());
+        return new ServiceTimeScales(m.prefillScale(), m.decodeScale(), m.observations(), m.overallScale(),
+                m.prefillLatencyScale());
     }
 
     /**

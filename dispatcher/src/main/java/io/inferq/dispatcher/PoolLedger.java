@@ -26,7 +26,44 @@ final class PoolLedger {
         CalibratedServiceTime.Estimate pendingPrior = CalibratedServiceTime.Estimate.NONE;
         double pendingSpanS;
         int pendingBatches;
+        /**
+         * The instance's batches in send order, for prefill observations: an engine prefills the prompts it is sent in
+         * that order, so a batch's prefill starts when it arrives or when the previous batch's prefill ended.
+         */
+        final ArrayDeque<SentPrefill> prefills = new ArrayDeque<>();
+        /** When the last drained batch's last first token came (epoch ms; 0 before any). */
+        long lastPrefilledAtMs;
+        /** False after a batch whose prefill was not observed: the next batch's prefill start is unknown. */
+        boolean prefillStartKnown = true;
     }
+
+    /**
+     * A batch's prefill as sent, then as observed (prefilledAtMs set when the batch finishes). {@code joinSeconds}: what
+     * the first-token prediction adds to the prefill when the engine can start on the batch at once (the decode step of
+     * the iteration that completes the prompt, and when the engine is busy the iteration boundary the batch waits for);
+     * {@code stepSeconds}: what it adds when the batch queues behind another prefill.
+     */
+    private static final class SentPrefill {
+        final String batchId;
+        final long sentAtMs;
+        final double priorSeconds;
+        final double joinSeconds;
+        final double stepSeconds;
+        boolean finished;
+        /** The batch's last first token, epoch ms; MIN_VALUE: not observed (jobs dropped, no first-token time, aside). */
+        long prefilledAtMs = Long.MIN_VALUE;
+
+        SentPrefill(String batchId, long sentAtMs, double priorSeconds, double joinSeconds, double stepSeconds) {
+            this.batchId = batchId;
+            this.sentAtMs = sentAtMs;
+            this.priorSeconds = priorSeconds;
+            this.joinSeconds = joinSeconds;
+            this.stepSeconds = stepSeconds;
+        }
+    }
+
+    /** First-token times this far past the batch's send are not a prefill (a clock step, a stalled engine): ignored. */
+    static final double MAX_PREFILL_OBSERVATION_SECONDS = 600;
 
     final PoolProfile profile;
     /** The pool's service time: its profile's model as the prior, calibrated by the batches it ran. */
@@ -87,6 +124,20 @@ final class PoolLedger {
     /** Advances the instance's prefill clock by a batch sent now whose prompts take {@code seconds} to prefill there. */
     void bookPrefill(int instance, double seconds, long nowMs) {
         prefillDoneAtMs[instance] = Math.max(prefillDoneAtMs[instance], nowMs) + Math.max(0, seconds) * 1000.0;
+    }
+
+    /**
+     * As {@link #bookPrefill(int, double, long)} for batch {@code batchId}, just {@link #add}ed to {@code instance}, and
+     * remembers it for a prefill observation when it finishes ({@link #finish(String, long, boolean, long)} with its
+     * first-token time): {@code priorSeconds} is the prior's prefill of the batch as predicted now (stretched by the
+     * decode steps in flight), {@code stepSeconds} one decode step of the sequences in flight.
+     */
+    void bookPrefill(int instance, String batchId, double seconds, double priorSeconds, double stepSeconds, long nowMs) {
+        // busy before this batch: the engine is mid-iteration, and the batch joins at the next boundary
+        boolean busy = instances[instance].batches.size() > 1 || prefillDoneAtMs[instance] > nowMs;
+        double join = stepSeconds + (busy ? profile.timeModel().prefillChunkSeconds() + stepSeconds : 0);
+        bookPrefill(instance, seconds, nowMs);
+        instances[instance].prefills.addLast(new SentPrefill(batchId, nowMs, priorSeconds, join, stepSeconds));
     }
 
     int freeCredits() {
@@ -271,6 +322,7 @@ final class PoolLedger {
         InFlight f = inFlight.get(batchId);
         if (f != null) {
             instances[f.instance()].batches.removeIf(b -> b.batchId().equals(batchId));
+            instances[f.instance()].prefills.removeIf(b -> b.batchId.equals(batchId));
         }
     }
 
@@ -294,15 +346,23 @@ final class PoolLedger {
         return finish(batchId, nowMs, true);
     }
 
+    /** As {@link #finish(String, long, boolean, long)} with no first-token time (no prefill observation). */
+    boolean finish(String batchId, long nowMs, boolean observed) {
+        return finish(batchId, nowMs, observed, Long.MIN_VALUE);
+    }
+
     /**
      * Returns the batch's credit. With {@code observed}, a batch of its instance's queue calibrates the pool's
      * {@link #model} with the instance's busy span since its previous batch ended (or since it became busy), so the
      * observed spans sum to the instance's busy time however its batches overlap; pass false when the batch's run does
      * not reflect its estimate (jobs dropped at the worker, cancelled, handed back): its span then counts for no batch.
+     * With {@code observed} and {@code prefilledAtMs} (the first token of the batch's last sequence, epoch ms;
+     * {@link Long#MIN_VALUE}: unknown), the batch's prefill calibrates the model's prefill latency too
+     * ({@link #observePrefills}).
      *
      * @return false if the batch is unknown (already finished, or never sent here)
      */
-    boolean finish(String batchId, long nowMs, boolean observed) {
+    boolean finish(String batchId, long nowMs, boolean observed, long prefilledAtMs) {
         InFlight f = inFlight.remove(batchId);
         if (f == null) {
             return false;
@@ -340,6 +400,44 @@ final class PoolLedger {
         if (wasHead) {
             q.headStartedMs = nowMs;
         }
+        for (SentPrefill p : q.prefills) {
+            if (p.batchId.equals(batchId)) {
+                p.finished = true;
+                p.prefilledAtMs = observed && f.prior() != null ? prefilledAtMs : Long.MIN_VALUE;
+                break;
+            }
+        }
+        observePrefills(q);
         return true;
+    }
+
+    /**
+     * Observes the prefills of the instance's finished batches in send order, up to the first batch still in flight
+     * (whose prefill may lie between theirs): batch {@code i}'s prefill took from {@code max(sent_i, prefilled_(i-1))}
+     * to {@code prefilled_i}, less what the first-token prediction adds to a prefill (see {@link SentPrefill}). A batch
+     * not observed leaves the next one's start unknown, so that one only sets where the following starts. Spans that are
+     * not positive or exceed {@value #MAX_PREFILL_OBSERVATION_SECONDS} s (clocks of different hosts, a stalled engine)
+     * are skipped. The queue holds the instance's batches in flight and those
+     * finished behind one, so it is bounded by the batches in flight.
+     */
+    private void observePrefills(InstanceQueue q) {
+        while (!q.prefills.isEmpty() && q.prefills.peekFirst().finished) {
+            SentPrefill p = q.prefills.pollFirst();
+            if (p.prefilledAtMs == Long.MIN_VALUE) {
+                q.prefillStartKnown = false;
+                continue;
+            }
+            if (q.prefillStartKnown) {
+                boolean queued = q.lastPrefilledAtMs > p.sentAtMs;
+                double spanS = (p.prefilledAtMs - Math.max(p.sentAtMs, q.lastPrefilledAtMs)) / 1000.0;
+                if (spanS > 0 && spanS <= MAX_PREFILL_OBSERVATION_SECONDS) {
+                    // at least a tenth of the span stays: a prefill never takes no time
+                    double prefillS = Math.max(0.1 * spanS, spanS - (queued ? p.stepSeconds : p.joinSeconds));
+                    model.observePrefill(p.priorSeconds, prefillS);
+                }
+            }
+            q.lastPrefilledAtMs = Math.max(q.lastPrefilledAtMs, p.prefilledAtMs);
+            q.prefillStartKnown = true;
+        }
     }
 }

@@ -61,6 +61,50 @@ class CalibratedServiceTimeTest {
         }
     }
 
+    /**
+     * Time to first token is learned on its own, from batch prefills (first-token times): here 2× the predicted prefill,
+     * while batches run at 0.5× their prior. The latency scale follows the prefills (and forgets with the half-life);
+     * the batch-time fit, which backlog and admission estimates use, is exactly what it is without prefill rows.
+     */
+    @Test
+    void prefillLatencyIsLearnedFromFirstTokensApartFromTheBatchTimeFit() {
+        CalibratedServiceTime c = new CalibratedServiceTime(Fixtures.linear(1000, 0.01));
+        CalibratedServiceTime twin = new CalibratedServiceTime(Fixtures.linear(1000, 0.01));
+        assertThat(c.prefillLatencyScale()).isEqualTo(1.0);
+        for (int i = 0; i < 200; i++) {
+            int prompt = 200 + (i * 37) % 2000;
+            CalibratedServiceTime.Estimate e = c.priorEstimate(prompt, 4, 40, prompt, 0);
+            c.observePrefill(e.priorPrefillSeconds(), 2 * e.priorPrefillSeconds());
+            c.observe(e, 0.5 * (e.priorPrefillSeconds() + e.priorDecodeSeconds()));
+            twin.observe(e, 0.5 * (e.priorPrefillSeconds() + e.priorDecodeSeconds()));
+        }
+        assertThat(c.prefillLatencyScale()).as("the ridge (one mean observation of ~46 in the decayed sums) keeps it a little short")
+                .isCloseTo(2.0, within(0.03));
+        assertThat(c.prefillScale()).isEqualTo(twin.prefillScale());
+        assertThat(c.decodeScale()).isEqualTo(twin.decodeScale());
+        assertThat(c.prefillObservations()).isEqualTo(200);
+        assertThat(twin.prefillObservations()).isZero();
+        assertThat(twin.prefillLatencyScale()).isEqualTo(1.0);
+        // the engine's prefill gets faster: within a few half-lives the scale follows
+        for (int i = 0; i < 5 * c.halfLifeBatches(); i++) {
+            c.observePrefill(1.0, 1.0);
+        }
+        assertThat(c.prefillLatencyScale()).isCloseTo(1.0, within(0.1));
+        // nonsense is ignored; one observation moves the scale by about a half of its error (the ridge: one mean one)
+        CalibratedServiceTime fresh = new CalibratedServiceTime(Fixtures.linear(1000, 0.01));
+        fresh.observePrefill(1.0, Double.NaN);
+        fresh.observePrefill(0, 1.0);
+        fresh.observePrefill(1.0, -2);
+        fresh.observePrefill(Double.POSITIVE_INFINITY, 1.0);
+        assertThat(fresh.prefillObservations()).isZero();
+        fresh.observePrefill(1.0, 3.0);
+        assertThat(fresh.prefillLatencyScale()).isCloseTo(2.0, within(1e-9));
+        for (int i = 0; i < 100; i++) {
+            fresh.observePrefill(1.0, 1_000.0);
+        }
+        assertThat(fresh.prefillLatencyScale()).as("clamped").isEqualTo(CalibratedServiceTime.MAX_SCALE);
+    }
+
     @Test
     void learnsAKvFetchCostAndIgnoresNonsense() {
         CalibratedServiceTime c = new CalibratedServiceTime(Fixtures.linear(1000, 0.01));

@@ -104,4 +104,54 @@ class PoolLedgerTest {
         assertThat(pool.finish("c", 5_030_000, false)).isTrue();
         assertThat(pool.model.observations()).isEqualTo(400);
     }
+
+    /**
+     * An engine prefills the prompts it is sent in send order, so a batch's prefill runs from its send, or from the end
+     * of the prefill sent before it, to its last first token; batches that end out of order are observed in send order,
+     * once the batch before them has ended. Prior prefill 0.5 s per batch, every prefill really takes 1 s (no decode in
+     * flight, so nothing to add to a prefill): the ledger learns a prefill latency scale of 2. A batch whose prefill
+     * was not observed (jobs dropped) leaves the next one's start unknown: that one is skipped. Fake clock.
+     */
+    @Test
+    void batchPrefillsAreTimedFromTheirFirstTokensInSendOrder() {
+        PoolLedger pool = ledger(1, 3);
+        CalibratedServiceTime.Estimate est = new CalibratedServiceTime.Estimate(0.5, 0.5, 0);
+        for (int round = 0; round < 100; round++) {
+            long t0 = round * 10_000L;
+            // a and b sent together (b's prefill queues behind a's), c once both have ended
+            pool.add("a" + round, 1, 10, 1.0, t0, new int[0], est);
+            pool.bookPrefill(0, "a" + round, 0.5, 0.5, 0, t0);
+            pool.add("b" + round, 1, 10, 1.0, t0, new int[0], est);
+            pool.bookPrefill(0, "b" + round, 0.5, 0.5, 0, t0);
+            // b ends first: its prefill (1 000 → 2 000) is observed only once a's has been
+            assertThat(pool.finish("b" + round, t0 + 2_500, true, t0 + 2_000)).isTrue();
+            assertThat(pool.model.prefillObservations()).isEqualTo(3L * round);
+            assertThat(pool.finish("a" + round, t0 + 2_600, true, t0 + 1_000)).isTrue();
+            assertThat(pool.model.prefillObservations()).isEqualTo(3L * round + 2);
+            pool.add("c" + round, 1, 10, 1.0, t0 + 3_000, new int[0], est);
+            pool.bookPrefill(0, "c" + round, 0.5, 0.5, 0, t0 + 3_000);
+            assertThat(pool.finish("c" + round, t0 + 4_500, true, t0 + 4_000)).isTrue();
+        }
+        // every batch: a 0 → 1 000, b 1 000 → 2 000 (behind a's), c 3 000 → 4 000 (sent after b's prefill ended)
+        assertThat(pool.model.prefillObservations()).isEqualTo(300);
+        assertThat(pool.model.prefillLatencyScale()).isCloseTo(2.0, within(0.03)); // the ridge: one mean observation toward 1
+        // a batch not run as estimated is not observed, and the one sent after it neither (its start is unknown)
+        long t0 = 5_000_000L;
+        pool.add("x", 1, 10, 1.0, t0, new int[0], est);
+        pool.bookPrefill(0, "x", 0.5, 0.5, 0, t0);
+        pool.add("y", 1, 10, 1.0, t0, new int[0], est);
+        pool.bookPrefill(0, "y", 0.5, 0.5, 0, t0);
+        assertThat(pool.finish("x", t0 + 1_500, false, t0 + 1_000)).isTrue();
+        assertThat(pool.finish("y", t0 + 2_500, true, t0 + 2_000)).isTrue();
+        assertThat(pool.model.prefillObservations()).isEqualTo(300);
+        pool.add("z", 1, 10, 1.0, t0 + 5_000, new int[0], est);
+        pool.bookPrefill(0, "z", 0.5, 0.5, 0, t0 + 5_000);
+        assertThat(pool.finish("z", t0 + 6_500, true, t0 + 6_000)).isTrue();
+        assertThat(pool.model.prefillObservations()).as("z: its start is known again (y's first token)").isEqualTo(301);
+        // no first-token time: nothing to observe
+        pool.add("w", 1, 10, 1.0, t0 + 10_000, new int[0], est);
+        pool.bookPrefill(0, "w", 0.5, 0.5, 0, t0 + 10_000);
+        assertThat(pool.finish("w", t0 + 11_000, true)).isTrue();
+        assertThat(pool.model.prefillObservations()).isEqualTo(301);
+    }
 }

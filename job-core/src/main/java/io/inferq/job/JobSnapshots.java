@@ -14,6 +14,12 @@ import java.util.Map;
  * Stateless and thread-safe.
  */
 public final class JobSnapshots {
+    /**
+     * The {@code state_times} key of when a job's first output token came (epoch ms, the worker's clock): a moment, not
+     * a status, set on a succeeded job's terminal event.
+     */
+    public static final String FIRST_TOKEN_TIME = "first_token";
+
     private JobSnapshots() {
     }
 
@@ -58,7 +64,7 @@ public final class JobSnapshots {
                 .setPoolId(terminal.getPoolId()).setChip(terminal.getChip())
                 .setSubmittedAtMs(t.getOrDefault(JobStatus.QUEUED.apiName(), 0L))
                 .setStartedAtMs(t.get(JobStatus.RUNNING.apiName()))
-                .setFirstTokenAtMs(t.get("first_token"))
+                .setFirstTokenAtMs(t.get(FIRST_TOKEN_TIME))
                 .setFinishedAtMs(terminal.getAtMs())
                 .setToolCallsJson(terminal.getToolCallsJson()).setLogprobsJson(terminal.getLogprobsJson())
                 .build();

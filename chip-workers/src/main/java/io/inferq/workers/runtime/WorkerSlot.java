@@ -967,7 +967,9 @@ final class WorkerSlot {
                     JobEvent e = onPool(JobSnapshots.fromRequest(job, JobStatus.SUCCEEDED, done.finishedAtMs()), batch);
                     Map<String, Long> times = new java.util.HashMap<>(e.getStateTimes());
                     times.put(JobStatus.RUNNING.apiName(), now);
-                    times.put("first_token", done.firstTokenAtMs());
+                    if (done.firstTokenAtMs() != SequenceOutcome.Completed.UNKNOWN_FIRST_TOKEN) {
+                        times.put(JobSnapshots.FIRST_TOKEN_TIME, done.firstTokenAtMs());
+                    }
                     e.setStateTimes(times);
                     e.setOutput(done.text());
                     e.setFinishReason(done.finishReason());

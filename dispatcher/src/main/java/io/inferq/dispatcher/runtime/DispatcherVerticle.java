@@ -667,7 +667,10 @@ public final class DispatcherVerticle extends VerticleBase {
             if (p != null) {
                 p.loop().done(p.record()); // the terminal event is durable: the request needs no more work
             }
-            finished.addAll(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED));
+            // its first token (the worker's clock) tells, for the batch's last one, when the batch's prefill ended
+            Long firstToken = e.getStateTimes().get(JobSnapshots.FIRST_TOKEN_TIME);
+            finished.addAll(inFlight.terminal(e.getJobId(), s == JobStatus.SUCCEEDED,
+                    firstToken == null ? Long.MIN_VALUE : firstToken));
         } else {
             InFlightBatches.Finished f = inFlight.left(e.getJobId(), e.getDispatchId()); // handed back by its worker
             if (f != null) {
@@ -682,7 +685,7 @@ public final class DispatcherVerticle extends VerticleBase {
         }
         long now = clock.millis();
         for (InFlightBatches.Finished f : finished) {
-            scheduler.batchFinished(f.poolId(), f.batchId(), now, f.ranAsEstimated());
+            scheduler.batchFinished(f.poolId(), f.batchId(), now, f.ranAsEstimated(), f.prefilledAtMs());
         }
         decide();
     }

@@ -24,10 +24,13 @@ import java.util.Set;
  */
 final class InFlightBatches {
 
-    /** A batch whose last job left: its credit goes back to {@code poolId}. */
-    record Finished(String poolId, String batchId, boolean ranAsEstimated) {
+    /**
+     * A batch whose last job left: its credit goes back to {@code poolId}. {@code prefilledAtMs}: the latest first-token
+     * time its jobs reported (epoch ms), {@link Long#MIN_VALUE} unless every job reported one.
+     */
+    record Finished(String poolId, String batchId, boolean ranAsEstimated, long prefilledAtMs) {
         Finished(String poolId, String batchId) {
-            this(poolId, batchId, false);
+            this(poolId, batchId, false, Long.MIN_VALUE);
         }
     }
 
@@ -40,6 +43,8 @@ final class InFlightBatches {
         final Set<String> outstanding;
         /** Every job that left so far ran on the pool (succeeded): the batch's time says how fast the pool is. */
         boolean ran = true;
+        /** The latest first token of the jobs that left so far; MIN_VALUE once one left without one. */
+        long prefilledAtMs;
 
         Batch(String poolId, int instance, int stream, long sentAtMs, Set<String> outstanding) {
             this.poolId = poolId;
@@ -81,7 +86,7 @@ final class InFlightBatches {
      * @return the batch, if the job was its last one
      */
     Finished left(String jobId, String batchId) {
-        return leave(jobId, batchId, false);
+        return leave(jobId, batchId, false, Long.MIN_VALUE);
     }
 
     /**
@@ -98,13 +103,22 @@ final class InFlightBatches {
      * finishes {@link Finished#ranAsEstimated()}, and its time calibrates the pool's service time).
      */
     List<Finished> terminal(String jobId, boolean ran) {
+        return terminal(jobId, ran, Long.MIN_VALUE);
+    }
+
+    /**
+     * As {@link #terminal(String, boolean)}; {@code firstTokenAtMs}: when the job's first token came (epoch ms,
+     * {@link Long#MIN_VALUE}: unknown), which a batch finishing with every job's gives as its
+     * {@link Finished#prefilledAtMs()}.
+     */
+    List<Finished> terminal(String jobId, boolean ran, long firstTokenAtMs) {
         List<String> holding = batchesOfJob.get(jobId);
         if (holding == null) {
             return List.of();
         }
         List<Finished> out = new ArrayList<>(1);
         for (String batchId : List.copyOf(holding)) {
-            Finished f = leave(jobId, batchId, ran);
+            Finished f = leave(jobId, batchId, ran, firstTokenAtMs);
             if (f != null) {
                 out.add(f);
             }
@@ -170,18 +184,20 @@ final class InFlightBatches {
         return b == null ? 0 : b.outstanding.size();
     }
 
-    private Finished leave(String jobId, String batchId, boolean ran) {
+    private Finished leave(String jobId, String batchId, boolean ran, long firstTokenAtMs) {
         Batch b = batches.get(batchId);
         if (b == null || !b.outstanding.remove(jobId)) {
             return null;
         }
         b.ran &= ran;
+        b.prefilledAtMs = firstTokenAtMs == Long.MIN_VALUE || b.prefilledAtMs == Long.MIN_VALUE
+                ? Long.MIN_VALUE : Math.max(b.prefilledAtMs, firstTokenAtMs);
         unlink(jobId, batchId);
         if (!b.outstanding.isEmpty()) {
             return null;
         }
         batches.remove(batchId);
-        return new Finished(b.poolId, batchId, b.ran);
+        return new Finished(b.poolId, batchId, b.ran, b.prefilledAtMs);
     }
 
     private void unlink(String jobId, String batchId) {

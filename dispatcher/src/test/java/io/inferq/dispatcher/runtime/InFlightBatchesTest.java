@@ -62,4 +62,19 @@ class InFlightBatchesTest {
         assertThat(b.outstandingSince(1_000, 10)).isEqualTo(Map.of("j2", List.of("p-3"), "j3", List.of("p-2")));
         assertThat(b.terminal("j1")).isEmpty();
     }
+
+    @Test
+    void aFinishedBatchCarriesItsJobsLatestFirstTokenOnlyWhenEveryJobReportedOne() {
+        InFlightBatches b = new InFlightBatches();
+        b.sent("p-1", "p", List.of("j1", "j2"), 0);
+        assertThat(b.terminal("j2", true, 1_700)).isEmpty();
+        assertThat(b.terminal("j1", true, 1_200)).containsExactly(new InFlightBatches.Finished("p", "p-1", true, 1_700));
+        b.sent("p-2", "p", List.of("j3", "j4"), 0);
+        assertThat(b.terminal("j3", true, 1_200)).isEmpty();
+        assertThat(b.terminal("j4", false, Long.MIN_VALUE))
+                .containsExactly(new InFlightBatches.Finished("p", "p-2", false, Long.MIN_VALUE));
+        b.sent("p-3", "p", List.of("j5", "j6"), 0);
+        assertThat(b.left("j5", "p-3")).as("handed back: no first token").isNull();
+        assertThat(b.terminal("j6", true, 900)).containsExactly(new InFlightBatches.Finished("p", "p-3", false, Long.MIN_VALUE));
+    }
 }

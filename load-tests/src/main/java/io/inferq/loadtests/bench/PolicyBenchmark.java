@@ -428,21 +428,21 @@ public final class PolicyBenchmark {
                 + String.format(Locale.ROOT, " prefix hits %.1f%%", 100 * r.prefixHitRatio()) + " good by pool");
         r.goodByPool().forEach((pool, n) -> sb.append(' ').append(pool).append('=').append(n));
         Map<String, double[]> cal = new LinkedHashMap<>();
-        r.calibration().forEach((pool, c) -> cal.put(pool, new double[] {c.prefill(), c.decode()}));
+        r.calibration().forEach((pool, c) -> cal.put(pool, new double[] {c.prefill(), c.decode(), c.firstToken()}));
         return sb.append(' ').append(calibrationNote(cal)).toString();
     }
 
     /**
-     * {@code "learned p/d: pool=1.00/0.95 …"}: each pool's learned prefill and decode time ÷ its configured (roofline)
-     * one, the figures the default policy ranks pools by. Where simulator and pipeline disagree on them, they disagree on
-     * routing.
+     * {@code "learned p/d/ft: pool=1.00/0.95/1.10 …"}: each pool's learned prefill and decode time ÷ its configured
+     * (roofline) one, the figures the default policy ranks pools by, and its observed ÷ predicted time to first token,
+     * which deadline-aware batch sizing uses. Where simulator and pipeline disagree on them, they disagree on routing.
      */
     static String calibrationNote(Map<String, double[]> scales) {
         if (scales.isEmpty()) {
-            return "learned p/d n/a";
+            return "learned p/d/ft n/a";
         }
-        StringBuilder sb = new StringBuilder("learned p/d:");
-        scales.forEach((pool, s) -> sb.append(String.format(Locale.ROOT, " %s=%.2f/%.2f", pool, s[0], s[1])));
+        StringBuilder sb = new StringBuilder("learned p/d/ft:");
+        scales.forEach((pool, s) -> sb.append(String.format(Locale.ROOT, " %s=%.2f/%.2f/%.2f", pool, s[0], s[1], s[2])));
         return sb.toString();
     }
 
@@ -462,8 +462,8 @@ public final class PolicyBenchmark {
     }
 
     /**
-     * Per pool (the probe pool left out), {prefill, decode} from the {@code inferq_dispatcher_pool_service_time_scale}
-     * gauges of a Prometheus text; a phase not found is NaN.
+     * Per pool (the probe pool left out), {prefill, decode, first token} from the
+     * {@code inferq_dispatcher_pool_service_time_scale} gauges of a Prometheus text; a phase not found is NaN.
      */
     static Map<String, double[]> calibrationFromMetrics(String text) {
         Map<String, double[]> out = new java.util.TreeMap<>();
@@ -473,7 +473,8 @@ public final class PolicyBenchmark {
             }
             String pool = MetricsSampler.label(line, "pool");
             String phase = MetricsSampler.label(line, "phase");
-            int index = "prefill".equals(phase) ? 0 : "decode".equals(phase) ? 1 : -1; // "overall" is not printed
+            // "overall" is not printed
+            int index = "prefill".equals(phase) ? 0 : "decode".equals(phase) ? 1 : "first_token".equals(phase) ? 2 : -1;
             if (pool.equals("?") || index < 0 || pool.equals(PROBE_POOL)) {
                 continue;
             }
@@ -483,7 +484,7 @@ public final class PolicyBenchmark {
             } catch (NumberFormatException e) {
                 continue;
             }
-            out.computeIfAbsent(pool, k -> new double[] {Double.NaN, Double.NaN})[index] = v;
+            out.computeIfAbsent(pool, k -> new double[] {Double.NaN, Double.NaN, Double.NaN})[index] = v;
         }
         return out;
     }

@@ -671,6 +671,12 @@ public final class PolicySimulator {
         String[] batchOfJob = new String[trace.size()];
         String[] poolOfJob = new String[trace.size()];
         Map<String, Integer> batchLeft = new HashMap<>();
+        /**
+         * The continuous model's batches: the last first token (ms), which calibrates the pool's prefill rate when the
+         * batch ends, as the runtime's terminal events do (the static model's batches wait for the previous batch's end,
+         * which no engine prefill does: it reports none).
+         */
+        Map<String, Long> prefilledAtMs = new HashMap<>();
         /** The continuous model's batches in flight: their jobs, whose prefix blocks are stored when the batch ends. */
         Map<String, List<Integer>> jobsOfBatch = new HashMap<>();
         final class PrefixReads {
@@ -761,6 +767,7 @@ public final class PolicySimulator {
                         case FIRST_TOKEN -> {
                             ttft[idx] = ev.atSeconds() - arrivalS;
                             firstAt[idx] = ev.atSeconds();
+                            prefilledAtMs.merge(batchOfJob[idx], (long) Math.ceil(ev.atSeconds() * 1000), Math::max);
                         }
                         case PREEMPTED -> { }
                         case FINISHED -> {
@@ -921,7 +928,9 @@ public final class PolicySimulator {
                 ps.freeAtMs[e.index()] = Math.max(ps.freeAtMs[e.index()], now);
                 engineSide.schedule(ps, e.index());
             } else if (e.kind() == BATCH_DONE) {
-                loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()));
+                Long prefilled = prefilledAtMs.remove(e.batchId());
+                loop.batchFinished(e.poolId(), e.batchId(), now, cleanBatches.remove(e.batchId()),
+                        prefilled == null ? Long.MIN_VALUE : prefilled);
             } else {
                 timers.remove(now);
                 loop.wake(now);

@@ -10,9 +10,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Online service-time calibration in the one dispatch loop, measured by the simulator: a pool whose engines are twice
  * as slow as its configured (roofline) service time is learned (its overall scale about twice the correctly configured
- * pool's), and the fleet's goodput, summed over five seeds, is compared with the same fleet correctly configured: within
- * 10 % on short bursty prompts, within 15 % on long steady ones (the 10 % goal is not met there; see the bound's
- * comment). Synthetic workloads only (two length mixes, steady and bursty arrivals), not the shared traces.
+ * pool's), and the fleet's goodput, summed over five seeds, is within 10 % of the same fleet correctly configured, on
+ * short bursty and on long steady prompts. Synthetic workloads only (two length mixes, steady and bursty arrivals), not
+ * the shared traces.
  */
 class ServiceTimeCalibrationSimTest {
 
@@ -76,13 +76,11 @@ class ServiceTimeCalibrationSimTest {
             }
             System.out.printf("%s, %d seeds: calibrated ÷ correctly configured %.3f, without calibration %.3f%n",
                     what, SEEDS.length, learned / good, blind / good);
-            // the goal is 0.9 (within 10 %); short bursty meets it (0.98–1.03 per seed). Long steady does not since ect
-            // stopped holding work for a busy pool where it would miss its deadline (BatchForming.missesIfHeld): that
-            // rule gains more with right estimates (correctly configured +5 %, calibrated +2 %), so the ratio measured
-            // 0.883 (0.85–0.91 per seed; before the rule 0.916, 0.87–0.96). The bound guards that figure; see the
-            // README's paragraph on ServiceTimeCalibrationSimTest.
+            // the goal: within 10 %. Measured 1.002 (short bursty, 1.00–1.01 per seed) and 0.987 (long steady, 0.96–1.01
+            // per seed; 0.883 before first-token times calibrated the deadline checks' prefill: the slow pool's batches
+            // were sized to a prefill it does not have, and their jobs missed their first-token deadlines there)
             assertThat(learned / good).as("%s: goodput ÷ the correctly configured fleet's, %d seeds", what, SEEDS.length)
-                    .isGreaterThanOrEqualTo(longPrompts ? 0.85 : 0.9);
+                    .isGreaterThanOrEqualTo(0.9);
         }
     }
 }

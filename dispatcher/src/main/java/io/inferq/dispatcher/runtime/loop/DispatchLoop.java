@@ -223,7 +223,16 @@ public final class DispatchLoop<H> {
      * @param ranAsEstimated every job of the batch ran on the pool (its time calibrates the pool's service time)
      */
     public void batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated) {
-        scheduler.batchFinished(poolId, batchId, nowMs, ranAsEstimated);
+        batchFinished(poolId, batchId, nowMs, ranAsEstimated, Long.MIN_VALUE);
+    }
+
+    /**
+     * As {@link #batchFinished(String, String, long, boolean)}; {@code prefilledAtMs}: when the batch's last sequence got
+     * its first token (epoch ms; {@link Long#MIN_VALUE}: unknown), which calibrates the pool's time to first token
+     * ({@link DispatchScheduler#batchFinished(String, String, long, boolean, long)}).
+     */
+    public void batchFinished(String poolId, String batchId, long nowMs, boolean ranAsEstimated, long prefilledAtMs) {
+        scheduler.batchFinished(poolId, batchId, nowMs, ranAsEstimated, prefilledAtMs);
         decide(nowMs);
     }
 
