@@ -243,6 +243,9 @@ public final class SimulatedBackend implements InferenceBackend {
             double prefillEnd = waveStartSeconds + estimate.prefillSeconds();
             sleepUntil(startNanos, prefillEnd);
             long firstTokenAt = clock.millis();
+            for (int i : members) {
+                sink.prefilled(sequences.get(i).jobId());
+            }
             String[][] texts = new String[members.size()][];
             int[] sent = new int[members.size()];
             boolean streams = false;
@@ -447,8 +450,12 @@ public final class SimulatedBackend implements InferenceBackend {
         }
 
         private void firstToken(int i, long atMs, long atNanos) {
+            boolean first = firstTokenAtMs[i] == NOT_YET; // a preempted sequence is prefilled again: reported once
             firstTokenAtMs[i] = Math.max(atMs, submittedAtMs);
             SequenceWork s = batch.sequences().get(i);
+            if (first) {
+                sink.prefilled(s.jobId());
+            }
             if (s.streamTokens()) {
                 report(i, 1);
                 instance.startStreaming(this, i, atNanos);

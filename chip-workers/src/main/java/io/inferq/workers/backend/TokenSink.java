@@ -15,4 +15,12 @@ public interface TokenSink {
 
     /** @param text the next piece of {@code jobId}'s generated text (not empty) */
     void tokens(String jobId, String text);
+
+    /**
+     * {@code jobId}'s prompt has been prefilled (its first token came): its KV cache now exists on the engine, streamed
+     * or not. A backend that sees the moment calls this at most once per sequence run; one that does not (a
+     * non-streamed engine response arrives whole) never calls it. The default does nothing.
+     */
+    default void prefilled(String jobId) {
+    }
 }

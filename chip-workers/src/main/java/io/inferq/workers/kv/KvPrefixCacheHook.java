@@ -38,8 +38,10 @@ import org.slf4j.LoggerFactory;
  * tokenised at most once per run, and not at all when the batch carries the hashes the dispatcher computed at
  * intake ({@code PoolBatch.prompt_blocks}, see {@link #cachedPrefixTokens(String, List, List, CarriedBlockHashes)}).
  *
- * <p>Runs on the slot thread (blocks on Hazelcast when the pool's store has a shared tier). Never throws:
- * any failure is logged, counted ({@code inferq.kv.hook.errors}) and answered as a miss.
+ * <p>Lookups run on the slot thread (they block on Hazelcast when the pool's store has a shared tier); {@link #stored}
+ * runs on whatever thread reports a prefill (an engine thread too), hashes from its cache of recent prompts and hands
+ * the write to the store executor. Thread-safe. Never throws: any failure is logged, counted
+ * ({@code inferq.kv.hook.errors}) and answered as a miss.
  */
 public final class KvPrefixCacheHook implements PrefixCacheHook {
 

@@ -11,10 +11,12 @@ import java.util.Map;
 
 /**
  * How a worker uses the KV cache around prefill: before a batch runs it asks how many leading prompt
- * tokens are already cached; after it ran, it stores the new full blocks.
+ * tokens are already cached; once a sequence's prompt has been prefilled (or, when the backend does not report that
+ * moment, after the batch ran), it stores the new full blocks.
  *
- * <p>Called on the slot thread (may block on Hazelcast). Failures must be swallowed by the
- * implementation and reported as a miss: losing the cache costs hits, never a job.
+ * <p>The lookups are called on the slot thread (may block on Hazelcast); {@link #stored} also from the backend's threads
+ * (an engine thread, possibly holding its instance's lock), so it must be thread-safe and must not block. Failures must
+ * be swallowed by the implementation and reported as a miss: losing the cache costs hits, never a job.
  */
 public interface PrefixCacheHook {
     /** No cache: nothing is ever cached. */
@@ -103,6 +105,9 @@ public interface PrefixCacheHook {
         }
     }
 
-    /** Records that the sequence's full prompt blocks were computed and are now cached. */
+    /**
+     * Records that the sequence's full prompt blocks were computed and are now cached. Any thread; must not block
+     * (hand the write to an executor).
+     */
     void stored(String poolId, String tenant, SequenceWork work);
 }

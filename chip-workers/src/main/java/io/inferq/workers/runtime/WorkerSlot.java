@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -203,6 +204,8 @@ final class WorkerSlot {
         boolean orphaned;
         /** To be planned again before it is written: a failure ended the slot's clients meanwhile (slot thread only). */
         boolean replan;
+        /** Jobs whose prompt blocks were stored in the prefix cache when their engine prefilled them (any thread). */
+        final Set<String> storedAtPrefill = ConcurrentHashMap.newKeySet();
         // set by the engine thread before it queues the batch on ended, read by the slot thread after
         volatile List<SequenceOutcome> ran;
         volatile Throwable error;
@@ -731,7 +734,17 @@ final class WorkerSlot {
         PoolBatch batch = b.batch;
         BatchWork work = new BatchWork(batch.getBatchId(), settings.poolId(),
                 batch.getInstance() >= 0 ? batch.getInstance() : index, plan.toRun(), batch.getEnginePriority());
-        TokenSink tokens = new JobTokenPublisher(events, attemptsOf(plan.live()));
+        Map<String, SequenceWork> workByJob = new HashMap<>();
+        Map<String, String> tenantByJob = new HashMap<>();
+        for (SequenceWork w : plan.toRun()) {
+            JobRequest job = plan.byId().get(w.jobId());
+            if (job != null) {
+                workByJob.put(w.jobId(), w);
+                tenantByJob.put(w.jobId(), job.getTenant());
+            }
+        }
+        TokenSink tokens = new PrefixStoringTokenSink(new JobTokenPublisher(events, attemptsOf(plan.live())), prefixCache,
+                settings.poolId(), workByJob, tenantByJob, b.storedAtPrefill);
         b.engineBusy = true;
         try {
             engines.execute(() -> {
@@ -950,7 +963,9 @@ final class WorkerSlot {
             JobRequest job = live.get(i);
             SequenceOutcome outcome = outcomes.get(i);
             if (outcome instanceof SequenceOutcome.Completed) {
-                prefixCache.stored(settings.poolId(), job.getTenant(), work.get(i));
+                if (!b.storedAtPrefill.contains(job.getJobId())) { // a backend that did not report its prefill
+                    prefixCache.stored(settings.poolId(), job.getTenant(), work.get(i));
+                }
                 outcomeClaims.put(job.getJobId(), JobStatus.SUCCEEDED);
             } else if (outcome instanceof SequenceOutcome.Failed f && !triesAgain(f.error(), job)) {
                 outcomeClaims.put(job.getJobId(), JobStatus.FAILED);

@@ -45,4 +45,35 @@ class SimulatedStreamingTest {
         assertThat(done.finishReason()).isEqualTo("stop");
         assertThat(done.text()).doesNotContain("simulated tokens").endsWith("8 ");
     }
+
+    /**
+     * Every sequence, streamed or not, is reported prefilled once, at its first token: before the batch ends when the
+     * other sequence still decodes (what lets a worker store its prompt's blocks while the batch runs).
+     */
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.EngineModel.class)
+    void everySequenceIsReportedPrefilledOnceAtItsFirstToken(SimulatedBackend.EngineModel model) throws InterruptedException {
+        SimulatedBackend backend = new SimulatedBackend(SimulatedBackendTest.ROOFLINE, 1.0, clock, model);
+        SequenceWork shortOne = SimulatedBackendTest.sequence("short", 100, 0, 5);
+        SequenceWork longOne = SimulatedBackendTest.sequence("long", 100, 0, 500);
+        List<Piece> prefilled = new ArrayList<>();
+        List<SequenceOutcome> out = backend.run(new BatchWork("b", "pool", 0, List.of(shortOne, longOne)), new TokenSink() {
+            @Override
+            public void tokens(String jobId, String text) {
+            }
+
+            @Override
+            public void prefilled(String jobId) {
+                prefilled.add(new Piece(jobId, "", clock.millis()));
+            }
+        });
+        assertThat(prefilled).extracting(Piece::jobId).containsExactlyInAnyOrder("short", "long");
+        for (int i = 0; i < 2; i++) {
+            SequenceOutcome.Completed done = (SequenceOutcome.Completed) out.get(i);
+            Piece p = prefilled.stream().filter(x -> x.jobId().equals(done.jobId())).findFirst().orElseThrow();
+            assertThat(p.atMs()).as("%s reported at its first token", done.jobId()).isEqualTo(done.firstTokenAtMs());
+        }
+        SequenceOutcome.Completed longDone = (SequenceOutcome.Completed) out.get(1);
+        assertThat(prefilled).allMatch(p -> p.atMs() < longDone.finishedAtMs());
+    }
 }

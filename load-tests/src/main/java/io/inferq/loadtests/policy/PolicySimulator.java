@@ -51,12 +51,13 @@ import java.util.TreeSet;
  * iteration boundary. A job's wait is arrival → admitted by the engine, its TTFT arrival → its first token, its
  * end-to-end latency arrival → its last token, its TPOT (last − first token) ÷ (output − 1); a batch's credit returns
  * when its last sequence finishes. Each pool has one LRU prefix cache of block ids (the trace's {@code hash_ids}),
- * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched, and their
- * blocks enter the cache when the batch ends, as inferq's workers fill the pool's KV cache: a worker looks a batch's
- * prompts up before it runs and stores their blocks when it writes the batch's results (so a job neither hits on a
- * prompt of its own batch nor on one still running). Until this release the blocks went in at dispatch, which on the
- * conversation trace gave the simulator 19 % of the prompt tokens from the cache where the pipeline got 11-13 % on the
- * same slice. Engines with caches of their own ({@link EngineCaches}, {@code bench-kv-routing}) still store at dispatch.
+ * shared by its instances; a batch's jobs read their leading cached blocks when the batch is dispatched, and a job's
+ * blocks enter the cache at its first token, as inferq's workers fill the pool's KV cache: a worker looks a batch's
+ * prompts up before it runs and stores a sequence's blocks when its backend reports the prompt prefilled (so a job
+ * neither hits on a prompt of its own batch nor on one still prefilling, and does hit on one still decoding). Earlier
+ * the blocks went in at dispatch (on the conversation trace 19 % of the prompt tokens from the cache where the pipeline
+ * got 11-13 % on the same slice), then, as the workers stored them then, when the batch ended. Engines with caches of
+ * their own ({@link EngineCaches}, {@code bench-kv-routing}) still store at dispatch.
  * Output lengths are the trace's and are given to the scheduler as {@code maxTokens} (an oracle every policy shares).
  *
  * <h3>Legacy: the static batch model</h3>
@@ -677,8 +678,6 @@ public final class PolicySimulator {
          * which no engine prefill does: it reports none).
          */
         Map<String, Long> prefilledAtMs = new HashMap<>();
-        /** The continuous model's batches in flight: their jobs, whose prefix blocks are stored when the batch ends. */
-        Map<String, List<Integer>> jobsOfBatch = new HashMap<>();
         final class PrefixReads {
             /**
              * A job's prompt tokens read from the prefix cache of the instance its batch runs on (its leading cached
@@ -702,7 +701,7 @@ public final class PolicySimulator {
                 if (engines != null) {
                     engines.store(poolId, inst, j.prefixBlockHashes());
                 } else if (!continuous) {
-                    ps.insert(j.prefixBlockHashes()); // the continuous model stores when the batch ends (EngineSide.book)
+                    ps.insert(j.prefixBlockHashes()); // the continuous model stores at the job's first token (EngineSide.book)
                 }
                 tokens[0] += cached;
                 tokens[1] += Math.min((long) best * settings.prefixBlockTokens(), j.promptTokens() - 1L);
@@ -745,13 +744,6 @@ public final class PolicySimulator {
                     cleanBatches.add(plan.batchId());
                 }
                 batchLeft.put(plan.batchId(), live.size());
-                if (engines == null) {
-                    List<Integer> ks = new ArrayList<>(live.size());
-                    for (QueuedJob j : live) {
-                        ks.add(Integer.parseInt(j.jobId()));
-                    }
-                    jobsOfBatch.put(plan.batchId(), ks);
-                }
                 ContinuousBatchingEngine engine = ps.engines[inst];
                 book(engine.submit(requests, start / 1000.0)); // the whole batch at once, as the workers' backend submits it
                 schedule(ps, inst);
@@ -768,6 +760,10 @@ public final class PolicySimulator {
                             ttft[idx] = ev.atSeconds() - arrivalS;
                             firstAt[idx] = ev.atSeconds();
                             prefilledAtMs.merge(batchOfJob[idx], (long) Math.ceil(ev.atSeconds() * 1000), Math::max);
+                            if (engines == null) {
+                                // prefilled: the worker stores the job's prefix blocks now (its backend reports it)
+                                pools.get(poolOfJob[idx]).insert(trace.get(idx).blockHashes());
+                            }
                         }
                         case PREEMPTED -> { }
                         case FINISHED -> {
@@ -786,12 +782,6 @@ public final class PolicySimulator {
                             int left = batchLeft.merge(batch, -1, Integer::sum);
                             if (left <= 0) {
                                 batchLeft.remove(batch);
-                                if (engines == null) {
-                                    // the worker writes the batch's results and stores its jobs' prefix blocks
-                                    for (int k : jobsOfBatch.remove(batch)) {
-                                        ps.insert(trace.get(k).blockHashes());
-                                    }
-                                }
                                 events.add(new Event(endMs, seq[0]++, BATCH_DONE, -1, ps.profile.poolId(), batch));
                             }
                         }

@@ -171,6 +171,7 @@ public final class Replayer {
             if (tracker.finished() < accepted.get()) {
                 out.printf(Locale.ROOT, "drain timeout %.0f s: %d accepted jobs not finished%n", s.drainTimeoutSeconds(),
                         accepted.get() - tracker.finished());
+                printUnfinished(outcomes, metricsUrl, out);
             }
             double wall = (System.nanoTime() - t0) / 1e9;
             sampler.close();
@@ -213,5 +214,42 @@ public final class Replayer {
                 (now - t0) / 1e9, sent.get(), plan.items().size(), accepted.get(), rejected.get(), fin, accepted.get() - fin,
                 Double.isNaN(queue) ? "-" : String.format(Locale.ROOT, "%.0f", queue));
         return now + (long) (s.progressEverySeconds() * 1e9);
+    }
+
+    /** How many unfinished jobs a drain timeout names. */
+    static final int UNFINISHED_SHOWN = 5;
+
+    /**
+     * Names up to {@value #UNFINISHED_SHOWN} accepted jobs the tracker saw no end of, with what the server says of each
+     * ({@code GET /v1/jobs/{id}} when {@code baseUrl} is given): whether the server finished them (the tracker missed
+     * it) or where they stopped.
+     */
+    private static void printUnfinished(List<JobOutcome> outcomes, String baseUrl, PrintStream out) {
+        java.net.http.HttpClient client = baseUrl == null ? null : java.net.http.HttpClient.newHttpClient();
+        int shown = 0;
+        for (JobOutcome o : outcomes) {
+            if (!o.accepted() || o.finished() || o.jobId == null) {
+                continue;
+            }
+            if (shown++ == UNFINISHED_SHOWN) {
+                break;
+            }
+            String server = "";
+            if (client != null) {
+                try {
+                    java.net.http.HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(
+                                    java.net.URI.create(baseUrl + "/v1/jobs/" + o.jobId)).timeout(java.time.Duration.ofSeconds(5)).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
+                    String body = r.body();
+                    server = " server: " + r.statusCode() + " " + (body.length() > 600 ? body.substring(0, 600) + "…" : body);
+                } catch (java.io.IOException e) {
+                    server = " server: " + e;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            out.printf(Locale.ROOT, "  unfinished %s%s%n", o.jobId, server);
+        }
     }
 }

@@ -197,24 +197,30 @@ class PolicySimulatorTest {
     }
 
     /**
-     * As inferq's workers fill a pool's KV cache: a job's blocks go in when its batch ends, so a prompt sharing its prefix
-     * with one still running (or sent in the same batch) misses, and one sent after it ended hits.
+     * As inferq's workers fill a pool's KV cache: a job's blocks go in when its prompt has been prefilled (its first
+     * token), so a prompt sent together with one sharing its prefix misses, and one sent while that one still decodes
+     * hits.
      */
     @Test
-    void aJobsPrefixBlocksEnterThePoolsCacheWhenItsBatchEnds() {
+    void aJobsPrefixBlocksEnterThePoolsCacheWhenItsPromptIsPrefilled() {
         PolicySimulator.Settings one = oneR1H20Instance();
         List<Long> shared = new ArrayList<>();
         for (long b = 0; b < 40; b++) {
             shared.add(b);
         }
         PolicySimulator sim = new PolicySimulator(one);
-        // the 10-block prompt decodes 200 tokens (seconds): the 40-block prompt comes 100 ms later, while it still runs
-        List<TraceRequest> overlapping = List.of(new TraceRequest(0, 5_120, 200, shared.subList(0, 10)),
-                new TraceRequest(100, 20_480, 20, shared));
-        assertThat(sim.run(overlapping, "ect", true).prefixHitRatio()).as("the first job's batch had not ended").isZero();
-        List<TraceRequest> after = List.of(overlapping.get(0), new TraceRequest(60_000, 20_480, 20, shared));
-        assertThat(sim.run(after, "ect", true).prefixHitRatio()).isCloseTo(5_120.0 / (5_120 + 20_480), offset(1e-9));
+        List<TraceRequest> together = List.of(new TraceRequest(0, 5_120, 4_000, shared.subList(0, 10)),
+                new TraceRequest(0, 20_480, 20, shared));
+        assertThat(sim.run(together, "ect", true).prefixHitRatio()).as("sent together: nothing prefilled yet").isZero();
+        // the 10-block prompt's first token comes within 1 s, and it then decodes 4,000 tokens (seconds)
+        PolicySimulator.Result first = sim.run(together.subList(0, 1), "ect", true);
+        assertThat(first.p50Ttft()).isLessThan(1.0);
+        assertThat(first.p50E2e()).isGreaterThan(2.0);
+        List<TraceRequest> whileDecoding = List.of(together.get(0), new TraceRequest(1_000, 20_480, 20, shared));
+        assertThat(sim.run(whileDecoding, "ect", true).prefixHitRatio()).as("sent after its prefill, while it decodes")
+                .isCloseTo(5_120.0 / (5_120 + 20_480), offset(1e-9));
         // the legacy static model stores at dispatch
+        List<TraceRequest> overlapping = List.of(together.get(0), new TraceRequest(100, 20_480, 20, shared));
         assertThat(sim.withInstanceModel(PolicySimulator.InstanceModel.STATIC).run(overlapping, "ect", true).prefixHitRatio())
                 .isCloseTo(5_120.0 / (5_120 + 20_480), offset(1e-9));
     }
