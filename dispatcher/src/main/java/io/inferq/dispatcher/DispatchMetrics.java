@@ -68,7 +68,8 @@ final class DispatchMetrics {
         Gauge.builder("inferq.dispatcher.pool.service.time.scale", scheduler, s -> s.serviceTime(poolId).overallScale())
                 .tag("pool", poolId).tag("phase", "overall")
                 .description("learned time of the pool's recent mean batch ÷ the configured (roofline) one").register(registry);
-        Gauge.builder("inferq.dispatcher.pool.service.time.scale", scheduler, s -> s.serviceTime(poolId).prefillLatencyScale())
+        Gauge.builder("inferq.dispatcher.pool.service.time.scale", scheduler,
+                        s -> s.serviceTime(poolId).prefillLatencyScale())
                 .tag("pool", poolId).tag("phase", "first_token")
                 .description("observed time to a batch's first tokens ÷ the predicted (roofline) one").register(registry);
         batchSize.put(poolId, DistributionSummary.builder("inferq.dispatcher.batch.size").tag("pool", poolId)

@@ -78,7 +78,7 @@ class CalibratedServiceTimeTest {
             c.observe(e, 0.5 * (e.priorPrefillSeconds() + e.priorDecodeSeconds()));
             twin.observe(e, 0.5 * (e.priorPrefillSeconds() + e.priorDecodeSeconds()));
         }
-        assertThat(c.prefillLatencyScale()).as("the ridge (one mean observation of ~46 in the decayed sums) keeps it a little short")
+        assertThat(c.prefillLatencyScale()).as("the ridge (one mean observation of ~46 decayed) keeps it a little short")
                 .isCloseTo(2.0, within(0.03));
         assertThat(c.prefillScale()).isEqualTo(twin.prefillScale());
         assertThat(c.decodeScale()).isEqualTo(twin.decodeScale());

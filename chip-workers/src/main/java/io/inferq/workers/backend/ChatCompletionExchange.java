@@ -137,7 +137,8 @@ final class ChatCompletionExchange {
             int cached = details == null ? 0 : details.getInteger("cached_tokens", 0);
             return new SequenceOutcome.Completed(sequence.jobId(), text == null ? "" : text,
                     finishReason == null ? "stop" : finishReason, promptTokens, completionTokens, cached,
-                    SequenceOutcome.Completed.UNKNOWN_FIRST_TOKEN, nowMs, toolCalls == null || toolCalls.isEmpty() ? null : toolCalls.encode(),
+                    SequenceOutcome.Completed.UNKNOWN_FIRST_TOKEN, nowMs,
+                    toolCalls == null || toolCalls.isEmpty() ? null : toolCalls.encode(),
                     logprobs == null ? null : logprobs.encode());
         } catch (DecodeException | ClassCastException | NullPointerException | IndexOutOfBoundsException e) {
             return new SequenceOutcome.Failed(sequence.jobId(), new InferenceError.Transient("invalid_engine_response",

@@ -179,7 +179,8 @@ final class EngineStream implements WriteStream<Buffer> {
         JsonObject details = usage == null ? null : usage.getJsonObject("prompt_tokens_details");
         int cached = details == null ? 0 : details.getInteger("cached_tokens", 0);
         return new SequenceOutcome.Completed(sequence.jobId(), text.toString(), finishReason == null ? "stop" : finishReason,
-                prompt, completion, cached, firstTokenAtMs < 0 ? SequenceOutcome.Completed.UNKNOWN_FIRST_TOKEN : firstTokenAtMs, nowMs,
+                prompt, completion, cached,
+                firstTokenAtMs < 0 ? SequenceOutcome.Completed.UNKNOWN_FIRST_TOKEN : firstTokenAtMs, nowMs,
                 toolCalls.isEmpty() ? null : toolCalls.encode(),
                 logprobContent == null ? null : new JsonObject().put("content", logprobContent).encode());
     }

@@ -27,7 +27,8 @@ class PrefixStoringTokenSinkTest {
             }
         };
         List<String> pieces = new ArrayList<>();
-        SequenceWork a = new SequenceWork("a", "m", List.of(new SequenceWork.Message("user", "hi")), 10, 5, null, 0, null, false);
+        SequenceWork a = new SequenceWork("a", "m", List.of(new SequenceWork.Message("user", "hi")), 10, 5, null, 0, null,
+                false);
         Set<String> stored = ConcurrentHashMap.newKeySet();
         PrefixStoringTokenSink sink = new PrefixStoringTokenSink((job, text) -> pieces.add(job + ":" + text), hook, "p",
                 Map.of("a", a), Map.of("a", "t1"), stored);

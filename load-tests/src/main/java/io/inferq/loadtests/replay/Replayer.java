@@ -3,7 +3,13 @@ package io.inferq.loadtests.replay;
 import io.inferq.loadtests.policy.TraceRequest;
 import io.inferq.loadtests.report.MetricsSampler;
 import io.inferq.workers.chips.ModelCatalogue;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -225,7 +231,7 @@ public final class Replayer {
      * it) or where they stopped.
      */
     private static void printUnfinished(List<JobOutcome> outcomes, String baseUrl, PrintStream out) {
-        java.net.http.HttpClient client = baseUrl == null ? null : java.net.http.HttpClient.newHttpClient();
+        HttpClient client = baseUrl == null ? null : HttpClient.newHttpClient();
         int shown = 0;
         for (JobOutcome o : outcomes) {
             if (!o.accepted() || o.finished() || o.jobId == null) {
@@ -237,12 +243,12 @@ public final class Replayer {
             String server = "";
             if (client != null) {
                 try {
-                    java.net.http.HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(
-                                    java.net.URI.create(baseUrl + "/v1/jobs/" + o.jobId)).timeout(java.time.Duration.ofSeconds(5)).build(),
-                            java.net.http.HttpResponse.BodyHandlers.ofString());
+                    HttpRequest get = HttpRequest.newBuilder(
+                            URI.create(baseUrl + "/v1/jobs/" + o.jobId)).timeout(Duration.ofSeconds(5)).build();
+                    HttpResponse<String> r = client.send(get, HttpResponse.BodyHandlers.ofString());
                     String body = r.body();
                     server = " server: " + r.statusCode() + " " + (body.length() > 600 ? body.substring(0, 600) + "…" : body);
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                     server = " server: " + e;
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
