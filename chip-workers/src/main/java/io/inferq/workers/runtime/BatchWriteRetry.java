@@ -121,15 +121,30 @@ final class BatchWriteRetry {
     }
 
     /**
+     * The batch's next attempts send its records one at a time, each acknowledged before the next is sent, so that a
+     * refusal names its own record: set when a failed transaction's refusal could not be pinned on one record (batch
+     * thread only).
+     */
+    boolean isolate;
+
+    /**
      * Reads the acknowledgements of the failed transaction's records and marks the jobs whose records were refused for
      * good. A job that already failed this way and is refused again is given up (it publishes nothing more; logged and
      * counted) rather than stall the pool; a refused dead-letter copy is left out of the next attempt.
+     *
+     * <p>A refusal shared by several records is not pinned on any of them: once one record of a transaction is refused,
+     * the producer fails the records it had not sent yet with that same exception (the transaction can only abort), so
+     * records to healthy topics would carry, say, another record's {@code RecordTooLargeException}. The batch is then
+     * written again with {@link #isolate}, where every refusal is the record's own.
      *
      * @return whether anything was learnt, so that the next attempt differs from this one
      */
     private boolean attributeFailures() {
         boolean learnt = false;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        List<Sent> refused = new ArrayList<>();
+        List<Throwable> errors = new ArrayList<>();
+        Map<Throwable, Integer> sharing = new java.util.IdentityHashMap<>();
         for (Sent s : sends) {
             Throwable error;
             try {
@@ -143,12 +158,29 @@ final class BatchWriteRetry {
                 Thread.currentThread().interrupt();
                 break;
             }
+            refused.add(s);
+            errors.add(error);
+            sharing.merge(error, 1, Integer::sum);
+        }
+        for (int i = 0; i < refused.size(); i++) {
+            Sent s = refused.get(i);
+            Throwable error = errors.get(i);
             WriteFailure f = WriteFailure.classify(error, s.kind() == SentKind.REPLY);
             if (f == null) {
                 if (s.kind() == SentKind.REPLY && error instanceof org.apache.kafka.common.errors.RetriableException) {
                     suspects.add(s.jobId()); // its own write failed (not just aborted with the rest): the one to blame at the limit
                 }
                 continue;
+            }
+            if (sharing.get(error) > 1 && !isolate) {
+                isolate = true;
+                learnt = true;
+                LOG.warn("pool {}: batch {}: {} records refused with one {}; written again one record at a time to tell "
+                        + "whose it is", poolId, batchId, sharing.get(error), error.getClass().getSimpleName());
+                continue;
+            }
+            if (sharing.get(error) > 1) {
+                continue; // isolated: a shared refusal is the rest of the transaction failing after its own
             }
             if (s.kind() == SentKind.DEAD_LETTER) {
                 learnt |= noDeadLetter.add(s.jobId());

@@ -1060,11 +1060,16 @@ final class WorkerSlot {
         retry.transactionOpen = true;
         for (int i = 0; i < records.size(); i++) {
             BatchWriteRetry.Sent kind = kinds.get(i);
+            java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> ack;
             try {
-                retry.sends.add(new BatchWriteRetry.Sent(kind.jobId(), kind.kind(), tx.send(records.get(i))));
+                ack = tx.send(records.get(i));
+                retry.sends.add(new BatchWriteRetry.Sent(kind.jobId(), kind.kind(), ack));
             } catch (KafkaException x) {
                 retry.sends.add(new BatchWriteRetry.Sent(kind.jobId(), kind.kind(), java.util.concurrent.CompletableFuture.failedFuture(x)));
                 throw x;
+            }
+            if (retry.isolate) {
+                awaitIsolated(ack, kind);
             }
         }
         OffsetAndMetadata commit = p.commitFor(offset);
@@ -1080,6 +1085,28 @@ final class WorkerSlot {
         }
         return true;
     }
+
+    /**
+     * In an isolated write ({@link BatchWriteRetry#isolate}), waits for one record's acknowledgement before the next is
+     * sent; a refusal ends the attempt there (its record's own exception, read again by {@link BatchWriteRetry}).
+     */
+    private static void awaitIsolated(java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> ack,
+                                      BatchWriteRetry.Sent kind) {
+        try {
+            ack.get(ISOLATED_ACK_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new KafkaException("record of job " + kind.jobId() + " (" + kind.kind() + ") refused", e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new org.apache.kafka.common.errors.TimeoutException("record of job " + kind.jobId() + " not acknowledged in "
+                    + ISOLATED_ACK_TIMEOUT_MS + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    /** How long an isolated write waits for one record's acknowledgement. */
+    static final long ISOLATED_ACK_TIMEOUT_MS = 30_000;
 
     /** Whether a job that failed with {@code error} is handed back to run again (else its failure is its outcome). */
     private boolean triesAgain(InferenceError error, JobRequest job) {
