@@ -178,6 +178,8 @@ public final class DispatchScheduler {
     private boolean calibrate = true;
     /** The engine priority of each dispatched batch (continuous batching with priority; see {@link EnginePriorities}). */
     private final EnginePriorities enginePriorities;
+    /** Paces the batch lane by the interactive intake delay; null: not paced. */
+    private BatchLaneYield batchYield;
 
     /** Without metrics. */
     public DispatchScheduler(DispatchConfig config, List<PoolProfile> pools, RoutingPolicy policy,
@@ -359,6 +361,10 @@ public final class DispatchScheduler {
                 headroom.onFairCredits = false;
                 return plans;
             }
+            if (g.key.lane() == JobLane.BATCH && batchYield != null && !batchYield.open(nowMs)) {
+                held.add(g); // the batch lane yields to interactive intake (BatchLaneYield); woken when it reopens
+                continue;
+            }
             ModelState m = models.get(g.key.model());
             QueuedJob head = g.head();
             headroom.restricted = headroom.headroomRestricted(g, m, nowMs);
@@ -459,6 +465,9 @@ public final class DispatchScheduler {
             BatchPlan plan = dispatch(g, pools.get(chosen.poolId()), chosen.jobs(), nowMs, prefixMemo);
             if (plan != null) {
                 plans.add(plan);
+                if (g.key.lane() == JobLane.BATCH && batchYield != null) {
+                    batchYield.dispatched(plan.jobs().size(), nowMs);
+                }
             }
         }
     }
@@ -625,6 +634,15 @@ public final class DispatchScheduler {
     }
 
     /**
+     * Paces the batch lane from now on ({@link BatchLaneYield}): a batch-lane group is held while {@code yield} is
+     * closed, and {@link #nextDecisionAtMs} includes the time it reopens while batch-lane work is queued. The caller
+     * feeds it the interactive intake samples. {@code null} stops pacing.
+     */
+    public void yieldBatchLane(BatchLaneYield yield) {
+        this.batchYield = yield;
+    }
+
+    /**
      * The next time {@link #formBatches} or {@link #expireDue} has something to do without any other event:
      * the earliest max-wait expiry, batch-lane promotion or deadline among queued jobs that lies after
      * {@code nowMs}; {@link Long#MAX_VALUE} if none. Work waiting for credits is woken by {@link #batchFinished},
@@ -648,6 +666,9 @@ public final class DispatchScheduler {
         }
         if (!groups.isEmpty()) {
             next = earliestAfter(next, headroom.headroomLapseMs, nowMs);
+        }
+        if (batchYield != null && queuedByLane[JobLane.BATCH.ordinal()] > 0) {
+            next = earliestAfter(next, batchYield.opensAtMs(nowMs), nowMs);
         }
         Long deadline = deadlines.higherKey(nowMs);
         if (deadline != null) {

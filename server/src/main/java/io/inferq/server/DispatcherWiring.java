@@ -72,6 +72,9 @@ final class DispatcherWiring {
                         config.webhooks().allowPrivateTargets()))::check),
                 clock, registry);
         dispatcher.batchLaneBatchesVia(infra.bulkProducer()); // interactive batches keep their own connection
+        if (config.dispatcher().batchYieldDelayMs() > 0) { // README "Batch-lane yield"
+            dispatcher.withBatchLaneYield(new io.inferq.dispatcher.BatchLaneYield(config.dispatcher().batchYieldDelayMs()));
+        }
         dispatcherDeployment = await(vertx.deployVerticle(dispatcher, new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)),
                 "dispatcher");
         if (plans.stream().anyMatch(p -> !(p.spec().backend() instanceof BackendSpec.Simulated))) {

@@ -16,6 +16,7 @@ import io.inferq.job.outcome.TerminalOutcomeWriter;
 import io.inferq.broker.serde.AvroSerde;
 import io.inferq.broker.topics.TopicCatalogue;
 import io.inferq.dispatcher.Admission;
+import io.inferq.dispatcher.BatchLaneYield;
 import io.inferq.dispatcher.BatchPlan;
 import io.inferq.dispatcher.DispatchScheduler;
 import io.inferq.dispatcher.QueuedJob;
@@ -78,6 +79,13 @@ public final class DispatcherVerticle extends VerticleBase {
     private static final String DLQ_SOURCE_NAME = "inferq-dispatcher";
 
     private final DispatchScheduler scheduler;
+    /** Paces the batch lane ({@link #withBatchLaneYield}); null: not paced. Context only. */
+    private BatchLaneYield batchYield;
+    /** The pace and cuts as last seen on the context, for the gauges (any thread). */
+    private volatile double yieldPace = Double.POSITIVE_INFINITY;
+    private volatile long yieldSampleMs = Long.MIN_VALUE;
+    private volatile long yieldCuts;
+    private final MeterRegistry registry;
     private final KafkaClientSettings kafka;
     private final Producer<String, byte[]> producer;
     /** Writes the batch lane's batches to pool topics (by default {@link #producer}); see {@link #batchLaneBatchesVia}. */
@@ -155,6 +163,7 @@ public final class DispatcherVerticle extends VerticleBase {
             TerminalClaims claims, PromptAnalyzer analyzer, Function<ConsumerRecord<String, byte[]>, RequestDecoding.Result> decoder,
             Clock clock, MeterRegistry registry) {
         this.scheduler = scheduler;
+        this.registry = registry;
         this.kafka = kafka;
         this.producer = producer;
         this.batchLaneProducer = producer;
@@ -242,6 +251,29 @@ public final class DispatcherVerticle extends VerticleBase {
      */
     public DispatcherVerticle batchLaneBatchesVia(Producer<String, byte[]> bulk) {
         this.batchLaneProducer = java.util.Objects.requireNonNull(bulk, "bulk");
+        return this;
+    }
+
+    /**
+     * Paces the batch lane by the interactive lane's intake delay ({@link BatchLaneYield}, setting
+     * {@code dispatcher.batch-yield-delay-ms}): each interactive request that came through an ingress (not a client's
+     * own Kafka producer, whose clock this dispatcher cannot vouch for) is one sample, from its record's creation time to
+     * its intake on this verticle's context. Registers the gauge {@code inferq.dispatcher.batch.yield.pace} (batch-lane
+     * jobs per second; -1 while not paced) and the counter {@code inferq.dispatcher.batch.yield.cuts}. Call before
+     * deployment.
+     *
+     * @return this
+     */
+    public DispatcherVerticle withBatchLaneYield(BatchLaneYield yield) {
+        this.batchYield = java.util.Objects.requireNonNull(yield, "yield");
+        scheduler.yieldBatchLane(yield);
+        io.micrometer.core.instrument.Gauge.builder("inferq.dispatcher.batch.yield.pace", this,
+                        v -> v.yieldPace == Double.POSITIVE_INFINITY || v.clock.millis() - v.yieldSampleMs > BatchLaneYield.IDLE_MS
+                                ? -1 : v.yieldPace)
+                .description("batch-lane jobs per second the dispatcher lets go while interactive work is seen; -1: not paced")
+                .register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("inferq.dispatcher.batch.yield.cuts", this, v -> v.yieldCuts)
+                .description("halvings of the batch lane's pace on a rise of the interactive intake delay").register(registry);
         return this;
     }
 
@@ -439,6 +471,13 @@ public final class DispatcherVerticle extends VerticleBase {
             if (!(decoded instanceof RequestDecoding.Result.Accepted accepted)) {
                 deadLetter(record, loop, ((RequestDecoding.Result.Rejected) decoded).why());
                 continue;
+            }
+            if (batchYield != null && loop == interactiveLoop && accepted.acceptedEvent() == null
+                    && record.timestampType() == org.apache.kafka.common.record.TimestampType.CREATE_TIME) {
+                batchYield.interactiveIntake(now - record.timestamp(), now);
+                yieldPace = batchYield.jobsPerSecond(now);
+                yieldSampleMs = now;
+                yieldCuts = batchYield.cuts();
             }
             JobRequest req = accepted.request();
             Pending queuedHere = dispatch.handle(req.getJobId());

@@ -43,12 +43,22 @@ import java.util.concurrent.atomic.AtomicLong;
  *       batch is never slower than individual submits) and the peak heap of the process in each phase.</li>
  *   <li>On the simulated mixed fleet at {@code --ttft-time-scale}: interactive jobs at {@code --interactive-rate} per
  *       second for {@code --interactive-seconds}, first alone, then while a {@code --ttft-batch-lines} batch (20,000)
- *       runs on the same model. Prints p50/p99 time to first token of both and the p99 ratio (goal ≤ 1.2).</li>
+ *       runs on the same model. Prints p50/p99 time to first token of both, the p99 ratio (goal ≤ 1.2) and the lines/s
+ *       the batch made meanwhile (what protecting the interactive work cost it). Side by side, each on a fresh server
+ *       in this JVM: the configured headroom with the batch-lane yield at {@code --batch-yield-delay-ms}, the same
+ *       with the batch lane unpaced ({@code --skip-yield-off} leaves it out), and headroom 0 unpaced
+ *       ({@code --skip-headroom-off}). Each variant runs in a JVM of its own ({@link VariantJvm}; {@code --same-jvm}: one
+ *       after the other in this one, after a server that only warms up) and warms up beside a small batch first.</li>
  * </ol>
  * Everything runs in this JVM (broker, Hazelcast, inferq, client), so heap figures include all of it.
  */
 public final class BatchBenchmark {
     private static final String MODEL = "deepseek-v2-lite";
+    /** The summary keys a variant's own JVM measured (the rest are its settings). */
+    private static final java.util.regex.Pattern MEASURED_KEY = java.util.regex.Pattern.compile(
+            "ttft_|ratio_|cores_|jobs_met_gc|batch_lines_per_s_while");
+    /** The yield target {@code bench-batch} measures when none is given (README "Batch-lane yield"). */
+    static final long DEFAULT_YIELD_DELAY_MS = 20;
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -70,6 +80,11 @@ public final class BatchBenchmark {
         int headroomIdle = f.intValue("headroom-idle-instances",
                 io.inferq.dispatcher.DispatchConfig.DEFAULT_HEADROOM_IDLE_INSTANCES);
         boolean skipHeadroomOff = f.bool("skip-headroom-off");
+        // the batch-lane yield's delay target (README "Batch-lane yield"); compared with an unpaced batch lane in the same run
+        long yieldMs = f.intValue("batch-yield-delay-ms", (int) DEFAULT_YIELD_DELAY_MS);
+        boolean skipYieldOff = f.bool("skip-yield-off");
+        // each variant of part 2 in a JVM of its own (a fresh JIT and heap for each: the fair comparison), unless given
+        boolean sameJvm = f.bool("same-jvm");
         boolean skipCpuControl = f.bool("skip-cpu-control");
         Path dir = LoadCommand.outDir(f, "bench-batch");
         f.rejectUnknown();
@@ -78,6 +93,7 @@ public final class BatchBenchmark {
         m.put("lines", lines);
         m.put("headroom_credits", headroom);
         m.put("headroom_idle_instances", headroomIdle);
+        m.put("batch_yield_delay_ms", yieldMs);
         try {
             String prompt = PromptText.build(promptTokens, List.of(), 0, 1);
             Path input = writeInput(dir.resolve("input.jsonl"), lines, prompt, 1);
@@ -120,27 +136,84 @@ public final class BatchBenchmark {
             }
             if (!skipTtft) {
                 Path ttftInput = writeInput(dir.resolve("ttft-batch.jsonl"), ttftBatchLines, prompt, 16);
+                Path warmTtftInput = writeInput(dir.resolve("ttft-warmup-batch.jsonl"), Math.min(ttftBatchLines, WARMUP_BATCH_LINES), prompt, 16);
                 out.printf(Locale.ROOT, "part 2: interactive TTFT on the simulated mixed fleet (time-scale %.0f), %.1f jobs/s for %.0f s, "
                         + "without and with a %d-line batch%n", ttftTimeScale, rate, seconds, ttftBatchLines);
-                // the configured headroom, then (side by side) the fully work-conserving dispatcher: headroom 0
-                List<int[]> variants = new java.util.ArrayList<>();
-                variants.add(new int[] {headroom, headroomIdle});
-                if (!skipHeadroomOff && (headroom != 0)) {
-                    variants.add(new int[] {0, 0});
+                // the configured headroom and yield, then (side by side) the same headroom with an unpaced batch lane, then
+                // the fully work-conserving dispatcher: headroom 0, unpaced
+                List<long[]> variants = new java.util.ArrayList<>();
+                List<String> keys = new java.util.ArrayList<>();
+                variants.add(new long[] {headroom, headroomIdle, yieldMs});
+                keys.add("");
+                if (!skipYieldOff && yieldMs != 0) {
+                    variants.add(new long[] {headroom, headroomIdle, 0});
+                    keys.add("_yield_off");
                 }
-                for (int[] v : variants) {
-                    String tag = v[0] == 0 ? "headroom 0 (work-conserving)" : "headroom " + v[0] + " credit(s)/pool, "
-                            + v[1] + " idle instance(s)";
-                    String key = variants.size() > 1 && v != variants.get(0) ? "_headroom_off" : "";
+                if (!skipHeadroomOff && (headroom != 0 || yieldMs != 0)) {
+                    variants.add(new long[] {0, 0, 0});
+                    keys.add("_headroom_off");
+                }
+                if (variants.size() > 1 && !sameJvm) {
+                    for (int vi = 0; vi < variants.size(); vi++) {
+                        long[] v = variants.get(vi);
+                        List<String> args = new java.util.ArrayList<>(List.of("bench-batch", "--skip-throughput", "--skip-yield-off",
+                                "--skip-headroom-off", "--headroom-credits", Long.toString(v[0]), "--headroom-idle-instances",
+                                Long.toString(v[1]), "--batch-yield-delay-ms", Long.toString(v[2]), "--prompt-tokens",
+                                Integer.toString(promptTokens), "--ttft-batch-lines", Integer.toString(ttftBatchLines),
+                                "--ttft-time-scale", Double.toString(ttftTimeScale), "--interactive-rate", Double.toString(rate),
+                                "--interactive-seconds", Double.toString(seconds), "--out", dir.resolve("variant-" + vi).toString()));
+                        if (skipCpuControl) {
+                            args.add("--skip-cpu-control");
+                        }
+                        Map<String, Object> child = VariantJvm.run(args, out);
+                        String key = keys.get(vi);
+                        child.forEach((k, val) -> {
+                            if (MEASURED_KEY.matcher(k).lookingAt()) {
+                                m.put(k + key, val);
+                            }
+                        });
+                    }
+                    out.println("side by side (each variant in a JVM of its own):");
+                    for (int vi = 0; vi < variants.size(); vi++) {
+                        String k = keys.get(vi);
+                        out.printf(Locale.ROOT, "  %-70s p50 with ÷ without %.2f, p99 %.2f; the batch %.0f lines/s%n",
+                                variantTag(variants.get(vi)), number(m, "ttft_with_batch_p50_ms" + k) / number(m, "ttft_alone_p50_ms" + k),
+                                number(m, "ratio_ttft_p99" + k), number(m, "batch_lines_per_s_while_measured" + k));
+                    }
+                    if (keys.contains("_yield_off")) {
+                        out.printf(Locale.ROOT, "RATIO the batch's lines/s with the yield ÷ unpaced = %.2f   (what the yield cost the batch; "
+                                + "its p99 ratio %.2f against %.2f unpaced)%n", number(m, "batch_lines_per_s_while_measured")
+                                / number(m, "batch_lines_per_s_while_measured_yield_off"), number(m, "ratio_ttft_p99"),
+                                number(m, "ratio_ttft_p99_yield_off"));
+                    }
+                    Bench.writeJson(dir.resolve("summary.json"), m);
+                    out.println("summary: " + dir.resolve("summary.json").toAbsolutePath());
+                    return 0;
+                }
+                // vi = -1: a server of the last variant's settings that only warms up and stops, so the first measured
+                // variant does not run in a colder JVM (JIT, heap sizing) than the later ones
+                for (int vi = variants.size() > 1 ? -1 : 0; vi < variants.size(); vi++) {
+                    boolean warmOnly = vi < 0;
+                    long[] v = variants.get(warmOnly ? variants.size() - 1 : vi);
+                    String tag = (warmOnly ? "JVM warm-up, not measured: " : "") + variantTag(v);
+                    String key = warmOnly ? "" : keys.get(vi);
                     out.printf(Locale.ROOT, "-- %s%n", tag);
                     try (InferqServer server = EmbeddedInferq.start(EmbeddedInferq.Options.defaults().timeScale(ttftTimeScale)
                             .extra(t -> ((com.fasterxml.jackson.databind.node.ObjectNode) t.get("dispatcher"))
-                                    .put("headroom-credits", v[0]).put("headroom-idle-instances", v[1])))) {
+                                    .put("headroom-credits", v[0]).put("headroom-idle-instances", v[1])
+                                    .put("batch-yield-delay-ms", v[2])))) {
                         String url = "http://127.0.0.1:" + server.httpPort();
                         Replayer.Settings s = new Replayer.Settings(1.0, MODEL, 256, 3600, 600, 10, 500);
-                        // a warm-up at the same rate first (JIT, connections, the groups' first fetches), not counted:
-                        // the first server of the run would otherwise measure its own start-up as "alone"
+                        // a warm-up at the same rate first, beside a small batch (JIT of both paths, connections, the groups'
+                        // first fetches), not counted: the first variant of the run would otherwise measure a colder JVM
+                        // than the later ones, which share it
+                        String warmBatch = create(url, upload(url, warmTtftInput));
                         paced(url, server, s, rate, Math.min(seconds, WARMUP_SECONDS), promptTokens, out);
+                        post(url, "/v1/batches/" + warmBatch + "/cancel");
+                        awaitEnded(url, warmBatch);
+                        if (warmOnly) {
+                            continue;
+                        }
                         CpuControl.Sampler cpu = new CpuControl.Sampler();
                         GcPauses gc = new GcPauses();
                         long aloneFrom = System.currentTimeMillis();
@@ -152,6 +225,7 @@ public final class BatchBenchmark {
                         String batchId = create(url, fileId);
                         awaitRunning(url, batchId);
                         long withFrom = System.currentTimeMillis();
+                        int doneAtStart = get(url, batchId).getJsonObject("request_counts").getInteger("completed");
                         Replayer.Result withBatchRun = paced(url, server, s, rate, seconds, promptTokens, out);
                         long withTo = System.currentTimeMillis();
                         JsonObject during = get(url, batchId);
@@ -176,6 +250,11 @@ public final class BatchBenchmark {
                         out.printf(Locale.ROOT, "interactive TTFT with batch: p50 %.0f ms, p99 %.0f ms (%d jobs queued while it ran; it had %s of %d lines done)%n",
                                 Stats.pct(withBatch, 0.5) * 1000, Stats.pct(withBatch, 0.99) * 1000, withBatch.length,
                                 during.getJsonObject("request_counts").getInteger("completed"), ttftBatchLines);
+                        double batchRate = (during.getJsonObject("request_counts").getInteger("completed") - doneAtStart)
+                                / Math.max(1e-3, (Math.min(withTo, Math.max(withFrom, batchEndMs)) - withFrom) / 1000.0);
+                        out.printf(Locale.ROOT, "  the batch meanwhile: %.0f lines/s (what the interactive latency cost it: compare "
+                                + "the variants)%n", batchRate);
+                        m.put("batch_lines_per_s_while_measured" + key, ReplayReport.round(batchRate));
                         List<Replayer.Result> staged = new java.util.ArrayList<>(List.of(aloneRun, withBatchRun));
                         List<String> stageLabels = new java.util.ArrayList<>(List.of("alone", "with batch"));
                         out.printf(Locale.ROOT, "RATIO interactive p99 TTFT with ÷ without batch = %.2f   (goal ≤ 1.2; %s)%n", p99Ratio, tag);
@@ -235,6 +314,16 @@ public final class BatchBenchmark {
         }
     }
 
+    /** @param v headroom credits, idle instances, yield target ms */
+    private static String variantTag(long[] v) {
+        return (v[0] == 0 ? "headroom 0 (work-conserving)" : "headroom " + v[0] + " credit(s)/pool, " + v[1] + " idle instance(s)")
+                + (v[2] == 0 ? ", batch lane unpaced" : ", batch-lane yield at " + v[2] + " ms");
+    }
+
+    private static double number(Map<String, Object> m, String key) {
+        return m.get(key) instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
     private static Path writeInput(Path file, int n, String prompt, int maxTokens) throws IOException {
         Files.createDirectories(file.getParent());
         try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
@@ -264,6 +353,8 @@ public final class BatchBenchmark {
 
     /** Seconds of warm-up traffic before the measured "alone" phase. */
     static final double WARMUP_SECONDS = 10;
+    /** Lines of the batch that runs beside part 2's warm-up (cancelled after it if unfinished). */
+    static final int WARMUP_BATCH_LINES = 4_000;
 
     /**
      * Where an interactive job's time to first token went (server timestamps, p50 / p99 ms): queued → a worker started

@@ -112,12 +112,14 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
      * @param headroomIdleInstances instances per pool kept idle for work below its share (README "Headroom credits")
      * @param serviceTimeCalibration learn each pool's service times from the batches it ran (README "Service times
      *                         learned online"); false keeps the configured (roofline) figures
+     * @param batchYieldDelayMs the batch lane yields when interactive intake meets more queuing delay than this (README
+     *                         "Batch-lane yield"); 0: the batch lane is not paced
      */
     public record Dispatcher(String policy, List<Integer> bucketEdges, long interactiveMaxWaitMs, long batchMaxWaitMs,
             long batchPromotionAfterMs, int maxQueuedJobs, long tenantQueuedTokens, int maxInFlightBatchesPerInstance,
             double prefixOverlapWeight, boolean dispatchToIdleInstances, Fairness fairness,
             boolean sharedCredits, int headroomCredits, long headroomWindowMs, int headroomIdleInstances,
-            boolean serviceTimeCalibration) {
+            boolean serviceTimeCalibration, long batchYieldDelayMs) {
         public Dispatcher {
             SettingDefinitions.checkChoice("dispatcher.policy", policy);
             require(bucketEdges != null && !bucketEdges.isEmpty(), "dispatcher.bucket-edges must list at least one edge");
@@ -133,6 +135,7 @@ public record InferqConfig(Path dataDir, String processId, List<Role> roles, Htt
             SettingDefinitions.check("dispatcher.headroom-credits", headroomCredits);
             SettingDefinitions.check("dispatcher.headroom-window-ms", headroomWindowMs);
             SettingDefinitions.check("dispatcher.headroom-idle-instances", headroomIdleInstances);
+            SettingDefinitions.check("dispatcher.batch-yield-delay-ms", batchYieldDelayMs);
         }
     }
 

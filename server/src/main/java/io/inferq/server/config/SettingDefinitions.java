@@ -130,6 +130,8 @@ final class SettingDefinitions {
                 "how long seen interactive work or tenants keep the headroom reserved");
         define("dispatcher.headroom-idle-instances", Type.INT, "0", Bounds.of(DispatchConfig.Bound.HEADROOM_IDLE_INSTANCES),
                 "idle instances per model kept for work below its share (with headroom-credits > 0)");
+        define("dispatcher.batch-yield-delay-ms", Type.LONG, "0", Bounds.between(0, 60_000),
+                "the batch lane yields when interactive intake meets more queuing delay than this (0 = not paced)");
         define("dispatcher.service-time-calibration", Type.BOOLEAN, "true", Bounds.NONE,
                 "learn each pool's prefill and decode times from the batches it ran (false: the configured roofline figures)");
         define("dispatcher.prefix-overlap-weight", Type.DOUBLE, "1.0", Bounds.of(DispatchConfig.Bound.PREFIX_OVERLAP_WEIGHT),
