@@ -24,7 +24,8 @@ import java.util.Arrays;
  *       lies (LEDBAT's off-target gain) and to the time since the previous sample (at most {@value #GAIN_STEP_MS} ms
  *       of it): by {@value #GAIN_PER_SECOND} of itself per second of samples with no queuing at all. Only while the pace
  *       held the lane back in the last {@value #RATE_WINDOW_SECONDS} s: a pace the lane does not use (it waits for
- *       credits) cannot pile up.</li>
+ *       credits) cannot pile up. So a batch that arrives while interactive work flows starts from the pace the lane
+ *       last had and grows at most that fast (a slow start).</li>
  *   <li>While no interactive request came for {@value #IDLE_MS} ms the lane is not paced: with no interactive work
  *       the batch lane takes everything (a batch alone is never slower for this). The first sample after that starts
  *       the pace at the rate the batch lane reached over those seconds.</li>

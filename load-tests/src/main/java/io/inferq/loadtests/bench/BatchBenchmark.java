@@ -44,8 +44,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>On the simulated mixed fleet at {@code --ttft-time-scale}: interactive jobs at {@code --interactive-rate} per
  *       second for {@code --interactive-seconds}, first alone, then while a {@code --ttft-batch-lines} batch (20,000)
  *       runs on the same model. Prints p50/p99 time to first token of both, the p99 ratio (goal ≤ 1.2) and the lines/s
- *       the batch made meanwhile (what protecting the interactive work cost it). Side by side, each on a fresh server
- *       in this JVM: the configured headroom with the batch-lane yield at {@code --batch-yield-delay-ms}, the same
+ *       the batch made meanwhile (what protecting the interactive work cost it). Side by side, each on a fresh server:
+ *       the configured headroom with the batch-lane yield at {@code --batch-yield-delay-ms}, the same
  *       with the batch lane unpaced ({@code --skip-yield-off} leaves it out), and headroom 0 unpaced
  *       ({@code --skip-headroom-off}). Each variant runs in a JVM of its own ({@link VariantJvm}; {@code --same-jvm}: one
  *       after the other in this one, after a server that only warms up) and warms up beside a small batch first.</li>
