@@ -142,11 +142,7 @@ public final class BatchLaneYield {
 
     /** @return whether a batch-lane batch may go now */
     public boolean open(long nowMs) {
-        if (!paced(nowMs)) {
-            return true;
-        }
-        refill(nowMs);
-        if (tokens >= -ROUNDING_JOBS) {
+        if (!inDebt(nowMs)) {
             return true;
         }
         heldAtMs = nowMs;
@@ -165,11 +161,7 @@ public final class BatchLaneYield {
 
     /** @return when {@link #open} turns true again if it is false now; {@code nowMs} or earlier if it is open */
     public long opensAtMs(long nowMs) {
-        if (!paced(nowMs)) {
-            return nowMs;
-        }
-        refill(nowMs);
-        if (tokens >= -ROUNDING_JOBS) {
+        if (!inDebt(nowMs)) {
             return nowMs;
         }
         long wait = (long) Math.ceil(-tokens * 1000 / pace);
@@ -185,6 +177,15 @@ public final class BatchLaneYield {
     /** @return halvings of the pace so far */
     public long cuts() {
         return cuts;
+    }
+
+    /** @return whether the lane is paced and its bucket, refilled to now, is in debt */
+    private boolean inDebt(long nowMs) {
+        if (!paced(nowMs)) {
+            return false;
+        }
+        refill(nowMs);
+        return tokens < -ROUNDING_JOBS;
     }
 
     private boolean paced(long nowMs) {
